@@ -1,0 +1,147 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+fn dvcqg() -> MappingSet {
+    MappingSet::from_sources("dvcqg", DVCQG_FILES).expect("built-in DVCQG mappings compile")
+}
+
+fn business() -> Value {
+    serde_json::from_str(include_str!("../../../examples/dossier-business-registration.json")).expect("json")
+}
+
+#[test]
+fn business_dossier_renders_to_the_expected_hoso() {
+    let out = dvcqg().render("hoso", &business()).expect("renders");
+    let expected: Value =
+        serde_json::from_str(include_str!("../../tests/expected/dvcqg-hoso-business.json")).expect("json");
+    assert_eq!(out, expected, "{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+}
+
+#[test]
+fn progress_entry_renders_with_truncated_actor() {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../examples/event-processing.json")).expect("json");
+    event["actor"]["name"] = json!("Nguyễn Văn Hùng ".repeat(6));
+    let input = json!({ "dossier_code": "000.02.01.H37-261128-0001", "event": event });
+    let out = dvcqg().render("tien-do", &input).expect("renders");
+    assert_eq!(out["MaHoSo"], "000.02.01.H37-261128-0001");
+    assert_eq!(out["TrangThai"], "4");
+    assert_eq!(out["ThoiDiemXuLy"], "20261128143000");
+    assert_eq!(out["NguoiXuLy"].as_str().map(|s| s.chars().count()), Some(50));
+    assert_eq!(out["PhongBanXuLy"], "Phòng Đăng ký kinh doanh");
+    assert!(out.get("NgayKetThucTheoQuyDinh").is_none());
+}
+
+#[test]
+fn summary_is_truncated_to_1000_characters() {
+    let mut d = business();
+    d["summary"] = json!("Đ".repeat(1500));
+    let out = dvcqg().render("hoso", &d).expect("renders");
+    assert_eq!(out["TrichYeuHoSo"].as_str().map(|s| s.chars().count()), Some(1000));
+}
+
+#[test]
+fn counter_dossier_has_no_portal_account() {
+    let mut d = business();
+    d["channel"] = json!("counter");
+    let out = dvcqg().render("hoso", &d).expect("renders");
+    assert_eq!(out["KenhThucHien"], "1");
+    assert!(out.get("MaDoiTuong").is_none());
+}
+
+#[test]
+fn missing_required_input_names_the_field() {
+    let mut d = business();
+    d["documents"][1].as_object_mut().expect("obj").remove("url");
+    let err = dvcqg().render("hoso", &d).expect_err("url is required");
+    assert_eq!(err.field(), "documents[1].url");
+    assert_eq!(err.target, "TaiLieuNop[1].DuongDanTaiTepTin");
+}
+
+#[test]
+fn value_outside_code_table_is_an_error() {
+    let mut d = business();
+    d["channel"] = json!("carrier-pigeon");
+    let err = dvcqg().render("hoso", &d).expect_err("not in table");
+    assert_eq!(err.field(), "channel");
+    assert!(err.message.contains("code table `channel`"), "{err}");
+}
+
+#[test]
+fn unknown_source_path_is_reported_with_file_and_line() {
+    let text = "input = \"dossier\"\n\n[[fields]]\ntarget = \"A\"\nsource = \"applicant.identity.numbr\"\n";
+    let err = MappingSet::from_sources("x", &[("a.toml", text)]).expect_err("unknown path");
+    assert_eq!(err.0.len(), 1);
+    assert_eq!(err.0[0].file, "x/a.toml");
+    assert_eq!(err.0[0].line, 5);
+    assert!(err.0[0].message.contains("applicant.identity.numbr"), "{}", err.0[0]);
+}
+
+#[test]
+fn every_problem_is_reported() {
+    let codes = "[tables.status]\naccepted = \"2\"\n";
+    let text = r#"input = "dossier"
+[[fields]]
+target = "A"
+source = "status"
+code_table = "statuses"
+[[fields]]
+target = "B"
+source = "received_at"
+format = "yyyyMMddhhmmss"
+[[fields]]
+target = "C"
+source = "documents"
+[[fields]]
+target = "D"
+source = "code"
+transform = "upper"
+[[fields]]
+target = "A"
+value = 1
+"#;
+    let err = MappingSet::from_sources("x", &[("codes.toml", codes), ("a.toml", text)]).expect_err("bad");
+    let lines: Vec<usize> = err.0.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [5, 9, 12, 16, 18], "{err}");
+    assert!(err.to_string().contains("unknown code table `statuses`"));
+    assert!(err.to_string().contains("`hh`"));
+    assert!(err.to_string().contains("duplicate target `A`"));
+}
+
+#[test]
+fn syntax_errors_and_unknown_keys_have_lines() {
+    let err = MappingSet::from_sources("x", &[("a.toml", "input = \"dossier\"\n[[fields]]\ntarget = \"A\"\nsorce = \"code\"\n")])
+        .expect_err("unknown key");
+    assert_eq!(err.0[0].line, 4, "{err}");
+    let err = MappingSet::from_sources("x", &[("a.toml", "input = \"dossier\"\n[[fields]\n")]).expect_err("syntax");
+    assert_eq!(err.0[0].line, 2, "{err}");
+}
+
+#[test]
+fn list_items_can_read_the_root() {
+    let text = r#"input = "dossier"
+[[fields]]
+target = "Docs"
+source = "documents"
+  [[fields.fields]]
+  target = "Ma"
+  source = "$.code"
+  [[fields.fields]]
+  target = "Id"
+  source = "id"
+"#;
+    let set = MappingSet::from_sources("x", &[("a.toml", text)]).expect("compiles");
+    let out = set.render("a", &business()).expect("renders");
+    assert_eq!(out["Docs"][1]["Ma"], "000.02.01.H37-261128-0001");
+    assert_eq!(out["Docs"][1]["Id"], "tl-0001-2");
+}
+
+#[test]
+fn builtin_dir_matches_embedded_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/dvcqg");
+    let set = MappingSet::from_dir(&dir).expect("dir compiles");
+    assert!(set.require("hoso", InputKind::Dossier).is_ok());
+    assert!(set.require("tien-do", InputKind::Progress).is_ok());
+    assert!(set.require("tien-do", InputKind::Dossier).is_err());
+}
