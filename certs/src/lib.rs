@@ -1,1 +1,10 @@
-//! placeholder
+//! Secrets, keys, certificates and signatures for Lienthong.
+//!
+//! This crate starts small: [`secret`] holds credentials (portal passwords, client secrets,
+//! admin tokens) so that they never reach logs, and compares them in constant time. Key and
+//! certificate loading, trust stores, XML-DSig and HTTP message signatures come with the trust
+//! issue and live here too, so that the rest of the gateway never handles key material directly.
+
+pub mod secret;
+
+pub use secret::{Secret, SecretError, constant_time_eq};

@@ -1,1 +1,84 @@
-//! placeholder
+//! Destination connectors: one module per destination kind.
+//!
+//! A connector knows how to talk to one kind of system: its transport (URLs, envelopes),
+//! its authentication (sessions, OAuth2 tokens) and how to read its answers. It only
+//! *classifies* each attempt into an [`Outcome`]; when to try again is decided once, by the
+//! gateway's dispatcher, from the destination's retry policy (the same split as Vector's sinks and
+//! `RetryLogic`).
+//!
+//! Layout of a connector module (`dvcqg/`): `config.rs` (the documented config struct and its
+//! validation), `session.rs` / `lgsp.rs` (transports), `classify.rs` (answers → outcomes),
+//! `mod.rs` (the [`Connector`] implementation).
+
+pub mod dvcqg;
+pub mod http;
+pub mod message;
+pub mod outcome;
+pub mod serde_duration;
+
+use async_trait::async_trait;
+use lienthong_mappings::RenderError;
+
+pub use message::{DossierOp, MessageBody, MessageKind, OutboundMessage};
+pub use outcome::{Outcome, PortalAnswer};
+
+/// A problem in a destination's configuration, with its key relative to the destination table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Key, e.g. `password_file`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigProblem {
+    /// Builds a problem.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a connector could not be built from a validated configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration has problems.
+    #[error("{}", .0.iter().map(|p| format!("{}: {}", p.key, p.message)).collect::<Vec<_>>().join("; "))]
+    Config(Vec<ConfigProblem>),
+    /// A credential file could not be read.
+    #[error(transparent)]
+    Secret(#[from] lienthong_certs::SecretError),
+    /// The mapping set lacks what this connector needs.
+    #[error("mappings: {0}")]
+    Mappings(#[from] lienthong_mappings::LoadError),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// A destination the dispatcher can deliver messages to.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The destination kind (`dvcqg`, …).
+    fn kind(&self) -> &'static str;
+
+    /// How many consecutive messages of `kind` (same dossier) one call may carry; 1 = no batching.
+    fn batch_limit(&self, kind: MessageKind) -> usize {
+        let _ = kind;
+        1
+    }
+
+    /// Checks that a message can be rendered for this destination; called at intake so that a
+    /// dossier that cannot be sent is refused at the counter, with the field named.
+    fn check(&self, body: &MessageBody) -> Result<(), RenderError>;
+
+    /// Renders a message as the destination will receive it (for `lienthong mapping render`).
+    fn render(&self, body: &MessageBody) -> Result<serde_json::Value, RenderError>;
+
+    /// Delivers a batch of messages of one dossier (at most [`Self::batch_limit`], same kind) in
+    /// one exchange and classifies what happened. Never panics on a bad answer: every failure is
+    /// an [`Outcome`].
+    async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome;
+}

@@ -1,1 +1,9 @@
-//! placeholder
+//! Test support for Lienthong: portal simulators that speak real HTTP on loopback, helpers that
+//! run the real `lienthong` binary, and (in `src/bin/loadgen.rs`) the load generator.
+//!
+//! The simulators are also what `lienthong demo` talks to.
+
+pub mod dvcqg_sim;
+pub mod gateway_process;
+
+pub use dvcqg_sim::{DvcqgSim, FailKind, Faults, SimCredentials};

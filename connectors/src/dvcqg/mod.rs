@@ -1,0 +1,256 @@
+//! The National Public Service Portal (Cổng Dịch vụ công Quốc gia, DVCQG).
+//!
+//! Dossiers go out as `HoSo` (mapping `hoso`), status events as `QuaTrinhXuLy` progress entries
+//! (mapping `tien-do`), over one of two transports (`session` or `lgsp`, see the format notes §1).
+//! The first sync of a dossier looks it up (`TraCuuHoSo`, session transport) to set `isUpdating`;
+//! an "already exists" answer to a create is resent as an update; progress entries go in batches
+//! of at most [`MAX_PROGRESS_BATCH`].
+
+mod classify;
+pub mod config;
+mod lgsp;
+mod session;
+
+use async_trait::async_trait;
+use lienthong_certs::Secret;
+use lienthong_mappings::engine::InputKind;
+use lienthong_mappings::{MappingSet, RenderError};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use self::classify::{Rules, Verdict};
+pub use self::config::{DvcqgConfig, Transport};
+use crate::{BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome};
+
+/// The portal takes at most this many progress entries per call (observed).
+pub const MAX_PROGRESS_BATCH: usize = 10;
+/// Mapping rendering a dossier.
+pub const HOSO_MAPPING: &str = "hoso";
+/// Mapping rendering a progress entry.
+pub const PROGRESS_MAPPING: &str = "tien-do";
+
+enum Link {
+    Session(session::SessionClient),
+    Lgsp(lgsp::LgspClient),
+}
+
+/// A configured DVCQG destination.
+pub struct DvcqgConnector {
+    mappings: MappingSet,
+    link: Link,
+}
+
+/// Loads the mapping set of a DVCQG destination: `mappings_dir` when configured, else built-in.
+///
+/// Errors: the files have problems, or lack the `hoso` / `tien-do` mappings.
+pub fn load_mappings(config: &DvcqgConfig) -> Result<MappingSet, lienthong_mappings::LoadError> {
+    let set = match &config.mappings_dir {
+        Some(dir) => MappingSet::from_dir(dir)?,
+        None => MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES)?,
+    };
+    set.require(HOSO_MAPPING, InputKind::Dossier)?;
+    set.require(PROGRESS_MAPPING, InputKind::Progress)?;
+    Ok(set)
+}
+
+fn secret(inline: &Option<Secret>, file: &Option<std::path::PathBuf>) -> Result<Secret, BuildError> {
+    match (inline, file) {
+        (Some(s), _) => Ok(s.clone()),
+        (None, Some(f)) => Ok(Secret::from_file(f)?),
+        (None, None) => Err(BuildError::Config(vec![crate::ConfigProblem::new("password", "missing")])),
+    }
+}
+
+fn required(v: &Option<String>, key: &str) -> Result<String, BuildError> {
+    v.clone()
+        .ok_or_else(|| BuildError::Config(vec![crate::ConfigProblem::new(key, "missing")]))
+}
+
+fn join_url(base: &str, path: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), path)
+}
+
+impl DvcqgConnector {
+    /// Builds the connector: validates the configuration, reads credential files, compiles the
+    /// mappings and builds the HTTP client. Nothing is sent until the first delivery.
+    ///
+    /// Errors: configuration problems, unreadable credential files, bad mappings.
+    pub fn new(config: &DvcqgConfig) -> Result<Self, BuildError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BuildError::Config(problems));
+        }
+        let mappings = load_mappings(config)?;
+        let client = crate::http::client(config.connect_timeout, config.timeout)?;
+        let rules = Rules {
+            exists_markers: config.already_exists_markers.clone(),
+            retry_codes: config.retry_error_codes.clone(),
+        };
+        let link = match config.transport {
+            Transport::Session => {
+                let base = required(&config.base_url, "base_url")?;
+                Link::Session(session::SessionClient {
+                    client,
+                    auth_url: join_url(&base, &config.auth_path),
+                    service_url: join_url(&base, &config.integration_path),
+                    username: required(&config.username, "username")?,
+                    password: secret(&config.password, &config.password_file)?,
+                    madonvi: required(&config.madonvi, "madonvi")?,
+                    dstcode: config.dstcode.clone(),
+                    rules,
+                    session: Mutex::new(None),
+                })
+            }
+            Transport::Lgsp => Link::Lgsp(lgsp::LgspClient {
+                client,
+                token_url: required(&config.token_url, "token_url")?,
+                client_id: required(&config.client_id, "client_id")?,
+                client_secret: secret(&config.client_secret, &config.client_secret_file)?,
+                create_url: required(&config.create_url, "create_url")?,
+                update_url: required(&config.update_url, "update_url")?,
+                progress_url: required(&config.progress_url, "progress_url")?,
+                margin: config.token_margin,
+                rules,
+                token: Mutex::new(None),
+            }),
+        };
+        Ok(Self { mappings, link })
+    }
+
+    async fn deliver_dossier(&self, op: DossierOp, code: &str, hoso: Value) -> Outcome {
+        match &self.link {
+            Link::Session(s) => {
+                let mut updating = match op {
+                    DossierOp::Update => true,
+                    DossierOp::Create => match s.exists(code).await {
+                        Ok(found) => found,
+                        Err(o) => return o,
+                    },
+                };
+                for _ in 0..2 {
+                    match s.sync(updating, &hoso).await {
+                        Verdict::AlreadyExists(_) if !updating => {
+                            tracing::info!(dossier = code, "DVCQG: already exists, resending as update");
+                            updating = true;
+                        }
+                        v => return settle(v),
+                    }
+                }
+                Outcome::retry("DVCQG answered 'already exists' to an update")
+            }
+            Link::Lgsp(l) => {
+                let v = match op {
+                    DossierOp::Create => l.create(&hoso).await,
+                    DossierOp::Update => l.update(&hoso).await,
+                };
+                match v {
+                    Verdict::AlreadyExists(_) if op == DossierOp::Create => {
+                        tracing::info!(dossier = code, "LGSP: already exists, resending as update");
+                        settle(l.update(&hoso).await)
+                    }
+                    v => settle(v),
+                }
+            }
+        }
+    }
+
+    async fn deliver_progress(&self, entries: Vec<Value>) -> Outcome {
+        let v = match &self.link {
+            Link::Session(s) => s.progress(entries).await,
+            Link::Lgsp(l) => l.progress(entries).await,
+        };
+        match v {
+            // A retried batch the portal already recorded.
+            Verdict::AlreadyExists(answer) => Outcome::Delivered { http_status: Some(200), portal: Some(answer) },
+            v => settle(v),
+        }
+    }
+}
+
+/// The final verdict of an exchange as an outcome.
+fn settle(v: Verdict) -> Outcome {
+    match v {
+        Verdict::Ok(status, body) => Outcome::Delivered {
+            http_status: Some(status),
+            portal: classify::error_code(&body).map(|code| crate::PortalAnswer {
+                code,
+                message: body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            }),
+        },
+        Verdict::AlreadyExists(answer) => Outcome::Reject {
+            error: format!("portal error {}: {}", answer.code, answer.message),
+            http_status: Some(200),
+            portal: Some(answer),
+        },
+        Verdict::AuthExpired => Outcome::retry("authentication refused"),
+        Verdict::Failed(o) => o,
+    }
+}
+
+/// Sends a request and reads the whole answer; a transport failure is already an outcome.
+async fn send(req: reqwest::RequestBuilder) -> Result<(StatusCode, HeaderMap, String), Outcome> {
+    let resp = req.send().await.map_err(|e| crate::http::transport_error(&e))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.map_err(|e| crate::http::transport_error(&e))?;
+    Ok((status, headers, text))
+}
+
+#[async_trait]
+impl Connector for DvcqgConnector {
+    fn kind(&self) -> &'static str {
+        "dvcqg"
+    }
+
+    fn batch_limit(&self, kind: MessageKind) -> usize {
+        match kind {
+            MessageKind::Progress => MAX_PROGRESS_BATCH,
+            MessageKind::Dossier => 1,
+        }
+    }
+
+    fn check(&self, body: &MessageBody) -> Result<(), RenderError> {
+        self.render(body).map(drop)
+    }
+
+    fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
+        let (mapping, input) = match body {
+            MessageBody::Dossier { dossier, .. } => (HOSO_MAPPING, serde_json::to_value(dossier)),
+            MessageBody::Progress(p) => (PROGRESS_MAPPING, serde_json::to_value(p)),
+        };
+        let input = input.map_err(|e| RenderError {
+            mapping: mapping.to_owned(),
+            target: String::new(),
+            input: None,
+            message: e.to_string(),
+        })?;
+        self.mappings.render(mapping, &input)
+    }
+
+    async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
+        let Some(first) = batch.first() else {
+            return Outcome::reject("empty batch");
+        };
+        match &first.body {
+            MessageBody::Dossier { op, dossier } => match self.render(&first.body) {
+                Ok(hoso) => self.deliver_dossier(*op, &dossier.code, hoso).await,
+                Err(e) => Outcome::reject(format!("cannot render: {e}")),
+            },
+            MessageBody::Progress(_) => {
+                let mut entries = Vec::with_capacity(batch.len());
+                for m in batch.iter().take(MAX_PROGRESS_BATCH) {
+                    match self.render(&m.body) {
+                        Ok(v) => entries.push(v),
+                        Err(e) => return Outcome::reject(format!("cannot render: {e}")),
+                    }
+                }
+                self.deliver_progress(entries).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,561 @@
+//! A simulator of the National Public Service Portal (DVCQG), both transports of the format notes:
+//!
+//! - session: `POST /api/auth` → `{error_code, session}`; `POST /api/service` with
+//!   `{session, madonvi, service, …}` and a `dstcode` header; services `TraCuuHoSo`,
+//!   `DongBoHoSoMC`, `CapNhatTienDoHoSoMC`;
+//! - LGSP: `POST /lgsp/token` (OAuth2 client credentials), `POST /lgsp/hoso/create`,
+//!   `/lgsp/hoso/update`, `/lgsp/tiendo` with JSON arrays and a Bearer token.
+//!
+//! It keeps what it receives (dossiers, progress entries in arrival order, every call) and can
+//! be told to fail: N failures then success, every Nth call, down for good, 503 with
+//! Retry-After, slow answers, connections dropped mid-answer, "already exists", expired
+//! sessions, invalid-data rejections.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Credentials the simulator accepts.
+#[derive(Debug, Clone)]
+pub struct SimCredentials {
+    /// Session transport user.
+    pub username: String,
+    /// Session transport password.
+    pub password: String,
+    /// Expected `madonvi`.
+    pub madonvi: String,
+    /// Expected `dstcode` header.
+    pub dstcode: String,
+    /// LGSP client id.
+    pub client_id: String,
+    /// LGSP client secret.
+    pub client_secret: String,
+    /// Lifetime of LGSP tokens, in seconds.
+    pub token_lifetime_secs: u64,
+}
+
+impl Default for SimCredentials {
+    fn default() -> Self {
+        Self {
+            username: "lienthong".into(),
+            password: "mat-khau-thu-nghiem".into(),
+            madonvi: "000.00.00.H37".into(),
+            dstcode: "DVCQG".into(),
+            client_id: "lienthong-ninhbinh".into(),
+            client_secret: "bi-mat-thu-nghiem".into(),
+            token_lifetime_secs: 3600,
+        }
+    }
+}
+
+/// How an injected failure looks on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailKind {
+    /// HTTP 500.
+    ServerError,
+    /// HTTP 503 with `Retry-After: secs`.
+    Unavailable {
+        /// Seconds in the Retry-After header.
+        retry_after_secs: u64,
+    },
+    /// Headers sent, then the connection dropped mid-answer.
+    Reset,
+    /// The three above in turn.
+    Rotate,
+}
+
+/// What the simulator should do wrong.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    /// Fail this many portal calls, then behave.
+    pub fail_next: u32,
+    /// Fail every Nth portal call (2 = every second call).
+    pub fail_every: Option<u32>,
+    /// Fail every portal call.
+    pub down: bool,
+    /// How failures look.
+    pub kind: FailKind,
+    /// Added to every answer.
+    pub latency: Duration,
+    /// Dossier codes whose sync is refused as invalid data (error_code 2).
+    pub reject_codes: BTreeSet<String>,
+    /// Answer expired sessions with `error_code: 401` in an HTTP 200 instead of HTTP 401.
+    pub expired_as_error_code: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            fail_next: 0,
+            fail_every: None,
+            down: false,
+            kind: FailKind::ServerError,
+            latency: Duration::ZERO,
+            reject_codes: BTreeSet::new(),
+            expired_as_error_code: false,
+        }
+    }
+}
+
+/// One call the simulator answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// `login`, `token`, a service name, or `lgsp:create|update|progress`.
+    pub service: String,
+    /// What it answered: `ok`, `injected`, `rejected`, `exists`, `auth`.
+    pub answer: String,
+    /// Milliseconds since the simulator started.
+    pub at_ms: u128,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashSet<String>,
+    tokens: HashSet<String>,
+    hoso: BTreeMap<String, Value>,
+    syncs: BTreeMap<String, u32>,
+    progress: BTreeMap<String, Vec<Value>>,
+    progress_calls: Vec<usize>,
+    calls: Vec<Call>,
+    portal_calls: u64,
+    faults: Faults,
+    next_id: u64,
+}
+
+struct Shared {
+    creds: SimCredentials,
+    inner: Mutex<Inner>,
+    started: std::time::Instant,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panicking handler must not take the simulator down with it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record(&self, inner: &mut Inner, service: &str, answer: &str) {
+        inner.calls.push(Call {
+            service: service.to_owned(),
+            answer: answer.to_owned(),
+            at_ms: self.started.elapsed().as_millis(),
+        });
+    }
+
+    /// Decides whether this portal call fails, and how.
+    fn injected(&self, service: &str) -> Option<FailKind> {
+        let mut inner = self.lock();
+        inner.portal_calls += 1;
+        let n = inner.portal_calls;
+        let f = &mut inner.faults;
+        let fail = if f.down {
+            true
+        } else if f.fail_next > 0 {
+            f.fail_next -= 1;
+            true
+        } else {
+            f.fail_every.is_some_and(|every| every > 0 && n.is_multiple_of(u64::from(every)))
+        };
+        if !fail {
+            return None;
+        }
+        let kind = match f.kind {
+            FailKind::Rotate => match (n / 2) % 3 {
+                0 => FailKind::ServerError,
+                1 => FailKind::Reset,
+                _ => FailKind::Unavailable { retry_after_secs: 1 },
+            },
+            k => k,
+        };
+        self.record(&mut inner, service, "injected");
+        Some(kind)
+    }
+}
+
+fn failure(kind: FailKind) -> Response {
+    match kind {
+        FailKind::ServerError | FailKind::Rotate => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "Lỗi hệ thống").into_response()
+        }
+        FailKind::Unavailable { retry_after_secs } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            "Hệ thống đang bảo trì",
+        )
+            .into_response(),
+        FailKind::Reset => {
+            let stream = futures::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated reset",
+                ))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+fn answer(code: i64, message: &str) -> Response {
+    axum::Json(json!({ "error_code": code, "message": message })).into_response()
+}
+
+/// A running simulator.
+pub struct DvcqgSim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl DvcqgSim {
+    /// Starts a simulator on an ephemeral loopback port with default credentials.
+    ///
+    /// Errors: the port cannot be bound.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(SimCredentials::default()).await
+    }
+
+    /// Starts a simulator with the given credentials.
+    ///
+    /// Errors: the port cannot be bound.
+    pub async fn start_with(creds: SimCredentials) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            creds,
+            inner: Mutex::new(Inner::default()),
+            started: std::time::Instant::now(),
+        });
+        let app = Router::new()
+            .route("/api/auth", post(login))
+            .route("/api/service", post(service))
+            .route("/lgsp/token", post(token))
+            .route("/lgsp/hoso/create", post(lgsp_create))
+            .route("/lgsp/hoso/update", post(lgsp_update))
+            .route("/lgsp/tiendo", post(lgsp_progress))
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The credentials it accepts.
+    pub fn credentials(&self) -> &SimCredentials {
+        &self.shared.creds
+    }
+
+    /// Replaces the fault plan.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.lock().faults = faults;
+    }
+
+    /// Changes the fault plan in place.
+    pub fn update_faults(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut self.shared.lock().faults);
+    }
+
+    /// Invalidates every session and token, as a portal restart would.
+    pub fn expire_sessions(&self) {
+        let mut inner = self.shared.lock();
+        inner.sessions.clear();
+        inner.tokens.clear();
+    }
+
+    /// The latest HoSo received for a dossier.
+    pub fn hoso(&self, code: &str) -> Option<Value> {
+        self.shared.lock().hoso.get(code).cloned()
+    }
+
+    /// All dossier codes received.
+    pub fn dossier_codes(&self) -> Vec<String> {
+        self.shared.lock().hoso.keys().cloned().collect()
+    }
+
+    /// How many times a dossier was synchronised (created or updated).
+    pub fn syncs(&self, code: &str) -> u32 {
+        self.shared.lock().syncs.get(code).copied().unwrap_or(0)
+    }
+
+    /// Progress entries of a dossier, in arrival order (duplicates included).
+    pub fn progress(&self, code: &str) -> Vec<Value> {
+        self.shared.lock().progress.get(code).cloned().unwrap_or_default()
+    }
+
+    /// Sizes of each accepted progress call, in order.
+    pub fn progress_batch_sizes(&self) -> Vec<usize> {
+        self.shared.lock().progress_calls.clone()
+    }
+
+    /// Every call answered, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// Stops the simulator and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+impl Drop for DvcqgSim {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn pause(shared: &Shared) {
+    let latency = shared.lock().faults.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
+async fn login(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    pause(&s).await;
+    if let Some(kind) = s.injected("login") {
+        return failure(kind);
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let ok = v["username"] == s.creds.username.as_str() && v["password"] == s.creds.password.as_str();
+    let mut inner = s.lock();
+    if !ok {
+        s.record(&mut inner, "login", "auth");
+        return answer(1, "Sai tên đăng nhập hoặc mật khẩu");
+    }
+    inner.next_id += 1;
+    let session = format!("phien-{}-{}", inner.next_id, uuid::Uuid::now_v7().simple());
+    inner.sessions.insert(session.clone());
+    s.record(&mut inner, "login", "ok");
+    axum::Json(json!({ "error_code": 0, "message": "Đăng nhập thành công", "session": session })).into_response()
+}
+
+fn expired(s: &Shared, inner: &mut Inner, service: &str) -> Response {
+    s.record(inner, service, "auth");
+    if inner.faults.expired_as_error_code {
+        answer(401, "Phiên làm việc đã hết hạn")
+    } else {
+        (StatusCode::UNAUTHORIZED, "session expired").into_response()
+    }
+}
+
+/// Checks one HoSo the way the portal's validation would; `Err` is the refusal message.
+fn check_hoso(h: &Value, rejected: &BTreeSet<String>) -> Result<String, String> {
+    let code = h["MaHoSo"].as_str().unwrap_or_default().to_owned();
+    for f in ["MaHoSo", "MaTTHC", "ChuHoSo", "TrangThaiHoSo", "NgayTiepNhan", "KenhThucHien"] {
+        if h.get(f).is_none_or(|v| v.is_null() || v == "") {
+            return Err(format!("Dữ liệu không hợp lệ: thiếu {f}"));
+        }
+    }
+    let date_ok = h["NgayTiepNhan"].as_str().is_some_and(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()));
+    if !date_ok {
+        return Err("Dữ liệu không hợp lệ: NgayTiepNhan phải có dạng yyyyMMddHHmmss".into());
+    }
+    if h["TrichYeuHoSo"].as_str().is_some_and(|t| t.chars().count() > 1000) {
+        return Err("Dữ liệu không hợp lệ: TrichYeuHoSo quá 1000 ký tự".into());
+    }
+    if rejected.contains(&code) {
+        return Err(format!(
+            "Mã thủ tục {} không tồn tại trong Cơ sở dữ liệu quốc gia về TTHC",
+            h["MaTTHC"].as_str().unwrap_or_default()
+        ));
+    }
+    Ok(code)
+}
+
+/// Applies a sync of dossiers; `updating` false refuses existing dossiers.
+fn sync(s: &Shared, inner: &mut Inner, service: &str, updating: bool, data: &[Value]) -> Response {
+    for h in data {
+        if let Err(msg) = check_hoso(h, &inner.faults.reject_codes) {
+            s.record(inner, service, "rejected");
+            return answer(2, &msg);
+        }
+        let code = h["MaHoSo"].as_str().unwrap_or_default();
+        if !updating && inner.hoso.contains_key(code) {
+            s.record(inner, service, "exists");
+            return answer(-3, &format!("Hồ sơ {code} đã tồn tại trên hệ thống"));
+        }
+    }
+    for h in data {
+        let code = h["MaHoSo"].as_str().unwrap_or_default().to_owned();
+        *inner.syncs.entry(code.clone()).or_default() += 1;
+        inner.hoso.insert(code, h.clone());
+    }
+    s.record(inner, service, "ok");
+    answer(0, "Đồng bộ thành công")
+}
+
+fn progress(s: &Shared, inner: &mut Inner, service: &str, data: &[Value]) -> Response {
+    if data.is_empty() || data.len() > 10 {
+        s.record(inner, service, "rejected");
+        return answer(5, "Mỗi lần cập nhật từ 1 đến 10 bản ghi");
+    }
+    for e in data {
+        let code = e["MaHoSo"].as_str().unwrap_or_default();
+        if !inner.hoso.contains_key(code) {
+            s.record(inner, service, "rejected");
+            return answer(4, &format!("Hồ sơ {code} không tồn tại"));
+        }
+        if e.get("TrangThai").is_none_or(Value::is_null) || e.get("NguoiXuLy").is_none_or(Value::is_null) {
+            s.record(inner, service, "rejected");
+            return answer(2, "Dữ liệu không hợp lệ: thiếu TrangThai hoặc NguoiXuLy");
+        }
+    }
+    for e in data {
+        let code = e["MaHoSo"].as_str().unwrap_or_default().to_owned();
+        inner.progress.entry(code).or_default().push(e.clone());
+    }
+    inner.progress_calls.push(data.len());
+    s.record(inner, service, "ok");
+    answer(0, "Cập nhật tiến độ thành công")
+}
+
+async fn service(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    pause(&s).await;
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return (StatusCode::BAD_REQUEST, "JSON không hợp lệ").into_response(),
+    };
+    let name = v["service"].as_str().unwrap_or_default().to_owned();
+    if let Some(kind) = s.injected(&name) {
+        return failure(kind);
+    }
+    let mut inner = s.lock();
+    let session = v["session"].as_str().unwrap_or_default();
+    if !inner.sessions.contains(session) {
+        return expired(&s, &mut inner, &name);
+    }
+    if headers.get("dstcode").and_then(|h| h.to_str().ok()) != Some(s.creds.dstcode.as_str())
+        || v["madonvi"] != s.creds.madonvi.as_str()
+    {
+        s.record(&mut inner, &name, "rejected");
+        return answer(6, "Sai dstcode hoặc madonvi");
+    }
+    let data: Vec<Value> = v["data"].as_array().cloned().unwrap_or_default();
+    match name.as_str() {
+        "TraCuuHoSo" => {
+            let code = v["mahoso"].as_str().unwrap_or_default();
+            let result: Vec<Value> = inner.hoso.get(code).cloned().into_iter().collect();
+            s.record(&mut inner, &name, "ok");
+            axum::Json(json!({ "error_code": 0, "message": "OK", "result": result })).into_response()
+        }
+        "DongBoHoSoMC" => {
+            let updating = match v["isUpdating"].as_str() {
+                Some("True") => true,
+                Some("False") => false,
+                _ => {
+                    s.record(&mut inner, &name, "rejected");
+                    return answer(2, "isUpdating phải là \"True\" hoặc \"False\"");
+                }
+            };
+            sync(&s, &mut inner, &name, updating, &data)
+        }
+        "CapNhatTienDoHoSoMC" => progress(&s, &mut inner, &name, &data),
+        other => {
+            s.record(&mut inner, other, "rejected");
+            answer(9, &format!("Dịch vụ {other} không được hỗ trợ"))
+        }
+    }
+}
+
+async fn token(State(s): State<Arc<Shared>>, Form(form): Form<BTreeMap<String, String>>) -> Response {
+    pause(&s).await;
+    if let Some(kind) = s.injected("token") {
+        return failure(kind);
+    }
+    let mut inner = s.lock();
+    let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+        && form.get("client_id") == Some(&s.creds.client_id)
+        && form.get("client_secret") == Some(&s.creds.client_secret);
+    if !ok {
+        s.record(&mut inner, "token", "auth");
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response();
+    }
+    let t = format!("tok-{}", uuid::Uuid::now_v7().simple());
+    inner.tokens.insert(t.clone());
+    s.record(&mut inner, "token", "ok");
+    axum::Json(json!({ "access_token": t, "token_type": "Bearer", "expires_in": s.creds.token_lifetime_secs }))
+        .into_response()
+}
+
+async fn lgsp(s: Arc<Shared>, op: &str, headers: HeaderMap, body: Bytes) -> Response {
+    pause(&s).await;
+    let service = format!("lgsp:{op}");
+    if let Some(kind) = s.injected(&service) {
+        return failure(kind);
+    }
+    let mut inner = s.lock();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !inner.tokens.contains(bearer) {
+        s.record(&mut inner, &service, "auth");
+        return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    }
+    let Ok(Value::Array(data)) = serde_json::from_slice::<Value>(&body) else {
+        s.record(&mut inner, &service, "rejected");
+        return axum::Json(json!({ "error_code": "2", "message": "Dữ liệu phải là mảng JSON" })).into_response();
+    };
+    let resp = match op {
+        "create" => sync(&s, &mut inner, &service, false, &data),
+        "update" => sync(&s, &mut inner, &service, true, &data),
+        _ => progress(&s, &mut inner, &service, &data),
+    };
+    resp
+}
+
+async fn lgsp_create(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    lgsp(s, "create", headers, body).await
+}
+
+async fn lgsp_update(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    lgsp(s, "update", headers, body).await
+}
+
+async fn lgsp_progress(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    lgsp(s, "progress", headers, body).await
+}

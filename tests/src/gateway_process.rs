@@ -1,0 +1,1 @@
+//! Running the real lienthong binary from tests.
