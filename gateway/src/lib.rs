@@ -1,1 +1,23 @@
-//! placeholder
+//! Lienthong, the secure integration gateway of a provincial Public Administration Center.
+//!
+//! Layout (see `DESIGN.md`):
+//! - [`config`]: the configuration file and its validation;
+//! - [`store`]: SQLite store with a single group-committing writer;
+//! - [`routing`]: which destinations a dossier goes to;
+//! - [`retry`] and [`breaker`]: the persisted retry schedule and the per-destination circuit breaker;
+//! - [`dispatcher`]: claims due deliveries and hands them to connectors;
+//! - [`http`]: the HTTP API (intake, tracking, admin, health);
+//! - [`server`]: wires them together; `run()` takes a bound listener and a shutdown future;
+//! - [`cli`] and [`demo`]: the `lienthong` command.
+
+pub mod breaker;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod destinations;
+pub mod dispatcher;
+pub mod http;
+pub mod retry;
+pub mod routing;
+pub mod server;
+pub mod store;

@@ -445,6 +445,10 @@ fn progress(s: &Shared, inner: &mut Inner, service: &str, data: &[Value]) -> Res
     }
     for e in data {
         let code = e["MaHoSo"].as_str().unwrap_or_default().to_owned();
+        // The portal shows the dossier at the status of its latest progress entry.
+        if let Some(h) = inner.hoso.get_mut(&code) {
+            h["TrangThaiHoSo"] = e["TrangThai"].clone();
+        }
         inner.progress.entry(code).or_default().push(e.clone());
     }
     inner.progress_calls.push(data.len());

@@ -1,0 +1,321 @@
+//! The command line: `serve`, `demo`, `check-config`, `mapping check|render`,
+//! `deliveries list|replay`. `anyhow` lives here, at the binary's edge.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use lienthong_connectors::dvcqg::{self, HOSO_MAPPING, PROGRESS_MAPPING};
+use lienthong_mappings::{Dossier, MappingSet, ProgressInput, StatusEvent};
+
+use crate::config::{Config, DEFAULT_PATH, DestinationKind};
+use crate::store::{DeliveryFilter, ReplayOutcome, Store};
+
+/// Lienthong: secure integration gateway of a provincial Public Administration Center
+/// (Trung tâm Phục vụ hành chính công).
+#[derive(Debug, Parser)]
+#[command(name = "lienthong", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "LIENTHONG_CONFIG", default_value = DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway daemon.
+    Serve,
+    /// Run a self-contained demonstration: gateway on a temporary SQLite store, an in-process
+    /// DVCQG simulator, realistic dossiers, a portal outage and its recovery, then a summary.
+    Demo {
+        /// Keep the temporary directory (store and config) and print where it is.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Check the configuration file and report every problem with its key.
+    CheckConfig,
+    /// Mapping files.
+    Mapping {
+        /// What to do.
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+    /// Deliveries (dead letters, replay).
+    Deliveries {
+        /// What to do.
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+    },
+}
+
+/// `lienthong mapping …`.
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Compile the mapping files of every configured destination (or of `--dir`) and report
+    /// every problem with file and line.
+    Check {
+        /// Check this directory of DVCQG mapping files instead of the configuration's.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Render a dossier (or, with `--event`, one of its status events) as a destination receives it.
+    Render {
+        /// Destination name from the configuration, or a destination kind (`dvcqg`) for the
+        /// built-in mappings.
+        #[arg(long)]
+        destination: String,
+        /// Canonical dossier JSON file.
+        #[arg(long)]
+        input: PathBuf,
+        /// A status event JSON file: render its progress entry instead.
+        #[arg(long)]
+        event: Option<PathBuf>,
+    },
+}
+
+/// `lienthong deliveries …`.
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries, newest first.
+    List {
+        /// Only this state (pending, in_flight, retry_wait, delivered, dead, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this destination.
+        #[arg(long)]
+        destination: Option<String>,
+        /// Only this dossier.
+        #[arg(long)]
+        dossier: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead deliveries back in the queue with fresh attempts.
+    Replay {
+        /// Message ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+/// Runs a parsed command line.
+///
+/// Errors: a one-line reason for the user.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve => {
+            let config = load(&cli.config)?;
+            init_logging(&config.log.format, &config.log.level);
+            runtime()?.block_on(serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { keep } => {
+            init_logging("text", "error");
+            runtime()?.block_on(crate::demo::run(keep))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Mapping { command } => mapping(&cli.config, command),
+        Command::Deliveries { command } => {
+            init_logging("text", "warn");
+            let config = load(&cli.config)?;
+            runtime()?.block_on(deliveries(&config, command))
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn load(path: &Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Sets up logging: `LIENTHONG_LOG` wins over the configured level.
+pub fn init_logging(format: &str, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIENTHONG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().flatten_event(true).with_current_span(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("server.listen: cannot bind {}", config.server.listen))?;
+    crate::server::run(config, listener, crate::server::shutdown_signal(), || {}).await?;
+    Ok(())
+}
+
+fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+    match Config::load(path) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} destination(s): {}; {} route(s))",
+                path.display(),
+                c.destinations.len(),
+                c.destinations.keys().cloned().collect::<Vec<_>>().join(", "),
+                c.routes.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{}: {e}", path.display());
+            }
+            eprintln!("{} problem(s) found", errors.0.len());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn mapping_sets(config_path: &Path, dir: Option<PathBuf>) -> anyhow::Result<Vec<(String, Result<MappingSet, lienthong_mappings::LoadError>)>> {
+    if let Some(dir) = dir {
+        return Ok(vec![(dir.display().to_string(), MappingSet::from_dir(&dir))]);
+    }
+    if !config_path.exists() {
+        let builtin = MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES);
+        return Ok(vec![("dvcqg (built-in)".to_owned(), builtin)]);
+    }
+    let config = load(config_path)?;
+    Ok(config
+        .destinations
+        .iter()
+        .map(|(name, d)| match &d.kind {
+            DestinationKind::Dvcqg(c) => (name.clone(), dvcqg::load_mappings(c)),
+        })
+        .collect())
+}
+
+fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        MappingCommand::Check { dir } => {
+            let mut failed = 0;
+            for (name, set) in mapping_sets(config_path, dir)? {
+                match set {
+                    Ok(s) => {
+                        let names: Vec<&str> = s.mappings().map(|m| m.name()).collect();
+                        println!("{name}: ok ({}: {})", s.origin(), names.join(", "));
+                    }
+                    Err(e) => {
+                        failed += e.0.len();
+                        for p in e.0 {
+                            eprintln!("{name}: {p}");
+                        }
+                    }
+                }
+            }
+            if failed > 0 {
+                eprintln!("{failed} problem(s) found");
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MappingCommand::Render { destination, input, event } => {
+            let set = if config_path.exists() {
+                let config = load(config_path)?;
+                match config.destinations.get(&destination).map(|d| &d.kind) {
+                    Some(DestinationKind::Dvcqg(c)) => dvcqg::load_mappings(c)?,
+                    None if destination == "dvcqg" => builtin_dvcqg()?,
+                    None => bail!("no destination `{destination}` in {}", config_path.display()),
+                }
+            } else if destination == "dvcqg" {
+                builtin_dvcqg()?
+            } else {
+                bail!("no configuration at {}: only the built-in `dvcqg` mappings are available", config_path.display());
+            };
+            let text = std::fs::read_to_string(&input).with_context(|| format!("cannot read {}", input.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", input.display()))?;
+            let dossier = Dossier::from_json(value).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            let out = match event {
+                None => set.render(HOSO_MAPPING, &serde_json::to_value(&dossier)?),
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let value: serde_json::Value =
+                        serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))?;
+                    let event = StatusEvent::from_json(value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    let p = ProgressInput { dossier_code: dossier.code.clone(), event };
+                    set.render(PROGRESS_MAPPING, &serde_json::to_value(&p)?)
+                }
+            }
+            .map_err(|e| anyhow::anyhow!("{destination}: {e}"))?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn builtin_dvcqg() -> anyhow::Result<MappingSet> {
+    Ok(MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES)?)
+}
+
+async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.store.url, 16, 1).await?;
+    let code = match command {
+        DeliveriesCommand::List { state, destination, dossier, limit, json } => {
+            if let Some(s) = &state
+                && !crate::http::ADMIN_STATES.contains(&s.as_str())
+            {
+                bail!("--state: expected one of {}", crate::http::ADMIN_STATES.join(", "));
+            }
+            let items = store
+                .deliveries(&DeliveryFilter { state, destination, dossier_code: dossier, limit: limit.clamp(1, 100_000) })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else {
+                println!("{:<36}  {:<10}  {:<10}  {:<28}  {:>3}  LAST ERROR", "ID", "STATE", "DEST", "DOSSIER", "TRY");
+                for d in &items {
+                    println!(
+                        "{:<36}  {:<10}  {:<10}  {:<28}  {:>3}  {}",
+                        d.id,
+                        d.state,
+                        d.destination,
+                        d.dossier_code,
+                        d.attempts,
+                        d.last_error.as_deref().unwrap_or("-")
+                    );
+                }
+                println!("{} deliver{}", items.len(), if items.len() == 1 { "y" } else { "ies" });
+            }
+            ExitCode::SUCCESS
+        }
+        DeliveriesCommand::Replay { ids } => {
+            let mut failed = false;
+            for id in ids {
+                match store.replay(&id).await? {
+                    ReplayOutcome::Replayed => println!("{id}: queued again"),
+                    ReplayOutcome::NotFound => {
+                        failed = true;
+                        eprintln!("{id}: no such delivery");
+                    }
+                    ReplayOutcome::NotReplayable(s) => {
+                        failed = true;
+                        eprintln!("{id}: is {s}; only dead or cancelled deliveries can be replayed");
+                    }
+                }
+            }
+            if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+    };
+    store.close().await;
+    Ok(code)
+}

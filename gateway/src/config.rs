@@ -1,0 +1,644 @@
+//! The configuration file (one TOML file; the keys of DESIGN.md's "Configuration" are a contract).
+//!
+//! Loading is in three steps so that `lienthong check-config` can report *every* problem with its
+//! key, not only serde's first: parse the TOML, apply `LIENTHONG_*` environment overrides, then
+//! deserialize each section on its own (unknown keys are errors) and validate across sections
+//! (routes name configured destinations, credentials files exist…).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lienthong_certs::Secret;
+use lienthong_connectors::dvcqg::DvcqgConfig;
+use lienthong_connectors::serde_duration;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// Default location of the configuration file.
+pub const DEFAULT_PATH: &str = "/etc/lienthong/lienthong.toml";
+/// Prefix of environment overrides: `LIENTHONG_SERVER__LISTEN=0.0.0.0:8440` sets `server.listen`.
+pub const ENV_PREFIX: &str = "LIENTHONG_";
+/// Environment variables with the prefix that are not overrides.
+const ENV_RESERVED: &[&str] = &["LIENTHONG_CONFIG", "LIENTHONG_LOG"];
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[center]`.
+    pub center: CenterConfig,
+    /// `[dispatcher]`.
+    pub dispatcher: DispatcherConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[destinations.<name>]`, by name.
+    pub destinations: BTreeMap<String, DestinationConfig>,
+    /// `[[routes]]`, in order.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address for intake, callbacks, exchange, admin and health.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted (`10MiB`).
+    #[serde(default = "default_max_body", deserialize_with = "de_size")]
+    pub max_body: u64,
+    /// Bearer token for the admin API (`/v1/deliveries…`); without it the admin API answers
+    /// loopback clients only.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+    /// File holding the admin token.
+    #[serde(default)]
+    pub admin_token_file: Option<PathBuf>,
+    /// How long shutdown waits for in-flight deliveries before releasing them.
+    #[serde(default = "default_grace", with = "serde_duration")]
+    pub shutdown_grace: Duration,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8440))
+}
+const fn default_max_body() -> u64 {
+    10 * 1024 * 1024
+}
+const fn default_grace() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Bytes(u64),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Bytes(n) => Ok(n),
+        Raw::Text(t) => t
+            .trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|b| b.as_u64())
+            .map_err(|e| serde::de::Error::custom(format!("invalid size `{t}` ({e}); write e.g. 10MiB"))),
+    }
+}
+
+/// `[store]`: where dossiers, messages and deliveries live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite:///absolute/path.db` (PostgreSQL comes with the multi-instance issue).
+    pub url: String,
+    /// Most write operations committed together (group commit).
+    #[serde(default = "default_group_commit")]
+    pub max_batch: usize,
+    /// Connections for reads (tracking, admin, health).
+    #[serde(default = "default_read_connections")]
+    pub read_connections: u32,
+}
+
+const fn default_group_commit() -> usize {
+    256
+}
+const fn default_read_connections() -> u32 {
+    4
+}
+
+/// `[center]`: the center Lienthong serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CenterConfig {
+    /// The center's identifier (mã định danh), e.g. `000.02.01.H37`.
+    pub agency_code: String,
+    /// Its name.
+    pub agency_name: String,
+}
+
+/// `[dispatcher]`: how deliveries are claimed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatcherConfig {
+    /// How often due deliveries are looked for when nothing wakes the dispatcher earlier.
+    #[serde(default = "default_poll", with = "serde_duration")]
+    pub poll_interval: Duration,
+    /// Most deliveries claimed per destination per round.
+    #[serde(default = "default_claim_batch")]
+    pub claim_batch: usize,
+    /// How long a claimed delivery stays with this instance before others may take it.
+    #[serde(default = "default_lease", with = "serde_duration")]
+    pub lease: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval: default_poll(),
+            claim_batch: default_claim_batch(),
+            lease: default_lease(),
+        }
+    }
+}
+
+const fn default_poll() -> Duration {
+    Duration::from_millis(500)
+}
+const fn default_claim_batch() -> usize {
+    64
+}
+const fn default_lease() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (default) or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// Filter, e.g. `info` or `lienthong=debug` (the `LIENTHONG_LOG` variable wins).
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+fn default_log_format() -> String {
+    "text".to_owned()
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+/// `[destinations.<name>.retry]`: the persisted retry schedule of a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Delay bound of the first retry.
+    #[serde(default = "default_initial", with = "serde_duration")]
+    pub initial: Duration,
+    /// Growth of the delay bound per attempt.
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    /// Largest delay bound.
+    #[serde(default = "default_max_delay", with = "serde_duration")]
+    pub max_delay: Duration,
+    /// Attempts before the delivery is dead.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Age (since queued or replayed) after which the delivery is dead.
+    #[serde(default = "default_max_age", with = "serde_duration")]
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: default_initial(),
+            multiplier: default_multiplier(),
+            max_delay: default_max_delay(),
+            max_attempts: default_max_attempts(),
+            max_age: default_max_age(),
+        }
+    }
+}
+
+const fn default_initial() -> Duration {
+    Duration::from_secs(1)
+}
+const fn default_multiplier() -> f64 {
+    2.0
+}
+const fn default_max_delay() -> Duration {
+    Duration::from_secs(3600)
+}
+const fn default_max_attempts() -> u32 {
+    25
+}
+const fn default_max_age() -> Duration {
+    Duration::from_secs(72 * 3600)
+}
+
+/// `[destinations.<name>.circuit_breaker]`: pause a failing destination instead of burning attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Consecutive failed attempts that open the circuit.
+    #[serde(default = "default_failures")]
+    pub failures: u32,
+    /// Pause before the first probe.
+    #[serde(default = "default_cool_down", with = "serde_duration")]
+    pub cool_down: Duration,
+    /// Longest pause (it doubles after each failed probe).
+    #[serde(default = "default_max_cool_down", with = "serde_duration")]
+    pub max_cool_down: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: default_failures(),
+            cool_down: default_cool_down(),
+            max_cool_down: default_max_cool_down(),
+        }
+    }
+}
+
+const fn default_failures() -> u32 {
+    5
+}
+const fn default_cool_down() -> Duration {
+    Duration::from_secs(30)
+}
+const fn default_max_cool_down() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// The kind-specific part of a destination.
+#[derive(Debug, Clone)]
+pub enum DestinationKind {
+    /// The National Public Service Portal.
+    Dvcqg(Box<DvcqgConfig>),
+}
+
+impl DestinationKind {
+    /// The `kind` key's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Dvcqg(_) => "dvcqg",
+        }
+    }
+}
+
+/// `[destinations.<name>]`.
+#[derive(Debug, Clone)]
+pub struct DestinationConfig {
+    /// Kind and its settings.
+    pub kind: DestinationKind,
+    /// Retry schedule.
+    pub retry: RetryPolicy,
+    /// Most deliveries in flight at once.
+    pub concurrency: usize,
+    /// Circuit breaker.
+    pub circuit_breaker: BreakerConfig,
+}
+
+/// Default `concurrency` of a destination.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// `[[routes]]`: a rule choosing destinations. Every condition given must hold; all matching
+/// rules add their destinations (a dossier's explicit `routing` replaces them all).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Procedure code prefix (`""` matches every code).
+    #[serde(default)]
+    pub procedure_prefix: Option<String>,
+    /// Field code (mã lĩnh vực), exactly.
+    #[serde(default)]
+    pub field_code: Option<String>,
+    /// Agency code prefix (mã định danh).
+    #[serde(default)]
+    pub agency_code: Option<String>,
+    /// Level: `province`, `district` or `commune`.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Destination names.
+    pub destinations: Vec<String>,
+}
+
+/// One configuration problem, with its key (`destinations.dvcqg.retry.max_delay`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key; `(file)` for problems of the file itself.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Every problem of a configuration.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Loads a file, with environment overrides from the process environment.
+    ///
+    /// Errors: the file cannot be read, or has problems (all of them are returned).
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors(vec![err("(file)", format!("cannot read {}: {e}", path.display()))]))?;
+        Self::from_toml(&text, std::env::vars())
+    }
+
+    /// Parses configuration text with the given environment.
+    ///
+    /// Errors: every problem found, each with its key.
+    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigErrors> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            ConfigErrors(vec![err("(file)", format!("line {line}: {}", e.message()))])
+        })?;
+        let mut errors = Vec::new();
+        apply_env(&mut table, env, &mut errors);
+        let config = parse_sections(table, &mut errors);
+        if let Some(c) = &config {
+            c.validate(&mut errors);
+        }
+        match config {
+            Some(c) if errors.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if let Err(e) = crate::store::StoreLocation::parse(&self.store.url) {
+            errors.push(err("store.url", e));
+        }
+        if self.store.max_batch == 0 {
+            errors.push(err("store.max_batch", "must be at least 1"));
+        }
+        if self.server.max_body == 0 {
+            errors.push(err("server.max_body", "must be more than 0"));
+        }
+        if self.server.admin_token.is_some() && self.server.admin_token_file.is_some() {
+            errors.push(err("server.admin_token_file", "give admin_token or admin_token_file, not both"));
+        }
+        if let Some(f) = &self.server.admin_token_file
+            && !f.is_file()
+        {
+            errors.push(err("server.admin_token_file", format!("{} does not exist", f.display())));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            errors.push(err("log.format", "must be text or json"));
+        }
+        if self.dispatcher.claim_batch == 0 {
+            errors.push(err("dispatcher.claim_batch", "must be at least 1"));
+        }
+        for (name, d) in &self.destinations {
+            let key = format!("destinations.{name}");
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                errors.push(err(&key, "names use letters, digits, - and _"));
+            }
+            let r = &d.retry;
+            if r.initial.is_zero() {
+                errors.push(err(format!("{key}.retry.initial"), "must be more than 0"));
+            }
+            if !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {
+                errors.push(err(format!("{key}.retry.multiplier"), "must be at least 1.0"));
+            }
+            if r.max_delay < r.initial {
+                errors.push(err(format!("{key}.retry.max_delay"), "must not be less than initial"));
+            }
+            if r.max_attempts == 0 {
+                errors.push(err(format!("{key}.retry.max_attempts"), "must be at least 1"));
+            }
+            if d.concurrency == 0 {
+                errors.push(err(format!("{key}.concurrency"), "must be at least 1"));
+            }
+            if d.circuit_breaker.failures == 0 {
+                errors.push(err(format!("{key}.circuit_breaker.failures"), "must be at least 1"));
+            }
+            match &d.kind {
+                DestinationKind::Dvcqg(c) => {
+                    for p in c.validate() {
+                        errors.push(err(format!("{key}.{}", p.key), p.message));
+                    }
+                    if let Err(e) = lienthong_connectors::dvcqg::load_mappings(c) {
+                        for s in e.0 {
+                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            if r.destinations.is_empty() {
+                errors.push(err(format!("routes[{i}].destinations"), "must name at least one destination"));
+            }
+            for d in &r.destinations {
+                if !self.destinations.contains_key(d) {
+                    errors.push(err(format!("routes[{i}].destinations"), format!("unknown destination `{d}`")));
+                }
+            }
+            if let Some(l) = &r.level
+                && !matches!(l.as_str(), "province" | "district" | "commune")
+            {
+                errors.push(err(format!("routes[{i}].level"), "must be province, district or commune"));
+            }
+        }
+    }
+
+    /// The admin token, read from its file if need be.
+    ///
+    /// Errors: the file cannot be read.
+    pub fn admin_token(&self) -> Result<Option<Secret>, lienthong_certs::SecretError> {
+        match (&self.server.admin_token, &self.server.admin_token_file) {
+            (Some(t), _) => Ok(Some(t.clone())),
+            (None, Some(f)) => Secret::from_file(f).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// Applies `LIENTHONG_A__B__C=value` as `a.b.c = value`. A value replacing a string stays a
+/// string (so a numeric password is not turned into a number); otherwise it is read as a TOML
+/// value when it parses as one, else as a string.
+fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>, errors: &mut Vec<ConfigError>) {
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+        if ENV_RESERVED.contains(&name.as_str()) || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+        if path.iter().any(String::is_empty) {
+            errors.push(err(&name, "bad override name (use LIENTHONG_SECTION__KEY)"));
+            continue;
+        }
+        if let Err(e) = set_path(table, &path, raw) {
+            errors.push(err(&name, e));
+        }
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], raw: String) -> Result<(), String> {
+    let (first, rest) = path.split_first().ok_or("empty override name")?;
+    if rest.is_empty() {
+        let value = match table.get(first) {
+            Some(toml::Value::String(_)) => toml::Value::String(raw),
+            _ => toml_scalar(&raw).unwrap_or(toml::Value::String(raw)),
+        };
+        table.insert(first.clone(), value);
+        return Ok(());
+    }
+    match table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new())) {
+        toml::Value::Table(t) => set_path(t, rest, raw),
+        _ => Err(format!("`{first}` is not a table")),
+    }
+}
+
+fn toml_scalar(raw: &str) -> Option<toml::Value> {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+}
+
+fn section<T: DeserializeOwned>(key: &str, value: toml::Value, errors: &mut Vec<ConfigError>) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let full = if path == "." || path.is_empty() { key.to_owned() } else { format!("{key}.{path}") };
+            errors.push(err(full, e.inner().message().to_owned()));
+            None
+        }
+    }
+}
+
+fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
+    let mut take = |k: &str| table.remove(k);
+    let server = section::<ServerConfig>("server", take("server").unwrap_or(toml::Value::Table(toml::Table::new())), errors);
+    let store = match take("store") {
+        Some(v) => section::<StoreConfig>("store", v, errors),
+        None => {
+            errors.push(err("store", "missing section (store.url is required)"));
+            None
+        }
+    };
+    let center = match take("center") {
+        Some(v) => section::<CenterConfig>("center", v, errors),
+        None => {
+            errors.push(err("center", "missing section (agency_code, agency_name)"));
+            None
+        }
+    };
+    let dispatcher = match take("dispatcher") {
+        Some(v) => section::<DispatcherConfig>("dispatcher", v, errors),
+        None => Some(DispatcherConfig::default()),
+    };
+    let log = match take("log") {
+        Some(v) => section::<LogConfig>("log", v, errors),
+        None => Some(LogConfig::default()),
+    };
+    let routes = match take("routes") {
+        Some(v) => section::<Vec<RouteConfig>>("routes", v, errors),
+        None => Some(Vec::new()),
+    };
+    let mut destinations = BTreeMap::new();
+    let mut destinations_ok = true;
+    match take("destinations") {
+        None => {}
+        Some(toml::Value::Table(t)) => {
+            for (name, v) in t {
+                match destination(&name, v, errors) {
+                    Some(d) => {
+                        destinations.insert(name, d);
+                    }
+                    None => destinations_ok = false,
+                }
+            }
+        }
+        Some(_) => {
+            errors.push(err("destinations", "must be a table of [destinations.<name>]"));
+            destinations_ok = false;
+        }
+    }
+    for k in table.keys() {
+        errors.push(err(k.as_str(), "unknown key"));
+    }
+    Some(Config {
+        server: server?,
+        store: store?,
+        center: center?,
+        dispatcher: dispatcher?,
+        log: log?,
+        destinations: if destinations_ok { destinations } else { return None },
+        routes: routes?,
+    })
+}
+
+fn destination(name: &str, v: toml::Value, errors: &mut Vec<ConfigError>) -> Option<DestinationConfig> {
+    let key = format!("destinations.{name}");
+    let toml::Value::Table(mut t) = v else {
+        errors.push(err(key, "must be a table"));
+        return None;
+    };
+    let kind = match t.remove("kind") {
+        Some(toml::Value::String(k)) => k,
+        Some(_) => {
+            errors.push(err(format!("{key}.kind"), "must be a string"));
+            return None;
+        }
+        None => {
+            errors.push(err(format!("{key}.kind"), "required (dvcqg)"));
+            return None;
+        }
+    };
+    let retry = match t.remove("retry") {
+        Some(v) => section::<RetryPolicy>(&format!("{key}.retry"), v, errors),
+        None => Some(RetryPolicy::default()),
+    };
+    let circuit_breaker = match t.remove("circuit_breaker") {
+        Some(v) => section::<BreakerConfig>(&format!("{key}.circuit_breaker"), v, errors),
+        None => Some(BreakerConfig::default()),
+    };
+    let concurrency = match t.remove("concurrency") {
+        Some(v) => section::<usize>(&format!("{key}.concurrency"), v, errors),
+        None => Some(DEFAULT_CONCURRENCY),
+    };
+    let kind = match kind.as_str() {
+        "dvcqg" => section::<DvcqgConfig>(&key, toml::Value::Table(t), errors).map(|c| DestinationKind::Dvcqg(Box::new(c))),
+        "nbrs" | "investment" | "emc" | "peer" | "webhook" => {
+            errors.push(err(format!("{key}.kind"), format!("`{kind}` destinations are not available in this version yet")));
+            None
+        }
+        other => {
+            errors.push(err(format!("{key}.kind"), format!("unknown kind `{other}` (expected dvcqg)")));
+            None
+        }
+    };
+    Some(DestinationConfig {
+        kind: kind?,
+        retry: retry?,
+        concurrency: concurrency?,
+        circuit_breaker: circuit_breaker?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

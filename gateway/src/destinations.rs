@@ -1,0 +1,68 @@
+//! Builds the configured destinations: connector, retry policy, concurrency limit and breaker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lienthong_connectors::Connector;
+use lienthong_connectors::dvcqg::DvcqgConnector;
+use tokio::sync::Semaphore;
+
+use crate::breaker::Breaker;
+use crate::config::{Config, DestinationKind, RetryPolicy};
+
+/// One destination, ready to deliver to.
+pub struct Destination {
+    /// Configured name.
+    pub name: String,
+    /// The connector.
+    pub connector: Arc<dyn Connector>,
+    /// Retry schedule.
+    pub retry: RetryPolicy,
+    /// Limits deliveries in flight.
+    pub slots: Arc<Semaphore>,
+    /// Concurrency limit (the semaphore's size).
+    pub concurrency: usize,
+    /// Circuit breaker.
+    pub breaker: Breaker,
+}
+
+/// A destination could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("destinations.{name}: {source}")]
+pub struct DestinationError {
+    /// Name.
+    pub name: String,
+    /// Why.
+    #[source]
+    pub source: lienthong_connectors::BuildError,
+}
+
+/// Every configured destination, by name.
+pub type Destinations = BTreeMap<String, Arc<Destination>>;
+
+/// Builds all destinations of a configuration.
+///
+/// Errors: the first destination that cannot be built (bad credentials file, mappings…).
+pub fn build(config: &Config) -> Result<Destinations, DestinationError> {
+    let mut out = BTreeMap::new();
+    for (name, d) in &config.destinations {
+        let connector: Arc<dyn Connector> = match &d.kind {
+            DestinationKind::Dvcqg(c) => Arc::new(DvcqgConnector::new(c).map_err(|source| DestinationError {
+                name: name.clone(),
+                source,
+            })?),
+        };
+        out.insert(
+            name.clone(),
+            Arc::new(Destination {
+                name: name.clone(),
+                connector,
+                retry: d.retry,
+                slots: Arc::new(Semaphore::new(d.concurrency)),
+                concurrency: d.concurrency,
+                breaker: Breaker::new(d.circuit_breaker),
+            }),
+        );
+    }
+    Ok(out)
+}

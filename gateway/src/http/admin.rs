@@ -1,0 +1,111 @@
+//! Delivery administration: list deliveries, see attempts, replay dead ones.
+//! Guarded by the admin bearer token, or (when none is configured) by a loopback peer address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::problem::Problem;
+use super::{AppState, store_unavailable};
+use crate::store::{DeliveryFilter, ReplayOutcome};
+
+/// Delivery states a filter may name.
+pub const STATES: &[&str] = &["pending", "in_flight", "retry_wait", "delivered", "dead", "cancelled"];
+
+fn authorize(st: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Problem> {
+    match &st.admin_token {
+        Some(token) => {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if token.matches(presented) {
+                Ok(())
+            } else {
+                Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Admin token required", "send Authorization: Bearer <admin token>"))
+            }
+        }
+        None if peer.ip().is_loopback() => Ok(()),
+        None => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Admin API is loopback-only",
+            "configure server.admin_token to use the admin API from another host",
+        )),
+    }
+}
+
+/// Query of `GET /v1/deliveries`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    state: Option<String>,
+    destination: Option<String>,
+    dossier: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/deliveries?state=&destination=&dossier=&limit=`.
+pub(super) async fn list(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    authorize(&st, &headers, peer)?;
+    let Query(q) = q.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query", e.body_text()))?;
+    if let Some(s) = &q.state
+        && !STATES.contains(&s.as_str())
+    {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query", format!("state: expected one of {}", STATES.join(", "))));
+    }
+    let filter = DeliveryFilter {
+        state: q.state,
+        destination: q.destination,
+        dossier_code: q.dossier,
+        limit: q.limit.unwrap_or(100).clamp(1, 10_000),
+    };
+    let items = st.store.deliveries(&filter).await.map_err(|e| store_unavailable(&e))?;
+    Ok(axum::Json(json!({ "deliveries": items })).into_response())
+}
+
+/// `GET /v1/deliveries/{id}/attempts`.
+pub(super) async fn attempts(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    authorize(&st, &headers, peer)?;
+    let items = st.store.attempts(&id).await.map_err(|e| store_unavailable(&e))?;
+    Ok(axum::Json(json!({ "id": id, "attempts": items })).into_response())
+}
+
+/// `POST /v1/deliveries/{id}/replay`.
+pub(super) async fn replay(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    authorize(&st, &headers, peer)?;
+    match st.store.replay(&id).await.map_err(|e| store_unavailable(&e))? {
+        ReplayOutcome::Replayed => {
+            tracing::info!(message = id, "delivery replayed by an operator");
+            Ok((StatusCode::ACCEPTED, axum::Json(json!({ "id": id, "state": "pending" }))).into_response())
+        }
+        ReplayOutcome::NotFound => Err(Problem::not_found("no such delivery")),
+        ReplayOutcome::NotReplayable(state) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not-replayable",
+            "Only dead or cancelled deliveries can be replayed",
+            format!("the delivery is {state}"),
+        )),
+    }
+}

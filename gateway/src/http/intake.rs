@@ -1,0 +1,196 @@
+//! Intake and tracking: `POST /v1/dossiers`, `PUT /v1/dossiers/{code}`,
+//! `POST /v1/dossiers/{code}/events`, `GET /v1/dossiers/{code}`, `GET /v1/schema/dossier`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lienthong_connectors::{DossierOp, MessageBody, MessageKind};
+use lienthong_mappings::{Dossier, ProgressInput, RenderError, StatusEvent, ValidationErrors};
+use serde_json::{Value, json};
+
+use super::body::read_json;
+use super::problem::Problem;
+use super::{AppState, internal, store_unavailable};
+use crate::store::{EventIntake, IntakeOutcome, NewDossier, NewMessage, ReplaceDossier};
+
+fn invalid(e: &ValidationErrors) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-dossier", "The request has invalid fields", e.to_string())
+        .with("errors", serde_json::to_value(e.errors()).unwrap_or_default())
+}
+
+fn not_renderable(destination: &str, e: &RenderError) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not-renderable",
+        "The dossier cannot be sent to one of its destinations",
+        format!("{destination}: {e}"),
+    )
+    .with("destination", destination)
+    .with("field", e.field())
+    .with("target", e.target.as_str())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+}
+
+fn json_answer(status: StatusCode, body: String, location: Option<String>) -> Response {
+    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert(header::LOCATION, l);
+    }
+    resp
+}
+
+/// Renders a message body for each destination; the first failure is the answer.
+fn check_all(st: &AppState, destinations: &[String], body: &MessageBody) -> Result<(), Problem> {
+    for name in destinations {
+        let Some(d) = st.destinations.get(name) else {
+            return Err(internal(format!("destination `{name}` is routed to but not configured")));
+        };
+        d.connector.check(body).map_err(|e| not_renderable(name, &e))?;
+    }
+    Ok(())
+}
+
+fn messages(destinations: &[String], kind: MessageKind, body: &str) -> Vec<NewMessage> {
+    destinations
+        .iter()
+        .map(|d| NewMessage {
+            id: uuid::Uuid::now_v7().to_string(),
+            destination: d.clone(),
+            kind,
+            body: body.to_owned(),
+        })
+        .collect()
+}
+
+fn message_list(ms: &[NewMessage]) -> Value {
+    Value::Array(
+        ms.iter()
+            .map(|m| json!({ "id": m.id, "destination": m.destination, "kind": m.kind.as_str(), "state": "pending" }))
+            .collect(),
+    )
+}
+
+fn settle(outcome: IntakeOutcome, location: String) -> Result<Response, Problem> {
+    match outcome {
+        IntakeOutcome::Accepted(a) => Ok(json_answer(StatusCode::ACCEPTED, a, Some(location))),
+        IntakeOutcome::Repeat(a) => Ok(json_answer(StatusCode::OK, a, Some(location))),
+        IntakeOutcome::Conflict(d) => Err(Problem::new(StatusCode::CONFLICT, "conflict", "Conflicts with what is stored", d)),
+        IntakeOutcome::NotFound => Err(Problem::not_found("no such dossier")),
+        IntakeOutcome::InvalidTransition { from, to } => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-transition",
+            "The status cannot follow the dossier's current status",
+            format!("status: cannot go from {from} to {to}"),
+        )
+        .with("field", "status")),
+    }
+}
+
+/// `POST /v1/dossiers`.
+pub(super) async fn post_dossier(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+    let value = read_json(&headers, body, st.max_body).await?;
+    let dossier = Dossier::from_json(value).map_err(|e| invalid(&e))?;
+    let destinations = st.router.route(&dossier).map_err(|e| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-destination", "Unknown destination", e.to_string())
+            .with("field", e.path.as_str())
+    })?;
+    let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
+    let sha256 = sha256_hex(stored.as_bytes());
+    let code = dossier.code.clone();
+    let status = dossier.status.as_str().to_owned();
+    let message = MessageBody::Dossier { op: DossierOp::Create, dossier: Box::new(dossier) };
+    check_all(&st, &destinations, &message)?;
+    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
+    let msgs = messages(&destinations, MessageKind::Dossier, &message_json);
+    let answer = json!({ "code": code, "messages": message_list(&msgs) }).to_string();
+    let outcome = st
+        .store
+        .intake_dossier(NewDossier { code: code.clone(), body: stored, sha256, status, destinations, answer, messages: msgs })
+        .await
+        .map_err(|e| store_unavailable(&e))?;
+    tracing::info!(dossier = code, outcome = ?std::mem::discriminant(&outcome), "dossier intake");
+    settle(outcome, format!("/v1/dossiers/{code}"))
+}
+
+/// `PUT /v1/dossiers/{code}`.
+pub(super) async fn put_dossier(
+    State(st): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let value = read_json(&headers, body, st.max_body).await?;
+    let dossier = Dossier::from_json(value).map_err(|e| invalid(&e))?;
+    if dossier.code != code {
+        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-dossier", "The request has invalid fields", "code: must match the URL")
+            .with("field", "code"));
+    }
+    let record = st.store.dossier(&code).await.map_err(|e| store_unavailable(&e))?.ok_or_else(|| Problem::not_found("no such dossier"))?;
+    let destinations: Vec<String> = record.destinations.into_iter().filter(|d| st.destinations.contains_key(d)).collect();
+    let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
+    let sha256 = sha256_hex(stored.as_bytes());
+    let status = dossier.status.as_str().to_owned();
+    let message = MessageBody::Dossier { op: DossierOp::Update, dossier: Box::new(dossier) };
+    check_all(&st, &destinations, &message)?;
+    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
+    let msgs = messages(&destinations, MessageKind::Dossier, &message_json);
+    let answer = json!({ "code": code, "messages": message_list(&msgs) }).to_string();
+    let outcome = st
+        .store
+        .replace_dossier(ReplaceDossier { code: code.clone(), body: stored, sha256, status, answer, messages: msgs })
+        .await
+        .map_err(|e| store_unavailable(&e))?;
+    settle(outcome, format!("/v1/dossiers/{code}"))
+}
+
+/// `POST /v1/dossiers/{code}/events`.
+pub(super) async fn post_event(
+    State(st): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let value = read_json(&headers, body, st.max_body).await?;
+    let event = StatusEvent::from_json(value).map_err(|e| invalid(&e))?;
+    let record = st.store.dossier(&code).await.map_err(|e| store_unavailable(&e))?.ok_or_else(|| Problem::not_found("no such dossier"))?;
+    let destinations: Vec<String> = record.destinations.into_iter().filter(|d| st.destinations.contains_key(d)).collect();
+    let stored = serde_json::to_string(&event).map_err(|e| internal(e.to_string()))?;
+    let sha256 = sha256_hex(stored.as_bytes());
+    let event_id = event.id.clone();
+    let status = event.status;
+    let message = MessageBody::Progress(ProgressInput { dossier_code: code.clone(), event });
+    check_all(&st, &destinations, &message)?;
+    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
+    let msgs = messages(&destinations, MessageKind::Progress, &message_json);
+    let answer = json!({ "dossier_code": code, "event_id": event_id, "status": status.as_str(), "messages": message_list(&msgs) }).to_string();
+    let outcome = st
+        .store
+        .intake_event(EventIntake { dossier_code: code.clone(), event_id: event_id.clone(), status, body: stored, sha256, answer, messages: msgs })
+        .await
+        .map_err(|e| store_unavailable(&e))?;
+    tracing::info!(dossier = code, event = event_id, status = status.as_str(), "status event intake");
+    settle(outcome, format!("/v1/dossiers/{code}"))
+}
+
+/// `GET /v1/dossiers/{code}`.
+pub(super) async fn get_dossier(State(st): State<Arc<AppState>>, Path(code): Path<String>) -> Result<Response, Problem> {
+    match st.store.dossier_view(&code).await.map_err(|e| store_unavailable(&e))? {
+        Some(v) => Ok(axum::Json(v).into_response()),
+        None => Err(Problem::not_found("no such dossier")),
+    }
+}
+
+/// `GET /v1/schema/dossier`.
+pub(super) async fn dossier_schema(State(st): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        axum::Json(st.dossier_schema.clone()),
+    )
+        .into_response()
+}

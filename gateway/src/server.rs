@@ -1,0 +1,115 @@
+//! Wires the gateway together: store, destinations, dispatcher and HTTP server.
+//!
+//! [`run`] takes an already bound listener and a shutdown future (as mini-redis does), so tests
+//! and the demo start the real server on `127.0.0.1:0`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::destinations::{self, DestinationError};
+use crate::dispatcher::{self, DispatchSettings};
+use crate::http::{self, AppState};
+use crate::routing::Router;
+use crate::store::{Store, StoreError};
+
+/// Why the gateway could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A destination could not be built.
+    #[error(transparent)]
+    Destination(#[from] DestinationError),
+    /// The admin token file could not be read.
+    #[error("server.admin_token_file: {0}")]
+    AdminToken(#[from] lienthong_certs::SecretError),
+    /// The HTTP server failed.
+    #[error("http: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the gateway until `shutdown` completes, then stops accepting requests, lets requests in
+/// progress finish, stops the dispatcher (finishing or releasing deliveries in flight) and closes
+/// the store. `on_ready` is called once everything is up (systemd notification, tests).
+///
+/// Errors: start-up failures (store, destinations) and listener failures.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce() + Send,
+) -> Result<(), ServerError> {
+    let store = Store::open(&config.store.url, config.store.max_batch, config.store.read_connections).await?;
+    let destinations = destinations::build(&config)?;
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        destinations: destinations.clone(),
+        router: Router::new(config.routes.clone(), config.destinations.keys().cloned().collect()),
+        max_body: config.server.max_body,
+        admin_token: config.admin_token()?,
+        dossier_schema: lienthong_mappings::dossier_schema(),
+    });
+    if state.admin_token.is_none() {
+        tracing::warn!("no server.admin_token: the admin API answers loopback clients only");
+    }
+    let stop = CancellationToken::new();
+    let settings = DispatchSettings {
+        owner: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
+        poll_interval: config.dispatcher.poll_interval,
+        claim_batch: config.dispatcher.claim_batch,
+        lease: config.dispatcher.lease,
+        shutdown_grace: config.server.shutdown_grace,
+    };
+    let dispatcher = tokio::spawn(dispatcher::run(store.clone(), destinations, settings, stop.clone()));
+    let trigger = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, store = config.store.url, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
+    on_ready();
+    let served = axum::serve(listener, http::service(state))
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .await;
+    stop.cancel();
+    if let Err(e) = dispatcher.await {
+        tracing::error!(error = %e, "dispatcher ended abnormally");
+    }
+    store.close().await;
+    tracing::info!("lienthong stopped");
+    served.map_err(ServerError::Io)
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
+        () = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}
