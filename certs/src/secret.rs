@@ -108,9 +108,15 @@ mod tests {
         let s = Secret::from_file(&f.0).expect("loads");
         assert_eq!(s.expose(), "s3cret");
         std::fs::write(&f.0, "\n").expect("write");
-        assert!(matches!(Secret::from_file(&f.0), Err(SecretError::Empty(_))));
+        assert!(matches!(
+            Secret::from_file(&f.0),
+            Err(SecretError::Empty(_))
+        ));
         let missing = f.0.with_extension("missing");
-        assert!(matches!(Secret::from_file(&missing), Err(SecretError::Read { .. })));
+        assert!(matches!(
+            Secret::from_file(&missing),
+            Err(SecretError::Read { .. })
+        ));
         let _ = std::fs::remove_file(&f.0);
     }
 

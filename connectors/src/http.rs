@@ -12,7 +12,10 @@ use crate::Outcome;
 /// misconfigured, not to be followed silently).
 ///
 /// Errors: the TLS backend cannot be initialised.
-pub fn client(connect_timeout: Duration, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+pub fn client(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(timeout)
@@ -30,7 +33,10 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Whether a status means "try again later": 408, 429 and every 5xx.
@@ -106,7 +112,10 @@ mod tests {
             HeaderValue::from_str(&httpdate::fmt_http_date(later)).expect("header"),
         );
         let got = retry_after(&h).expect("date");
-        assert!(got > Duration::from_secs(100) && got <= Duration::from_secs(120), "{got:?}");
+        assert!(
+            got > Duration::from_secs(100) && got <= Duration::from_secs(120),
+            "{got:?}"
+        );
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
     }

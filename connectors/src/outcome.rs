@@ -84,9 +84,9 @@ impl Outcome {
     /// The portal's answer, when there was one.
     pub fn portal(&self) -> Option<&PortalAnswer> {
         match self {
-            Self::Delivered { portal, .. } | Self::Retry { portal, .. } | Self::Reject { portal, .. } => {
-                portal.as_ref()
-            }
+            Self::Delivered { portal, .. }
+            | Self::Retry { portal, .. }
+            | Self::Reject { portal, .. } => portal.as_ref(),
         }
     }
 

@@ -65,12 +65,21 @@ impl Breaker {
         match *s {
             State::Closed { .. } => Admit::All,
             State::Open { until, cool } if now >= until => {
-                *s = State::HalfOpen { cool, probing: true };
+                *s = State::HalfOpen {
+                    cool,
+                    probing: true,
+                };
                 Admit::Probe
             }
             State::Open { .. } => Admit::None,
-            State::HalfOpen { cool, probing: false } => {
-                *s = State::HalfOpen { cool, probing: true };
+            State::HalfOpen {
+                cool,
+                probing: false,
+            } => {
+                *s = State::HalfOpen {
+                    cool,
+                    probing: true,
+                };
                 Admit::Probe
             }
             State::HalfOpen { probing: true, .. } => Admit::None,
@@ -84,14 +93,21 @@ impl Breaker {
         let before = report(*s);
         *s = match (*s, ok) {
             (_, true) => State::Closed { failures: 0 },
-            (State::Closed { failures }, false) if failures + 1 >= self.config.failures => State::Open {
-                until: now + self.config.cool_down,
-                cool: self.config.cool_down,
+            (State::Closed { failures }, false) if failures + 1 >= self.config.failures => {
+                State::Open {
+                    until: now + self.config.cool_down,
+                    cool: self.config.cool_down,
+                }
+            }
+            (State::Closed { failures }, false) => State::Closed {
+                failures: failures + 1,
             },
-            (State::Closed { failures }, false) => State::Closed { failures: failures + 1 },
             (State::HalfOpen { cool, .. }, false) => {
                 let cool = (cool * 2).min(self.config.max_cool_down);
-                State::Open { until: now + cool, cool }
+                State::Open {
+                    until: now + cool,
+                    cool,
+                }
             }
             (open @ State::Open { .. }, false) => open,
         };
@@ -102,8 +118,15 @@ impl Breaker {
     /// A probe that was not sent (shutdown) gives its slot back.
     pub fn probe_abandoned(&self) {
         let mut s = self.lock();
-        if let State::HalfOpen { cool, probing: true } = *s {
-            *s = State::HalfOpen { cool, probing: false };
+        if let State::HalfOpen {
+            cool,
+            probing: true,
+        } = *s
+        {
+            *s = State::HalfOpen {
+                cool,
+                probing: false,
+            };
         }
     }
 

@@ -148,9 +148,15 @@ fn load(path: &Path) -> anyhow::Result<Config> {
 pub fn init_logging(format: &str, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIENTHONG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if format == "json" {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
     } else {
         builder.try_init()
     };
@@ -171,7 +177,11 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
                 "{}: ok ({} destination(s): {}; {} route(s))",
                 path.display(),
                 c.destinations.len(),
-                c.destinations.keys().cloned().collect::<Vec<_>>().join(", "),
+                c.destinations
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 c.routes.len()
             );
             Ok(ExitCode::SUCCESS)
@@ -186,12 +196,19 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn mapping_sets(config_path: &Path, dir: Option<PathBuf>) -> anyhow::Result<Vec<(String, Result<MappingSet, lienthong_mappings::LoadError>)>> {
+fn mapping_sets(
+    config_path: &Path,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<Vec<(String, Result<MappingSet, lienthong_mappings::LoadError>)>> {
     if let Some(dir) = dir {
-        return Ok(vec![(dir.display().to_string(), MappingSet::from_dir(&dir))]);
+        return Ok(vec![(
+            dir.display().to_string(),
+            MappingSet::from_dir(&dir),
+        )]);
     }
     if !config_path.exists() {
-        let builtin = MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES);
+        let builtin =
+            MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES);
         return Ok(vec![("dvcqg (built-in)".to_owned(), builtin)]);
     }
     let config = load(config_path)?;
@@ -228,31 +245,48 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             }
             Ok(ExitCode::SUCCESS)
         }
-        MappingCommand::Render { destination, input, event } => {
+        MappingCommand::Render {
+            destination,
+            input,
+            event,
+        } => {
             let set = if config_path.exists() {
                 let config = load(config_path)?;
                 match config.destinations.get(&destination).map(|d| &d.kind) {
                     Some(DestinationKind::Dvcqg(c)) => dvcqg::load_mappings(c)?,
                     None if destination == "dvcqg" => builtin_dvcqg()?,
-                    None => bail!("no destination `{destination}` in {}", config_path.display()),
+                    None => bail!(
+                        "no destination `{destination}` in {}",
+                        config_path.display()
+                    ),
                 }
             } else if destination == "dvcqg" {
                 builtin_dvcqg()?
             } else {
-                bail!("no configuration at {}: only the built-in `dvcqg` mappings are available", config_path.display());
+                bail!(
+                    "no configuration at {}: only the built-in `dvcqg` mappings are available",
+                    config_path.display()
+                );
             };
-            let text = std::fs::read_to_string(&input).with_context(|| format!("cannot read {}", input.display()))?;
-            let value: serde_json::Value =
-                serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", input.display()))?;
-            let dossier = Dossier::from_json(value).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("cannot read {}", input.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{}: invalid JSON", input.display()))?;
+            let dossier = Dossier::from_json(value)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
             let out = match event {
                 None => set.render(HOSO_MAPPING, &serde_json::to_value(&dossier)?),
                 Some(path) => {
-                    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                    let value: serde_json::Value =
-                        serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))?;
-                    let event = StatusEvent::from_json(value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    let p = ProgressInput { dossier_code: dossier.code.clone(), event };
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let value: serde_json::Value = serde_json::from_str(&text)
+                        .with_context(|| format!("{}: invalid JSON", path.display()))?;
+                    let event = StatusEvent::from_json(value)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    let p = ProgressInput {
+                        dossier_code: dossier.code.clone(),
+                        event,
+                    };
                     set.render(PROGRESS_MAPPING, &serde_json::to_value(&p)?)
                 }
             }
@@ -264,25 +298,45 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
 }
 
 fn builtin_dvcqg() -> anyhow::Result<MappingSet> {
-    Ok(MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES)?)
+    Ok(MappingSet::from_sources(
+        "builtin:dvcqg",
+        lienthong_mappings::engine::DVCQG_FILES,
+    )?)
 }
 
 async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.store.url, 16, 1).await?;
     let code = match command {
-        DeliveriesCommand::List { state, destination, dossier, limit, json } => {
+        DeliveriesCommand::List {
+            state,
+            destination,
+            dossier,
+            limit,
+            json,
+        } => {
             if let Some(s) = &state
                 && !crate::http::ADMIN_STATES.contains(&s.as_str())
             {
-                bail!("--state: expected one of {}", crate::http::ADMIN_STATES.join(", "));
+                bail!(
+                    "--state: expected one of {}",
+                    crate::http::ADMIN_STATES.join(", ")
+                );
             }
             let items = store
-                .deliveries(&DeliveryFilter { state, destination, dossier_code: dossier, limit: limit.clamp(1, 100_000) })
+                .deliveries(&DeliveryFilter {
+                    state,
+                    destination,
+                    dossier_code: dossier,
+                    limit: limit.clamp(1, 100_000),
+                })
                 .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&items)?);
             } else {
-                println!("{:<36}  {:<10}  {:<10}  {:<28}  {:>3}  LAST ERROR", "ID", "STATE", "DEST", "DOSSIER", "TRY");
+                println!(
+                    "{:<36}  {:<10}  {:<10}  {:<28}  {:>3}  LAST ERROR",
+                    "ID", "STATE", "DEST", "DOSSIER", "TRY"
+                );
                 for d in &items {
                     println!(
                         "{:<36}  {:<10}  {:<10}  {:<28}  {:>3}  {}",
@@ -294,7 +348,11 @@ async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Resu
                         d.last_error.as_deref().unwrap_or("-")
                     );
                 }
-                println!("{} deliver{}", items.len(), if items.len() == 1 { "y" } else { "ies" });
+                println!(
+                    "{} deliver{}",
+                    items.len(),
+                    if items.len() == 1 { "y" } else { "ies" }
+                );
             }
             ExitCode::SUCCESS
         }
@@ -309,11 +367,17 @@ async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Resu
                     }
                     ReplayOutcome::NotReplayable(s) => {
                         failed = true;
-                        eprintln!("{id}: is {s}; only dead or cancelled deliveries can be replayed");
+                        eprintln!(
+                            "{id}: is {s}; only dead or cancelled deliveries can be replayed"
+                        );
                     }
                 }
             }
-            if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     };
     store.close().await;

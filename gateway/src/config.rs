@@ -88,7 +88,9 @@ fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
             .trim()
             .parse::<bytesize::ByteSize>()
             .map(|b| b.as_u64())
-            .map_err(|e| serde::de::Error::custom(format!("invalid size `{t}` ({e}); write e.g. 10MiB"))),
+            .map_err(|e| {
+                serde::de::Error::custom(format!("invalid size `{t}` ({e}); write e.g. 10MiB"))
+            }),
     }
 }
 
@@ -361,17 +363,26 @@ impl Config {
     ///
     /// Errors: the file cannot be read, or has problems (all of them are returned).
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigErrors(vec![err("(file)", format!("cannot read {}: {e}", path.display()))]))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![err(
+                "(file)",
+                format!("cannot read {}: {e}", path.display()),
+            )])
+        })?;
         Self::from_toml(&text, std::env::vars())
     }
 
     /// Parses configuration text with the given environment.
     ///
     /// Errors: every problem found, each with its key.
-    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigErrors> {
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigErrors> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
             ConfigErrors(vec![err("(file)", format!("line {line}: {}", e.message()))])
         })?;
         let mut errors = Vec::new();
@@ -397,12 +408,18 @@ impl Config {
             errors.push(err("server.max_body", "must be more than 0"));
         }
         if self.server.admin_token.is_some() && self.server.admin_token_file.is_some() {
-            errors.push(err("server.admin_token_file", "give admin_token or admin_token_file, not both"));
+            errors.push(err(
+                "server.admin_token_file",
+                "give admin_token or admin_token_file, not both",
+            ));
         }
         if let Some(f) = &self.server.admin_token_file
             && !f.is_file()
         {
-            errors.push(err("server.admin_token_file", format!("{} does not exist", f.display())));
+            errors.push(err(
+                "server.admin_token_file",
+                format!("{} does not exist", f.display()),
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             errors.push(err("log.format", "must be text or json"));
@@ -412,7 +429,10 @@ impl Config {
         }
         for (name, d) in &self.destinations {
             let key = format!("destinations.{name}");
-            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 errors.push(err(&key, "names use letters, digits, - and _"));
             }
             let r = &d.retry;
@@ -420,19 +440,31 @@ impl Config {
                 errors.push(err(format!("{key}.retry.initial"), "must be more than 0"));
             }
             if !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {
-                errors.push(err(format!("{key}.retry.multiplier"), "must be at least 1.0"));
+                errors.push(err(
+                    format!("{key}.retry.multiplier"),
+                    "must be at least 1.0",
+                ));
             }
             if r.max_delay < r.initial {
-                errors.push(err(format!("{key}.retry.max_delay"), "must not be less than initial"));
+                errors.push(err(
+                    format!("{key}.retry.max_delay"),
+                    "must not be less than initial",
+                ));
             }
             if r.max_attempts == 0 {
-                errors.push(err(format!("{key}.retry.max_attempts"), "must be at least 1"));
+                errors.push(err(
+                    format!("{key}.retry.max_attempts"),
+                    "must be at least 1",
+                ));
             }
             if d.concurrency == 0 {
                 errors.push(err(format!("{key}.concurrency"), "must be at least 1"));
             }
             if d.circuit_breaker.failures == 0 {
-                errors.push(err(format!("{key}.circuit_breaker.failures"), "must be at least 1"));
+                errors.push(err(
+                    format!("{key}.circuit_breaker.failures"),
+                    "must be at least 1",
+                ));
             }
             match &d.kind {
                 DestinationKind::Dvcqg(c) => {
@@ -449,17 +481,26 @@ impl Config {
         }
         for (i, r) in self.routes.iter().enumerate() {
             if r.destinations.is_empty() {
-                errors.push(err(format!("routes[{i}].destinations"), "must name at least one destination"));
+                errors.push(err(
+                    format!("routes[{i}].destinations"),
+                    "must name at least one destination",
+                ));
             }
             for d in &r.destinations {
                 if !self.destinations.contains_key(d) {
-                    errors.push(err(format!("routes[{i}].destinations"), format!("unknown destination `{d}`")));
+                    errors.push(err(
+                        format!("routes[{i}].destinations"),
+                        format!("unknown destination `{d}`"),
+                    ));
                 }
             }
             if let Some(l) = &r.level
                 && !matches!(l.as_str(), "province" | "district" | "commune")
             {
-                errors.push(err(format!("routes[{i}].level"), "must be province, district or commune"));
+                errors.push(err(
+                    format!("routes[{i}].level"),
+                    "must be province, district or commune",
+                ));
             }
         }
     }
@@ -479,9 +520,15 @@ impl Config {
 /// Applies `LIENTHONG_A__B__C=value` as `a.b.c = value`. A value replacing a string stays a
 /// string (so a numeric password is not turned into a number); otherwise it is read as a TOML
 /// value when it parses as one, else as a string.
-fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>, errors: &mut Vec<ConfigError>) {
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+    errors: &mut Vec<ConfigError>,
+) {
     for (name, raw) in env {
-        let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         if ENV_RESERVED.contains(&name.as_str()) || rest.is_empty() {
             continue;
         }
@@ -506,7 +553,10 @@ fn set_path(table: &mut toml::Table, path: &[String], raw: String) -> Result<(),
         table.insert(first.clone(), value);
         return Ok(());
     }
-    match table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new())) {
+    match table
+        .entry(first.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    {
         toml::Value::Table(t) => set_path(t, rest, raw),
         _ => Err(format!("`{first}` is not a table")),
     }
@@ -518,12 +568,20 @@ fn toml_scalar(raw: &str) -> Option<toml::Value> {
         .and_then(|mut t| t.remove("v"))
 }
 
-fn section<T: DeserializeOwned>(key: &str, value: toml::Value, errors: &mut Vec<ConfigError>) -> Option<T> {
+fn section<T: DeserializeOwned>(
+    key: &str,
+    value: toml::Value,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
         Err(e) => {
             let path = e.path().to_string();
-            let full = if path == "." || path.is_empty() { key.to_owned() } else { format!("{key}.{path}") };
+            let full = if path == "." || path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{key}.{path}")
+            };
             errors.push(err(full, e.inner().message().to_owned()));
             None
         }
@@ -532,7 +590,11 @@ fn section<T: DeserializeOwned>(key: &str, value: toml::Value, errors: &mut Vec<
 
 fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
     let mut take = |k: &str| table.remove(k);
-    let server = section::<ServerConfig>("server", take("server").unwrap_or(toml::Value::Table(toml::Table::new())), errors);
+    let server = section::<ServerConfig>(
+        "server",
+        take("server").unwrap_or(toml::Value::Table(toml::Table::new())),
+        errors,
+    );
     let store = match take("store") {
         Some(v) => section::<StoreConfig>("store", v, errors),
         None => {
@@ -574,7 +636,10 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Opti
             }
         }
         Some(_) => {
-            errors.push(err("destinations", "must be a table of [destinations.<name>]"));
+            errors.push(err(
+                "destinations",
+                "must be a table of [destinations.<name>]",
+            ));
             destinations_ok = false;
         }
     }
@@ -587,12 +652,20 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Opti
         center: center?,
         dispatcher: dispatcher?,
         log: log?,
-        destinations: if destinations_ok { destinations } else { return None },
+        destinations: if destinations_ok {
+            destinations
+        } else {
+            return None;
+        },
         routes: routes?,
     })
 }
 
-fn destination(name: &str, v: toml::Value, errors: &mut Vec<ConfigError>) -> Option<DestinationConfig> {
+fn destination(
+    name: &str,
+    v: toml::Value,
+    errors: &mut Vec<ConfigError>,
+) -> Option<DestinationConfig> {
     let key = format!("destinations.{name}");
     let toml::Value::Table(mut t) = v else {
         errors.push(err(key, "must be a table"));
@@ -622,13 +695,20 @@ fn destination(name: &str, v: toml::Value, errors: &mut Vec<ConfigError>) -> Opt
         None => Some(DEFAULT_CONCURRENCY),
     };
     let kind = match kind.as_str() {
-        "dvcqg" => section::<DvcqgConfig>(&key, toml::Value::Table(t), errors).map(|c| DestinationKind::Dvcqg(Box::new(c))),
+        "dvcqg" => section::<DvcqgConfig>(&key, toml::Value::Table(t), errors)
+            .map(|c| DestinationKind::Dvcqg(Box::new(c))),
         "nbrs" | "investment" | "emc" | "peer" | "webhook" => {
-            errors.push(err(format!("{key}.kind"), format!("`{kind}` destinations are not available in this version yet")));
+            errors.push(err(
+                format!("{key}.kind"),
+                format!("`{kind}` destinations are not available in this version yet"),
+            ));
             None
         }
         other => {
-            errors.push(err(format!("{key}.kind"), format!("unknown kind `{other}` (expected dvcqg)")));
+            errors.push(err(
+                format!("{key}.kind"),
+                format!("unknown kind `{other}` (expected dvcqg)"),
+            ));
             None
         }
     };

@@ -30,18 +30,202 @@ struct Case {
 /// A dozen dossiers as a provincial center files them (procedure codes of the national catalogue,
 /// agency identifiers of the merged Ninh Bình province, Vietnamese names with diacritics).
 const CASES: &[Case] = &[
-    Case { procedure: ("1.001612", "Đăng ký thành lập công ty TNHH hai thành viên trở lên", "DKKD", "Thành lập và hoạt động doanh nghiệp"), agency: ("000.00.12.H37", "Sở Tài chính tỉnh Ninh Bình"), level: "province", channel: "online", applicant: ("business", "Trần Quốc Bảo", "cccd", "035085004321"), summary: "Đăng ký thành lập Công ty TNHH Nông sản Sạch Hà Nam", fee: Some(("LP-DKDN", "Lệ phí đăng ký doanh nghiệp", 50_000)) },
-    Case { procedure: ("1.009645", "Cấp Giấy chứng nhận đăng ký đầu tư đối với dự án không thuộc diện chấp thuận chủ trương đầu tư", "DTVN", "Đầu tư tại Việt Nam"), agency: ("000.00.19.H37", "Ban Quản lý các khu công nghiệp tỉnh Ninh Bình"), level: "province", channel: "counter", applicant: ("business", "SUNRISE PRECISION CO., LTD", "foreign_registration", "KR-110111-7788990"), summary: "Dự án nhà máy linh kiện cơ khí chính xác Sunrise Đồng Văn", fee: None },
-    Case { procedure: ("1.004227", "Đăng ký, cấp Giấy chứng nhận quyền sử dụng đất lần đầu", "DD", "Đất đai"), agency: ("000.00.15.H37", "Sở Nông nghiệp và Môi trường tỉnh Ninh Bình"), level: "province", channel: "counter", applicant: ("citizen", "Nguyễn Thị Lan", "cccd", "035190001122"), summary: "Cấp GCN quyền sử dụng đất thửa số 112, tờ bản đồ số 7, phường Phủ Lý", fee: Some(("LP-GCN", "Lệ phí cấp giấy chứng nhận", 100_000)) },
-    Case { procedure: ("1.009972", "Cấp giấy phép xây dựng mới đối với công trình cấp đặc biệt, cấp I, cấp II", "HDXD", "Hoạt động xây dựng"), agency: ("000.00.16.H37", "Sở Xây dựng tỉnh Ninh Bình"), level: "province", channel: "online", applicant: ("business", "Công ty CP Xây dựng Hoa Lư", "tax_code", "2700112233"), summary: "Giấy phép xây dựng tòa nhà văn phòng 15 tầng tại phường Hoa Lư", fee: Some(("LP-GPXD", "Lệ phí cấp giấy phép xây dựng", 150_000)) },
-    Case { procedure: ("2.000986", "Đăng ký khai sinh có yếu tố nước ngoài", "HTTP", "Hộ tịch"), agency: ("000.00.14.H37", "UBND phường Phủ Lý"), level: "commune", channel: "counter", applicant: ("citizen", "Phạm Thị Ngọc Ánh", "cccd", "035194012345"), summary: "Đăng ký khai sinh cho cháu Phạm Minh Khôi (cha quốc tịch Nhật Bản)", fee: Some(("LP-HT-KS-NN", "Lệ phí đăng ký khai sinh có yếu tố nước ngoài", 75_000)) },
-    Case { procedure: ("1.000894", "Đăng ký kết hôn", "HTTP", "Hộ tịch"), agency: ("000.00.14.H37", "UBND phường Phủ Lý"), level: "commune", channel: "online", applicant: ("citizen", "Lê Hoàng Nam", "cccd", "035092008765"), summary: "Đăng ký kết hôn giữa anh Lê Hoàng Nam và chị Vũ Thị Hồng", fee: None },
-    Case { procedure: ("2.001023", "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam", "LLTP", "Lý lịch tư pháp"), agency: ("000.00.09.H37", "Sở Tư pháp tỉnh Ninh Bình"), level: "province", channel: "post", applicant: ("citizen", "Đặng Quốc Huy", "cccd", "036088003344"), summary: "Cấp Phiếu lý lịch tư pháp số 1 để đi du học", fee: Some(("LP-LLTP", "Phí cung cấp thông tin lý lịch tư pháp", 200_000)) },
-    Case { procedure: ("1.002835", "Cấp lại Giấy phép lái xe", "DB", "Đường bộ"), agency: ("000.00.16.H37", "Sở Xây dựng tỉnh Ninh Bình"), level: "province", channel: "online", applicant: ("citizen", "Bùi Thanh Tâm", "cccd", "035087006655"), summary: "Cấp lại giấy phép lái xe hạng B bị mất", fee: Some(("LP-GPLX", "Lệ phí cấp giấy phép lái xe", 135_000)) },
-    Case { procedure: ("1.001757", "Cấp Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm", "ATTP", "An toàn thực phẩm"), agency: ("000.00.20.H37", "Sở Y tế tỉnh Ninh Bình"), level: "province", channel: "counter", applicant: ("business", "Hộ kinh doanh Bánh cuốn Thanh Liêm", "cccd", "035179004433"), summary: "Cấp GCN cơ sở đủ điều kiện ATTP cho cơ sở sản xuất bánh cuốn", fee: Some(("PHI-ATTP", "Phí thẩm định cơ sở", 500_000)) },
-    Case { procedure: ("1.000775", "Cấp Giấy phép bán lẻ sản phẩm rượu", "LTHH", "Lưu thông hàng hóa trong nước"), agency: ("000.00.13.H37", "Sở Công Thương tỉnh Ninh Bình"), level: "province", channel: "online", applicant: ("business", "Công ty TNHH Thương mại Tràng An", "tax_code", "2700445566"), summary: "Cấp giấy phép bán lẻ sản phẩm rượu tại 45 đường Tràng An", fee: Some(("PHI-RUOU", "Phí thẩm định cấp giấy phép", 1_200_000)) },
-    Case { procedure: ("2.000815", "Chứng thực bản sao từ bản chính giấy tờ, văn bản", "CT", "Chứng thực"), agency: ("000.00.14.H37", "UBND phường Phủ Lý"), level: "commune", channel: "counter", applicant: ("citizen", "Dương Thị Thảo", "cmnd", "168345678"), summary: "Chứng thực bản sao bằng tốt nghiệp đại học và học bạ", fee: Some(("LP-CT", "Phí chứng thực bản sao", 4_000)) },
-    Case { procedure: ("1.003347", "Cấp giấy phép hoạt động in", "XBIN", "Xuất bản, In và Phát hành"), agency: ("000.00.11.H37", "Sở Văn hóa, Thể thao và Du lịch tỉnh Ninh Bình"), level: "province", channel: "online", applicant: ("business", "Công ty CP In Ninh Bình", "tax_code", "2700998877"), summary: "Cấp giấy phép hoạt động in cho cơ sở in bao bì tại KCN Gián Khẩu", fee: None },
+    Case {
+        procedure: (
+            "1.001612",
+            "Đăng ký thành lập công ty TNHH hai thành viên trở lên",
+            "DKKD",
+            "Thành lập và hoạt động doanh nghiệp",
+        ),
+        agency: ("000.00.12.H37", "Sở Tài chính tỉnh Ninh Bình"),
+        level: "province",
+        channel: "online",
+        applicant: ("business", "Trần Quốc Bảo", "cccd", "035085004321"),
+        summary: "Đăng ký thành lập Công ty TNHH Nông sản Sạch Hà Nam",
+        fee: Some(("LP-DKDN", "Lệ phí đăng ký doanh nghiệp", 50_000)),
+    },
+    Case {
+        procedure: (
+            "1.009645",
+            "Cấp Giấy chứng nhận đăng ký đầu tư đối với dự án không thuộc diện chấp thuận chủ trương đầu tư",
+            "DTVN",
+            "Đầu tư tại Việt Nam",
+        ),
+        agency: (
+            "000.00.19.H37",
+            "Ban Quản lý các khu công nghiệp tỉnh Ninh Bình",
+        ),
+        level: "province",
+        channel: "counter",
+        applicant: (
+            "business",
+            "SUNRISE PRECISION CO., LTD",
+            "foreign_registration",
+            "KR-110111-7788990",
+        ),
+        summary: "Dự án nhà máy linh kiện cơ khí chính xác Sunrise Đồng Văn",
+        fee: None,
+    },
+    Case {
+        procedure: (
+            "1.004227",
+            "Đăng ký, cấp Giấy chứng nhận quyền sử dụng đất lần đầu",
+            "DD",
+            "Đất đai",
+        ),
+        agency: (
+            "000.00.15.H37",
+            "Sở Nông nghiệp và Môi trường tỉnh Ninh Bình",
+        ),
+        level: "province",
+        channel: "counter",
+        applicant: ("citizen", "Nguyễn Thị Lan", "cccd", "035190001122"),
+        summary: "Cấp GCN quyền sử dụng đất thửa số 112, tờ bản đồ số 7, phường Phủ Lý",
+        fee: Some(("LP-GCN", "Lệ phí cấp giấy chứng nhận", 100_000)),
+    },
+    Case {
+        procedure: (
+            "1.009972",
+            "Cấp giấy phép xây dựng mới đối với công trình cấp đặc biệt, cấp I, cấp II",
+            "HDXD",
+            "Hoạt động xây dựng",
+        ),
+        agency: ("000.00.16.H37", "Sở Xây dựng tỉnh Ninh Bình"),
+        level: "province",
+        channel: "online",
+        applicant: (
+            "business",
+            "Công ty CP Xây dựng Hoa Lư",
+            "tax_code",
+            "2700112233",
+        ),
+        summary: "Giấy phép xây dựng tòa nhà văn phòng 15 tầng tại phường Hoa Lư",
+        fee: Some(("LP-GPXD", "Lệ phí cấp giấy phép xây dựng", 150_000)),
+    },
+    Case {
+        procedure: (
+            "2.000986",
+            "Đăng ký khai sinh có yếu tố nước ngoài",
+            "HTTP",
+            "Hộ tịch",
+        ),
+        agency: ("000.00.14.H37", "UBND phường Phủ Lý"),
+        level: "commune",
+        channel: "counter",
+        applicant: ("citizen", "Phạm Thị Ngọc Ánh", "cccd", "035194012345"),
+        summary: "Đăng ký khai sinh cho cháu Phạm Minh Khôi (cha quốc tịch Nhật Bản)",
+        fee: Some((
+            "LP-HT-KS-NN",
+            "Lệ phí đăng ký khai sinh có yếu tố nước ngoài",
+            75_000,
+        )),
+    },
+    Case {
+        procedure: ("1.000894", "Đăng ký kết hôn", "HTTP", "Hộ tịch"),
+        agency: ("000.00.14.H37", "UBND phường Phủ Lý"),
+        level: "commune",
+        channel: "online",
+        applicant: ("citizen", "Lê Hoàng Nam", "cccd", "035092008765"),
+        summary: "Đăng ký kết hôn giữa anh Lê Hoàng Nam và chị Vũ Thị Hồng",
+        fee: None,
+    },
+    Case {
+        procedure: (
+            "2.001023",
+            "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam",
+            "LLTP",
+            "Lý lịch tư pháp",
+        ),
+        agency: ("000.00.09.H37", "Sở Tư pháp tỉnh Ninh Bình"),
+        level: "province",
+        channel: "post",
+        applicant: ("citizen", "Đặng Quốc Huy", "cccd", "036088003344"),
+        summary: "Cấp Phiếu lý lịch tư pháp số 1 để đi du học",
+        fee: Some(("LP-LLTP", "Phí cung cấp thông tin lý lịch tư pháp", 200_000)),
+    },
+    Case {
+        procedure: ("1.002835", "Cấp lại Giấy phép lái xe", "DB", "Đường bộ"),
+        agency: ("000.00.16.H37", "Sở Xây dựng tỉnh Ninh Bình"),
+        level: "province",
+        channel: "online",
+        applicant: ("citizen", "Bùi Thanh Tâm", "cccd", "035087006655"),
+        summary: "Cấp lại giấy phép lái xe hạng B bị mất",
+        fee: Some(("LP-GPLX", "Lệ phí cấp giấy phép lái xe", 135_000)),
+    },
+    Case {
+        procedure: (
+            "1.001757",
+            "Cấp Giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm",
+            "ATTP",
+            "An toàn thực phẩm",
+        ),
+        agency: ("000.00.20.H37", "Sở Y tế tỉnh Ninh Bình"),
+        level: "province",
+        channel: "counter",
+        applicant: (
+            "business",
+            "Hộ kinh doanh Bánh cuốn Thanh Liêm",
+            "cccd",
+            "035179004433",
+        ),
+        summary: "Cấp GCN cơ sở đủ điều kiện ATTP cho cơ sở sản xuất bánh cuốn",
+        fee: Some(("PHI-ATTP", "Phí thẩm định cơ sở", 500_000)),
+    },
+    Case {
+        procedure: (
+            "1.000775",
+            "Cấp Giấy phép bán lẻ sản phẩm rượu",
+            "LTHH",
+            "Lưu thông hàng hóa trong nước",
+        ),
+        agency: ("000.00.13.H37", "Sở Công Thương tỉnh Ninh Bình"),
+        level: "province",
+        channel: "online",
+        applicant: (
+            "business",
+            "Công ty TNHH Thương mại Tràng An",
+            "tax_code",
+            "2700445566",
+        ),
+        summary: "Cấp giấy phép bán lẻ sản phẩm rượu tại 45 đường Tràng An",
+        fee: Some(("PHI-RUOU", "Phí thẩm định cấp giấy phép", 1_200_000)),
+    },
+    Case {
+        procedure: (
+            "2.000815",
+            "Chứng thực bản sao từ bản chính giấy tờ, văn bản",
+            "CT",
+            "Chứng thực",
+        ),
+        agency: ("000.00.14.H37", "UBND phường Phủ Lý"),
+        level: "commune",
+        channel: "counter",
+        applicant: ("citizen", "Dương Thị Thảo", "cmnd", "168345678"),
+        summary: "Chứng thực bản sao bằng tốt nghiệp đại học và học bạ",
+        fee: Some(("LP-CT", "Phí chứng thực bản sao", 4_000)),
+    },
+    Case {
+        procedure: (
+            "1.003347",
+            "Cấp giấy phép hoạt động in",
+            "XBIN",
+            "Xuất bản, In và Phát hành",
+        ),
+        agency: (
+            "000.00.11.H37",
+            "Sở Văn hóa, Thể thao và Du lịch tỉnh Ninh Bình",
+        ),
+        level: "province",
+        channel: "online",
+        applicant: (
+            "business",
+            "Công ty CP In Ninh Bình",
+            "tax_code",
+            "2700998877",
+        ),
+        summary: "Cấp giấy phép hoạt động in cho cơ sở in bao bì tại KCN Gián Khẩu",
+        fee: None,
+    },
 ];
 
 /// The dossier the portal refuses (its procedure is "not in the national catalogue") until the
@@ -49,11 +233,16 @@ const CASES: &[Case] = &[
 const REFUSED: usize = 9;
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn dossier(i: usize, c: &Case, now: OffsetDateTime) -> Value {
-    let date = now.format(time::macros::format_description!("[year repr:last_two][month][day]")).unwrap_or_default();
+    let date = now
+        .format(time::macros::format_description!(
+            "[year repr:last_two][month][day]"
+        ))
+        .unwrap_or_default();
     let code = format!("000.02.01.H37-{date}-{:04}", 101 + i);
     let received = now - time::Duration::minutes(60 - i as i64 * 4);
     let due = (received + time::Duration::days(5)).replace_time(time::macros::time!(17:00));
@@ -152,7 +341,12 @@ struct Client {
 
 impl Client {
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
-        let r = self.http.post(format!("{}{path}", self.base)).json(body).send().await?;
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
@@ -178,7 +372,12 @@ impl Client {
             // Messages held behind a dead letter wait for the operator, not for the portal.
             let open = all
                 .iter()
-                .filter(|d| matches!(d["state"].as_str(), Some("pending" | "in_flight" | "retry_wait")) && d["held_by"].is_null())
+                .filter(|d| {
+                    matches!(
+                        d["state"].as_str(),
+                        Some("pending" | "in_flight" | "retry_wait")
+                    ) && d["held_by"].is_null()
+                })
                 .count();
             if open == 0 {
                 return Ok(all);
@@ -195,16 +394,30 @@ impl Client {
 ///
 /// Errors: the gateway or the simulator failed, or deliveries did not settle in time.
 pub async fn run(keep: bool) -> anyhow::Result<()> {
-    let dir = tempfile::Builder::new().prefix("lienthong-demo-").tempdir().context("temporary directory")?;
-    let sim = DvcqgSim::start().await.context("starting the DVCQG simulator")?;
+    let dir = tempfile::Builder::new()
+        .prefix("lienthong-demo-")
+        .tempdir()
+        .context("temporary directory")?;
+    let sim = DvcqgSim::start()
+        .await
+        .context("starting the DVCQG simulator")?;
     let config_text = demo_config(dir.path(), &sim);
     std::fs::write(dir.path().join("lienthong.toml"), &config_text)?;
-    let config = Config::from_toml(&config_text, std::iter::empty()).map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
+    let config = Config::from_toml(&config_text, std::iter::empty())
+        .map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
-    let server = tokio::spawn(crate::server::run(config, listener, stop.clone().cancelled_owned(), || {}));
-    let client = Client { http: reqwest::Client::new(), base: format!("http://{addr}") };
+    let server = tokio::spawn(crate::server::run(
+        config,
+        listener,
+        stop.clone().cancelled_owned(),
+        || {},
+    ));
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: format!("http://{addr}"),
+    };
     for _ in 0..100 {
         if client.get("/readyz").await.is_ok() {
             break;
@@ -214,12 +427,20 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     let vn = UtcOffset::from_hms(7, 0, 0).unwrap_or(UtcOffset::UTC);
     let now = OffsetDateTime::now_utc().to_offset(vn);
 
-    println!("Lienthong demo — cổng liên thông của Trung tâm Phục vụ hành chính công tỉnh Ninh Bình");
-    println!("  gateway  http://{addr}   store {}", dir.path().join("lienthong.db").display());
+    println!(
+        "Lienthong demo — cổng liên thông của Trung tâm Phục vụ hành chính công tỉnh Ninh Bình"
+    );
+    println!(
+        "  gateway  http://{addr}   store {}",
+        dir.path().join("lienthong.db").display()
+    );
     println!("  DVCQG simulator {} (session transport)\n", sim.base_url());
 
     println!("1. The counter files {} dossiers (hồ sơ):", CASES.len());
-    let refused_code = dossier(REFUSED, &CASES[REFUSED], now)["code"].as_str().unwrap_or_default().to_owned();
+    let refused_code = dossier(REFUSED, &CASES[REFUSED], now)["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     sim.update_faults(|f| {
         f.reject_codes.insert(refused_code.clone());
     });
@@ -236,16 +457,42 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     }
     let mut broken = dossier(0, &CASES[0], now);
     broken["code"] = json!("000.02.01.H37-BROKEN-0001");
-    broken["documents"][0].as_object_mut().map(|o| o.remove("url"));
+    broken["documents"][0]
+        .as_object_mut()
+        .map(|o| o.remove("url"));
     let (status, answer) = client.post("/v1/dossiers", &broken).await?;
-    println!("   {status} a dossier whose document has no link is refused at the counter: {}", answer["detail"].as_str().unwrap_or_default());
+    println!(
+        "   {status} a dossier whose document has no link is refused at the counter: {}",
+        answer["detail"].as_str().unwrap_or_default()
+    );
 
-    println!("\n2. The portal goes down (500s, dropped connections, 503 + Retry-After) while officials process dossiers…");
-    sim.set_faults(Faults { down: true, kind: FailKind::Rotate, reject_codes: sim_rejects(&refused_code), ..Faults::default() });
-    let staff = [("Nguyễn Văn Hùng", "Chuyên viên", "Bộ phận Một cửa"), ("Trần Thị Mai", "Phó Trưởng phòng", "Phòng chuyên môn")];
+    println!(
+        "\n2. The portal goes down (500s, dropped connections, 503 + Retry-After) while officials process dossiers…"
+    );
+    sim.set_faults(Faults {
+        down: true,
+        kind: FailKind::Rotate,
+        reject_codes: sim_rejects(&refused_code),
+        ..Faults::default()
+    });
+    let staff = [
+        ("Nguyễn Văn Hùng", "Chuyên viên", "Bộ phận Một cửa"),
+        ("Trần Thị Mai", "Phó Trưởng phòng", "Phòng chuyên môn"),
+    ];
     for (i, code) in codes.iter().enumerate() {
         let at = now - time::Duration::minutes(20 - i as i64);
-        let (s, a) = client.post(&format!("/v1/dossiers/{code}/events"), &event(&format!("{code}-e1"), "processing", at, staff[0], "Chuyển hồ sơ đến phòng chuyên môn thẩm định")).await?;
+        let (s, a) = client
+            .post(
+                &format!("/v1/dossiers/{code}/events"),
+                &event(
+                    &format!("{code}-e1"),
+                    "processing",
+                    at,
+                    staff[0],
+                    "Chuyển hồ sơ đến phòng chuyên môn thẩm định",
+                ),
+            )
+            .await?;
         if s != 202 && s != 404 {
             bail!("event for {code}: HTTP {s}: {a}");
         }
@@ -253,28 +500,68 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let during = client.deliveries().await?;
     let waiting = during.iter().filter(|d| d["state"] != "delivered").count();
-    println!("   {waiting} deliveries waiting; circuit: {}", client.get("/readyz").await?["circuits"]["dvcqg"]);
+    println!(
+        "   {waiting} deliveries waiting; circuit: {}",
+        client.get("/readyz").await?["circuits"]["dvcqg"]
+    );
 
     println!("\n3. The portal recovers; results are returned (trả kết quả)…");
-    sim.set_faults(Faults { reject_codes: sim_rejects(&refused_code), ..Faults::default() });
+    sim.set_faults(Faults {
+        reject_codes: sim_rejects(&refused_code),
+        ..Faults::default()
+    });
     for (i, code) in codes.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
         let at = now - time::Duration::minutes(5 - i as i64 / 3);
-        client.post(&format!("/v1/dossiers/{code}/events"), &event(&format!("{code}-e2"), "processed", at, staff[1], "Đã ký duyệt kết quả")).await?;
-        client.post(&format!("/v1/dossiers/{code}/events"), &event(&format!("{code}-e3"), "returned", at + time::Duration::minutes(1), staff[0], "Đã trả kết quả cho công dân")).await?;
+        client
+            .post(
+                &format!("/v1/dossiers/{code}/events"),
+                &event(
+                    &format!("{code}-e2"),
+                    "processed",
+                    at,
+                    staff[1],
+                    "Đã ký duyệt kết quả",
+                ),
+            )
+            .await?;
+        client
+            .post(
+                &format!("/v1/dossiers/{code}/events"),
+                &event(
+                    &format!("{code}-e3"),
+                    "returned",
+                    at + time::Duration::minutes(1),
+                    staff[0],
+                    "Đã trả kết quả cho công dân",
+                ),
+            )
+            .await?;
     }
     let settled = client.settle(Duration::from_secs(60)).await?;
     let dead: Vec<&Value> = settled.iter().filter(|d| d["state"] == "dead").collect();
     let held = settled.iter().filter(|d| !d["held_by"].is_null()).count();
     for d in &dead {
-        println!("   dead letter {} ({} of {}): {}", d["id"].as_str().unwrap_or_default(), d["kind"].as_str().unwrap_or_default(), d["dossier_code"].as_str().unwrap_or_default(), d["portal_message"].as_str().unwrap_or_default());
+        println!(
+            "   dead letter {} ({} of {}): {}",
+            d["id"].as_str().unwrap_or_default(),
+            d["kind"].as_str().unwrap_or_default(),
+            d["dossier_code"].as_str().unwrap_or_default(),
+            d["portal_message"].as_str().unwrap_or_default()
+        );
     }
 
-    println!("   {held} later message(s) of that dossier wait behind it (order per dossier is kept)");
-    println!("\n4. The procedure is added to the national catalogue; the operator replays the dead letters…");
+    println!(
+        "   {held} later message(s) of that dossier wait behind it (order per dossier is kept)"
+    );
+    println!(
+        "\n4. The procedure is added to the national catalogue; the operator replays the dead letters…"
+    );
     sim.set_faults(Faults::default());
     for d in &dead {
         let id = d["id"].as_str().unwrap_or_default();
-        let (s, _) = client.post(&format!("/v1/deliveries/{id}/replay"), &json!({})).await?;
+        let (s, _) = client
+            .post(&format!("/v1/deliveries/{id}/replay"), &json!({}))
+            .await?;
         println!("   POST /v1/deliveries/{id}/replay → {s}");
     }
     let settled = client.settle(Duration::from_secs(60)).await?;
@@ -294,12 +581,24 @@ fn sim_rejects(code: &str) -> std::collections::BTreeSet<String> {
     std::iter::once(code.to_owned()).collect()
 }
 
-async fn summary(client: &Client, sim: &DvcqgSim, codes: &[String], all: &[Value]) -> anyhow::Result<()> {
+async fn summary(
+    client: &Client,
+    sim: &DvcqgSim,
+    codes: &[String],
+    all: &[Value],
+) -> anyhow::Result<()> {
     let mut per_dest: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     for d in all {
-        let attempts = client.get(&format!("/v1/deliveries/{}/attempts", d["id"].as_str().unwrap_or_default())).await?;
+        let attempts = client
+            .get(&format!(
+                "/v1/deliveries/{}/attempts",
+                d["id"].as_str().unwrap_or_default()
+            ))
+            .await?;
         let n = attempts["attempts"].as_array().map_or(0, Vec::len);
-        let e = per_dest.entry(d["destination"].as_str().unwrap_or_default().to_owned()).or_default();
+        let e = per_dest
+            .entry(d["destination"].as_str().unwrap_or_default().to_owned())
+            .or_default();
         match d["state"].as_str() {
             Some("delivered") => e.0 += 1,
             Some("dead") => e.2 += 1,
@@ -310,22 +609,58 @@ async fn summary(client: &Client, sim: &DvcqgSim, codes: &[String], all: &[Value
         }
     }
     println!("\nSummary per destination (đích):");
-    println!("   {:<8} {:>9} {:>16} {:>5}", "", "delivered", "needed a retry", "dead");
+    println!(
+        "   {:<8} {:>9} {:>16} {:>5}",
+        "", "delivered", "needed a retry", "dead"
+    );
     for (name, (delivered, retried, dead)) in &per_dest {
         println!("   {name:<8} {delivered:>9} {retried:>16} {dead:>5}");
     }
-    let injected = sim.calls().iter().filter(|c| c.answer == "injected").count();
+    let injected = sim
+        .calls()
+        .iter()
+        .filter(|c| c.answer == "injected")
+        .count();
     println!("   (the simulator failed {injected} calls on purpose)");
     println!("\nPer dossier, as the National Public Service Portal has it:");
-    println!("   {:<28} {:<14} {:>8}  {}", "MaHoSo", "TrangThaiHoSo", "progress", "last TrangThai");
-    let names = ["", "mới đăng ký", "đã tiếp nhận", "từ chối", "đang xử lý", "bổ sung", "nghĩa vụ TC", "rút", "dừng", "đã xử lý", "đã trả KQ"];
+    println!(
+        "   {:<28} {:<14} {:>8}  last TrangThai",
+        "MaHoSo", "TrangThaiHoSo", "progress"
+    );
+    let names = [
+        "",
+        "mới đăng ký",
+        "đã tiếp nhận",
+        "từ chối",
+        "đang xử lý",
+        "bổ sung",
+        "nghĩa vụ TC",
+        "rút",
+        "dừng",
+        "đã xử lý",
+        "đã trả KQ",
+    ];
     for code in codes {
         let hoso = sim.hoso(code);
-        let status = hoso.as_ref().and_then(|h| h["TrangThaiHoSo"].as_str().map(str::to_owned)).unwrap_or_else(|| "-".into());
+        let status = hoso
+            .as_ref()
+            .and_then(|h| h["TrangThaiHoSo"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "-".into());
         let progress = sim.progress(code);
-        let last = progress.last().and_then(|p| p["TrangThai"].as_str()).unwrap_or("-");
-        let label = last.parse::<usize>().ok().and_then(|n| names.get(n)).copied().unwrap_or("");
-        println!("   {code:<28} {status:<14} {:>8}  {last} {label}", progress.len());
+        let last = progress
+            .last()
+            .and_then(|p| p["TrangThai"].as_str())
+            .unwrap_or("-");
+        let label = last
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| names.get(n))
+            .copied()
+            .unwrap_or("");
+        println!(
+            "   {code:<28} {status:<14} {:>8}  {last} {label}",
+            progress.len()
+        );
     }
     Ok(())
 }

@@ -47,10 +47,12 @@ pub fn build(config: &Config) -> Result<Destinations, DestinationError> {
     let mut out = BTreeMap::new();
     for (name, d) in &config.destinations {
         let connector: Arc<dyn Connector> = match &d.kind {
-            DestinationKind::Dvcqg(c) => Arc::new(DvcqgConnector::new(c).map_err(|source| DestinationError {
-                name: name.clone(),
-                source,
-            })?),
+            DestinationKind::Dvcqg(c) => {
+                Arc::new(DvcqgConnector::new(c).map_err(|source| DestinationError {
+                    name: name.clone(),
+                    source,
+                })?)
+            }
         };
         out.insert(
             name.clone(),

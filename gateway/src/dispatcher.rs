@@ -40,13 +40,21 @@ pub struct DispatchSettings {
 }
 
 /// Runs the dispatch loop until `shutdown` is cancelled.
-pub async fn run(store: Store, destinations: Destinations, settings: DispatchSettings, shutdown: CancellationToken) {
+pub async fn run(
+    store: Store,
+    destinations: Destinations,
+    settings: DispatchSettings,
+    shutdown: CancellationToken,
+) {
     let wake = Arc::new(Notify::new());
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut tasks = JoinSet::new();
     match store.release_all().await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(deliveries = n, "released deliveries left in flight by the previous run"),
+        Ok(n) => tracing::info!(
+            deliveries = n,
+            "released deliveries left in flight by the previous run"
+        ),
         Err(e) => tracing::error!(error = %e, "could not release deliveries left in flight"),
     }
     loop {
@@ -81,7 +89,9 @@ pub async fn run(store: Store, destinations: Destinations, settings: DispatchSet
     if !left.is_empty() {
         match store.release(left).await {
             Ok(n) => tracing::info!(deliveries = n, "shutdown: released unfinished deliveries"),
-            Err(e) => tracing::error!(error = %e, "shutdown: could not release deliveries; their leases will expire"),
+            Err(e) => {
+                tracing::error!(error = %e, "shutdown: could not release deliveries; their leases will expire")
+            }
         }
     }
     for d in destinations.values() {
@@ -139,7 +149,8 @@ async fn claim_for(
             continue;
         };
         lock(in_flight).extend(batch.messages.iter().map(|m| m.seq));
-        let (store, dest, wake, in_flight) = (store.clone(), dest.clone(), wake.clone(), in_flight.clone());
+        let (store, dest, wake, in_flight) =
+            (store.clone(), dest.clone(), wake.clone(), in_flight.clone());
         tasks.spawn(async move {
             deliver(&store, &dest, batch, &in_flight).await;
             drop(permit);
@@ -148,9 +159,19 @@ async fn claim_for(
     }
 }
 
-async fn deliver(store: &Store, dest: &Destination, batch: ClaimedBatch, in_flight: &Mutex<HashSet<i64>>) {
+async fn deliver(
+    store: &Store,
+    dest: &Destination,
+    batch: ClaimedBatch,
+    in_flight: &Mutex<HashSet<i64>>,
+) {
     let head = &batch.messages[0];
-    let span = tracing::info_span!("delivery", destination = dest.name, dossier = batch.dossier_code, message = head.id);
+    let span = tracing::info_span!(
+        "delivery",
+        destination = dest.name,
+        dossier = batch.dossier_code,
+        message = head.id
+    );
     let _enter = span.enter();
     let mut messages = Vec::with_capacity(batch.messages.len());
     let mut bad: Option<String> = None;
@@ -171,31 +192,58 @@ async fn deliver(store: &Store, dest: &Destination, batch: ClaimedBatch, in_flig
         Some(e) => Outcome::reject(e),
         None => {
             use tracing::Instrument;
-            dest.connector.deliver(&messages).instrument(span.clone()).await
+            dest.connector
+                .deliver(&messages)
+                .instrument(span.clone())
+                .await
         }
     };
     let duration_ms = i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX);
     let attempts_made = head.attempts + 1;
     let decision = decide(dest, &outcome, attempts_made, head.age_from);
     let _enter = span.enter();
-    if let Some(change) = dest.breaker.record(!matches!(outcome, Outcome::Retry { .. }), Instant::now()) {
+    if let Some(change) = dest
+        .breaker
+        .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now())
+    {
         match change {
-            CircuitState::Open => tracing::warn!(destination = dest.name, "circuit opened: destination paused after consecutive failures"),
-            CircuitState::Closed => tracing::info!(destination = dest.name, "circuit closed: destination resumed"),
+            CircuitState::Open => tracing::warn!(
+                destination = dest.name,
+                "circuit opened: destination paused after consecutive failures"
+            ),
+            CircuitState::Closed => tracing::info!(
+                destination = dest.name,
+                "circuit closed: destination resumed"
+            ),
             CircuitState::HalfOpen => {}
         }
     }
     match (&outcome, &decision) {
-        (_, Decision::Delivered) => tracing::debug!(batch = batch.messages.len(), duration_ms, "delivered"),
+        (_, Decision::Delivered) => {
+            tracing::debug!(batch = batch.messages.len(), duration_ms, "delivered")
+        }
         (o, Decision::RetryAt { delay_ms, .. }) => {
-            tracing::info!(attempt = attempts_made, delay_ms, error = o.error().unwrap_or_default(), "delivery failed; will retry")
+            tracing::info!(
+                attempt = attempts_made,
+                delay_ms,
+                error = o.error().unwrap_or_default(),
+                "delivery failed; will retry"
+            )
         }
         (o, Decision::Dead) => {
-            tracing::warn!(attempt = attempts_made, error = o.error().unwrap_or_default(), "delivery dead")
+            tracing::warn!(
+                attempt = attempts_made,
+                error = o.error().unwrap_or_default(),
+                "delivery dead"
+            )
         }
     }
     drop(_enter);
-    let seqs: Vec<(i64, u32)> = batch.messages.iter().map(|m| (m.seq, m.attempts + 1)).collect();
+    let seqs: Vec<(i64, u32)> = batch
+        .messages
+        .iter()
+        .map(|m| (m.seq, m.attempts + 1))
+        .collect();
     let completion = Completion {
         messages: seqs.clone(),
         started_at,
@@ -211,7 +259,9 @@ async fn deliver(store: &Store, dest: &Destination, batch: ClaimedBatch, in_flig
             }
         }
         // Left in `in_flight`: released at shutdown, or due again when the lease runs out.
-        Err(e) => tracing::error!(destination = dest.name, error = %e, "could not record the attempt"),
+        Err(e) => {
+            tracing::error!(destination = dest.name, error = %e, "could not record the attempt")
+        }
     }
 }
 
@@ -221,7 +271,14 @@ fn decide(dest: &Destination, outcome: &Outcome, attempts_made: u32, age_from: i
         Outcome::Reject { .. } => Decision::Dead,
         Outcome::Retry { retry_after, .. } => {
             let now = now_ms();
-            match retry::next_attempt(&dest.retry, attempts_made, age_from, now, *retry_after, &mut rand::rng()) {
+            match retry::next_attempt(
+                &dest.retry,
+                attempts_made,
+                age_from,
+                now,
+                *retry_after,
+                &mut rand::rng(),
+            ) {
                 Next::At { at_ms, delay } => Decision::RetryAt {
                     at_ms,
                     delay_ms: i64::try_from(delay.as_millis()).unwrap_or(i64::MAX),

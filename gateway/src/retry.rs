@@ -106,7 +106,10 @@ mod tests {
     fn gives_up_on_attempts_and_age() {
         let p = policy();
         let mut rng = StdRng::seed_from_u64(1);
-        assert_eq!(next_attempt(&p, 25, 0, 0, None, &mut rng), Next::GiveUp(GiveUpReason::Attempts));
+        assert_eq!(
+            next_attempt(&p, 25, 0, 0, None, &mut rng),
+            Next::GiveUp(GiveUpReason::Attempts)
+        );
         let old = -(72 * 3600 * 1000);
         assert_eq!(
             next_attempt(&p, 3, old, 0, Some(Duration::from_secs(1)), &mut rng),
@@ -118,7 +121,9 @@ mod tests {
     fn retry_after_is_a_floor_even_above_the_bound() {
         let p = policy();
         let mut rng = StdRng::seed_from_u64(7);
-        let Next::At { delay, .. } = next_attempt(&p, 1, 0, 0, Some(Duration::from_secs(30)), &mut rng) else {
+        let Next::At { delay, .. } =
+            next_attempt(&p, 1, 0, 0, Some(Duration::from_secs(30)), &mut rng)
+        else {
             panic!("scheduled");
         };
         assert_eq!(delay, Duration::from_secs(30));
@@ -134,7 +139,11 @@ mod tests {
                 Next::GiveUp(_) => None,
             })
             .collect();
-        assert!(delays.len() > 40, "full jitter should rarely repeat: {}", delays.len());
+        assert!(
+            delays.len() > 40,
+            "full jitter should rarely repeat: {}",
+            delays.len()
+        );
     }
 
     proptest! {

@@ -71,9 +71,15 @@ impl Router {
 }
 
 fn matches(r: &RouteConfig, d: &Dossier) -> bool {
-    r.procedure_prefix.as_ref().is_none_or(|p| d.procedure.code.starts_with(p.as_str()))
-        && r.field_code.as_ref().is_none_or(|f| d.procedure.field_code.as_deref() == Some(f.as_str()))
-        && r.agency_code.as_ref().is_none_or(|a| d.agency.code.starts_with(a.as_str()))
+    r.procedure_prefix
+        .as_ref()
+        .is_none_or(|p| d.procedure.code.starts_with(p.as_str()))
+        && r.field_code
+            .as_ref()
+            .is_none_or(|f| d.procedure.field_code.as_deref() == Some(f.as_str()))
+        && r.agency_code
+            .as_ref()
+            .is_none_or(|a| d.agency.code.starts_with(a.as_str()))
         && r.level.as_ref().is_none_or(|l| l == level_name(d.level))
 }
 
@@ -83,10 +89,19 @@ mod tests {
     use lienthong_mappings::model::Routing;
 
     fn dossier() -> Dossier {
-        serde_json::from_str(include_str!("../../examples/dossier-business-registration.json")).expect("example")
+        serde_json::from_str(include_str!(
+            "../../examples/dossier-business-registration.json"
+        ))
+        .expect("example")
     }
 
-    fn rule(prefix: Option<&str>, field: Option<&str>, agency: Option<&str>, level: Option<&str>, dest: &[&str]) -> RouteConfig {
+    fn rule(
+        prefix: Option<&str>,
+        field: Option<&str>,
+        agency: Option<&str>,
+        level: Option<&str>,
+        dest: &[&str],
+    ) -> RouteConfig {
         RouteConfig {
             procedure_prefix: prefix.map(str::to_owned),
             field_code: field.map(str::to_owned),
@@ -106,19 +121,34 @@ mod tests {
             rule(Some(""), None, None, None, &["dvcqg"]),
             rule(None, Some("DKKD"), None, None, &["nbrs", "dvcqg"]),
             rule(Some("2."), None, None, None, &["emc"]),
-            rule(None, None, Some("000.00.12.H37"), Some("province"), &["emc"]),
+            rule(
+                None,
+                None,
+                Some("000.00.12.H37"),
+                Some("province"),
+                &["emc"],
+            ),
             rule(None, None, None, Some("commune"), &["nbrs"]),
         ]);
-        assert_eq!(r.route(&dossier()).expect("routes"), ["dvcqg", "nbrs", "emc"]);
+        assert_eq!(
+            r.route(&dossier()).expect("routes"),
+            ["dvcqg", "nbrs", "emc"]
+        );
     }
 
     #[test]
     fn explicit_routing_wins_and_is_checked() {
         let r = router(vec![rule(Some(""), None, None, None, &["dvcqg"])]);
         let mut d = dossier();
-        d.routing = Some(Routing { destinations: vec!["emc".into()], peer: None });
+        d.routing = Some(Routing {
+            destinations: vec!["emc".into()],
+            peer: None,
+        });
         assert_eq!(r.route(&d).expect("routes"), ["emc"]);
-        d.routing = Some(Routing { destinations: vec!["emc".into(), "portal-x".into()], peer: None });
+        d.routing = Some(Routing {
+            destinations: vec!["emc".into(), "portal-x".into()],
+            peer: None,
+        });
         let e = r.route(&d).expect_err("unknown");
         assert_eq!(e.path, "routing.destinations[1]");
     }

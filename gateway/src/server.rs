@@ -44,12 +44,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce() + Send,
 ) -> Result<(), ServerError> {
-    let store = Store::open(&config.store.url, config.store.max_batch, config.store.read_connections).await?;
+    let store = Store::open(
+        &config.store.url,
+        config.store.max_batch,
+        config.store.read_connections,
+    )
+    .await?;
     let destinations = destinations::build(&config)?;
     let state = Arc::new(AppState {
         store: store.clone(),
         destinations: destinations.clone(),
-        router: Router::new(config.routes.clone(), config.destinations.keys().cloned().collect()),
+        router: Router::new(
+            config.routes.clone(),
+            config.destinations.keys().cloned().collect(),
+        ),
         max_body: config.server.max_body,
         admin_token: config.admin_token()?,
         dossier_schema: lienthong_mappings::dossier_schema(),
@@ -65,7 +73,12 @@ pub async fn run(
         lease: config.dispatcher.lease,
         shutdown_grace: config.server.shutdown_grace,
     };
-    let dispatcher = tokio::spawn(dispatcher::run(store.clone(), destinations, settings, stop.clone()));
+    let dispatcher = tokio::spawn(dispatcher::run(
+        store.clone(),
+        destinations,
+        settings,
+        stop.clone(),
+    ));
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;

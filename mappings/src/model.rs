@@ -678,8 +678,10 @@ mod tests {
     use serde_json::json;
 
     pub(crate) fn example() -> Value {
-        serde_json::from_str(include_str!("../../examples/dossier-business-registration.json"))
-            .expect("example parses")
+        serde_json::from_str(include_str!(
+            "../../examples/dossier-business-registration.json"
+        ))
+        .expect("example parses")
     }
 
     #[test]
@@ -750,7 +752,10 @@ mod tests {
         assert!(Processed.allows(Returned));
         assert!(!Returned.allows(Processing));
         assert!(!Accepted.allows(Registered));
-        assert_eq!(DossierStatus::parse("supplement_requested"), Some(SupplementRequested));
+        assert_eq!(
+            DossierStatus::parse("supplement_requested"),
+            Some(SupplementRequested)
+        );
         assert_eq!(DossierStatus::parse("nope"), None);
     }
 }

@@ -29,11 +29,7 @@ impl FieldError {
         let parent = if parent == "." { String::new() } else { parent };
         let inner = e.inner().to_string();
         // serde_json appends " at line N column M"; values (not text) carry no position.
-        let msg = inner
-            .split(" at line ")
-            .next()
-            .unwrap_or(&inner)
-            .to_owned();
+        let msg = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
         let join = |name: &str| {
             if parent.is_empty() {
                 name.to_owned()
@@ -46,7 +42,11 @@ impl FieldError {
         }
         if msg.starts_with("unknown field ") {
             // serde_path_to_error's path already ends with the unknown field.
-            let path = if parent.is_empty() { "(root)".to_owned() } else { parent };
+            let path = if parent.is_empty() {
+                "(root)".to_owned()
+            } else {
+                parent
+            };
             return Self::new(path, "unknown field");
         }
         let path = if parent.is_empty() {

@@ -166,7 +166,8 @@ impl Shared {
             f.fail_next -= 1;
             true
         } else {
-            f.fail_every.is_some_and(|every| every > 0 && n.is_multiple_of(u64::from(every)))
+            f.fail_every
+                .is_some_and(|every| every > 0 && n.is_multiple_of(u64::from(every)))
         };
         if !fail {
             return None;
@@ -175,7 +176,9 @@ impl Shared {
             FailKind::Rotate => match (n / 2) % 3 {
                 0 => FailKind::ServerError,
                 1 => FailKind::Reset,
-                _ => FailKind::Unavailable { retry_after_secs: 1 },
+                _ => FailKind::Unavailable {
+                    retry_after_secs: 1,
+                },
             },
             k => k,
         };
@@ -310,7 +313,12 @@ impl DvcqgSim {
 
     /// Progress entries of a dossier, in arrival order (duplicates included).
     pub fn progress(&self, code: &str) -> Vec<Value> {
-        self.shared.lock().progress.get(code).cloned().unwrap_or_default()
+        self.shared
+            .lock()
+            .progress
+            .get(code)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Sizes of each accepted progress call, in order.
@@ -359,7 +367,8 @@ async fn login(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         return failure(kind);
     }
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let ok = v["username"] == s.creds.username.as_str() && v["password"] == s.creds.password.as_str();
+    let ok =
+        v["username"] == s.creds.username.as_str() && v["password"] == s.creds.password.as_str();
     let mut inner = s.lock();
     if !ok {
         s.record(&mut inner, "login", "auth");
@@ -369,7 +378,8 @@ async fn login(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let session = format!("phien-{}-{}", inner.next_id, uuid::Uuid::now_v7().simple());
     inner.sessions.insert(session.clone());
     s.record(&mut inner, "login", "ok");
-    axum::Json(json!({ "error_code": 0, "message": "Đăng nhập thành công", "session": session })).into_response()
+    axum::Json(json!({ "error_code": 0, "message": "Đăng nhập thành công", "session": session }))
+        .into_response()
 }
 
 fn expired(s: &Shared, inner: &mut Inner, service: &str) -> Response {
@@ -384,16 +394,28 @@ fn expired(s: &Shared, inner: &mut Inner, service: &str) -> Response {
 /// Checks one HoSo the way the portal's validation would; `Err` is the refusal message.
 fn check_hoso(h: &Value, rejected: &BTreeSet<String>) -> Result<String, String> {
     let code = h["MaHoSo"].as_str().unwrap_or_default().to_owned();
-    for f in ["MaHoSo", "MaTTHC", "ChuHoSo", "TrangThaiHoSo", "NgayTiepNhan", "KenhThucHien"] {
+    for f in [
+        "MaHoSo",
+        "MaTTHC",
+        "ChuHoSo",
+        "TrangThaiHoSo",
+        "NgayTiepNhan",
+        "KenhThucHien",
+    ] {
         if h.get(f).is_none_or(|v| v.is_null() || v == "") {
             return Err(format!("Dữ liệu không hợp lệ: thiếu {f}"));
         }
     }
-    let date_ok = h["NgayTiepNhan"].as_str().is_some_and(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()));
+    let date_ok = h["NgayTiepNhan"]
+        .as_str()
+        .is_some_and(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()));
     if !date_ok {
         return Err("Dữ liệu không hợp lệ: NgayTiepNhan phải có dạng yyyyMMddHHmmss".into());
     }
-    if h["TrichYeuHoSo"].as_str().is_some_and(|t| t.chars().count() > 1000) {
+    if h["TrichYeuHoSo"]
+        .as_str()
+        .is_some_and(|t| t.chars().count() > 1000)
+    {
         return Err("Dữ liệu không hợp lệ: TrichYeuHoSo quá 1000 ký tự".into());
     }
     if rejected.contains(&code) {
@@ -438,7 +460,9 @@ fn progress(s: &Shared, inner: &mut Inner, service: &str, data: &[Value]) -> Res
             s.record(inner, service, "rejected");
             return answer(4, &format!("Hồ sơ {code} không tồn tại"));
         }
-        if e.get("TrangThai").is_none_or(Value::is_null) || e.get("NguoiXuLy").is_none_or(Value::is_null) {
+        if e.get("TrangThai").is_none_or(Value::is_null)
+            || e.get("NguoiXuLy").is_none_or(Value::is_null)
+        {
             s.record(inner, service, "rejected");
             return answer(2, "Dữ liệu không hợp lệ: thiếu TrangThai hoặc NguoiXuLy");
         }
@@ -483,7 +507,8 @@ async fn service(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
             let code = v["mahoso"].as_str().unwrap_or_default();
             let result: Vec<Value> = inner.hoso.get(code).cloned().into_iter().collect();
             s.record(&mut inner, &name, "ok");
-            axum::Json(json!({ "error_code": 0, "message": "OK", "result": result })).into_response()
+            axum::Json(json!({ "error_code": 0, "message": "OK", "result": result }))
+                .into_response()
         }
         "DongBoHoSoMC" => {
             let updating = match v["isUpdating"].as_str() {
@@ -504,7 +529,10 @@ async fn service(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
     }
 }
 
-async fn token(State(s): State<Arc<Shared>>, Form(form): Form<BTreeMap<String, String>>) -> Response {
+async fn token(
+    State(s): State<Arc<Shared>>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
     pause(&s).await;
     if let Some(kind) = s.injected("token") {
         return failure(kind);
@@ -515,7 +543,11 @@ async fn token(State(s): State<Arc<Shared>>, Form(form): Form<BTreeMap<String, S
         && form.get("client_secret") == Some(&s.creds.client_secret);
     if !ok {
         s.record(&mut inner, "token", "auth");
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "error": "invalid_client" })),
+        )
+            .into_response();
     }
     let t = format!("tok-{}", uuid::Uuid::now_v7().simple());
     inner.tokens.insert(t.clone());
@@ -542,14 +574,14 @@ async fn lgsp(s: Arc<Shared>, op: &str, headers: HeaderMap, body: Bytes) -> Resp
     }
     let Ok(Value::Array(data)) = serde_json::from_slice::<Value>(&body) else {
         s.record(&mut inner, &service, "rejected");
-        return axum::Json(json!({ "error_code": "2", "message": "Dữ liệu phải là mảng JSON" })).into_response();
+        return axum::Json(json!({ "error_code": "2", "message": "Dữ liệu phải là mảng JSON" }))
+            .into_response();
     };
-    let resp = match op {
+    match op {
         "create" => sync(&s, &mut inner, &service, false, &data),
         "update" => sync(&s, &mut inner, &service, true, &data),
         _ => progress(&s, &mut inner, &service, &data),
-    };
-    resp
+    }
 }
 
 async fn lgsp_create(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {

@@ -35,7 +35,12 @@ pub(super) fn error_code(body: &Value) -> Option<String> {
     }
 }
 
-pub(super) fn classify(rules: &Rules, status: StatusCode, headers: &HeaderMap, body: &str) -> Verdict {
+pub(super) fn classify(
+    rules: &Rules,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+) -> Verdict {
     if status == StatusCode::UNAUTHORIZED {
         return Verdict::AuthExpired;
     }
@@ -69,7 +74,11 @@ pub(super) fn classify(rules: &Rules, status: StatusCode, headers: &HeaderMap, b
         message: message.clone(),
     };
     let lower = message.to_lowercase();
-    if rules.exists_markers.iter().any(|m| lower.contains(&m.to_lowercase())) {
+    if rules
+        .exists_markers
+        .iter()
+        .any(|m| lower.contains(&m.to_lowercase()))
+    {
         return Verdict::AlreadyExists(answer);
     }
     if code == "0" {
@@ -107,13 +116,24 @@ mod tests {
     }
 
     fn run(status: u16, body: &str) -> Verdict {
-        classify(&rules(), StatusCode::from_u16(status).expect("status"), &HeaderMap::new(), body)
+        classify(
+            &rules(),
+            StatusCode::from_u16(status).expect("status"),
+            &HeaderMap::new(),
+            body,
+        )
     }
 
     #[test]
     fn success_in_both_spellings() {
-        assert!(matches!(run(200, r#"{"error_code":0,"message":"OK"}"#), Verdict::Ok(..)));
-        assert!(matches!(run(200, r#"{"error_code":"0","message":"Thành công"}"#), Verdict::Ok(..)));
+        assert!(matches!(
+            run(200, r#"{"error_code":0,"message":"OK"}"#),
+            Verdict::Ok(..)
+        ));
+        assert!(matches!(
+            run(200, r#"{"error_code":"0","message":"Thành công"}"#),
+            Verdict::Ok(..)
+        ));
     }
 
     #[test]
@@ -123,14 +143,18 @@ mod tests {
             r#"{"error_code":0,"message":"Mã hồ sơ ĐÃ TỒN TẠI trên hệ thống"}"#,
             r#"{"error_code":3,"message":"đã tồn tại"}"#,
         ] {
-            assert!(matches!(run(200, body), Verdict::AlreadyExists(_)), "{body}");
+            assert!(
+                matches!(run(200, body), Verdict::AlreadyExists(_)),
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn invalid_data_is_rejected_with_the_portal_message() {
-        let Verdict::Failed(Outcome::Reject { portal: Some(p), .. }) =
-            run(200, r#"{"error_code":2,"message":"MaTTHC không hợp lệ"}"#)
+        let Verdict::Failed(Outcome::Reject {
+            portal: Some(p), ..
+        }) = run(200, r#"{"error_code":2,"message":"MaTTHC không hợp lệ"}"#)
         else {
             panic!("expected reject");
         };
@@ -149,9 +173,21 @@ mod tests {
     #[test]
     fn auth_and_garbage() {
         assert_eq!(run(401, ""), Verdict::AuthExpired);
-        assert_eq!(run(200, r#"{"error_code":401,"message":"Phiên hết hạn"}"#), Verdict::AuthExpired);
-        assert!(matches!(run(200, "<html>proxy</html>"), Verdict::Failed(Outcome::Retry { .. })));
-        assert!(matches!(run(503, "busy"), Verdict::Failed(Outcome::Retry { .. })));
-        assert!(matches!(run(400, "bad"), Verdict::Failed(Outcome::Reject { .. })));
+        assert_eq!(
+            run(200, r#"{"error_code":401,"message":"Phiên hết hạn"}"#),
+            Verdict::AuthExpired
+        );
+        assert!(matches!(
+            run(200, "<html>proxy</html>"),
+            Verdict::Failed(Outcome::Retry { .. })
+        ));
+        assert!(matches!(
+            run(503, "busy"),
+            Verdict::Failed(Outcome::Retry { .. })
+        ));
+        assert!(matches!(
+            run(400, "bad"),
+            Verdict::Failed(Outcome::Reject { .. })
+        ));
     }
 }

@@ -115,7 +115,10 @@ impl DvcqgConfig {
         let mut p = Vec::new();
         let mut need = |key: &str, present: bool| {
             if !present {
-                p.push(ConfigProblem::new(key, format!("required with transport = \"{}\"", self.transport_name())));
+                p.push(ConfigProblem::new(
+                    key,
+                    format!("required with transport = \"{}\"", self.transport_name()),
+                ));
             }
         };
         match self.transport {
@@ -123,22 +126,34 @@ impl DvcqgConfig {
                 need("base_url", self.base_url.is_some());
                 need("username", self.username.is_some());
                 need("madonvi", self.madonvi.is_some());
-                need("password", self.password.is_some() || self.password_file.is_some());
+                need(
+                    "password",
+                    self.password.is_some() || self.password_file.is_some(),
+                );
             }
             Transport::Lgsp => {
                 need("token_url", self.token_url.is_some());
                 need("client_id", self.client_id.is_some());
-                need("client_secret", self.client_secret.is_some() || self.client_secret_file.is_some());
+                need(
+                    "client_secret",
+                    self.client_secret.is_some() || self.client_secret_file.is_some(),
+                );
                 need("create_url", self.create_url.is_some());
                 need("update_url", self.update_url.is_some());
                 need("progress_url", self.progress_url.is_some());
             }
         }
         if self.password.is_some() && self.password_file.is_some() {
-            p.push(ConfigProblem::new("password_file", "give password or password_file, not both"));
+            p.push(ConfigProblem::new(
+                "password_file",
+                "give password or password_file, not both",
+            ));
         }
         if self.client_secret.is_some() && self.client_secret_file.is_some() {
-            p.push(ConfigProblem::new("client_secret_file", "give client_secret or client_secret_file, not both"));
+            p.push(ConfigProblem::new(
+                "client_secret_file",
+                "give client_secret or client_secret_file, not both",
+            ));
         }
         for (key, url) in [
             ("base_url", &self.base_url),
@@ -150,12 +165,18 @@ impl DvcqgConfig {
             if let Some(u) = url {
                 match reqwest::Url::parse(u) {
                     Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
-                    Ok(_) => p.push(ConfigProblem::new(key, format!("`{u}` is not an http(s) URL"))),
+                    Ok(_) => p.push(ConfigProblem::new(
+                        key,
+                        format!("`{u}` is not an http(s) URL"),
+                    )),
                     Err(e) => p.push(ConfigProblem::new(key, format!("`{u}`: {e}"))),
                 }
             }
         }
-        for (key, path) in [("auth_path", &self.auth_path), ("integration_path", &self.integration_path)] {
+        for (key, path) in [
+            ("auth_path", &self.auth_path),
+            ("integration_path", &self.integration_path),
+        ] {
             if !path.starts_with('/') {
                 p.push(ConfigProblem::new(key, "must start with /"));
             }
@@ -163,12 +184,18 @@ impl DvcqgConfig {
         if let Some(f) = &self.password_file
             && !f.is_file()
         {
-            p.push(ConfigProblem::new("password_file", format!("{} does not exist", f.display())));
+            p.push(ConfigProblem::new(
+                "password_file",
+                format!("{} does not exist", f.display()),
+            ));
         }
         if let Some(f) = &self.client_secret_file
             && !f.is_file()
         {
-            p.push(ConfigProblem::new("client_secret_file", format!("{} does not exist", f.display())));
+            p.push(ConfigProblem::new(
+                "client_secret_file",
+                format!("{} does not exist", f.display()),
+            ));
         }
         p
     }

@@ -55,7 +55,9 @@ impl LgspClient {
         }
         let answer: TokenAnswer = serde_json::from_str(&text)
             .map_err(|e| Outcome::retry(format!("token answer unreadable: {e}")))?;
-        let lifetime = answer.expires_in.map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        let lifetime = answer
+            .expires_in
+            .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
         let until = Instant::now() + lifetime.saturating_sub(self.margin);
         Ok((answer.access_token, until))
     }
@@ -102,11 +104,13 @@ impl LgspClient {
     }
 
     pub(super) async fn create(&self, hoso: &Value) -> Verdict {
-        self.post(&self.create_url, &Value::Array(vec![hoso.clone()])).await
+        self.post(&self.create_url, &Value::Array(vec![hoso.clone()]))
+            .await
     }
 
     pub(super) async fn update(&self, hoso: &Value) -> Verdict {
-        self.post(&self.update_url, &Value::Array(vec![hoso.clone()])).await
+        self.post(&self.update_url, &Value::Array(vec![hoso.clone()]))
+            .await
     }
 
     pub(super) async fn progress(&self, entries: Vec<Value>) -> Verdict {

@@ -55,11 +55,16 @@ pub fn load_mappings(config: &DvcqgConfig) -> Result<MappingSet, lienthong_mappi
     Ok(set)
 }
 
-fn secret(inline: &Option<Secret>, file: &Option<std::path::PathBuf>) -> Result<Secret, BuildError> {
+fn secret(
+    inline: &Option<Secret>,
+    file: &Option<std::path::PathBuf>,
+) -> Result<Secret, BuildError> {
     match (inline, file) {
         (Some(s), _) => Ok(s.clone()),
         (None, Some(f)) => Ok(Secret::from_file(f)?),
-        (None, None) => Err(BuildError::Config(vec![crate::ConfigProblem::new("password", "missing")])),
+        (None, None) => Err(BuildError::Config(vec![crate::ConfigProblem::new(
+            "password", "missing",
+        )])),
     }
 }
 
@@ -132,7 +137,10 @@ impl DvcqgConnector {
                 for _ in 0..2 {
                     match s.sync(updating, &hoso).await {
                         Verdict::AlreadyExists(_) if !updating => {
-                            tracing::info!(dossier = code, "DVCQG: already exists, resending as update");
+                            tracing::info!(
+                                dossier = code,
+                                "DVCQG: already exists, resending as update"
+                            );
                             updating = true;
                         }
                         v => return settle(v),
@@ -163,7 +171,10 @@ impl DvcqgConnector {
         };
         match v {
             // A retried batch the portal already recorded.
-            Verdict::AlreadyExists(answer) => Outcome::Delivered { http_status: Some(200), portal: Some(answer) },
+            Verdict::AlreadyExists(answer) => Outcome::Delivered {
+                http_status: Some(200),
+                portal: Some(answer),
+            },
             v => settle(v),
         }
     }
@@ -176,7 +187,11 @@ fn settle(v: Verdict) -> Outcome {
             http_status: Some(status),
             portal: classify::error_code(&body).map(|code| crate::PortalAnswer {
                 code,
-                message: body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                message: body
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             }),
         },
         Verdict::AlreadyExists(answer) => Outcome::Reject {
@@ -191,10 +206,16 @@ fn settle(v: Verdict) -> Outcome {
 
 /// Sends a request and reads the whole answer; a transport failure is already an outcome.
 async fn send(req: reqwest::RequestBuilder) -> Result<(StatusCode, HeaderMap, String), Outcome> {
-    let resp = req.send().await.map_err(|e| crate::http::transport_error(&e))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| crate::http::transport_error(&e))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let text = resp.text().await.map_err(|e| crate::http::transport_error(&e))?;
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| crate::http::transport_error(&e))?;
     Ok((status, headers, text))
 }
 

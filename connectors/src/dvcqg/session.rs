@@ -32,28 +32,51 @@ impl SessionClient {
         let (status, headers, text) = send(req).await?;
         if !status.is_success() {
             let mut o = crate::http::status_error(status, &headers, &text);
-            if let Outcome::Reject { error, http_status, portal } = o {
+            if let Outcome::Reject {
+                error,
+                http_status,
+                portal,
+            } = o
+            {
                 // A refused login is the gateway's configuration, not the dossier: keep trying
                 // (the circuit breaker stops the storm) rather than killing the message.
-                o = Outcome::Retry { error: format!("login refused: {error}"), http_status, retry_after: None, portal };
+                o = Outcome::Retry {
+                    error: format!("login refused: {error}"),
+                    http_status,
+                    retry_after: None,
+                    portal,
+                };
             }
             return Err(o);
         }
-        let body: Value = serde_json::from_str(&text)
-            .map_err(|_| Outcome::retry(format!("login: unreadable answer: {}", text.chars().take(200).collect::<String>())))?;
-        match (error_code(&body).as_deref(), body.get("session").and_then(Value::as_str)) {
+        let body: Value = serde_json::from_str(&text).map_err(|_| {
+            Outcome::retry(format!(
+                "login: unreadable answer: {}",
+                text.chars().take(200).collect::<String>()
+            ))
+        })?;
+        match (
+            error_code(&body).as_deref(),
+            body.get("session").and_then(Value::as_str),
+        ) {
             (Some("0"), Some(session)) if !session.is_empty() => Ok(session.to_owned()),
             (code, _) => Err(Outcome::Retry {
                 error: format!(
                     "login refused: error_code {}: {}",
                     code.unwrap_or("?"),
-                    body.get("message").and_then(Value::as_str).unwrap_or_default()
+                    body.get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
                 ),
                 http_status: Some(status.as_u16()),
                 retry_after: None,
                 portal: Some(PortalAnswer {
                     code: code.unwrap_or_default().to_owned(),
-                    message: body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    message: body
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                 }),
             }),
         }
@@ -134,7 +157,10 @@ impl SessionClient {
     /// `DongBoHoSoMC` with `isUpdating` as the portal spells it.
     pub(super) async fn sync(&self, updating: bool, hoso: &Value) -> Verdict {
         let mut p = Map::new();
-        p.insert("isUpdating".into(), Value::String(if updating { "True" } else { "False" }.into()));
+        p.insert(
+            "isUpdating".into(),
+            Value::String(if updating { "True" } else { "False" }.into()),
+        );
         p.insert("data".into(), Value::Array(vec![hoso.clone()]));
         self.call("DongBoHoSoMC", p).await
     }

@@ -8,26 +8,36 @@ use lienthong_tests::{DvcqgSim, FailKind, Faults, SimCredentials};
 use super::*;
 
 fn dossier(code: &str) -> Dossier {
-    let mut d: Dossier = serde_json::from_str(include_str!("../../../examples/dossier-business-registration.json"))
-        .expect("example");
+    let mut d: Dossier = serde_json::from_str(include_str!(
+        "../../../examples/dossier-business-registration.json"
+    ))
+    .expect("example");
     d.code = code.to_owned();
     d
 }
 
 fn event(n: u32) -> StatusEvent {
     let mut e: StatusEvent =
-        serde_json::from_str(include_str!("../../../examples/event-processing.json")).expect("example");
+        serde_json::from_str(include_str!("../../../examples/event-processing.json"))
+            .expect("example");
     e.id = format!("ev-{n}");
     e.note = Some(format!("Bước {n}"));
     e
 }
 
 fn msg(body: MessageBody) -> OutboundMessage {
-    OutboundMessage { id: "m".into(), body, attempt: 1 }
+    OutboundMessage {
+        id: "m".into(),
+        body,
+        attempt: 1,
+    }
 }
 
 fn create(code: &str) -> OutboundMessage {
-    msg(MessageBody::Dossier { op: DossierOp::Create, dossier: Box::new(dossier(code)) })
+    msg(MessageBody::Dossier {
+        op: DossierOp::Create,
+        dossier: Box::new(dossier(code)),
+    })
 }
 
 fn config(sim: &DvcqgSim, transport: &str) -> DvcqgConfig {
@@ -55,7 +65,10 @@ timeout = "2s"
 }
 
 fn services(sim: &DvcqgSim) -> Vec<String> {
-    sim.calls().into_iter().map(|c| format!("{}:{}", c.service, c.answer)).collect()
+    sim.calls()
+        .into_iter()
+        .map(|c| format!("{}:{}", c.service, c.answer))
+        .collect()
 }
 
 #[tokio::test]
@@ -64,14 +77,22 @@ async fn session_create_looks_up_then_syncs() {
     let conn = DvcqgConnector::new(&config(&sim, "session")).expect("connector");
     let out = conn.deliver(&[create("000.02.01.H37-261128-0001")]).await;
     assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
-    assert_eq!(services(&sim), ["login:ok", "TraCuuHoSo:ok", "DongBoHoSoMC:ok"]);
+    assert_eq!(
+        services(&sim),
+        ["login:ok", "TraCuuHoSo:ok", "DongBoHoSoMC:ok"]
+    );
     let hoso = sim.hoso("000.02.01.H37-261128-0001").expect("stored");
     assert_eq!(hoso["MaTTHC"], "1.001612");
     // A second create (e.g. after a crash before the delivery was recorded) finds it and updates.
     let out = conn.deliver(&[create("000.02.01.H37-261128-0001")]).await;
     assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
     assert_eq!(sim.syncs("000.02.01.H37-261128-0001"), 2);
-    assert_eq!(services(&sim).len(), 5, "session reused: {:?}", services(&sim));
+    assert_eq!(
+        services(&sim).len(),
+        5,
+        "session reused: {:?}",
+        services(&sim)
+    );
 }
 
 #[tokio::test]
@@ -80,12 +101,19 @@ async fn expired_session_logs_in_again_once() {
         let sim = DvcqgSim::start().await.expect("sim");
         sim.update_faults(|f| f.expired_as_error_code = as_code);
         let conn = DvcqgConnector::new(&config(&sim, "session")).expect("connector");
-        assert!(matches!(conn.deliver(&[create("A-1")]).await, Outcome::Delivered { .. }));
+        assert!(matches!(
+            conn.deliver(&[create("A-1")]).await,
+            Outcome::Delivered { .. }
+        ));
         sim.expire_sessions();
         let out = conn.deliver(&[create("A-2")]).await;
         assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
         let s = services(&sim);
-        assert_eq!(s.iter().filter(|c| c.starts_with("login")).count(), 2, "{s:?}");
+        assert_eq!(
+            s.iter().filter(|c| c.starts_with("login")).count(),
+            2,
+            "{s:?}"
+        );
         assert!(s.contains(&"TraCuuHoSo:auth".to_owned()), "{s:?}");
     }
 }
@@ -97,7 +125,10 @@ async fn wrong_password_is_a_retry_not_a_dead_letter() {
     cfg.password = Some(Secret::new("sai-mat-khau"));
     let conn = DvcqgConnector::new(&cfg).expect("connector");
     let out = conn.deliver(&[create("A-1")]).await;
-    assert!(matches!(&out, Outcome::Retry { error, .. } if error.contains("login refused")), "{out:?}");
+    assert!(
+        matches!(&out, Outcome::Retry { error, .. } if error.contains("login refused")),
+        "{out:?}"
+    );
 }
 
 #[tokio::test]
@@ -108,7 +139,12 @@ async fn invalid_data_is_rejected_with_portal_message() {
     });
     let conn = DvcqgConnector::new(&config(&sim, "session")).expect("connector");
     let out = conn.deliver(&[create("A-9")]).await;
-    let Outcome::Reject { portal: Some(p), .. } = out else { panic!("expected reject: {out:?}") };
+    let Outcome::Reject {
+        portal: Some(p), ..
+    } = out
+    else {
+        panic!("expected reject: {out:?}")
+    };
     assert_eq!(p.code, "2");
     assert!(p.message.contains("1.001612"), "{}", p.message);
 }
@@ -117,29 +153,65 @@ async fn invalid_data_is_rejected_with_portal_message() {
 async fn failures_are_classified_for_retry() {
     let sim = DvcqgSim::start().await.expect("sim");
     let conn = DvcqgConnector::new(&config(&sim, "session")).expect("connector");
-    sim.set_faults(Faults { fail_next: 1, kind: FailKind::Unavailable { retry_after_secs: 7 }, ..Faults::default() });
+    sim.set_faults(Faults {
+        fail_next: 1,
+        kind: FailKind::Unavailable {
+            retry_after_secs: 7,
+        },
+        ..Faults::default()
+    });
     let out = conn.deliver(&[create("A-1")]).await;
     assert!(
         matches!(out, Outcome::Retry { http_status: Some(503), retry_after: Some(d), .. } if d == Duration::from_secs(7)),
         "{out:?}"
     );
-    sim.set_faults(Faults { fail_next: 1, kind: FailKind::Reset, ..Faults::default() });
+    sim.set_faults(Faults {
+        fail_next: 1,
+        kind: FailKind::Reset,
+        ..Faults::default()
+    });
     let out = conn.deliver(&[create("A-1")]).await;
-    assert!(matches!(&out, Outcome::Retry { http_status: None, .. }), "{out:?}");
-    sim.set_faults(Faults { latency: Duration::from_secs(3), ..Faults::default() });
+    assert!(
+        matches!(
+            &out,
+            Outcome::Retry {
+                http_status: None,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    sim.set_faults(Faults {
+        latency: Duration::from_secs(3),
+        ..Faults::default()
+    });
     let out = conn.deliver(&[create("A-1")]).await;
-    assert!(matches!(&out, Outcome::Retry { error, .. } if error.contains("timeout")), "{out:?}");
+    assert!(
+        matches!(&out, Outcome::Retry { error, .. } if error.contains("timeout")),
+        "{out:?}"
+    );
     sim.set_faults(Faults::default());
-    assert!(matches!(conn.deliver(&[create("A-1")]).await, Outcome::Delivered { .. }));
+    assert!(matches!(
+        conn.deliver(&[create("A-1")]).await,
+        Outcome::Delivered { .. }
+    ));
 }
 
 #[tokio::test]
 async fn progress_goes_in_one_batch() {
     let sim = DvcqgSim::start().await.expect("sim");
     let conn = DvcqgConnector::new(&config(&sim, "session")).expect("connector");
-    assert!(matches!(conn.deliver(&[create("A-1")]).await, Outcome::Delivered { .. }));
+    assert!(matches!(
+        conn.deliver(&[create("A-1")]).await,
+        Outcome::Delivered { .. }
+    ));
     let batch: Vec<_> = (0..10)
-        .map(|n| msg(MessageBody::Progress(ProgressInput { dossier_code: "A-1".into(), event: event(n) })))
+        .map(|n| {
+            msg(MessageBody::Progress(ProgressInput {
+                dossier_code: "A-1".into(),
+                event: event(n),
+            }))
+        })
         .collect();
     assert_eq!(conn.batch_limit(MessageKind::Progress), 10);
     let out = conn.deliver(&batch).await;
@@ -154,36 +226,63 @@ async fn progress_goes_in_one_batch() {
 async fn lgsp_caches_the_token_and_resends_existing_as_update() {
     let sim = DvcqgSim::start().await.expect("sim");
     let conn = DvcqgConnector::new(&config(&sim, "lgsp")).expect("connector");
-    assert!(matches!(conn.deliver(&[create("B-1")]).await, Outcome::Delivered { .. }));
+    assert!(matches!(
+        conn.deliver(&[create("B-1")]).await,
+        Outcome::Delivered { .. }
+    ));
     let out = conn.deliver(&[create("B-1")]).await;
     assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
     assert_eq!(
         services(&sim),
-        ["token:ok", "lgsp:create:ok", "lgsp:create:exists", "lgsp:update:ok"]
+        [
+            "token:ok",
+            "lgsp:create:ok",
+            "lgsp:create:exists",
+            "lgsp:update:ok"
+        ]
     );
-    let p = msg(MessageBody::Progress(ProgressInput { dossier_code: "B-1".into(), event: event(1) }));
-    assert!(matches!(conn.deliver(&[p]).await, Outcome::Delivered { .. }));
+    let p = msg(MessageBody::Progress(ProgressInput {
+        dossier_code: "B-1".into(),
+        event: event(1),
+    }));
+    assert!(matches!(
+        conn.deliver(&[p]).await,
+        Outcome::Delivered { .. }
+    ));
     assert_eq!(sim.progress("B-1").len(), 1);
 }
 
 #[tokio::test]
 async fn lgsp_token_renewed_when_expired_or_refused() {
-    let sim = DvcqgSim::start_with(SimCredentials { token_lifetime_secs: 1, ..Default::default() })
-        .await
-        .expect("sim");
+    let sim = DvcqgSim::start_with(SimCredentials {
+        token_lifetime_secs: 1,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
     let conn = DvcqgConnector::new(&config(&sim, "lgsp")).expect("connector");
-    assert!(matches!(conn.deliver(&[create("B-1")]).await, Outcome::Delivered { .. }));
+    assert!(matches!(
+        conn.deliver(&[create("B-1")]).await,
+        Outcome::Delivered { .. }
+    ));
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(matches!(conn.deliver(&[create("B-2")]).await, Outcome::Delivered { .. }));
+    assert!(matches!(
+        conn.deliver(&[create("B-2")]).await,
+        Outcome::Delivered { .. }
+    ));
     sim.expire_sessions();
-    assert!(matches!(conn.deliver(&[create("B-3")]).await, Outcome::Delivered { .. }));
+    assert!(matches!(
+        conn.deliver(&[create("B-3")]).await,
+        Outcome::Delivered { .. }
+    ));
     let tokens = sim.calls().iter().filter(|c| c.service == "token").count();
     assert_eq!(tokens, 3, "{:?}", services(&sim));
 }
 
 #[test]
 fn config_problems_name_their_keys() {
-    let c: DvcqgConfig = toml::from_str("transport = \"lgsp\"\ncreate_url = \"ftp://x\"").expect("parses");
+    let c: DvcqgConfig =
+        toml::from_str("transport = \"lgsp\"\ncreate_url = \"ftp://x\"").expect("parses");
     let keys: Vec<_> = c.validate().into_iter().map(|p| p.key).collect();
     assert!(keys.contains(&"token_url".to_owned()), "{keys:?}");
     assert!(keys.contains(&"client_secret".to_owned()), "{keys:?}");

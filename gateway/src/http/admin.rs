@@ -15,7 +15,14 @@ use super::{AppState, store_unavailable};
 use crate::store::{DeliveryFilter, ReplayOutcome};
 
 /// Delivery states a filter may name.
-pub const STATES: &[&str] = &["pending", "in_flight", "retry_wait", "delivered", "dead", "cancelled"];
+pub const STATES: &[&str] = &[
+    "pending",
+    "in_flight",
+    "retry_wait",
+    "delivered",
+    "dead",
+    "cancelled",
+];
 
 fn authorize(st: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Problem> {
     match &st.admin_token {
@@ -28,7 +35,12 @@ fn authorize(st: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(),
             if token.matches(presented) {
                 Ok(())
             } else {
-                Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Admin token required", "send Authorization: Bearer <admin token>"))
+                Err(Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Admin token required",
+                    "send Authorization: Bearer <admin token>",
+                ))
             }
         }
         None if peer.ip().is_loopback() => Ok(()),
@@ -59,11 +71,23 @@ pub(super) async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     authorize(&st, &headers, peer)?;
-    let Query(q) = q.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query", e.body_text()))?;
+    let Query(q) = q.map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query",
+            e.body_text(),
+        )
+    })?;
     if let Some(s) = &q.state
         && !STATES.contains(&s.as_str())
     {
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query", format!("state: expected one of {}", STATES.join(", "))));
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query",
+            format!("state: expected one of {}", STATES.join(", ")),
+        ));
     }
     let filter = DeliveryFilter {
         state: q.state,
@@ -71,7 +95,11 @@ pub(super) async fn list(
         dossier_code: q.dossier,
         limit: q.limit.unwrap_or(100).clamp(1, 10_000),
     };
-    let items = st.store.deliveries(&filter).await.map_err(|e| store_unavailable(&e))?;
+    let items = st
+        .store
+        .deliveries(&filter)
+        .await
+        .map_err(|e| store_unavailable(&e))?;
     Ok(axum::Json(json!({ "deliveries": items })).into_response())
 }
 
@@ -83,7 +111,11 @@ pub(super) async fn attempts(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     authorize(&st, &headers, peer)?;
-    let items = st.store.attempts(&id).await.map_err(|e| store_unavailable(&e))?;
+    let items = st
+        .store
+        .attempts(&id)
+        .await
+        .map_err(|e| store_unavailable(&e))?;
     Ok(axum::Json(json!({ "id": id, "attempts": items })).into_response())
 }
 
@@ -95,10 +127,19 @@ pub(super) async fn replay(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     authorize(&st, &headers, peer)?;
-    match st.store.replay(&id).await.map_err(|e| store_unavailable(&e))? {
+    match st
+        .store
+        .replay(&id)
+        .await
+        .map_err(|e| store_unavailable(&e))?
+    {
         ReplayOutcome::Replayed => {
             tracing::info!(message = id, "delivery replayed by an operator");
-            Ok((StatusCode::ACCEPTED, axum::Json(json!({ "id": id, "state": "pending" }))).into_response())
+            Ok((
+                StatusCode::ACCEPTED,
+                axum::Json(json!({ "id": id, "state": "pending" })),
+            )
+                .into_response())
         }
         ReplayOutcome::NotFound => Err(Problem::not_found("no such delivery")),
         ReplayOutcome::NotReplayable(state) => Err(Problem::new(

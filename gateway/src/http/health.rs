@@ -19,7 +19,13 @@ pub(super) async fn healthz() -> Response {
 /// `GET /readyz`: the store answers and the destinations are built (mappings compiled).
 pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
     if let Err(e) = st.store.ping().await {
-        return Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", format!("store: {e}")).into_response();
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            format!("store: {e}"),
+        )
+        .into_response();
     }
     let circuits: Map<String, Value> = st
         .destinations

@@ -17,8 +17,16 @@ use super::{AppState, internal, store_unavailable};
 use crate::store::{EventIntake, IntakeOutcome, NewDossier, NewMessage, ReplaceDossier};
 
 fn invalid(e: &ValidationErrors) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-dossier", "The request has invalid fields", e.to_string())
-        .with("errors", serde_json::to_value(e.errors()).unwrap_or_default())
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-dossier",
+        "The request has invalid fields",
+        e.to_string(),
+    )
+    .with(
+        "errors",
+        serde_json::to_value(e.errors()).unwrap_or_default(),
+    )
 }
 
 fn not_renderable(destination: &str, e: &RenderError) -> Problem {
@@ -49,9 +57,13 @@ fn json_answer(status: StatusCode, body: String, location: Option<String>) -> Re
 fn check_all(st: &AppState, destinations: &[String], body: &MessageBody) -> Result<(), Problem> {
     for name in destinations {
         let Some(d) = st.destinations.get(name) else {
-            return Err(internal(format!("destination `{name}` is routed to but not configured")));
+            return Err(internal(format!(
+                "destination `{name}` is routed to but not configured"
+            )));
         };
-        d.connector.check(body).map_err(|e| not_renderable(name, &e))?;
+        d.connector
+            .check(body)
+            .map_err(|e| not_renderable(name, &e))?;
     }
     Ok(())
 }
@@ -80,7 +92,12 @@ fn settle(outcome: IntakeOutcome, location: String) -> Result<Response, Problem>
     match outcome {
         IntakeOutcome::Accepted(a) => Ok(json_answer(StatusCode::ACCEPTED, a, Some(location))),
         IntakeOutcome::Repeat(a) => Ok(json_answer(StatusCode::OK, a, Some(location))),
-        IntakeOutcome::Conflict(d) => Err(Problem::new(StatusCode::CONFLICT, "conflict", "Conflicts with what is stored", d)),
+        IntakeOutcome::Conflict(d) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflicts with what is stored",
+            d,
+        )),
         IntakeOutcome::NotFound => Err(Problem::not_found("no such dossier")),
         IntakeOutcome::InvalidTransition { from, to } => Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -93,25 +110,45 @@ fn settle(outcome: IntakeOutcome, location: String) -> Result<Response, Problem>
 }
 
 /// `POST /v1/dossiers`.
-pub(super) async fn post_dossier(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<Response, Problem> {
+pub(super) async fn post_dossier(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let dossier = Dossier::from_json(value).map_err(|e| invalid(&e))?;
     let destinations = st.router.route(&dossier).map_err(|e| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown-destination", "Unknown destination", e.to_string())
-            .with("field", e.path.as_str())
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-destination",
+            "Unknown destination",
+            e.to_string(),
+        )
+        .with("field", e.path.as_str())
     })?;
     let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let code = dossier.code.clone();
     let status = dossier.status.as_str().to_owned();
-    let message = MessageBody::Dossier { op: DossierOp::Create, dossier: Box::new(dossier) };
+    let message = MessageBody::Dossier {
+        op: DossierOp::Create,
+        dossier: Box::new(dossier),
+    };
     check_all(&st, &destinations, &message)?;
     let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
     let msgs = messages(&destinations, MessageKind::Dossier, &message_json);
     let answer = json!({ "code": code, "messages": message_list(&msgs) }).to_string();
     let outcome = st
         .store
-        .intake_dossier(NewDossier { code: code.clone(), body: stored, sha256, status, destinations, answer, messages: msgs })
+        .intake_dossier(NewDossier {
+            code: code.clone(),
+            body: stored,
+            sha256,
+            status,
+            destinations,
+            answer,
+            messages: msgs,
+        })
         .await
         .map_err(|e| store_unavailable(&e))?;
     tracing::info!(dossier = code, outcome = ?std::mem::discriminant(&outcome), "dossier intake");
@@ -128,22 +165,46 @@ pub(super) async fn put_dossier(
     let value = read_json(&headers, body, st.max_body).await?;
     let dossier = Dossier::from_json(value).map_err(|e| invalid(&e))?;
     if dossier.code != code {
-        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-dossier", "The request has invalid fields", "code: must match the URL")
-            .with("field", "code"));
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-dossier",
+            "The request has invalid fields",
+            "code: must match the URL",
+        )
+        .with("field", "code"));
     }
-    let record = st.store.dossier(&code).await.map_err(|e| store_unavailable(&e))?.ok_or_else(|| Problem::not_found("no such dossier"))?;
-    let destinations: Vec<String> = record.destinations.into_iter().filter(|d| st.destinations.contains_key(d)).collect();
+    let record = st
+        .store
+        .dossier(&code)
+        .await
+        .map_err(|e| store_unavailable(&e))?
+        .ok_or_else(|| Problem::not_found("no such dossier"))?;
+    let destinations: Vec<String> = record
+        .destinations
+        .into_iter()
+        .filter(|d| st.destinations.contains_key(d))
+        .collect();
     let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let status = dossier.status.as_str().to_owned();
-    let message = MessageBody::Dossier { op: DossierOp::Update, dossier: Box::new(dossier) };
+    let message = MessageBody::Dossier {
+        op: DossierOp::Update,
+        dossier: Box::new(dossier),
+    };
     check_all(&st, &destinations, &message)?;
     let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
     let msgs = messages(&destinations, MessageKind::Dossier, &message_json);
     let answer = json!({ "code": code, "messages": message_list(&msgs) }).to_string();
     let outcome = st
         .store
-        .replace_dossier(ReplaceDossier { code: code.clone(), body: stored, sha256, status, answer, messages: msgs })
+        .replace_dossier(ReplaceDossier {
+            code: code.clone(),
+            body: stored,
+            sha256,
+            status,
+            answer,
+            messages: msgs,
+        })
         .await
         .map_err(|e| store_unavailable(&e))?;
     settle(outcome, format!("/v1/dossiers/{code}"))
@@ -158,29 +219,62 @@ pub(super) async fn post_event(
 ) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let event = StatusEvent::from_json(value).map_err(|e| invalid(&e))?;
-    let record = st.store.dossier(&code).await.map_err(|e| store_unavailable(&e))?.ok_or_else(|| Problem::not_found("no such dossier"))?;
-    let destinations: Vec<String> = record.destinations.into_iter().filter(|d| st.destinations.contains_key(d)).collect();
+    let record = st
+        .store
+        .dossier(&code)
+        .await
+        .map_err(|e| store_unavailable(&e))?
+        .ok_or_else(|| Problem::not_found("no such dossier"))?;
+    let destinations: Vec<String> = record
+        .destinations
+        .into_iter()
+        .filter(|d| st.destinations.contains_key(d))
+        .collect();
     let stored = serde_json::to_string(&event).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let event_id = event.id.clone();
     let status = event.status;
-    let message = MessageBody::Progress(ProgressInput { dossier_code: code.clone(), event });
+    let message = MessageBody::Progress(ProgressInput {
+        dossier_code: code.clone(),
+        event,
+    });
     check_all(&st, &destinations, &message)?;
     let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
     let msgs = messages(&destinations, MessageKind::Progress, &message_json);
     let answer = json!({ "dossier_code": code, "event_id": event_id, "status": status.as_str(), "messages": message_list(&msgs) }).to_string();
     let outcome = st
         .store
-        .intake_event(EventIntake { dossier_code: code.clone(), event_id: event_id.clone(), status, body: stored, sha256, answer, messages: msgs })
+        .intake_event(EventIntake {
+            dossier_code: code.clone(),
+            event_id: event_id.clone(),
+            status,
+            body: stored,
+            sha256,
+            answer,
+            messages: msgs,
+        })
         .await
         .map_err(|e| store_unavailable(&e))?;
-    tracing::info!(dossier = code, event = event_id, status = status.as_str(), "status event intake");
+    tracing::info!(
+        dossier = code,
+        event = event_id,
+        status = status.as_str(),
+        "status event intake"
+    );
     settle(outcome, format!("/v1/dossiers/{code}"))
 }
 
 /// `GET /v1/dossiers/{code}`.
-pub(super) async fn get_dossier(State(st): State<Arc<AppState>>, Path(code): Path<String>) -> Result<Response, Problem> {
-    match st.store.dossier_view(&code).await.map_err(|e| store_unavailable(&e))? {
+pub(super) async fn get_dossier(
+    State(st): State<Arc<AppState>>,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    match st
+        .store
+        .dossier_view(&code)
+        .await
+        .map_err(|e| store_unavailable(&e))?
+    {
         Some(v) => Ok(axum::Json(v).into_response()),
         None => Err(Problem::not_found("no such dossier")),
     }

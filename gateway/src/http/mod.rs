@@ -43,7 +43,10 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/dossiers", post(intake::post_dossier))
-        .route("/v1/dossiers/{code}", get(intake::get_dossier).put(intake::put_dossier))
+        .route(
+            "/v1/dossiers/{code}",
+            get(intake::get_dossier).put(intake::put_dossier),
+        )
         .route("/v1/dossiers/{code}/events", post(intake::post_event))
         .route("/v1/schema/dossier", get(intake::dossier_schema))
         .route("/v1/deliveries", get(admin::list))
@@ -56,7 +59,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// The service to serve, with the peer address available to handlers.
-pub fn service(state: Arc<AppState>) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+pub fn service(
+    state: Arc<AppState>,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
     router(state).into_make_service_with_connect_info::<SocketAddr>()
 }
 
@@ -66,5 +71,10 @@ fn store_unavailable(e: &crate::store::StoreError) -> Problem {
 }
 
 fn internal(detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", detail)
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        detail,
+    )
 }

@@ -19,7 +19,12 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with its status, a stable slug (becomes the `type` URI), a title and a detail.
-    pub fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             slug,
@@ -42,7 +47,12 @@ impl Problem {
 
     /// 400: the body is not JSON.
     pub fn bad_json(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-json", "The body is not valid JSON", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-json",
+            "The body is not valid JSON",
+            detail,
+        )
     }
 
     /// 404.
@@ -76,7 +86,8 @@ impl IntoResponse for Problem {
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
     }

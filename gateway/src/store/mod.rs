@@ -14,13 +14,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use reads::{AttemptView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView, StateCount};
+pub use reads::{
+    AttemptView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView, StateCount,
+};
 pub use writer::{
-    Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, EventIntake, IntakeOutcome, NewMessage, NewDossier,
-    ReplaceDossier, ReplayOutcome,
+    Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, EventIntake, IntakeOutcome,
+    NewDossier, NewMessage, ReplaceDossier, ReplayOutcome,
 };
 
 /// Where the store is, parsed from `store.url`.
@@ -38,12 +42,16 @@ impl StoreLocation {
         if let Some(path) = url.strip_prefix("sqlite://") {
             let p = std::path::PathBuf::from(path);
             if !p.is_absolute() {
-                return Err(format!("`{url}`: write sqlite:///absolute/path.db (three slashes)"));
+                return Err(format!(
+                    "`{url}`: write sqlite:///absolute/path.db (three slashes)"
+                ));
             }
             return Ok(Self::Sqlite(p));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err("PostgreSQL is not available in this version yet; use sqlite:///path.db".to_owned());
+            return Err(
+                "PostgreSQL is not available in this version yet; use sqlite:///path.db".to_owned(),
+            );
         }
         Err(format!("`{url}`: expected sqlite:///absolute/path.db"))
     }
@@ -88,12 +96,18 @@ impl Store {
     /// Opens (creating if need be) the store, runs migrations and starts the writer.
     ///
     /// Errors: the location is invalid, the file cannot be opened, migrations fail.
-    pub async fn open(url: &str, max_batch: usize, read_connections: u32) -> Result<Self, StoreError> {
-        let StoreLocation::Sqlite(path) = StoreLocation::parse(url).map_err(StoreError::Location)?;
+    pub async fn open(
+        url: &str,
+        max_batch: usize,
+        read_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let StoreLocation::Sqlite(path) =
+            StoreLocation::parse(url).map_err(StoreError::Location)?;
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
         }
         let base = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .journal_mode(SqliteJournalMode::Wal)
@@ -122,8 +136,15 @@ impl Store {
         })
     }
 
-    async fn submit<T>(&self, op: writer::Op, rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
-        self.writer.send(writer::Job { op }).await.map_err(|_| StoreError::Closed)?;
+    async fn submit<T>(
+        &self,
+        op: writer::Op,
+        rx: oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.writer
+            .send(writer::Job { op })
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -189,14 +210,22 @@ impl Store {
     /// Errors: the store failed.
     pub async fn replay(&self, message_id: &str) -> Result<ReplayOutcome, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Replay(message_id.to_owned(), tx), rx).await
+        self.submit(writer::Op::Replay(message_id.to_owned(), tx), rx)
+            .await
     }
 
     /// Stops the writer after it has committed what it holds.
     pub async fn close(&self) {
         let task = self.writer_task.lock().await.take();
         let (tx, rx) = oneshot::channel();
-        if self.writer.send(writer::Job { op: writer::Op::Stop(tx) }).await.is_ok() {
+        if self
+            .writer
+            .send(writer::Job {
+                op: writer::Op::Stop(tx),
+            })
+            .await
+            .is_ok()
+        {
             let _ = rx.await;
         }
         if let Some(t) = task {
@@ -216,6 +245,9 @@ pub fn now_ms() -> i64 {
 pub fn ms_to_rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }

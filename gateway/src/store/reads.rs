@@ -163,7 +163,8 @@ fn delivery(row: &sqlx::sqlite::SqliteRow) -> Result<DeliveryView, sqlx::Error> 
         dossier_code: row.try_get(1)?,
         destination: row.try_get(2)?,
         kind: row.try_get(3)?,
-        next_attempt_at: matches!(state.as_str(), "pending" | "retry_wait").then(|| ms_to_rfc3339(next)),
+        next_attempt_at: matches!(state.as_str(), "pending" | "retry_wait")
+            .then(|| ms_to_rfc3339(next)),
         state,
         attempts: row.try_get(5)?,
         last_error: row.try_get(7)?,
@@ -189,17 +190,19 @@ impl Store {
     ///
     /// Errors: the store failed, or the stored destinations are unreadable.
     pub async fn dossier(&self, code: &str) -> Result<Option<DossierRecord>, StoreError> {
-        let Some(row) = sqlx::query("SELECT status, destinations, body FROM dossiers WHERE code = ?")
-            .bind(code)
-            .fetch_optional(&self.read)
-            .await?
+        let Some(row) =
+            sqlx::query("SELECT status, destinations, body FROM dossiers WHERE code = ?")
+                .bind(code)
+                .fetch_optional(&self.read)
+                .await?
         else {
             return Ok(None);
         };
         let dest: String = row.try_get(1)?;
         Ok(Some(DossierRecord {
             status: row.try_get(0)?,
-            destinations: serde_json::from_str(&dest).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            destinations: serde_json::from_str(&dest)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             body: row.try_get(2)?,
         }))
     }
@@ -232,7 +235,9 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let deliveries = sqlx::query(select_deliveries!("WHERE d.dossier_code = ? ORDER BY d.message_seq"))
+        let deliveries = sqlx::query(select_deliveries!(
+            "WHERE d.dossier_code = ? ORDER BY d.message_seq"
+        ))
         .bind(code)
         .fetch_all(&self.read)
         .await?
@@ -328,6 +333,8 @@ impl Store {
         )
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 }

@@ -214,7 +214,12 @@ fn answer<T: Send + 'static>(tx: Reply<T>, value: Result<T, StoreError>) -> Answ
     })
 }
 
-pub(super) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, max_batch: usize, work: Arc<Notify>) {
+pub(super) async fn run(
+    pool: SqlitePool,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    work: Arc<Notify>,
+) {
     let mut conn: Option<PoolConnection<Sqlite>> = None;
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
@@ -254,7 +259,9 @@ pub(super) async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, max_batch
 fn fail_all(jobs: Vec<Job>, error: &str, stop: &mut Option<oneshot::Sender<()>>) {
     for j in jobs {
         let a = match j.op {
-            Op::NewDossier(_, tx) | Op::ReplaceDossier(_, tx) | Op::Event(_, tx) => answer(tx, Ok(IntakeOutcome::NotFound)),
+            Op::NewDossier(_, tx) | Op::ReplaceDossier(_, tx) | Op::Event(_, tx) => {
+                answer(tx, Ok(IntakeOutcome::NotFound))
+            }
             Op::Claim(_, tx) => answer(tx, Ok(Vec::new())),
             Op::Complete(_, tx) => answer(tx, Ok(())),
             Op::Release(_, tx) => answer(tx, Ok(0)),
@@ -269,7 +276,11 @@ fn fail_all(jobs: Vec<Job>, error: &str, stop: &mut Option<oneshot::Sender<()>>)
 }
 
 /// Runs one group; returns whether the dispatcher should look for work.
-async fn group(conn: &mut SqliteConnection, jobs: Vec<Job>, stop: &mut Option<oneshot::Sender<()>>) -> bool {
+async fn group(
+    conn: &mut SqliteConnection,
+    jobs: Vec<Job>,
+    stop: &mut Option<oneshot::Sender<()>>,
+) -> bool {
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
         tracing::error!(error = %e, "store: cannot begin a write transaction");
         fail_all(jobs, &e.to_string(), stop);
@@ -286,7 +297,11 @@ async fn group(conn: &mut SqliteConnection, jobs: Vec<Job>, stop: &mut Option<on
             tracing::error!(error = %e, "store: savepoint failed");
         }
         let (ok, a) = apply(conn, job.op, &mut wake).await;
-        let end = if ok { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+        let end = if ok {
+            "RELEASE op"
+        } else {
+            "ROLLBACK TO op; RELEASE op"
+        };
         if let Err(e) = sqlx::raw_sql(end).execute(&mut *conn).await {
             tracing::error!(error = %e, "store: savepoint end failed");
         }
@@ -354,7 +369,12 @@ async fn apply(conn: &mut SqliteConnection, op: Op, wake: &mut bool) -> (bool, A
     }
 }
 
-async fn queue(conn: &mut SqliteConnection, dossier_code: &str, messages: &[NewMessage], now: i64) -> Result<(), sqlx::Error> {
+async fn queue(
+    conn: &mut SqliteConnection,
+    dossier_code: &str,
+    messages: &[NewMessage],
+    now: i64,
+) -> Result<(), sqlx::Error> {
     for m in messages {
         let seq: i64 = sqlx::query(
             "INSERT INTO messages (id, dossier_code, destination, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
@@ -385,7 +405,10 @@ async fn queue(conn: &mut SqliteConnection, dossier_code: &str, messages: &[NewM
     Ok(())
 }
 
-async fn new_dossier(conn: &mut SqliteConnection, d: &NewDossier) -> Result<IntakeOutcome, sqlx::Error> {
+async fn new_dossier(
+    conn: &mut SqliteConnection,
+    d: &NewDossier,
+) -> Result<IntakeOutcome, sqlx::Error> {
     let existing = sqlx::query("SELECT body_sha256, intake_answer FROM dossiers WHERE code = ?")
         .bind(&d.code)
         .fetch_optional(&mut *conn)
@@ -421,7 +444,10 @@ async fn new_dossier(conn: &mut SqliteConnection, d: &NewDossier) -> Result<Inta
     Ok(IntakeOutcome::Accepted(d.answer.clone()))
 }
 
-async fn replace_dossier(conn: &mut SqliteConnection, d: &ReplaceDossier) -> Result<IntakeOutcome, sqlx::Error> {
+async fn replace_dossier(
+    conn: &mut SqliteConnection,
+    d: &ReplaceDossier,
+) -> Result<IntakeOutcome, sqlx::Error> {
     let Some(row) = sqlx::query("SELECT body_sha256 FROM dossiers WHERE code = ?")
         .bind(&d.code)
         .fetch_optional(&mut *conn)
@@ -459,20 +485,26 @@ async fn event(conn: &mut SqliteConnection, e: &EventIntake) -> Result<IntakeOut
         return Ok(IntakeOutcome::NotFound);
     };
     let current: String = row.try_get(0)?;
-    if let Some(prev) = sqlx::query("SELECT body_sha256, answer FROM status_events WHERE dossier_code = ? AND event_id = ?")
-        .bind(&e.dossier_code)
-        .bind(&e.event_id)
-        .fetch_optional(&mut *conn)
-        .await?
+    if let Some(prev) = sqlx::query(
+        "SELECT body_sha256, answer FROM status_events WHERE dossier_code = ? AND event_id = ?",
+    )
+    .bind(&e.dossier_code)
+    .bind(&e.event_id)
+    .fetch_optional(&mut *conn)
+    .await?
     {
         let sha: String = prev.try_get(0)?;
         return Ok(if sha == e.sha256 {
             IntakeOutcome::Repeat(prev.try_get(1)?)
         } else {
-            IntakeOutcome::Conflict(format!("event {} of dossier {} already exists with different data", e.event_id, e.dossier_code))
+            IntakeOutcome::Conflict(format!(
+                "event {} of dossier {} already exists with different data",
+                e.event_id, e.dossier_code
+            ))
         });
     }
-    let allowed = lienthong_mappings::DossierStatus::parse(&current).is_none_or(|c| c.allows(e.status));
+    let allowed =
+        lienthong_mappings::DossierStatus::parse(&current).is_none_or(|c| c.allows(e.status));
     if !allowed {
         return Ok(IntakeOutcome::InvalidTransition {
             from: current,
@@ -540,7 +572,11 @@ async fn claim(conn: &mut SqliteConnection, c: &Claim) -> Result<Vec<ClaimedBatc
         let dossier_code: String = h.try_get(1)?;
         let kind_text: String = h.try_get(2)?;
         let Some(kind) = MessageKind::parse(&kind_text) else {
-            tracing::error!(seq = head, kind = kind_text, "store: unknown message kind; skipped");
+            tracing::error!(
+                seq = head,
+                kind = kind_text,
+                "store: unknown message kind; skipped"
+            );
             continue;
         };
         let mut seqs = vec![head];
@@ -557,7 +593,8 @@ async fn claim(conn: &mut SqliteConnection, c: &Claim) -> Result<Vec<ClaimedBatc
             .fetch_all(&mut *conn)
             .await?;
             for f in followers {
-                let (seq, k, state): (i64, String, String) = (f.try_get(0)?, f.try_get(1)?, f.try_get(2)?);
+                let (seq, k, state): (i64, String, String) =
+                    (f.try_get(0)?, f.try_get(1)?, f.try_get(2)?);
                 if k != kind_text || !matches!(state.as_str(), "pending" | "retry_wait") {
                     break;
                 }
@@ -598,7 +635,10 @@ async fn claim(conn: &mut SqliteConnection, c: &Claim) -> Result<Vec<ClaimedBatc
     Ok(batches)
 }
 
-async fn complete(conn: &mut SqliteConnection, completions: &[Completion]) -> Result<(), sqlx::Error> {
+async fn complete(
+    conn: &mut SqliteConnection,
+    completions: &[Completion],
+) -> Result<(), sqlx::Error> {
     let now = now_ms();
     for c in completions {
         let (state, next, delay, delivered_at) = match c.decision {
@@ -664,7 +704,11 @@ async fn release(conn: &mut SqliteConnection, seqs: Option<&[i64]>) -> Result<u6
         };
     }
     match seqs {
-        None => Ok(sqlx::query(release_sql!("")).bind(now).execute(&mut *conn).await?.rows_affected()),
+        None => Ok(sqlx::query(release_sql!(""))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()),
         Some(seqs) => {
             let mut n = 0;
             for s in seqs {

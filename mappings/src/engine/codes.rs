@@ -25,7 +25,12 @@ pub struct CodeTables {
 }
 
 impl CodeTables {
-    pub(super) fn insert(&mut self, name: String, entries: BTreeMap<String, Value>, default: Option<Value>) {
+    pub(super) fn insert(
+        &mut self,
+        name: String,
+        entries: BTreeMap<String, Value>,
+        default: Option<Value>,
+    ) {
         self.tables.insert(name, CodeTable { entries, default });
     }
 

@@ -105,7 +105,10 @@ mod tests {
     fn edxml_and_nbrs_patterns() {
         let at = datetime!(2026-11-28 23:30:05 +07:00);
         let p = DatePattern::parse("yyyy/MM/dd HH:mm:ss").expect("valid");
-        assert_eq!(p.format(at, offset!(+7)).expect("fmt"), "2026/11/28 23:30:05");
+        assert_eq!(
+            p.format(at, offset!(+7)).expect("fmt"),
+            "2026/11/28 23:30:05"
+        );
         let p = DatePattern::parse("dd/MM/yyyy").expect("valid");
         assert_eq!(p.format(at, offset!(+7)).expect("fmt"), "28/11/2026");
         let p = DatePattern::parse("yyyy-MM-dd'T'HH:mm:ss.SSS").expect("valid");

@@ -35,7 +35,10 @@ pub const CODES_FILE: &str = "codes.toml";
 pub const DVCQG_FILES: &[(&str, &str)] = &[
     ("codes.toml", include_str!("../../specs/dvcqg/codes.toml")),
     ("hoso.toml", include_str!("../../specs/dvcqg/hoso.toml")),
-    ("tien-do.toml", include_str!("../../specs/dvcqg/tien-do.toml")),
+    (
+        "tien-do.toml",
+        include_str!("../../specs/dvcqg/tien-do.toml"),
+    ),
 ];
 
 /// The built-in mapping sets by destination kind.
@@ -241,7 +244,10 @@ impl MappingSet {
             }
         }
         files.sort();
-        let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
         Self::from_sources(&origin, &refs)
     }
 

@@ -31,7 +31,11 @@ impl RenderError {
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.input {
-            Some(s) => write!(f, "{s}: {} (for {} in {})", self.message, self.target, self.mapping),
+            Some(s) => write!(
+                f,
+                "{s}: {} (for {} in {})",
+                self.message, self.target, self.mapping
+            ),
             None => write!(f, "{}: {} (in {})", self.target, self.message, self.mapping),
         }
     }
@@ -49,7 +53,11 @@ struct Here<'a> {
     path: String,
 }
 
-pub(super) fn render(mapping: &Mapping, tables: &CodeTables, input: &Value) -> Result<Value, RenderError> {
+pub(super) fn render(
+    mapping: &Mapping,
+    tables: &CodeTables,
+    input: &Value,
+) -> Result<Value, RenderError> {
     let cx = Cx {
         mapping,
         tables,
@@ -95,7 +103,11 @@ impl Cx<'_> {
             }
         }
         let path = join(&base, &p.segments.join("."));
-        if v.is_null() { (None, path) } else { (Some(v), path) }
+        if v.is_null() {
+            (None, path)
+        } else {
+            (Some(v), path)
+        }
     }
 
     fn holds(&self, here: &Here<'_>, c: &Condition) -> bool {
@@ -104,7 +116,13 @@ impl Cx<'_> {
         (text == c.equals) != c.negate
     }
 
-    fn fields(&self, fields: &[Field], here: &Here<'_>, out_prefix: &str, out: &mut Map<String, Value>) -> Result<(), RenderError> {
+    fn fields(
+        &self,
+        fields: &[Field],
+        here: &Here<'_>,
+        out_prefix: &str,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), RenderError> {
         for f in fields {
             let target = join(out_prefix, &f.target);
             if let Some(c) = &f.when
@@ -119,7 +137,12 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn field(&self, f: &Field, here: &Here<'_>, target: &str) -> Result<Option<Value>, RenderError> {
+    fn field(
+        &self,
+        f: &Field,
+        here: &Here<'_>,
+        target: &str,
+    ) -> Result<Option<Value>, RenderError> {
         if let Some(c) = &f.constant {
             return Ok(Some(c.clone()));
         }
@@ -154,15 +177,26 @@ impl Cx<'_> {
                 .tables
                 .get(table)
                 .and_then(|t| t.lookup(&key))
-                .ok_or_else(|| self.err(target, source.clone(), format!("value `{key}` is not in code table `{table}`")))?;
+                .ok_or_else(|| {
+                    self.err(
+                        target,
+                        source.clone(),
+                        format!("value `{key}` is not in code table `{table}`"),
+                    )
+                })?;
             value = mapped.clone();
         }
         if let Some(pattern) = &f.date {
             let text = value
                 .as_str()
                 .ok_or_else(|| self.err(target, source.clone(), "expected a date-time string"))?;
-            let at = OffsetDateTime::parse(text, &Rfc3339)
-                .map_err(|e| self.err(target, source.clone(), format!("not an RFC 3339 date-time: {e}")))?;
+            let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
+                self.err(
+                    target,
+                    source.clone(),
+                    format!("not an RFC 3339 date-time: {e}"),
+                )
+            })?;
             value = Value::String(
                 pattern
                     .format(at, self.mapping.offset)
@@ -180,7 +214,14 @@ impl Cx<'_> {
         Ok(Some(value))
     }
 
-    fn nested(&self, f: &Field, children: &[Field], value: Option<&Value>, path: &str, target: &str) -> Result<Option<Value>, RenderError> {
+    fn nested(
+        &self,
+        f: &Field,
+        children: &[Field],
+        value: Option<&Value>,
+        path: &str,
+        target: &str,
+    ) -> Result<Option<Value>, RenderError> {
         let source = f.source.as_ref().map(|_| path.to_owned());
         match value {
             None => match (&f.default, f.required) {
@@ -209,11 +250,19 @@ impl Cx<'_> {
                     value: v,
                     path: path.to_owned(),
                 };
-                let item_target = if f.as_list { format!("{target}[0]") } else { target.to_owned() };
+                let item_target = if f.as_list {
+                    format!("{target}[0]")
+                } else {
+                    target.to_owned()
+                };
                 let mut obj = Map::new();
                 self.fields(children, &here, &item_target, &mut obj)?;
                 let obj = Value::Object(obj);
-                Ok(Some(if f.as_list { Value::Array(vec![obj]) } else { obj }))
+                Ok(Some(if f.as_list {
+                    Value::Array(vec![obj])
+                } else {
+                    obj
+                }))
             }
         }
     }

@@ -136,11 +136,19 @@ mod tests {
     fn dossier_shape_knows_the_model() {
         let schema = serde_json::to_value(schemars::schema_for!(Dossier)).expect("schema");
         let shape = Shape::from_root_schema(&schema);
-        assert_eq!(shape.resolve(&path("applicant.identity.number")), Ok(&Shape::Leaf));
+        assert_eq!(
+            shape.resolve(&path("applicant.identity.number")),
+            Ok(&Shape::Leaf)
+        );
         assert_eq!(shape.resolve(&path("status")), Ok(&Shape::Leaf));
-        assert!(matches!(shape.resolve(&path("documents")), Ok(Shape::List(_))));
+        assert!(matches!(
+            shape.resolve(&path("documents")),
+            Ok(Shape::List(_))
+        ));
         assert_eq!(shape.resolve(&path("extra.anything.deep")), Ok(&Shape::Any));
-        let err = shape.resolve(&path("applicant.identity.numbr")).expect_err("unknown");
+        let err = shape
+            .resolve(&path("applicant.identity.numbr"))
+            .expect_err("unknown");
         assert!(err.contains("applicant.identity.numbr"), "{err}");
         let err = shape.resolve(&path("documents.url")).expect_err("list");
         assert!(err.contains("is a list"), "{err}");

@@ -103,7 +103,10 @@ pub(super) fn compile(
             time::macros::format_description!("[offset_hour]:[offset_minute]"),
         )
         .unwrap_or_else(|_| {
-            cx.error(tz, format!("bad timezone `{}` (expected like +07:00)", tz.get_ref()));
+            cx.error(
+                tz,
+                format!("bad timezone `{}` (expected like +07:00)", tz.get_ref()),
+            );
             VIETNAM_OFFSET
         }),
     };
@@ -151,7 +154,10 @@ impl Compiler<'_> {
         let mut out = Vec::with_capacity(files.len());
         for f in files {
             if !seen.insert(f.target.get_ref().clone()) {
-                self.error(&f.target, format!("duplicate target `{}`", f.target.get_ref()));
+                self.error(
+                    &f.target,
+                    format!("duplicate target `{}`", f.target.get_ref()),
+                );
             }
             if let Some(field) = self.field(f, here, root) {
                 out.push(field);
@@ -161,7 +167,12 @@ impl Compiler<'_> {
     }
 
     /// Resolves a source path against the shape it is relative to.
-    fn path(&mut self, p: &Spanned<String>, here: &Shape, root: &Shape) -> Option<(SourcePath, Shape)> {
+    fn path(
+        &mut self,
+        p: &Spanned<String>,
+        here: &Shape,
+        root: &Shape,
+    ) -> Option<(SourcePath, Shape)> {
         let raw = p.get_ref();
         let (from_root, rest) = match raw.strip_prefix("$.") {
             Some(rest) => (true, rest),
@@ -195,26 +206,37 @@ impl Compiler<'_> {
             self.error(&f.target, "empty target".to_owned());
         }
         if f.value.is_some() && (f.source.is_some() || f.fields.is_some()) {
-            self.error(&f.target, format!("`{target}`: `value` excludes `source` and `fields`"));
+            self.error(
+                &f.target,
+                format!("`{target}`: `value` excludes `source` and `fields`"),
+            );
         }
         if f.value.is_none() && f.source.is_none() && f.fields.is_none() {
-            self.error(&f.target, format!("`{target}`: needs `source`, `value` or `fields`"));
+            self.error(
+                &f.target,
+                format!("`{target}`: needs `source`, `value` or `fields`"),
+            );
         }
         let source = f.source.as_ref().and_then(|s| self.path(s, here, root));
         let fallback = f.fallback.as_ref().and_then(|s| self.path(s, here, root));
         let when = f.when.as_ref().and_then(|w| self.condition(w, here, root));
-        let transform = f.transform.as_ref().and_then(|t| match t.get_ref().as_str() {
-            "non_empty" => Some(Transform::NonEmpty),
-            "count" => Some(Transform::Count),
-            "string" => Some(Transform::String),
-            other => {
-                self.error(
-                    t,
-                    format!("unknown transform `{other}` (expected non_empty, count or string)"),
-                );
-                None
-            }
-        });
+        let transform = f
+            .transform
+            .as_ref()
+            .and_then(|t| match t.get_ref().as_str() {
+                "non_empty" => Some(Transform::NonEmpty),
+                "count" => Some(Transform::Count),
+                "string" => Some(Transform::String),
+                other => {
+                    self.error(
+                        t,
+                        format!(
+                            "unknown transform `{other}` (expected non_empty, count or string)"
+                        ),
+                    );
+                    None
+                }
+            });
         let code_table = f.code_table.as_ref().and_then(|t| {
             if self.tables.get(t.get_ref()).is_some() {
                 Some(t.get_ref().clone())
@@ -231,20 +253,25 @@ impl Compiler<'_> {
                 None
             }
         });
-        let date = f.format.as_ref().and_then(|p| match DatePattern::parse(p.get_ref()) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.error(p, e);
-                None
-            }
-        });
+        let date = f
+            .format
+            .as_ref()
+            .and_then(|p| match DatePattern::parse(p.get_ref()) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.error(p, e);
+                    None
+                }
+            });
         let children = match &f.fields {
             None => None,
             Some(kids) => {
                 if f.code_table.is_some() || f.format.is_some() || f.transform.is_some() {
                     self.error(
                         &f.target,
-                        format!("`{target}`: nested `fields` exclude code_table, format and transform"),
+                        format!(
+                            "`{target}`: nested `fields` exclude code_table, format and transform"
+                        ),
                     );
                 }
                 let item_shape = match &source {
@@ -253,7 +280,10 @@ impl Compiler<'_> {
                     Some((_, shape @ (Shape::Object { .. } | Shape::Any))) => shape.clone(),
                     Some((p, Shape::Leaf)) => {
                         if let Some(s) = &f.source {
-                            self.error(s, format!("`{}` is a scalar: it cannot have `fields`", p.text));
+                            self.error(
+                                s,
+                                format!("`{}` is a scalar: it cannot have `fields`", p.text),
+                            );
                         }
                         Shape::Any
                     }
@@ -266,7 +296,10 @@ impl Compiler<'_> {
         {
             self.error(
                 s,
-                format!("`{}` is a list: give it `fields` or a transform (count, non_empty)", p.text),
+                format!(
+                    "`{}` is a list: give it `fields` or a transform (count, non_empty)",
+                    p.text
+                ),
             );
         }
         Some(Field {
@@ -293,7 +326,10 @@ impl Compiler<'_> {
         } else if let Some((p, v)) = raw.split_once('=') {
             (p, v, false)
         } else {
-            self.error(w, format!("bad condition `{raw}` (expected `path=value` or `path!=value`)"));
+            self.error(
+                w,
+                format!("bad condition `{raw}` (expected `path=value` or `path!=value`)"),
+            );
             return None;
         };
         let spanned = Spanned::new(w.span(), path.trim().to_owned());
@@ -348,7 +384,9 @@ pub(super) fn compile_tables(file: &str, text: &str) -> Result<CodeTables, Vec<S
                 errors.push(SpecError {
                     file: file.to_owned(),
                     line: line_of(text, span.start),
-                    message: format!("code table `{name}`: `{k}` must map to a string, number or boolean"),
+                    message: format!(
+                        "code table `{name}`: `{k}` must map to a string, number or boolean"
+                    ),
                 });
                 continue;
             }
@@ -360,5 +398,9 @@ pub(super) fn compile_tables(file: &str, text: &str) -> Result<CodeTables, Vec<S
         }
         tables.insert(name, map, default);
     }
-    if errors.is_empty() { Ok(tables) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(tables)
+    } else {
+        Err(errors)
+    }
 }

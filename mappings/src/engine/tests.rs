@@ -7,28 +7,42 @@ fn dvcqg() -> MappingSet {
 }
 
 fn business() -> Value {
-    serde_json::from_str(include_str!("../../../examples/dossier-business-registration.json")).expect("json")
+    serde_json::from_str(include_str!(
+        "../../../examples/dossier-business-registration.json"
+    ))
+    .expect("json")
 }
 
 #[test]
 fn business_dossier_renders_to_the_expected_hoso() {
     let out = dvcqg().render("hoso", &business()).expect("renders");
-    let expected: Value =
-        serde_json::from_str(include_str!("../../tests/expected/dvcqg-hoso-business.json")).expect("json");
-    assert_eq!(out, expected, "{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    let expected: Value = serde_json::from_str(include_str!(
+        "../../tests/expected/dvcqg-hoso-business.json"
+    ))
+    .expect("json");
+    assert_eq!(
+        out,
+        expected,
+        "{}",
+        serde_json::to_string_pretty(&out).unwrap_or_default()
+    );
 }
 
 #[test]
 fn progress_entry_renders_with_truncated_actor() {
     let mut event: Value =
-        serde_json::from_str(include_str!("../../../examples/event-processing.json")).expect("json");
+        serde_json::from_str(include_str!("../../../examples/event-processing.json"))
+            .expect("json");
     event["actor"]["name"] = json!("Nguyễn Văn Hùng ".repeat(6));
     let input = json!({ "dossier_code": "000.02.01.H37-261128-0001", "event": event });
     let out = dvcqg().render("tien-do", &input).expect("renders");
     assert_eq!(out["MaHoSo"], "000.02.01.H37-261128-0001");
     assert_eq!(out["TrangThai"], "4");
     assert_eq!(out["ThoiDiemXuLy"], "20261128143000");
-    assert_eq!(out["NguoiXuLy"].as_str().map(|s| s.chars().count()), Some(50));
+    assert_eq!(
+        out["NguoiXuLy"].as_str().map(|s| s.chars().count()),
+        Some(50)
+    );
     assert_eq!(out["PhongBanXuLy"], "Phòng Đăng ký kinh doanh");
     assert!(out.get("NgayKetThucTheoQuyDinh").is_none());
 }
@@ -38,7 +52,10 @@ fn summary_is_truncated_to_1000_characters() {
     let mut d = business();
     d["summary"] = json!("Đ".repeat(1500));
     let out = dvcqg().render("hoso", &d).expect("renders");
-    assert_eq!(out["TrichYeuHoSo"].as_str().map(|s| s.chars().count()), Some(1000));
+    assert_eq!(
+        out["TrichYeuHoSo"].as_str().map(|s| s.chars().count()),
+        Some(1000)
+    );
 }
 
 #[test]
@@ -53,7 +70,10 @@ fn counter_dossier_has_no_portal_account() {
 #[test]
 fn missing_required_input_names_the_field() {
     let mut d = business();
-    d["documents"][1].as_object_mut().expect("obj").remove("url");
+    d["documents"][1]
+        .as_object_mut()
+        .expect("obj")
+        .remove("url");
     let err = dvcqg().render("hoso", &d).expect_err("url is required");
     assert_eq!(err.field(), "documents[1].url");
     assert_eq!(err.target, "TaiLieuNop[1].DuongDanTaiTepTin");
@@ -75,7 +95,11 @@ fn unknown_source_path_is_reported_with_file_and_line() {
     assert_eq!(err.0.len(), 1);
     assert_eq!(err.0[0].file, "x/a.toml");
     assert_eq!(err.0[0].line, 5);
-    assert!(err.0[0].message.contains("applicant.identity.numbr"), "{}", err.0[0]);
+    assert!(
+        err.0[0].message.contains("applicant.identity.numbr"),
+        "{}",
+        err.0[0]
+    );
 }
 
 #[test]
@@ -101,7 +125,8 @@ transform = "upper"
 target = "A"
 value = 1
 "#;
-    let err = MappingSet::from_sources("x", &[("codes.toml", codes), ("a.toml", text)]).expect_err("bad");
+    let err =
+        MappingSet::from_sources("x", &[("codes.toml", codes), ("a.toml", text)]).expect_err("bad");
     let lines: Vec<usize> = err.0.iter().map(|e| e.line).collect();
     assert_eq!(lines, [5, 9, 12, 16, 18], "{err}");
     assert!(err.to_string().contains("unknown code table `statuses`"));
@@ -111,10 +136,17 @@ value = 1
 
 #[test]
 fn syntax_errors_and_unknown_keys_have_lines() {
-    let err = MappingSet::from_sources("x", &[("a.toml", "input = \"dossier\"\n[[fields]]\ntarget = \"A\"\nsorce = \"code\"\n")])
-        .expect_err("unknown key");
+    let err = MappingSet::from_sources(
+        "x",
+        &[(
+            "a.toml",
+            "input = \"dossier\"\n[[fields]]\ntarget = \"A\"\nsorce = \"code\"\n",
+        )],
+    )
+    .expect_err("unknown key");
     assert_eq!(err.0[0].line, 4, "{err}");
-    let err = MappingSet::from_sources("x", &[("a.toml", "input = \"dossier\"\n[[fields]\n")]).expect_err("syntax");
+    let err = MappingSet::from_sources("x", &[("a.toml", "input = \"dossier\"\n[[fields]\n")])
+        .expect_err("syntax");
     assert_eq!(err.0[0].line, 2, "{err}");
 }
 
