@@ -1,1 +1,328 @@
-//! Running the real lienthong binary from tests.
+//! Running the real `lienthong` binary from tests: configuration, start, readiness, kill -9,
+//! SIGTERM, and small HTTP helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use crate::DvcqgSim;
+
+/// The `lienthong` binary: `LIENTHONG_BIN`, else next to the test executable's profile directory
+/// (`target/<profile>/lienthong`, built by `scripts/test`).
+///
+/// Panics when it does not exist, saying how to build it.
+pub fn lienthong_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("LIENTHONG_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let bin = profile_dir.join("lienthong");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p lienthong` (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A free loopback port (bound then released; the gateway binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Settings of a test gateway's configuration.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    /// `session` or `lgsp`.
+    pub transport: String,
+    /// `[destinations.dvcqg.retry]` body.
+    pub retry: String,
+    /// `[destinations.dvcqg.circuit_breaker]` body.
+    pub breaker: String,
+    /// Extra keys of `[destinations.dvcqg]`.
+    pub dvcqg_extra: String,
+    /// Extra keys of `[server]`.
+    pub server_extra: String,
+    /// `concurrency` of the destination.
+    pub concurrency: usize,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            transport: "session".into(),
+            retry: "initial = \"100ms\"\nmultiplier = 2.0\nmax_delay = \"1s\"\nmax_attempts = 100\nmax_age = \"1h\"\n".into(),
+            breaker: "failures = 50\ncool_down = \"500ms\"\nmax_cool_down = \"1s\"\n".into(),
+            dvcqg_extra: String::new(),
+            server_extra: String::new(),
+            concurrency: 8,
+        }
+    }
+}
+
+impl TestConfig {
+    /// The TOML text for a store in `dir`, listening on `port`, delivering to `sim`.
+    pub fn render(&self, dir: &Path, port: u16, sim: &DvcqgSim) -> String {
+        let c = sim.credentials();
+        let base = sim.base_url();
+        format!(
+            r#"[server]
+listen = "127.0.0.1:{port}"
+shutdown_grace = "5s"
+{server_extra}
+
+[store]
+url = "sqlite://{db}"
+
+[center]
+agency_code = "000.02.01.H37"
+agency_name = "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình"
+
+[dispatcher]
+poll_interval = "50ms"
+
+[log]
+level = "info"
+
+[destinations.dvcqg]
+kind = "dvcqg"
+transport = "{transport}"
+base_url = "{base}"
+username = "{user}"
+password = "{pass}"
+madonvi = "{madonvi}"
+dstcode = "{dstcode}"
+token_url = "{base}/lgsp/token"
+client_id = "{client_id}"
+client_secret = "{client_secret}"
+create_url = "{base}/lgsp/hoso/create"
+update_url = "{base}/lgsp/hoso/update"
+progress_url = "{base}/lgsp/tiendo"
+timeout = "3s"
+concurrency = {concurrency}
+{dvcqg_extra}
+
+[destinations.dvcqg.retry]
+{retry}
+
+[destinations.dvcqg.circuit_breaker]
+{breaker}
+
+[[routes]]
+procedure_prefix = ""
+destinations = ["dvcqg"]
+"#,
+            server_extra = self.server_extra,
+            db = dir.join("lienthong.db").display(),
+            transport = self.transport,
+            user = c.username,
+            pass = c.password,
+            madonvi = c.madonvi,
+            dstcode = c.dstcode,
+            client_id = c.client_id,
+            client_secret = c.client_secret,
+            concurrency = self.concurrency,
+            dvcqg_extra = self.dvcqg_extra,
+            retry = self.retry,
+            breaker = self.breaker,
+        )
+    }
+}
+
+/// A running `lienthong serve` child process.
+pub struct Gateway {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The configuration file.
+    pub config_path: PathBuf,
+    /// Where its stderr goes.
+    pub log_path: PathBuf,
+    /// HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl Gateway {
+    /// Writes `config` to `dir/lienthong.toml` and starts `lienthong serve` on it, waiting until
+    /// `/readyz` answers.
+    ///
+    /// Panics if it does not become ready within 30 s (printing its log).
+    pub async fn start(dir: &Path, config: &str) -> Self {
+        let config_path = dir.join("lienthong.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let port = config
+            .lines()
+            .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
+            .and_then(|r| r.trim_end_matches('"').parse::<u16>().ok())
+            .expect("config listens on 127.0.0.1:PORT");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("gateway.log"))
+            .expect("log file");
+        let child = Command::new(lienthong_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .env("LIENTHONG_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn lienthong");
+        let mut gw = Self {
+            child: Some(child),
+            base_url: format!("http://127.0.0.1:{port}"),
+            config_path,
+            log_path: dir.join("gateway.log"),
+            http: reqwest::Client::new(),
+        };
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = gw.http.get(format!("{}/readyz", gw.base_url)).send().await
+                && r.status().is_success()
+            {
+                return gw;
+            }
+            if let Some(c) = gw.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("lienthong exited during start-up ({status}):\n{}", gw.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "lienthong not ready in 30 s:\n{}",
+                gw.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Kills the process with SIGKILL (no shutdown at all) and waits for it.
+    pub async fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().await.expect("kill -9");
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub async fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let pid = c.id()?;
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(30), c.wait())
+            .await
+            .ok()?
+            .ok()?;
+        status.code()
+    }
+
+    /// `POST path` with a JSON body; returns status and parsed body (Null when not JSON).
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every delivery (admin API).
+    pub async fn deliveries(&self) -> Vec<Value> {
+        let (_, v) = self.get("/v1/deliveries?limit=10000").await;
+        v["deliveries"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `check` holds on the deliveries, polling; panics with the log after `limit`.
+    pub async fn wait_deliveries(
+        &self,
+        limit: Duration,
+        what: &str,
+        check: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let all = self.deliveries().await;
+            if check(&all) {
+                return all;
+            }
+            if start.elapsed() > limit {
+                let states: Vec<String> = all
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{} {} {} {}",
+                            d["dossier_code"], d["kind"], d["state"], d["last_error"]
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}; deliveries:\n{}\nlog:\n{}",
+                    states.join("\n"),
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// True when every delivery is delivered.
+pub fn all_delivered(all: &[Value]) -> bool {
+    !all.is_empty() && all.iter().all(|d| d["state"] == "delivered")
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes; returns whether it held.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}
+
+/// An example from the repository's `examples/` folder.
+pub fn example(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("example file"))
+        .expect("example JSON")
+}
