@@ -81,7 +81,9 @@ pub enum FailKind {
 pub struct Faults {
     /// Fail this many portal calls, then behave.
     pub fail_next: u32,
-    /// Fail every Nth portal call (2 = every second call).
+    /// Fail every Nth call that carries data (sync or progress; 2 = every second one). Lookups
+    /// and logins are not counted, so that a delivery made of several calls cannot always land on
+    /// the failing turn.
     pub fail_every: Option<u32>,
     /// Fail every portal call.
     pub down: bool,
@@ -130,6 +132,7 @@ struct Inner {
     progress_calls: Vec<usize>,
     calls: Vec<Call>,
     portal_calls: u64,
+    data_calls: u64,
     faults: Faults,
     next_id: u64,
 }
@@ -158,7 +161,13 @@ impl Shared {
     fn injected(&self, service: &str) -> Option<FailKind> {
         let mut inner = self.lock();
         inner.portal_calls += 1;
+        let carries_data = matches!(service, "DongBoHoSoMC" | "CapNhatTienDoHoSoMC")
+            || service.starts_with("lgsp:");
+        if carries_data {
+            inner.data_calls += 1;
+        }
         let n = inner.portal_calls;
+        let d = inner.data_calls;
         let f = &mut inner.faults;
         let fail = if f.down {
             true
@@ -166,14 +175,15 @@ impl Shared {
             f.fail_next -= 1;
             true
         } else {
-            f.fail_every
-                .is_some_and(|every| every > 0 && n.is_multiple_of(u64::from(every)))
+            carries_data
+                && f.fail_every
+                    .is_some_and(|every| every > 0 && d.is_multiple_of(u64::from(every)))
         };
         if !fail {
             return None;
         }
         let kind = match f.kind {
-            FailKind::Rotate => match (n / 2) % 3 {
+            FailKind::Rotate => match (n + d) % 3 {
                 0 => FailKind::ServerError,
                 1 => FailKind::Reset,
                 _ => FailKind::Unavailable {

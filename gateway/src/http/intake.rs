@@ -151,7 +151,7 @@ pub(super) async fn post_dossier(
         })
         .await
         .map_err(|e| store_unavailable(&e))?;
-    tracing::info!(dossier = code, outcome = ?std::mem::discriminant(&outcome), "dossier intake");
+    tracing::info!(dossier = code, outcome = outcome.label(), "dossier intake");
     settle(outcome, format!("/v1/dossiers/{code}"))
 }
 

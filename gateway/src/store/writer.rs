@@ -117,6 +117,19 @@ pub enum IntakeOutcome {
     },
 }
 
+impl IntakeOutcome {
+    /// A short label for logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Accepted(_) => "accepted",
+            Self::Repeat(_) => "repeat",
+            Self::Conflict(_) => "conflict",
+            Self::NotFound => "not_found",
+            Self::InvalidTransition { .. } => "invalid_transition",
+        }
+    }
+}
+
 /// A claim of due deliveries of one destination.
 #[derive(Debug, Clone)]
 pub struct Claim {
