@@ -387,121 +387,11 @@ impl Config {
         })?;
         let mut errors = Vec::new();
         apply_env(&mut table, env, &mut errors);
-        let config = parse_sections(table, &mut errors);
-        if let Some(c) = &config {
-            c.validate(&mut errors);
-        }
-        match config {
+        let parts = parse_sections(table, &mut errors);
+        parts.validate(&mut errors);
+        match parts.assemble() {
             Some(c) if errors.is_empty() => Ok(c),
             _ => Err(ConfigErrors(errors)),
-        }
-    }
-
-    fn validate(&self, errors: &mut Vec<ConfigError>) {
-        if let Err(e) = crate::store::StoreLocation::parse(&self.store.url) {
-            errors.push(err("store.url", e));
-        }
-        if self.store.max_batch == 0 {
-            errors.push(err("store.max_batch", "must be at least 1"));
-        }
-        if self.server.max_body == 0 {
-            errors.push(err("server.max_body", "must be more than 0"));
-        }
-        if self.server.admin_token.is_some() && self.server.admin_token_file.is_some() {
-            errors.push(err(
-                "server.admin_token_file",
-                "give admin_token or admin_token_file, not both",
-            ));
-        }
-        if let Some(f) = &self.server.admin_token_file
-            && !f.is_file()
-        {
-            errors.push(err(
-                "server.admin_token_file",
-                format!("{} does not exist", f.display()),
-            ));
-        }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            errors.push(err("log.format", "must be text or json"));
-        }
-        if self.dispatcher.claim_batch == 0 {
-            errors.push(err("dispatcher.claim_batch", "must be at least 1"));
-        }
-        for (name, d) in &self.destinations {
-            let key = format!("destinations.{name}");
-            if !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                errors.push(err(&key, "names use letters, digits, - and _"));
-            }
-            let r = &d.retry;
-            if r.initial.is_zero() {
-                errors.push(err(format!("{key}.retry.initial"), "must be more than 0"));
-            }
-            if !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {
-                errors.push(err(
-                    format!("{key}.retry.multiplier"),
-                    "must be at least 1.0",
-                ));
-            }
-            if r.max_delay < r.initial {
-                errors.push(err(
-                    format!("{key}.retry.max_delay"),
-                    "must not be less than initial",
-                ));
-            }
-            if r.max_attempts == 0 {
-                errors.push(err(
-                    format!("{key}.retry.max_attempts"),
-                    "must be at least 1",
-                ));
-            }
-            if d.concurrency == 0 {
-                errors.push(err(format!("{key}.concurrency"), "must be at least 1"));
-            }
-            if d.circuit_breaker.failures == 0 {
-                errors.push(err(
-                    format!("{key}.circuit_breaker.failures"),
-                    "must be at least 1",
-                ));
-            }
-            match &d.kind {
-                DestinationKind::Dvcqg(c) => {
-                    for p in c.validate() {
-                        errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
-                    if let Err(e) = lienthong_connectors::dvcqg::load_mappings(c) {
-                        for s in e.0 {
-                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
-                        }
-                    }
-                }
-            }
-        }
-        for (i, r) in self.routes.iter().enumerate() {
-            if r.destinations.is_empty() {
-                errors.push(err(
-                    format!("routes[{i}].destinations"),
-                    "must name at least one destination",
-                ));
-            }
-            for d in &r.destinations {
-                if !self.destinations.contains_key(d) {
-                    errors.push(err(
-                        format!("routes[{i}].destinations"),
-                        format!("unknown destination `{d}`"),
-                    ));
-                }
-            }
-            if let Some(l) = &r.level
-                && !matches!(l.as_str(), "province" | "district" | "commune")
-            {
-                errors.push(err(
-                    format!("routes[{i}].level"),
-                    "must be province, district or commune",
-                ));
-            }
         }
     }
 
@@ -588,7 +478,160 @@ fn section<T: DeserializeOwned>(
     }
 }
 
-fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Option<Config> {
+/// The sections that parsed, so that each can be validated even when others did not parse.
+struct Parts {
+    server: Option<ServerConfig>,
+    store: Option<StoreConfig>,
+    center: Option<CenterConfig>,
+    dispatcher: Option<DispatcherConfig>,
+    log: Option<LogConfig>,
+    routes: Option<Vec<RouteConfig>>,
+    destinations: BTreeMap<String, DestinationConfig>,
+    /// Every destination name declared, including those that did not parse.
+    declared: std::collections::BTreeSet<String>,
+    destinations_ok: bool,
+}
+
+impl ServerConfig {
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if self.max_body == 0 {
+            errors.push(err("server.max_body", "must be more than 0"));
+        }
+        if self.admin_token.is_some() && self.admin_token_file.is_some() {
+            errors.push(err(
+                "server.admin_token_file",
+                "give admin_token or admin_token_file, not both",
+            ));
+        }
+        if let Some(f) = &self.admin_token_file
+            && !f.is_file()
+        {
+            errors.push(err(
+                "server.admin_token_file",
+                format!("{} does not exist", f.display()),
+            ));
+        }
+    }
+}
+
+impl Parts {
+    fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(store) = &self.store {
+            if let Err(e) = crate::store::StoreLocation::parse(&store.url) {
+                errors.push(err("store.url", e));
+            }
+            if store.max_batch == 0 {
+                errors.push(err("store.max_batch", "must be at least 1"));
+            }
+        }
+        if let Some(server) = &self.server {
+            server.validate(errors);
+        }
+        if let Some(log) = &self.log
+            && !matches!(log.format.as_str(), "text" | "json")
+        {
+            errors.push(err("log.format", "must be text or json"));
+        }
+        if let Some(d) = &self.dispatcher
+            && d.claim_batch == 0
+        {
+            errors.push(err("dispatcher.claim_batch", "must be at least 1"));
+        }
+        for (name, d) in &self.destinations {
+            let key = format!("destinations.{name}");
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                errors.push(err(&key, "names use letters, digits, - and _"));
+            }
+            let r = &d.retry;
+            if r.initial.is_zero() {
+                errors.push(err(format!("{key}.retry.initial"), "must be more than 0"));
+            }
+            if !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {
+                errors.push(err(
+                    format!("{key}.retry.multiplier"),
+                    "must be at least 1.0",
+                ));
+            }
+            if r.max_delay < r.initial {
+                errors.push(err(
+                    format!("{key}.retry.max_delay"),
+                    "must not be less than initial",
+                ));
+            }
+            if r.max_attempts == 0 {
+                errors.push(err(
+                    format!("{key}.retry.max_attempts"),
+                    "must be at least 1",
+                ));
+            }
+            if d.concurrency == 0 {
+                errors.push(err(format!("{key}.concurrency"), "must be at least 1"));
+            }
+            if d.circuit_breaker.failures == 0 {
+                errors.push(err(
+                    format!("{key}.circuit_breaker.failures"),
+                    "must be at least 1",
+                ));
+            }
+            match &d.kind {
+                DestinationKind::Dvcqg(c) => {
+                    for p in c.validate() {
+                        errors.push(err(format!("{key}.{}", p.key), p.message));
+                    }
+                    if let Err(e) = lienthong_connectors::dvcqg::load_mappings(c) {
+                        for s in e.0 {
+                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        for (i, r) in self.routes.iter().flatten().enumerate() {
+            if r.destinations.is_empty() {
+                errors.push(err(
+                    format!("routes[{i}].destinations"),
+                    "must name at least one destination",
+                ));
+            }
+            for d in &r.destinations {
+                if !self.declared.contains(d) {
+                    errors.push(err(
+                        format!("routes[{i}].destinations"),
+                        format!("unknown destination `{d}`"),
+                    ));
+                }
+            }
+            if let Some(l) = &r.level
+                && !matches!(l.as_str(), "province" | "district" | "commune")
+            {
+                errors.push(err(
+                    format!("routes[{i}].level"),
+                    "must be province, district or commune",
+                ));
+            }
+        }
+    }
+
+    fn assemble(self) -> Option<Config> {
+        if !self.destinations_ok {
+            return None;
+        }
+        Some(Config {
+            server: self.server?,
+            store: self.store?,
+            center: self.center?,
+            dispatcher: self.dispatcher?,
+            log: self.log?,
+            destinations: self.destinations,
+            routes: self.routes?,
+        })
+    }
+}
+
+fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Parts {
     let mut take = |k: &str| table.remove(k);
     let server = section::<ServerConfig>(
         "server",
@@ -623,10 +666,12 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Opti
     };
     let mut destinations = BTreeMap::new();
     let mut destinations_ok = true;
+    let mut declared = std::collections::BTreeSet::new();
     match take("destinations") {
         None => {}
         Some(toml::Value::Table(t)) => {
             for (name, v) in t {
+                declared.insert(name.clone());
                 match destination(&name, v, errors) {
                     Some(d) => {
                         destinations.insert(name, d);
@@ -646,19 +691,17 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Opti
     for k in table.keys() {
         errors.push(err(k.as_str(), "unknown key"));
     }
-    Some(Config {
-        server: server?,
-        store: store?,
-        center: center?,
-        dispatcher: dispatcher?,
-        log: log?,
-        destinations: if destinations_ok {
-            destinations
-        } else {
-            return None;
-        },
-        routes: routes?,
-    })
+    Parts {
+        server,
+        store,
+        center,
+        dispatcher,
+        log,
+        routes,
+        destinations,
+        declared,
+        destinations_ok,
+    }
 }
 
 fn destination(

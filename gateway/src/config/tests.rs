@@ -1,1 +1,139 @@
+use super::*;
 
+const EXAMPLE: &str = include_str!("../../../deploy/config/lienthong.example.toml");
+
+fn no_env() -> std::iter::Empty<(String, String)> {
+    std::iter::empty()
+}
+
+fn keys(e: &ConfigErrors) -> Vec<String> {
+    e.0.iter().map(|x| x.key.clone()).collect()
+}
+
+/// The example with its password file replaced by an inline password (the file does not exist here).
+fn example() -> String {
+    EXAMPLE.replace(
+        "password_file = \"/etc/lienthong/dvcqg.pass\"",
+        "password = \"x\"",
+    )
+}
+
+#[test]
+fn example_config_parses_with_contract_keys() {
+    let c = Config::from_toml(&example(), no_env()).expect("example config is valid");
+    assert_eq!(c.server.listen, "127.0.0.1:8440".parse().expect("addr"));
+    assert_eq!(c.server.max_body, 10 * 1024 * 1024);
+    assert_eq!(c.center.agency_code, "000.02.01.H37");
+    let d = &c.destinations["dvcqg"];
+    assert_eq!(d.retry.initial, Duration::from_secs(1));
+    assert_eq!(d.retry.max_age, Duration::from_secs(72 * 3600));
+    assert_eq!(d.retry.max_attempts, 25);
+    assert_eq!(d.kind.name(), "dvcqg");
+    assert_eq!(c.routes[0].destinations, ["dvcqg"]);
+}
+
+#[test]
+fn env_overrides_set_nested_keys_and_keep_strings() {
+    let env = vec![
+        ("LIENTHONG_SERVER__MAX_BODY".to_owned(), "2MiB".to_owned()),
+        (
+            "LIENTHONG_STORE__URL".to_owned(),
+            "sqlite:///srv/lt.db".to_owned(),
+        ),
+        (
+            "LIENTHONG_DESTINATIONS__DVCQG__PASSWORD".to_owned(),
+            "123456".to_owned(),
+        ),
+        (
+            "LIENTHONG_DESTINATIONS__DVCQG__RETRY__MAX_ATTEMPTS".to_owned(),
+            "7".to_owned(),
+        ),
+        ("LIENTHONG_CONFIG".to_owned(), "/ignored".to_owned()),
+        ("OTHER".to_owned(), "x".to_owned()),
+    ];
+    let c = Config::from_toml(&example(), env).expect("valid");
+    assert_eq!(c.server.max_body, 2 * 1024 * 1024);
+    assert_eq!(c.store.url, "sqlite:///srv/lt.db");
+    assert_eq!(c.destinations["dvcqg"].retry.max_attempts, 7);
+    let DestinationKind::Dvcqg(d) = &c.destinations["dvcqg"].kind;
+    assert_eq!(d.password.as_ref().map(|p| p.expose()), Some("123456"));
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key() {
+    let text = example()
+        .replace("max_body = \"10MiB\"", "max_body = \"ten megs\"")
+        .replace("initial = \"1s\"", "initial = \"soon\"")
+        .replace(
+            "madonvi = \"000.00.00.H37\"",
+            "madonvi = \"000.00.00.H37\"\nmadonvi_typo = 1",
+        )
+        .replace(
+            "destinations = [\"dvcqg\"]",
+            "destinations = [\"dvcqg\", \"nbrs\"]",
+        )
+        .replace("[log]", "[logging]");
+    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
+    let k = keys(&e);
+    assert!(k.contains(&"server.max_body".to_owned()), "{e}");
+    assert!(
+        k.contains(&"destinations.dvcqg.retry.initial".to_owned()),
+        "{e}"
+    );
+    assert!(
+        k.contains(&"destinations.dvcqg".to_owned())
+            || k.iter().any(|x| x.contains("madonvi_typo")),
+        "{e}"
+    );
+    assert!(k.contains(&"logging".to_owned()), "{e}");
+    assert!(e.to_string().contains("madonvi_typo"), "{e}");
+}
+
+#[test]
+fn semantic_problems_are_all_reported() {
+    let text = example()
+        .replace(
+            "sqlite:///var/lib/lienthong/lienthong.db",
+            "sqlite://relative.db",
+        )
+        .replace(
+            "destinations = [\"dvcqg\"]",
+            "destinations = [\"dvcqg\", \"nbrs\"]",
+        )
+        .replace("max_attempts = 25", "max_attempts = 0")
+        .replace(
+            "base_url = \"https://dichvucong.example.gov.vn\"",
+            "base_url = \"ftp://x\"",
+        );
+    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
+    let k = keys(&e);
+    for key in [
+        "store.url",
+        "routes[0].destinations",
+        "destinations.dvcqg.retry.max_attempts",
+        "destinations.dvcqg.base_url",
+    ] {
+        assert!(k.contains(&key.to_owned()), "{key} missing in {e}");
+    }
+}
+
+#[test]
+fn missing_sections_and_kinds() {
+    let e = Config::from_toml("[server]\n", no_env()).expect_err("invalid");
+    assert_eq!(keys(&e), ["store", "center"]);
+    let text = "[store]\nurl = \"sqlite:///x.db\"\n[center]\nagency_code = \"a\"\nagency_name = \"b\"\n[destinations.x]\nkind = \"fax\"\n";
+    let e = Config::from_toml(text, no_env()).expect_err("invalid");
+    assert_eq!(keys(&e), ["destinations.x.kind"]);
+    let e = Config::from_toml("[store\n", no_env()).expect_err("syntax");
+    assert!(e.to_string().contains("line 1"), "{e}");
+}
+
+#[test]
+fn postgres_is_refused_clearly_for_now() {
+    let text = example().replace(
+        "sqlite:///var/lib/lienthong/lienthong.db",
+        "postgres://lt@localhost/lt",
+    );
+    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
+    assert!(e.to_string().contains("PostgreSQL"), "{e}");
+}

@@ -1,0 +1,147 @@
+//! The command line: check-config, mapping check/render, exit codes and one-line errors.
+
+use std::path::Path;
+use std::process::Command;
+
+use lienthong_tests::gateway_process::lienthong_bin;
+
+fn repo(p: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(lienthong_bin())
+        .args(args)
+        .output()
+        .expect("run lienthong");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(repo("deploy/config/lienthong.example.toml"))
+        .expect("example")
+        .replace("max_body = \"10MiB\"", "max_body = \"lots\"")
+        .replace("destinations = [\"dvcqg\"]", "destinations = [\"emc\"]");
+    std::fs::write(&bad, text).expect("write");
+    let (ok, _, err) = run(&["check-config", "--config", bad.to_str().expect("path")]);
+    assert!(!ok);
+    assert!(err.contains("server.max_body"), "{err}");
+    assert!(
+        err.contains("destinations.dvcqg.password_file"),
+        "the missing password file is reported too: {err}"
+    );
+    assert!(err.contains("problem(s) found"), "{err}");
+
+    let good = dir.path().join("good.toml");
+    let text = std::fs::read_to_string(repo("deploy/config/lienthong.example.toml"))
+        .expect("example")
+        .replace(
+            "password_file = \"/etc/lienthong/dvcqg.pass\"",
+            "password = \"x\"",
+        );
+    std::fs::write(&good, text).expect("write");
+    let (ok, out, err) = run(&["check-config", "--config", good.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn mapping_check_and_render() {
+    let (ok, out, err) = run(&[
+        "mapping",
+        "check",
+        "--dir",
+        repo("mappings/specs/dvcqg").to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("hoso") && out.contains("tien-do"), "{out}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("codes.toml"),
+        "[tables.status]\naccepted = \"2\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("hoso.toml"),
+        "input = \"dossier\"\n\n[[fields]]\ntarget = \"MaHoSo\"\nsource = \"cod\"\n",
+    )
+    .expect("write");
+    let (ok, _, err) = run(&[
+        "mapping",
+        "check",
+        "--dir",
+        dir.path().to_str().expect("path"),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("hoso.toml:5: unknown source path `cod`"),
+        "{err}"
+    );
+
+    let missing_config = dir.path().join("none.toml");
+    let input = repo("examples/dossier-business-registration.json");
+    let (ok, out, err) = run(&[
+        "mapping",
+        "render",
+        "--destination",
+        "dvcqg",
+        "--input",
+        input.to_str().expect("path"),
+        "--config",
+        missing_config.to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    let hoso: serde_json::Value = serde_json::from_str(&out).expect("JSON out");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("mappings/tests/expected/dvcqg-hoso-business.json"))
+            .expect("expected"),
+    )
+    .expect("json");
+    assert_eq!(hoso, expected);
+
+    let event = repo("examples/event-processing.json");
+    let (ok, out, err) = run(&[
+        "mapping",
+        "render",
+        "--destination",
+        "dvcqg",
+        "--input",
+        input.to_str().expect("path"),
+        "--event",
+        event.to_str().expect("path"),
+        "--config",
+        missing_config.to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"TrangThai\": \"4\""), "{out}");
+}
+
+#[test]
+fn errors_are_one_line_with_non_zero_exit() {
+    let (ok, _, err) = run(&["serve", "--config", "/nonexistent/lienthong.toml"]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    let (ok, _, err) = run(&[
+        "mapping",
+        "render",
+        "--destination",
+        "nbrs",
+        "--input",
+        "/nonexistent.json",
+        "--config",
+        "/nonexistent.toml",
+    ]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (ok, out, _) = run(&["--help"]);
+    assert!(ok && out.contains("demo") && out.contains("check-config"));
+}
