@@ -251,3 +251,6 @@ pub fn ms_to_rfc3339(ms: i64) -> String {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

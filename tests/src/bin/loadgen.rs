@@ -1,1 +1,298 @@
-fn main() {}
+//! Load generator: drives the real `lienthong` binary over HTTP on loopback against the DVCQG
+//! simulator and reports intake throughput and latency, end-to-end delivery throughput and the
+//! gateway's peak RSS.
+//!
+//! Phase 1 (intake): the portal is down, `--clients` concurrent clients submit `--dossiers`
+//! dossiers; deliveries pile up in the store (so the RSS reading is taken with the whole backlog
+//! queued). Phase 2 (delivery): the portal comes back; the time until it has every dossier gives
+//! the delivery rate. Optionally (`--mixed`) a third phase measures intake while deliveries flow.
+//!
+//! ```sh
+//! cargo build --release -p lienthong
+//! cargo run --release -p lienthong-tests --bin loadgen -- --dossiers 20000 --clients 64
+//! ```
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use lienthong_tests::DvcqgSim;
+use lienthong_tests::gateway_process::{TestConfig, free_port};
+use serde_json::{Value, json};
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(about = "Load generator for the lienthong gateway (loopback only)")]
+struct Args {
+    /// Dossiers to submit.
+    #[arg(long, default_value_t = 20_000)]
+    dossiers: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Deliveries in flight at once towards the portal.
+    #[arg(long, default_value_t = 64)]
+    delivery_concurrency: usize,
+    /// `session` or `lgsp`.
+    #[arg(long, default_value = "session")]
+    transport: String,
+    /// The lienthong binary (default: next to this program).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// Also measure intake while deliveries flow (a second batch of the same size).
+    #[arg(long)]
+    mixed: bool,
+}
+
+fn dossier(template: &Value, n: usize) -> Value {
+    let mut d = template.clone();
+    d["code"] = json!(format!("000.02.01.H37-261128-{n:07}"));
+    d
+}
+
+struct Intake {
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+    errors: usize,
+}
+
+async fn intake(
+    base: &str,
+    template: &Value,
+    range: std::ops::Range<usize>,
+    clients: usize,
+) -> Intake {
+    let next = Arc::new(AtomicUsize::new(range.start));
+    let end = range.end;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("client");
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (next, http, base, template) = (
+            next.clone(),
+            http.clone(),
+            base.to_owned(),
+            template.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= end {
+                    break;
+                }
+                let body = serde_json::to_vec(&dossier(&template, n)).expect("json");
+                let t = Instant::now();
+                let r = http
+                    .post(format!("{base}/v1/dossiers"))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().as_u16() == 202 => {
+                        lat.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.expect("client");
+        latencies_us.extend(l);
+        errors += e;
+    }
+    latencies_us.sort_unstable();
+    Intake {
+        elapsed: start.elapsed(),
+        latencies_us,
+        errors,
+    }
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn report(label: &str, i: &Intake) {
+    let n = i.latencies_us.len();
+    println!(
+        "{label}: {n} accepted in {:.2} s = {:.0} dossiers/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} errors",
+        i.elapsed.as_secs_f64(),
+        n as f64 / i.elapsed.as_secs_f64(),
+        pct(&i.latencies_us, 0.50),
+        pct(&i.latencies_us, 0.99),
+        pct(&i.latencies_us, 1.0),
+        i.errors
+    );
+}
+
+async fn wait_delivered(sim: &DvcqgSim, want: usize, limit: Duration) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    loop {
+        let have = sim.dossier_codes().len();
+        if have >= want {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            bail!("only {have} of {want} delivered after {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let binary = match args.binary {
+        Some(b) => b,
+        None => std::env::current_exe()?
+            .parent()
+            .context("exe dir")?
+            .join("lienthong"),
+    };
+    if !binary.exists() {
+        bail!(
+            "{} not found: run `cargo build --release -p lienthong` first",
+            binary.display()
+        );
+    }
+    let sim = DvcqgSim::start().await?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port();
+    let cfg = TestConfig {
+        transport: args.transport.clone(),
+        concurrency: args.delivery_concurrency,
+        breaker: "failures = 3\ncool_down = \"200ms\"\nmax_cool_down = \"200ms\"\n".into(),
+        retry: "initial = \"100ms\"\nmultiplier = 2.0\nmax_delay = \"200ms\"\nmax_attempts = 1000\nmax_age = \"2h\"\n".into(),
+        ..TestConfig::default()
+    };
+    let config = cfg
+        .render(dir.path(), port, &sim)
+        .replace("level = \"info\"", "level = \"warn\"");
+    let config_path = dir.path().join("lienthong.toml");
+    std::fs::write(&config_path, config)?;
+    let mut child = tokio::process::Command::new(&binary)
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn lienthong")?;
+    let pid = child.id().context("pid")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ready = Instant::now();
+    while http.get(format!("{base}/readyz")).send().await.is_err() {
+        if ready.elapsed() > Duration::from_secs(30) {
+            bail!("gateway not ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let peak = Arc::new(AtomicUsize::new(0));
+    {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                let r = usize::try_from(rss_kib(pid, "VmRSS:")).unwrap_or(0);
+                peak.fetch_max(r, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+    let template: Value = serde_json::from_str(include_str!(
+        "../../../examples/dossier-business-registration.json"
+    ))?;
+    println!(
+        "loadgen: {} dossiers, {} clients, {} transport, delivery concurrency {}, {} cores",
+        args.dossiers,
+        args.clients,
+        args.transport,
+        args.delivery_concurrency,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    // Phase 1: intake alone; deliveries queue while the portal is down.
+    sim.update_faults(|f| f.down = true);
+    let i = intake(&base, &template, 0..args.dossiers, args.clients).await;
+    report("intake (portal down, backlog growing)", &i);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let queued_rss = rss_kib(pid, "VmRSS:");
+    println!(
+        "RSS with {} deliveries queued: {:.1} MiB",
+        i.latencies_us.len(),
+        queued_rss as f64 / 1024.0
+    );
+
+    // Phase 2: the portal comes back; drain.
+    sim.update_faults(|f| f.down = false);
+    let t = wait_delivered(&sim, i.latencies_us.len(), Duration::from_secs(1800)).await?;
+    println!(
+        "delivery: {} dossiers delivered in {:.2} s = {:.0} deliveries/s ({} portal calls)",
+        i.latencies_us.len(),
+        t.as_secs_f64(),
+        i.latencies_us.len() as f64 / t.as_secs_f64(),
+        sim.calls().len()
+    );
+
+    if args.mixed {
+        let start = Instant::now();
+        let m = intake(
+            &base,
+            &template,
+            args.dossiers..2 * args.dossiers,
+            args.clients,
+        )
+        .await;
+        report("intake while delivering", &m);
+        let t = wait_delivered(
+            &sim,
+            i.latencies_us.len() + m.latencies_us.len(),
+            Duration::from_secs(1800),
+        )
+        .await?;
+        let total = start.elapsed().max(t);
+        println!(
+            "end to end: {} dossiers accepted and delivered in {:.2} s = {:.0} deliveries/s",
+            m.latencies_us.len(),
+            total.as_secs_f64(),
+            m.latencies_us.len() as f64 / total.as_secs_f64()
+        );
+    }
+    println!(
+        "peak RSS: {:.1} MiB (VmHWM {:.1} MiB)",
+        peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        rss_kib(pid, "VmHWM:") as f64 / 1024.0
+    );
+    child.kill().await.ok();
+    Ok(())
+}

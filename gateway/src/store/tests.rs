@@ -1,0 +1,252 @@
+//! The store on a real SQLite file: intake outcomes, lane ordering, batching, release, replay.
+
+use lienthong_connectors::{MessageKind, Outcome};
+use lienthong_mappings::DossierStatus;
+
+use super::*;
+
+async fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let s = Store::open(&url, 64, 2).await.expect("open");
+    (dir, s)
+}
+
+fn msg(id: &str, kind: MessageKind) -> NewMessage {
+    NewMessage {
+        id: id.into(),
+        destination: "dvcqg".into(),
+        kind,
+        body: "{}".into(),
+    }
+}
+
+fn dossier(code: &str, sha: &str) -> NewDossier {
+    NewDossier {
+        code: code.into(),
+        body: "{}".into(),
+        sha256: sha.into(),
+        status: "accepted".into(),
+        destinations: vec!["dvcqg".into()],
+        answer: format!("answer-{code}"),
+        messages: vec![msg(&format!("{code}-d"), MessageKind::Dossier)],
+    }
+}
+
+fn event(code: &str, n: u32) -> EventIntake {
+    EventIntake {
+        dossier_code: code.into(),
+        event_id: format!("e{n}"),
+        status: DossierStatus::Processing,
+        body: "{}".into(),
+        sha256: format!("sha-{n}"),
+        answer: format!("ev-{n}"),
+        messages: vec![msg(&format!("{code}-p{n}"), MessageKind::Progress)],
+    }
+}
+
+fn claim(limit: usize, progress_batch: usize) -> Claim {
+    Claim {
+        destination: "dvcqg".into(),
+        owner: "t".into(),
+        limit,
+        lease_ms: 60_000,
+        progress_batch,
+    }
+}
+
+fn ids(batches: &[ClaimedBatch]) -> Vec<Vec<String>> {
+    batches
+        .iter()
+        .map(|b| b.messages.iter().map(|m| m.id.clone()).collect())
+        .collect()
+}
+
+fn done(b: &ClaimedBatch, decision: Decision, outcome: Outcome) -> Completion {
+    Completion {
+        messages: b.messages.iter().map(|m| (m.seq, m.attempts + 1)).collect(),
+        started_at: now_ms(),
+        duration_ms: 1,
+        outcome,
+        decision,
+    }
+}
+
+fn delivered() -> Outcome {
+    Outcome::Delivered {
+        http_status: Some(200),
+        portal: None,
+    }
+}
+
+#[tokio::test]
+async fn intake_outcomes() {
+    let (_d, s) = store().await;
+    assert_eq!(
+        s.intake_dossier(dossier("A", "x")).await.expect("ok"),
+        IntakeOutcome::Accepted("answer-A".into())
+    );
+    assert_eq!(
+        s.intake_dossier(dossier("A", "x")).await.expect("ok"),
+        IntakeOutcome::Repeat("answer-A".into())
+    );
+    assert!(matches!(
+        s.intake_dossier(dossier("A", "y")).await.expect("ok"),
+        IntakeOutcome::Conflict(_)
+    ));
+    assert_eq!(
+        s.intake_event(event("B", 1)).await.expect("ok"),
+        IntakeOutcome::NotFound
+    );
+    assert!(matches!(
+        s.intake_event(event("A", 1)).await.expect("ok"),
+        IntakeOutcome::Accepted(_)
+    ));
+    assert!(matches!(
+        s.intake_event(event("A", 1)).await.expect("ok"),
+        IntakeOutcome::Repeat(_)
+    ));
+    let mut returned = event("A", 2);
+    returned.status = DossierStatus::Returned;
+    assert!(matches!(
+        s.intake_event(returned).await.expect("ok"),
+        IntakeOutcome::Accepted(_)
+    ));
+    assert!(matches!(
+        s.intake_event(event("A", 3)).await.expect("ok"),
+        IntakeOutcome::InvalidTransition { .. }
+    ));
+    assert_eq!(
+        s.dossier("A").await.expect("read").expect("exists").status,
+        "returned"
+    );
+    s.close().await;
+}
+
+#[tokio::test]
+async fn only_the_head_of_a_lane_is_claimed_and_progress_is_batched() {
+    let (_d, s) = store().await;
+    s.intake_dossier(dossier("A", "x")).await.expect("ok");
+    s.intake_dossier(dossier("B", "x")).await.expect("ok");
+    for n in 0..12 {
+        s.intake_event(event("A", n)).await.expect("ok");
+    }
+    // The dossier messages are the heads; A's progress waits behind A's dossier.
+    let first = s.claim(claim(10, 10)).await.expect("claim");
+    assert_eq!(
+        ids(&first),
+        [vec!["A-d".to_owned()], vec!["B-d".to_owned()]]
+    );
+    assert!(
+        s.claim(claim(10, 10)).await.expect("claim").is_empty(),
+        "nothing else is eligible"
+    );
+    s.complete(vec![done(&first[0], Decision::Delivered, delivered())])
+        .await
+        .expect("complete");
+    // Now A's progress entries go, ten at a time, in order.
+    let next = s.claim(claim(10, 10)).await.expect("claim");
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].kind, MessageKind::Progress);
+    let expected: Vec<String> = (0..10).map(|n| format!("A-p{n}")).collect();
+    assert_eq!(ids(&next)[0], expected);
+    // A failed batch stays at the head of its lane.
+    let later = now_ms() + 60_000;
+    s.complete(vec![done(
+        &next[0],
+        Decision::RetryAt {
+            at_ms: later,
+            delay_ms: 60_000,
+        },
+        Outcome::retry("503"),
+    )])
+    .await
+    .expect("complete");
+    assert!(
+        s.claim(claim(10, 10)).await.expect("claim").is_empty(),
+        "A-p10 must not overtake A-p0..9"
+    );
+    let counts = s.delivery_counts().await.expect("counts");
+    let get = |st: &str| counts.iter().find(|c| c.state == st).map_or(0, |c| c.count);
+    assert_eq!(
+        (
+            get("delivered"),
+            get("retry_wait"),
+            get("pending"),
+            get("in_flight")
+        ),
+        (1, 10, 2, 1)
+    );
+    s.close().await;
+}
+
+#[tokio::test]
+async fn release_returns_claims_and_replay_revives_dead_letters() {
+    let (_d, s) = store().await;
+    s.intake_dossier(dossier("A", "x")).await.expect("ok");
+    s.intake_event(event("A", 1)).await.expect("ok");
+    let c = s.claim(claim(10, 10)).await.expect("claim");
+    assert_eq!(s.release_all().await.expect("release"), 1);
+    let c2 = s.claim(claim(10, 10)).await.expect("claim");
+    assert_eq!(ids(&c2), ids(&c), "released deliveries are due again");
+    s.complete(vec![done(
+        &c2[0],
+        Decision::Dead,
+        Outcome::reject("invalid"),
+    )])
+    .await
+    .expect("complete");
+    assert!(
+        s.claim(claim(10, 10)).await.expect("claim").is_empty(),
+        "dead holds its lane"
+    );
+    let dead = s
+        .deliveries(&DeliveryFilter {
+            state: Some("dead".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(dead.len(), 1);
+    let held = s
+        .deliveries(&DeliveryFilter {
+            state: Some("pending".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(held[0].held_by.as_deref(), Some("A-d"));
+    assert_eq!(
+        s.replay("A-d").await.expect("replay"),
+        ReplayOutcome::Replayed
+    );
+    assert_eq!(
+        s.replay("A-d").await.expect("replay"),
+        ReplayOutcome::NotReplayable("pending".into())
+    );
+    assert_eq!(
+        s.replay("nope").await.expect("replay"),
+        ReplayOutcome::NotFound
+    );
+    let c3 = s.claim(claim(10, 10)).await.expect("claim");
+    assert_eq!(c3[0].messages[0].attempts, 0, "replay gives fresh attempts");
+    let attempts = s.attempts("A-d").await.expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, "rejected");
+    s.close().await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let s = Store::open(&url, 64, 2).await.expect("open");
+    s.intake_dossier(dossier("A", "x")).await.expect("ok");
+    s.close().await;
+    let s = Store::open(&url, 64, 2).await.expect("reopen");
+    assert!(s.dossier("A").await.expect("read").is_some());
+    assert_eq!(s.claim(claim(10, 10)).await.expect("claim").len(), 1);
+    s.close().await;
+}
