@@ -69,6 +69,9 @@ pub enum StoreError {
     /// The writer task has stopped (shutting down, or the database failed).
     #[error("the store is shutting down")]
     Closed,
+    /// The write transaction could not begin or commit; nothing of it was stored.
+    #[error("write failed: {0}")]
+    Write(String),
     /// A stored value could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

@@ -221,7 +221,7 @@ type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 fn answer<T: Send + 'static>(tx: Reply<T>, value: Result<T, StoreError>) -> Answer {
     Box::new(move |commit_error| {
         let _ = tx.send(match (commit_error, value) {
-            (Some(e), Ok(_)) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+            (Some(e), _) => Err(StoreError::Write(e.to_owned())),
             (_, v) => v,
         });
     })
