@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use lienthong_tests::gateway_process::TestConfig;
 use lienthong_tests::{DvcqgSim, FailKind, Faults};
 use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
@@ -280,57 +281,18 @@ fn event(id: &str, status: &str, at: OffsetDateTime, who: (&str, &str, &str), no
             "actor": { "name": who.0, "title": who.1, "unit": who.2 }, "note": note })
 }
 
+/// The demo's configuration: the tests' template (session transport to the simulator) with a
+/// fast retry schedule and circuit breaker, so that an outage and its recovery fit in seconds.
 fn demo_config(dir: &std::path::Path, sim: &DvcqgSim) -> String {
-    let c = sim.credentials();
+    let cfg = TestConfig {
+        retry: "initial = \"200ms\"\nmultiplier = 2.0\nmax_delay = \"2s\"\nmax_attempts = 50\nmax_age = \"10m\"\n".into(),
+        breaker: "failures = 4\ncool_down = \"1s\"\nmax_cool_down = \"2s\"\n".into(),
+        concurrency: 4,
+        ..TestConfig::default()
+    };
     format!(
-        r#"# Written by `lienthong demo`.
-[server]
-listen = "127.0.0.1:0"
-shutdown_grace = "5s"
-
-[store]
-url = "sqlite://{db}"
-
-[center]
-agency_code = "000.02.01.H37"
-agency_name = "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình"
-
-[dispatcher]
-poll_interval = "100ms"
-
-[destinations.dvcqg]
-kind = "dvcqg"
-transport = "session"
-base_url = "{base}"
-username = "{user}"
-password = "{pass}"
-madonvi = "{madonvi}"
-dstcode = "{dstcode}"
-timeout = "5s"
-concurrency = 4
-
-[destinations.dvcqg.retry]
-initial = "200ms"
-multiplier = 2.0
-max_delay = "2s"
-max_attempts = 50
-max_age = "10m"
-
-[destinations.dvcqg.circuit_breaker]
-failures = 4
-cool_down = "1s"
-max_cool_down = "2s"
-
-[[routes]]
-procedure_prefix = ""
-destinations = ["dvcqg"]
-"#,
-        db = dir.join("lienthong.db").display(),
-        base = sim.base_url(),
-        user = c.username,
-        pass = c.password,
-        madonvi = c.madonvi,
-        dstcode = c.dstcode,
+        "# Written by `lienthong demo`.\n{}",
+        cfg.render(dir, 0, sim)
     )
 }
 

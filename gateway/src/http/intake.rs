@@ -109,6 +109,45 @@ fn settle(outcome: IntakeOutcome, location: String) -> Result<Response, Problem>
     }
 }
 
+/// A dossier ready for the store: normalised body, its digest, and one message per destination.
+struct Prepared {
+    code: String,
+    stored: String,
+    sha256: String,
+    status: String,
+    answer: String,
+    messages: Vec<NewMessage>,
+}
+
+/// Checks that the dossier renders for every destination and builds what the store needs.
+fn prepare(
+    st: &AppState,
+    dossier: Dossier,
+    op: DossierOp,
+    destinations: &[String],
+) -> Result<Prepared, Problem> {
+    let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
+    let sha256 = sha256_hex(stored.as_bytes());
+    let code = dossier.code.clone();
+    let status = dossier.status.as_str().to_owned();
+    let message = MessageBody::Dossier {
+        op,
+        dossier: Box::new(dossier),
+    };
+    check_all(st, destinations, &message)?;
+    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
+    let messages = messages(destinations, MessageKind::Dossier, &message_json);
+    let answer = json!({ "code": code, "messages": message_list(&messages) }).to_string();
+    Ok(Prepared {
+        code,
+        stored,
+        sha256,
+        status,
+        answer,
+        messages,
+    })
+}
+
 /// `POST /v1/dossiers`.
 pub(super) async fn post_dossier(
     State(st): State<Arc<AppState>>,
@@ -126,33 +165,26 @@ pub(super) async fn post_dossier(
         )
         .with("field", e.path.as_str())
     })?;
-    let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
-    let sha256 = sha256_hex(stored.as_bytes());
-    let code = dossier.code.clone();
-    let status = dossier.status.as_str().to_owned();
-    let message = MessageBody::Dossier {
-        op: DossierOp::Create,
-        dossier: Box::new(dossier),
-    };
-    check_all(&st, &destinations, &message)?;
-    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
-    let msgs = messages(&destinations, MessageKind::Dossier, &message_json);
-    let answer = json!({ "code": code, "messages": message_list(&msgs) }).to_string();
+    let p = prepare(&st, dossier, DossierOp::Create, &destinations)?;
     let outcome = st
         .store
         .intake_dossier(NewDossier {
-            code: code.clone(),
-            body: stored,
-            sha256,
-            status,
+            code: p.code.clone(),
+            body: p.stored,
+            sha256: p.sha256,
+            status: p.status,
             destinations,
-            answer,
-            messages: msgs,
+            answer: p.answer,
+            messages: p.messages,
         })
         .await
         .map_err(|e| store_unavailable(&e))?;
-    tracing::info!(dossier = code, outcome = outcome.label(), "dossier intake");
-    settle(outcome, format!("/v1/dossiers/{code}"))
+    tracing::info!(
+        dossier = p.code,
+        outcome = outcome.label(),
+        "dossier intake"
+    );
+    settle(outcome, format!("/v1/dossiers/{}", p.code))
 }
 
 /// `PUT /v1/dossiers/{code}`.
@@ -184,26 +216,16 @@ pub(super) async fn put_dossier(
         .into_iter()
         .filter(|d| st.destinations.contains_key(d))
         .collect();
-    let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
-    let sha256 = sha256_hex(stored.as_bytes());
-    let status = dossier.status.as_str().to_owned();
-    let message = MessageBody::Dossier {
-        op: DossierOp::Update,
-        dossier: Box::new(dossier),
-    };
-    check_all(&st, &destinations, &message)?;
-    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
-    let msgs = messages(&destinations, MessageKind::Dossier, &message_json);
-    let answer = json!({ "code": code, "messages": message_list(&msgs) }).to_string();
+    let p = prepare(&st, dossier, DossierOp::Update, &destinations)?;
     let outcome = st
         .store
         .replace_dossier(ReplaceDossier {
-            code: code.clone(),
-            body: stored,
-            sha256,
-            status,
-            answer,
-            messages: msgs,
+            code: p.code,
+            body: p.stored,
+            sha256: p.sha256,
+            status: p.status,
+            answer: p.answer,
+            messages: p.messages,
         })
         .await
         .map_err(|e| store_unavailable(&e))?;
