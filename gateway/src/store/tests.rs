@@ -250,3 +250,46 @@ async fn data_survives_reopening() {
     assert_eq!(s.claim(claim(10, 10)).await.expect("claim").len(), 1);
     s.close().await;
 }
+
+#[tokio::test]
+async fn a_failing_operation_fails_alone_and_leaves_nothing() {
+    let (_d, s) = store().await;
+    for round in 0..5 {
+        let a = format!("A{round}");
+        let b = format!("B{round}");
+        let mut ok = dossier(&a, "x");
+        ok.messages = vec![msg(&format!("m{round}"), MessageKind::Dossier)];
+        let mut bad = dossier(&b, "x");
+        // The same message id twice violates messages.id UNIQUE in the middle of the operation.
+        bad.messages = vec![
+            msg(&format!("n{round}"), MessageKind::Dossier),
+            msg(&format!("n{round}"), MessageKind::Dossier),
+        ];
+        let (r1, r2, r3) = tokio::join!(
+            s.intake_dossier(ok),
+            s.intake_dossier(bad),
+            s.intake_dossier(dossier(&format!("C{round}"), "x"))
+        );
+        assert!(matches!(r1, Ok(IntakeOutcome::Accepted(_))), "{r1:?}");
+        assert!(matches!(r2, Err(StoreError::Db(_))), "{r2:?}");
+        assert!(matches!(r3, Ok(IntakeOutcome::Accepted(_))), "{r3:?}");
+        assert!(
+            s.dossier(&b).await.expect("read").is_none(),
+            "the failed operation left its dossier behind"
+        );
+        assert!(s.dossier(&a).await.expect("read").is_some());
+    }
+    let all = s
+        .deliveries(&DeliveryFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        all.len(),
+        10,
+        "one delivery per accepted dossier, created by the trigger"
+    );
+    s.close().await;
+}

@@ -1,7 +1,10 @@
 //! The single writer: every write operation of the process, committed in groups.
 //!
-//! Each operation runs under its own savepoint, so one failing operation does not undo the others
-//! of its group; answers are sent only after the group's COMMIT returned.
+//! Answers are sent only after the group's COMMIT returned. Operations are written to take few
+//! statements (each statement is a round trip to SQLite's thread): a trigger creates each
+//! message's delivery, inserts use `ON CONFLICT` instead of a prior check. When an operation fails
+//! (rare: a full disk, a constraint bug), the group is rolled back and every operation is run
+//! again in its own transaction, so one bad operation fails alone.
 
 use lienthong_connectors::{MessageKind, Outcome};
 use sqlx::pool::PoolConnection;
@@ -215,16 +218,67 @@ pub enum ReplayOutcome {
     NotReplayable(String),
 }
 
-/// Sends an answer after the group committed (or its error if it did not).
-type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+/// What an operation produced, before it is sent to its caller.
+enum Done {
+    Intake(IntakeOutcome),
+    Claimed(Vec<ClaimedBatch>),
+    Unit,
+    Count(u64),
+    Replay(ReplayOutcome),
+}
 
-fn answer<T: Send + 'static>(tx: Reply<T>, value: Result<T, StoreError>) -> Answer {
-    Box::new(move |commit_error| {
-        let _ = tx.send(match (commit_error, value) {
-            (Some(e), _) => Err(StoreError::Write(e.to_owned())),
-            (_, v) => v,
-        });
-    })
+impl Op {
+    /// Whether the dispatcher should look for work after this operation committed.
+    fn wakes(&self, done: &Done) -> bool {
+        matches!(self, Self::Complete(..) | Self::Release(..))
+            || matches!(
+                done,
+                Done::Intake(IntakeOutcome::Accepted(_)) | Done::Replay(ReplayOutcome::Replayed)
+            )
+    }
+
+    /// Sends the result to the caller.
+    fn answer(self, result: Result<Done, StoreError>) {
+        fn send<T>(tx: Reply<T>, r: Result<T, StoreError>) {
+            let _ = tx.send(r);
+        }
+        let mismatch =
+            || StoreError::Corrupt("operation answered with the wrong kind of result".to_owned());
+        match self {
+            Self::NewDossier(_, tx) | Self::ReplaceDossier(_, tx) | Self::Event(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Intake(o) => Ok(o),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Claim(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Claimed(c) => Ok(c),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Complete(_, tx) => send(tx, result.map(|_| ())),
+            Self::Release(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Count(n) => Ok(n),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Replay(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Replay(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Stop(tx) => {
+                let _ = tx.send(());
+            }
+        }
+    }
 }
 
 pub(super) async fn run(
@@ -234,152 +288,137 @@ pub(super) async fn run(
     work: Arc<Notify>,
 ) {
     let mut conn: Option<PoolConnection<Sqlite>> = None;
-    let mut stop: Option<oneshot::Sender<()>> = None;
+    let mut stop: Option<Op> = None;
     while stop.is_none() {
         let Some(first) = rx.recv().await else { break };
-        let mut jobs = vec![first];
-        while jobs.len() < max_batch {
+        let mut ops = vec![first.op];
+        while ops.len() < max_batch {
             match rx.try_recv() {
-                Ok(j) => jobs.push(j),
+                Ok(j) => ops.push(j.op),
                 Err(_) => break,
             }
         }
-        let c = match conn.take() {
+        if let Some(i) = ops.iter().position(|o| matches!(o, Op::Stop(_))) {
+            stop = Some(ops.remove(i));
+        }
+        if ops.is_empty() {
+            continue;
+        }
+        let mut c = match conn.take() {
             Some(c) => c,
             None => match pool.acquire().await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(error = %e, "store: cannot get the write connection");
-                    fail_all(jobs, &e.to_string(), &mut stop);
+                    for op in ops {
+                        op.answer(Err(StoreError::Write(e.to_string())));
+                    }
                     continue;
                 }
             },
         };
-        let mut c = c;
-        let woke = group(&mut c, jobs, &mut stop).await;
-        conn = Some(c);
-        if woke {
+        if group(&mut c, ops).await {
             work.notify_one();
         }
+        conn = Some(c);
     }
     drop(conn);
     pool.close().await;
     if let Some(s) = stop {
-        let _ = s.send(());
+        s.answer(Ok(Done::Unit));
     }
 }
 
-fn fail_all(jobs: Vec<Job>, error: &str, stop: &mut Option<oneshot::Sender<()>>) {
-    for j in jobs {
-        let a = match j.op {
-            Op::NewDossier(_, tx) | Op::ReplaceDossier(_, tx) | Op::Event(_, tx) => {
-                answer(tx, Ok(IntakeOutcome::NotFound))
-            }
-            Op::Claim(_, tx) => answer(tx, Ok(Vec::new())),
-            Op::Complete(_, tx) => answer(tx, Ok(())),
-            Op::Release(_, tx) => answer(tx, Ok(0)),
-            Op::Replay(_, tx) => answer(tx, Ok(ReplayOutcome::NotFound)),
-            Op::Stop(tx) => {
-                *stop = Some(tx);
-                continue;
-            }
-        };
-        a(Some(error));
-    }
-}
-
-/// Runs one group; returns whether the dispatcher should look for work.
-async fn group(
-    conn: &mut SqliteConnection,
-    jobs: Vec<Job>,
-    stop: &mut Option<oneshot::Sender<()>>,
-) -> bool {
+/// Runs a group in one transaction; returns whether the dispatcher should look for work.
+async fn group(conn: &mut SqliteConnection, ops: Vec<Op>) -> bool {
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
         tracing::error!(error = %e, "store: cannot begin a write transaction");
-        fail_all(jobs, &e.to_string(), stop);
+        for op in ops {
+            op.answer(Err(StoreError::Write(e.to_string())));
+        }
         return false;
     }
-    let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
-    let mut wake = false;
-    for job in jobs {
-        if let Op::Stop(tx) = job.op {
-            *stop = Some(tx);
-            continue;
+    let mut results = Vec::with_capacity(ops.len());
+    let mut failed = None;
+    for op in &ops {
+        match execute(conn, op).await {
+            Ok(d) => results.push(d),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         }
-        if let Err(e) = sqlx::query("SAVEPOINT op").execute(&mut *conn).await {
-            tracing::error!(error = %e, "store: savepoint failed");
+    }
+    if let Some(e) = failed {
+        tracing::warn!(error = %e, ops = ops.len(), "store: an operation failed; running the group one by one");
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        let mut wake = false;
+        for op in ops {
+            wake |= alone(conn, op).await;
         }
-        let (ok, a) = apply(conn, job.op, &mut wake).await;
-        let end = if ok {
-            "RELEASE op"
-        } else {
-            "ROLLBACK TO op; RELEASE op"
-        };
-        if let Err(e) = sqlx::raw_sql(end).execute(&mut *conn).await {
-            tracing::error!(error = %e, "store: savepoint end failed");
-        }
-        answers.push(a);
+        return wake;
     }
     match sqlx::query("COMMIT").execute(&mut *conn).await {
         Ok(_) => {
-            for a in answers {
-                a(None);
+            let mut wake = false;
+            for (op, done) in ops.into_iter().zip(results) {
+                wake |= op.wakes(&done);
+                op.answer(Ok(done));
             }
             wake
         }
         Err(e) => {
             tracing::error!(error = %e, "store: commit failed");
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            let text = e.to_string();
-            for a in answers {
-                a(Some(&text));
+            for op in ops {
+                op.answer(Err(StoreError::Write(e.to_string())));
             }
             false
         }
     }
 }
 
-/// Applies one operation; `false` when it failed (its savepoint is rolled back).
-async fn apply(conn: &mut SqliteConnection, op: Op, wake: &mut bool) -> (bool, Answer) {
-    fn done<T: Send + 'static>(tx: Reply<T>, r: Result<T, sqlx::Error>) -> (bool, Answer) {
-        let ok = r.is_ok();
-        (ok, answer(tx, r.map_err(StoreError::Db)))
+/// Runs one operation in its own transaction.
+async fn alone(conn: &mut SqliteConnection, op: Op) -> bool {
+    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+        op.answer(Err(StoreError::Write(e.to_string())));
+        return false;
     }
-    match op {
-        Op::NewDossier(d, tx) => {
-            let r = new_dossier(conn, &d).await;
-            *wake |= matches!(r, Ok(IntakeOutcome::Accepted(_)));
-            done(tx, r)
-        }
-        Op::ReplaceDossier(d, tx) => {
-            let r = replace_dossier(conn, &d).await;
-            *wake |= matches!(r, Ok(IntakeOutcome::Accepted(_)));
-            done(tx, r)
-        }
-        Op::Event(e, tx) => {
-            let r = event(conn, &e).await;
-            *wake |= matches!(r, Ok(IntakeOutcome::Accepted(_)));
-            done(tx, r)
-        }
-        Op::Claim(c, tx) => done(tx, claim(conn, &c).await),
-        Op::Complete(c, tx) => {
-            *wake = true;
-            done(tx, complete(conn, &c).await)
-        }
-        Op::Release(seqs, tx) => {
-            *wake = true;
-            done(tx, release(conn, seqs.as_deref()).await)
-        }
-        Op::Replay(id, tx) => {
-            let r = replay(conn, &id).await;
-            *wake |= matches!(r, Ok(ReplayOutcome::Replayed));
-            done(tx, r)
-        }
-        Op::Stop(tx) => {
-            let _ = tx.send(());
-            (true, Box::new(|_| {}))
+    match execute(conn, &op).await {
+        Ok(done) => match sqlx::query("COMMIT").execute(&mut *conn).await {
+            Ok(_) => {
+                let wake = op.wakes(&done);
+                op.answer(Ok(done));
+                wake
+            }
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                op.answer(Err(StoreError::Write(e.to_string())));
+                false
+            }
+        },
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            op.answer(Err(StoreError::Db(e)));
+            false
         }
     }
+}
+
+async fn execute(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Error> {
+    Ok(match op {
+        Op::NewDossier(d, _) => Done::Intake(new_dossier(conn, d).await?),
+        Op::ReplaceDossier(d, _) => Done::Intake(replace_dossier(conn, d).await?),
+        Op::Event(e, _) => Done::Intake(event(conn, e).await?),
+        Op::Claim(c, _) => Done::Claimed(claim(conn, c).await?),
+        Op::Complete(c, _) => {
+            complete(conn, c).await?;
+            Done::Unit
+        }
+        Op::Release(seqs, _) => Done::Count(release(conn, seqs.as_deref()).await?),
+        Op::Replay(id, _) => Done::Replay(replay(conn, id).await?),
+        Op::Stop(_) => Done::Unit,
+    })
 }
 
 async fn queue(
@@ -389,31 +428,16 @@ async fn queue(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     for m in messages {
-        let seq: i64 = sqlx::query(
-            "INSERT INTO messages (id, dossier_code, destination, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(&m.id)
-        .bind(dossier_code)
-        .bind(&m.destination)
-        .bind(m.kind.as_str())
-        .bind(&m.body)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-        sqlx::query(
-            "INSERT INTO deliveries (message_seq, dossier_code, destination, kind, state, next_attempt_at, age_from, updated_at)
-             VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-        )
-        .bind(seq)
-        .bind(dossier_code)
-        .bind(&m.destination)
-        .bind(m.kind.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        // The `messages_start_delivery` trigger creates the pending delivery.
+        sqlx::query("INSERT INTO messages (id, dossier_code, destination, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&m.id)
+            .bind(dossier_code)
+            .bind(&m.destination)
+            .bind(m.kind.as_str())
+            .bind(&m.body)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -422,26 +446,11 @@ async fn new_dossier(
     conn: &mut SqliteConnection,
     d: &NewDossier,
 ) -> Result<IntakeOutcome, sqlx::Error> {
-    let existing = sqlx::query("SELECT body_sha256, intake_answer FROM dossiers WHERE code = ?")
-        .bind(&d.code)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(row) = existing {
-        let sha: String = row.try_get(0)?;
-        return Ok(if sha == d.sha256 {
-            IntakeOutcome::Repeat(row.try_get(1)?)
-        } else {
-            IntakeOutcome::Conflict(format!(
-                "dossier {} already exists with different data; send changes with PUT /v1/dossiers/{}",
-                d.code, d.code
-            ))
-        });
-    }
     let now = now_ms();
     let destinations = serde_json::to_string(&d.destinations).unwrap_or_else(|_| "[]".to_owned());
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO dossiers (code, body, body_sha256, status, destinations, version, intake_answer, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
     )
     .bind(&d.code)
     .bind(&d.body)
@@ -452,7 +461,23 @@ async fn new_dossier(
     .bind(now)
     .bind(now)
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        let row = sqlx::query("SELECT body_sha256, intake_answer FROM dossiers WHERE code = ?")
+            .bind(&d.code)
+            .fetch_one(&mut *conn)
+            .await?;
+        let sha: String = row.try_get(0)?;
+        return Ok(if sha == d.sha256 {
+            IntakeOutcome::Repeat(row.try_get(1)?)
+        } else {
+            IntakeOutcome::Conflict(format!(
+                "dossier {} already exists with different data; send changes with PUT /v1/dossiers/{}",
+                d.code, d.code
+            ))
+        });
+    }
     queue(conn, &d.code, &d.messages, now).await?;
     Ok(IntakeOutcome::Accepted(d.answer.clone()))
 }
@@ -490,25 +515,22 @@ async fn replace_dossier(
 }
 
 async fn event(conn: &mut SqliteConnection, e: &EventIntake) -> Result<IntakeOutcome, sqlx::Error> {
-    let Some(row) = sqlx::query("SELECT status FROM dossiers WHERE code = ?")
-        .bind(&e.dossier_code)
-        .fetch_optional(&mut *conn)
-        .await?
+    let Some(row) = sqlx::query(
+        "SELECT d.status, ev.body_sha256, ev.answer FROM dossiers d
+         LEFT JOIN status_events ev ON ev.dossier_code = d.code AND ev.event_id = ?
+         WHERE d.code = ?",
+    )
+    .bind(&e.event_id)
+    .bind(&e.dossier_code)
+    .fetch_optional(&mut *conn)
+    .await?
     else {
         return Ok(IntakeOutcome::NotFound);
     };
     let current: String = row.try_get(0)?;
-    if let Some(prev) = sqlx::query(
-        "SELECT body_sha256, answer FROM status_events WHERE dossier_code = ? AND event_id = ?",
-    )
-    .bind(&e.dossier_code)
-    .bind(&e.event_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    {
-        let sha: String = prev.try_get(0)?;
+    if let Some(sha) = row.try_get::<Option<String>, _>(1)? {
         return Ok(if sha == e.sha256 {
-            IntakeOutcome::Repeat(prev.try_get(1)?)
+            IntakeOutcome::Repeat(row.try_get(2)?)
         } else {
             IntakeOutcome::Conflict(format!(
                 "event {} of dossier {} already exists with different data",
@@ -527,11 +549,10 @@ async fn event(conn: &mut SqliteConnection, e: &EventIntake) -> Result<IntakeOut
     let now = now_ms();
     sqlx::query(
         "INSERT INTO status_events (dossier_code, event_id, seq, status, body, body_sha256, answer, received_at)
-         VALUES (?, ?, (SELECT COUNT(*) + 1 FROM status_events WHERE dossier_code = ?), ?, ?, ?, ?, ?)",
+         VALUES (?1, ?2, (SELECT COUNT(*) + 1 FROM status_events WHERE dossier_code = ?1), ?3, ?4, ?5, ?6, ?7)",
     )
     .bind(&e.dossier_code)
     .bind(&e.event_id)
-    .bind(&e.dossier_code)
     .bind(e.status.as_str())
     .bind(&e.body)
     .bind(&e.sha256)

@@ -142,6 +142,21 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may contain spaces) start after the last ')'.
+            let rest = s.rsplit(')').next()?.split_whitespace().collect::<Vec<_>>();
+            let utime: f64 = rest.get(11)?.parse().ok()?;
+            let stime: f64 = rest.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .unwrap_or(0.0)
+}
+
 fn report(label: &str, i: &Intake) {
     let n = i.latencies_us.len();
     println!(
@@ -197,10 +212,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let config = cfg
         .render(dir.path(), port, &sim)
-        .replace("level = \"info\"", "level = \"warn\"");
+        .replace("level = \"info\"", "level = \"error\"");
     let config_path = dir.path().join("lienthong.toml");
     std::fs::write(&config_path, config)?;
     let mut child = tokio::process::Command::new(&binary)
+        .env("LIENTHONG_LOG", "error")
         .args(["serve", "--config"])
         .arg(&config_path)
         .stdout(Stdio::null())
@@ -243,8 +259,15 @@ async fn main() -> anyhow::Result<()> {
 
     // Phase 1: intake alone; deliveries queue while the portal is down.
     sim.update_faults(|f| f.down = true);
+    let cpu0 = cpu_secs(pid);
     let i = intake(&base, &template, 0..args.dossiers, args.clients).await;
     report("intake (portal down, backlog growing)", &i);
+    let cpu1 = cpu_secs(pid);
+    println!(
+        "  gateway CPU during intake: {:.2} s ({:.0} µs per dossier)",
+        cpu1 - cpu0,
+        (cpu1 - cpu0) * 1e6 / i.latencies_us.len().max(1) as f64
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let queued_rss = rss_kib(pid, "VmRSS:");
     println!(
@@ -255,7 +278,10 @@ async fn main() -> anyhow::Result<()> {
 
     // Phase 2: the portal comes back; drain.
     sim.update_faults(|f| f.down = false);
+    let cpu2 = cpu_secs(pid);
     let t = wait_delivered(&sim, i.latencies_us.len(), Duration::from_secs(1800)).await?;
+    let cpu3 = cpu_secs(pid);
+    println!("  gateway CPU during delivery: {:.2} s", cpu3 - cpu2);
     println!(
         "delivery: {} dossiers delivered in {:.2} s = {:.0} deliveries/s ({} portal calls)",
         i.latencies_us.len(),
