@@ -46,6 +46,11 @@ struct Args {
     /// Also measure intake while deliveries flow (a second batch of the same size).
     #[arg(long)]
     mixed: bool,
+    /// Offered load in dossiers per second (open loop: each request has a scheduled time and
+    /// its latency counts from then, so a gateway that falls behind is not hidden). Without it,
+    /// the clients send as fast as answers come back (closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 fn dossier(template: &Value, n: usize) -> Value {
@@ -65,7 +70,9 @@ async fn intake(
     template: &Value,
     range: std::ops::Range<usize>,
     clients: usize,
+    rate: Option<f64>,
 ) -> Intake {
+    let first = range.start;
     let next = Arc::new(AtomicUsize::new(range.start));
     let end = range.end;
     let http = reqwest::Client::builder()
@@ -81,6 +88,7 @@ async fn intake(
             base.to_owned(),
             template.clone(),
         );
+        let origin = tokio::time::Instant::from_std(start);
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0;
@@ -90,7 +98,14 @@ async fn intake(
                     break;
                 }
                 let body = serde_json::to_vec(&dossier(&template, n)).expect("json");
-                let t = Instant::now();
+                let t = match rate {
+                    Some(r) => {
+                        let at = origin + Duration::from_secs_f64((n - first) as f64 / r);
+                        tokio::time::sleep_until(at).await;
+                        at.into_std()
+                    }
+                    None => Instant::now(),
+                };
                 let r = http
                     .post(format!("{base}/v1/dossiers"))
                     .header("content-type", "application/json")
@@ -249,9 +264,10 @@ async fn main() -> anyhow::Result<()> {
         "../../../examples/dossier-business-registration.json"
     ))?;
     println!(
-        "loadgen: {} dossiers, {} clients, {} transport, delivery concurrency {}, {} cores",
+        "loadgen: {} dossiers, {} clients ({}), {} transport, delivery concurrency {}, {} cores",
         args.dossiers,
         args.clients,
+        args.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("open loop at {r:.0}/s")),
         args.transport,
         args.delivery_concurrency,
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -260,7 +276,7 @@ async fn main() -> anyhow::Result<()> {
     // Phase 1: intake alone; deliveries queue while the portal is down.
     sim.update_faults(|f| f.down = true);
     let cpu0 = cpu_secs(pid);
-    let i = intake(&base, &template, 0..args.dossiers, args.clients).await;
+    let i = intake(&base, &template, 0..args.dossiers, args.clients, args.rate).await;
     report("intake (portal down, backlog growing)", &i);
     let cpu1 = cpu_secs(pid);
     println!(
@@ -297,6 +313,7 @@ async fn main() -> anyhow::Result<()> {
             &template,
             args.dossiers..2 * args.dossiers,
             args.clients,
+            args.rate,
         )
         .await;
         report("intake while delivering", &m);
