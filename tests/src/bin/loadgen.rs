@@ -267,7 +267,10 @@ async fn main() -> anyhow::Result<()> {
         "loadgen: {} dossiers, {} clients ({}), {} transport, delivery concurrency {}, {} cores",
         args.dossiers,
         args.clients,
-        args.rate.map_or_else(|| "closed loop".to_owned(), |r| format!("open loop at {r:.0}/s")),
+        args.rate.map_or_else(
+            || "closed loop".to_owned(),
+            |r| format!("open loop at {r:.0}/s")
+        ),
         args.transport,
         args.delivery_concurrency,
         std::thread::available_parallelism().map_or(0, |n| n.get())
