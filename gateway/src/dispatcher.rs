@@ -201,11 +201,24 @@ async fn deliver(
     let duration_ms = i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX);
     let attempts_made = head.attempts + 1;
     let decision = decide(dest, &outcome, attempts_made, head.age_from);
+    let decision_label = match decision {
+        Decision::Delivered => "delivered",
+        Decision::RetryAt { .. } => "retry_wait",
+        Decision::Dead => "dead",
+    };
+    crate::telemetry::attempt(
+        &dest.name,
+        outcome.label(),
+        decision_label,
+        t0.elapsed().as_secs_f64(),
+        batch.messages.len(),
+    );
     let _enter = span.enter();
     if let Some(change) = dest
         .breaker
         .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now())
     {
+        crate::telemetry::circuit(&dest.name, change);
         match change {
             CircuitState::Open => tracing::warn!(
                 destination = dest.name,

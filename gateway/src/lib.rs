@@ -7,6 +7,7 @@
 //! - [`retry`] and [`breaker`]: the persisted retry schedule and the per-destination circuit breaker;
 //! - [`dispatcher`]: claims due deliveries and hands them to connectors;
 //! - [`http`]: the HTTP API (intake, tracking, admin, health);
+//! - [`telemetry`]: Prometheus metrics;
 //! - [`server`]: wires them together; `run()` takes a bound listener and a shutdown future;
 //! - [`cli`] and [`demo`]: the `lienthong` command.
 
@@ -21,3 +22,4 @@ pub mod retry;
 pub mod routing;
 pub mod server;
 pub mod store;
+pub mod telemetry;

@@ -44,6 +44,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce() + Send,
 ) -> Result<(), ServerError> {
+    // Install the metrics recorder before anything is counted.
+    crate::telemetry::handle();
     let store = Store::open(
         &config.store.url,
         config.store.max_batch,

@@ -190,6 +190,37 @@ async fn permanent_rejection_is_dead_with_portal_message_and_replay_delivers_it(
             "{d}"
         );
     }
+    let metrics = gw
+        .http
+        .get(format!("{}/metrics", gw.base_url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "lienthong_deliveries{destination=\"dvcqg\",state=\"dead\"} 2",
+        "lienthong_deliveries{destination=\"dvcqg\",state=\"delivered\"} 1",
+        "lienthong_deliveries{destination=\"dvcqg\",state=\"pending\"} 1",
+        "lienthong_intake_total{kind=\"dossier\",outcome=\"accepted\"} 3",
+        "lienthong_intake_total{kind=\"event\",outcome=\"accepted\"} 1",
+        "lienthong_messages_total{destination=\"dvcqg\",result=\"dead\"} 2",
+        "lienthong_circuit_state{destination=\"dvcqg\"} 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing `{line}` in:\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("lienthong_delivery_attempt_seconds_bucket{destination=\"dvcqg\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lienthong_oldest_undelivered_age_seconds{destination=\"dvcqg\"}"),
+        "{metrics}"
+    );
     let (_, listed) = gw.get("/v1/deliveries?state=dead").await;
     assert_eq!(listed["deliveries"].as_array().map(Vec::len), Some(2));
     let held: Vec<&Value> = all

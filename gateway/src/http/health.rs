@@ -10,6 +10,9 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::problem::Problem;
 use crate::breaker::CircuitState;
+use crate::http::ADMIN_STATES;
+use crate::store::now_ms;
+use crate::telemetry;
 
 /// `GET /healthz`: the process answers.
 pub(super) async fn healthz() -> Response {
@@ -40,4 +43,46 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
         })
         .collect();
     axum::Json(json!({ "status": "ready", "store": "ok", "circuits": circuits })).into_response()
+}
+
+/// `GET /metrics`: Prometheus text format. Queue depths and the oldest undelivered age are read
+/// from the store now; everything else was counted as it happened.
+pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let handle = telemetry::handle();
+    match st.store.delivery_counts().await {
+        Ok(counts) => {
+            for name in st.destinations.keys() {
+                for &state in ADMIN_STATES {
+                    let n = counts
+                        .iter()
+                        .find(|c| &c.destination == name && c.state == state)
+                        .map_or(0, |c| c.count);
+                    telemetry::deliveries(name, state, n);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read queue depths"),
+    }
+    if let Ok(oldest) = st.store.oldest_undelivered().await {
+        let now = now_ms();
+        for name in st.destinations.keys() {
+            let age = oldest
+                .iter()
+                .find(|(d, _)| d == name)
+                .map_or(0.0, |(_, at)| (now - at).max(0) as f64 / 1000.0);
+            telemetry::oldest_undelivered(name, age);
+        }
+    }
+    for (name, d) in &st.destinations {
+        telemetry::circuit(name, d.breaker.state());
+    }
+    handle.run_upkeep();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }

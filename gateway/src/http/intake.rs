@@ -88,7 +88,18 @@ fn message_list(ms: &[NewMessage]) -> Value {
     )
 }
 
-fn settle(outcome: IntakeOutcome, location: String) -> Result<Response, Problem> {
+fn settle(
+    kind: &'static str,
+    outcome: IntakeOutcome,
+    location: String,
+) -> Result<Response, Problem> {
+    if matches!(
+        outcome,
+        IntakeOutcome::Accepted(_) | IntakeOutcome::Repeat(_)
+    ) {
+        // Refusals are counted once, by `refused`.
+        crate::telemetry::intake(kind, outcome.label());
+    }
     match outcome {
         IntakeOutcome::Accepted(a) => Ok(json_answer(StatusCode::ACCEPTED, a, Some(location))),
         IntakeOutcome::Repeat(a) => Ok(json_answer(StatusCode::OK, a, Some(location))),
@@ -149,7 +160,7 @@ fn prepare(
 }
 
 /// `POST /v1/dossiers`.
-pub(super) async fn post_dossier(
+async fn post_dossier_inner(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -184,11 +195,11 @@ pub(super) async fn post_dossier(
         outcome = outcome.label(),
         "dossier intake"
     );
-    settle(outcome, format!("/v1/dossiers/{}", p.code))
+    settle("dossier", outcome, format!("/v1/dossiers/{}", p.code))
 }
 
 /// `PUT /v1/dossiers/{code}`.
-pub(super) async fn put_dossier(
+async fn put_dossier_inner(
     State(st): State<Arc<AppState>>,
     Path(code): Path<String>,
     headers: HeaderMap,
@@ -229,11 +240,11 @@ pub(super) async fn put_dossier(
         })
         .await
         .map_err(|e| store_unavailable(&e))?;
-    settle(outcome, format!("/v1/dossiers/{code}"))
+    settle("refresh", outcome, format!("/v1/dossiers/{code}"))
 }
 
 /// `POST /v1/dossiers/{code}/events`.
-pub(super) async fn post_event(
+async fn post_event_inner(
     State(st): State<Arc<AppState>>,
     Path(code): Path<String>,
     headers: HeaderMap,
@@ -283,7 +294,7 @@ pub(super) async fn post_event(
         status = status.as_str(),
         "status event intake"
     );
-    settle(outcome, format!("/v1/dossiers/{code}"))
+    settle("event", outcome, format!("/v1/dossiers/{code}"))
 }
 
 /// `GET /v1/dossiers/{code}`.
@@ -309,4 +320,51 @@ pub(super) async fn dossier_schema(State(st): State<Arc<AppState>>) -> Response 
         axum::Json(st.dossier_schema.clone()),
     )
         .into_response()
+}
+
+/// Counts a refused request (any problem answer) under its kind and status.
+fn refused(kind: &'static str, r: Result<Response, Problem>) -> Result<Response, Problem> {
+    if let Err(p) = &r {
+        let outcome = match p.status().as_u16() {
+            400 => "refused_400",
+            404 => "refused_404",
+            409 => "refused_409",
+            413 => "refused_413",
+            415 => "refused_415",
+            422 => "refused_422",
+            503 => "refused_503",
+            _ => "refused_other",
+        };
+        crate::telemetry::intake(kind, outcome);
+    }
+    r
+}
+
+/// `POST /v1/dossiers`.
+pub(super) async fn post_dossier(
+    st: State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    refused("dossier", post_dossier_inner(st, headers, body).await)
+}
+
+/// `PUT /v1/dossiers/{code}`.
+pub(super) async fn put_dossier(
+    st: State<Arc<AppState>>,
+    code: Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    refused("refresh", put_dossier_inner(st, code, headers, body).await)
+}
+
+/// `POST /v1/dossiers/{code}/events`.
+pub(super) async fn post_event(
+    st: State<Arc<AppState>>,
+    code: Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    refused("event", post_event_inner(st, code, headers, body).await)
 }

@@ -54,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/deliveries/{id}/replay", post(admin::replay))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .with_state(state)
 }

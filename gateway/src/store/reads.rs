@@ -323,6 +323,21 @@ impl Store {
             .collect()
     }
 
+    /// Creation time (ms) of the oldest message not yet delivered, per destination.
+    ///
+    /// Errors: the store failed.
+    pub async fn oldest_undelivered(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.destination, MIN(m.created_at) FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+             WHERE d.state IN ('pending', 'in_flight', 'retry_wait') GROUP BY d.destination",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Deliveries that needed more than one attempt, per destination.
     ///
     /// Errors: the store failed.
