@@ -120,6 +120,21 @@ fn settle(
     }
 }
 
+/// The configured destinations an existing dossier was routed to (404 when it does not exist).
+async fn dossier_destinations(st: &AppState, code: &str) -> Result<Vec<String>, Problem> {
+    let record = st
+        .store
+        .dossier(code)
+        .await
+        .map_err(|e| store_unavailable(&e))?
+        .ok_or_else(|| Problem::not_found("no such dossier"))?;
+    Ok(record
+        .destinations
+        .into_iter()
+        .filter(|d| st.destinations.contains_key(d))
+        .collect())
+}
+
 /// A dossier ready for the store: normalised body, its digest, and one message per destination.
 struct Prepared {
     code: String,
@@ -216,17 +231,7 @@ async fn put_dossier_inner(
         )
         .with("field", "code"));
     }
-    let record = st
-        .store
-        .dossier(&code)
-        .await
-        .map_err(|e| store_unavailable(&e))?
-        .ok_or_else(|| Problem::not_found("no such dossier"))?;
-    let destinations: Vec<String> = record
-        .destinations
-        .into_iter()
-        .filter(|d| st.destinations.contains_key(d))
-        .collect();
+    let destinations = dossier_destinations(&st, &code).await?;
     let p = prepare(&st, dossier, DossierOp::Update, &destinations)?;
     let outcome = st
         .store
@@ -252,17 +257,7 @@ async fn post_event_inner(
 ) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let event = StatusEvent::from_json(value).map_err(|e| invalid(&e))?;
-    let record = st
-        .store
-        .dossier(&code)
-        .await
-        .map_err(|e| store_unavailable(&e))?
-        .ok_or_else(|| Problem::not_found("no such dossier"))?;
-    let destinations: Vec<String> = record
-        .destinations
-        .into_iter()
-        .filter(|d| st.destinations.contains_key(d))
-        .collect();
+    let destinations = dossier_destinations(&st, &code).await?;
     let stored = serde_json::to_string(&event).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let event_id = event.id.clone();

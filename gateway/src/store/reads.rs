@@ -13,8 +13,6 @@ pub struct DossierRecord {
     pub status: String,
     /// Destinations it was routed to.
     pub destinations: Vec<String>,
-    /// Stored canonical JSON.
-    pub body: String,
 }
 
 /// A status event as tracked.
@@ -190,11 +188,10 @@ impl Store {
     ///
     /// Errors: the store failed, or the stored destinations are unreadable.
     pub async fn dossier(&self, code: &str) -> Result<Option<DossierRecord>, StoreError> {
-        let Some(row) =
-            sqlx::query("SELECT status, destinations, body FROM dossiers WHERE code = ?")
-                .bind(code)
-                .fetch_optional(&self.read)
-                .await?
+        let Some(row) = sqlx::query("SELECT status, destinations FROM dossiers WHERE code = ?")
+            .bind(code)
+            .fetch_optional(&self.read)
+            .await?
         else {
             return Ok(None);
         };
@@ -203,7 +200,6 @@ impl Store {
             status: row.try_get(0)?,
             destinations: serde_json::from_str(&dest)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            body: row.try_get(2)?,
         }))
     }
 
