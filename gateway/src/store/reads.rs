@@ -333,19 +333,4 @@ impl Store {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
     }
-
-    /// Deliveries that needed more than one attempt, per destination.
-    ///
-    /// Errors: the store failed.
-    pub async fn retried_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.destination, COUNT(*) FROM deliveries d
-             WHERE (SELECT COUNT(*) FROM attempts a WHERE a.message_seq = d.message_seq) > 1 GROUP BY d.destination",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
-    }
 }
