@@ -7,7 +7,13 @@
 //! issue and live here too, so that the rest of the gateway never handles key material directly.
 
 pub mod content_digest;
+pub mod inspect;
+pub mod keys;
 pub mod secret;
+#[cfg(any(test, feature = "testing"))]
+pub mod testpki;
+pub mod trust;
+pub mod xml;
 
 pub use content_digest::{DigestAlgorithm, DigestError, content_digest, verify_content_digest};
 pub use secret::{Secret, SecretError, constant_time_eq};

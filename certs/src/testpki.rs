@@ -1,0 +1,195 @@
+//! A throw-away PKI for tests: a root CA, leaves with chosen key types and usages, an
+//! intermediate, CRLs, and writing it all to PEM files. Built with rcgen; compiled only for
+//! tests and with the `testing` feature (used by the end-to-end tests crate). Nothing here
+//! is for production: keys are generated fresh on every run and never checked in.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevokedCertParams, SerialNumber,
+};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+use time::{Duration, OffsetDateTime};
+
+use crate::trust::TrustStore;
+
+/// `n` days as a `time::Duration`.
+pub fn days(n: i64) -> Duration {
+    Duration::days(n)
+}
+
+/// A root CA that issues leaves.
+pub struct Pki {
+    /// The CA certificate (DER).
+    pub ca_cert: CertificateDer<'static>,
+    /// The CA certificate (PEM).
+    pub ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+    next_serial: std::cell::Cell<u64>,
+}
+
+/// A leaf certificate with its key.
+pub struct Leaf {
+    /// The certificate (DER).
+    pub cert: CertificateDer<'static>,
+    /// The certificate (PEM).
+    pub cert_pem: String,
+    /// The private key (PKCS#8 PEM).
+    pub key_pem: String,
+    /// The serial number.
+    pub serial: u64,
+}
+
+impl Pki {
+    /// A new root CA named `name`, valid from yesterday for ten years.
+    pub fn new(name: &str) -> Self {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Lienthong test PKI");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.not_before = OffsetDateTime::now_utc() - days(1);
+        params.not_after = OffsetDateTime::now_utc() + days(3650);
+        params.key_identifier_method = KeyIdMethod::Sha256;
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Self {
+            ca_pem: cert.pem(),
+            ca_cert: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+            next_serial: std::cell::Cell::new(100),
+        }
+    }
+
+    fn serial(&self) -> u64 {
+        let s = self.next_serial.get();
+        self.next_serial.set(s + 1);
+        s
+    }
+
+    /// A leaf named `cn` (also a DNS SAN, plus `localhost` and 127.0.0.1), key type `alg`,
+    /// extended key usages `eku` (none: no EKU extension), valid from yesterday for a year.
+    pub fn leaf(
+        &self,
+        cn: &str,
+        alg: &'static rcgen::SignatureAlgorithm,
+        eku: &[ExtendedKeyUsagePurpose],
+    ) -> Leaf {
+        let now = OffsetDateTime::now_utc();
+        self.leaf_valid(cn, alg, eku, now - days(1), now + days(365))
+    }
+
+    /// Like [`Pki::leaf`] with an explicit validity period (for expired or expiring certificates).
+    pub fn leaf_valid(
+        &self,
+        cn: &str,
+        alg: &'static rcgen::SignatureAlgorithm,
+        eku: &[ExtendedKeyUsagePurpose],
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Leaf {
+        let key = KeyPair::generate_for(alg).expect("leaf key");
+        let mut params = CertificateParams::new(vec![cn.to_string(), "localhost".to_string()])
+            .expect("leaf params");
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Lienthong test PKI");
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = eku.to_vec();
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let serial = self.serial();
+        params.serial_number = Some(SerialNumber::from(serial.to_be_bytes().to_vec()));
+        let cert = params.signed_by(&key, &self.issuer).expect("leaf certificate");
+        Leaf {
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            serial,
+        }
+    }
+
+    /// An intermediate CA under this root and a leaf (no EKU) under the intermediate.
+    pub fn leaf_via_intermediate(
+        &self,
+        cn: &str,
+    ) -> (CertificateDer<'static>, CertificateDer<'static>) {
+        let ikey = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut ip = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ip.distinguished_name
+            .push(DnType::CommonName, format!("{cn} intermediate"));
+        ip.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ip.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let icert = ip.signed_by(&ikey, &self.issuer).expect("intermediate");
+        let inter = Issuer::new(ip, ikey);
+        let lkey = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut lp = CertificateParams::new(vec![cn.to_string()]).expect("params");
+        lp.distinguished_name.push(DnType::CommonName, cn);
+        let lcert = lp.signed_by(&lkey, &inter).expect("leaf");
+        (icert.der().clone(), lcert.der().clone())
+    }
+
+    /// A CRL from this CA revoking `revoked`, valid for a week.
+    pub fn crl(&self, revoked: &[&Leaf]) -> CertificateRevocationListDer<'static> {
+        let now = OffsetDateTime::now_utc();
+        let params = CertificateRevocationListParams {
+            this_update: now - days(1),
+            next_update: now + days(7),
+            crl_number: SerialNumber::from(self.serial().to_be_bytes().to_vec()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|l| RevokedCertParams {
+                    serial_number: SerialNumber::from(l.serial.to_be_bytes().to_vec()),
+                    revocation_time: now - days(1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).expect("CRL").der().clone()
+    }
+
+    /// A trust store with this CA as its only anchor.
+    pub fn store(&self, name: &str) -> TrustStore {
+        TrustStore::from_parts(name, vec![self.ca_cert.clone()], vec![], vec![], false)
+            .expect("trust store")
+    }
+
+    /// Writes `ca.pem` into `dir` and returns its path.
+    pub fn write_ca(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.ca_pem).expect("write CA");
+        path
+    }
+}
+
+impl Leaf {
+    /// Writes `{name}.pem` and `{name}.key` (mode 0600) into `dir`; returns (cert, key) paths.
+    pub fn write(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let cert = dir.join(format!("{name}.pem"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&cert, &self.cert_pem).expect("write cert");
+        std::fs::write(&key, &self.key_pem).expect("write key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        (cert, key)
+    }
+}

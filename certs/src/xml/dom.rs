@@ -1,0 +1,604 @@
+//! A small, safe XML tree for canonicalization and signature checking, built on quick-xml.
+//!
+//! Safety first: a document type declaration (DTD) is refused outright, so there is no entity
+//! expansion of any kind; only the five predefined entities and character references are
+//! resolved. Depth and node counts are bounded. Namespaces are resolved while parsing and the
+//! declarations kept per element, because canonicalization needs exactly those.
+//! Each element remembers the byte offsets of its tags so that a signature can be inserted into
+//! the original text without re-serializing (and so without changing) the rest of the document.
+
+use std::collections::BTreeMap;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+/// The XML namespace, bound to the `xml` prefix in every document.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Index of a node in its [`Document`].
+pub type NodeId = usize;
+
+/// Why a document was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    /// Not well-formed XML; `position` is the byte offset where the parser stopped.
+    #[error("malformed XML at byte {position}: {reason}")]
+    Malformed {
+        /// Byte offset in the input.
+        position: u64,
+        /// The parser's reason.
+        reason: String,
+    },
+    /// The document has a `<!DOCTYPE …>`; DTDs and entity declarations are never processed.
+    #[error("DTDs and entity declarations are not accepted")]
+    Dtd,
+    /// An entity other than the predefined five was referenced.
+    #[error("undefined entity &{0};")]
+    UndefinedEntity(String),
+    /// A prefix was used without a declaration.
+    #[error("undeclared namespace prefix {0:?}")]
+    UndeclaredPrefix(String),
+    /// Encoding other than UTF-8 declared, or the bytes are not UTF-8.
+    #[error("only UTF-8 documents are accepted ({0})")]
+    Encoding(String),
+    /// Nesting or size beyond the configured limits.
+    #[error("document too large or too deep: {0}")]
+    Limit(String),
+}
+
+/// Parser limits. The defaults suit dossier envelopes: 256 levels and 2 million nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum element nesting depth.
+    pub max_depth: usize,
+    /// Maximum number of nodes (elements, text runs, comments, PIs).
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 256,
+            max_nodes: 2_000_000,
+        }
+    }
+}
+
+/// An attribute (not a namespace declaration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// Prefix, empty when none.
+    pub prefix: String,
+    /// Local name.
+    pub local: String,
+    /// Namespace URI; empty for unprefixed attributes.
+    pub ns: String,
+    /// Normalized value (entities resolved, literal whitespace folded as XML requires).
+    pub value: String,
+}
+
+/// An element.
+#[derive(Debug, Clone)]
+pub struct Element {
+    /// Prefix, empty for none.
+    pub prefix: String,
+    /// Local name.
+    pub local: String,
+    /// Resolved namespace URI, empty when in no namespace.
+    pub ns: String,
+    /// Namespace declarations on this element: prefix ("" for the default) → URI ("" undeclares).
+    pub ns_decls: Vec<(String, String)>,
+    /// Attributes in document order.
+    pub attrs: Vec<Attribute>,
+    /// Children in document order.
+    pub children: Vec<NodeId>,
+    /// Byte offset of `<` of the start tag.
+    pub start: usize,
+    /// Byte offset of `</` of the end tag; `None` for `<empty/>` elements.
+    pub end_tag_start: Option<usize>,
+    /// Byte offset just after the element.
+    pub end: usize,
+}
+
+impl Element {
+    /// The value of the attribute with no namespace and this local name.
+    pub fn attr(&self, local: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.ns.is_empty() && a.local == local)
+            .map(|a| a.value.as_str())
+    }
+
+    /// Whether this element is `{ns}local`.
+    pub fn is(&self, ns: &str, local: &str) -> bool {
+        self.ns == ns && self.local == local
+    }
+}
+
+/// What a node is.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// An element.
+    Element(Element),
+    /// Character data (text and CDATA sections, merged).
+    Text(String),
+    /// A comment's content.
+    Comment(String),
+    /// A processing instruction.
+    Pi {
+        /// The target.
+        target: String,
+        /// The content after the target, leading whitespace removed.
+        data: String,
+    },
+}
+
+/// A node and its parent (`None` for nodes at document level).
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The node's kind and content.
+    pub kind: NodeKind,
+    /// Parent element.
+    pub parent: Option<NodeId>,
+}
+
+/// A parsed document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    nodes: Vec<Node>,
+    top: Vec<NodeId>,
+    root: NodeId,
+}
+
+impl Document {
+    /// Parses UTF-8 bytes with the default limits.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Self, XmlError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| XmlError::Encoding(e.to_string()))?;
+        Self::parse(text, Limits::default())
+    }
+
+    /// Parses a document. A leading byte-order mark is accepted (offsets count it).
+    pub fn parse(text: &str, limits: Limits) -> Result<Self, XmlError> {
+        Parser::new(text, limits).run()
+    }
+
+    /// The document element.
+    pub fn root(&self) -> NodeId {
+        self.root
+    }
+
+    /// Document-level nodes in order (comments and PIs around the root, and the root).
+    pub fn top_level(&self) -> &[NodeId] {
+        &self.top
+    }
+
+    /// A node.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+
+    /// The element at `id`, if it is one.
+    pub fn element(&self, id: NodeId) -> Option<&Element> {
+        match &self.nodes[id].kind {
+            NodeKind::Element(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Child elements of `id`.
+    pub fn child_elements(&self, id: NodeId) -> impl Iterator<Item = (NodeId, &Element)> + '_ {
+        self.element(id)
+            .map(|e| e.children.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(move |&c| self.element(c).map(|e| (c, e)))
+    }
+
+    /// The first child element `{ns}local` of `id`.
+    pub fn child(&self, id: NodeId, ns: &str, local: &str) -> Option<NodeId> {
+        self.child_elements(id)
+            .find(|(_, e)| e.is(ns, local))
+            .map(|(c, _)| c)
+    }
+
+    /// The concatenated text directly inside `id`.
+    pub fn text(&self, id: NodeId) -> String {
+        let mut out = String::new();
+        if let Some(e) = self.element(id) {
+            for &c in &e.children {
+                if let NodeKind::Text(t) = &self.nodes[c].kind {
+                    out.push_str(t);
+                }
+            }
+        }
+        out
+    }
+
+    /// All elements in document order.
+    pub fn elements(&self) -> impl Iterator<Item = (NodeId, &Element)> + '_ {
+        self.nodes.iter().enumerate().filter_map(|(i, n)| match &n.kind {
+            NodeKind::Element(e) => Some((i, e)),
+            _ => None,
+        })
+    }
+
+    /// Whether `node` is `ancestor` or inside it.
+    pub fn is_within(&self, mut node: NodeId, ancestor: NodeId) -> bool {
+        loop {
+            if node == ancestor {
+                return true;
+            }
+            match self.nodes[node].parent {
+                Some(p) => node = p,
+                None => return false,
+            }
+        }
+    }
+
+    /// The ancestors of `id` from its parent up to the root.
+    pub fn ancestors(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        std::iter::successors(self.nodes[id].parent, move |&p| self.nodes[p].parent)
+    }
+
+    /// The in-scope namespaces of element `id` (prefix → URI, "" is the default namespace;
+    /// an undeclared default shows as "" → "").
+    pub fn in_scope_namespaces(&self, id: NodeId) -> BTreeMap<String, String> {
+        let mut chain: Vec<NodeId> = self.ancestors(id).collect();
+        chain.reverse();
+        chain.push(id);
+        let mut map = BTreeMap::new();
+        for n in chain {
+            if let Some(e) = self.element(n) {
+                for (p, u) in &e.ns_decls {
+                    map.insert(p.clone(), u.clone());
+                }
+            }
+        }
+        map
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    limits: Limits,
+    nodes: Vec<Node>,
+    top: Vec<NodeId>,
+    root: Option<NodeId>,
+    stack: Vec<NodeId>,
+    scopes: Vec<BTreeMap<String, String>>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str, limits: Limits) -> Self {
+        Self {
+            text,
+            limits,
+            nodes: Vec::new(),
+            top: Vec::new(),
+            root: None,
+            stack: Vec::new(),
+            scopes: vec![BTreeMap::new()],
+        }
+    }
+
+    fn run(mut self) -> Result<Document, XmlError> {
+        let mut reader = Reader::from_str(self.text);
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.expand_empty_elements = false;
+        config.check_end_names = true;
+        config.check_comments = true;
+        loop {
+            let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+            let event = reader
+                .read_event()
+                .map_err(|e| XmlError::Malformed {
+                    position: reader.error_position(),
+                    reason: e.to_string(),
+                })?;
+            let after = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+            match event {
+                Event::Decl(d) => {
+                    if let Some(enc) = d.encoding() {
+                        let enc = enc.map_err(|e| XmlError::Encoding(e.to_string()))?;
+                        if !enc.eq_ignore_ascii_case("utf-8") {
+                            return Err(XmlError::Encoding(format!("declared {enc}")));
+                        }
+                    }
+                }
+                Event::DocType(_) => return Err(XmlError::Dtd),
+                Event::Start(s) => self.start(&s, before, None)?,
+                Event::Empty(s) => self.start(&s, before, Some(after))?,
+                Event::End(_) => {
+                    let id = self.stack.pop().ok_or_else(|| XmlError::Malformed {
+                        position: before as u64,
+                        reason: "unexpected end tag".into(),
+                    })?;
+                    self.scopes.pop();
+                    if let NodeKind::Element(e) = &mut self.nodes[id].kind {
+                        e.end_tag_start = Some(before);
+                        e.end = after;
+                    }
+                }
+                Event::Text(t) => {
+                    let content = t.xml10_content();
+                    self.text_node(&content, before)?;
+                }
+                Event::CData(c) => {
+                    let content = c.xml10_content();
+                    if self.stack.is_empty() {
+                        return Err(XmlError::Malformed {
+                            position: before as u64,
+                            reason: "CDATA outside the root element".into(),
+                        });
+                    }
+                    self.text_node(&content, before)?;
+                }
+                Event::GeneralRef(r) => {
+                    let resolved = if r.is_char_ref() {
+                        match r.resolve_char_ref() {
+                            Ok(Some(c)) => c.to_string(),
+                            _ => {
+                                return Err(XmlError::Malformed {
+                                    position: before as u64,
+                                    reason: format!("bad character reference &{};", &*r),
+                                });
+                            }
+                        }
+                    } else {
+                        let name = r.xml10_content();
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(v) => v.to_string(),
+                            None => return Err(XmlError::UndefinedEntity(name.into_owned())),
+                        }
+                    };
+                    if self.stack.is_empty() {
+                        return Err(XmlError::Malformed {
+                            position: before as u64,
+                            reason: "reference outside the root element".into(),
+                        });
+                    }
+                    self.text_node(&resolved, before)?;
+                }
+                Event::Comment(c) => {
+                    let content = c.xml10_content().into_owned();
+                    self.push(NodeKind::Comment(content))?;
+                }
+                Event::PI(p) => {
+                    let target = p.target().to_string();
+                    if target.eq_ignore_ascii_case("xml") {
+                        continue;
+                    }
+                    let data = p.content().trim_start().to_string();
+                    let data = data.replace("\r\n", "\n").replace('\r', "\n");
+                    self.push(NodeKind::Pi { target, data })?;
+                }
+                Event::Eof => break,
+            }
+        }
+        if !self.stack.is_empty() {
+            return Err(XmlError::Malformed {
+                position: self.text.len() as u64,
+                reason: "unclosed element".into(),
+            });
+        }
+        let root = self.root.ok_or_else(|| XmlError::Malformed {
+            position: 0,
+            reason: "no root element".into(),
+        })?;
+        Ok(Document {
+            nodes: self.nodes,
+            top: self.top,
+            root,
+        })
+    }
+
+    fn push(&mut self, kind: NodeKind) -> Result<NodeId, XmlError> {
+        if self.nodes.len() >= self.limits.max_nodes {
+            return Err(XmlError::Limit(format!(
+                "more than {} nodes",
+                self.limits.max_nodes
+            )));
+        }
+        let id = self.nodes.len();
+        let parent = self.stack.last().copied();
+        self.nodes.push(Node { kind, parent });
+        match parent {
+            Some(p) => {
+                if let NodeKind::Element(e) = &mut self.nodes[p].kind {
+                    e.children.push(id);
+                }
+            }
+            None => self.top.push(id),
+        }
+        Ok(id)
+    }
+
+    fn text_node(&mut self, content: &str, position: usize) -> Result<(), XmlError> {
+        let Some(&parent) = self.stack.last() else {
+            if content.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) {
+                return Ok(());
+            }
+            return Err(XmlError::Malformed {
+                position: position as u64,
+                reason: "text outside the root element".into(),
+            });
+        };
+        // Merge with a preceding text run (text, CDATA and references arrive as separate events).
+        if let NodeKind::Element(e) = &self.nodes[parent].kind
+            && let Some(&last) = e.children.last()
+            && let NodeKind::Text(t) = &mut self.nodes[last].kind
+        {
+            t.push_str(content);
+            return Ok(());
+        }
+        self.push(NodeKind::Text(content.to_string()))?;
+        Ok(())
+    }
+
+    fn start(
+        &mut self,
+        s: &BytesStart<'_>,
+        offset: usize,
+        empty_end: Option<usize>,
+    ) -> Result<(), XmlError> {
+        if self.stack.is_empty() && self.root.is_some() {
+            return Err(XmlError::Malformed {
+                position: offset as u64,
+                reason: "more than one root element".into(),
+            });
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(XmlError::Limit(format!(
+                "nesting deeper than {}",
+                self.limits.max_depth
+            )));
+        }
+        let malformed = |reason: String| XmlError::Malformed {
+            position: offset as u64,
+            reason,
+        };
+        let qname = s.name().into_inner().to_string();
+        let mut ns_decls = Vec::new();
+        let mut raw_attrs = Vec::new();
+        for attr in s.attributes().with_checks(true) {
+            let attr = attr.map_err(|e| malformed(e.to_string()))?;
+            let key = attr.key.into_inner().to_string();
+            let value = attr
+                .normalized_value_with(quick_xml::XmlVersion::Implicit1_0, 1, |name| {
+                    quick_xml::escape::resolve_predefined_entity(name)
+                })
+                .map_err(|e| malformed(format!("attribute {key}: {e}")))?
+                .into_owned();
+            if key == "xmlns" {
+                ns_decls.push((String::new(), value));
+            } else if let Some(p) = key.strip_prefix("xmlns:") {
+                if value.is_empty() {
+                    return Err(malformed(format!("xmlns:{p} cannot be empty in XML 1.0")));
+                }
+                ns_decls.push((p.to_string(), value));
+            } else {
+                raw_attrs.push((key, value));
+            }
+        }
+        let mut scope = self.scopes.last().cloned().unwrap_or_default();
+        for (p, u) in &ns_decls {
+            scope.insert(p.clone(), u.clone());
+        }
+        let resolve = |prefix: &str, is_attr: bool| -> Result<String, XmlError> {
+            if prefix == "xml" {
+                return Ok(XML_NS.to_string());
+            }
+            if prefix.is_empty() {
+                return Ok(if is_attr {
+                    String::new()
+                } else {
+                    scope.get("").cloned().unwrap_or_default()
+                });
+            }
+            scope
+                .get(prefix)
+                .cloned()
+                .ok_or_else(|| XmlError::UndeclaredPrefix(prefix.to_string()))
+        };
+        let (prefix, local) = split_qname(&qname);
+        let ns = resolve(prefix, false)?;
+        let mut attrs = Vec::with_capacity(raw_attrs.len());
+        for (key, value) in raw_attrs {
+            let (p, l) = split_qname(&key);
+            let ans = resolve(p, true)?;
+            if attrs
+                .iter()
+                .any(|a: &Attribute| a.ns == ans && a.local == l && !ans.is_empty())
+            {
+                return Err(malformed(format!("duplicate attribute {{{ans}}}{l}")));
+            }
+            attrs.push(Attribute {
+                prefix: p.to_string(),
+                local: l.to_string(),
+                ns: ans,
+                value,
+            });
+        }
+        let element = Element {
+            prefix: prefix.to_string(),
+            local: local.to_string(),
+            ns,
+            ns_decls,
+            attrs,
+            children: Vec::new(),
+            start: offset,
+            end_tag_start: None,
+            end: empty_end.unwrap_or(offset),
+        };
+        let id = self.push(NodeKind::Element(element))?;
+        if self.stack.is_empty() {
+            self.root = Some(id);
+        }
+        if empty_end.is_none() {
+            self.stack.push(id);
+            self.scopes.push(scope);
+        }
+        Ok(())
+    }
+}
+
+fn split_qname(q: &str) -> (&str, &str) {
+    match q.split_once(':') {
+        Some((p, l)) => (p, l),
+        None => ("", q),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_namespaces_and_keeps_offsets() {
+        let src = r#"<?xml version="1.0" encoding="UTF-8"?>
+<a:root xmlns:a="urn:a" xmlns="urn:d"><child x="1" a:y="2">t&amp;x<![CDATA[<c>]]></child><e/></a:root>"#;
+        let doc = Document::parse(src, Limits::default()).unwrap();
+        let root = doc.element(doc.root()).unwrap();
+        assert_eq!(root.ns, "urn:a");
+        let (cid, child) = doc.child_elements(doc.root()).next().unwrap();
+        assert_eq!(child.ns, "urn:d");
+        assert_eq!(child.attrs[1].ns, "urn:a");
+        assert_eq!(doc.text(cid), "t&x<c>");
+        let (_, e) = doc.child_elements(doc.root()).nth(1).unwrap();
+        assert_eq!(&src[e.start..e.end], "<e/>");
+        assert_eq!(&src[child.start..child.start + 6], "<child");
+        assert_eq!(&src[root.end_tag_start.unwrap()..root.end], "</a:root>");
+    }
+
+    #[test]
+    fn refuses_dtds_entities_and_undeclared_prefixes() {
+        let billion = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><lolz>&lol;</lolz>"#;
+        assert_eq!(Document::parse_bytes(billion.as_bytes()).unwrap_err(), XmlError::Dtd);
+        assert!(matches!(
+            Document::parse_bytes(b"<a>&nbsp;</a>").unwrap_err(),
+            XmlError::UndefinedEntity(_)
+        ));
+        assert!(matches!(
+            Document::parse_bytes(b"<p:a/>").unwrap_err(),
+            XmlError::UndeclaredPrefix(_)
+        ));
+        assert!(matches!(
+            Document::parse_bytes(b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>")
+                .unwrap_err(),
+            XmlError::Encoding(_)
+        ));
+        assert!(Document::parse_bytes(b"<a><b></a>").is_err());
+        assert!(Document::parse_bytes(b"<a/><b/>").is_err());
+        assert!(Document::parse_bytes(b"<a x='1' x='2'/>").is_err());
+    }
+
+    #[test]
+    fn limits_depth() {
+        let deep = "<a>".repeat(300) + &"</a>".repeat(300);
+        assert!(matches!(
+            Document::parse(&deep, Limits::default()).unwrap_err(),
+            XmlError::Limit(_)
+        ));
+    }
+}
