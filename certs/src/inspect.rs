@@ -42,13 +42,13 @@ pub struct CertificateInfo {
 impl CertificateInfo {
     /// Reads a DER certificate. Fails when it is not X.509.
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| KeyError::Malformed {
-            what: "certificate".into(),
-            reason: e.to_string(),
-        })?;
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(der).map_err(|e| KeyError::Malformed {
+                what: "certificate".into(),
+                reason: e.to_string(),
+            })?;
         let time = |t: &x509_parser::time::ASN1Time| {
-            OffsetDateTime::from_unix_timestamp(t.timestamp())
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+            OffsetDateTime::from_unix_timestamp(t.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
         };
         let mut key_usage = Vec::new();
         if let Ok(Some(ku)) = cert.key_usage() {
@@ -131,10 +131,7 @@ impl CertificateInfo {
             is_ca: cert.is_ca(),
             public_key,
             sha256_fingerprint: hex::encode(digest::digest(&digest::SHA256, der)),
-            sha1_fingerprint: hex::encode(digest::digest(
-                &digest::SHA1_FOR_LEGACY_USE_ONLY,
-                der,
-            )),
+            sha1_fingerprint: hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der)),
         })
     }
 
@@ -219,7 +216,11 @@ mod tests {
         params.serial_number = Some(rcgen::SerialNumber::from(vec![0x01, 0xab]));
         let cert = params.self_signed(&kp).unwrap();
         let info = CertificateInfo::from_der(cert.der()).unwrap();
-        assert!(info.subject.contains("Trung tâm Hành chính công"), "{}", info.subject);
+        assert!(
+            info.subject.contains("Trung tâm Hành chính công"),
+            "{}",
+            info.subject
+        );
         assert_eq!(info.serial, "01:ab");
         assert_eq!(info.public_key, "EC P-256");
         assert_eq!(info.key_usage, vec!["digitalSignature"]);

@@ -457,15 +457,43 @@ mod tests {
         let rsa = dir.path().join("rsa.pem");
         let ec = dir.path().join("ec.pem");
         let run = |args: &[&str]| {
-            let st = std::process::Command::new("openssl").args(args).status().unwrap();
+            let st = std::process::Command::new("openssl")
+                .args(args)
+                .status()
+                .unwrap();
             assert!(st.success(), "openssl {args:?}");
         };
-        run(&["genrsa", "-traditional", "-out", rsa.to_str().unwrap(), "3072"]);
-        run(&["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", ec.to_str().unwrap()]);
-        assert!(std::fs::read_to_string(&rsa).unwrap().contains("BEGIN RSA PRIVATE KEY"));
-        assert!(std::fs::read_to_string(&ec).unwrap().contains("BEGIN EC PRIVATE KEY"));
+        run(&[
+            "genrsa",
+            "-traditional",
+            "-out",
+            rsa.to_str().unwrap(),
+            "3072",
+        ]);
+        run(&[
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-noout",
+            "-out",
+            ec.to_str().unwrap(),
+        ]);
+        assert!(
+            std::fs::read_to_string(&rsa)
+                .unwrap()
+                .contains("BEGIN RSA PRIVATE KEY")
+        );
+        assert!(
+            std::fs::read_to_string(&ec)
+                .unwrap()
+                .contains("BEGIN EC PRIVATE KEY")
+        );
         assert_eq!(PrivateKey::from_file(&rsa).unwrap().describe(), "RSA-3072");
-        assert_eq!(PrivateKey::from_file(&ec).unwrap().describe(), "ECDSA P-256");
+        assert_eq!(
+            PrivateKey::from_file(&ec).unwrap().describe(),
+            "ECDSA P-256"
+        );
     }
 
     #[test]
@@ -486,7 +514,8 @@ mod tests {
             Err(KeyError::WrongAlgorithm { .. })
         ));
         assert!(PrivateKey::from_bytes(b"garbage", "k").is_err());
-        let enc = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let enc =
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
         let err = PrivateKey::from_bytes(enc, "k").unwrap_err().to_string();
         assert!(err.contains("encrypted"), "{err}");
     }

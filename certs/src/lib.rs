@@ -14,6 +14,7 @@ pub mod secret;
 pub mod testpki;
 pub mod trust;
 pub mod xml;
+pub mod xmldsig;
 
 pub use content_digest::{DigestAlgorithm, DigestError, content_digest, verify_content_digest};
 pub use secret::{Secret, SecretError, constant_time_eq};

@@ -75,7 +75,7 @@ impl Pki {
         s
     }
 
-    /// A leaf named `cn` (also a DNS SAN, plus `localhost` and 127.0.0.1), key type `alg`,
+    /// A leaf named `cn` (also a DNS SAN when it is a host name; plus `localhost` and 127.0.0.1), key type `alg`,
     /// extended key usages `eku` (none: no EKU extension), valid from yesterday for a year.
     pub fn leaf(
         &self,
@@ -97,8 +97,14 @@ impl Pki {
         not_after: OffsetDateTime,
     ) -> Leaf {
         let key = KeyPair::generate_for(alg).expect("leaf key");
-        let mut params = CertificateParams::new(vec![cn.to_string(), "localhost".to_string()])
-            .expect("leaf params");
+        let mut names = vec!["localhost".to_string()];
+        if cn
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            names.insert(0, cn.to_string());
+        }
+        let mut params = CertificateParams::new(names).expect("leaf params");
         params
             .subject_alt_names
             .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
@@ -116,7 +122,9 @@ impl Pki {
         params.not_after = not_after;
         let serial = self.serial();
         params.serial_number = Some(SerialNumber::from(serial.to_be_bytes().to_vec()));
-        let cert = params.signed_by(&key, &self.issuer).expect("leaf certificate");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
         Leaf {
             cert: cert.der().clone(),
             cert_pem: cert.pem(),

@@ -169,13 +169,12 @@ impl TrustStore {
         }
         let mut crls = Vec::new();
         for der in &crl_der {
-            let owned = webpki::OwnedCertRevocationList::from_der(der).map_err(|e| {
-                TrustError::Crl {
+            let owned =
+                webpki::OwnedCertRevocationList::from_der(der).map_err(|e| TrustError::Crl {
                     store: name.to_string(),
                     path: "(memory)".into(),
                     reason: format!("{e:?}"),
-                }
-            })?;
+                })?;
             crls.push(CertRevocationList::from(owned));
         }
         Ok(Self {
@@ -380,7 +379,9 @@ pub(crate) mod tests {
         let stranger = other.leaf("signer", &rcgen::PKCS_RSA_SHA256, &[]);
         let store = pki.store("peer-a");
         let now = OffsetDateTime::now_utc();
-        let signer = store.verify(&leaf.cert, &[], now, Purpose::Signing).unwrap();
+        let signer = store
+            .verify(&leaf.cert, &[], now, Purpose::Signing)
+            .unwrap();
         assert!(signer.certificate.subject.contains("signer"));
         let err = store
             .verify(&stranger.cert, &[], now, Purpose::Signing)
@@ -408,12 +409,16 @@ pub(crate) mod tests {
         store
             .verify(&server_only.cert, &[], now, Purpose::TlsServer)
             .unwrap();
-        assert!(store
-            .verify(&server_only.cert, &[], now, Purpose::TlsClient)
-            .is_err());
-        assert!(store
-            .verify(&server_only.cert, &[], now, Purpose::Signing)
-            .is_err());
+        assert!(
+            store
+                .verify(&server_only.cert, &[], now, Purpose::TlsClient)
+                .is_err()
+        );
+        assert!(
+            store
+                .verify(&server_only.cert, &[], now, Purpose::Signing)
+                .is_err()
+        );
     }
 
     #[test]
@@ -422,16 +427,13 @@ pub(crate) mod tests {
         let good = pki.leaf("good", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
         let bad = pki.leaf("bad", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
         let crl = pki.crl(&[&bad]);
-        let store = TrustStore::from_parts(
-            "crl",
-            vec![pki.ca_cert.clone()],
-            vec![],
-            vec![crl],
-            false,
-        )
-        .unwrap();
+        let store =
+            TrustStore::from_parts("crl", vec![pki.ca_cert.clone()], vec![], vec![crl], false)
+                .unwrap();
         let now = OffsetDateTime::now_utc();
-        store.verify(&good.cert, &[], now, Purpose::Signing).unwrap();
+        store
+            .verify(&good.cert, &[], now, Purpose::Signing)
+            .unwrap();
         let err = store
             .verify(&bad.cert, &[], now, Purpose::Signing)
             .unwrap_err()

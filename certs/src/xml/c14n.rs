@@ -23,8 +23,7 @@ pub mod uri {
     /// Inclusive C14N 1.0.
     pub const C14N: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
     /// Inclusive C14N 1.0 with comments.
-    pub const C14N_COMMENTS: &str =
-        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
+    pub const C14N_COMMENTS: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
     /// Exclusive C14N 1.0.
     pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
     /// Exclusive C14N 1.0 with comments.
@@ -240,8 +239,7 @@ impl Canonicalizer<'_> {
         let candidates: Vec<&str> = match self.method {
             Method::Inclusive { .. } => scope.keys().map(String::as_str).collect(),
             Method::Exclusive {
-                inclusive_prefixes,
-                ..
+                inclusive_prefixes, ..
             } => {
                 let mut v: Vec<&str> = vec![e.prefix.as_str()];
                 for a in &e.attrs {
@@ -358,7 +356,10 @@ impl Canonicalizer<'_> {
             if let Some(ae) = self.doc.element(a) {
                 for attr in &ae.attrs {
                     if attr.ns == XML_NS
-                        && !e.attrs.iter().any(|x| x.ns == XML_NS && x.local == attr.local)
+                        && !e
+                            .attrs
+                            .iter()
+                            .any(|x| x.ns == XML_NS && x.local == attr.local)
                         && !found.iter().any(|(l, _)| *l == attr.local)
                     {
                         found.push((attr.local.clone(), attr.value.clone()));

@@ -216,10 +216,13 @@ impl Document {
 
     /// All elements in document order.
     pub fn elements(&self) -> impl Iterator<Item = (NodeId, &Element)> + '_ {
-        self.nodes.iter().enumerate().filter_map(|(i, n)| match &n.kind {
-            NodeKind::Element(e) => Some((i, e)),
-            _ => None,
-        })
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match &n.kind {
+                NodeKind::Element(e) => Some((i, e)),
+                _ => None,
+            })
     }
 
     /// Whether `node` is `ancestor` or inside it.
@@ -282,6 +285,17 @@ impl<'a> Parser<'a> {
     }
 
     fn run(mut self) -> Result<Document, XmlError> {
+        // XML 1.0 `Char`: no C0 controls except TAB, LF and CR anywhere in the document.
+        if let Some(position) = self
+            .text
+            .bytes()
+            .position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            return Err(XmlError::Malformed {
+                position: position as u64,
+                reason: "control character not allowed in XML".into(),
+            });
+        }
         let mut reader = Reader::from_str(self.text);
         let config = reader.config_mut();
         config.trim_text(false);
@@ -290,12 +304,10 @@ impl<'a> Parser<'a> {
         config.check_comments = true;
         loop {
             let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-            let event = reader
-                .read_event()
-                .map_err(|e| XmlError::Malformed {
-                    position: reader.error_position(),
-                    reason: e.to_string(),
-                })?;
+            let event = reader.read_event().map_err(|e| XmlError::Malformed {
+                position: reader.error_position(),
+                reason: e.to_string(),
+            })?;
             let after = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
             match event {
                 Event::Decl(d) => {
@@ -416,7 +428,10 @@ impl<'a> Parser<'a> {
 
     fn text_node(&mut self, content: &str, position: usize) -> Result<(), XmlError> {
         let Some(&parent) = self.stack.last() else {
-            if content.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r')) {
+            if content
+                .chars()
+                .all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+            {
                 return Ok(());
             }
             return Err(XmlError::Malformed {
@@ -573,8 +588,12 @@ mod tests {
 
     #[test]
     fn refuses_dtds_entities_and_undeclared_prefixes() {
-        let billion = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><lolz>&lol;</lolz>"#;
-        assert_eq!(Document::parse_bytes(billion.as_bytes()).unwrap_err(), XmlError::Dtd);
+        let billion =
+            r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><lolz>&lol;</lolz>"#;
+        assert_eq!(
+            Document::parse_bytes(billion.as_bytes()).unwrap_err(),
+            XmlError::Dtd
+        );
         assert!(matches!(
             Document::parse_bytes(b"<a>&nbsp;</a>").unwrap_err(),
             XmlError::UndefinedEntity(_)
@@ -591,6 +610,7 @@ mod tests {
         assert!(Document::parse_bytes(b"<a><b></a>").is_err());
         assert!(Document::parse_bytes(b"<a/><b/>").is_err());
         assert!(Document::parse_bytes(b"<a x='1' x='2'/>").is_err());
+        assert!(Document::parse_bytes(b"<a>\x0b</a>").is_err());
     }
 
     #[test]

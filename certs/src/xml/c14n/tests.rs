@@ -43,8 +43,8 @@ fn corpus_matches_xmllint() {
     let mut failures = Vec::new();
     for (stem, path) in &docs {
         let input = std::fs::read_to_string(path).unwrap();
-        let doc = Document::parse(&input, Limits::default())
-            .unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let doc =
+            Document::parse(&input, Limits::default()).unwrap_or_else(|e| panic!("{stem}: {e}"));
         for (exclusive, ext) in [(true, "exc"), (false, "inc")] {
             let expected_path = path.with_file_name(format!("{stem}.{ext}.out"));
             let expected = std::fs::read(&expected_path).unwrap();
@@ -63,7 +63,11 @@ fn corpus_matches_xmllint() {
 
 #[test]
 fn expected_files_agree_with_a_fresh_xmllint_run() {
-    if std::process::Command::new("xmllint").arg("--version").output().is_err() {
+    if std::process::Command::new("xmllint")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("xmllint not installed; the committed expected outputs are used alone");
         return;
     }
