@@ -7,6 +7,7 @@
 //! issue and live here too, so that the rest of the gateway never handles key material directly.
 
 pub mod content_digest;
+pub mod httpsig;
 pub mod inspect;
 pub mod keys;
 pub mod secret;

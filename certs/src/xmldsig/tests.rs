@@ -175,7 +175,7 @@ fn every_one_byte_change_of_signed_content_signed_info_or_certificate_is_rejecte
     let expected = body();
     let signed = signed.as_str();
     let policy = VerifyPolicy::new(&store, &expected);
-    verify(&signed, &policy).unwrap();
+    verify(signed, &policy).unwrap();
     let range = |open: &str, close: &str| {
         let s = signed.find(open).unwrap();
         s..signed.find(close).unwrap() + close.len()
@@ -366,7 +366,7 @@ fn xmlsec1_verifies_what_lienthong_signs() {
             let mut args = vec!["--verify", "--trusted-pem", "ca.pem"];
             let attr;
             if let Some(el) = id_attr {
-                attr = format!("--id-attr:Id");
+                attr = "--id-attr:Id".to_string();
                 args.push(&attr);
                 args.push(el);
             }
@@ -438,7 +438,10 @@ const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
 
 /// Documents with odd namespace layouts, comments, CDATA, escaped attributes and Vietnamese
 /// text; `{SIG}` marks where the template goes.
-fn interop_documents() -> Vec<(&'static str, String, Option<(&'static str, Expected)>)> {
+/// (name, document with `{SIG}`, optional (ID-carrying element, expectation)).
+type InteropDocument = (&'static str, String, Option<(&'static str, Expected)>);
+
+fn interop_documents() -> Vec<InteropDocument> {
     let edxml = "http://www.mic.gov.vn/TBT/QCVN_102_2016";
     vec![
         (
