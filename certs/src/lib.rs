@@ -13,6 +13,7 @@ pub mod keys;
 pub mod secret;
 #[cfg(any(test, feature = "testing"))]
 pub mod testpki;
+pub mod tls;
 pub mod trust;
 pub mod xml;
 pub mod xmldsig;

@@ -2,21 +2,122 @@
 
 use std::time::{Duration, SystemTime};
 
+use std::sync::Arc;
+
+use lienthong_certs::httpsig::{
+    self, ComponentId, HttpSigError, Message, SignatureParams, SigningKey,
+};
+use lienthong_certs::{DigestAlgorithm, content_digest};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
 use crate::Outcome;
 
-/// Builds the outbound client of one destination: rustls with the platform's roots, TLS 1.2
-/// minimum, bounded connect and request times, no redirects (a portal that redirects a POST is
-/// misconfigured, not to be followed silently).
+/// How a destination's calls are secured beyond default TLS: its own trust store and client
+/// identity (a rustls configuration built by `lienthong_certs::tls::client_config`), and an
+/// RFC 9421 signer for every request.
+#[derive(Clone, Default)]
+pub struct OutboundSecurity {
+    /// TLS configuration replacing the platform roots (trust store, CRLs, client certificate).
+    pub tls: Option<rustls::ClientConfig>,
+    /// Signs every request (RFC 9421 over `Content-Digest`).
+    pub signer: Option<Arc<RequestSigner>>,
+}
+
+impl std::fmt::Debug for OutboundSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundSecurity")
+            .field("custom_tls", &self.tls.is_some())
+            .field("signer", &self.signer)
+            .finish()
+    }
+}
+
+/// Signs outbound requests with RFC 9421: covers `@method`, `@target-uri`, `content-type`
+/// (when present) and `content-digest` (RFC 9530 SHA-256 of the body, added here), with
+/// `created`, `keyid`, a fresh `nonce` and `alg`.
+#[derive(Debug)]
+pub struct RequestSigner {
+    key: SigningKey,
+    keyid: String,
+}
+
+impl RequestSigner {
+    /// A signer using `key`, announcing `keyid`.
+    pub fn new(key: SigningKey, keyid: impl Into<String>) -> Self {
+        Self {
+            key,
+            keyid: keyid.into(),
+        }
+    }
+
+    /// Adds `Content-Digest`, `Signature-Input` and `Signature` to `req`.
+    ///
+    /// Errors: a streaming body (cannot be digested) or a header that cannot be signed.
+    pub fn sign(&self, req: &mut reqwest::Request) -> Result<(), HttpSigError> {
+        let body: &[u8] = match req.body() {
+            Some(b) => b.as_bytes().ok_or_else(|| {
+                HttpSigError::Unsupported("streaming bodies cannot be signed".into())
+            })?,
+            None => b"",
+        };
+        let digest = content_digest(body, DigestAlgorithm::Sha256);
+        let value =
+            HeaderValue::from_str(&digest).map_err(|e| HttpSigError::Malformed(e.to_string()))?;
+        req.headers_mut().insert("content-digest", value);
+        let mut components = vec![ComponentId::new("@method"), ComponentId::new("@target-uri")];
+        if req.headers().contains_key(reqwest::header::CONTENT_TYPE) {
+            components.push(ComponentId::new("content-type"));
+        }
+        components.push(ComponentId::new("content-digest"));
+        let created = time::OffsetDateTime::now_utc().unix_timestamp();
+        let params = SignatureParams {
+            components,
+            created: Some(created),
+            expires: None,
+            keyid: Some(self.keyid.clone()),
+            nonce: Some(uuid::Uuid::now_v7().simple().to_string()),
+            include_alg: true,
+            tag: Some("lienthong".into()),
+        };
+        let method = req.method().as_str().to_string();
+        let url = req.url().as_str().to_string();
+        let fields = httpsig::sign(
+            &Message::request(&method, &url, req.headers()),
+            "sig1",
+            &params,
+            &self.key,
+        )?;
+        let headers = req.headers_mut();
+        for (name, v) in [
+            ("signature-input", fields.signature_input),
+            ("signature", fields.signature),
+        ] {
+            headers.insert(
+                name,
+                HeaderValue::from_str(&v).map_err(|e| HttpSigError::Malformed(e.to_string()))?,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Builds the outbound client of one destination: rustls with the platform's roots (or the
+/// destination's trust store and client identity from `security`), TLS 1.2 minimum, bounded
+/// connect and request times, no redirects (a portal that redirects a POST is misconfigured,
+/// not to be followed silently).
 ///
 /// Errors: the TLS backend cannot be initialised.
 pub fn client(
     connect_timeout: Duration,
     timeout: Duration,
+    security: &OutboundSecurity,
 ) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    let builder = match &security.tls {
+        Some(tls) => reqwest::Client::builder().tls_backend_preconfigured(tls.clone()),
+        None => reqwest::Client::builder(),
+    };
+    builder
         .connect_timeout(connect_timeout)
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())

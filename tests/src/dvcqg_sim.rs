@@ -22,6 +22,7 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use lienthong_certs::httpsig::{self, VerifyingKey};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -141,6 +142,9 @@ struct Shared {
     creds: SimCredentials,
     inner: Mutex<Inner>,
     started: std::time::Instant,
+    /// When set, every request must carry a valid RFC 9421 signature by this key.
+    signature_key: Mutex<Option<VerifyingKey>>,
+    base_url: String,
 }
 
 impl Shared {
@@ -254,6 +258,8 @@ impl DvcqgSim {
             creds,
             inner: Mutex::new(Inner::default()),
             started: std::time::Instant::now(),
+            signature_key: Mutex::new(None),
+            base_url: format!("http://{addr}"),
         });
         let app = Router::new()
             .route("/api/auth", post(login))
@@ -262,6 +268,10 @@ impl DvcqgSim {
             .route("/lgsp/hoso/create", post(lgsp_create))
             .route("/lgsp/hoso/update", post(lgsp_update))
             .route("/lgsp/tiendo", post(lgsp_progress))
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                check_signature,
+            ))
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -287,6 +297,16 @@ impl DvcqgSim {
     /// The credentials it accepts.
     pub fn credentials(&self) -> &SimCredentials {
         &self.shared.creds
+    }
+
+    /// From now on, requests must be signed (RFC 9421 over `Content-Digest`) with this key;
+    /// others get 401 and are recorded as `unsigned`.
+    pub fn require_signatures(&self, key: VerifyingKey) {
+        *self
+            .shared
+            .signature_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(key);
     }
 
     /// Replaces the fault plan.
@@ -488,6 +508,61 @@ fn progress(s: &Shared, inner: &mut Inner, service: &str, data: &[Value]) -> Res
     inner.progress_calls.push(data.len());
     s.record(inner, service, "ok");
     answer(0, "Cập nhật tiến độ thành công")
+}
+
+/// Checks `Content-Digest` and the RFC 9421 signature when signatures are required.
+async fn check_signature(
+    State(s): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let key = s
+        .signature_key
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let Some(key) = key else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let target = format!("{}{}", s.base_url, parts.uri);
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let digest_ok =
+        lienthong_certs::verify_content_digest(&header("content-digest"), &bytes).is_ok();
+    let policy = httpsig::VerifyPolicy {
+        label: None,
+        max_age: Duration::from_secs(300),
+        max_skew: Duration::from_secs(60),
+        required_components: &["@method", "@target-uri", "content-digest"],
+        require_nonce: true,
+        nonces: None,
+        now,
+    };
+    let verified = httpsig::verify(
+        &httpsig::Message::request(parts.method.as_str(), &target, &parts.headers),
+        &header("signature-input"),
+        &header("signature"),
+        &policy,
+        |_, _| Some(key.clone()),
+    );
+    if !digest_ok || verified.is_err() {
+        let mut inner = s.lock();
+        s.record(&mut inner, parts.uri.path(), "unsigned");
+        return (StatusCode::UNAUTHORIZED, "chữ ký không hợp lệ").into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 async fn service(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {

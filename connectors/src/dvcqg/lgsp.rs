@@ -14,6 +14,7 @@ use crate::Outcome;
 
 pub(super) struct LgspClient {
     pub(super) client: reqwest::Client,
+    pub(super) signer: Option<std::sync::Arc<crate::http::RequestSigner>>,
     pub(super) token_url: String,
     pub(super) client_id: String,
     pub(super) client_secret: Secret,
@@ -43,7 +44,7 @@ impl LgspClient {
             ("client_id", self.client_id.as_str()),
             ("client_secret", self.client_secret.expose()),
         ]);
-        let (status, headers, text) = send(req).await?;
+        let (status, headers, text) = send(req, self.signer.as_deref()).await?;
         if !status.is_success() {
             let o = crate::http::status_error(status, &headers, &text);
             return Err(Outcome::Retry {
@@ -88,7 +89,7 @@ impl LgspClient {
                 Err(o) => return Verdict::Failed(o),
             };
             let req = self.client.post(url).bearer_auth(&token).json(body);
-            let (status, headers, text) = match send(req).await {
+            let (status, headers, text) = match send(req, self.signer.as_deref()).await {
                 Ok(r) => r,
                 Err(o) => return Verdict::Failed(o),
             };

@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 
 use self::classify::{Rules, Verdict};
 pub use self::config::{DvcqgConfig, Transport};
+use crate::http::{OutboundSecurity, RequestSigner};
 use crate::{BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome};
 
 /// The portal takes at most this many progress entries per call (observed).
@@ -83,12 +84,24 @@ impl DvcqgConnector {
     ///
     /// Errors: configuration problems, unreadable credential files, bad mappings.
     pub fn new(config: &DvcqgConfig) -> Result<Self, BuildError> {
+        Self::with_security(config, &OutboundSecurity::default())
+    }
+
+    /// Like [`DvcqgConnector::new`], with the destination's own trust store, client identity
+    /// and request signer.
+    ///
+    /// Errors: as [`DvcqgConnector::new`].
+    pub fn with_security(
+        config: &DvcqgConfig,
+        security: &OutboundSecurity,
+    ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
         let mappings = load_mappings(config)?;
-        let client = crate::http::client(config.connect_timeout, config.timeout)?;
+        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
+        let signer = security.signer.clone();
         let rules = Rules {
             exists_markers: config.already_exists_markers.clone(),
             retry_codes: config.retry_error_codes.clone(),
@@ -98,6 +111,7 @@ impl DvcqgConnector {
                 let base = required(&config.base_url, "base_url")?;
                 Link::Session(session::SessionClient {
                     client,
+                    signer,
                     auth_url: join_url(&base, &config.auth_path),
                     service_url: join_url(&base, &config.integration_path),
                     username: required(&config.username, "username")?,
@@ -110,6 +124,7 @@ impl DvcqgConnector {
             }
             Transport::Lgsp => Link::Lgsp(lgsp::LgspClient {
                 client,
+                signer,
                 token_url: required(&config.token_url, "token_url")?,
                 client_id: required(&config.client_id, "client_id")?,
                 client_secret: secret(&config.client_secret, &config.client_secret_file)?,
@@ -205,9 +220,22 @@ fn settle(v: Verdict) -> Outcome {
 }
 
 /// Sends a request and reads the whole answer; a transport failure is already an outcome.
-async fn send(req: reqwest::RequestBuilder) -> Result<(StatusCode, HeaderMap, String), Outcome> {
-    let resp = req
-        .send()
+/// With a signer, the request is signed (RFC 9421) just before it goes out.
+async fn send(
+    req: reqwest::RequestBuilder,
+    signer: Option<&RequestSigner>,
+) -> Result<(StatusCode, HeaderMap, String), Outcome> {
+    let (client, built) = req.build_split();
+    let mut built = built.map_err(|e| Outcome::retry(format!("cannot build the request: {e}")))?;
+    if let Some(s) = signer {
+        s.sign(&mut built).map_err(|e| Outcome::Reject {
+            error: format!("cannot sign the request: {e}"),
+            http_status: None,
+            portal: None,
+        })?;
+    }
+    let resp = client
+        .execute(built)
         .await
         .map_err(|e| crate::http::transport_error(&e))?;
     let status = resp.status();

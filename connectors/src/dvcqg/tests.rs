@@ -289,3 +289,58 @@ fn config_problems_name_their_keys() {
     assert!(keys.contains(&"create_url".to_owned()), "{keys:?}");
     assert!(toml::from_str::<DvcqgConfig>("transport = \"session\"\npasword = \"x\"").is_err());
 }
+
+#[tokio::test]
+async fn requests_are_signed_when_a_signer_is_configured() {
+    use std::sync::Arc;
+
+    use lienthong_certs::httpsig::{Algorithm, SigningKey, VerifyingKey};
+    use lienthong_certs::keys::PrivateKey;
+
+    let sim = DvcqgSim::start().await.expect("sim");
+    let kp = openssl_p256_key();
+    let key = Arc::new(PrivateKey::from_bytes(kp.as_bytes(), "test").expect("key"));
+    sim.require_signatures(VerifyingKey::Public {
+        key: key.public_key_bytes().to_vec(),
+        algorithm: Algorithm::EcdsaP256Sha256,
+    });
+    // Without a signer the portal refuses every call.
+    let plain = DvcqgConnector::new(&config(&sim, "lgsp")).expect("connector");
+    let out = plain.deliver(&[create("000.02.01.H37-261128-0101")]).await;
+    assert!(!matches!(out, Outcome::Delivered { .. }), "{out:?}");
+    assert!(
+        services(&sim).iter().all(|c| c.ends_with(":unsigned")),
+        "{:?}",
+        services(&sim)
+    );
+    // With one, token and data calls go through, signed.
+    let signer = crate::http::RequestSigner::new(
+        SigningKey::for_key(key, false).expect("algorithm"),
+        "000.02.01.H37",
+    );
+    let security = OutboundSecurity {
+        tls: None,
+        signer: Some(Arc::new(signer)),
+    };
+    let signed =
+        DvcqgConnector::with_security(&config(&sim, "lgsp"), &security).expect("connector");
+    let out = signed.deliver(&[create("000.02.01.H37-261128-0101")]).await;
+    assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
+    assert!(sim.hoso("000.02.01.H37-261128-0101").is_some());
+}
+
+/// A fresh P-256 key in PKCS#8 PEM, made with openssl like an operator would.
+fn openssl_p256_key() -> String {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).expect("PEM")
+}

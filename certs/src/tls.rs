@@ -1,0 +1,136 @@
+//! rustls configurations for the gateway's listener and its outbound clients.
+//!
+//! Server: TLS 1.2 minimum (1.3 only when asked), the gateway's certificate chain, and —
+//! when a client trust store is given — client certificates verified at the handshake against
+//! that store's anchors and CRLs. Client certificates stay *optional* at the handshake so that
+//! routes without mutual TLS keep working; routes that require one check for it per request.
+//! Client: a destination's trust store (with CRLs) instead of the platform roots, and its
+//! client identity for mutual TLS.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, ServerConfig};
+use rustls_pki_types::CertificateDer;
+
+use crate::keys::{KeyError, PrivateKey, load_certificates};
+use crate::trust::TrustStore;
+
+/// Why a TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate or key could not be loaded.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// rustls refused the configuration (e.g. an unsupported key).
+    #[error("TLS configuration: {0}")]
+    Rustls(String),
+}
+
+/// The lowest TLS version to accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MinVersion {
+    /// TLS 1.2 and 1.3.
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// A certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's key.
+    pub key: Arc<PrivateKey>,
+}
+
+impl Identity {
+    /// Loads a chain (PEM, leaf first) and its key, and checks that they belong together.
+    pub fn load(cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        let chain = load_certificates(cert)?;
+        let key = PrivateKey::from_file(key)?;
+        key.check_matches(&chain[0])?;
+        Ok(Self {
+            chain,
+            key: Arc::new(key),
+        })
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+static TLS12_AND_13: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+static TLS13_ONLY: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+
+fn versions(min: MinVersion) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    match min {
+        MinVersion::Tls12 => &TLS12_AND_13,
+        MinVersion::Tls13 => &TLS13_ONLY,
+    }
+}
+
+/// The listener's configuration. With `client_trust`, clients may present a certificate, which
+/// must then chain to the store's anchors (CRLs checked) or the handshake fails.
+pub fn server_config(
+    identity: &Identity,
+    client_trust: Option<&TrustStore>,
+    min: MinVersion,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(min))
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let builder = match client_trust {
+        Some(trust) => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(trust.root_store()),
+                provider(),
+            )
+            .with_crls(trust.crls().iter().cloned())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| TlsError::Rustls(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(identity.chain.clone(), identity.key.der().clone_key())
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// An outbound client configuration trusting only `trust` (with its CRLs), presenting
+/// `identity` when the server asks for a client certificate.
+pub fn client_config(
+    trust: &TrustStore,
+    identity: Option<&Identity>,
+    min: MinVersion,
+) -> Result<ClientConfig, TlsError> {
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(trust.root_store()),
+        provider(),
+    )
+    .with_crls(trust.crls().iter().cloned())
+    .build()
+    .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(min))
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
+        .with_webpki_verifier(verifier);
+    let mut config = match identity {
+        Some(id) => builder
+            .with_client_auth_cert(id.chain.clone(), id.key.der().clone_key())
+            .map_err(|e| TlsError::Rustls(e.to_string()))?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
