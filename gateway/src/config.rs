@@ -17,6 +17,12 @@ use lienthong_connectors::serde_duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+mod trust;
+pub use trust::{
+    ClientAuthRule, DestinationTlsConfig, InboundKeyConfig, ListenerTlsConfig, SignedRouteRule,
+    SigningConfig, TlsVersion, TrustStoreConfig,
+};
+
 /// Default location of the configuration file.
 pub const DEFAULT_PATH: &str = "/etc/lienthong/lienthong.toml";
 /// Prefix of environment overrides: `LIENTHONG_SERVER__LISTEN=0.0.0.0:8440` sets `server.listen`.
@@ -41,6 +47,12 @@ pub struct Config {
     pub destinations: BTreeMap<String, DestinationConfig>,
     /// `[[routes]]`, in order.
     pub routes: Vec<RouteConfig>,
+    /// `[trust.<name>]`: named trust stores.
+    pub trust: BTreeMap<String, TrustStoreConfig>,
+    /// `[signing]`: the center's signing identity.
+    pub signing: Option<SigningConfig>,
+    /// The file this was loaded from (reloads read it again).
+    pub source: Option<PathBuf>,
 }
 
 /// `[server]`: the HTTP listener.
@@ -63,6 +75,22 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight deliveries before releasing them.
     #[serde(default = "default_grace", with = "serde_duration")]
     pub shutdown_grace: Duration,
+    /// `[server.tls]`: serve HTTPS (with optional client certificates).
+    #[serde(default)]
+    pub tls: Option<ListenerTlsConfig>,
+    /// `[[server.client_auth]]`: client-certificate rules per path prefix.
+    #[serde(default)]
+    pub client_auth: Vec<ClientAuthRule>,
+    /// `[[server.signed_routes]]`: RFC 9421 signatures required per path prefix.
+    #[serde(default)]
+    pub signed_routes: Vec<SignedRouteRule>,
+    /// Certificates expiring within this period are warned about (`30d`).
+    #[serde(default = "default_certificate_warning", with = "serde_duration")]
+    pub certificate_warning: Duration,
+}
+
+const fn default_certificate_warning() -> Duration {
+    Duration::from_secs(30 * 86_400)
 }
 
 fn default_listen() -> SocketAddr {
@@ -299,6 +327,10 @@ pub struct DestinationConfig {
     pub concurrency: usize,
     /// Circuit breaker.
     pub circuit_breaker: BreakerConfig,
+    /// `[destinations.<name>.tls]`: own trust store and client identity.
+    pub tls: Option<DestinationTlsConfig>,
+    /// Sign every request with RFC 9421 using `[signing]`.
+    pub sign_requests: bool,
 }
 
 /// Default `concurrency` of a destination.
@@ -369,7 +401,9 @@ impl Config {
                 format!("cannot read {}: {e}", path.display()),
             )])
         })?;
-        Self::from_toml(&text, std::env::vars())
+        let mut config = Self::from_toml(&text, std::env::vars())?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses configuration text with the given environment.
@@ -389,7 +423,17 @@ impl Config {
         apply_env(&mut table, env, &mut errors);
         let parts = parse_sections(table, &mut errors);
         parts.validate(&mut errors);
-        match parts.assemble() {
+        let config = parts.assemble();
+        if let Some(c) = &config
+            && errors.is_empty()
+        {
+            // Load every certificate, key and trust store, so that check-config and start-up
+            // find a bad file before traffic does.
+            if let Err(e) = crate::security::Security::build(c) {
+                errors.extend(e);
+            }
+        }
+        match config {
             Some(c) if errors.is_empty() => Ok(c),
             _ => Err(ConfigErrors(errors)),
         }
@@ -486,6 +530,8 @@ struct Parts {
     dispatcher: Option<DispatcherConfig>,
     log: Option<LogConfig>,
     routes: Option<Vec<RouteConfig>>,
+    trust: Option<BTreeMap<String, TrustStoreConfig>>,
+    signing: Option<Option<SigningConfig>>,
     destinations: BTreeMap<String, DestinationConfig>,
     /// Every destination name declared, including those that did not parse.
     declared: std::collections::BTreeSet<String>,
@@ -627,6 +673,9 @@ impl Parts {
             log: self.log?,
             destinations: self.destinations,
             routes: self.routes?,
+            trust: self.trust?,
+            signing: self.signing?,
+            source: None,
         })
     }
 }
@@ -664,6 +713,14 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         Some(v) => section::<Vec<RouteConfig>>("routes", v, errors),
         None => Some(Vec::new()),
     };
+    let trust = match take("trust") {
+        Some(v) => section::<BTreeMap<String, TrustStoreConfig>>("trust", v, errors),
+        None => Some(BTreeMap::new()),
+    };
+    let signing = match take("signing") {
+        Some(v) => section::<SigningConfig>("signing", v, errors).map(Some),
+        None => Some(None),
+    };
     let mut destinations = BTreeMap::new();
     let mut destinations_ok = true;
     let mut declared = std::collections::BTreeSet::new();
@@ -698,6 +755,8 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         dispatcher,
         log,
         routes,
+        trust,
+        signing,
         destinations,
         declared,
         destinations_ok,
@@ -733,6 +792,14 @@ fn destination(
         Some(v) => section::<BreakerConfig>(&format!("{key}.circuit_breaker"), v, errors),
         None => Some(BreakerConfig::default()),
     };
+    let tls = match t.remove("tls") {
+        Some(v) => section::<DestinationTlsConfig>(&format!("{key}.tls"), v, errors).map(Some),
+        None => Some(None),
+    };
+    let sign_requests = match t.remove("sign_requests") {
+        Some(v) => section::<bool>(&format!("{key}.sign_requests"), v, errors),
+        None => Some(false),
+    };
     let concurrency = match t.remove("concurrency") {
         Some(v) => section::<usize>(&format!("{key}.concurrency"), v, errors),
         None => Some(DEFAULT_CONCURRENCY),
@@ -760,6 +827,8 @@ fn destination(
         retry: retry?,
         concurrency: concurrency?,
         circuit_breaker: circuit_breaker?,
+        tls: tls?,
+        sign_requests: sign_requests?,
     })
 }
 

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::breaker::Breaker;
 use crate::config::{Config, DestinationKind, RetryPolicy};
+use crate::security::Security;
 
 /// One destination, ready to deliver to.
 pub struct Destination {
@@ -40,19 +41,21 @@ pub struct DestinationError {
 /// Every configured destination, by name.
 pub type Destinations = BTreeMap<String, Arc<Destination>>;
 
-/// Builds all destinations of a configuration.
+/// Builds all destinations of a configuration, each with its outbound TLS and signer from
+/// `security`.
 ///
 /// Errors: the first destination that cannot be built (bad credentials file, mappings…).
-pub fn build(config: &Config) -> Result<Destinations, DestinationError> {
+pub fn build(config: &Config, security: &Security) -> Result<Destinations, DestinationError> {
     let mut out = BTreeMap::new();
     for (name, d) in &config.destinations {
+        let outbound = security.outbound.get(name).cloned().unwrap_or_default();
         let connector: Arc<dyn Connector> = match &d.kind {
-            DestinationKind::Dvcqg(c) => {
-                Arc::new(DvcqgConnector::new(c).map_err(|source| DestinationError {
+            DestinationKind::Dvcqg(c) => Arc::new(
+                DvcqgConnector::with_security(c, &outbound).map_err(|source| DestinationError {
                     name: name.clone(),
                     source,
-                })?)
-            }
+                })?,
+            ),
         };
         out.insert(
             name.clone(),

@@ -28,6 +28,9 @@ pub enum ServerError {
     /// The admin token file could not be read.
     #[error("server.admin_token_file: {0}")]
     AdminToken(#[from] lienthong_certs::SecretError),
+    /// Certificates, keys or trust stores could not be loaded.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Security(Vec<crate::config::ConfigError>),
     /// The HTTP server failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
@@ -52,7 +55,13 @@ pub async fn run(
         config.store.read_connections,
     )
     .await?;
-    let destinations = destinations::build(&config)?;
+    let security = crate::security::Security::build(&config).map_err(ServerError::Security)?;
+    security.publish_expiry(time::OffsetDateTime::now_utc());
+    let destinations = destinations::build(&config, &security)?;
+    let security = Arc::new(crate::security::SecurityHandle::new(
+        security,
+        config.source.clone(),
+    ));
     let state = Arc::new(AppState {
         store: store.clone(),
         destinations: destinations.clone(),
@@ -63,6 +72,7 @@ pub async fn run(
         max_body: config.server.max_body,
         admin_token: config.admin_token()?,
         dossier_schema: lienthong_mappings::dossier_schema(),
+        security: security.clone(),
     });
     if state.admin_token.is_none() {
         tracing::warn!("no server.admin_token: the admin API answers loopback clients only");
@@ -86,19 +96,73 @@ pub async fn run(
         shutdown.await;
         trigger.cancel();
     });
+    tokio::spawn(reload_on_sighup(security.clone(), stop.clone()));
+    tokio::spawn(watch_expiry(security.clone(), stop.clone()));
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, store = config.store.url, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
+    let scheme = if security.current().listener_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, scheme, store = config.store.url, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
     on_ready();
-    let served = axum::serve(listener, http::service(state))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .await;
+    crate::listener::serve(listener, http::router(state), security, stop.clone()).await;
     stop.cancel();
     if let Err(e) = dispatcher.await {
         tracing::error!(error = %e, "dispatcher ended abnormally");
     }
     store.close().await;
     tracing::info!("lienthong stopped");
-    served.map_err(ServerError::Io)
+    Ok(())
+}
+
+/// Reloads certificates and trust stores on SIGHUP until `stop`.
+async fn reload_on_sighup(security: Arc<crate::security::SecurityHandle>, stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                got = hup.recv() => if got.is_none() { return },
+            }
+            tracing::info!("SIGHUP: reloading certificates and trust stores");
+            let handle = security.clone();
+            match tokio::task::spawn_blocking(move || handle.reload()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(reason)) => {
+                    tracing::error!(
+                        reason,
+                        "reload refused; the previous certificates stay in force"
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "reload task failed"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (security, stop);
+    }
+}
+
+/// Refreshes the certificate expiry gauges (and warnings) every hour.
+async fn watch_expiry(security: Arc<crate::security::SecurityHandle>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => security.current().publish_expiry(time::OffsetDateTime::now_utc()),
+        }
+    }
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

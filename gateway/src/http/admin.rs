@@ -150,3 +150,54 @@ pub(super) async fn replay(
         )),
     }
 }
+
+/// `POST /v1/admin/reload`: re-read certificates, keys, CRLs and trust stores (as SIGHUP does).
+/// 200 with the certificates now in force; 422 with the reasons when the new material is
+/// refused (the old one keeps running).
+pub(super) async fn reload(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(p) = authorize(&st, &headers, peer) {
+        return p.into_response();
+    }
+    let handle = st.security.clone();
+    let result = tokio::task::spawn_blocking(move || handle.reload()).await;
+    match result {
+        Ok(Ok(sec)) => {
+            let now = time::OffsetDateTime::now_utc();
+            let certs: Vec<_> = sec
+                .certificates
+                .iter()
+                .map(|c| {
+                    json!({
+                        "name": c.name,
+                        "subject": c.info.subject,
+                        "serial": c.info.serial,
+                        "days_left": c.info.seconds_left(now) / 86_400,
+                    })
+                })
+                .collect();
+            (
+                StatusCode::OK,
+                axum::Json(json!({ "reloaded": true, "certificates": certs })),
+            )
+                .into_response()
+        }
+        Ok(Err(reason)) => {
+            tracing::error!(
+                reason,
+                "reload refused; the previous certificates stay in force"
+            );
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reload-refused",
+                "Reload refused",
+                reason,
+            )
+            .into_response()
+        }
+        Err(e) => super::internal(e.to_string()).into_response(),
+    }
+}

@@ -5,11 +5,11 @@
 mod admin;
 pub use admin::STATES as ADMIN_STATES;
 pub mod body;
+pub mod guard;
 mod health;
 mod intake;
 pub mod problem;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -37,6 +37,8 @@ pub struct AppState {
     pub admin_token: Option<Secret>,
     /// JSON Schema of the canonical dossier.
     pub dossier_schema: Value,
+    /// Certificates, trust stores and per-route authentication rules (reloadable).
+    pub security: Arc<crate::security::SecurityHandle>,
 }
 
 /// Builds the router.
@@ -52,18 +54,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/deliveries", get(admin::list))
         .route("/v1/deliveries/{id}/attempts", get(admin::attempts))
         .route("/v1/deliveries/{id}/replay", post(admin::replay))
+        .route("/v1/admin/reload", post(admin::reload))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .fallback(|| async { Problem::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
-}
-
-/// The service to serve, with the peer address available to handlers.
-pub fn service(
-    state: Arc<AppState>,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
-    router(state).into_make_service_with_connect_info::<SocketAddr>()
 }
 
 fn store_unavailable(e: &crate::store::StoreError) -> Problem {

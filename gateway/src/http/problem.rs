@@ -40,6 +40,11 @@ impl Problem {
         self
     }
 
+    /// The detail text (for logs).
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status

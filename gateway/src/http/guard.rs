@@ -1,0 +1,231 @@
+//! Per-route authentication in front of every handler: client-certificate rules
+//! (`[[server.client_auth]]`) and required RFC 9421 signatures (`[[server.signed_routes]]`).
+//!
+//! The certificate itself was verified against the client trust store during the TLS
+//! handshake (an expired certificate or one from another CA never gets this far); here the
+//! route decides whether one is required and which issuers and subjects it accepts. A signed
+//! route buffers the body (within `server.max_body`), checks `Content-Digest` against it and
+//! the signature over `@method`, `@target-uri` and `content-digest`, then passes the request on
+//! with the verified signature as an extension.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use lienthong_certs::httpsig::{self, Message, VerifiedHttpSignature};
+
+use super::AppState;
+use super::problem::Problem;
+use crate::config::ClientAuthRule;
+use crate::listener::{ConnectionInfo, PeerCertificate};
+use crate::security::SignedRoute;
+
+/// The middleware.
+pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let security = state.security.current();
+    let path = req.uri().path().to_string();
+    if let Some(rule) = longest(&security.client_auth, &path, |r| &r.path_prefix) {
+        let peer = req.extensions().get::<PeerCertificate>();
+        if let Err(p) = check_client(rule, peer) {
+            metrics::counter!("lienthong_client_auth_refused_total").increment(1);
+            tracing::warn!(path, reason = p.detail(), "client certificate refused");
+            return p.into_response();
+        }
+    }
+    let Some(route) = longest(&security.signed_routes, &path, |r| &r.rule.path_prefix) else {
+        return next.run(req).await;
+    };
+    let (mut parts, body) = req.into_parts();
+    let limit = usize::try_from(state.max_body).unwrap_or(usize::MAX);
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+                format!("the body is larger than {} bytes", state.max_body),
+            )
+            .into_response();
+        }
+    };
+    match check_signature(route, &parts, &bytes, &state) {
+        Ok(verified) => {
+            parts.extensions.insert(verified);
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(p) => {
+            metrics::counter!("lienthong_signature_refused_total").increment(1);
+            tracing::warn!(path, reason = p.detail(), "request signature refused");
+            p.into_response()
+        }
+    }
+}
+
+fn longest<'a, T>(rules: &'a [T], path: &str, prefix: impl Fn(&T) -> &String) -> Option<&'a T> {
+    rules
+        .iter()
+        .filter(|r| path.starts_with(prefix(r).as_str()))
+        .max_by_key(|r| prefix(r).len())
+}
+
+fn forbidden(kind: &'static str, title: &'static str, detail: String) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, kind, title, detail)
+}
+
+/// Applies a client-certificate rule to the presented certificate.
+pub fn check_client(rule: &ClientAuthRule, peer: Option<&PeerCertificate>) -> Result<(), Problem> {
+    let Some(peer) = peer else {
+        return if rule.required {
+            Err(forbidden(
+                "client-certificate-required",
+                "Client certificate required",
+                format!(
+                    "{} requires a TLS client certificate from an allowed issuer",
+                    rule.path_prefix
+                ),
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    let info = &peer.info;
+    if !rule.allowed_issuers.is_empty()
+        && !rule
+            .allowed_issuers
+            .iter()
+            .any(|a| names_match(a, &info.issuer, &[]))
+    {
+        return Err(forbidden(
+            "client-certificate-not-allowed",
+            "Client certificate issuer not allowed",
+            format!(
+                "issuer {} is not allowed on {}",
+                info.issuer, rule.path_prefix
+            ),
+        ));
+    }
+    if !rule.allowed_subjects.is_empty()
+        && !rule
+            .allowed_subjects
+            .iter()
+            .any(|a| names_match(a, &info.subject, &info.subject_alt_names))
+    {
+        return Err(forbidden(
+            "client-certificate-not-allowed",
+            "Client certificate subject not allowed",
+            format!(
+                "subject {} is not allowed on {}",
+                info.subject, rule.path_prefix
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `allowed` matches a distinguished name exactly, its CN, or one of the SANs (with or without
+/// the `DNS:`/`email:`/`URI:`/`IP:` prefix).
+fn names_match(allowed: &str, dn: &str, sans: &[String]) -> bool {
+    if allowed == dn {
+        return true;
+    }
+    let cn = dn
+        .split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("CN="));
+    if cn == Some(allowed) {
+        return true;
+    }
+    sans.iter()
+        .any(|s| s == allowed || s.split_once(':').is_some_and(|(_, value)| value == allowed))
+}
+
+fn unauthorized(detail: String) -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "signature-invalid",
+        "Request signature invalid",
+        detail,
+    )
+}
+
+fn check_signature(
+    route: &SignedRoute,
+    parts: &http::request::Parts,
+    body: &[u8],
+    state: &AppState,
+) -> Result<VerifiedHttpSignature, Problem> {
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let digest = header("content-digest")
+        .ok_or_else(|| unauthorized("Content-Digest is required on this route".into()))?;
+    lienthong_certs::verify_content_digest(&digest, body)
+        .map_err(|e| unauthorized(format!("Content-Digest: {e}")))?;
+    let input = header("signature-input")
+        .ok_or_else(|| unauthorized("Signature-Input is required on this route".into()))?;
+    let signature =
+        header("signature").ok_or_else(|| unauthorized("Signature is required".into()))?;
+    let tls = parts
+        .extensions
+        .get::<ConnectionInfo>()
+        .is_some_and(|c| c.tls);
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| header("host"))
+        .ok_or_else(|| unauthorized("no Host".into()))?;
+    let target = format!(
+        "{}://{}{}",
+        if tls { "https" } else { "http" },
+        authority,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let policy = httpsig::VerifyPolicy {
+        label: None,
+        max_age: route.rule.max_age,
+        max_skew: std::time::Duration::from_secs(60),
+        required_components: &["@method", "@target-uri", "content-digest"],
+        require_nonce: route.rule.require_nonce,
+        nonces: Some(&state.security.nonces),
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    httpsig::verify(
+        &Message::request(parts.method.as_str(), &target, &parts.headers),
+        &input,
+        &signature,
+        &policy,
+        |keyid, _| keyid.and_then(|k| route.keys.get(k)).cloned(),
+    )
+    .map_err(|e| unauthorized(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_dn_cn_and_sans() {
+        let dn = "CN=dvcqg.gov.vn, O=Cục Chuyển đổi số";
+        let sans = vec!["DNS:dvcqg.gov.vn".to_string(), "IP:127.0.0.1".to_string()];
+        assert!(names_match(dn, dn, &sans));
+        assert!(names_match("dvcqg.gov.vn", dn, &sans));
+        assert!(names_match("DNS:dvcqg.gov.vn", dn, &sans));
+        assert!(names_match("127.0.0.1", dn, &sans));
+        assert!(!names_match("evil.example", dn, &sans));
+        assert!(!names_match("Cục Chuyển đổi số", dn, &sans));
+    }
+}

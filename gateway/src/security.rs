@@ -1,0 +1,456 @@
+//! The gateway's trust material, loaded from the configuration: the listener's TLS
+//! configuration, client-certificate and signed-route rules, trust stores, the center's
+//! signing identity, each destination's outbound TLS and signer, and the list of every
+//! configured certificate for expiry monitoring.
+//!
+//! [`SecurityHandle`] holds the current [`Security`] and swaps it on reload (SIGHUP or
+//! `POST /v1/admin/reload`): the configuration file is read again and everything rebuilt; if
+//! anything fails the old material stays in force and the reason is returned and logged.
+//! Connections already open keep the TLS configuration they were accepted with, so a reload
+//! never drops them. Destinations' outbound clients are built once at start-up (a new client
+//! certificate for a destination takes a restart in this version).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use lienthong_certs::httpsig::{Algorithm, HmacSecret, NonceCache, SigningKey, VerifyingKey};
+use lienthong_certs::inspect::CertificateInfo;
+use lienthong_certs::keys::load_certificates;
+use lienthong_certs::tls::{self, Identity};
+use lienthong_certs::trust::{Purpose, TrustStore, TrustStoreFiles};
+use lienthong_certs::xmldsig::{Signer, XmlSignatureAlgorithm};
+use lienthong_connectors::http::{OutboundSecurity, RequestSigner};
+use time::OffsetDateTime;
+
+use crate::config::{ClientAuthRule, Config, ConfigError, SignedRouteRule};
+
+/// A signed route with its keys resolved.
+#[derive(Debug)]
+pub struct SignedRoute {
+    /// The rule as configured.
+    pub rule: SignedRouteRule,
+    /// Keys by `keyid`.
+    pub keys: BTreeMap<String, VerifyingKey>,
+}
+
+/// The center's signing identity.
+#[derive(Debug)]
+pub struct SigningIdentity {
+    /// Certificate chain and key.
+    pub identity: Identity,
+    /// `keyid` for HTTP signatures.
+    pub keyid: String,
+    /// RFC 9421 key.
+    pub http: SigningKey,
+    /// XML-DSig signer.
+    pub xml: Signer,
+}
+
+/// A configured certificate, watched for expiry.
+#[derive(Debug, Clone)]
+pub struct WatchedCertificate {
+    /// Where it is configured, e.g. `server.tls`, `signing`, `trust.peers[0]`.
+    pub name: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// What it says.
+    pub info: CertificateInfo,
+}
+
+/// Everything loaded from certificate, key, CRL and secret files.
+#[derive(Debug)]
+pub struct Security {
+    /// The listener's TLS configuration, when `[server.tls]` is set.
+    pub listener_tls: Option<Arc<rustls::ServerConfig>>,
+    /// Client-certificate rules.
+    pub client_auth: Vec<ClientAuthRule>,
+    /// Signed routes.
+    pub signed_routes: Vec<SignedRoute>,
+    /// Trust stores by name.
+    pub trust: BTreeMap<String, Arc<TrustStore>>,
+    /// The center's signing identity.
+    pub signing: Option<SigningIdentity>,
+    /// Outbound TLS and signer per destination.
+    pub outbound: BTreeMap<String, OutboundSecurity>,
+    /// Every configured certificate.
+    pub certificates: Vec<WatchedCertificate>,
+    /// Warning window before expiry.
+    pub warning: Duration,
+}
+
+fn err(key: impl Into<String>, message: impl ToString) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.to_string(),
+    }
+}
+
+impl Security {
+    /// Loads everything the configuration names. Every problem is returned with its key.
+    pub fn build(config: &Config) -> Result<Self, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut certificates = Vec::new();
+        let mut watch =
+            |name: String, path: &PathBuf, certs: &[rustls_pki_types::CertificateDer<'_>]| {
+                for (i, c) in certs.iter().enumerate() {
+                    if let Ok(info) = CertificateInfo::from_der(c) {
+                        let name = if certs.len() > 1 {
+                            format!("{name}[{i}]")
+                        } else {
+                            name.clone()
+                        };
+                        certificates.push(WatchedCertificate {
+                            name,
+                            path: path.clone(),
+                            info,
+                        });
+                    }
+                }
+            };
+
+        // Trust stores.
+        let mut trust = BTreeMap::new();
+        for (name, t) in &config.trust {
+            let files = TrustStoreFiles {
+                anchors: t.anchors.clone(),
+                intermediates: t.intermediates.clone(),
+                crls: t.crls.clone(),
+                allow_legacy: t.allow_legacy,
+            };
+            match TrustStore::load(name, &files) {
+                Ok(store) => {
+                    for p in &t.anchors {
+                        if let Ok(c) = load_certificates(p) {
+                            watch(format!("trust.{name}"), p, &c);
+                        }
+                    }
+                    trust.insert(name.clone(), Arc::new(store));
+                }
+                Err(e) => errors.push(err(format!("trust.{name}"), e)),
+            }
+        }
+        let store = |key: &str, name: &str, errors: &mut Vec<ConfigError>| {
+            let found = trust.get(name).cloned();
+            if found.is_none() {
+                errors.push(err(
+                    key,
+                    format!("unknown trust store `{name}` (add [trust.{name}])"),
+                ));
+            }
+            found
+        };
+
+        // Listener.
+        let mut listener_tls = None;
+        if let Some(t) = &config.server.tls {
+            match Identity::load(&t.cert, &t.key) {
+                Ok(id) => {
+                    watch("server.tls".into(), &t.cert, &id.chain[..1]);
+                    let client_trust = match &t.client_trust {
+                        Some(n) => store("server.tls.client_trust", n, &mut errors),
+                        None => None,
+                    };
+                    match tls::server_config(&id, client_trust.as_deref(), t.min_version.to_min()) {
+                        Ok(c) => listener_tls = Some(c),
+                        Err(e) => errors.push(err("server.tls", e)),
+                    }
+                }
+                Err(e) => errors.push(err("server.tls", e)),
+            }
+        }
+        for (i, r) in config.server.client_auth.iter().enumerate() {
+            let key = format!("server.client_auth[{i}]");
+            if !r.path_prefix.starts_with('/') {
+                errors.push(err(format!("{key}.path_prefix"), "must start with /"));
+            }
+            match &config.server.tls {
+                Some(t) if t.client_trust.is_some() => {}
+                _ => errors.push(err(
+                    key,
+                    "client certificates need server.tls with client_trust",
+                )),
+            }
+        }
+
+        // Signed routes.
+        let mut signed_routes = Vec::new();
+        for (i, r) in config.server.signed_routes.iter().enumerate() {
+            let key = format!("server.signed_routes[{i}]");
+            if r.keys.is_empty() {
+                errors.push(err(format!("{key}.keys"), "list at least one key"));
+            }
+            let mut keys = BTreeMap::new();
+            for k in &r.keys {
+                let kkey = format!("{key}.keys.{}", k.keyid);
+                let Some(alg) = Algorithm::from_name(&k.algorithm) else {
+                    errors.push(err(
+                        format!("{kkey}.algorithm"),
+                        format!("unknown algorithm `{}`", k.algorithm),
+                    ));
+                    continue;
+                };
+                let vk = match (&k.certificate, &k.public_key, &k.secret_file) {
+                    (Some(c), None, None) => match load_certificates(c) {
+                        Ok(chain) => {
+                            watch(kkey.clone(), c, &chain[..1]);
+                            if let Some(tn) = &k.trust
+                                && let Some(ts) = store(&format!("{kkey}.trust"), tn, &mut errors)
+                                && let Err(e) = ts.verify(
+                                    &chain[0],
+                                    &chain,
+                                    OffsetDateTime::now_utc(),
+                                    Purpose::Signing,
+                                )
+                            {
+                                errors.push(err(&kkey, e));
+                            }
+                            VerifyingKey::from_certificate(&chain[0], alg)
+                                .map_err(|e| err(&kkey, e))
+                        }
+                        Err(e) => Err(err(&kkey, e)),
+                    },
+                    (None, Some(p), None) => std::fs::read_to_string(p)
+                        .map_err(|e| err(&kkey, format!("{}: {e}", p.display())))
+                        .and_then(|pem| {
+                            VerifyingKey::from_public_key_pem(&pem, alg).map_err(|e| err(&kkey, e))
+                        }),
+                    (None, None, Some(p)) if alg == Algorithm::HmacSha256 => {
+                        std::fs::read_to_string(p)
+                            .map_err(|e| err(&kkey, format!("{}: {e}", p.display())))
+                            .and_then(|t| HmacSecret::from_base64(&t).map_err(|e| err(&kkey, e)))
+                            .map(VerifyingKey::Hmac)
+                    }
+                    _ => Err(err(
+                        &kkey,
+                        "give exactly one of certificate, public_key or (for hmac-sha256) secret_file",
+                    )),
+                };
+                match vk {
+                    Ok(vk) => {
+                        keys.insert(k.keyid.clone(), vk);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            signed_routes.push(SignedRoute {
+                rule: r.clone(),
+                keys,
+            });
+        }
+
+        // Signing identity.
+        let mut signing = None;
+        if let Some(s) = &config.signing {
+            match build_signing(s, &config.center.agency_code) {
+                Ok(id) => {
+                    watch("signing".into(), &s.cert, &id.identity.chain[..1]);
+                    signing = Some(id);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+
+        // Destinations.
+        let mut outbound = BTreeMap::new();
+        for (name, d) in &config.destinations {
+            let key = format!("destinations.{name}");
+            let mut sec = OutboundSecurity::default();
+            if let Some(t) = &d.tls {
+                let identity = match (&t.client_cert, &t.client_key) {
+                    (Some(c), Some(k)) => match Identity::load(c, k) {
+                        Ok(id) => {
+                            watch(format!("{key}.tls"), c, &id.chain[..1]);
+                            Some(id)
+                        }
+                        Err(e) => {
+                            errors.push(err(format!("{key}.tls"), e));
+                            None
+                        }
+                    },
+                    (None, None) => None,
+                    _ => {
+                        errors.push(err(
+                            format!("{key}.tls"),
+                            "give client_cert and client_key together",
+                        ));
+                        None
+                    }
+                };
+                match &t.trust {
+                    Some(tn) => {
+                        if let Some(ts) = store(&format!("{key}.tls.trust"), tn, &mut errors) {
+                            match tls::client_config(&ts, identity.as_ref(), t.min_version.to_min()) {
+                                Ok(c) => sec.tls = Some(c),
+                                Err(e) => errors.push(err(format!("{key}.tls"), e)),
+                            }
+                        }
+                    }
+                    None if identity.is_some() => errors.push(err(
+                        format!("{key}.tls.trust"),
+                        "a client certificate needs a trust store for the destination's server certificate",
+                    )),
+                    None => {}
+                }
+            }
+            if d.sign_requests {
+                match &signing {
+                    Some(s) => {
+                        sec.signer = Some(Arc::new(RequestSigner::new(
+                            s.http.clone(),
+                            s.keyid.clone(),
+                        )));
+                    }
+                    None => errors.push(err(
+                        format!("{key}.sign_requests"),
+                        "needs a [signing] identity",
+                    )),
+                }
+            }
+            outbound.insert(name.clone(), sec);
+        }
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            listener_tls,
+            client_auth: config.server.client_auth.clone(),
+            signed_routes,
+            trust,
+            signing,
+            outbound,
+            certificates,
+            warning: config.server.certificate_warning,
+        })
+    }
+
+    /// Certificates expired or expiring within the warning window at `now`, with seconds left.
+    pub fn expiring(&self, now: OffsetDateTime) -> Vec<(&WatchedCertificate, i64)> {
+        let window = i64::try_from(self.warning.as_secs()).unwrap_or(i64::MAX);
+        self.certificates
+            .iter()
+            .map(|c| (c, c.info.seconds_left(now)))
+            .filter(|(_, left)| *left <= window)
+            .collect()
+    }
+
+    /// Sets `lienthong_certificate_expiry_seconds{name}` for every certificate and logs a warning
+    /// for each one expired or within the warning window.
+    pub fn publish_expiry(&self, now: OffsetDateTime) {
+        for c in &self.certificates {
+            let left = c.info.seconds_left(now);
+            metrics::gauge!("lienthong_certificate_expiry_seconds", "name" => c.name.clone())
+                .set(left as f64);
+        }
+        for (c, left) in self.expiring(now) {
+            if left <= 0 {
+                tracing::error!(certificate = c.name, subject = c.info.subject, path = %c.path.display(), "certificate has EXPIRED");
+            } else {
+                tracing::warn!(certificate = c.name, subject = c.info.subject, days_left = left / 86_400, path = %c.path.display(), "certificate expires soon");
+            }
+        }
+    }
+}
+
+fn build_signing(
+    s: &crate::config::SigningConfig,
+    agency_code: &str,
+) -> Result<SigningIdentity, ConfigError> {
+    let identity = Identity::load(&s.cert, &s.key).map_err(|e| err("signing", e))?;
+    let http = match &s.http_algorithm {
+        Some(name) => {
+            let algorithm = Algorithm::from_name(name)
+                .filter(|a| *a != Algorithm::HmacSha256)
+                .ok_or_else(|| {
+                    err(
+                        "signing.http_algorithm",
+                        format!("unknown algorithm `{name}`"),
+                    )
+                })?;
+            SigningKey::Private {
+                key: identity.key.clone(),
+                algorithm,
+            }
+        }
+        None => SigningKey::for_key(identity.key.clone(), false).map_err(|e| err("signing", e))?,
+    };
+    // Probe once so that an algorithm that does not fit the key fails at load, not at send.
+    lienthong_certs::httpsig::sign(
+        &lienthong_certs::httpsig::Message::response(200, &http::HeaderMap::new()),
+        "probe",
+        &lienthong_certs::httpsig::SignatureParams {
+            components: vec![lienthong_certs::httpsig::ComponentId::new("@status")],
+            ..Default::default()
+        },
+        &http,
+    )
+    .map_err(|e| err("signing.http_algorithm", e))?;
+    let xml_alg = match &s.xml_algorithm {
+        Some(n) => XmlSignatureAlgorithm::from_name(n)
+            .ok_or_else(|| err("signing.xml_algorithm", format!("unknown algorithm `{n}`")))?,
+        None => Signer::default_algorithm(&identity.key),
+    };
+    let xml = Signer::new(identity.key.clone(), identity.chain.clone(), xml_alg)
+        .map_err(|e| err("signing.xml_algorithm", e))?;
+    Ok(SigningIdentity {
+        keyid: s.keyid.clone().unwrap_or_else(|| agency_code.to_string()),
+        identity,
+        http,
+        xml,
+    })
+}
+
+/// The current [`Security`], swapped atomically on reload.
+#[derive(Debug)]
+pub struct SecurityHandle {
+    current: RwLock<Arc<Security>>,
+    source: Option<PathBuf>,
+    /// Nonces of verified inbound signatures.
+    pub nonces: NonceCache,
+}
+
+impl SecurityHandle {
+    /// Wraps the material loaded at start-up; `source` is the configuration file to re-read on
+    /// reload (`None`: reload is refused).
+    pub fn new(security: Security, source: Option<PathBuf>) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(security)),
+            source,
+            nonces: NonceCache::new(1_000_000),
+        }
+    }
+
+    /// The material in force.
+    pub fn current(&self) -> Arc<Security> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the configuration file and swaps in the new material. On any problem the old
+    /// material stays and the problems are returned.
+    pub fn reload(&self) -> Result<Arc<Security>, String> {
+        let source = self
+            .source
+            .as_ref()
+            .ok_or("the gateway was not started from a configuration file")?;
+        let config = Config::load(source).map_err(|e| e.to_string())?;
+        let security = Arc::new(Security::build(&config).map_err(|e| {
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?);
+        security.publish_expiry(OffsetDateTime::now_utc());
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = security.clone();
+        tracing::info!(
+            certificates = security.certificates.len(),
+            tls = security.listener_tls.is_some(),
+            "certificates and trust stores reloaded"
+        );
+        Ok(security)
+    }
+}
