@@ -158,6 +158,22 @@ impl Gateway {
     ///
     /// Panics if it does not become ready within 30 s (printing its log).
     pub async fn start(dir: &Path, config: &str) -> Self {
+        Self::start_with_client(dir, config, "http", reqwest::Client::new()).await
+    }
+
+    /// Like [`Gateway::start`] for a gateway serving HTTPS: `client` must trust its certificate
+    /// (and present a client certificate if `/readyz` needs one); `base_url` is
+    /// `https://localhost:PORT`.
+    pub async fn start_tls(dir: &Path, config: &str, client: reqwest::Client) -> Self {
+        Self::start_with_client(dir, config, "https", client).await
+    }
+
+    async fn start_with_client(
+        dir: &Path,
+        config: &str,
+        scheme: &str,
+        http: reqwest::Client,
+    ) -> Self {
         let config_path = dir.join("lienthong.toml");
         std::fs::write(&config_path, config).expect("write config");
         let port = config
@@ -181,12 +197,17 @@ impl Gateway {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn lienthong");
+        let host = if scheme == "https" {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
         let mut gw = Self {
             child: Some(child),
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: format!("{scheme}://{host}:{port}"),
             config_path,
             log_path: dir.join("gateway.log"),
-            http: reqwest::Client::new(),
+            http,
         };
         let start = Instant::now();
         loop {
@@ -212,6 +233,29 @@ impl Gateway {
     /// The log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends a signal (`HUP`, `TERM`…) to the process.
+    pub fn signal(&self, name: &str) {
+        if let Some(pid) = self.child.as_ref().and_then(Child::id) {
+            let _ = std::process::Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+
+    /// Waits until the log contains `text` `count` times (panics after 20 s).
+    pub async fn wait_for_log(&self, text: &str, count: usize) {
+        let start = Instant::now();
+        while self.log().matches(text).count() < count {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "log never showed {text:?} {count} times:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Kills the process with SIGKILL (no shutdown at all) and waits for it.
