@@ -1,5 +1,9 @@
 //! The command line: `serve`, `demo`, `check-config`, `mapping check|render`,
-//! `deliveries list|replay`. `anyhow` lives here, at the binary's edge.
+//! `deliveries list|replay`, `certs inspect|check`, `xml sign|verify`. `anyhow` lives here, at
+//! the binary's edge.
+
+mod trust;
+pub use trust::{CertsCommand, XmlCommand};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +54,18 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: DeliveriesCommand,
+    },
+    /// Certificates: inspect a file, check the configuration's for expiry.
+    Certs {
+        /// What to do.
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+    /// XML signatures (XML-DSig): sign and verify documents.
+    Xml {
+        /// What to do.
+        #[command(subcommand)]
+        command: XmlCommand,
     },
 }
 
@@ -125,6 +141,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig => check_config(&cli.config),
         Command::Mapping { command } => mapping(&cli.config, command),
+        Command::Certs { command } => {
+            init_logging("text", "error");
+            trust::certs(&cli.config, command)
+        }
+        Command::Xml { command } => {
+            init_logging("text", "error");
+            trust::xml(command)
+        }
         Command::Deliveries { command } => {
             init_logging("text", "warn");
             let config = load(&cli.config)?;
