@@ -76,29 +76,44 @@ fn versions(min: MinVersion) -> &'static [&'static rustls::SupportedProtocolVers
     }
 }
 
-/// The listener's configuration. With `client_trust`, clients may present a certificate, which
-/// must then chain to the store's anchors (CRLs checked) or the handshake fails.
+/// Whether a server asks for client certificates.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientCertificates<'a> {
+    /// Never asked for.
+    None,
+    /// Asked for; a client may present none, but one presented must chain to the store.
+    Optional(&'a TrustStore),
+    /// Required and must chain to the store.
+    Required(&'a TrustStore),
+}
+
+/// The listener's configuration. Client certificates, when asked for, are verified against the
+/// store's anchors and CRLs during the handshake.
 pub fn server_config(
     identity: &Identity,
-    client_trust: Option<&TrustStore>,
+    clients: ClientCertificates<'_>,
     min: MinVersion,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions(min))
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
-    let builder = match client_trust {
-        Some(trust) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(
-                Arc::new(trust.root_store()),
-                provider(),
-            )
+    let verifier = |trust: &TrustStore| {
+        WebPkiClientVerifier::builder_with_provider(Arc::new(trust.root_store()), provider())
             .with_crls(trust.crls().iter().cloned())
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| TlsError::Rustls(e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
+    };
+    let builder = match clients {
+        ClientCertificates::Optional(trust) => builder.with_client_cert_verifier(
+            verifier(trust)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| TlsError::Rustls(e.to_string()))?,
+        ),
+        ClientCertificates::Required(trust) => builder.with_client_cert_verifier(
+            verifier(trust)
+                .build()
+                .map_err(|e| TlsError::Rustls(e.to_string()))?,
+        ),
+        ClientCertificates::None => builder.with_no_client_auth(),
     };
     let mut config = builder
         .with_single_cert(identity.chain.clone(), identity.key.der().clone_key())

@@ -152,7 +152,11 @@ impl Security {
                         Some(n) => store("server.tls.client_trust", n, &mut errors),
                         None => None,
                     };
-                    match tls::server_config(&id, client_trust.as_deref(), t.min_version.to_min()) {
+                    let clients = match client_trust.as_deref() {
+                        Some(ts) => tls::ClientCertificates::Optional(ts),
+                        None => tls::ClientCertificates::None,
+                    };
+                    match tls::server_config(&id, clients, t.min_version.to_min()) {
                         Ok(c) => listener_tls = Some(c),
                         Err(e) => errors.push(err("server.tls", e)),
                     }

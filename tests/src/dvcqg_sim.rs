@@ -252,14 +252,36 @@ impl DvcqgSim {
     ///
     /// Errors: the port cannot be bound.
     pub async fn start_with(creds: SimCredentials) -> std::io::Result<Self> {
+        Self::start_inner(creds, None).await
+    }
+
+    /// Starts a simulator serving HTTPS with `tls` (which may require client certificates);
+    /// its base URL is `https://localhost:PORT`.
+    ///
+    /// Errors: the port cannot be bound.
+    pub async fn start_tls(
+        creds: SimCredentials,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<Self> {
+        Self::start_inner(creds, Some(tls)).await
+    }
+
+    async fn start_inner(
+        creds: SimCredentials,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let base_url = match tls {
+            Some(_) => format!("https://localhost:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
         let shared = Arc::new(Shared {
             creds,
             inner: Mutex::new(Inner::default()),
             started: std::time::Instant::now(),
             signature_key: Mutex::new(None),
-            base_url: format!("http://{addr}"),
+            base_url,
         });
         let app = Router::new()
             .route("/api/auth", post(login))
@@ -274,13 +296,16 @@ impl DvcqgSim {
             ))
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let task = match tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            }),
+            Some(config) => tokio::spawn(serve_tls(listener, app, config, stopped)),
+        };
         Ok(Self {
             addr,
             shared,
@@ -289,9 +314,14 @@ impl DvcqgSim {
         })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (or `https://localhost:PORT` when started with TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.shared.base_url.clone()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// The credentials it accepts.
@@ -679,4 +709,36 @@ async fn lgsp_update(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byt
 
 async fn lgsp_progress(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     lgsp(s, "progress", headers, body).await
+}
+
+/// Accepts TLS connections (handshake failures are counted as `tls-refused` calls) and serves
+/// the simulator's routes on each.
+async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    config: Arc<rustls::ServerConfig>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    loop {
+        let tcp = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(_) => continue,
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+        });
+    }
 }

@@ -49,8 +49,23 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 }
 
 async fn start(extra_server: &str, extra_top: &str) -> Setup {
-    let pki = Pki::new("Lienthong Test Root");
-    let dir = tempfile::tempdir().expect("tempdir");
+    start_with(
+        Pki::new("Lienthong Test Root"),
+        tempfile::tempdir().expect("tempdir"),
+        extra_server,
+        extra_top,
+        "",
+    )
+    .await
+}
+
+async fn start_with(
+    pki: Pki,
+    dir: tempfile::TempDir,
+    extra_server: &str,
+    extra_top: &str,
+    client_trust_extra: &str,
+) -> Setup {
     let server = pki.leaf(
         "localhost",
         &rcgen::PKCS_ECDSA_P256_SHA256,
@@ -70,6 +85,7 @@ client_trust = "clients"
 
 [trust.clients]
 anchors = ["{}"]
+{client_trust_extra}
 
 {extra_top}
 "#,
@@ -494,4 +510,37 @@ keys = [{{ keyid = "mot-cua", algorithm = "ecdsa-p256-sha256", certificate = "{}
             "{code}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_crl_update_takes_effect_on_reload() {
+    let pki = Pki::new("Lienthong Test Root");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = pki.leaf(
+        "mot-cua.ninhbinh.gov.vn",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ClientAuth],
+    );
+    let crl_path = dir.path().join("clients.crl");
+    std::fs::write(&crl_path, pki.crl(&[]).as_ref()).expect("write CRL");
+    let crl_line = format!("crls = [\"{}\"]", crl_path.display());
+    let s = start_with(pki, dir, CLIENT_RULES, "", &crl_line).await;
+    let url = format!("{}/v1/dossiers/000.02.01.H37-261128-7201", s.gw.base_url);
+    let r = client(&s.pki, Some(&member))
+        .get(&url)
+        .send()
+        .await
+        .expect("before revocation");
+    assert_eq!(r.status(), 404, "authenticated, no such dossier");
+    // The CA revokes the certificate; the operator drops in the new CRL and reloads.
+    std::fs::write(&crl_path, s.pki.crl(&[&member]).as_ref()).expect("write CRL");
+    s.gw.signal("HUP");
+    s.gw.wait_for_log("certificates and trust stores reloaded", 1)
+        .await;
+    let res = client(&s.pki, Some(&member)).get(&url).send().await;
+    assert!(
+        res.is_err(),
+        "a revoked certificate is refused at the handshake: {:?}",
+        res.map(|r| r.status())
+    );
 }

@@ -344,3 +344,72 @@ fn openssl_p256_key() -> String {
     assert!(out.status.success());
     String::from_utf8(out.stdout).expect("PEM")
 }
+
+#[tokio::test]
+async fn destination_trust_store_and_client_certificate_over_mutual_tls() {
+    use std::sync::Arc;
+
+    use lienthong_certs::testpki::Pki;
+    use lienthong_certs::tls::{
+        ClientCertificates, Identity, MinVersion, client_config, server_config,
+    };
+    use rcgen::ExtendedKeyUsagePurpose as Eku;
+
+    let portal_ca = Pki::new("Portal CA");
+    let province_ca = Pki::new("Province CA");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = portal_ca.leaf(
+        "localhost",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ServerAuth],
+    );
+    let (sc, sk) = server.write(dir.path(), "server");
+    let client = province_ca.leaf(
+        "lienthong.ninhbinh",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ClientAuth],
+    );
+    let (cc, ck) = client.write(dir.path(), "client");
+    // The portal requires client certificates from the province CA.
+    let clients = province_ca.store("clients");
+    let mut portal_tls = (*server_config(
+        &Identity::load(&sc, &sk).expect("server identity"),
+        ClientCertificates::Required(&clients),
+        MinVersion::Tls12,
+    )
+    .expect("server config"))
+    .clone();
+    portal_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let sim = DvcqgSim::start_tls(SimCredentials::default(), Arc::new(portal_tls))
+        .await
+        .expect("sim");
+    let cfg = config(&sim, "lgsp");
+    let identity = Identity::load(&cc, &ck).expect("client identity");
+    let portal_trust = portal_ca.store("portal");
+
+    // Trust store + client certificate: delivered.
+    let security = OutboundSecurity {
+        tls: Some(client_config(&portal_trust, Some(&identity), MinVersion::Tls12).expect("tls")),
+        signer: None,
+    };
+    let conn = DvcqgConnector::with_security(&cfg, &security).expect("connector");
+    let out = conn.deliver(&[create("000.02.01.H37-261128-0201")]).await;
+    assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
+
+    // No client certificate: the portal refuses the handshake; a transport failure is retried.
+    let security = OutboundSecurity {
+        tls: Some(client_config(&portal_trust, None, MinVersion::Tls12).expect("tls")),
+        signer: None,
+    };
+    let conn = DvcqgConnector::with_security(&cfg, &security).expect("connector");
+    let out = conn.deliver(&[create("000.02.01.H37-261128-0202")]).await;
+    assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
+
+    // The system roots (default) do not know the portal's private CA: refused too.
+    let conn = DvcqgConnector::new(&cfg).expect("connector");
+    let out = conn.deliver(&[create("000.02.01.H37-261128-0203")]).await;
+    assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
+    assert!(sim.hoso("000.02.01.H37-261128-0202").is_none());
+    assert!(sim.hoso("000.02.01.H37-261128-0203").is_none());
+    assert!(sim.hoso("000.02.01.H37-261128-0201").is_some());
+}

@@ -42,7 +42,37 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
             (name.clone(), Value::from(s))
         })
         .collect();
-    axum::Json(json!({ "status": "ready", "store": "ok", "circuits": circuits })).into_response()
+    // Certificates: an expired listener certificate makes the gateway not ready (clients
+    // refuse it anyway); others are reported with their days left.
+    let security = st.security.current();
+    let now = time::OffsetDateTime::now_utc();
+    let expiring: Vec<Value> = security
+        .expiring(now)
+        .into_iter()
+        .map(|(c, left)| json!({ "name": c.name, "subject": c.info.subject, "days_left": left.div_euclid(86_400) }))
+        .collect();
+    if security
+        .certificates
+        .iter()
+        .any(|c| c.name == "server.tls" && c.info.seconds_left(now) <= 0)
+    {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            "the listener's TLS certificate has expired",
+        )
+        .with("certificates_expiring", expiring)
+        .into_response();
+    }
+    axum::Json(json!({
+        "status": "ready",
+        "store": "ok",
+        "circuits": circuits,
+        "certificates": security.certificates.len(),
+        "certificates_expiring": expiring,
+    }))
+    .into_response()
 }
 
 /// `GET /metrics`: Prometheus text format. Queue depths and the oldest undelivered age are read
