@@ -102,8 +102,16 @@ fn main() {
     let expected = Expected::WholeDocument;
     let policy = VerifyPolicy::new(&store, &expected);
     for (name, key_alg, alg) in [
-        ("rsa2048", &rcgen::PKCS_RSA_SHA256, XmlSignatureAlgorithm::RsaSha256),
-        ("p256", &rcgen::PKCS_ECDSA_P256_SHA256, XmlSignatureAlgorithm::EcdsaSha256),
+        (
+            "rsa2048",
+            &rcgen::PKCS_RSA_SHA256,
+            XmlSignatureAlgorithm::RsaSha256,
+        ),
+        (
+            "p256",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            XmlSignatureAlgorithm::EcdsaSha256,
+        ),
     ] {
         let leaf = pki.leaf("Bench signer", key_alg, &[]);
         leaf.write(&out_dir, name);

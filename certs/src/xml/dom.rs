@@ -46,7 +46,7 @@ pub enum XmlError {
     Limit(String),
 }
 
-/// Parser limits. The defaults suit dossier envelopes: 256 levels and 2 million nodes.
+/// Parser limits. The defaults suit dossier envelopes: 256 levels and 500,000 nodes (attachments are single text nodes).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Maximum element nesting depth.
@@ -59,7 +59,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 256,
-            max_nodes: 2_000_000,
+            max_nodes: 500_000,
         }
     }
 }

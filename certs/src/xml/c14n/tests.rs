@@ -162,3 +162,108 @@ fn excluded_subtree_is_left_out() {
     );
     assert_eq!(out, b"<r><keep></keep>t</r>");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Small documents with prefixes, default namespaces, undeclarations, attributes needing
+    /// escapes, text with CR/`&`/`<`, comments and PIs.
+    fn element(depth: u32) -> BoxedStrategy<String> {
+        let name = prop_oneof![Just("a"), Just("p:b"), Just("q:c"), Just("d")];
+        let decl = prop_oneof![
+            Just(""),
+            Just(" xmlns=\"urn:d\""),
+            Just(" xmlns=\"\""),
+            Just(" xmlns:p=\"urn:p\""),
+            Just(" xmlns:p=\"urn:p2\" xmlns:q=\"urn:q\""),
+            Just(" xmlns:unused=\"urn:u\""),
+        ];
+        let attr = prop_oneof![
+            Just(""),
+            Just(" z=\"1\" a=\"&lt;&amp;&quot;\""),
+            Just(" p:x=\"&#9;&#10;&#13;\""),
+            Just(" xml:lang=\"vi\""),
+        ];
+        let text = prop_oneof![
+            Just(""),
+            Just("Hồ sơ &amp; kết quả"),
+            Just("a&#13;b&lt;c&gt;"),
+            Just("<![CDATA[x < y & z]]>"),
+            Just("<!-- ghi chú -->"),
+            Just("<?pi data?>"),
+            Just("  \n  "),
+        ];
+        let leaf =
+            (name.clone(), decl.clone(), attr.clone(), text.clone()).prop_map(|(n, d, a, t)| {
+                // Declare p and q at the root of every fragment so that they always resolve.
+                format!("<{n}{d}{a}>{t}</{n}>")
+            });
+        if depth == 0 {
+            return leaf.boxed();
+        }
+        (
+            name,
+            decl,
+            attr,
+            prop::collection::vec(
+                prop_oneof![element(depth - 1), text.prop_map(String::from)],
+                0..4,
+            ),
+        )
+            .prop_map(|(n, d, a, children)| format!("<{n}{d}{a}>{}</{n}>", children.concat()))
+            .boxed()
+    }
+
+    fn document() -> impl Strategy<Value = String> {
+        element(3).prop_map(|body| {
+            format!(
+                "<root xmlns:p=\"urn:p\" xmlns:q=\"urn:q\" xml:space=\"preserve\">{body}</root>"
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Canonical XML is a fixed point: canonicalizing the canonical form changes nothing.
+        #[test]
+        fn canonical_form_is_idempotent(doc in document(), exclusive in any::<bool>()) {
+            let m = method(exclusive);
+            let once = canonicalize(&Document::parse(&doc, Limits::default()).unwrap(), Apex::Document, &m, None);
+            let text = String::from_utf8(once.clone()).unwrap();
+            let twice = canonicalize(&Document::parse(&text, Limits::default()).unwrap(), Apex::Document, &m, None);
+            prop_assert_eq!(once, twice);
+        }
+
+        /// Differential check against libxml2 (`xmllint`), both C14N variants, when installed.
+        #[test]
+        fn generated_documents_match_xmllint(doc in document(), exclusive in any::<bool>()) {
+            let Ok(dir) = tempfile::tempdir() else { return Ok(()) };
+            let path = dir.path().join("d.xml");
+            std::fs::write(&path, &doc).unwrap();
+            let flag = if exclusive { "--exc-c14n" } else { "--c14n" };
+            let Ok(out) = std::process::Command::new("xmllint").arg(flag).arg(&path).output() else {
+                return Ok(());
+            };
+            prop_assert!(out.status.success());
+            let ours = canonicalize(&Document::parse(&doc, Limits::default()).unwrap(), Apex::Document, &method(exclusive), None);
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(out.stdout).unwrap());
+        }
+
+        /// Arbitrary input never panics the parser.
+        #[test]
+        fn the_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = Document::parse_bytes(&bytes);
+        }
+
+        /// Nor does markup-shaped garbage.
+        #[test]
+        fn markup_garbage_never_panics(s in "[<>/=\"'&;:a-c !?\\[\\]#x0-9-]{0,80}") {
+            if let Ok(d) = Document::parse(&s, Limits::default()) {
+                let _ = canonicalize(&d, Apex::Document, &method(true), None);
+            }
+        }
+    }
+}
