@@ -10,8 +10,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use lienthong_certs::inspect::CertificateInfo;
+use lienthong_certs::keys::PrivateKey;
+use lienthong_certs::testpki::{Leaf, Pki};
+use lienthong_certs::xmldsig::{self, Expected, Placement, SignOptions, Signer, VerifyPolicy};
 use lienthong_tests::gateway_process::TestConfig;
 use lienthong_tests::{DvcqgSim, FailKind, Faults};
+use rcgen::ExtendedKeyUsagePurpose as Eku;
 use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
 use tokio_util::sync::CancellationToken;
@@ -281,10 +286,100 @@ fn event(id: &str, status: &str, at: OffsetDateTime, who: (&str, &str, &str), no
             "actor": { "name": who.0, "title": who.1, "unit": who.2 }, "note": note })
 }
 
+/// The demo's certificates: a throw-away root CA, the gateway's TLS certificate, the counter's
+/// client certificate and the center's signing certificate, written to the demo directory.
+struct DemoTrust {
+    pki: Pki,
+    counter: Leaf,
+    signer: Leaf,
+    server: Leaf,
+    files: BTreeMap<&'static str, std::path::PathBuf>,
+}
+
+impl DemoTrust {
+    fn create(dir: &std::path::Path) -> Self {
+        let pki = Pki::new("Demo Root CA (Ninh Bình)");
+        let server = pki.leaf(
+            "localhost",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &[Eku::ServerAuth],
+        );
+        let counter = pki.leaf(
+            "mot-cua.ninhbinh.gov.vn",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &[Eku::ClientAuth],
+        );
+        let signer = pki.leaf(
+            "Trung tam PVHCC tinh Ninh Binh",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &[],
+        );
+        let mut files = BTreeMap::new();
+        files.insert("ca", pki.write_ca(dir));
+        let (c, k) = server.write(dir, "server");
+        files.insert("server_cert", c);
+        files.insert("server_key", k);
+        let (c, k) = signer.write(dir, "signing");
+        files.insert("signing_cert", c);
+        files.insert("signing_key", k);
+        Self {
+            pki,
+            counter,
+            signer,
+            server,
+            files,
+        }
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.files
+            .get(name)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// An HTTPS client trusting the demo CA, with the counter's certificate when `counter`.
+    fn client(&self, counter: bool) -> anyhow::Result<reqwest::Client> {
+        let mut b = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(self.pki.ca_pem.as_bytes())?]);
+        if counter {
+            let pem = format!("{}{}", self.counter.cert_pem, self.counter.key_pem);
+            b = b.identity(reqwest::Identity::from_pem(pem.as_bytes())?);
+        }
+        Ok(b.build()?)
+    }
+}
+
 /// The demo's configuration: the tests' template (session transport to the simulator) with a
-/// fast retry schedule and circuit breaker, so that an outage and its recovery fit in seconds.
-fn demo_config(dir: &std::path::Path, sim: &DvcqgSim) -> String {
+/// fast retry schedule and circuit breaker, so that an outage and its recovery fit in seconds;
+/// HTTPS with the counter's client certificate required on `/v1/dossiers`.
+fn demo_config(dir: &std::path::Path, sim: &DvcqgSim, trust: &DemoTrust) -> String {
+    let server_extra = format!(
+        r#"
+[server.tls]
+cert = "{server_cert}"
+key = "{server_key}"
+client_trust = "center"
+
+[[server.client_auth]]
+path_prefix = "/v1/dossiers"
+allowed_subjects = ["mot-cua.ninhbinh.gov.vn"]
+
+[trust.center]
+anchors = ["{ca}"]
+
+[signing]
+cert = "{signing_cert}"
+key = "{signing_key}"
+"#,
+        server_cert = trust.file("server_cert"),
+        server_key = trust.file("server_key"),
+        ca = trust.file("ca"),
+        signing_cert = trust.file("signing_cert"),
+        signing_key = trust.file("signing_key"),
+    );
     let cfg = TestConfig {
+        server_extra,
         retry: "initial = \"200ms\"\nmultiplier = 2.0\nmax_delay = \"2s\"\nmax_attempts = 50\nmax_age = \"10m\"\n".into(),
         breaker: "failures = 4\ncool_down = \"1s\"\nmax_cool_down = \"2s\"\n".into(),
         concurrency: 4,
@@ -363,7 +458,8 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     let sim = DvcqgSim::start()
         .await
         .context("starting the DVCQG simulator")?;
-    let config_text = demo_config(dir.path(), &sim);
+    let trust = DemoTrust::create(dir.path());
+    let config_text = demo_config(dir.path(), &sim, &trust);
     std::fs::write(dir.path().join("lienthong.toml"), &config_text)?;
     let config = Config::from_toml(&config_text, std::iter::empty())
         .map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
@@ -377,8 +473,8 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
         || {},
     ));
     let client = Client {
-        http: reqwest::Client::new(),
-        base: format!("http://{addr}"),
+        http: trust.client(true)?,
+        base: format!("https://localhost:{}", addr.port()),
     };
     for _ in 0..100 {
         if client.get("/readyz").await.is_ok() {
@@ -393,7 +489,8 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
         "Lienthong demo — cổng liên thông của Trung tâm Phục vụ hành chính công tỉnh Ninh Bình"
     );
     println!(
-        "  gateway  http://{addr}   store {}",
+        "  gateway  https://localhost:{} (TLS; the counter's client certificate is required on /v1/dossiers)\n  store    {}",
+        addr.port(),
         dir.path().join("lienthong.db").display()
     );
     println!("  DVCQG simulator {} (session transport)\n", sim.base_url());
@@ -527,7 +624,7 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
         println!("   POST /v1/deliveries/{id}/replay → {s}");
     }
     let settled = client.settle(Duration::from_secs(60)).await?;
-
+    trust_step(&client, &trust, &codes).await?;
     summary(&client, &sim, &codes, &settled).await?;
     stop.cancel();
     server.await.context("gateway task")??;
@@ -622,6 +719,74 @@ async fn summary(
         println!(
             "   {code:<28} {status:<14} {:>8}  {last} {label}",
             progress.len()
+        );
+    }
+    Ok(())
+}
+
+/// Step 5: what the certificates do — a request without the counter's certificate is refused,
+/// an edXML message signed with the center's certificate verifies, a changed copy does not.
+async fn trust_step(client: &Client, trust: &DemoTrust, codes: &[String]) -> anyhow::Result<()> {
+    println!("\n5. Trust (chứng thư số, chữ ký số)…");
+    let anonymous = trust.client(false)?;
+    let r = anonymous
+        .get(format!(
+            "{}/v1/dossiers/{}",
+            client.base,
+            codes.first().map(String::as_str).unwrap_or("x")
+        ))
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let problem: Value = r.json().await.unwrap_or(Value::Null);
+    println!(
+        "   without the counter's client certificate: GET /v1/dossiers/… → {status} ({})",
+        problem["title"].as_str().unwrap_or_default()
+    );
+    let key = std::sync::Arc::new(PrivateKey::from_bytes(
+        trust.signer.key_pem.as_bytes(),
+        "signing key",
+    )?);
+    let algorithm = Signer::default_algorithm(&key);
+    let signer = Signer::new(key, vec![trust.signer.cert.clone()], algorithm)?;
+    let ns = "http://www.mic.gov.vn/TBT/QCVN_102_2016";
+    let code = codes.first().map(String::as_str).unwrap_or_default();
+    let edxml = format!(
+        "<edXML:edXMLEnvelope xmlns:edXML=\"{ns}\"><edXML:edXMLHeader><edXML:MessageHeader><edXML:From><edXML:OrganId>000.02.01.H37</edXML:OrganId></edXML:From><edXML:Subject>Hồ sơ liên thông {code}</edXML:Subject></edXML:MessageHeader><edXML:TraceHeaderList><edXML:TraceHeader><edXML:OrganId>000.02.01.H37</edXML:OrganId></edXML:TraceHeader></edXML:TraceHeaderList></edXML:edXMLHeader><edXML:edXMLBody/></edXML:edXMLEnvelope>"
+    );
+    let signed = xmldsig::sign(
+        &edxml,
+        &signer,
+        &SignOptions {
+            placement: Placement::After {
+                ns: ns.into(),
+                local: "TraceHeaderList".into(),
+            },
+            ..SignOptions::default()
+        },
+    )?;
+    let store = trust.pki.store("center");
+    let expected = Expected::WholeDocument;
+    let policy = VerifyPolicy::new(&store, &expected);
+    let verified = xmldsig::verify(&signed, &policy)?;
+    println!(
+        "   edXML signed with the center's certificate ({}, exclusive C14N, {} bytes): verified, signer {}",
+        algorithm.uri().rsplit('#').next().unwrap_or_default(),
+        signed.len(),
+        verified.signer.certificate.subject
+    );
+    let tampered = signed.replacen(code, "000.02.01.H37-000000-0000", 1);
+    match xmldsig::verify(&tampered, &policy) {
+        Ok(_) => bail!("a tampered edXML message verified"),
+        Err(e) => println!("   the same message with another dossier code: refused ({e})"),
+    }
+    let now = OffsetDateTime::now_utc();
+    for (name, leaf) in [("TLS", &trust.server), ("signing", &trust.signer)] {
+        let info = CertificateInfo::from_der(&leaf.cert)?;
+        println!(
+            "   {name} certificate (serial {}): {} days left (warned from 30 days; `lienthong certs check`)",
+            info.serial,
+            info.seconds_left(now) / 86_400
         );
     }
     Ok(())
