@@ -145,3 +145,21 @@ fn errors_are_one_line_with_non_zero_exit() {
     let (ok, out, _) = run(&["--help"]);
     assert!(ok && out.contains("demo") && out.contains("check-config"));
 }
+
+/// The README's first command: the demo runs end to end (HTTPS with client certificates,
+/// an outage and its recovery, a replayed dead letter, signed edXML) and exits 0.
+#[test]
+fn demo_runs_end_to_end() {
+    let (ok, out, err) = run(&["demo"]);
+    assert!(ok, "demo failed:\n{out}\n{err}");
+    for want in [
+        "https://localhost:",
+        "POST /v1/deliveries/",
+        "403 (Client certificate required)",
+        "verified, signer CN=Trung tam PVHCC",
+        "refused (digest mismatch",
+        "Summary per destination",
+    ] {
+        assert!(out.contains(want), "{want:?} missing from the demo output:\n{out}");
+    }
+}
