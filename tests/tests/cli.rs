@@ -160,6 +160,9 @@ fn demo_runs_end_to_end() {
         "refused (digest mismatch",
         "Summary per destination",
     ] {
-        assert!(out.contains(want), "{want:?} missing from the demo output:\n{out}");
+        assert!(
+            out.contains(want),
+            "{want:?} missing from the demo output:\n{out}"
+        );
     }
 }
