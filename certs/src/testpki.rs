@@ -201,3 +201,20 @@ impl Leaf {
         (cert, key)
     }
 }
+
+/// Whether the `xmlsec1` interoperability oracle can run. Panics when it is missing, unless
+/// `LIENTHONG_SKIP_XMLSEC=1` says to skip (so CI, which installs it, cannot silently skip).
+pub fn xmlsec_available() -> bool {
+    if std::process::Command::new("xmlsec1")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var("LIENTHONG_SKIP_XMLSEC").as_deref() == Ok("1"),
+        "xmlsec1 is not installed (apt-get install xmlsec1); set LIENTHONG_SKIP_XMLSEC=1 to skip"
+    );
+    false
+}

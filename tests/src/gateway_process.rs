@@ -32,6 +32,21 @@ pub fn lienthong_bin() -> PathBuf {
     bin
 }
 
+/// Runs `lienthong ARGS…` to completion: (success, stdout, stderr).
+///
+/// Panics when the binary cannot be started.
+pub fn run_cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(lienthong_bin())
+        .args(args)
+        .output()
+        .expect("run lienthong");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A free loopback port (bound then released; the gateway binds it right after).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,24 +1,11 @@
 //! The command line: check-config, mapping check/render, exit codes and one-line errors.
 
 use std::path::Path;
-use std::process::Command;
 
-use lienthong_tests::gateway_process::lienthong_bin;
+use lienthong_tests::gateway_process::run_cli as run;
 
 fn repo(p: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(lienthong_bin())
-        .args(args)
-        .output()
-        .expect("run lienthong");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -5,21 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use lienthong_certs::testpki::{Pki, days};
+use lienthong_certs::testpki::{Pki, days, xmlsec_available};
 use lienthong_tests::DvcqgSim;
-use lienthong_tests::gateway_process::{TestConfig, free_port, lienthong_bin};
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(lienthong_bin())
-        .args(args)
-        .output()
-        .expect("run lienthong");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use lienthong_tests::gateway_process::{TestConfig, free_port, run_cli as run};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
@@ -37,17 +25,6 @@ const EDXML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   <edXML:edXMLBody><edXML:edXMLManifest version="1.0"/></edXML:edXMLBody>
 </edXML:edXMLEnvelope>
 "#;
-
-fn xmlsec_available() -> bool {
-    if Command::new("xmlsec1").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var("LIENTHONG_SKIP_XMLSEC").as_deref() == Ok("1"),
-        "xmlsec1 is not installed (apt-get install xmlsec1); set LIENTHONG_SKIP_XMLSEC=1 to skip"
-    );
-    false
-}
 
 #[test]
 fn xml_sign_output_verifies_with_xmlsec1_and_lienthong() {

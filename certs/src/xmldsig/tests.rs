@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::keys::PrivateKey;
-use crate::testpki::{Leaf, Pki};
+use crate::testpki::{Leaf, Pki, xmlsec_available};
 use crate::trust::TrustStore;
 use crate::xml::dom::Limits;
 
@@ -315,17 +315,6 @@ fn disallowed_references_transforms_and_dtds_are_rejected() {
 
 // ---------------------------------------------------------------------------------------------
 // xmlsec1 interoperability.
-
-fn xmlsec_available() -> bool {
-    if Command::new("xmlsec1").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var("LIENTHONG_SKIP_XMLSEC").as_deref() == Ok("1"),
-        "xmlsec1 is not installed (apt-get install xmlsec1); set LIENTHONG_SKIP_XMLSEC=1 to skip"
-    );
-    false
-}
 
 fn xmlsec(args: &[&str], dir: &Path) -> (bool, String) {
     let out = Command::new("xmlsec1")
