@@ -255,9 +255,7 @@ impl TrustStore {
         };
         let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
         let time = UnixTime::since_unix_epoch(Duration::from_secs(secs));
-        let algs = rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .all;
+        let algs = verification_algorithms();
         let result = match purpose {
             Purpose::Signing => ee.verify_for_usage(
                 algs,
@@ -299,6 +297,17 @@ impl TrustStore {
             trust_store: self.name.clone(),
         })
     }
+}
+
+/// The signature algorithms accepted in certificate chains (aws-lc-rs, as rustls uses).
+fn verification_algorithms()
+-> &'static [&'static dyn rustls_pki_types::SignatureVerificationAlgorithm] {
+    static PROVIDER: std::sync::OnceLock<rustls::crypto::CryptoProvider> =
+        std::sync::OnceLock::new();
+    PROVIDER
+        .get_or_init(rustls::crypto::aws_lc_rs::default_provider)
+        .signature_verification_algorithms
+        .all
 }
 
 /// Reads the CRLs of a file: PEM (`X509 CRL` blocks) or one DER CRL.

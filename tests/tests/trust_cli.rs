@@ -154,6 +154,10 @@ fn certs_inspect_and_check() {
     let (good_cert, good_key) = good.write(dir.path(), "good");
     let (ok, out, err) = run(&["certs", "inspect", s(&good_cert), "--key", s(&good_key)]);
     assert!(ok, "{err}");
+    assert!(
+        !err.contains("warning"),
+        "a 0600 key is not warned about: {err}"
+    );
     for want in [
         "subject:",
         "lienthong.ninhbinh.gov.vn",
@@ -164,6 +168,15 @@ fn certs_inspect_and_check() {
         "matches",
     ] {
         assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
+    // A key file others can read is warned about (and still used).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&good_key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let (ok, _, err) = run(&["certs", "inspect", s(&good_cert), "--key", s(&good_key)]);
+        assert!(ok);
+        assert!(err.contains("warning") && err.contains("644"), "{err}");
+        std::fs::set_permissions(&good_key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
     // A key of another certificate is reported.
     let other = pki.leaf("other", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
