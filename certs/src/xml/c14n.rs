@@ -232,10 +232,17 @@ impl Canonicalizer<'_> {
             self.leaf(id);
             return;
         };
-        let mut scope = inherited.clone();
-        for (p, u) in &e.ns_decls {
-            scope.insert(p.clone(), u.clone());
-        }
+        let owned_scope;
+        let scope = if e.ns_decls.is_empty() {
+            inherited
+        } else {
+            let mut s = inherited.clone();
+            for (p, u) in &e.ns_decls {
+                s.insert(p.clone(), u.clone());
+            }
+            owned_scope = s;
+            &owned_scope
+        };
         let candidates: Vec<&str> = match self.method {
             Method::Inclusive { .. } => scope.keys().map(String::as_str).collect(),
             Method::Exclusive {
@@ -338,7 +345,7 @@ impl Canonicalizer<'_> {
         };
         for &c in &e.children {
             if matches!(self.doc.node(c).kind, NodeKind::Element(_)) {
-                self.element(c, &scope, rendered, false);
+                self.element(c, scope, rendered, false);
             } else {
                 self.leaf(c);
             }
@@ -380,39 +387,57 @@ fn write_qname(prefix: &str, local: &str, out: &mut Vec<u8>) {
 }
 
 /// Writes `s`, replacing the bytes `replacement` maps (all ASCII, so UTF-8 stays intact).
-fn escape(s: &str, out: &mut Vec<u8>, replacement: impl Fn(u8) -> Option<&'static [u8]>) {
+/// `special` marks those bytes, so that runs without any (base64 attachments, most text) are
+/// copied in one piece.
+fn escape(
+    s: &str,
+    out: &mut Vec<u8>,
+    special: &[bool; 256],
+    replacement: impl Fn(u8) -> &'static [u8],
+) {
+    let bytes = s.as_bytes();
     let mut last = 0;
-    for (i, b) in s.bytes().enumerate() {
-        if let Some(rep) = replacement(b) {
-            out.extend_from_slice(&s.as_bytes()[last..i]);
-            out.extend_from_slice(rep);
-            last = i + 1;
-        }
+    while let Some(offset) = bytes[last..].iter().position(|&b| special[usize::from(b)]) {
+        let i = last + offset;
+        out.extend_from_slice(&bytes[last..i]);
+        out.extend_from_slice(replacement(bytes[i]));
+        last = i + 1;
     }
-    out.extend_from_slice(&s.as_bytes()[last..]);
+    out.extend_from_slice(&bytes[last..]);
 }
+
+const fn table(chars: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < chars.len() {
+        t[chars[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static TEXT_SPECIAL: [bool; 256] = table(b"&<>\r");
+static ATTR_SPECIAL: [bool; 256] = table(b"&<\"\t\n\r");
 
 /// Text nodes: `& < > CR`.
 fn escape_text(s: &str, out: &mut Vec<u8>) {
-    escape(s, out, |b| match b {
-        b'&' => Some(b"&amp;"),
-        b'<' => Some(b"&lt;"),
-        b'>' => Some(b"&gt;"),
-        b'\r' => Some(b"&#xD;"),
-        _ => None,
+    escape(s, out, &TEXT_SPECIAL, |b| match b {
+        b'&' => b"&amp;",
+        b'<' => b"&lt;",
+        b'>' => b"&gt;",
+        _ => b"&#xD;",
     });
 }
 
 /// Attribute values: `& < " TAB LF CR`.
 fn escape_attr(s: &str, out: &mut Vec<u8>) {
-    escape(s, out, |b| match b {
-        b'&' => Some(b"&amp;"),
-        b'<' => Some(b"&lt;"),
-        b'"' => Some(b"&quot;"),
-        b'\t' => Some(b"&#x9;"),
-        b'\n' => Some(b"&#xA;"),
-        b'\r' => Some(b"&#xD;"),
-        _ => None,
+    escape(s, out, &ATTR_SPECIAL, |b| match b {
+        b'&' => b"&amp;",
+        b'<' => b"&lt;",
+        b'"' => b"&quot;",
+        b'\t' => b"&#x9;",
+        b'\n' => b"&#xA;",
+        _ => b"&#xD;",
     });
 }
 

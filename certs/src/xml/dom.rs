@@ -268,7 +268,8 @@ struct Parser<'a> {
     top: Vec<NodeId>,
     root: Option<NodeId>,
     stack: Vec<NodeId>,
-    scopes: Vec<BTreeMap<String, String>>,
+    /// In-scope namespaces per open element; shared until an element declares its own.
+    scopes: Vec<std::rc::Rc<BTreeMap<String, String>>>,
 }
 
 impl<'a> Parser<'a> {
@@ -280,7 +281,7 @@ impl<'a> Parser<'a> {
             top: Vec::new(),
             root: None,
             stack: Vec::new(),
-            scopes: vec![BTreeMap::new()],
+            scopes: vec![std::rc::Rc::new(BTreeMap::new())],
         }
     }
 
@@ -497,8 +498,11 @@ impl<'a> Parser<'a> {
             }
         }
         let mut scope = self.scopes.last().cloned().unwrap_or_default();
-        for (p, u) in &ns_decls {
-            scope.insert(p.clone(), u.clone());
+        if !ns_decls.is_empty() {
+            let map = std::rc::Rc::make_mut(&mut scope);
+            for (p, u) in &ns_decls {
+                map.insert(p.clone(), u.clone());
+            }
         }
         let resolve = |prefix: &str, is_attr: bool| -> Result<String, XmlError> {
             if prefix == "xml" {
