@@ -91,6 +91,9 @@ pub enum MappingCommand {
         /// A status event JSON file: render its progress entry instead.
         #[arg(long)]
         event: Option<PathBuf>,
+        /// With `--destination edxml`: the receiving center's agency code (To/OrganId).
+        #[arg(long, default_value = "000.00.00.H00")]
+        to: String,
     },
 }
 
@@ -230,19 +233,25 @@ fn mapping_sets(
             MappingSet::from_dir(&dir),
         )]);
     }
+    let edxml = (
+        "edxml (built-in)".to_owned(),
+        MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
+    );
     if !config_path.exists() {
         let builtin =
             MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES);
-        return Ok(vec![("dvcqg (built-in)".to_owned(), builtin)]);
+        return Ok(vec![("dvcqg (built-in)".to_owned(), builtin), edxml]);
     }
     let config = load(config_path)?;
-    Ok(config
+    let mut sets: Vec<_> = config
         .destinations
         .iter()
         .map(|(name, d)| match &d.kind {
             DestinationKind::Dvcqg(c) => (name.clone(), dvcqg::load_mappings(c)),
         })
-        .collect())
+        .collect();
+    sets.push(edxml);
+    Ok(sets)
 }
 
 fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCode> {
@@ -273,6 +282,13 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             destination,
             input,
             event,
+            to,
+        } if destination == "edxml" => render_edxml(&input, event.as_deref(), &to),
+        MappingCommand::Render {
+            destination,
+            input,
+            event,
+            ..
         } => {
             let set = if config_path.exists() {
                 let config = load(config_path)?;
@@ -406,4 +422,54 @@ async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Resu
     };
     store.close().await;
     Ok(code)
+}
+
+/// `mapping render --destination edxml`: the edXML dossier message (or, with `--event`, the
+/// status message) as the peer connector sends it before signing, with the dossier's agency as
+/// sender and `to` as receiver.
+fn render_edxml(input: &Path, event: Option<&Path>, to: &str) -> anyhow::Result<ExitCode> {
+    let set = MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES)
+        .map_err(|e| anyhow::anyhow!("edxml mappings: {e}"))?;
+    let read = |p: &Path| -> anyhow::Result<serde_json::Value> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", p.display()))
+    };
+    let dossier = Dossier::from_json(read(input)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    let now = time::OffsetDateTime::now_utc();
+    let number = dossier.code.rsplit('-').next().unwrap_or("1").to_string();
+    let date = now
+        .to_offset(lienthong_mappings::engine::VIETNAM_OFFSET)
+        .format(time::macros::format_description!("[year]/[month]/[day]"))?;
+    let mut exchange = serde_json::json!({
+        "from": { "code": dossier.agency.code, "name": dossier.agency.name },
+        "to": [{ "code": to, "name": to }],
+        "document_id": format!("{},{date},{number}/LT", dossier.agency.code),
+        "code_number": number,
+        "code_notation": "LT",
+        "sent_at": now.format(&time::format_description::well_known::Rfc3339)?,
+        "business_doc_type": 0,
+        "trace": [{ "organ_id": dossier.agency.code, "at": now.format(&time::format_description::well_known::Rfc3339)? }],
+    });
+    let name = match event {
+        Some(path) => {
+            let event = StatusEvent::from_json(read(path)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            exchange["status"] = serde_json::to_value(ProgressInput {
+                dossier_code: dossier.code.clone(),
+                event,
+            })?;
+            "status"
+        }
+        None => {
+            exchange["dossier"] = serde_json::to_value(&dossier)?;
+            "dossier"
+        }
+    };
+    let xml = set
+        .render_xml(name, &exchange)
+        .map_err(|e| anyhow::anyhow!("edxml: {e}"))?;
+    print!("{xml}");
+    Ok(ExitCode::SUCCESS)
 }

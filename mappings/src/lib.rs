@@ -12,7 +12,7 @@ pub mod model;
 pub mod validation;
 
 pub use engine::{LoadError, MappingSet, RenderError};
-pub use model::{Dossier, DossierStatus, ProgressInput, StatusEvent};
+pub use model::{Dossier, DossierStatus, ExchangeInput, ProgressInput, StatusEvent, TraceHop};
 pub use validation::{FieldError, ValidationErrors};
 
 /// The JSON Schema of the canonical dossier, as served at `GET /v1/schema/dossier`.

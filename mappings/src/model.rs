@@ -580,6 +580,49 @@ pub struct ProgressInput {
     pub event: StatusEvent,
 }
 
+/// What an inter-level exchange mapping (edXML, liên thông) renders from: the dossier, or one
+/// status event of it, with the envelope the peer connector fills in from its configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeInput {
+    /// The sending center (From).
+    pub from: Agency,
+    /// The receiving centers (To).
+    pub to: Vec<Agency>,
+    /// edXML `DocumentId`: `{OrganId},{yyyy/MM/dd},{CodeNumber}/{CodeNotation}`.
+    pub document_id: String,
+    /// `Code/CodeNumber`.
+    pub code_number: String,
+    /// `Code/CodeNotation`.
+    pub code_notation: String,
+    /// When the message is sent.
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    #[serde(with = "time::serde::rfc3339")]
+    pub sent_at: OffsetDateTime,
+    /// `BussinessDocType`: 0 new, 1 revoke, 2 update, 3 replace.
+    pub business_doc_type: u8,
+    /// Hops so far, oldest first (`TraceHeaderList`).
+    pub trace: Vec<TraceHop>,
+    /// The dossier (for dossier messages).
+    #[serde(default)]
+    pub dossier: Option<Dossier>,
+    /// The status event (for status messages), with the code of the dossier it is about.
+    #[serde(default)]
+    pub status: Option<ProgressInput>,
+}
+
+/// One hop of an exchanged message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceHop {
+    /// Agency code (mã định danh) of the hop.
+    pub organ_id: String,
+    /// When the message passed it.
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
 /// Semantic checks beyond the JSON shape.
 pub trait Validate {
     /// Pushes every problem found into `v`, with paths relative to the value.

@@ -153,3 +153,55 @@ fn demo_runs_end_to_end() {
         );
     }
 }
+
+#[test]
+fn mapping_render_edxml_dossier_and_status_messages() {
+    let input = repo("examples/dossier-business-registration.json");
+    let (ok, out, err) = run(&[
+        "--config",
+        "/nonexistent/lienthong.toml",
+        "mapping",
+        "render",
+        "--destination",
+        "edxml",
+        "--input",
+        input.to_str().expect("path"),
+        "--to",
+        "000.00.99.H37",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<edXML:edXMLEnvelope"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<edXML:To><edXML:OrganId>000.00.99.H37</edXML:OrganId>"),
+        "{out}"
+    );
+    assert!(out.contains("<edXML:ReferenceCodes>"), "{out}");
+    let event = repo("examples/event-processing.json");
+    let (ok, out, err) = run(&[
+        "--config",
+        "/nonexistent/lienthong.toml",
+        "mapping",
+        "render",
+        "--destination",
+        "edxml",
+        "--input",
+        input.to_str().expect("path"),
+        "--event",
+        event.to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("<edXML:StatusCode>05</edXML:StatusCode>"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&[
+        "--config",
+        "/nonexistent/lienthong.toml",
+        "mapping",
+        "check",
+    ]);
+    assert!(ok && out.contains("edxml (built-in): ok"), "{out}");
+}

@@ -11,6 +11,7 @@ mod datefmt;
 mod render;
 mod schema;
 mod spec;
+mod xml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,8 +25,9 @@ pub use datefmt::DatePattern;
 pub use render::RenderError;
 pub use schema::Shape;
 pub use spec::VIETNAM_OFFSET;
+pub use xml::XmlOutput;
 
-use crate::model::{Dossier, ProgressInput};
+use crate::model::{Dossier, ExchangeInput, ProgressInput};
 
 /// The file of a mapping set that holds its code tables.
 pub const CODES_FILE: &str = "codes.toml";
@@ -41,10 +43,21 @@ pub const DVCQG_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The built-in edXML mapping set (inter-level exchange, QCVN 102:2016/BTTTT).
+pub const EDXML_FILES: &[(&str, &str)] = &[
+    ("codes.toml", include_str!("../../specs/edxml/codes.toml")),
+    (
+        "dossier.toml",
+        include_str!("../../specs/edxml/dossier.toml"),
+    ),
+    ("status.toml", include_str!("../../specs/edxml/status.toml")),
+];
+
 /// The built-in mapping sets by destination kind.
 pub fn builtin(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
     match kind {
         "dvcqg" => Some(DVCQG_FILES),
+        "edxml" | "peer" => Some(EDXML_FILES),
         _ => None,
     }
 }
@@ -56,6 +69,8 @@ pub enum InputKind {
     Dossier,
     /// A [`ProgressInput`] (one status event of one dossier).
     Progress,
+    /// An [`ExchangeInput`] (an inter-level edXML message: envelope with a dossier or a status).
+    Exchange,
 }
 
 impl InputKind {
@@ -63,6 +78,7 @@ impl InputKind {
         let schema = match self {
             Self::Dossier => schemars::schema_for!(Dossier),
             Self::Progress => schemars::schema_for!(ProgressInput),
+            Self::Exchange => schemars::schema_for!(ExchangeInput),
         };
         Shape::from_root_schema(&schema.to_value())
     }
@@ -154,6 +170,7 @@ pub struct Mapping {
     input: InputKind,
     offset: UtcOffset,
     fields: Vec<Field>,
+    xml: Option<XmlOutput>,
 }
 
 impl Mapping {
@@ -170,6 +187,11 @@ impl Mapping {
     /// What it renders from.
     pub fn input(&self) -> InputKind {
         self.input
+    }
+
+    /// How the result is written as XML, when the file has an `[xml]` table.
+    pub fn xml(&self) -> Option<&XmlOutput> {
+        self.xml.as_ref()
     }
 }
 
@@ -296,6 +318,27 @@ impl MappingSet {
             message: "no such mapping".to_owned(),
         })?;
         render::render(mapping, &self.tables, input)
+    }
+
+    /// Renders `input` with the mapping `name` and writes it as XML (the mapping must have an
+    /// `[xml]` table).
+    ///
+    /// Errors: as [`MappingSet::render`], or the mapping has no XML output.
+    pub fn render_xml(&self, name: &str, input: &Value) -> Result<String, RenderError> {
+        let value = self.render(name, input)?;
+        let mapping = self.mappings.get(name).ok_or_else(|| RenderError {
+            mapping: name.to_owned(),
+            target: String::new(),
+            input: None,
+            message: "no such mapping".to_owned(),
+        })?;
+        let out = mapping.xml.as_ref().ok_or_else(|| RenderError {
+            mapping: name.to_owned(),
+            target: String::new(),
+            input: None,
+            message: "the mapping has no [xml] output".to_owned(),
+        })?;
+        xml::write(mapping, out, &value)
     }
 }
 

@@ -33,6 +33,19 @@ struct MappingFile {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     fields: Vec<FieldFile>,
+    /// Write the result as XML (see `engine::xml`).
+    #[serde(default)]
+    xml: Option<Spanned<XmlFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XmlFile {
+    root: String,
+    #[serde(default)]
+    namespaces: BTreeMap<String, String>,
+    #[serde(default)]
+    prefix: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,10 +101,11 @@ pub(super) fn compile(
     let input = match parsed.input.get_ref().as_str() {
         "dossier" => Some(InputKind::Dossier),
         "progress" => Some(InputKind::Progress),
+        "exchange" => Some(InputKind::Exchange),
         other => {
             cx.error(
                 &parsed.input,
-                format!("unknown input `{other}` (expected dossier or progress)"),
+                format!("unknown input `{other}` (expected dossier, progress or exchange)"),
             );
             None
         }
@@ -115,6 +129,7 @@ pub(super) fn compile(
     };
     let root = input.shape();
     let fields = cx.fields(&parsed.fields, &root, &root);
+    let xml = parsed.xml.as_ref().and_then(|x| cx.xml(x, &fields));
     if cx.errors.is_empty() {
         Ok(Mapping {
             name: name.to_owned(),
@@ -122,6 +137,7 @@ pub(super) fn compile(
             input,
             offset,
             fields,
+            xml,
         })
     } else {
         Err(cx.errors)
@@ -316,6 +332,52 @@ impl Compiler<'_> {
             when,
             as_list: f.as_list,
             children,
+        })
+    }
+
+    /// Checks the `[xml]` table and that every target is an XML name.
+    fn xml(&mut self, x: &Spanned<XmlFile>, fields: &[Field]) -> Option<super::xml::XmlOutput> {
+        let v = x.get_ref();
+        let mut ok = true;
+        if !super::xml::valid_name(&v.root) {
+            self.error(x, format!("xml.root `{}` is not an XML name", v.root));
+            ok = false;
+        }
+        let root_prefix = v.root.split_once(':').map(|(p, _)| p.to_string());
+        for prefix in v.prefix.iter().chain(root_prefix.iter()) {
+            if !v.namespaces.contains_key(prefix) {
+                self.error(
+                    x,
+                    format!("xml: prefix `{prefix}` is not in xml.namespaces"),
+                );
+                ok = false;
+            }
+        }
+        let mut bad = Vec::new();
+        fn walk(fields: &[Field], bad: &mut Vec<String>) {
+            for f in fields {
+                let name = f.target.strip_prefix('@').unwrap_or(&f.target);
+                if !super::xml::valid_name(name) {
+                    bad.push(f.target.clone());
+                }
+                if let Some(k) = &f.children {
+                    walk(k, bad);
+                }
+            }
+        }
+        walk(fields, &mut bad);
+        for b in bad {
+            self.error(x, format!("xml: target `{b}` is not an XML name"));
+            ok = false;
+        }
+        ok.then(|| super::xml::XmlOutput {
+            root: v.root.clone(),
+            namespaces: v
+                .namespaces
+                .iter()
+                .map(|(p, u)| (p.clone(), u.clone()))
+                .collect(),
+            prefix: v.prefix.clone(),
         })
     }
 

@@ -177,3 +177,106 @@ fn builtin_dir_matches_embedded_files() {
     assert!(set.require("tien-do", InputKind::Progress).is_ok());
     assert!(set.require("tien-do", InputKind::Dossier).is_err());
 }
+
+mod edxml {
+    use serde_json::json;
+
+    use super::super::{EDXML_FILES, MappingSet};
+
+    fn exchange(with_status: bool) -> serde_json::Value {
+        let dossier: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../examples/dossier-business-registration.json"
+        ))
+        .expect("example");
+        let mut v = json!({
+            "from": { "code": "000.02.01.H37", "name": "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình" },
+            "to": [{ "code": "000.00.12.H37", "name": "UBND xã Gia Viễn" }],
+            "document_id": "000.02.01.H37,2026/11/28,1234/LT",
+            "code_number": "1234",
+            "code_notation": "LT",
+            "sent_at": "2026-11-28T03:00:00Z",
+            "business_doc_type": 0,
+            "trace": [{ "organ_id": "000.02.01.H37", "at": "2026-11-28T03:00:00Z" }],
+            "dossier": dossier,
+        });
+        if with_status {
+            v["status"] = json!({
+                "dossier_code": "000.02.01.H37-261128-0001",
+                "event": serde_json::from_str::<serde_json::Value>(include_str!("../../../examples/event-processing.json")).expect("event"),
+            });
+            v.as_object_mut().map(|o| o.remove("dossier"));
+        }
+        v
+    }
+
+    #[test]
+    fn dossier_message_renders_as_edxml_in_field_order() {
+        let set = MappingSet::from_sources("edxml", EDXML_FILES).expect("edXML mappings compile");
+        let xml = set.render_xml("dossier", &exchange(false)).expect("render");
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<edXML:edXMLEnvelope xmlns:edXML=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">"), "{xml}");
+        let order = [
+            "<edXML:edXMLHeader>",
+            "<edXML:MessageHeader>",
+            "<edXML:From><edXML:OrganId>000.02.01.H37</edXML:OrganId>",
+            "<edXML:To><edXML:OrganId>000.00.12.H37</edXML:OrganId>",
+            "<edXML:DocumentId>000.02.01.H37,2026/11/28,1234/LT</edXML:DocumentId>",
+            "<edXML:Code><edXML:CodeNumber>1234</edXML:CodeNumber><edXML:CodeNotation>LT</edXML:CodeNotation></edXML:Code>",
+            "<edXML:PromulgationDate>2026/11/28</edXML:PromulgationDate>",
+            "<edXML:Subject>",
+            "<edXML:ApplicationType>MCDT_DT</edXML:ApplicationType>",
+            "<edXML:TraceHeaderList><edXML:TraceHeader><edXML:OrganId>000.02.01.H37</edXML:OrganId><edXML:Timestamp>2026/11/28 10:00:00</edXML:Timestamp></edXML:TraceHeader><edXML:Bussiness><edXML:BussinessDocType>0</edXML:BussinessDocType></edXML:Bussiness></edXML:TraceHeaderList>",
+            "<edXML:edXMLBody><edXML:edXMLManifest version=\"1.0\"><edXML:Reference>",
+        ];
+        let mut at = 0;
+        for want in order {
+            let found = xml[at..]
+                .find(want)
+                .unwrap_or_else(|| panic!("{want} missing or out of order in\n{xml}"));
+            at += found + want.len();
+        }
+    }
+
+    #[test]
+    fn status_message_maps_the_event() {
+        let set = MappingSet::from_sources("edxml", EDXML_FILES).expect("compile");
+        let xml = set.render_xml("status", &exchange(true)).expect("render");
+        assert!(
+            xml.contains(
+                "<edXML:MessageStatus><edXML:From><edXML:OrganId>000.02.01.H37</edXML:OrganId>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<edXML:StatusCode>05</edXML:StatusCode>"),
+            "processing is 05: {xml}"
+        );
+        assert!(
+            xml.contains("<edXML:ResponseFor><edXML:Code>000.02.01.H37-261128-0001</edXML:Code>"),
+            "{xml}"
+        );
+        // A dossier mapping without a dossier, or a status without a status, is a render error
+        // naming the field.
+        let err = set
+            .render_xml("status", &exchange(false))
+            .expect_err("no status");
+        assert!(err.to_string().contains("MessageStatus"), "{err}");
+    }
+
+    #[test]
+    fn xml_output_problems_are_reported_with_the_file() {
+        let bad = r#"
+description = "x"
+input = "exchange"
+[xml]
+root = "p:Root"
+namespaces = { q = "urn:q" }
+[[fields]]
+target = "not a name"
+source = "$.document_id"
+"#;
+        let err = MappingSet::from_sources("t", &[("bad.toml", bad)]).expect_err("bad");
+        let text = err.to_string();
+        assert!(text.contains("prefix `p`"), "{text}");
+        assert!(text.contains("`not a name` is not an XML name"), "{text}");
+    }
+}

@@ -1,0 +1,91 @@
+//! edXML produced by the mapping engine (inter-level exchange), signed by Lienthong after
+//! `TraceHeaderList` as QCVN 102 places it, verifies with `xmlsec1` and with Lienthong.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use lienthong_certs::keys::PrivateKey;
+use lienthong_certs::testpki::{Pki, xmlsec_available};
+use lienthong_certs::xmldsig::{
+    self, Expected, Placement, SignOptions, Signer, VerifyPolicy, XmlSignatureAlgorithm,
+};
+use lienthong_mappings::MappingSet;
+use lienthong_mappings::engine::EDXML_FILES;
+use serde_json::json;
+
+const NS: &str = "http://www.mic.gov.vn/TBT/QCVN_102_2016";
+
+#[test]
+fn rendered_edxml_is_signed_after_the_trace_list_and_verifies_with_xmlsec1() {
+    let set = MappingSet::from_sources("edxml", EDXML_FILES).expect("edXML mappings");
+    let dossier: serde_json::Value = serde_json::from_str(include_str!(
+        "../../examples/dossier-business-registration.json"
+    ))
+    .expect("example");
+    let input = json!({
+        "from": { "code": "000.02.01.H37", "name": "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình" },
+        "to": [{ "code": "000.00.12.H37", "name": "UBND xã Gia Viễn" }],
+        "document_id": "000.02.01.H37,2026/11/28,1234/LT",
+        "code_number": "1234",
+        "code_notation": "LT",
+        "sent_at": "2026-11-28T03:00:00Z",
+        "business_doc_type": 0,
+        "trace": [{ "organ_id": "000.02.01.H37", "at": "2026-11-28T03:00:00Z" }],
+        "dossier": dossier,
+    });
+    let xml = set.render_xml("dossier", &input).expect("render");
+
+    let pki = Pki::new("Lienthong Test Root");
+    let leaf = pki.leaf("Trung tam PVHCC", &rcgen::PKCS_RSA_SHA256, &[]);
+    let key = Arc::new(PrivateKey::from_bytes(leaf.key_pem.as_bytes(), "key").expect("key"));
+    let signer = Signer::new(
+        key,
+        vec![leaf.cert.clone()],
+        XmlSignatureAlgorithm::RsaSha256,
+    )
+    .expect("signer");
+    let signed = xmldsig::sign(
+        &xml,
+        &signer,
+        &SignOptions {
+            placement: Placement::After {
+                ns: NS.into(),
+                local: "TraceHeaderList".into(),
+            },
+            ..SignOptions::default()
+        },
+    )
+    .expect("sign");
+    let trace_end =
+        signed.find("</edXML:TraceHeaderList>").expect("trace") + "</edXML:TraceHeaderList>".len();
+    assert_eq!(
+        signed.find("<ds:Signature"),
+        Some(trace_end),
+        "signature right after TraceHeaderList"
+    );
+    assert!(signed[trace_end..].contains("</ds:Signature></edXML:edXMLHeader>"));
+
+    let store = pki.store("peers");
+    let expected = Expected::WholeDocument;
+    let v = xmldsig::verify(&signed, &VerifyPolicy::new(&store, &expected)).expect("verify");
+    assert!(v.signer.certificate.subject.contains("Trung tam PVHCC"));
+
+    if !xmlsec_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = pki.write_ca(dir.path());
+    let file = dir.path().join("edxml.xml");
+    std::fs::write(&file, &signed).expect("write");
+    let out = Command::new("xmlsec1")
+        .args(["--verify", "--trusted-pem"])
+        .arg(&ca)
+        .arg(&file)
+        .output()
+        .expect("xmlsec1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
