@@ -14,6 +14,7 @@ pub mod dvcqg;
 pub mod http;
 pub mod message;
 pub mod outcome;
+pub mod peer;
 pub mod serde_duration;
 
 use async_trait::async_trait;

@@ -248,6 +248,10 @@ fn mapping_sets(
         .iter()
         .map(|(name, d)| match &d.kind {
             DestinationKind::Dvcqg(c) => (name.clone(), dvcqg::load_mappings(c)),
+            DestinationKind::Peer(_) => (
+                name.clone(),
+                MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
+            ),
         })
         .collect();
     sets.push(edxml);
@@ -294,6 +298,9 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                 let config = load(config_path)?;
                 match config.destinations.get(&destination).map(|d| &d.kind) {
                     Some(DestinationKind::Dvcqg(c)) => dvcqg::load_mappings(c)?,
+                    Some(DestinationKind::Peer(_)) => {
+                        bail!("`{destination}` is a peer: use --destination edxml")
+                    }
                     None if destination == "dvcqg" => builtin_dvcqg()?,
                     None => bail!(
                         "no destination `{destination}` in {}",

@@ -305,6 +305,8 @@ const fn default_max_cool_down() -> Duration {
 pub enum DestinationKind {
     /// The National Public Service Portal.
     Dvcqg(Box<DvcqgConfig>),
+    /// Another center, exchanging signed edXML (liên thông).
+    Peer(Box<lienthong_connectors::peer::PeerConfig>),
 }
 
 impl DestinationKind {
@@ -312,6 +314,7 @@ impl DestinationKind {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Dvcqg(_) => "dvcqg",
+            Self::Peer(_) => "peer",
         }
     }
 }
@@ -633,6 +636,11 @@ impl Parts {
                         }
                     }
                 }
+                DestinationKind::Peer(c) => {
+                    for p in c.validate() {
+                        errors.push(err(format!("{key}.{}", p.key), p.message));
+                    }
+                }
             }
         }
         for (i, r) in self.routes.iter().flatten().enumerate() {
@@ -807,7 +815,11 @@ fn destination(
     let kind = match kind.as_str() {
         "dvcqg" => section::<DvcqgConfig>(&key, toml::Value::Table(t), errors)
             .map(|c| DestinationKind::Dvcqg(Box::new(c))),
-        "nbrs" | "investment" | "emc" | "peer" | "webhook" => {
+        "peer" => {
+            section::<lienthong_connectors::peer::PeerConfig>(&key, toml::Value::Table(t), errors)
+                .map(|c| DestinationKind::Peer(Box::new(c)))
+        }
+        "nbrs" | "investment" | "emc" | "webhook" => {
             errors.push(err(
                 format!("{key}.kind"),
                 format!("`{kind}` destinations are not available in this version yet"),
@@ -817,7 +829,7 @@ fn destination(
         other => {
             errors.push(err(
                 format!("{key}.kind"),
-                format!("unknown kind `{other}` (expected dvcqg)"),
+                format!("unknown kind `{other}` (expected dvcqg or peer)"),
             ));
             None
         }

@@ -56,6 +56,30 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
                     source,
                 })?,
             ),
+            DestinationKind::Peer(c) => {
+                let signing = security.signing.as_ref().ok_or_else(|| DestinationError {
+                    name: name.clone(),
+                    source: lienthong_connectors::BuildError::Config(vec![
+                        lienthong_connectors::ConfigProblem::new(
+                            "kind",
+                            "a peer destination needs the center's [signing] identity",
+                        ),
+                    ]),
+                })?;
+                let sender = lienthong_connectors::peer::Sender {
+                    organ_id: config.center.agency_code.clone(),
+                    organ_name: config.center.agency_name.clone(),
+                    signer: Arc::new(signing.xml.clone()),
+                };
+                Arc::new(
+                    lienthong_connectors::peer::PeerConnector::new(c, sender, &outbound).map_err(
+                        |source| DestinationError {
+                            name: name.clone(),
+                            source,
+                        },
+                    )?,
+                )
+            }
         };
         out.insert(
             name.clone(),

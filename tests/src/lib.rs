@@ -5,5 +5,6 @@
 
 pub mod dvcqg_sim;
 pub mod gateway_process;
+pub mod peer_sim;
 
 pub use dvcqg_sim::{DvcqgSim, FailKind, Faults, SimCredentials};

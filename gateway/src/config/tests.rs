@@ -55,7 +55,9 @@ fn env_overrides_set_nested_keys_and_keep_strings() {
     assert_eq!(c.server.max_body, 2 * 1024 * 1024);
     assert_eq!(c.store.url, "sqlite:///srv/lt.db");
     assert_eq!(c.destinations["dvcqg"].retry.max_attempts, 7);
-    let DestinationKind::Dvcqg(d) = &c.destinations["dvcqg"].kind;
+    let DestinationKind::Dvcqg(d) = &c.destinations["dvcqg"].kind else {
+        panic!("dvcqg destination expected");
+    };
     assert_eq!(d.password.as_ref().map(|p| p.expose()), Some("123456"));
 }
 

@@ -1,0 +1,301 @@
+//! `kind = "peer"`: another center's Lienthong (or another vendor's one-stop system) reached
+//! directly, exchanging signed edXML (QCVN 102:2016, liên thông).
+//!
+//! A dossier becomes an edXML dossier message (BussinessDocType 0 for a new dossier, 2 for an
+//! update), a status event an edXML status message; both are rendered by the `edxml` mapping
+//! set, signed with the center's XML-DSig identity right after `TraceHeaderList`, and posted to
+//! the peer's `/v1/exchange` (over the destination's mutual TLS). Each message carries its own
+//! `DocumentId` (built from the message id), so the peer deduplicates a resend.
+//!
+//! Not yet here (issue 4): attachments carried in `AttachmentEncoded`, the receiving side,
+//! status flow back and pull mode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lienthong_certs::xmldsig::{self, Placement, SignOptions, Signer};
+use lienthong_mappings::engine::{EDXML_FILES, InputKind};
+use lienthong_mappings::{MappingSet, RenderError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::http::{OutboundSecurity, is_retryable_status, retry_after, transport_error};
+use crate::{
+    BuildError, ConfigProblem, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage,
+    Outcome, PortalAnswer,
+};
+
+/// The edXML namespace.
+pub const EDXML_NS: &str = "http://www.mic.gov.vn/TBT/QCVN_102_2016";
+
+/// `[destinations.<name>]` with `kind = "peer"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's exchange endpoint, e.g. `https://lienthong.xa-gia-vien.example.gov.vn/v1/exchange`.
+    pub url: String,
+    /// The peer's agency code (mã định danh), `To/OrganId`.
+    pub organ_id: String,
+    /// The peer's name.
+    pub organ_name: String,
+    /// `Code/CodeNotation` of the messages (ký hiệu), default `LT`.
+    #[serde(default = "default_notation")]
+    pub code_notation: String,
+    /// Time allowed to connect.
+    #[serde(default = "default_connect_timeout", with = "crate::serde_duration")]
+    pub connect_timeout: Duration,
+    /// Time allowed for one exchange, answer included.
+    #[serde(default = "default_timeout", with = "crate::serde_duration")]
+    pub timeout: Duration,
+}
+
+fn default_notation() -> String {
+    "LT".into()
+}
+const fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+const fn default_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl PeerConfig {
+    /// Every problem of the configuration, with its key.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            p.push(ConfigProblem::new("url", "must be an http(s) URL"));
+        }
+        if self.organ_id.trim().is_empty() {
+            p.push(ConfigProblem::new("organ_id", "required"));
+        }
+        p
+    }
+}
+
+/// Who sends: the center's agency and its XML-DSig signer.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    /// The center's agency code (`From/OrganId`).
+    pub organ_id: String,
+    /// The center's name.
+    pub organ_name: String,
+    /// Signs every message.
+    pub signer: Arc<Signer>,
+}
+
+/// The peer connector.
+pub struct PeerConnector {
+    config: PeerConfig,
+    sender: Sender,
+    client: reqwest::Client,
+    mappings: MappingSet,
+}
+
+impl PeerConnector {
+    /// Builds the connector.
+    ///
+    /// Errors: configuration problems, the edXML mappings, the HTTP client.
+    pub fn new(
+        config: &PeerConfig,
+        sender: Sender,
+        security: &OutboundSecurity,
+    ) -> Result<Self, BuildError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BuildError::Config(problems));
+        }
+        let mappings = MappingSet::from_sources("builtin:edxml", EDXML_FILES)?;
+        mappings.require("dossier", InputKind::Exchange)?;
+        mappings.require("status", InputKind::Exchange)?;
+        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
+        Ok(Self {
+            config: config.clone(),
+            sender,
+            client,
+            mappings,
+        })
+    }
+
+    /// The exchange input of a message; `message_id` makes the `DocumentId` unique.
+    fn exchange(
+        &self,
+        body: &MessageBody,
+        message_id: &str,
+    ) -> Result<(&'static str, Value), RenderError> {
+        let now = OffsetDateTime::now_utc();
+        let vn = now.to_offset(lienthong_mappings::engine::VIETNAM_OFFSET);
+        let date = format!(
+            "{:04}/{:02}/{:02}",
+            vn.year(),
+            u8::from(vn.month()),
+            vn.day()
+        );
+        let number: String = message_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let rfc3339 = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let mut v = json!({
+            "from": { "code": self.sender.organ_id, "name": self.sender.organ_name },
+            "to": [{ "code": self.config.organ_id, "name": self.config.organ_name }],
+            "document_id": format!("{},{date},{number}/{}", self.sender.organ_id, self.config.code_notation),
+            "code_number": number,
+            "code_notation": self.config.code_notation,
+            "sent_at": rfc3339(now),
+            "business_doc_type": 0,
+            "trace": [{ "organ_id": self.sender.organ_id, "at": rfc3339(now) }],
+        });
+        let to_value = |x: serde_json::Result<Value>| {
+            x.map_err(|e| RenderError {
+                mapping: "exchange".into(),
+                target: String::new(),
+                input: None,
+                message: e.to_string(),
+            })
+        };
+        let name = match body {
+            MessageBody::Dossier { op, dossier } => {
+                v["business_doc_type"] = json!(match op {
+                    DossierOp::Create => 0,
+                    DossierOp::Update => 2,
+                });
+                v["dossier"] = to_value(serde_json::to_value(dossier.as_ref()))?;
+                "dossier"
+            }
+            MessageBody::Progress(p) => {
+                v["status"] = to_value(serde_json::to_value(p))?;
+                "status"
+            }
+        };
+        Ok((name, v))
+    }
+
+    /// The signed edXML document for a message.
+    ///
+    /// Errors: the mapping cannot render the message, or signing fails.
+    pub fn document(&self, body: &MessageBody, message_id: &str) -> Result<String, RenderError> {
+        let (name, input) = self.exchange(body, message_id)?;
+        let xml = self.mappings.render_xml(name, &input)?;
+        xmldsig::sign(
+            &xml,
+            &self.sender.signer,
+            &SignOptions {
+                placement: Placement::After {
+                    ns: EDXML_NS.into(),
+                    local: "TraceHeaderList".into(),
+                },
+                ..SignOptions::default()
+            },
+        )
+        .map_err(|e| RenderError {
+            mapping: name.into(),
+            target: "Signature".into(),
+            input: None,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Reads `StatusCode` (and `Description`) of an edXML status answer.
+fn status_of(answer: &str) -> Option<PortalAnswer> {
+    let doc =
+        lienthong_certs::xml::Document::parse(answer, lienthong_certs::xml::Limits::default())
+            .ok()?;
+    let text = |local: &str| {
+        doc.elements()
+            .find(|(_, e)| e.is(EDXML_NS, local))
+            .map(|(n, _)| doc.text(n))
+    };
+    Some(PortalAnswer {
+        code: text("StatusCode")?,
+        message: text("Description").unwrap_or_default(),
+    })
+}
+
+#[async_trait]
+impl Connector for PeerConnector {
+    fn kind(&self) -> &'static str {
+        "peer"
+    }
+
+    fn batch_limit(&self, _kind: MessageKind) -> usize {
+        1
+    }
+
+    fn check(&self, body: &MessageBody) -> Result<(), RenderError> {
+        let (name, input) = self.exchange(body, "check")?;
+        self.mappings.render_xml(name, &input).map(|_| ())
+    }
+
+    fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
+        let (name, input) = self.exchange(body, "preview")?;
+        self.mappings.render(name, &input)
+    }
+
+    async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
+        let Some(msg) = batch.first() else {
+            return Outcome::Delivered {
+                http_status: None,
+                portal: None,
+            };
+        };
+        let document = match self.document(&msg.body, &msg.id) {
+            Ok(d) => d,
+            Err(e) => return Outcome::reject(format!("cannot build the edXML message: {e}")),
+        };
+        let sent = self
+            .client
+            .post(&self.config.url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/xml; charset=utf-8",
+            )
+            .body(document)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => return transport_error(&e),
+        };
+        let status = resp.status();
+        let after = retry_after(resp.headers());
+        let text = resp.text().await.unwrap_or_default();
+        let portal = status_of(&text);
+        if status.is_success() {
+            match &portal {
+                Some(p) if p.code == "02" => Outcome::Reject {
+                    error: format!("the peer refused the message: {}", p.message),
+                    http_status: Some(status.as_u16()),
+                    portal,
+                },
+                _ => Outcome::Delivered {
+                    http_status: Some(status.as_u16()),
+                    portal,
+                },
+            }
+        } else if is_retryable_status(status) {
+            Outcome::Retry {
+                error: format!("peer answered HTTP {status}"),
+                http_status: Some(status.as_u16()),
+                retry_after: after,
+                portal,
+            }
+        } else {
+            let detail: String = text.chars().take(300).collect();
+            Outcome::Reject {
+                error: format!("peer answered HTTP {status}: {detail}"),
+                http_status: Some(status.as_u16()),
+                portal,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

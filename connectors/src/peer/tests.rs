@@ -1,0 +1,145 @@
+//! The peer connector against a small peer center on loopback that verifies what it receives.
+
+use std::sync::Arc;
+
+use lienthong_certs::keys::PrivateKey;
+use lienthong_certs::testpki::Pki;
+use lienthong_certs::xmldsig::XmlSignatureAlgorithm;
+use lienthong_mappings::{Dossier, ProgressInput, StatusEvent};
+use lienthong_tests::peer_sim::PeerSim;
+
+use super::*;
+
+fn connector(pki: &Pki, url: &str) -> PeerConnector {
+    let leaf = pki.leaf("Trung tam PVHCC tinh", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
+    let key = Arc::new(PrivateKey::from_bytes(leaf.key_pem.as_bytes(), "key").unwrap());
+    let signer = Signer::new(
+        key,
+        vec![leaf.cert.clone()],
+        XmlSignatureAlgorithm::EcdsaSha256,
+    )
+    .unwrap();
+    let config: PeerConfig = toml::from_str(&format!(
+        "url = \"{url}\"\norgan_id = \"000.00.12.H37\"\norgan_name = \"UBND xã Gia Viễn\"\ntimeout = \"3s\"\n"
+    ))
+    .unwrap();
+    PeerConnector::new(
+        &config,
+        Sender {
+            organ_id: "000.02.01.H37".into(),
+            organ_name: "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình".into(),
+            signer: Arc::new(signer),
+        },
+        &OutboundSecurity::default(),
+    )
+    .unwrap()
+}
+
+fn dossier() -> Dossier {
+    serde_json::from_str(include_str!(
+        "../../../examples/dossier-business-registration.json"
+    ))
+    .unwrap()
+}
+
+fn msg(id: &str, body: MessageBody) -> OutboundMessage {
+    OutboundMessage {
+        id: id.into(),
+        body,
+        attempt: 1,
+    }
+}
+
+#[tokio::test]
+async fn dossiers_and_statuses_arrive_signed_with_their_business_type() {
+    let pki = Pki::new("Province CA");
+    let peer = PeerSim::start(pki.store("province")).await.unwrap();
+    let conn = connector(&pki, &peer.url());
+    let create = MessageBody::Dossier {
+        op: DossierOp::Create,
+        dossier: Box::new(dossier()),
+    };
+    let out = conn.deliver(&[msg("m-1", create)]).await;
+    assert!(
+        matches!(&out, Outcome::Delivered { portal: Some(p), .. } if p.code == "01"),
+        "{out:?}"
+    );
+    let update = MessageBody::Dossier {
+        op: DossierOp::Update,
+        dossier: Box::new(dossier()),
+    };
+    assert!(matches!(
+        conn.deliver(&[msg("m-2", update)]).await,
+        Outcome::Delivered { .. }
+    ));
+    let event: StatusEvent =
+        serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
+    let status = MessageBody::Progress(ProgressInput {
+        dossier_code: dossier().code,
+        event,
+    });
+    assert!(matches!(
+        conn.deliver(&[msg("m-3", status)]).await,
+        Outcome::Delivered { .. }
+    ));
+    let got = peer.received();
+    assert_eq!(got.len(), 3);
+    assert!(
+        got[0].document_id.starts_with("000.02.01.H37,") && got[0].document_id.ends_with("m1/LT"),
+        "{got:?}"
+    );
+    assert_eq!(got[0].business_doc_type, "0", "new dossier");
+    assert_eq!(got[1].business_doc_type, "2", "update");
+    assert_eq!(got[2].status_code, "05", "processing status");
+    assert_ne!(
+        got[0].document_id, got[1].document_id,
+        "each message has its own DocumentId"
+    );
+}
+
+#[tokio::test]
+async fn answers_are_classified() {
+    let pki = Pki::new("Province CA");
+    let peer = PeerSim::start(pki.store("province")).await.unwrap();
+    let url = peer.url();
+    let conn = connector(&pki, &url);
+    let create = || {
+        msg(
+            "m",
+            MessageBody::Dossier {
+                op: DossierOp::Create,
+                dossier: Box::new(dossier()),
+            },
+        )
+    };
+    peer.set_answer(503, "");
+    assert!(matches!(
+        conn.deliver(&[create()]).await,
+        Outcome::Retry { .. }
+    ));
+    peer.set_answer(400, "");
+    assert!(matches!(
+        conn.deliver(&[create()]).await,
+        Outcome::Reject { .. }
+    ));
+    peer.set_answer(200, "02");
+    assert!(
+        matches!(conn.deliver(&[create()]).await, Outcome::Reject { .. }),
+        "status 02 is a refusal"
+    );
+    // A peer that does not trust the sender's CA answers 401: rejected, not retried forever.
+    let other = Pki::new("Another CA");
+    let stranger = connector(&other, &url);
+    peer.set_answer(200, "01");
+    let out = stranger.deliver(&[create()]).await;
+    assert!(
+        matches!(
+            &out,
+            Outcome::Reject {
+                http_status: Some(401),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+}
