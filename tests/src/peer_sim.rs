@@ -119,7 +119,7 @@ async fn exchange(State(s): State<Shared>, body: String) -> (StatusCode, String)
     (
         StatusCode::OK,
         format!(
-            "<edXML:edXMLEnvelope xmlns:edXML=\"{EDXML_NS}\"><edXML:edXMLHeader><edXML:MessageStatus><edXML:StatusCode>{code}</edXML:StatusCode><edXML:Description>Đã đến</edXML:Description></edXML:MessageStatus></edXML:edXMLHeader></edXML:edXMLEnvelope>"
+            "<edXML:edXML xmlns:edXML=\"{EDXML_NS}\"><edXML:edXMLEnvelope><edXML:edXMLHeader><edXML:MessageStatus><edXML:StatusCode>{code}</edXML:StatusCode><edXML:Description>Đã đến</edXML:Description></edXML:MessageStatus></edXML:edXMLHeader></edXML:edXMLEnvelope></edXML:edXML>"
         ),
     )
 }

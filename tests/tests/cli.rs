@@ -171,7 +171,7 @@ fn mapping_render_edxml_dossier_and_status_messages() {
     ]);
     assert!(ok, "{err}");
     assert!(
-        out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<edXML:edXMLEnvelope"),
+        out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<edXML:edXML xmlns:edXML="),
         "{out}"
     );
     assert!(
