@@ -609,6 +609,25 @@ pub struct ExchangeInput {
     /// The status event (for status messages), with the code of the dossier it is about.
     #[serde(default)]
     pub status: Option<ProgressInput>,
+    /// The dossier's files, carried in `AttachmentEncoded`.
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file carried inside an edXML message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attachment {
+    /// `ContentId`, matching the manifest's `Reference/ContentId`.
+    pub content_id: String,
+    /// Media type.
+    pub content_type: String,
+    /// File name.
+    pub name: String,
+    /// Description (the document's title).
+    pub description: String,
+    /// The content, base64.
+    pub content: String,
 }
 
 /// One hop of an exchanged message.

@@ -30,6 +30,8 @@ pub struct Received {
     pub dossier_code: String,
     /// Who signed.
     pub signer: String,
+    /// Carried files: `ContentId` and the decoded content.
+    pub attachments: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Clone)]
@@ -115,6 +117,23 @@ async fn exchange(State(s): State<Shared>, body: String) -> (StatusCode, String)
             status_code: text("StatusCode"),
             dossier_code: text("ReferenceCodes"),
             signer: verified.signer.certificate.subject.clone(),
+            attachments: doc
+                .elements()
+                .filter(|(_, e)| e.is(EDXML_NS, "Attachment"))
+                .map(|(n, _)| {
+                    let child = |local: &str| {
+                        doc.child(n, EDXML_NS, local)
+                            .map(|c| doc.text(c))
+                            .unwrap_or_default()
+                    };
+                    let content = base64::Engine::decode(
+                        &base64::engine::general_purpose::STANDARD,
+                        child("ContentTransferEncoded").trim(),
+                    )
+                    .unwrap_or_default();
+                    (child("ContentId"), content)
+                })
+                .collect(),
         });
     (
         StatusCode::OK,

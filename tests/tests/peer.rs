@@ -33,6 +33,9 @@ url = "{}"
 organ_id = "000.00.12.H37"
 organ_name = "UBND xã Gia Viễn"
 timeout = "3s"
+# The example dossier's files live on hosts this test cannot reach (the connector's own test
+# covers AttachmentEncoded).
+attachments = false
 
 [[routes]]
 procedure_prefix = ""

@@ -7,8 +7,11 @@
 //! the peer's `/v1/exchange` (over the destination's mutual TLS). Each message carries its own
 //! `DocumentId` (built from the message id), so the peer deduplicates a resend.
 //!
-//! Not yet here (issue 4): attachments carried in `AttachmentEncoded`, the receiving side,
-//! status flow back and pull mode.
+//! The dossier's files are fetched from their URLs (2xx, size limit, SHA-256 when given) and
+//! carried base64 in `AttachmentEncoded`; a file that cannot be fetched fails the message with
+//! the file named (retried when the storage is down), it is never sent without it.
+//!
+//! Not yet here (issue 4): the receiving side, status flow back and pull mode.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +52,20 @@ pub struct PeerConfig {
     /// Time allowed for one exchange, answer included.
     #[serde(default = "default_timeout", with = "crate::serde_duration")]
     pub timeout: Duration,
+    /// Carry the dossier's files in `AttachmentEncoded` (fetched from their URLs).
+    #[serde(default = "yes")]
+    pub attachments: bool,
+    /// Largest file carried, in bytes (default 20 MiB); a larger file makes the message fail
+    /// with the file named, rather than be sent without it.
+    #[serde(default = "default_max_attachment")]
+    pub max_attachment_bytes: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+const fn default_max_attachment() -> u64 {
+    20 * 1024 * 1024
 }
 
 fn default_notation() -> String {
@@ -91,6 +108,8 @@ pub struct PeerConnector {
     config: PeerConfig,
     sender: Sender,
     client: reqwest::Client,
+    /// Fetches the dossier's files (system roots: they live on the center's own storage).
+    files: reqwest::Client,
     mappings: MappingSet,
 }
 
@@ -111,10 +130,16 @@ impl PeerConnector {
         mappings.require("dossier", InputKind::Exchange)?;
         mappings.require("status", InputKind::Exchange)?;
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
+        let files = crate::http::client(
+            config.connect_timeout,
+            config.timeout,
+            &OutboundSecurity::default(),
+        )?;
         Ok(Self {
             config: config.clone(),
             sender,
             client,
+            files,
             mappings,
         })
     }
@@ -176,11 +201,78 @@ impl PeerConnector {
         Ok((name, v))
     }
 
-    /// The signed edXML document for a message.
+    /// Fetches a dossier's files for `AttachmentEncoded`: each must answer 2xx, fit in
+    /// `max_attachment_bytes` and match its `sha256` when one is given.
+    ///
+    /// Errors: an outcome to return (retry for transport failures and 5xx, reject otherwise).
+    async fn attachments(&self, body: &MessageBody) -> Result<Vec<Value>, Outcome> {
+        let MessageBody::Dossier { dossier, .. } = body else {
+            return Ok(Vec::new());
+        };
+        if !self.config.attachments {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for d in &dossier.documents {
+            let fail = |what: String| format!("attachment {} ({}): {what}", d.id, d.url);
+            let resp = self
+                .files
+                .get(&d.url)
+                .send()
+                .await
+                .map_err(|e| Outcome::retry(fail(e.to_string())))?;
+            let status = resp.status();
+            if !status.is_success() {
+                let msg = fail(format!("HTTP {status}"));
+                return Err(if is_retryable_status(status) {
+                    Outcome::retry(msg)
+                } else {
+                    Outcome::reject(msg)
+                });
+            }
+            let limit = self.config.max_attachment_bytes;
+            if resp.content_length().is_some_and(|n| n > limit) {
+                return Err(Outcome::reject(fail(format!("larger than {limit} bytes"))));
+            }
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| Outcome::retry(fail(e.to_string())))?;
+            if bytes.len() as u64 > limit {
+                return Err(Outcome::reject(fail(format!("larger than {limit} bytes"))));
+            }
+            if let Some(expected) = &d.sha256 {
+                let got = hex_sha256(&bytes);
+                if !got.eq_ignore_ascii_case(expected) {
+                    return Err(Outcome::reject(fail(format!(
+                        "SHA-256 {got} does not match the dossier's {expected}"
+                    ))));
+                }
+            }
+            out.push(json!({
+                "content_id": d.id,
+                "content_type": d.media_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
+                "name": d.title,
+                "description": d.title,
+                "content": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The signed edXML document for a message, with `attachments` in `AttachmentEncoded`.
     ///
     /// Errors: the mapping cannot render the message, or signing fails.
-    pub fn document(&self, body: &MessageBody, message_id: &str) -> Result<String, RenderError> {
-        let (name, input) = self.exchange(body, message_id)?;
+    pub fn document(
+        &self,
+        body: &MessageBody,
+        message_id: &str,
+        attachments: Vec<Value>,
+    ) -> Result<String, RenderError> {
+        let (name, mut input) = self.exchange(body, message_id)?;
+        if name == "dossier" {
+            input["attachments"] = Value::Array(attachments);
+        }
         let xml = self.mappings.render_xml(name, &input)?;
         xmldsig::sign(
             &xml,
@@ -200,6 +292,11 @@ impl PeerConnector {
             message: e.to_string(),
         })
     }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads `StatusCode` (and `Description`) of an edXML status answer.
@@ -245,7 +342,11 @@ impl Connector for PeerConnector {
                 portal: None,
             };
         };
-        let document = match self.document(&msg.body, &msg.id) {
+        let attachments = match self.attachments(&msg.body).await {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
+        };
+        let document = match self.document(&msg.body, &msg.id, attachments) {
             Ok(d) => d,
             Err(e) => return Outcome::reject(format!("cannot build the edXML message: {e}")),
         };

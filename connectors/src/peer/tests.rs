@@ -11,6 +11,10 @@ use lienthong_tests::peer_sim::PeerSim;
 use super::*;
 
 fn connector(pki: &Pki, url: &str) -> PeerConnector {
+    connector_with(pki, url, "attachments = false\n")
+}
+
+fn connector_with(pki: &Pki, url: &str, extra: &str) -> PeerConnector {
     let leaf = pki.leaf("Trung tam PVHCC tinh", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
     let key = Arc::new(PrivateKey::from_bytes(leaf.key_pem.as_bytes(), "key").unwrap());
     let signer = Signer::new(
@@ -20,7 +24,7 @@ fn connector(pki: &Pki, url: &str) -> PeerConnector {
     )
     .unwrap();
     let config: PeerConfig = toml::from_str(&format!(
-        "url = \"{url}\"\norgan_id = \"000.00.12.H37\"\norgan_name = \"UBND xã Gia Viễn\"\ntimeout = \"3s\"\n"
+        "url = \"{url}\"\norgan_id = \"000.00.12.H37\"\norgan_name = \"UBND xã Gia Viễn\"\ntimeout = \"3s\"\n{extra}"
     ))
     .unwrap();
     PeerConnector::new(
@@ -141,5 +145,88 @@ async fn answers_are_classified() {
             }
         ),
         "{out:?}"
+    );
+}
+
+/// The center's document storage: serves `/files/{name}` with fixed contents.
+async fn file_server() -> String {
+    use axum::extract::Path;
+    async fn file(Path(name): Path<String>) -> (axum::http::StatusCode, Vec<u8>) {
+        match name.as_str() {
+            "don.pdf" => (axum::http::StatusCode::OK, b"%PDF-1.7 don de nghi".to_vec()),
+            "big.pdf" => (axum::http::StatusCode::OK, vec![b'x'; 4096]),
+            _ => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+        }
+    }
+    let app = axum::Router::new().route("/files/{name}", axum::routing::get(file));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/files")
+}
+
+fn with_files(files: &str, names: &[(&str, Option<&str>)]) -> MessageBody {
+    let mut d = dossier();
+    let template = d.documents[0].clone();
+    d.documents = names
+        .iter()
+        .enumerate()
+        .map(|(i, (name, sha))| {
+            let mut doc = template.clone();
+            doc.id = format!("tp-{i}");
+            doc.url = format!("{files}/{name}");
+            doc.sha256 = sha.map(str::to_string);
+            doc
+        })
+        .collect();
+    MessageBody::Dossier {
+        op: DossierOp::Create,
+        dossier: Box::new(d),
+    }
+}
+
+#[tokio::test]
+async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
+    let pki = Pki::new("Province CA");
+    let peer = PeerSim::start(pki.store("province")).await.unwrap();
+    let files = file_server().await;
+    let conn = connector_with(&pki, &peer.url(), "max_attachment_bytes = 1024\n");
+    let sha = hex_sha256(b"%PDF-1.7 don de nghi");
+    let out = conn
+        .deliver(&[msg(
+            "m-1",
+            with_files(&files, &[("don.pdf", Some(&sha)), ("don.pdf", None)]),
+        )])
+        .await;
+    assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
+    let got = peer.received();
+    assert_eq!(
+        got[0].attachments,
+        vec![
+            ("tp-0".to_string(), b"%PDF-1.7 don de nghi".to_vec()),
+            ("tp-1".to_string(), b"%PDF-1.7 don de nghi".to_vec()),
+        ]
+    );
+    for (names, why) in [
+        (vec![("don.pdf", Some("00".repeat(32)))], "SHA-256"),
+        (vec![("missing.pdf", None)], "HTTP 404"),
+        (vec![("big.pdf", None)], "larger than 1024"),
+    ] {
+        let names: Vec<(&str, Option<&str>)> =
+            names.iter().map(|(n, s)| (*n, s.as_deref())).collect();
+        let out = conn
+            .deliver(&[msg("m-2", with_files(&files, &names))])
+            .await;
+        match out {
+            Outcome::Reject { error, .. } => assert!(error.contains(why), "{error}"),
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        peer.received().len(),
+        1,
+        "nothing is sent without its files"
     );
 }
