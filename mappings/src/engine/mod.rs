@@ -311,13 +311,16 @@ impl MappingSet {
     /// Errors: no such mapping, or the input lacks a required field, has a value missing from a
     /// code table, or a date that does not parse.
     pub fn render(&self, name: &str, input: &Value) -> Result<Value, RenderError> {
-        let mapping = self.mappings.get(name).ok_or_else(|| RenderError {
+        render::render(self.named(name)?, &self.tables, input)
+    }
+
+    fn named(&self, name: &str) -> Result<&Mapping, RenderError> {
+        self.mappings.get(name).ok_or_else(|| RenderError {
             mapping: name.to_owned(),
             target: String::new(),
             input: None,
             message: "no such mapping".to_owned(),
-        })?;
-        render::render(mapping, &self.tables, input)
+        })
     }
 
     /// Renders `input` with the mapping `name` and writes it as XML (the mapping must have an
@@ -325,13 +328,8 @@ impl MappingSet {
     ///
     /// Errors: as [`MappingSet::render`], or the mapping has no XML output.
     pub fn render_xml(&self, name: &str, input: &Value) -> Result<String, RenderError> {
-        let value = self.render(name, input)?;
-        let mapping = self.mappings.get(name).ok_or_else(|| RenderError {
-            mapping: name.to_owned(),
-            target: String::new(),
-            input: None,
-            message: "no such mapping".to_owned(),
-        })?;
+        let mapping = self.named(name)?;
+        let value = render::render(mapping, &self.tables, input)?;
         let out = mapping.xml.as_ref().ok_or_else(|| RenderError {
             mapping: name.to_owned(),
             target: String::new(),
