@@ -398,5 +398,7 @@ impl Connector for PeerConnector {
     }
 }
 
+pub mod inbound;
+
 #[cfg(test)]
 mod tests;

@@ -230,3 +230,118 @@ async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
         "nothing is sent without its files"
     );
 }
+
+mod reading {
+    use super::*;
+    use crate::peer::inbound::{InboundError, KnownPeer, read};
+    use lienthong_certs::xml::Limits;
+
+    fn known(pki: &Pki, signers: &[&str]) -> Vec<KnownPeer> {
+        vec![KnownPeer {
+            organ_id: "000.02.01.H37".into(),
+            trust: Arc::new(pki.store("province")),
+            signers: signers.iter().map(|s| s.to_string()).collect(),
+        }]
+    }
+
+    fn dossier_document(pki: &Pki) -> String {
+        let conn = connector(pki, "http://127.0.0.1:9/v1/exchange");
+        let body = MessageBody::Dossier {
+            op: DossierOp::Update,
+            dossier: Box::new(dossier()),
+        };
+        let attachments = vec![json!({
+            "content_id": "tp-0", "content_type": "application/pdf", "name": "don.pdf",
+            "description": "Đơn", "content": "JVBERi0xLjc="
+        })];
+        conn.document(&body, "m-9", attachments).unwrap()
+    }
+
+    #[test]
+    fn a_signed_dossier_message_from_a_known_peer_is_believed() {
+        let pki = Pki::new("Province CA");
+        let xml = dossier_document(&pki);
+        let got = read(
+            &xml,
+            &known(&pki, &["Trung tam PVHCC tinh"]),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(got.from, "000.02.01.H37");
+        assert!(got.document_id.ends_with("m9/LT"), "{got:?}");
+        assert_eq!(got.business_doc_type, Some(2));
+        assert_eq!(got.dossier_code, dossier().code);
+        assert_eq!(
+            got.attachments,
+            vec![("tp-0".to_string(), "JVBERi0xLjc=".to_string())]
+        );
+        assert!(!got.signature_value.is_empty());
+    }
+
+    #[test]
+    fn a_status_message_is_read_with_its_code() {
+        let pki = Pki::new("Province CA");
+        let conn = connector(&pki, "http://127.0.0.1:9/v1/exchange");
+        let event: StatusEvent =
+            serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
+        let body = MessageBody::Progress(ProgressInput {
+            dossier_code: dossier().code,
+            event,
+        });
+        let xml = conn.document(&body, "m-10", Vec::new()).unwrap();
+        let got = read(
+            &xml,
+            &known(&pki, &["Trung tam PVHCC tinh"]),
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(got.status_code.as_deref(), Some("05"));
+        assert_eq!(got.business_doc_type, None);
+        assert_eq!(got.dossier_code, dossier().code);
+    }
+
+    #[test]
+    fn refusals_name_their_reason_and_status() {
+        let pki = Pki::new("Province CA");
+        let xml = dossier_document(&pki);
+        // The signer's certificate does not name the sending agency.
+        let e = read(&xml, &known(&pki, &[]), Limits::default()).unwrap_err();
+        assert!(matches!(e, InboundError::WrongSigner { .. }), "{e}");
+        assert_eq!(e.http_status(), 403);
+        // Not a configured peer.
+        let e = read(&xml, &[], Limits::default()).unwrap_err();
+        assert_eq!(e, InboundError::UnknownPeer("000.02.01.H37".into()));
+        // Another CA.
+        let other = Pki::new("Other CA");
+        let e = read(
+            &xml,
+            &known(&other, &["Trung tam PVHCC tinh"]),
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.http_status(), 401, "{e}");
+        // Changed after signing.
+        let tampered = xml.replacen(
+            "<edXML:BussinessDocType>2<",
+            "<edXML:BussinessDocType>1<",
+            1,
+        );
+        assert_ne!(tampered, xml);
+        let e = read(
+            &tampered,
+            &known(&pki, &["Trung tam PVHCC tinh"]),
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.http_status(), 401, "{e}");
+        // Not edXML at all, or a DTD.
+        for bad in [
+            "not xml",
+            "<a/>",
+            "<!DOCTYPE x [<!ENTITY e \"x\">]><x>&e;</x>",
+        ] {
+            let e = read(bad, &known(&pki, &[]), Limits::default()).unwrap_err();
+            assert_eq!(e.http_status(), 400, "{bad}: {e}");
+        }
+    }
+}

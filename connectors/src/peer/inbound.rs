@@ -1,0 +1,215 @@
+//! Reading an edXML message received from a peer: safe parsing, the sender's signature checked
+//! against that peer's trust store, the signer matched to the `From/OrganId` configured for the
+//! peer, and the parts the gateway needs (DocumentId, business type, dossier code, statuses,
+//! attachments) extracted. The HTTP endpoint and storage come with the rest of issue 4; this is
+//! the part that decides whether a message is believed.
+
+use std::sync::Arc;
+
+use lienthong_certs::trust::TrustStore;
+use lienthong_certs::xml::{Document, Limits, NodeId};
+use lienthong_certs::xmldsig::{self, DsigError, Expected, VerifyPolicy};
+
+use super::EDXML_NS;
+
+/// A configured sender: its agency code, the trust store its signing certificates chain to,
+/// and the names its signing certificate may carry.
+#[derive(Debug, Clone)]
+pub struct KnownPeer {
+    /// Agency code (`From/OrganId`).
+    pub organ_id: String,
+    /// Trust store of its signing certificates.
+    pub trust: Arc<TrustStore>,
+    /// Accepted signer names (subject DN, CN or a SAN). Empty: the organ id must appear in the
+    /// signer's subject (Vietnamese organisation certificates carry the agency code there).
+    pub signers: Vec<String>,
+}
+
+/// Why a received message is refused, with the HTTP status the exchange endpoint answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboundError {
+    /// Not acceptable XML or not edXML: 400, naming the element.
+    #[error("malformed edXML: {0}")]
+    Malformed(String),
+    /// `From/OrganId` is not a configured peer: 403.
+    #[error("unknown sender {0}")]
+    UnknownPeer(String),
+    /// The signature is missing or invalid, or the signer is not trusted: 401.
+    #[error("signature refused: {0}")]
+    BadSignature(String),
+    /// The signer is trusted but is not the sending agency: 403.
+    #[error("the message is signed by {signer}, not by {organ_id}")]
+    WrongSigner {
+        /// The signer's subject.
+        signer: String,
+        /// The agency the message claims to come from.
+        organ_id: String,
+    },
+}
+
+impl InboundError {
+    /// The HTTP status to answer with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Malformed(_) => 400,
+            Self::BadSignature(_) => 401,
+            Self::UnknownPeer(_) | Self::WrongSigner { .. } => 403,
+        }
+    }
+}
+
+/// What was received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// The sender's agency code.
+    pub from: String,
+    /// `DocumentId` (the deduplication key).
+    pub document_id: String,
+    /// `BussinessDocType` of a dossier message (0 new, 1 revoke, 2 update, 3 replace).
+    pub business_doc_type: Option<u8>,
+    /// `StatusCode` of a status message.
+    pub status_code: Option<String>,
+    /// The dossier code (`ReferenceCodes`, or `ResponseFor/Code` of a status).
+    pub dossier_code: String,
+    /// Attachments: `ContentId` and base64 content.
+    pub attachments: Vec<(String, String)>,
+    /// The signer's subject.
+    pub signer: String,
+    /// The base64 `SignatureValue`, for the audit log.
+    pub signature_value: String,
+}
+
+fn malformed(what: &str) -> InboundError {
+    InboundError::Malformed(format!("missing or empty element {what}"))
+}
+
+/// Reads and believes (or refuses) a received edXML message.
+pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, InboundError> {
+    // Parse once without trusting anything, to find who claims to send it.
+    let doc = Document::parse(xml, limits).map_err(|e| InboundError::Malformed(e.to_string()))?;
+    let header = find(&doc, "edXMLHeader").ok_or_else(|| malformed("edXMLHeader"))?;
+    let message = doc
+        .child(header, EDXML_NS, "MessageHeader")
+        .or_else(|| doc.child(header, EDXML_NS, "MessageStatus"))
+        .ok_or_else(|| malformed("MessageHeader or MessageStatus"))?;
+    let from = doc
+        .child(message, EDXML_NS, "From")
+        .and_then(|f| doc.child(f, EDXML_NS, "OrganId"))
+        .map(|n| doc.text(n).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| malformed("From/OrganId"))?;
+    let peer = peers
+        .iter()
+        .find(|p| p.organ_id == from)
+        .ok_or_else(|| InboundError::UnknownPeer(from.clone()))?;
+
+    // The whole document must be signed by a certificate of the peer's trust store.
+    let expected = Expected::WholeDocument;
+    let verified = xmldsig::verify(
+        xml,
+        &VerifyPolicy {
+            limits,
+            ..VerifyPolicy::new(&peer.trust, &expected)
+        },
+    )
+    .map_err(|e| match e {
+        DsigError::Xml(x) => InboundError::Malformed(x.to_string()),
+        other => InboundError::BadSignature(other.to_string()),
+    })?;
+    let cert = &verified.signer.certificate;
+    let name_ok = if peer.signers.is_empty() {
+        cert.subject.contains(&peer.organ_id)
+    } else {
+        peer.signers.iter().any(|s| {
+            cert.subject == *s
+                || cert
+                    .subject
+                    .split(',')
+                    .map(str::trim)
+                    .any(|p| p == format!("CN={s}"))
+                || cert
+                    .subject_alt_names
+                    .iter()
+                    .any(|n| n == s || n.split_once(':').is_some_and(|(_, v)| v == s))
+        })
+    };
+    if !name_ok {
+        return Err(InboundError::WrongSigner {
+            signer: cert.subject.clone(),
+            organ_id: peer.organ_id.clone(),
+        });
+    }
+
+    // Read the believed tree (the one that was verified).
+    let doc = &verified.document;
+    let text = |n: Option<NodeId>| {
+        n.map(|n| doc.text(n).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let header = find(doc, "edXMLHeader").ok_or_else(|| malformed("edXMLHeader"))?;
+    let dossier_message = doc.child(header, EDXML_NS, "MessageHeader");
+    let (document_id, dossier_code, business_doc_type, status_code) = match dossier_message {
+        Some(m) => {
+            let document_id = text(doc.child(m, EDXML_NS, "DocumentId"))
+                .ok_or_else(|| malformed("DocumentId"))?;
+            let code = doc
+                .child(m, EDXML_NS, "OtherInfo")
+                .and_then(|o| doc.child(o, EDXML_NS, "ReferenceCodes"));
+            let dossier_code = text(code).ok_or_else(|| malformed("OtherInfo/ReferenceCodes"))?;
+            let kind = find(doc, "BussinessDocType").map(|n| doc.text(n));
+            let kind = match kind.as_deref().map(str::trim) {
+                None => 0,
+                Some(k) => k.parse::<u8>().ok().filter(|k| *k <= 3).ok_or_else(|| {
+                    InboundError::Malformed(format!("BussinessDocType {k} is not 0-3"))
+                })?,
+            };
+            (document_id, dossier_code, Some(kind), None)
+        }
+        None => {
+            let m = doc
+                .child(header, EDXML_NS, "MessageStatus")
+                .ok_or_else(|| malformed("MessageStatus"))?;
+            let response = doc.child(m, EDXML_NS, "ResponseFor");
+            let document_id = text(response.and_then(|r| doc.child(r, EDXML_NS, "DocumentId")))
+                .ok_or_else(|| malformed("ResponseFor/DocumentId"))?;
+            let dossier_code = text(response.and_then(|r| doc.child(r, EDXML_NS, "Code")))
+                .ok_or_else(|| malformed("ResponseFor/Code"))?;
+            let status = text(doc.child(m, EDXML_NS, "StatusCode"))
+                .ok_or_else(|| malformed("StatusCode"))?;
+            (document_id, dossier_code, None, Some(status))
+        }
+    };
+    let attachments = doc
+        .elements()
+        .filter(|(_, e)| e.is(EDXML_NS, "Attachment"))
+        .map(|(n, _)| {
+            let id = text(doc.child(n, EDXML_NS, "ContentId")).unwrap_or_default();
+            let content: String = doc
+                .child(n, EDXML_NS, "ContentTransferEncoded")
+                .map(|c| {
+                    doc.text(c)
+                        .chars()
+                        .filter(|c| !c.is_ascii_whitespace())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (id, content)
+        })
+        .collect();
+    Ok(Inbound {
+        from,
+        document_id,
+        business_doc_type,
+        status_code,
+        dossier_code,
+        attachments,
+        signer: cert.subject.clone(),
+        signature_value: verified.signature_value.clone(),
+    })
+}
+
+fn find(doc: &Document, local: &str) -> Option<NodeId> {
+    doc.elements()
+        .find(|(_, e)| e.is(EDXML_NS, local))
+        .map(|(n, _)| n)
+}
