@@ -239,8 +239,13 @@ impl TrustStore {
             reason,
         };
         let ee = EndEntityCert::try_from(end_entity).map_err(|e| untrusted(format!("{e:?}")))?;
-        let mut intermediates: Vec<CertificateDer<'_>> = self.intermediates.clone();
-        intermediates.extend(chain.iter().filter(|c| *c != end_entity).cloned());
+        // Borrowed views: no certificate bytes are copied per verification.
+        let intermediates: Vec<CertificateDer<'_>> = self
+            .intermediates
+            .iter()
+            .chain(chain.iter().filter(|c| *c != end_entity))
+            .map(|c| CertificateDer::from(c.as_ref()))
+            .collect();
         let crl_refs: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
         let revocation = if crl_refs.is_empty() {
             None

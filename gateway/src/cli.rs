@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lienthong_connectors::dvcqg::{self, HOSO_MAPPING, PROGRESS_MAPPING};
-use lienthong_mappings::{Dossier, MappingSet, ProgressInput, StatusEvent};
+use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet, ProgressInput, StatusEvent};
 
 use crate::config::{Config, DEFAULT_PATH, DestinationKind};
 use crate::store::{DeliveryFilter, ReplayOutcome, Store};
@@ -444,36 +444,33 @@ fn render_edxml(input: &Path, event: Option<&Path>, to: &str) -> anyhow::Result<
     };
     let dossier = Dossier::from_json(read(input)?)
         .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    let now = time::OffsetDateTime::now_utc();
     let number = dossier.code.rsplit('-').next().unwrap_or("1").to_string();
-    let date = now
-        .to_offset(lienthong_mappings::engine::VIETNAM_OFFSET)
-        .format(time::macros::format_description!("[year]/[month]/[day]"))?;
-    let mut exchange = serde_json::json!({
-        "from": { "code": dossier.agency.code, "name": dossier.agency.name },
-        "to": [{ "code": to, "name": to }],
-        "document_id": format!("{},{date},{number}/LT", dossier.agency.code),
-        "code_number": number,
-        "code_notation": "LT",
-        "sent_at": now.format(&time::format_description::well_known::Rfc3339)?,
-        "business_doc_type": 0,
-        "trace": [{ "organ_id": dossier.agency.code, "at": now.format(&time::format_description::well_known::Rfc3339)? }],
-    });
+    let mut exchange = ExchangeInput::envelope(
+        dossier.agency.clone(),
+        Agency {
+            code: to.to_string(),
+            name: to.to_string(),
+        },
+        &number,
+        "LT",
+        time::OffsetDateTime::now_utc(),
+    );
     let name = match event {
         Some(path) => {
             let event = StatusEvent::from_json(read(path)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            exchange["status"] = serde_json::to_value(ProgressInput {
+            exchange.status = Some(ProgressInput {
                 dossier_code: dossier.code.clone(),
                 event,
-            })?;
+            });
             "status"
         }
         None => {
-            exchange["dossier"] = serde_json::to_value(&dossier)?;
+            exchange.dossier = Some(dossier);
             "dossier"
         }
     };
+    let exchange = serde_json::to_value(&exchange)?;
     let xml = set
         .render_xml(name, &exchange)
         .map_err(|e| anyhow::anyhow!("edxml: {e}"))?;

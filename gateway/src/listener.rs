@@ -85,26 +85,8 @@ pub async fn serve(
                     }
                 }
                 Some(config) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    let stream = match tokio::time::timeout(
-                        HANDSHAKE_TIMEOUT,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            metrics::counter!("lienthong_tls_handshake_failures_total")
-                                .increment(1);
-                            tracing::info!(%peer, error = %e, "TLS handshake refused");
-                            return;
-                        }
-                        Err(_) => {
-                            metrics::counter!("lienthong_tls_handshake_failures_total")
-                                .increment(1);
-                            tracing::info!(%peer, "TLS handshake timed out");
-                            return;
-                        }
+                    let Some(stream) = handshake(config, stream, peer).await else {
+                        return;
                     };
                     let cert = peer_certificate(stream.get_ref().1.peer_certificates());
                     let svc = service(app, peer, ConnectionInfo { tls: true }, cert);
@@ -123,6 +105,23 @@ pub async fn serve(
     {
         tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
     }
+}
+
+/// Runs the TLS handshake with a time limit; `None` (counted and logged) when it fails.
+async fn handshake(
+    config: Arc<rustls::ServerConfig>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let failure = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => return Some(s),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "timed out".to_string(),
+    };
+    metrics::counter!("lienthong_tls_handshake_failures_total").increment(1);
+    tracing::info!(%peer, error = failure, "TLS handshake refused");
+    None
 }
 
 fn peer_certificate(chain: Option<&[CertificateDer<'_>]>) -> Option<PeerCertificate> {

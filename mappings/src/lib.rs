@@ -12,7 +12,9 @@ pub mod model;
 pub mod validation;
 
 pub use engine::{LoadError, MappingSet, RenderError};
-pub use model::{Dossier, DossierStatus, ExchangeInput, ProgressInput, StatusEvent, TraceHop};
+pub use model::{
+    Agency, Attachment, Dossier, DossierStatus, ExchangeInput, ProgressInput, StatusEvent, TraceHop,
+};
 pub use validation::{FieldError, ValidationErrors};
 
 /// The JSON Schema of the canonical dossier, as served at `GET /v1/schema/dossier`.

@@ -630,6 +630,43 @@ pub struct Attachment {
     pub content: String,
 }
 
+impl ExchangeInput {
+    /// A new message from `from` to `to`, sent `now`: `DocumentId`
+    /// `{from},{yyyy/MM/dd},{number}/{notation}` (date in Vietnam time), a single trace hop at
+    /// the sender, BussinessDocType 0, no dossier, status or attachments yet.
+    pub fn envelope(
+        from: Agency,
+        to: Agency,
+        number: &str,
+        notation: &str,
+        now: OffsetDateTime,
+    ) -> Self {
+        let vn = now.to_offset(crate::engine::VIETNAM_OFFSET);
+        let date = format!(
+            "{:04}/{:02}/{:02}",
+            vn.year(),
+            u8::from(vn.month()),
+            vn.day()
+        );
+        Self {
+            document_id: format!("{},{date},{number}/{notation}", from.code),
+            code_number: number.to_string(),
+            code_notation: notation.to_string(),
+            sent_at: now,
+            business_doc_type: 0,
+            trace: vec![TraceHop {
+                organ_id: from.code.clone(),
+                at: now,
+            }],
+            from,
+            to: vec![to],
+            dossier: None,
+            status: None,
+            attachments: Vec::new(),
+        }
+    }
+}
+
 /// One hop of an exchanged message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

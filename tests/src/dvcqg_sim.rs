@@ -559,17 +559,6 @@ async fn check_signature(
         return StatusCode::BAD_REQUEST.into_response();
     };
     let target = format!("{}{}", s.base_url, parts.uri);
-    let header = |n: &str| {
-        parts
-            .headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let digest_ok =
-        lienthong_certs::verify_content_digest(&header("content-digest"), &bytes).is_ok();
     let policy = httpsig::VerifyPolicy {
         label: None,
         max_age: Duration::from_secs(300),
@@ -577,16 +566,17 @@ async fn check_signature(
         required_components: &["@method", "@target-uri", "content-digest"],
         require_nonce: true,
         nonces: None,
-        now,
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
-    let verified = httpsig::verify(
-        &httpsig::Message::request(parts.method.as_str(), &target, &parts.headers),
-        &header("signature-input"),
-        &header("signature"),
+    let verified = httpsig::verify_request(
+        parts.method.as_str(),
+        &target,
+        &parts.headers,
+        &bytes,
         &policy,
         |_, _| Some(key.clone()),
     );
-    if !digest_ok || verified.is_err() {
+    if verified.is_err() {
         let mut inner = s.lock();
         s.record(&mut inner, parts.uri.path(), "unsigned");
         return (StatusCode::UNAUTHORIZED, "chữ ký không hợp lệ").into_response();

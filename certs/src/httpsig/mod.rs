@@ -33,6 +33,9 @@ pub use nonce::NonceCache;
 /// Why a message could not be signed or its signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpSigError {
+    /// `Content-Digest` is missing, malformed or does not match the body.
+    #[error("Content-Digest: {0}")]
+    Digest(String),
     /// A covered component is missing from the message (names it).
     #[error("covered component {0} is missing from the message")]
     MissingComponent(String),
@@ -332,6 +335,35 @@ pub fn verify(
         components: covered,
         signature: STANDARD.encode(&value),
     })
+}
+
+/// Verifies a received request end to end: `Content-Digest` must be present and match `body`,
+/// and the signature carried in `Signature-Input`/`Signature` must verify under `policy` (which
+/// should require `content-digest` among the covered components, so the body is bound).
+/// `target_uri` is the absolute URI the request was sent to, as the receiver reconstructs it.
+pub fn verify_request(
+    method: &str,
+    target_uri: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    policy: &VerifyPolicy<'_>,
+    resolve: impl Fn(Option<&str>, Option<Algorithm>) -> Option<VerifyingKey>,
+) -> Result<VerifiedHttpSignature, HttpSigError> {
+    let field = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| HttpSigError::Malformed(format!("{name} is required")))
+    };
+    crate::verify_content_digest(field("content-digest")?, body)
+        .map_err(|e| HttpSigError::Digest(e.to_string()))?;
+    verify(
+        &Message::request(method, target_uri, headers),
+        field("signature-input")?,
+        field("signature")?,
+        policy,
+        resolve,
+    )
 }
 
 fn integer(v: i64) -> Result<sfv::Integer, HttpSigError> {

@@ -298,8 +298,12 @@ async fn requests_are_signed_when_a_signer_is_configured() {
     use lienthong_certs::keys::PrivateKey;
 
     let sim = DvcqgSim::start().await.expect("sim");
-    let kp = openssl_p256_key();
-    let key = Arc::new(PrivateKey::from_bytes(kp.as_bytes(), "test").expect("key"));
+    let leaf = lienthong_certs::testpki::Pki::new("Test CA").leaf(
+        "lienthong",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[],
+    );
+    let key = Arc::new(PrivateKey::from_bytes(leaf.key_pem.as_bytes(), "test").expect("key"));
     sim.require_signatures(VerifyingKey::Public {
         key: key.public_key_bytes().to_vec(),
         algorithm: Algorithm::EcdsaP256Sha256,
@@ -327,22 +331,6 @@ async fn requests_are_signed_when_a_signer_is_configured() {
     let out = signed.deliver(&[create("000.02.01.H37-261128-0101")]).await;
     assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
     assert!(sim.hoso("000.02.01.H37-261128-0101").is_some());
-}
-
-/// A fresh P-256 key in PKCS#8 PEM, made with openssl like an operator would.
-fn openssl_p256_key() -> String {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .output()
-        .expect("openssl");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).expect("PEM")
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lienthong_certs::xmldsig::{self, Placement, SignOptions, Signer};
 use lienthong_mappings::engine::{EDXML_FILES, InputKind};
-use lienthong_mappings::{MappingSet, RenderError};
+use lienthong_mappings::{Agency, ExchangeInput, MappingSet, RenderError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -150,54 +150,43 @@ impl PeerConnector {
         body: &MessageBody,
         message_id: &str,
     ) -> Result<(&'static str, Value), RenderError> {
-        let now = OffsetDateTime::now_utc();
-        let vn = now.to_offset(lienthong_mappings::engine::VIETNAM_OFFSET);
-        let date = format!(
-            "{:04}/{:02}/{:02}",
-            vn.year(),
-            u8::from(vn.month()),
-            vn.day()
-        );
         let number: String = message_id
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .collect();
-        let rfc3339 = |t: OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        };
-        let mut v = json!({
-            "from": { "code": self.sender.organ_id, "name": self.sender.organ_name },
-            "to": [{ "code": self.config.organ_id, "name": self.config.organ_name }],
-            "document_id": format!("{},{date},{number}/{}", self.sender.organ_id, self.config.code_notation),
-            "code_number": number,
-            "code_notation": self.config.code_notation,
-            "sent_at": rfc3339(now),
-            "business_doc_type": 0,
-            "trace": [{ "organ_id": self.sender.organ_id, "at": rfc3339(now) }],
-        });
-        let to_value = |x: serde_json::Result<Value>| {
-            x.map_err(|e| RenderError {
-                mapping: "exchange".into(),
-                target: String::new(),
-                input: None,
-                message: e.to_string(),
-            })
-        };
+        let mut input = ExchangeInput::envelope(
+            Agency {
+                code: self.sender.organ_id.clone(),
+                name: self.sender.organ_name.clone(),
+            },
+            Agency {
+                code: self.config.organ_id.clone(),
+                name: self.config.organ_name.clone(),
+            },
+            &number,
+            &self.config.code_notation,
+            OffsetDateTime::now_utc(),
+        );
         let name = match body {
             MessageBody::Dossier { op, dossier } => {
-                v["business_doc_type"] = json!(match op {
+                input.business_doc_type = match op {
                     DossierOp::Create => 0,
                     DossierOp::Update => 2,
-                });
-                v["dossier"] = to_value(serde_json::to_value(dossier.as_ref()))?;
+                };
+                input.dossier = Some(dossier.as_ref().clone());
                 "dossier"
             }
             MessageBody::Progress(p) => {
-                v["status"] = to_value(serde_json::to_value(p))?;
+                input.status = Some(p.clone());
                 "status"
             }
         };
+        let v = serde_json::to_value(&input).map_err(|e| RenderError {
+            mapping: name.into(),
+            target: String::new(),
+            input: None,
+            message: e.to_string(),
+        })?;
         Ok((name, v))
     }
 

@@ -15,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use lienthong_certs::httpsig::{self, Message, VerifiedHttpSignature};
+use lienthong_certs::httpsig::{self, VerifiedHttpSignature};
 
 use super::AppState;
 use super::problem::Problem;
@@ -159,21 +159,6 @@ fn check_signature(
     body: &[u8],
     state: &AppState,
 ) -> Result<VerifiedHttpSignature, Problem> {
-    let header = |n: &str| {
-        parts
-            .headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let digest = header("content-digest")
-        .ok_or_else(|| unauthorized("Content-Digest is required on this route".into()))?;
-    lienthong_certs::verify_content_digest(&digest, body)
-        .map_err(|e| unauthorized(format!("Content-Digest: {e}")))?;
-    let input = header("signature-input")
-        .ok_or_else(|| unauthorized("Signature-Input is required on this route".into()))?;
-    let signature =
-        header("signature").ok_or_else(|| unauthorized("Signature is required".into()))?;
     let tls = parts
         .extensions
         .get::<ConnectionInfo>()
@@ -181,8 +166,8 @@ fn check_signature(
     let authority = parts
         .uri
         .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| header("host"))
+        .map(|a| a.as_str())
+        .or_else(|| parts.headers.get("host").and_then(|v| v.to_str().ok()))
         .ok_or_else(|| unauthorized("no Host".into()))?;
     let target = format!(
         "{}://{}{}",
@@ -203,10 +188,11 @@ fn check_signature(
         nonces: Some(&state.security.nonces),
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
-    httpsig::verify(
-        &Message::request(parts.method.as_str(), &target, &parts.headers),
-        &input,
-        &signature,
+    httpsig::verify_request(
+        parts.method.as_str(),
+        &target,
+        &parts.headers,
+        body,
         &policy,
         |keyid, _| keyid.and_then(|k| route.keys.get(k)).cloned(),
     )
