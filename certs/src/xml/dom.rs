@@ -46,13 +46,17 @@ pub enum XmlError {
     Limit(String),
 }
 
-/// Parser limits. The defaults suit dossier envelopes: 256 levels and 500,000 nodes (attachments are single text nodes).
+/// Parser limits. The defaults suit dossier envelopes: 256 levels, 500,000 nodes (attachments
+/// are single text nodes) and 256 attributes per element.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Maximum element nesting depth.
     pub max_depth: usize,
     /// Maximum number of nodes (elements, text runs, comments, PIs).
     pub max_nodes: usize,
+    /// Maximum number of attributes (namespace declarations included) on one element; bounds
+    /// the duplicate-attribute check, which is quadratic in the count.
+    pub max_attributes: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +64,7 @@ impl Default for Limits {
         Self {
             max_depth: 256,
             max_nodes: 500_000,
+            max_attributes: 256,
         }
     }
 }
@@ -477,6 +482,12 @@ impl<'a> Parser<'a> {
         let qname = s.name().into_inner().to_string();
         let mut ns_decls = Vec::new();
         let mut raw_attrs = Vec::new();
+        if s.attributes().with_checks(false).count() > self.limits.max_attributes {
+            return Err(XmlError::Limit(format!(
+                "more than {} attributes on <{qname}>",
+                self.limits.max_attributes
+            )));
+        }
         for attr in s.attributes().with_checks(true) {
             let attr = attr.map_err(|e| malformed(e.to_string()))?;
             let key = attr.key.into_inner().to_string();
@@ -624,5 +635,15 @@ mod tests {
             Document::parse(&deep, Limits::default()).unwrap_err(),
             XmlError::Limit(_)
         ));
+    }
+
+    #[test]
+    fn limits_attributes_before_the_duplicate_check() {
+        let many: String = (0..100_000).map(|i| format!(" a{i}='x'")).collect();
+        let doc = format!("<e{many}/>");
+        let err = Document::parse(&doc, Limits::default()).unwrap_err();
+        assert!(matches!(err, XmlError::Limit(ref m) if m.contains("256 attributes")), "{err}");
+        let few: String = (0..256).map(|i| format!(" a{i}='x'")).collect();
+        assert!(Document::parse(&format!("<e{few}/>"), Limits::default()).is_ok());
     }
 }
