@@ -331,6 +331,7 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                     let event = StatusEvent::from_json(value)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                     let p = ProgressInput {
+                        response_for: None,
                         dossier_code: dossier.code.clone(),
                         event,
                     };
@@ -460,6 +461,7 @@ fn render_edxml(input: &Path, event: Option<&Path>, to: &str) -> anyhow::Result<
             let event = StatusEvent::from_json(read(path)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             exchange.status = Some(ProgressInput {
+                response_for: None,
                 dossier_code: dossier.code.clone(),
                 event,
             });

@@ -554,6 +554,33 @@ pub struct StatusEvent {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub due_at: Option<OffsetDateTime>,
+    /// For a dossier exchanged with another center (liên thông): what the step means to that
+    /// center beyond the status, sent as its own edXML status code (13, 15, 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<ExchangeAction>,
+}
+
+/// An inter-level exchange action carried by a status event (edXML `StatusCode` 13, 15, 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExchangeAction {
+    /// The sending center asks for the dossier back (thu hồi, 13).
+    TakeBack,
+    /// A requested change of the dossier is accepted (đồng ý cập nhật, 15).
+    ChangeAccepted,
+    /// A requested change of the dossier is refused (từ chối cập nhật, 16).
+    ChangeRejected,
+}
+
+impl ExchangeAction {
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TakeBack => "take_back",
+            Self::ChangeAccepted => "change_accepted",
+            Self::ChangeRejected => "change_rejected",
+        }
+    }
 }
 
 /// The official who did a processing step (người xử lý).
@@ -578,6 +605,10 @@ pub struct ProgressInput {
     pub dossier_code: String,
     /// The event.
     pub event: StatusEvent,
+    /// For a dossier received from another center: the edXML `DocumentId` it came in, which
+    /// status messages about it answer (`ResponseFor/DocumentId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_for: Option<String>,
 }
 
 /// What an inter-level exchange mapping (edXML, liên thông) renders from: the dossier, or one

@@ -642,7 +642,10 @@ mod tests {
         let many: String = (0..100_000).map(|i| format!(" a{i}='x'")).collect();
         let doc = format!("<e{many}/>");
         let err = Document::parse(&doc, Limits::default()).unwrap_err();
-        assert!(matches!(err, XmlError::Limit(ref m) if m.contains("256 attributes")), "{err}");
+        assert!(
+            matches!(err, XmlError::Limit(ref m) if m.contains("256 attributes")),
+            "{err}"
+        );
         let few: String = (0..256).map(|i| format!(" a{i}='x'")).collect();
         assert!(Document::parse(&format!("<e{few}/>"), Limits::default()).is_ok());
     }

@@ -79,6 +79,7 @@ async fn dossiers_and_statuses_arrive_signed_with_their_business_type() {
     let event: StatusEvent =
         serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
     let status = MessageBody::Progress(ProgressInput {
+        response_for: None,
         dossier_code: dossier().code,
         event,
     });
@@ -285,6 +286,7 @@ mod reading {
         let event: StatusEvent =
             serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
         let body = MessageBody::Progress(ProgressInput {
+            response_for: None,
             dossier_code: dossier().code,
             event,
         });

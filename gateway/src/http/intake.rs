@@ -263,6 +263,7 @@ async fn post_event_inner(
     let event_id = event.id.clone();
     let status = event.status;
     let message = MessageBody::Progress(ProgressInput {
+        response_for: None,
         dossier_code: code.clone(),
         event,
     });

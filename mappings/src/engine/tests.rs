@@ -254,6 +254,29 @@ mod edxml {
             xml.contains("<edXML:ResponseFor><edXML:Code>000.02.01.H37-261128-0001</edXML:Code>"),
             "{xml}"
         );
+        assert!(
+            xml.contains("<edXML:DocumentId>000.02.01.H37,2026/11/28,1234/LT</edXML:DocumentId>"),
+            "without response_for the status names its own document: {xml}"
+        );
+        // An exchange action wins over the status; ResponseFor names the answered document.
+        let mut answered = exchange(true);
+        answered["status"]["event"]["exchange"] = serde_json::json!("change_accepted");
+        answered["status"]["response_for"] = serde_json::json!("000.00.12.H37,2026/11/27,77/LT");
+        let xml = set.render_xml("status", &answered).expect("render");
+        assert!(
+            xml.contains("<edXML:StatusCode>15</edXML:StatusCode>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<edXML:DocumentId>000.00.12.H37,2026/11/27,77/LT</edXML:DocumentId>"),
+            "{xml}"
+        );
+        answered["status"]["event"]["exchange"] = serde_json::json!("take_back");
+        let xml = set.render_xml("status", &answered).expect("render");
+        assert!(
+            xml.contains("<edXML:StatusCode>13</edXML:StatusCode>"),
+            "{xml}"
+        );
         // A dossier mapping without a dossier, or a status without a status, is a render error
         // naming the field.
         let err = set
