@@ -16,11 +16,12 @@ pub mod message;
 pub mod outcome;
 pub mod peer;
 pub mod serde_duration;
+pub mod webhook;
 
 use async_trait::async_trait;
 use lienthong_mappings::RenderError;
 
-pub use message::{DossierOp, MessageBody, MessageKind, OutboundMessage};
+pub use message::{DossierOp, MessageBody, MessageKind, Notice, OutboundMessage};
 pub use outcome::{Outcome, PortalAnswer};
 
 /// A problem in a destination's configuration, with its key relative to the destination table.

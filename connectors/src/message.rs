@@ -11,6 +11,9 @@ pub enum MessageKind {
     Dossier,
     /// A processing-progress entry (from a status event).
     Progress,
+    /// Something that came back, for the center (a dossier or status from another center, a
+    /// portal result): delivered to the center's webhook.
+    Notice,
 }
 
 impl MessageKind {
@@ -19,6 +22,7 @@ impl MessageKind {
         match self {
             Self::Dossier => "dossier",
             Self::Progress => "progress",
+            Self::Notice => "notice",
         }
     }
 
@@ -27,6 +31,7 @@ impl MessageKind {
         match s {
             "dossier" => Some(Self::Dossier),
             "progress" => Some(Self::Progress),
+            "notice" => Some(Self::Notice),
             _ => None,
         }
     }
@@ -56,6 +61,33 @@ pub enum MessageBody {
     },
     /// A status event to report as progress.
     Progress(ProgressInput),
+    /// A notice for the center.
+    Notice(Notice),
+}
+
+/// Something the center is told about (delivered to its webhook as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// What happened, e.g. `exchange.dossier` (a dossier received from another center) or
+    /// `exchange.status` (another center's status for one of ours).
+    pub event: String,
+    /// The dossier it concerns.
+    pub dossier_code: String,
+    /// The details, as documented for each event.
+    pub data: serde_json::Value,
+}
+
+/// The `RenderError` of a connector that does not send a kind of message.
+pub fn unsupported(connector: &str, body: &MessageBody) -> lienthong_mappings::RenderError {
+    lienthong_mappings::RenderError {
+        mapping: connector.to_owned(),
+        target: String::new(),
+        input: None,
+        message: format!(
+            "{connector} destinations do not take {} messages",
+            body.kind().as_str()
+        ),
+    }
 }
 
 impl MessageBody {
@@ -64,6 +96,7 @@ impl MessageBody {
         match self {
             Self::Dossier { .. } => MessageKind::Dossier,
             Self::Progress(_) => MessageKind::Progress,
+            Self::Notice(_) => MessageKind::Notice,
         }
     }
 
@@ -72,6 +105,7 @@ impl MessageBody {
         match self {
             Self::Dossier { dossier, .. } => &dossier.code,
             Self::Progress(p) => &p.dossier_code,
+            Self::Notice(n) => &n.dossier_code,
         }
     }
 }

@@ -13,8 +13,8 @@ pub mod validation;
 
 pub use engine::{LoadError, MappingSet, RenderError};
 pub use model::{
-    Agency, Attachment, Dossier, DossierStatus, ExchangeAction, ExchangeInput, ProgressInput,
-    StatusEvent, TraceHop,
+    Actor, Agency, Attachment, Dossier, DossierStatus, ExchangeAction, ExchangeInput,
+    ProgressInput, StatusEvent, TraceHop,
 };
 pub use validation::{FieldError, ValidationErrors};
 

@@ -3,6 +3,7 @@
 //!
 //! The simulators are also what `lienthong demo` talks to.
 
+pub mod center_sim;
 pub mod dvcqg_sim;
 pub mod gateway_process;
 pub mod peer_sim;

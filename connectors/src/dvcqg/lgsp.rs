@@ -9,8 +9,8 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::classify::{Rules, Verdict, classify};
-use super::send;
 use crate::Outcome;
+use crate::http::send;
 
 pub(super) struct LgspClient {
     pub(super) client: reqwest::Client,

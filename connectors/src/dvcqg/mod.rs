@@ -15,14 +15,12 @@ use async_trait::async_trait;
 use lienthong_certs::Secret;
 use lienthong_mappings::engine::InputKind;
 use lienthong_mappings::{MappingSet, RenderError};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use self::classify::{Rules, Verdict};
 pub use self::config::{DvcqgConfig, Transport};
-use crate::http::{OutboundSecurity, RequestSigner};
+use crate::http::OutboundSecurity;
 use crate::{BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome};
 
 /// The portal takes at most this many progress entries per call (observed).
@@ -219,34 +217,6 @@ fn settle(v: Verdict) -> Outcome {
     }
 }
 
-/// Sends a request and reads the whole answer; a transport failure is already an outcome.
-/// With a signer, the request is signed (RFC 9421) just before it goes out.
-async fn send(
-    req: reqwest::RequestBuilder,
-    signer: Option<&RequestSigner>,
-) -> Result<(StatusCode, HeaderMap, String), Outcome> {
-    let (client, built) = req.build_split();
-    let mut built = built.map_err(|e| Outcome::retry(format!("cannot build the request: {e}")))?;
-    if let Some(s) = signer {
-        s.sign(&mut built).map_err(|e| Outcome::Reject {
-            error: format!("cannot sign the request: {e}"),
-            http_status: None,
-            portal: None,
-        })?;
-    }
-    let resp = client
-        .execute(built)
-        .await
-        .map_err(|e| crate::http::transport_error(&e))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| crate::http::transport_error(&e))?;
-    Ok((status, headers, text))
-}
-
 #[async_trait]
 impl Connector for DvcqgConnector {
     fn kind(&self) -> &'static str {
@@ -256,7 +226,7 @@ impl Connector for DvcqgConnector {
     fn batch_limit(&self, kind: MessageKind) -> usize {
         match kind {
             MessageKind::Progress => MAX_PROGRESS_BATCH,
-            MessageKind::Dossier => 1,
+            MessageKind::Dossier | MessageKind::Notice => 1,
         }
     }
 
@@ -268,6 +238,7 @@ impl Connector for DvcqgConnector {
         let (mapping, input) = match body {
             MessageBody::Dossier { dossier, .. } => (HOSO_MAPPING, serde_json::to_value(dossier)),
             MessageBody::Progress(p) => (PROGRESS_MAPPING, serde_json::to_value(p)),
+            MessageBody::Notice(_) => return Err(crate::message::unsupported("dvcqg", body)),
         };
         let input = input.map_err(|e| RenderError {
             mapping: mapping.to_owned(),
@@ -297,6 +268,7 @@ impl Connector for DvcqgConnector {
                 }
                 self.deliver_progress(entries).await
             }
+            MessageBody::Notice(_) => Outcome::reject("DVCQG does not take notices"),
         }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
 use super::classify::{Rules, Verdict, classify, error_code};
-use super::send;
+use crate::http::send;
 use crate::{Outcome, PortalAnswer};
 
 pub(super) struct SessionClient {

@@ -1,14 +1,15 @@
 //! Reading an edXML message received from a peer: safe parsing, the sender's signature checked
 //! against that peer's trust store, the signer matched to the `From/OrganId` configured for the
 //! peer, and the parts the gateway needs (DocumentId, business type, dossier code, statuses,
-//! attachments) extracted. The HTTP endpoint and storage come with the rest of issue 4; this is
-//! the part that decides whether a message is believed.
+//! attachments, trace time) extracted. This is the part that decides whether a message is
+//! believed; the gateway's `/v1/exchange` and the pull poller store what it returns.
 
 use std::sync::Arc;
 
 use lienthong_certs::trust::TrustStore;
 use lienthong_certs::xml::{Document, Limits, NodeId};
 use lienthong_certs::xmldsig::{self, DsigError, Expected, VerifyPolicy};
+use time::OffsetDateTime;
 
 use super::EDXML_NS;
 
@@ -71,12 +72,98 @@ pub struct Inbound {
     pub status_code: Option<String>,
     /// The dossier code (`ReferenceCodes`, or `ResponseFor/Code` of a status).
     pub dossier_code: String,
-    /// Attachments: `ContentId` and base64 content.
-    pub attachments: Vec<(String, String)>,
+    /// The sender's name (`From/OrganName`).
+    pub from_name: String,
+    /// When the sender sent it: the last `TraceHeader/Timestamp` (Vietnam time).
+    pub sent_at: Option<OffsetDateTime>,
+    /// `Subject` of a dossier message.
+    pub subject: Option<String>,
+    /// `OtherInfo/ProcedureCode` of a dossier message.
+    pub procedure_code: Option<String>,
+    /// `Description` of a status message (the reason of a refusal).
+    pub description: Option<String>,
+    /// `StaffInfo/Staff` of a status message.
+    pub staff: Option<String>,
+    /// `Timestamp` of a status message.
+    pub status_at: Option<OffsetDateTime>,
+    /// Attachments, in document order.
+    pub attachments: Vec<ReceivedAttachment>,
     /// The signer's subject.
     pub signer: String,
     /// The base64 `SignatureValue`, for the audit log.
     pub signature_value: String,
+}
+
+/// A file carried in `AttachmentEncoded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedAttachment {
+    /// `ContentId`.
+    pub content_id: String,
+    /// `ContentType`.
+    pub content_type: String,
+    /// `AttachmentName`.
+    pub name: String,
+    /// `ContentTransferEncoded`, base64 without whitespace.
+    pub content: String,
+}
+
+impl ReceivedAttachment {
+    /// The decoded bytes.
+    ///
+    /// Errors: the content is not base64 (names the attachment).
+    pub fn bytes(&self) -> Result<Vec<u8>, InboundError> {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &self.content).map_err(
+            |e| {
+                InboundError::Malformed(format!(
+                    "Attachment {}: ContentTransferEncoded is not base64 ({e})",
+                    self.content_id
+                ))
+            },
+        )
+    }
+}
+
+impl Inbound {
+    /// The canonical dossier carried as `hoso.json` by a Lienthong sender, if any.
+    pub fn dossier_data(&self) -> Option<&ReceivedAttachment> {
+        self.attachments
+            .iter()
+            .find(|a| a.content_id == super::DOSSIER_DATA_ID)
+    }
+
+    /// The key a resend of the same message has, for deduplication: the `DocumentId` of a
+    /// dossier message; for a status message (which has no id of its own) the answered
+    /// document, the status code, its time and a digest of its description.
+    pub fn dedupe_key(&self) -> String {
+        match &self.status_code {
+            None => self.document_id.clone(),
+            Some(code) => {
+                let at = self
+                    .status_at
+                    .map(|t| t.unix_timestamp().to_string())
+                    .unwrap_or_default();
+                let text = format!(
+                    "{}\n{}",
+                    self.description.as_deref().unwrap_or_default(),
+                    self.staff.as_deref().unwrap_or_default()
+                );
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+                let short: String = digest.as_ref()[..8]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!("status:{}:{code}:{at}:{short}", self.document_id)
+            }
+        }
+    }
+}
+
+/// Parses an edXML time (`yyyy/MM/dd HH:mm:ss`, Vietnam time).
+pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!("[year]/[month]/[day] [hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(text.trim(), format)
+        .ok()
+        .map(|t| t.assume_offset(lienthong_mappings::engine::VIETNAM_OFFSET))
 }
 
 fn malformed(what: &str) -> InboundError {
@@ -183,7 +270,7 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
         .elements()
         .filter(|(_, e)| e.is(EDXML_NS, "Attachment"))
         .map(|(n, _)| {
-            let id = text(doc.child(n, EDXML_NS, "ContentId")).unwrap_or_default();
+            let field = |local: &str| text(doc.child(n, EDXML_NS, local)).unwrap_or_default();
             let content: String = doc
                 .child(n, EDXML_NS, "ContentTransferEncoded")
                 .map(|c| {
@@ -193,10 +280,67 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
                         .collect()
                 })
                 .unwrap_or_default();
-            (id, content)
+            ReceivedAttachment {
+                content_id: field("ContentId"),
+                content_type: field("ContentType"),
+                name: field("AttachmentName"),
+                content,
+            }
         })
         .collect();
+    let sent_at = match doc
+        .elements()
+        .filter(|(_, e)| e.is(EDXML_NS, "TraceHeader"))
+        .filter_map(|(n, _)| text(doc.child(n, EDXML_NS, "Timestamp")))
+        .last()
+    {
+        Some(t) => Some(parse_time(&t).ok_or_else(|| {
+            InboundError::Malformed(format!(
+                "TraceHeader/Timestamp {t:?} is not yyyy/MM/dd HH:mm:ss"
+            ))
+        })?),
+        None => None,
+    };
+    let from_name = text(
+        doc.child(header, EDXML_NS, "MessageHeader")
+            .or_else(|| doc.child(header, EDXML_NS, "MessageStatus"))
+            .and_then(|m| doc.child(m, EDXML_NS, "From"))
+            .and_then(|f| doc.child(f, EDXML_NS, "OrganName")),
+    )
+    .unwrap_or_default();
+    let (subject, procedure_code) = match dossier_message {
+        Some(m) => (
+            text(doc.child(m, EDXML_NS, "Subject")),
+            text(
+                doc.child(m, EDXML_NS, "OtherInfo")
+                    .and_then(|o| doc.child(o, EDXML_NS, "ProcedureCode")),
+            ),
+        ),
+        None => (None, None),
+    };
+    let status = doc.child(header, EDXML_NS, "MessageStatus");
+    let status_text = |local: &str| text(status.and_then(|m| doc.child(m, EDXML_NS, local)));
+    let status_at = match status_text("Timestamp") {
+        Some(t) => Some(parse_time(&t).ok_or_else(|| {
+            InboundError::Malformed(format!(
+                "MessageStatus/Timestamp {t:?} is not yyyy/MM/dd HH:mm:ss"
+            ))
+        })?),
+        None => None,
+    };
+    let staff = text(
+        status
+            .and_then(|m| doc.child(m, EDXML_NS, "StaffInfo"))
+            .and_then(|s| doc.child(s, EDXML_NS, "Staff")),
+    );
     Ok(Inbound {
+        from_name,
+        sent_at,
+        subject,
+        procedure_code,
+        description: status_text("Description"),
+        staff,
+        status_at,
         from,
         document_id,
         business_doc_type,

@@ -11,7 +11,9 @@
 //! carried base64 in `AttachmentEncoded`; a file that cannot be fetched fails the message with
 //! the file named (retried when the storage is down), it is never sent without it.
 //!
-//! Not yet here (issue 4): the receiving side, status flow back and pull mode.
+//! The canonical dossier also travels, as the attachment `hoso.json`, so a receiving Lienthong
+//! stores the whole dossier. Receiving is [`inbound`] (reading and believing) and [`answer`]
+//! (the signed status the receiver answers with).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +34,37 @@ use crate::{
 
 /// The edXML namespace.
 pub const EDXML_NS: &str = "http://www.mic.gov.vn/TBT/QCVN_102_2016";
+/// `ContentId` of the attachment carrying the canonical dossier (JSON).
+pub const DOSSIER_DATA_ID: &str = "hoso.json";
+/// Its `ContentType`.
+pub const DOSSIER_DATA_TYPE: &str = "application/vnd.lienthong.dossier+json";
+
+/// When a UUID v7 message id was made.
+fn issued_at(message_id: &str) -> Option<OffsetDateTime> {
+    let ts = uuid::Uuid::parse_str(message_id).ok()?.get_timestamp()?;
+    let (secs, nanos) = ts.to_unix();
+    OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?)
+        .ok()
+        .map(|t| t + time::Duration::nanoseconds(i64::from(nanos)))
+}
+
+/// Signs an edXML document as the standard places it: enveloped, right after
+/// `TraceHeaderList`.
+///
+/// Errors: the document has no `TraceHeaderList`, or the key fails to sign.
+pub fn sign_edxml(xml: &str, signer: &Signer) -> Result<String, xmldsig::DsigError> {
+    xmldsig::sign(
+        xml,
+        signer,
+        &SignOptions {
+            placement: Placement::After {
+                ns: EDXML_NS.into(),
+                local: "TraceHeaderList".into(),
+            },
+            ..SignOptions::default()
+        },
+    )
+}
 
 /// `[destinations.<name>]` with `kind = "peer"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +187,10 @@ impl PeerConnector {
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .collect();
+        // The DocumentId's date is when the message was queued (the UUID v7's time), so a resend
+        // after midnight keeps its DocumentId and the peer still recognises it.
+        let now = OffsetDateTime::now_utc();
+        let issued = issued_at(message_id).unwrap_or(now);
         let mut input = ExchangeInput::envelope(
             Agency {
                 code: self.sender.organ_id.clone(),
@@ -165,8 +202,12 @@ impl PeerConnector {
             },
             &number,
             &self.config.code_notation,
-            OffsetDateTime::now_utc(),
+            issued,
         );
+        // The trace hop is this sending, which the receiver checks for freshness.
+        for hop in &mut input.trace {
+            hop.at = now;
+        }
         let name = match body {
             MessageBody::Dossier { op, dossier } => {
                 input.business_doc_type = match op {
@@ -180,6 +221,7 @@ impl PeerConnector {
                 input.status = Some(p.clone());
                 "status"
             }
+            MessageBody::Notice(_) => return Err(crate::message::unsupported("peer", body)),
         };
         let v = serde_json::to_value(&input).map_err(|e| RenderError {
             mapping: name.into(),
@@ -198,10 +240,20 @@ impl PeerConnector {
         let MessageBody::Dossier { dossier, .. } = body else {
             return Ok(Vec::new());
         };
+        // The canonical dossier travels as `hoso.json`, so a receiving Lienthong (or any system
+        // that reads it) gets the whole dossier, not only the header's summary.
+        let data = serde_json::to_vec(dossier.as_ref())
+            .map_err(|e| Outcome::reject(format!("cannot serialise the dossier: {e}")))?;
+        let mut out = vec![json!({
+            "content_id": DOSSIER_DATA_ID,
+            "content_type": DOSSIER_DATA_TYPE,
+            "name": "hoso.json",
+            "description": "Dữ liệu hồ sơ (Lienthong canonical dossier)",
+            "content": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, data),
+        })];
         if !self.config.attachments {
-            return Ok(Vec::new());
+            return Ok(out);
         }
-        let mut out = Vec::new();
         for d in &dossier.documents {
             let fail = |what: String| format!("attachment {} ({}): {what}", d.id, d.url);
             let resp = self
@@ -263,18 +315,7 @@ impl PeerConnector {
             input["attachments"] = Value::Array(attachments);
         }
         let xml = self.mappings.render_xml(name, &input)?;
-        xmldsig::sign(
-            &xml,
-            &self.sender.signer,
-            &SignOptions {
-                placement: Placement::After {
-                    ns: EDXML_NS.into(),
-                    local: "TraceHeaderList".into(),
-                },
-                ..SignOptions::default()
-            },
-        )
-        .map_err(|e| RenderError {
+        sign_edxml(&xml, &self.sender.signer).map_err(|e| RenderError {
             mapping: name.into(),
             target: "Signature".into(),
             input: None,
@@ -387,6 +428,7 @@ impl Connector for PeerConnector {
     }
 }
 
+pub mod answer;
 pub mod inbound;
 
 #[cfg(test)]

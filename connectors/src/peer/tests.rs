@@ -203,8 +203,13 @@ async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
         .await;
     assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
     let got = peer.received();
+    // The canonical dossier travels first, as hoso.json.
+    let (data_id, data) = &got[0].attachments[0];
+    assert_eq!(data_id, DOSSIER_DATA_ID);
+    let carried: Dossier = serde_json::from_slice(data).unwrap();
+    assert_eq!(carried.code, dossier().code);
     assert_eq!(
-        got[0].attachments,
+        got[0].attachments[1..],
         vec![
             ("tp-0".to_string(), b"%PDF-1.7 don de nghi".to_vec()),
             ("tp-1".to_string(), b"%PDF-1.7 don de nghi".to_vec()),
@@ -272,11 +277,95 @@ mod reading {
         assert!(got.document_id.ends_with("m9/LT"), "{got:?}");
         assert_eq!(got.business_doc_type, Some(2));
         assert_eq!(got.dossier_code, dossier().code);
-        assert_eq!(
-            got.attachments,
-            vec![("tp-0".to_string(), "JVBERi0xLjc=".to_string())]
-        );
+        assert_eq!(got.attachments.len(), 1);
+        assert_eq!(got.attachments[0].content_id, "tp-0");
+        assert_eq!(got.attachments[0].name, "don.pdf");
+        assert_eq!(got.attachments[0].content_type, "application/pdf");
+        assert_eq!(got.attachments[0].bytes().unwrap(), b"%PDF-1.7");
         assert!(!got.signature_value.is_empty());
+        assert_eq!(got.dedupe_key(), got.document_id);
+        assert_eq!(
+            got.from_name,
+            "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình"
+        );
+        assert!(got.subject.is_some());
+        // The trace time is this sending (second precision, Vietnam time).
+        let age = time::OffsetDateTime::now_utc() - got.sent_at.expect("trace time");
+        assert!(age.whole_seconds().abs() <= 5, "{age}");
+    }
+
+    #[test]
+    fn the_arrival_answer_is_a_signed_status_01_about_the_received_document() {
+        let pki = Pki::new("Province CA");
+        let received = read(
+            &dossier_document(&pki),
+            &known(&pki, &["Trung tam PVHCC tinh"]),
+            Limits::default(),
+        )
+        .unwrap();
+        // The commune answers with its own identity, trusted by the province.
+        let commune = pki.leaf("UBND xa Gia Vien", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
+        let key = Arc::new(PrivateKey::from_bytes(commune.key_pem.as_bytes(), "key").unwrap());
+        let signer = Signer::new(
+            key,
+            vec![commune.cert.clone()],
+            XmlSignatureAlgorithm::EcdsaSha256,
+        )
+        .unwrap();
+        let answerer = crate::peer::answer::Answerer::new(Sender {
+            organ_id: "000.00.12.H37".into(),
+            organ_name: "UBND xã Gia Viễn".into(),
+            signer: Arc::new(signer),
+        })
+        .unwrap();
+        let xml = answerer
+            .arrived(&received, time::OffsetDateTime::now_utc())
+            .unwrap();
+        assert_eq!(status_of(&xml).unwrap().code, "01");
+        let commune_peer = vec![KnownPeer {
+            organ_id: "000.00.12.H37".into(),
+            trust: Arc::new(pki.store("commune")),
+            signers: vec!["UBND xa Gia Vien".into()],
+        }];
+        let answer = read(&xml, &commune_peer, Limits::default()).unwrap();
+        assert_eq!(answer.status_code.as_deref(), Some("01"));
+        assert_eq!(
+            answer.document_id, received.document_id,
+            "ResponseFor/DocumentId"
+        );
+        assert_eq!(answer.dossier_code, received.dossier_code);
+    }
+
+    #[test]
+    fn status_dedupe_keys_tell_resends_from_new_statuses() {
+        let pki = Pki::new("Province CA");
+        let conn = connector(&pki, "http://127.0.0.1:9/v1/exchange");
+        let event: StatusEvent =
+            serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
+        let status = |event: StatusEvent, id: &str| {
+            let body = MessageBody::Progress(ProgressInput {
+                response_for: Some("000.00.12.H37,2026/11/27,77/LT".into()),
+                dossier_code: dossier().code,
+                event,
+            });
+            let xml = conn.document(&body, id, Vec::new()).unwrap();
+            read(
+                &xml,
+                &known(&pki, &["Trung tam PVHCC tinh"]),
+                Limits::default(),
+            )
+            .unwrap()
+        };
+        let first = status(event.clone(), "m-20");
+        let resent = status(event.clone(), "m-20");
+        assert_eq!(first.document_id, "000.00.12.H37,2026/11/27,77/LT");
+        assert_eq!(first.dedupe_key(), resent.dedupe_key());
+        let mut later = event.clone();
+        later.at += time::Duration::hours(1);
+        assert_ne!(first.dedupe_key(), status(later, "m-21").dedupe_key());
+        let mut other_note = event;
+        other_note.note = Some("Chuyển phòng chuyên môn".into());
+        assert_ne!(first.dedupe_key(), status(other_note, "m-22").dedupe_key());
     }
 
     #[test]

@@ -1,0 +1,156 @@
+//! `kind = "webhook"`: the center's one-stop software (phần mềm một cửa), told about everything
+//! that comes back — dossiers and statuses received from other centers, portal results — through
+//! the outbox, so a center outage loses nothing.
+//!
+//! Each message is one `POST` of JSON to the configured URL:
+//! `{"id", "event", "dossier_code", "data"}`, with the message id also in `Idempotency-Key` (a
+//! resend after a lost answer carries the same id; the center deduplicates on it) and the
+//! attempt number in `Lienthong-Attempt`. With `sign_requests`, the request carries an RFC 9421
+//! signature and a `Content-Digest`. 2xx is delivered; 408, 429 and 5xx are retried (honouring
+//! `Retry-After`); other answers are permanent failures kept for replay.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lienthong_mappings::RenderError;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::{OutboundSecurity, RequestSigner, send, status_error};
+use crate::{BuildError, ConfigProblem, Connector, MessageBody, OutboundMessage, Outcome};
+
+/// `[destinations.<name>]` with `kind = "webhook"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where notices are posted, e.g. `https://motcua.example.gov.vn/api/lienthong/notices`.
+    pub url: String,
+    /// Time allowed to connect.
+    #[serde(default = "default_connect_timeout", with = "crate::serde_duration")]
+    pub connect_timeout: Duration,
+    /// Time allowed for one request, answer included.
+    #[serde(default = "default_timeout", with = "crate::serde_duration")]
+    pub timeout: Duration,
+}
+
+const fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+const fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl WebhookConfig {
+    /// Every problem of the configuration, with its key.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        match reqwest::Url::parse(&self.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => p.push(ConfigProblem::new("url", "must be an http(s) URL")),
+        }
+        p
+    }
+}
+
+/// The webhook connector.
+pub struct WebhookConnector {
+    url: String,
+    client: reqwest::Client,
+    signer: Option<std::sync::Arc<RequestSigner>>,
+}
+
+impl WebhookConnector {
+    /// Builds the connector with the destination's TLS settings and request signer.
+    ///
+    /// Errors: configuration problems, or the HTTP client cannot be built.
+    pub fn new(config: &WebhookConfig, security: &OutboundSecurity) -> Result<Self, BuildError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BuildError::Config(problems));
+        }
+        Ok(Self {
+            url: config.url.clone(),
+            client: crate::http::client(config.connect_timeout, config.timeout, security)?,
+            signer: security.signer.clone(),
+        })
+    }
+}
+
+/// The JSON the center receives for a message (without its id).
+fn payload(body: &MessageBody) -> Result<Value, RenderError> {
+    let fail = |e: serde_json::Error| RenderError {
+        mapping: "webhook".into(),
+        target: "data".into(),
+        input: None,
+        message: e.to_string(),
+    };
+    Ok(match body {
+        MessageBody::Notice(n) => json!({
+            "event": n.event,
+            "dossier_code": n.dossier_code,
+            "data": n.data,
+        }),
+        MessageBody::Dossier { op, dossier } => json!({
+            "event": "dossier",
+            "dossier_code": dossier.code,
+            "data": { "op": op, "dossier": serde_json::to_value(dossier).map_err(fail)? },
+        }),
+        MessageBody::Progress(p) => json!({
+            "event": "status",
+            "dossier_code": p.dossier_code,
+            "data": serde_json::to_value(&p.event).map_err(fail)?,
+        }),
+    })
+}
+
+#[async_trait]
+impl Connector for WebhookConnector {
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn check(&self, body: &MessageBody) -> Result<(), RenderError> {
+        payload(body).map(drop)
+    }
+
+    fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
+        payload(body)
+    }
+
+    async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
+        let Some(msg) = batch.first() else {
+            return Outcome::reject("empty batch");
+        };
+        let mut value = match payload(&msg.body) {
+            Ok(v) => v,
+            Err(e) => return Outcome::reject(format!("cannot render: {e}")),
+        };
+        value["id"] = Value::String(msg.id.clone());
+        let body = match serde_json::to_vec(&value) {
+            Ok(b) => b,
+            Err(e) => return Outcome::reject(format!("cannot render: {e}")),
+        };
+        let req = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", msg.id.as_str())
+            .header("lienthong-attempt", msg.attempt.to_string())
+            .body(body);
+        let (status, headers, text) = match send(req, self.signer.as_deref()).await {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        if status.is_success() {
+            Outcome::Delivered {
+                http_status: Some(status.as_u16()),
+                portal: None,
+            }
+        } else {
+            status_error(status, &headers, &text)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
