@@ -246,12 +246,14 @@ fn mapping_sets(
     let mut sets: Vec<_> = config
         .destinations
         .iter()
-        .map(|(name, d)| match &d.kind {
-            DestinationKind::Dvcqg(c) => (name.clone(), dvcqg::load_mappings(c)),
-            DestinationKind::Peer(_) => (
+        .filter_map(|(name, d)| match &d.kind {
+            DestinationKind::Dvcqg(c) => Some((name.clone(), dvcqg::load_mappings(c))),
+            DestinationKind::Peer(_) => Some((
                 name.clone(),
                 MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
-            ),
+            )),
+            // Webhooks send the canonical JSON: no mapping files.
+            DestinationKind::Webhook(_) => None,
         })
         .collect();
     sets.push(edxml);
@@ -300,6 +302,11 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                     Some(DestinationKind::Dvcqg(c)) => dvcqg::load_mappings(c)?,
                     Some(DestinationKind::Peer(_)) => {
                         bail!("`{destination}` is a peer: use --destination edxml")
+                    }
+                    Some(DestinationKind::Webhook(_)) => {
+                        bail!(
+                            "`{destination}` is a webhook: it receives the canonical JSON unmapped"
+                        )
                     }
                     None if destination == "dvcqg" => builtin_dvcqg()?,
                     None => bail!(

@@ -51,6 +51,8 @@ pub struct Config {
     pub trust: BTreeMap<String, TrustStoreConfig>,
     /// `[signing]`: the center's signing identity.
     pub signing: Option<SigningConfig>,
+    /// `[exchange]`: receiving from other centers (liên thông).
+    pub exchange: ExchangeConfig,
     /// The file this was loaded from (reloads read it again).
     pub source: Option<PathBuf>,
 }
@@ -151,6 +153,56 @@ pub struct CenterConfig {
     pub agency_code: String,
     /// Its name.
     pub agency_name: String,
+}
+
+/// `[exchange]`: receiving edXML from other centers at `POST /v1/exchange` (liên thông).
+/// Senders are the `kind = "peer"` destinations that have a `signature_trust`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// Destinations (webhooks of the center's one-stop software) that received dossiers and
+    /// statuses are forwarded to through the outbox.
+    #[serde(default)]
+    pub forward_to: Vec<String>,
+    /// Largest edXML document accepted (`64MiB`); attachments travel inside it.
+    #[serde(default = "default_exchange_max_body", deserialize_with = "de_size")]
+    pub max_body: u64,
+    /// Bytes of documents read and verified at once (`128MiB`); more waits, so memory stays
+    /// bounded whatever the peers send at once. Must be at least `max_body`.
+    #[serde(default = "default_exchange_budget", deserialize_with = "de_size")]
+    pub memory_budget: u64,
+    /// A message whose last trace hop is older than this is refused as a replay (`1h`); a
+    /// sender's resends carry a fresh hop.
+    #[serde(default = "default_exchange_max_age", with = "serde_duration")]
+    pub max_age: Duration,
+    /// How far in the future a trace hop may be (clock skew between centers, `5m`).
+    #[serde(default = "default_exchange_skew", with = "serde_duration")]
+    pub max_skew: Duration,
+}
+
+const fn default_exchange_max_body() -> u64 {
+    64 * 1024 * 1024
+}
+const fn default_exchange_budget() -> u64 {
+    128 * 1024 * 1024
+}
+const fn default_exchange_max_age() -> Duration {
+    Duration::from_secs(3600)
+}
+const fn default_exchange_skew() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            forward_to: Vec::new(),
+            max_body: default_exchange_max_body(),
+            memory_budget: default_exchange_budget(),
+            max_age: default_exchange_max_age(),
+            max_skew: default_exchange_skew(),
+        }
+    }
 }
 
 /// `[dispatcher]`: how deliveries are claimed.
@@ -307,6 +359,8 @@ pub enum DestinationKind {
     Dvcqg(Box<DvcqgConfig>),
     /// Another center, exchanging signed edXML (liên thông).
     Peer(Box<lienthong_connectors::peer::PeerConfig>),
+    /// The center's one-stop software, told what comes back.
+    Webhook(Box<lienthong_connectors::webhook::WebhookConfig>),
 }
 
 impl DestinationKind {
@@ -315,6 +369,7 @@ impl DestinationKind {
         match self {
             Self::Dvcqg(_) => "dvcqg",
             Self::Peer(_) => "peer",
+            Self::Webhook(_) => "webhook",
         }
     }
 }
@@ -535,6 +590,7 @@ struct Parts {
     routes: Option<Vec<RouteConfig>>,
     trust: Option<BTreeMap<String, TrustStoreConfig>>,
     signing: Option<Option<SigningConfig>>,
+    exchange: Option<ExchangeConfig>,
     destinations: BTreeMap<String, DestinationConfig>,
     /// Every destination name declared, including those that did not parse.
     declared: std::collections::BTreeSet<String>,
@@ -640,7 +696,45 @@ impl Parts {
                     for p in c.validate() {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
                     }
+                    if let (Some(t), Some(stores)) = (&c.signature_trust, &self.trust)
+                        && !stores.contains_key(t)
+                    {
+                        errors.push(err(
+                            format!("{key}.signature_trust"),
+                            format!("unknown trust store `{t}` (add [trust.{t}])"),
+                        ));
+                    }
                 }
+                DestinationKind::Webhook(c) => {
+                    for p in c.validate() {
+                        errors.push(err(format!("{key}.{}", p.key), p.message));
+                    }
+                }
+            }
+        }
+        if let Some(x) = &self.exchange {
+            for name in &x.forward_to {
+                match self.destinations.get(name) {
+                    Some(d) if matches!(d.kind, DestinationKind::Webhook(_)) => {}
+                    Some(_) => errors.push(err(
+                        "exchange.forward_to",
+                        format!("`{name}` is not a webhook destination"),
+                    )),
+                    None if self.declared.contains(name) => {}
+                    None => errors.push(err(
+                        "exchange.forward_to",
+                        format!("unknown destination `{name}`"),
+                    )),
+                }
+            }
+            if x.max_body == 0 {
+                errors.push(err("exchange.max_body", "must be more than 0"));
+            }
+            if x.memory_budget < x.max_body {
+                errors.push(err(
+                    "exchange.memory_budget",
+                    "must be at least exchange.max_body",
+                ));
             }
         }
         for (i, r) in self.routes.iter().flatten().enumerate() {
@@ -683,6 +777,7 @@ impl Parts {
             routes: self.routes?,
             trust: self.trust?,
             signing: self.signing?,
+            exchange: self.exchange?,
             source: None,
         })
     }
@@ -729,6 +824,10 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         Some(v) => section::<SigningConfig>("signing", v, errors).map(Some),
         None => Some(None),
     };
+    let exchange = match take("exchange") {
+        Some(v) => section::<ExchangeConfig>("exchange", v, errors),
+        None => Some(ExchangeConfig::default()),
+    };
     let mut destinations = BTreeMap::new();
     let mut destinations_ok = true;
     let mut declared = std::collections::BTreeSet::new();
@@ -765,6 +864,7 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         routes,
         trust,
         signing,
+        exchange,
         destinations,
         declared,
         destinations_ok,
@@ -819,7 +919,13 @@ fn destination(
             section::<lienthong_connectors::peer::PeerConfig>(&key, toml::Value::Table(t), errors)
                 .map(|c| DestinationKind::Peer(Box::new(c)))
         }
-        "nbrs" | "investment" | "emc" | "webhook" => {
+        "webhook" => section::<lienthong_connectors::webhook::WebhookConfig>(
+            &key,
+            toml::Value::Table(t),
+            errors,
+        )
+        .map(|c| DestinationKind::Webhook(Box::new(c))),
+        "nbrs" | "investment" | "emc" => {
             errors.push(err(
                 format!("{key}.kind"),
                 format!("`{kind}` destinations are not available in this version yet"),
@@ -829,7 +935,7 @@ fn destination(
         other => {
             errors.push(err(
                 format!("{key}.kind"),
-                format!("unknown kind `{other}` (expected dvcqg or peer)"),
+                format!("unknown kind `{other}` (expected dvcqg, peer or webhook)"),
             ));
             None
         }

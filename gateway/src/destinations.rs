@@ -56,6 +56,14 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
                     source,
                 })?,
             ),
+            DestinationKind::Webhook(c) => Arc::new(
+                lienthong_connectors::webhook::WebhookConnector::new(c, &outbound).map_err(
+                    |source| DestinationError {
+                        name: name.clone(),
+                        source,
+                    },
+                )?,
+            ),
             DestinationKind::Peer(c) => {
                 let signing = security.signing.as_ref().ok_or_else(|| DestinationError {
                     name: name.clone(),

@@ -78,6 +78,20 @@ pub struct Security {
     pub certificates: Vec<WatchedCertificate>,
     /// Warning window before expiry.
     pub warning: Duration,
+    /// Peers we receive edXML from (peer destinations with a `signature_trust`), with the
+    /// destination statuses about their dossiers go back to.
+    pub peers: Vec<InboundPeer>,
+    /// Signs the answers to received edXML (with the `[signing]` identity).
+    pub answerer: Option<Arc<lienthong_connectors::peer::answer::Answerer>>,
+}
+
+/// A peer center we accept edXML from.
+#[derive(Debug, Clone)]
+pub struct InboundPeer {
+    /// Its destination (where statuses about its dossiers go).
+    pub destination: String,
+    /// Its agency code, trust store and accepted signer names.
+    pub known: lienthong_connectors::peer::inbound::KnownPeer,
 }
 
 fn err(key: impl Into<String>, message: impl ToString) -> ConfigError {
@@ -321,10 +335,50 @@ impl Security {
             outbound.insert(name.clone(), sec);
         }
 
+        // Peers we receive from.
+        let mut peers = Vec::new();
+        for (name, d) in &config.destinations {
+            if let crate::config::DestinationKind::Peer(p) = &d.kind
+                && let Some(tn) = &p.signature_trust
+                && let Some(ts) = store(
+                    &format!("destinations.{name}.signature_trust"),
+                    tn,
+                    &mut errors,
+                )
+            {
+                peers.push(InboundPeer {
+                    destination: name.clone(),
+                    known: lienthong_connectors::peer::inbound::KnownPeer {
+                        organ_id: p.organ_id.clone(),
+                        trust: ts,
+                        signers: p.signers.clone(),
+                    },
+                });
+            }
+        }
+        let answerer = match &signing {
+            Some(s) => match lienthong_connectors::peer::answer::Answerer::new(
+                lienthong_connectors::peer::Sender {
+                    organ_id: config.center.agency_code.clone(),
+                    organ_name: config.center.agency_name.clone(),
+                    signer: Arc::new(s.xml.clone()),
+                },
+            ) {
+                Ok(a) => Some(Arc::new(a)),
+                Err(e) => {
+                    errors.push(err("signing", e));
+                    None
+                }
+            },
+            None => None,
+        };
+
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Self {
+            peers,
+            answerer,
             listener_tls,
             client_auth: config.server.client_auth.clone(),
             signed_routes,

@@ -73,6 +73,7 @@ pub async fn run(
         admin_token: config.admin_token()?,
         dossier_schema: lienthong_mappings::dossier_schema(),
         security: security.clone(),
+        exchange: http::exchange::ExchangeSettings::new(&config.exchange),
     });
     if state.admin_token.is_none() {
         tracing::warn!("no server.admin_token: the admin API answers loopback clients only");

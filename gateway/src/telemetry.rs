@@ -82,3 +82,9 @@ pub fn oldest_undelivered(destination: &str, seconds: f64) {
     gauge!("lienthong_oldest_undelivered_age_seconds", "destination" => destination.to_owned())
         .set(seconds);
 }
+
+/// One edXML message received from another center ended with `outcome`.
+pub fn exchange(source: &str, outcome: &'static str) {
+    counter!("lienthong_exchange_received_total", "source" => source.to_owned(), "outcome" => outcome)
+        .increment(1);
+}

@@ -21,6 +21,14 @@ pub struct Answerer {
     mappings: MappingSet,
 }
 
+impl std::fmt::Debug for Answerer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answerer")
+            .field("organ_id", &self.sender.organ_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Answerer {
     /// An answerer signing with the center's identity.
     ///

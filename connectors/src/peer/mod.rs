@@ -92,6 +92,14 @@ pub struct PeerConfig {
     /// with the file named, rather than be sent without it.
     #[serde(default = "default_max_attachment")]
     pub max_attachment_bytes: u64,
+    /// Receiving from this peer: the `[trust.<name>]` store its signing certificates chain to.
+    /// Without it, messages claiming to come from this peer are refused (403).
+    #[serde(default)]
+    pub signature_trust: Option<String>,
+    /// Receiving: the names (subject DN, CN or SAN) its signing certificate may carry; empty
+    /// means the certificate's subject must contain `organ_id`.
+    #[serde(default)]
+    pub signers: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -120,19 +120,24 @@ fn settle(
     }
 }
 
-/// The configured destinations an existing dossier was routed to (404 when it does not exist).
-async fn dossier_destinations(st: &AppState, code: &str) -> Result<Vec<String>, Problem> {
+/// The configured destinations an existing dossier was routed to, and for a dossier another
+/// center sent, the DocumentId it came in (404 when it does not exist).
+async fn dossier_destinations(
+    st: &AppState,
+    code: &str,
+) -> Result<(Vec<String>, Option<String>), Problem> {
     let record = st
         .store
         .dossier(code)
         .await
         .map_err(|e| store_unavailable(&e))?
         .ok_or_else(|| Problem::not_found("no such dossier"))?;
-    Ok(record
+    let destinations = record
         .destinations
         .into_iter()
         .filter(|d| st.destinations.contains_key(d))
-        .collect())
+        .collect();
+    Ok((destinations, record.origin.map(|(_, document)| document)))
 }
 
 /// A dossier ready for the store: normalised body, its digest, and one message per destination.
@@ -231,7 +236,7 @@ async fn put_dossier_inner(
         )
         .with("field", "code"));
     }
-    let destinations = dossier_destinations(&st, &code).await?;
+    let (destinations, _) = dossier_destinations(&st, &code).await?;
     let p = prepare(&st, dossier, DossierOp::Update, &destinations)?;
     let outcome = st
         .store
@@ -257,13 +262,13 @@ async fn post_event_inner(
 ) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let event = StatusEvent::from_json(value).map_err(|e| invalid(&e))?;
-    let destinations = dossier_destinations(&st, &code).await?;
+    let (destinations, response_for) = dossier_destinations(&st, &code).await?;
     let stored = serde_json::to_string(&event).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let event_id = event.id.clone();
     let status = event.status;
     let message = MessageBody::Progress(ProgressInput {
-        response_for: None,
+        response_for,
         dossier_code: code.clone(),
         event,
     });

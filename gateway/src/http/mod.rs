@@ -5,6 +5,7 @@
 mod admin;
 pub use admin::STATES as ADMIN_STATES;
 pub mod body;
+pub mod exchange;
 pub mod guard;
 mod health;
 mod intake;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub dossier_schema: Value,
     /// Certificates, trust stores and per-route authentication rules (reloadable).
     pub security: Arc<crate::security::SecurityHandle>,
+    /// Receiving from other centers.
+    pub exchange: exchange::ExchangeSettings,
 }
 
 /// Builds the router.
@@ -51,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/dossiers/{code}/events", post(intake::post_event))
         .route("/v1/schema/dossier", get(intake::dossier_schema))
+        .route("/v1/exchange", post(exchange::post_exchange))
         .route("/v1/deliveries", get(admin::list))
         .route("/v1/deliveries/{id}/attempts", get(admin::attempts))
         .route("/v1/deliveries/{id}/replay", post(admin::replay))

@@ -7,6 +7,7 @@
 //! share one fsync (group commit); a caller never hears "done" before its data is durable.
 //! Reads (tracking, admin, health) use a separate pool of read-only connections.
 
+mod exchange;
 mod reads;
 mod writer;
 
@@ -19,6 +20,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
+pub use exchange::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome};
 pub use reads::{
     AttemptView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView, StateCount,
 };
@@ -215,6 +217,15 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         self.submit(writer::Op::Replay(message_id.to_owned(), tx), rx)
             .await
+    }
+
+    /// Stores a message received from another center with its effect and notices (or
+    /// recognises a resend).
+    ///
+    /// Errors: the store failed; nothing was stored.
+    pub async fn receive_exchange(&self, r: ExchangeReceipt) -> Result<ReceiptOutcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(writer::Op::Receive(Box::new(r), tx), rx).await
     }
 
     /// Stops the writer after it has committed what it holds.

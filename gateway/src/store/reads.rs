@@ -13,6 +13,8 @@ pub struct DossierRecord {
     pub status: String,
     /// Destinations it was routed to.
     pub destinations: Vec<String>,
+    /// For a dossier another center sent: its agency code and the DocumentId it came in.
+    pub origin: Option<(String, String)>,
 }
 
 /// A status event as tracked.
@@ -188,7 +190,9 @@ impl Store {
     ///
     /// Errors: the store failed, or the stored destinations are unreadable.
     pub async fn dossier(&self, code: &str) -> Result<Option<DossierRecord>, StoreError> {
-        let Some(row) = sqlx::query("SELECT status, destinations FROM dossiers WHERE code = ?")
+        let Some(row) = sqlx::query(
+            "SELECT status, destinations, origin_peer, origin_document FROM dossiers WHERE code = ?",
+        )
             .bind(code)
             .fetch_optional(&self.read)
             .await?
@@ -200,6 +204,10 @@ impl Store {
             status: row.try_get(0)?,
             destinations: serde_json::from_str(&dest)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            origin: match (row.try_get(2)?, row.try_get(3)?) {
+                (Some(peer), Some(document)) => Some((peer, document)),
+                _ => None,
+            },
         }))
     }
 

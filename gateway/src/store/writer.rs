@@ -29,6 +29,10 @@ pub(super) enum Op {
     Complete(Vec<Completion>, Reply<()>),
     Release(Option<Vec<i64>>, Reply<u64>),
     Replay(String, Reply<ReplayOutcome>),
+    Receive(
+        Box<super::exchange::ExchangeReceipt>,
+        Reply<super::exchange::ReceiptOutcome>,
+    ),
     Stop(oneshot::Sender<()>),
 }
 
@@ -225,6 +229,7 @@ enum Done {
     Unit,
     Count(u64),
     Replay(ReplayOutcome),
+    Received(super::exchange::ReceiptOutcome),
 }
 
 impl Op {
@@ -233,7 +238,9 @@ impl Op {
         matches!(self, Self::Complete(..) | Self::Release(..))
             || matches!(
                 done,
-                Done::Intake(IntakeOutcome::Accepted(_)) | Done::Replay(ReplayOutcome::Replayed)
+                Done::Intake(IntakeOutcome::Accepted(_))
+                    | Done::Replay(ReplayOutcome::Replayed)
+                    | Done::Received(super::exchange::ReceiptOutcome::Stored { .. })
             )
     }
 
@@ -271,6 +278,13 @@ impl Op {
                 tx,
                 result.and_then(|d| match d {
                     Done::Replay(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Receive(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Received(r) => Ok(r),
                     _ => Err(mismatch()),
                 }),
             ),
@@ -417,11 +431,12 @@ async fn execute(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Err
         }
         Op::Release(seqs, _) => Done::Count(release(conn, seqs.as_deref()).await?),
         Op::Replay(id, _) => Done::Replay(replay(conn, id).await?),
+        Op::Receive(r, _) => Done::Received(super::exchange::receive(conn, r).await?),
         Op::Stop(_) => Done::Unit,
     })
 }
 
-async fn queue(
+pub(super) async fn queue(
     conn: &mut SqliteConnection,
     dossier_code: &str,
     messages: &[NewMessage],
