@@ -5,7 +5,9 @@
 
 pub mod center_sim;
 pub mod dvcqg_sim;
+pub mod file_server;
 pub mod gateway_process;
 pub mod peer_sim;
+pub mod two_level;
 
 pub use dvcqg_sim::{DvcqgSim, FailKind, Faults, SimCredentials};

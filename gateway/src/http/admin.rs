@@ -201,3 +201,20 @@ pub(super) async fn reload(
         Err(e) => super::internal(e.to_string()).into_response(),
     }
 }
+
+/// `GET /v1/exchange/received/{dossier}`: the edXML messages received about a dossier, as
+/// received and signed, with the signed answers sent back (evidence for disputes).
+pub(super) async fn received(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    authorize(&st, &headers, peer)?;
+    let items = st
+        .store
+        .received(&code)
+        .await
+        .map_err(|e| store_unavailable(&e))?;
+    Ok(axum::Json(json!({ "received": items })).into_response())
+}

@@ -55,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/dossiers/{code}/events", post(intake::post_event))
         .route("/v1/schema/dossier", get(intake::dossier_schema))
         .route("/v1/exchange", post(exchange::post_exchange))
+        .route("/v1/exchange/received/{dossier}", get(admin::received))
         .route("/v1/deliveries", get(admin::list))
         .route("/v1/deliveries/{id}/attempts", get(admin::attempts))
         .route("/v1/deliveries/{id}/replay", post(admin::replay))

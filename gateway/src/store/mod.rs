@@ -22,7 +22,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use exchange::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome};
 pub use reads::{
-    AttemptView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView, StateCount,
+    AttemptView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView, ReceivedView,
+    StateCount,
 };
 pub use writer::{
     Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, EventIntake, IntakeOutcome,

@@ -342,3 +342,68 @@ impl Store {
             .collect()
     }
 }
+
+/// An edXML message received from another center, as kept for evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceivedView {
+    /// Sender's agency code.
+    pub source: String,
+    /// DocumentId.
+    pub document_id: String,
+    /// Dossier code.
+    pub dossier_code: String,
+    /// `dossier` or `status`.
+    pub kind: String,
+    /// BussinessDocType of a dossier message.
+    pub business_doc_type: Option<i64>,
+    /// StatusCode of a status message.
+    pub status_code: Option<String>,
+    /// What it did: created, updated, revoked, status, recorded.
+    pub effect: String,
+    /// Signer's subject.
+    pub signer: String,
+    /// SHA-256 of the document.
+    pub body_sha256: String,
+    /// When it was received.
+    pub received_at: String,
+    /// The document as received (signed).
+    pub body: String,
+    /// The signed answer sent back.
+    pub answer: String,
+}
+
+impl Store {
+    /// Received edXML messages of one dossier, in arrival order.
+    ///
+    /// Errors: the store failed.
+    pub async fn received(&self, dossier_code: &str) -> Result<Vec<ReceivedView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.source, r.document_id, r.dossier_code, r.kind, r.business_doc_type, r.status_code, r.effect,
+                    r.signer, r.body_sha256, r.received_at, r.body, d.answer
+             FROM exchange_received r
+             JOIN inbound_dedupe d ON d.source = r.source AND d.message_id = r.dedupe_key
+             WHERE r.dossier_code = ? ORDER BY r.id",
+        )
+        .bind(dossier_code)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReceivedView {
+                    source: r.try_get(0)?,
+                    document_id: r.try_get(1)?,
+                    dossier_code: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    business_doc_type: r.try_get(4)?,
+                    status_code: r.try_get(5)?,
+                    effect: r.try_get(6)?,
+                    signer: r.try_get(7)?,
+                    body_sha256: r.try_get(8)?,
+                    received_at: ms_to_rfc3339(r.try_get(9)?),
+                    body: r.try_get(10)?,
+                    answer: r.try_get(11)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,221 @@
+//! Two Lienthong centers that exchange dossiers (liên thông): a province and a commune, each with
+//! its own CA, TLS certificate (server and client), signing certificate, store and center
+//! webhook. Each trusts only the other's CA for the exchange, over mutual TLS.
+
+use std::path::{Path, PathBuf};
+
+use lienthong_certs::testpki::{Leaf, Pki};
+use rcgen::ExtendedKeyUsagePurpose as Eku;
+
+use crate::center_sim::CenterSim;
+use crate::gateway_process::{Gateway, free_port};
+
+/// One center's identity and surroundings.
+pub struct Level {
+    /// Agency code (mã định danh).
+    pub code: &'static str,
+    /// Agency name.
+    pub name: &'static str,
+    /// Destination name the *other* center gives this one.
+    pub destination: &'static str,
+    /// Its CA.
+    pub pki: Pki,
+    /// TLS certificate (`localhost`, server and client).
+    pub tls: Leaf,
+    /// Signing certificate's CN (carries the agency code).
+    pub signer_cn: String,
+    /// Signing certificate.
+    pub signing: Leaf,
+    /// Its port.
+    pub port: u16,
+    /// Its working directory.
+    pub dir: tempfile::TempDir,
+    /// Its center's webhook.
+    pub center: CenterSim,
+}
+
+impl Level {
+    /// A new center with fresh certificates.
+    ///
+    /// Panics when the working directory or the webhook cannot be made (tests only).
+    pub async fn new(
+        code: &'static str,
+        name: &'static str,
+        destination: &'static str,
+        signer: &str,
+    ) -> Self {
+        let pki = Pki::new(&format!("{signer} CA"));
+        let tls = pki.leaf(
+            "localhost",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &[Eku::ServerAuth, Eku::ClientAuth],
+        );
+        let signer_cn = format!("{signer} {code}");
+        let signing = pki.leaf(&signer_cn, &rcgen::PKCS_RSA_SHA256, &[]);
+        Self {
+            code,
+            name,
+            destination,
+            pki,
+            tls,
+            signer_cn,
+            signing,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            center: CenterSim::start().await.expect("center webhook"),
+        }
+    }
+
+    /// `https://localhost:PORT/v1/exchange`.
+    pub fn exchange_url(&self) -> String {
+        format!("https://localhost:{}/v1/exchange", self.port)
+    }
+
+    /// Writes its CA to its directory.
+    pub fn ca_path(&self) -> PathBuf {
+        self.pki.write_ca(self.dir.path())
+    }
+
+    /// Its configuration, exchanging with `peer` (reached at `peer_url`); `routes_to_peer` sends
+    /// every dossier the center submits to the peer; `extra` is appended (retry tables…).
+    pub fn config(&self, peer: &Level, peer_url: &str, extra: &str) -> String {
+        let dir = self.dir.path();
+        let (tls_cert, tls_key) = self.tls.write(dir, "tls");
+        let (sign_cert, sign_key) = self.signing.write(dir, "signing");
+        let peer_ca = peer.pki.write_ca(dir);
+        let peer_ca = rename(&peer_ca, &dir.join("peer-ca.pem"));
+        format!(
+            r#"[server]
+listen = "127.0.0.1:{port}"
+shutdown_grace = "5s"
+
+[server.tls]
+cert = "{tls_cert}"
+key = "{tls_key}"
+client_trust = "peer"
+
+[store]
+url = "sqlite://{db}"
+
+[center]
+agency_code = "{code}"
+agency_name = "{name}"
+
+[dispatcher]
+poll_interval = "50ms"
+
+[log]
+level = "info"
+
+[signing]
+cert = "{sign_cert}"
+key = "{sign_key}"
+
+[trust.peer]
+anchors = ["{peer_ca}"]
+
+[exchange]
+forward_to = ["center"]
+
+[destinations.center]
+kind = "webhook"
+url = "{center}"
+timeout = "3s"
+
+[destinations.center.retry]
+initial = "100ms"
+max_delay = "500ms"
+max_attempts = 1000
+
+[destinations.{peer_dest}]
+kind = "peer"
+url = "{peer_url}"
+organ_id = "{peer_code}"
+organ_name = "{peer_name}"
+timeout = "5s"
+signature_trust = "peer"
+signers = ["{peer_signer}"]
+
+[destinations.{peer_dest}.tls]
+trust = "peer"
+client_cert = "{tls_cert}"
+client_key = "{tls_key}"
+
+[destinations.{peer_dest}.retry]
+initial = "100ms"
+max_delay = "500ms"
+max_attempts = 1000
+
+[[routes]]
+procedure_prefix = ""
+destinations = ["{peer_dest}"]
+{extra}
+"#,
+            port = self.port,
+            tls_cert = tls_cert.display(),
+            tls_key = tls_key.display(),
+            db = dir.join("lienthong.db").display(),
+            code = self.code,
+            name = self.name,
+            sign_cert = sign_cert.display(),
+            sign_key = sign_key.display(),
+            peer_ca = peer_ca.display(),
+            center = self.center.url(),
+            peer_dest = peer.destination,
+            peer_code = peer.code,
+            peer_name = peer.name,
+            peer_signer = peer.signer_cn,
+        )
+    }
+
+    /// An HTTPS client for the center's own calls (trusts this level's CA, no client certificate).
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_certs_only([
+                reqwest::Certificate::from_pem(self.pki.ca_pem.as_bytes()).expect("CA")
+            ])
+            .build()
+            .expect("client")
+    }
+
+    /// An HTTPS client presenting `as_level`'s TLS certificate (a peer's connection).
+    pub fn peer_client(&self, as_level: &Level) -> reqwest::Client {
+        let pem = format!("{}{}", as_level.tls.cert_pem, as_level.tls.key_pem);
+        reqwest::Client::builder()
+            .tls_certs_only([
+                reqwest::Certificate::from_pem(self.pki.ca_pem.as_bytes()).expect("CA")
+            ])
+            .identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"))
+            .build()
+            .expect("client")
+    }
+
+    /// Starts `lienthong serve` with `config`.
+    pub async fn start(&self, config: &str) -> Gateway {
+        Gateway::start_tls(self.dir.path(), config, self.client()).await
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> PathBuf {
+    std::fs::rename(from, to).expect("rename CA");
+    to.to_path_buf()
+}
+
+/// The province (Trung tâm Phục vụ hành chính công tỉnh) and the commune (UBND xã).
+pub async fn province_and_commune() -> (Level, Level) {
+    let province = Level::new(
+        "000.02.01.H37",
+        "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình",
+        "tinh",
+        "Trung tam PVHCC tinh Ninh Binh",
+    )
+    .await;
+    let commune = Level::new(
+        "000.00.12.H37",
+        "UBND xã Gia Viễn",
+        "xa-gia-vien",
+        "UBND xa Gia Vien",
+    )
+    .await;
+    (province, commune)
+}
