@@ -196,6 +196,33 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Sends a request and reads the whole answer; a transport failure is already an outcome.
+/// With a signer, the request is signed (RFC 9421) just before it goes out.
+///
+/// Errors: the outcome to report (retry for transport failures, reject when signing fails).
+pub async fn send(
+    req: reqwest::RequestBuilder,
+    signer: Option<&RequestSigner>,
+) -> Result<(StatusCode, HeaderMap, String), Outcome> {
+    let (client, built) = req.build_split();
+    let mut built = built.map_err(|e| Outcome::retry(format!("cannot build the request: {e}")))?;
+    if let Some(s) = signer {
+        s.sign(&mut built).map_err(|e| Outcome::Reject {
+            error: format!("cannot sign the request: {e}"),
+            http_status: None,
+            portal: None,
+        })?;
+    }
+    let resp = client
+        .execute(built)
+        .await
+        .map_err(|e| transport_error(&e))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.map_err(|e| transport_error(&e))?;
+    Ok((status, headers, text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,31 +260,4 @@ mod tests {
             assert_eq!(status_error(st, &h, "bad").label(), "rejected", "{s}");
         }
     }
-}
-
-/// Sends a request and reads the whole answer; a transport failure is already an outcome.
-/// With a signer, the request is signed (RFC 9421) just before it goes out.
-///
-/// Errors: the outcome to report (retry for transport failures, reject when signing fails).
-pub async fn send(
-    req: reqwest::RequestBuilder,
-    signer: Option<&RequestSigner>,
-) -> Result<(StatusCode, HeaderMap, String), Outcome> {
-    let (client, built) = req.build_split();
-    let mut built = built.map_err(|e| Outcome::retry(format!("cannot build the request: {e}")))?;
-    if let Some(s) = signer {
-        s.sign(&mut built).map_err(|e| Outcome::Reject {
-            error: format!("cannot sign the request: {e}"),
-            http_status: None,
-            portal: None,
-        })?;
-    }
-    let resp = client
-        .execute(built)
-        .await
-        .map_err(|e| transport_error(&e))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.map_err(|e| transport_error(&e))?;
-    Ok((status, headers, text))
 }

@@ -21,7 +21,11 @@ fn sha256(bytes: &[u8]) -> String {
 /// Three files of different sizes and contents (not compressible, not text).
 fn files() -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
-    for (name, size) in [("don.pdf", 200 * 1024), ("dieu-le.pdf", 33_001), ("anh.jpg", 1)] {
+    for (name, size) in [
+        ("don.pdf", 200 * 1024),
+        ("dieu-le.pdf", 33_001),
+        ("anh.jpg", 1),
+    ] {
         let mut bytes = Vec::with_capacity(size);
         let mut x: u32 = size as u32 ^ 0x9e37_79b9;
         while bytes.len() < size {
@@ -121,11 +125,19 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
             n.iter().any(|n| n.event == "exchange.dossier")
         })
         .await;
-    assert!(arrived, "commune center got {:?}\n{}", commune.center.notices(), c.log());
+    assert!(
+        arrived,
+        "commune center got {:?}\n{}",
+        commune.center.notices(),
+        c.log()
+    );
     let notice = commune.center.notices()[0].clone();
     assert_eq!(notice.dossier_code, d1);
     assert_eq!(notice.data["from"]["code"], province.code);
-    assert_eq!(notice.data["dossier"]["code"], d1, "the whole dossier travels");
+    assert_eq!(
+        notice.data["dossier"]["code"], d1,
+        "the whole dossier travels"
+    );
     let attachments = notice.data["attachments"].as_array().expect("attachments");
     assert_eq!(attachments.len(), 3);
     for (i, (name, bytes)) in files.iter().enumerate() {
@@ -138,10 +150,14 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
         assert_eq!(a["sha256"], sha256(bytes));
     }
     // The province's delivery was answered with the commune's signed 01.
-    p.wait_deliveries(Duration::from_secs(20), "the peer delivery", |ds: &[Value]| {
-        ds.iter()
-            .any(|d| d["destination"] == "xa-gia-vien" && d["state"] == "delivered")
-    })
+    p.wait_deliveries(
+        Duration::from_secs(20),
+        "the peer delivery",
+        |ds: &[Value]| {
+            ds.iter()
+                .any(|d| d["destination"] == "xa-gia-vien" && d["state"] == "delivered")
+        },
+    )
     .await;
     let (_, tracking) = p.get(&format!("/v1/dossiers/{d1}")).await;
     let delivery = tracking["deliveries"]
@@ -171,20 +187,36 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
             n.iter().filter(|n| n.event == "exchange.status").count() == 3
         })
         .await;
-    assert!(back, "province center got {:?}\n{}", province.center.notices(), p.log());
+    assert!(
+        back,
+        "province center got {:?}\n{}",
+        province.center.notices(),
+        p.log()
+    );
     let codes: Vec<String> = province
         .center
         .notices()
         .iter()
         .filter(|n| n.event == "exchange.status")
-        .map(|n| n.data["status_code"].as_str().unwrap_or_default().to_owned())
+        .map(|n| {
+            n.data["status_code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     assert_eq!(codes, ["03", "05", "06"], "in order");
     let (_, at_province) = p.get(&format!("/v1/dossiers/{d1}")).await;
     assert_eq!(at_province["status"], "processed", "{at_province}");
     for n in province.center.notices() {
-        assert_eq!(n.data["document_id"].as_str().map(|d| d.starts_with(province.code)), Some(true),
-            "statuses answer the province's DocumentId: {:?}", n.data);
+        assert_eq!(
+            n.data["document_id"]
+                .as_str()
+                .map(|d| d.starts_with(province.code)),
+            Some(true),
+            "statuses answer the province's DocumentId: {:?}",
+            n.data
+        );
     }
 
     // Commune → province: a second dossier.
@@ -210,25 +242,35 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
     .flat_map(|(items, side)| {
         items.into_iter().enumerate().flat_map(move |(i, r)| {
             [
-                (format!("{side}-{i}-received.xml"), r["body"].as_str().unwrap_or_default().to_owned()),
-                (format!("{side}-{i}-answer.xml"), r["answer"].as_str().unwrap_or_default().to_owned()),
+                (
+                    format!("{side}-{i}-received.xml"),
+                    r["body"].as_str().unwrap_or_default().to_owned(),
+                ),
+                (
+                    format!("{side}-{i}-answer.xml"),
+                    r["answer"].as_str().unwrap_or_default().to_owned(),
+                ),
             ]
         })
     })
     .collect();
-    assert_eq!(wire.len(), 2 * (1 + 3 + 1), "1 dossier + 3 statuses + 1 dossier, each answered");
+    assert_eq!(
+        wire.len(),
+        2 * (1 + 3 + 1),
+        "1 dossier + 3 statuses + 1 dossier, each answered"
+    );
     if xmlsec_available() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cas = [
-            province.pki.write_ca(dir.path()),
-            {
-                let p = dir.path().join("commune-ca.pem");
-                std::fs::write(&p, &commune.pki.ca_pem).expect("ca");
-                p
-            },
-        ];
+        let cas = [province.pki.write_ca(dir.path()), {
+            let p = dir.path().join("commune-ca.pem");
+            std::fs::write(&p, &commune.pki.ca_pem).expect("ca");
+            p
+        }];
         for (name, xml) in &wire {
-            assert!(xml.contains("<ds:Signature") || xml.contains("Signature"), "{name}");
+            assert!(
+                xml.contains("<ds:Signature") || xml.contains("Signature"),
+                "{name}"
+            );
             xmlsec_verifies(dir.path(), name, xml, &cas);
         }
     }

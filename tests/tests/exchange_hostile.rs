@@ -1,0 +1,235 @@
+//! Hostile input to `POST /v1/exchange`: entity tricks, oversized and deep documents, attribute
+//! floods, bad encodings, documents signed by the wrong party, replays and signature-wrapping
+//! variants. Each is refused with the right status, nothing is stored or forwarded, and the
+//! server keeps answering other requests meanwhile.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lienthong_certs::keys::PrivateKey;
+use lienthong_certs::testpki::{Leaf, Pki};
+use lienthong_certs::xmldsig::{Signer, XmlSignatureAlgorithm};
+use lienthong_connectors::peer::sign_edxml;
+use lienthong_mappings::engine::EDXML_FILES;
+use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet};
+use lienthong_tests::gateway_process::Gateway;
+use lienthong_tests::two_level::{Level, province_and_commune};
+use time::OffsetDateTime;
+
+fn signer(leaf: &Leaf) -> Signer {
+    let key = Arc::new(PrivateKey::from_bytes(leaf.key_pem.as_bytes(), "key").expect("key"));
+    Signer::new(
+        key,
+        vec![leaf.cert.clone()],
+        XmlSignatureAlgorithm::RsaSha256,
+    )
+    .expect("signer")
+}
+
+/// An edXML dossier message from the province, sent at `at`, signed by `by`.
+fn document(code: &str, number: &str, at: OffsetDateTime, by: &Signer) -> String {
+    let mut dossier: Dossier = serde_json::from_str(include_str!(
+        "../../examples/dossier-business-registration.json"
+    ))
+    .expect("example");
+    dossier.code = code.into();
+    let mut input = ExchangeInput::envelope(
+        Agency {
+            code: "000.02.01.H37".into(),
+            name: "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình".into(),
+        },
+        Agency {
+            code: "000.00.12.H37".into(),
+            name: "UBND xã Gia Viễn".into(),
+        },
+        number,
+        "LT",
+        at,
+    );
+    input.dossier = Some(dossier);
+    let set = MappingSet::from_sources("edxml", EDXML_FILES).expect("mappings");
+    let xml = set
+        .render_xml("dossier", &serde_json::to_value(&input).expect("input"))
+        .expect("render");
+    sign_edxml(&xml, by).expect("sign")
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: impl Into<reqwest::Body>) -> u16 {
+    match client
+        .post(url)
+        .header("content-type", "application/xml")
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => panic!("request failed: {e}"),
+    }
+}
+
+struct Target {
+    commune: Level,
+    province: Level,
+    gw: Gateway,
+}
+
+async fn target() -> Target {
+    let (province, commune) = province_and_commune().await;
+    let gw = commune
+        .start(&commune.config(&province, &province.exchange_url(), ""))
+        .await;
+    Target {
+        commune,
+        province,
+        gw,
+    }
+}
+
+#[tokio::test]
+async fn hostile_documents_are_refused_and_nothing_is_stored() {
+    let t = target().await;
+    let url = t.commune.exchange_url();
+    let as_province = t.commune.peer_client(&t.province);
+    let good = signer(&t.province.signing);
+    let now = OffsetDateTime::now_utc();
+    let code = "000.02.01.H37-261129-0666";
+    let valid = document(code, "1", now, &good);
+
+    let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><lolz>&lol3;</lolz>"#;
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><edXML>&xxe;</edXML>"#;
+    let nested = "<a>".repeat(10_000) + &"</a>".repeat(10_000);
+    let attrs: String = (0..100_000).map(|i| format!(" a{i}=\"x\"")).collect();
+    let flood = format!("<edXML{attrs}/>");
+    let mut not_utf8 = valid.clone().into_bytes();
+    let at = not_utf8.len() / 2;
+    not_utf8[at] = 0xff;
+
+    // Signed by a certificate of the province's CA that is not the province's signer.
+    let stranger = t
+        .province
+        .pki
+        .leaf("Nguoi la 000.99.99.H37", &rcgen::PKCS_RSA_SHA256, &[]);
+    let wrong_signer = document(code, "2", now, &signer(&stranger));
+    // Signed by the commune's own certificate (another peer's), claiming to be the province:
+    // its CA is not the province's trust store, so the signature is not believed (401).
+    let other_peer = document(code, "3", now, &signer(&t.commune.signing));
+    // Signed by a CA nobody configured.
+    let rogue = Pki::new("Rogue CA");
+    let rogue_leaf = rogue.leaf(
+        "Trung tam PVHCC tinh Ninh Binh 000.02.01.H37",
+        &rcgen::PKCS_RSA_SHA256,
+        &[],
+    );
+    let rogue_doc = document(code, "4", now, &signer(&rogue_leaf));
+    // A genuine document from two hours ago (a replay of something captured).
+    let old = document(code, "5", now - time::Duration::hours(2), &good);
+    // Signature wrapping: the signed content kept, a forged header placed where readers look.
+    let forged_code = valid.replacen(code, "000.02.01.H37-261129-0999", 1);
+    let wrapped = valid.replacen(
+        "<edXML:edXMLHeader>",
+        "<edXML:edXMLHeader><edXML:MessageHeader><edXML:From><edXML:OrganId>000.02.01.H37</edXML:OrganId></edXML:From><edXML:DocumentId>forged</edXML:DocumentId></edXML:MessageHeader>",
+        1,
+    );
+    let sig_start = valid.find("<ds:Signature").expect("signature");
+    let sig_end = valid.find("</ds:Signature>").expect("signature end") + "</ds:Signature>".len();
+    let signature = &valid[sig_start..sig_end];
+    let two_signatures = valid.replacen(signature, &format!("{signature}{signature}"), 1);
+    let unsigned = valid.replacen(signature, "", 1);
+    let moved_reference = valid.replacen("URI=\"\"", "URI=\"#elsewhere\"", 1);
+
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("billion laughs", laughs.into(), 400),
+        ("external entity", xxe.into(), 400),
+        ("10,000 nested elements", nested.into_bytes(), 400),
+        ("100,000 attributes", flood.into_bytes(), 400),
+        ("invalid UTF-8", not_utf8, 400),
+        ("signer is not the sender", wrong_signer.into_bytes(), 403),
+        ("another peer's certificate", other_peer.into_bytes(), 401),
+        ("unknown CA", rogue_doc.into_bytes(), 401),
+        ("replay of an old document", old.into_bytes(), 401),
+        (
+            "content changed after signing",
+            forged_code.into_bytes(),
+            401,
+        ),
+        ("wrapped forged header", wrapped.into_bytes(), 401),
+        ("two signatures", two_signatures.into_bytes(), 401),
+        ("no signature", unsigned.into_bytes(), 401),
+        (
+            "reference to another element",
+            moved_reference.into_bytes(),
+            401,
+        ),
+    ];
+
+    // The 100 MB body and the rest go in at once; meanwhile a normal request must be served.
+    let huge = vec![b'<'; 100 * 1024 * 1024];
+    let mut attacks = tokio::task::JoinSet::new();
+    {
+        let (c, u) = (as_province.clone(), url.clone());
+        attacks.spawn(async move { ("100 MB body", post(&c, &u, huge).await, 413) });
+    }
+    for (name, body, want) in cases {
+        let (c, u) = (as_province.clone(), url.clone());
+        attacks.spawn(async move { (name, post(&c, &u, body).await, want) });
+    }
+    let probe = Instant::now();
+    let (st, _) = t.gw.get("/healthz").await;
+    let answered_in = probe.elapsed();
+    assert_eq!(st, 200);
+    assert!(
+        answered_in < Duration::from_secs(1),
+        "a normal request waited {answered_in:?} behind hostile ones"
+    );
+    while let Some(r) = attacks.join_next().await {
+        let (name, got, want) = r.expect("attack task");
+        assert_eq!(got, want, "{name}");
+    }
+
+    // Without a client certificate, even a valid document is refused.
+    let status = post(&t.commune.client(), &url, valid.clone()).await;
+    assert_eq!(status, 401, "no client certificate");
+
+    // Nothing was stored or forwarded.
+    for c in [code, "000.02.01.H37-261129-0999"] {
+        let (st, _) = t.gw.get(&format!("/v1/dossiers/{c}")).await;
+        assert_eq!(st, 404, "{c} must not exist");
+        let (_, r) = t.gw.get(&format!("/v1/exchange/received/{c}")).await;
+        assert_eq!(r["received"].as_array().map(Vec::len), Some(0), "{r}");
+    }
+    assert_eq!(t.commune.center.posts(), 0);
+
+    // The genuine document is still accepted afterwards, and a resend gets the same answer.
+    let first = as_province
+        .post(&url)
+        .header("content-type", "application/xml")
+        .body(valid.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(first.status(), 200);
+    let first = first.text().await.expect("answer");
+    assert!(
+        first.contains("<edXML:StatusCode>01</edXML:StatusCode>"),
+        "{first}"
+    );
+    let again = as_province
+        .post(&url)
+        .header("content-type", "application/xml")
+        .body(valid)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.text().await.expect("answer"),
+        first,
+        "the original answer"
+    );
+    let (_, r) = t.gw.get(&format!("/v1/exchange/received/{code}")).await;
+    assert_eq!(
+        r["received"].as_array().map(Vec::len),
+        Some(1),
+        "stored once: {r}"
+    );
+}
