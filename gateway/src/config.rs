@@ -28,7 +28,11 @@ pub const DEFAULT_PATH: &str = "/etc/lienthong/lienthong.toml";
 /// Prefix of environment overrides: `LIENTHONG_SERVER__LISTEN=0.0.0.0:8440` sets `server.listen`.
 pub const ENV_PREFIX: &str = "LIENTHONG_";
 /// Environment variables with the prefix that are not overrides.
-const ENV_RESERVED: &[&str] = &["LIENTHONG_CONFIG", "LIENTHONG_LOG"];
+const ENV_RESERVED: &[&str] = &[
+    "LIENTHONG_CONFIG",
+    "LIENTHONG_LOG",
+    "LIENTHONG_TEST_CRASH_AFTER_COMMIT",
+];
 
 /// The whole configuration.
 #[derive(Debug, Clone)]

@@ -173,14 +173,24 @@ impl Gateway {
     ///
     /// Panics if it does not become ready within 30 s (printing its log).
     pub async fn start(dir: &Path, config: &str) -> Self {
-        Self::start_with_client(dir, config, "http", reqwest::Client::new()).await
+        Self::start_with_client(dir, config, "http", reqwest::Client::new(), &[]).await
     }
 
     /// Like [`Gateway::start`] for a gateway serving HTTPS: `client` must trust its certificate
     /// (and present a client certificate if `/readyz` needs one); `base_url` is
     /// `https://localhost:PORT`.
     pub async fn start_tls(dir: &Path, config: &str, client: reqwest::Client) -> Self {
-        Self::start_with_client(dir, config, "https", client).await
+        Self::start_with_client(dir, config, "https", client, &[]).await
+    }
+
+    /// Like [`Gateway::start_tls`] with extra environment variables (fault injection).
+    pub async fn start_tls_with_env(
+        dir: &Path,
+        config: &str,
+        client: reqwest::Client,
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::start_with_client(dir, config, "https", client, env).await
     }
 
     async fn start_with_client(
@@ -188,6 +198,7 @@ impl Gateway {
         config: &str,
         scheme: &str,
         http: reqwest::Client,
+        env: &[(&str, &str)],
     ) -> Self {
         let config_path = dir.join("lienthong.toml");
         std::fs::write(&config_path, config).expect("write config");
@@ -206,6 +217,7 @@ impl Gateway {
             .arg("--config")
             .arg(&config_path)
             .env("LIENTHONG_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

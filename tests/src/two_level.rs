@@ -194,6 +194,11 @@ destinations = ["{peer_dest}"]
     pub async fn start(&self, config: &str) -> Gateway {
         Gateway::start_tls(self.dir.path(), config, self.client()).await
     }
+
+    /// Starts it with extra environment variables (fault injection).
+    pub async fn start_with_env(&self, config: &str, env: &[(&str, &str)]) -> Gateway {
+        Gateway::start_tls_with_env(self.dir.path(), config, self.client(), env).await
+    }
 }
 
 fn rename(from: &Path, to: &Path) -> PathBuf {

@@ -275,3 +275,82 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_peer_outage_is_retried_and_a_receiver_crash_after_commit_is_deduplicated() {
+    let (province, commune) = province_and_commune().await;
+    let files = files();
+    let store = FileServer::start(files.clone()).await.expect("files");
+    let p = province
+        .start(&province.config(&commune, &commune.exchange_url(), ""))
+        .await;
+
+    // The commune is down: the province keeps trying.
+    let d = "000.02.01.H37-261129-0201";
+    let (st, body) = p.post("/v1/dossiers", &dossier(d, &store, &files)).await;
+    assert_eq!(st, 202, "{body}");
+    p.wait_deliveries(
+        Duration::from_secs(20),
+        "retries while the peer is down",
+        |ds: &[Value]| {
+            ds.iter().any(|x| {
+                x["destination"] == "xa-gia-vien"
+                    && x["state"] == "retry_wait"
+                    && x["attempts"].as_u64().unwrap_or(0) >= 2
+            })
+        },
+    )
+    .await;
+
+    // The commune comes up but dies right after committing the message, before answering.
+    let config = commune.config(&province, &province.exchange_url(), "");
+    let mut crashing = commune
+        .start_with_env(
+            &config,
+            &[("LIENTHONG_TEST_CRASH_AFTER_COMMIT", "exchange")],
+        )
+        .await;
+    let start = std::time::Instant::now();
+    while !crashing.log().contains("aborting after the commit") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            crashing.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    crashing.kill9().await;
+    assert_eq!(
+        commune.center.notices().len(),
+        0,
+        "it died before forwarding anything"
+    );
+
+    // Back for good: the province's resend is recognised and answered with the original 01;
+    // the center hears of the dossier exactly once.
+    let c = commune.start(&config).await;
+    p.wait_deliveries(
+        Duration::from_secs(30),
+        "delivered after the crash",
+        |ds: &[Value]| {
+            ds.iter()
+                .any(|x| x["destination"] == "xa-gia-vien" && x["state"] == "delivered")
+        },
+    )
+    .await;
+    let got = commune
+        .center
+        .wait_for(Duration::from_secs(20), |n| !n.is_empty())
+        .await;
+    assert!(got, "{}", c.log());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let notices = commune.center.notices();
+    assert_eq!(notices.len(), 1, "forwarded exactly once: {notices:?}");
+    assert_eq!(notices[0].dossier_code, d);
+    assert_eq!(received(&c, d).await.len(), 1, "stored once");
+    assert!(
+        c.log().contains("edXML resend: original answer"),
+        "the resend was recognised:\n{}",
+        c.log()
+    );
+}

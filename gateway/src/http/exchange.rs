@@ -362,6 +362,9 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
         .receive_exchange(receipt)
         .await
         .map_err(|e| store_unavailable(&e))?;
+    if matches!(outcome, ReceiptOutcome::Stored { .. }) {
+        crash_point("exchange");
+    }
     match outcome {
         ReceiptOutcome::Stored { answer, effect } => {
             tracing::info!(source, dossier = code, document, effect, "edXML received");
@@ -402,5 +405,19 @@ pub(super) async fn post_exchange(State(st): State<Arc<AppState>>, req: Request<
             tracing::warn!(status = p.status().as_u16(), "edXML refused");
             p.into_response()
         }
+    }
+}
+
+/// Test-only fault injection: with `LIENTHONG_TEST_CRASH_AFTER_COMMIT=<point>` in the
+/// environment, the process aborts (like `kill -9`: no answer, no cleanup) right after the
+/// commit at that point, so tests can prove that what was committed is not lost and that the
+/// sender's resend is deduplicated. Never set in production.
+fn crash_point(point: &str) {
+    if std::env::var("LIENTHONG_TEST_CRASH_AFTER_COMMIT").is_ok_and(|p| p == point) {
+        tracing::error!(
+            point,
+            "LIENTHONG_TEST_CRASH_AFTER_COMMIT: aborting after the commit"
+        );
+        std::process::abort();
     }
 }
