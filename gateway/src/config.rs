@@ -171,7 +171,7 @@ pub struct ExchangeConfig {
     /// Largest edXML document accepted (`64MiB`); attachments travel inside it.
     #[serde(default = "default_exchange_max_body", deserialize_with = "de_size")]
     pub max_body: u64,
-    /// Bytes of documents read and verified at once (`128MiB`); more waits, so memory stays
+    /// Bytes of documents read and verified at once (`64MiB`); more waits, so memory stays
     /// bounded whatever the peers send at once. Must be at least `max_body`.
     #[serde(default = "default_exchange_budget", deserialize_with = "de_size")]
     pub memory_budget: u64,
@@ -188,7 +188,7 @@ const fn default_exchange_max_body() -> u64 {
     64 * 1024 * 1024
 }
 const fn default_exchange_budget() -> u64 {
-    128 * 1024 * 1024
+    64 * 1024 * 1024
 }
 const fn default_exchange_max_age() -> Duration {
     Duration::from_secs(3600)

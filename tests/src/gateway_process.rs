@@ -19,6 +19,11 @@ pub fn lienthong_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
+    // Beside a tool of target/<profile>/, or one level up from a test in target/<profile>/deps.
+    let beside = exe.with_file_name("lienthong");
+    if beside.exists() {
+        return beside;
+    }
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
@@ -255,6 +260,11 @@ impl Gateway {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
     }
 
     /// The log so far.

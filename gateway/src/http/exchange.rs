@@ -62,6 +62,9 @@ impl ExchangeSettings {
     }
 }
 
+/// How long a document waits for room in the memory budget before the sender is told to retry.
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn refused(e: &InboundError) -> Problem {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let (kind, title) = match e {
@@ -321,13 +324,27 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     let need = u32::try_from(announced.unwrap_or(limit).div_ceil(1024))
         .unwrap_or(u32::MAX)
         .clamp(1, st.exchange.budget_kib);
-    let _room = st
-        .exchange
-        .budget
-        .clone()
-        .acquire_many_owned(need)
-        .await
-        .map_err(|_| Problem::unavailable("shutting down"))?;
+    // Waiting is bounded: on HTTP/2 a request waiting here holds flow-control window on a shared
+    // connection, so an unbounded wait could stall the request being read. Past the wait the
+    // sender is told to come back (its retry schedule honours Retry-After).
+    let room = tokio::time::timeout(
+        BUDGET_WAIT,
+        st.exchange.budget.clone().acquire_many_owned(need),
+    )
+    .await;
+    let _room = match room {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => return Err(Problem::unavailable("shutting down")),
+        Err(_) => {
+            crate::telemetry::exchange("-", "busy");
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Other documents are being received; nothing was stored, try again",
+                "exchange.memory_budget is in use; retry after the Retry-After delay",
+            ));
+        }
+    };
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
     let bytes = match Limited::new(req.into_body(), cap).collect().await {
         Ok(c) => c.to_bytes(),
