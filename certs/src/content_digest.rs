@@ -61,6 +61,17 @@ pub enum DigestError {
     Mismatch(&'static str),
 }
 
+/// The SHA-256 of `bytes` in lowercase hex (how dossiers, files and stored documents are
+/// fingerprinted).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    DigestAlgorithm::Sha256
+        .digest(bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The `Content-Digest` header value for `content`.
 pub fn content_digest(content: &[u8], algorithm: DigestAlgorithm) -> String {
     format!(

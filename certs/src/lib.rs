@@ -18,5 +18,7 @@ pub mod trust;
 pub mod xml;
 pub mod xmldsig;
 
-pub use content_digest::{DigestAlgorithm, DigestError, content_digest, verify_content_digest};
+pub use content_digest::{
+    DigestAlgorithm, DigestError, content_digest, sha256_hex, verify_content_digest,
+};
 pub use secret::{Secret, SecretError, constant_time_eq};

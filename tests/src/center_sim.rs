@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use lienthong_certs::httpsig::{self, VerifyingKey};
+use lienthong_certs::httpsig::VerifyingKey;
 use serde_json::Value;
 
 /// One notice received.
@@ -136,26 +136,8 @@ async fn receive(
     let signed = match key {
         None => false,
         Some(key) => {
-            let policy = httpsig::VerifyPolicy {
-                label: None,
-                max_age: Duration::from_secs(300),
-                max_skew: Duration::from_secs(60),
-                required_components: &["@method", "@target-uri", "content-digest"],
-                require_nonce: true,
-                nonces: None,
-                now: time::OffsetDateTime::now_utc().unix_timestamp(),
-            };
             let target = format!("http://{}{}", sim.addr, uri);
-            if httpsig::verify_request(
-                method.as_str(),
-                &target,
-                &headers,
-                &body,
-                &policy,
-                |_, _| Some(key.clone()),
-            )
-            .is_err()
-            {
+            if !crate::signatures::verified(method.as_str(), &target, &headers, &body, &key) {
                 return (StatusCode::UNAUTHORIZED, "chữ ký không hợp lệ").into_response();
             }
             true

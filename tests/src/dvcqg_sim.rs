@@ -22,7 +22,7 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use lienthong_certs::httpsig::{self, VerifyingKey};
+use lienthong_certs::httpsig::VerifyingKey;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -559,24 +559,7 @@ async fn check_signature(
         return StatusCode::BAD_REQUEST.into_response();
     };
     let target = format!("{}{}", s.base_url, parts.uri);
-    let policy = httpsig::VerifyPolicy {
-        label: None,
-        max_age: Duration::from_secs(300),
-        max_skew: Duration::from_secs(60),
-        required_components: &["@method", "@target-uri", "content-digest"],
-        require_nonce: true,
-        nonces: None,
-        now: time::OffsetDateTime::now_utc().unix_timestamp(),
-    };
-    let verified = httpsig::verify_request(
-        parts.method.as_str(),
-        &target,
-        &parts.headers,
-        &bytes,
-        &policy,
-        |_, _| Some(key.clone()),
-    );
-    if verified.is_err() {
+    if !crate::signatures::verified(parts.method.as_str(), &target, &parts.headers, &bytes, &key) {
         let mut inner = s.lock();
         s.record(&mut inner, parts.uri.path(), "unsigned");
         return (StatusCode::UNAUTHORIZED, "chữ ký không hợp lệ").into_response();

@@ -8,6 +8,7 @@ pub mod dvcqg_sim;
 pub mod file_server;
 pub mod gateway_process;
 pub mod peer_sim;
+pub mod signatures;
 pub mod two_level;
 
 pub use dvcqg_sim::{DvcqgSim, FailKind, Faults, SimCredentials};

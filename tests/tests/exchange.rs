@@ -14,10 +14,6 @@ use lienthong_tests::gateway_process::Gateway;
 use lienthong_tests::two_level::{Level, province_and_commune};
 use serde_json::{Value, json};
 
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
-}
-
 /// Three files of different sizes and contents (not compressible, not text).
 fn files() -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -54,7 +50,7 @@ fn dossier(code: &str, store: &FileServer, files: &BTreeMap<String, Vec<u8>>) ->
             doc["id"] = json!(format!("tp-{i}"));
             doc["title"] = json!(name);
             doc["size"] = json!(bytes.len());
-            doc["sha256"] = json!(sha256(bytes));
+            doc["sha256"] = json!(lienthong_certs::sha256_hex(bytes));
             doc["url"] = json!(store.url(name));
             doc
         })
@@ -146,8 +142,12 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
         let got = base64::engine::general_purpose::STANDARD
             .decode(a["content"].as_str().expect("content"))
             .expect("base64");
-        assert_eq!(sha256(&got), sha256(bytes), "{name} byte for byte");
-        assert_eq!(a["sha256"], sha256(bytes));
+        assert_eq!(
+            lienthong_certs::sha256_hex(&got),
+            lienthong_certs::sha256_hex(bytes),
+            "{name} byte for byte"
+        );
+        assert_eq!(a["sha256"], lienthong_certs::sha256_hex(bytes));
     }
     // The province's delivery was answered with the commune's signed 01.
     p.wait_deliveries(

@@ -147,11 +147,8 @@ impl Inbound {
                     self.description.as_deref().unwrap_or_default(),
                     self.staff.as_deref().unwrap_or_default()
                 );
-                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-                let short: String = digest.as_ref()[..8]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let digest = lienthong_certs::sha256_hex(text.as_bytes());
+                let short = &digest[..16];
                 format!("status:{}:{code}:{at}:{short}", self.document_id)
             }
         }

@@ -291,7 +291,7 @@ impl PeerConnector {
                 return Err(Outcome::reject(fail(format!("larger than {limit} bytes"))));
             }
             if let Some(expected) = &d.sha256 {
-                let got = hex_sha256(&bytes);
+                let got = lienthong_certs::sha256_hex(&bytes);
                 if !got.eq_ignore_ascii_case(expected) {
                     return Err(Outcome::reject(fail(format!(
                         "SHA-256 {got} does not match the dossier's {expected}"
@@ -330,11 +330,6 @@ impl PeerConnector {
             message: e.to_string(),
         })
     }
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads `StatusCode` (and `Description`) of an edXML status answer.

@@ -194,7 +194,7 @@ async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
     let peer = PeerSim::start(pki.store("province")).await.unwrap();
     let files = file_server().await;
     let conn = connector_with(&pki, &peer.url(), "max_attachment_bytes = 1024\n");
-    let sha = hex_sha256(b"%PDF-1.7 don de nghi");
+    let sha = lienthong_certs::sha256_hex(b"%PDF-1.7 don de nghi");
     let out = conn
         .deliver(&[msg(
             "m-1",

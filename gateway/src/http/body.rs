@@ -8,25 +8,69 @@ use serde_json::Value;
 
 use super::problem::Problem;
 
-/// Whether a media type is JSON (`application/json`, `application/…+json`, with parameters).
-pub fn is_json(headers: &HeaderMap) -> bool {
+/// The request's media type, lowercase, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|m| m.trim().to_ascii_lowercase())
-        .is_some_and(|m| {
-            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        })
 }
 
-fn too_large(limit: u64) -> Problem {
+/// Whether a media type is JSON (`application/json`, `application/…+json`, with parameters).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|m| {
+        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+    })
+}
+
+/// Whether a media type is XML (`application/xml`, `text/xml`, `application/…+xml`).
+pub fn is_xml(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|m| {
+        m == "application/xml"
+            || m == "text/xml"
+            || (m.starts_with("application/") && m.ends_with("+xml"))
+    })
+}
+
+/// The 413 problem, naming the configuration key that sets `limit`.
+pub fn too_large(limit: u64, key: &str) -> Problem {
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too-large",
         "The body is too large",
-        format!("the limit is {limit} bytes (server.max_body)"),
+        format!("the limit is {limit} bytes ({key})"),
     )
+}
+
+/// The body's announced length (`Content-Length`), if any.
+pub fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads a whole body of at most `limit` bytes (413 naming `key` past it, also when
+/// `Content-Length` announces more); a broken stream becomes `unreadable(reason)`.
+///
+/// Errors: the problems above.
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    key: &str,
+    unreadable: impl FnOnce(String) -> Problem,
+) -> Result<bytes::Bytes, Problem> {
+    if announced_length(headers).is_some_and(|n| n > limit) {
+        return Err(too_large(limit, key));
+    }
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    match Limited::new(body, cap).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit, key)),
+        Err(e) => Err(unreadable(format!("could not read the body: {e}"))),
+    }
 }
 
 /// Reads and parses a JSON body.
@@ -41,18 +85,6 @@ pub async fn read_json(headers: &HeaderMap, body: Body, limit: u64) -> Result<Va
             "send Content-Type: application/json",
         ));
     }
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit) {
-        return Err(too_large(limit));
-    }
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let bytes = match Limited::new(body, cap).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(limit)),
-        Err(e) => return Err(Problem::bad_json(format!("could not read the body: {e}"))),
-    };
+    let bytes = read_limited(headers, body, limit, "server.max_body", Problem::bad_json).await?;
     serde_json::from_slice(&bytes).map_err(|e| Problem::bad_json(e.to_string()))
 }

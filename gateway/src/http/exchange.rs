@@ -14,9 +14,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lienthong_certs::xml::Limits;
 use lienthong_connectors::peer::inbound::{self, Inbound, InboundError};
 use lienthong_connectors::{MessageBody, MessageKind, Notice};
@@ -25,6 +24,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
+use lienthong_certs::sha256_hex;
+
+use super::body;
 use super::problem::Problem;
 use super::{AppState, internal, store_unavailable};
 use crate::listener::PeerCertificate;
@@ -76,28 +78,6 @@ fn refused(e: &InboundError) -> Problem {
     Problem::new(status, kind, title, e.to_string())
 }
 
-fn is_xml(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase())
-        .is_some_and(|m| {
-            m == "application/xml"
-                || m == "text/xml"
-                || (m.starts_with("application/") && m.ends_with("+xml"))
-        })
-}
-
-fn too_large(limit: u64) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too-large",
-        "The document is too large",
-        format!("the limit is {limit} bytes (exchange.max_body)"),
-    )
-}
-
 /// The canonical status an edXML StatusCode moves a dossier to (`None`: recorded only).
 ///
 /// Errors: a code the standard does not define.
@@ -115,10 +95,6 @@ fn canonical(code: &str) -> Result<Option<DossierStatus>, InboundError> {
             )));
         }
     })
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
 }
 
 /// What a verified message becomes: its effect and the notice for the center.
@@ -303,7 +279,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
             "other centers connect with mutual TLS (server.tls.client_trust)",
         ));
     }
-    if !is_xml(req.headers()) {
+    if !body::is_xml(req.headers()) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -312,13 +288,9 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
         ));
     }
     let limit = st.exchange.max_body;
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let announced = body::announced_length(req.headers());
     if announced.is_some_and(|n| n > limit) {
-        return Err(too_large(limit));
+        return Err(body::too_large(limit, "exchange.max_body"));
     }
     // Room in the memory budget for the whole document before a byte of it is read.
     let need = u32::try_from(announced.unwrap_or(limit).div_ceil(1024))
@@ -345,19 +317,15 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
             ));
         }
     };
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    let bytes = match Limited::new(req.into_body(), cap).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(limit)),
-        Err(e) => {
-            return Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "malformed-edxml",
-                "The edXML document is malformed",
-                format!("could not read the body: {e}"),
-            ));
-        }
-    };
+    let (parts, request_body) = req.into_parts();
+    let bytes = body::read_limited(
+        &parts.headers,
+        request_body,
+        limit,
+        "exchange.max_body",
+        |reason| refused(&InboundError::Malformed(reason)),
+    )
+    .await?;
     let xml = String::from_utf8(Vec::from(bytes)).map_err(|e| {
         refused(&InboundError::Malformed(format!(
             "the document is not UTF-8 (byte {})",

@@ -12,6 +12,8 @@ use lienthong_mappings::{Dossier, ProgressInput, RenderError, StatusEvent, Valid
 use serde_json::{Value, json};
 
 use super::body::read_json;
+use lienthong_certs::sha256_hex;
+
 use super::problem::Problem;
 use super::{AppState, internal, store_unavailable};
 use crate::store::{EventIntake, IntakeOutcome, NewDossier, NewMessage, ReplaceDossier};
@@ -39,10 +41,6 @@ fn not_renderable(destination: &str, e: &RenderError) -> Problem {
     .with("destination", destination)
     .with("field", e.field())
     .with("target", e.target.as_str())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
 }
 
 fn json_answer(status: StatusCode, body: String, location: Option<String>) -> Response {

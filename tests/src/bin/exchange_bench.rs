@@ -22,6 +22,7 @@ use clap::Parser;
 use lienthong_certs::keys::PrivateKey;
 use lienthong_certs::xmldsig::{Placement, SignOptions, Signer, XmlSignatureAlgorithm, sign};
 use lienthong_tests::file_server::FileServer;
+use lienthong_tests::gateway_process::rss_kib;
 use lienthong_tests::two_level::province_and_commune;
 use serde_json::{Value, json};
 
@@ -56,26 +57,6 @@ fn noise(size: usize, seed: u32) -> Vec<u8> {
             (x & 0xff) as u8
         })
         .collect()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// A signed edXML dossier message carrying `attachment` (what the province's connector sends).
@@ -130,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
     ))?;
     let mut doc = template["documents"][0].clone();
     doc["size"] = json!(file.len());
-    doc["sha256"] = json!(sha256(&file));
+    doc["sha256"] = json!(lienthong_certs::sha256_hex(&file));
     doc["url"] = json!(store.url("ho-so.pdf"));
     template["documents"] = json!([doc]);
     let template = Arc::new(template);

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use lienthong_tests::DvcqgSim;
-use lienthong_tests::gateway_process::{TestConfig, free_port};
+use lienthong_tests::gateway_process::{TestConfig, free_port, rss_kib};
 use serde_json::{Value, json};
 
 /// Command line.
@@ -143,18 +143,6 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i] as f64 / 1000.0
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// CPU seconds (user + system) the process has used so far.
