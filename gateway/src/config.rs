@@ -182,6 +182,46 @@ pub struct ExchangeConfig {
     /// How far in the future a trace hop may be (clock skew between centers, `5m`).
     #[serde(default = "default_exchange_skew", with = "serde_duration")]
     pub max_skew: Duration,
+    /// `[exchange.pull]`: also take documents from the document-exchange axis.
+    #[serde(default)]
+    pub pull: Option<PullConfig>,
+}
+
+/// `[exchange.pull]`: the poller that takes documents waiting in the center's mailbox on the
+/// national document-exchange axis (list, fetch, verify, store, then `done` or `fail`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullConfig {
+    /// A `kind = "peer"` destination with `transport = "axis"`: its URL, TLS identity, trust
+    /// store and request signing are how the axis is reached.
+    pub axis: String,
+    /// Time between two listings when the mailbox was emptied (`30s`).
+    #[serde(default = "default_pull_interval", with = "serde_duration")]
+    pub interval: Duration,
+    /// Longest wait after failures: the wait doubles from `interval` after each failed round
+    /// (axis or store unavailable) up to this (`10m`).
+    #[serde(default = "default_pull_backoff", with = "serde_duration")]
+    pub max_backoff: Duration,
+    /// Documents taken per round (`20`); a fuller mailbox is listed again at once.
+    #[serde(default = "default_pull_batch")]
+    pub batch: usize,
+    /// Oldest acceptable trace hop of a pulled document (`7d`): documents wait in the mailbox
+    /// while this center is down, so the push window (`max_age`) would be too short.
+    #[serde(default = "default_pull_max_age", with = "serde_duration")]
+    pub max_age: Duration,
+}
+
+const fn default_pull_interval() -> Duration {
+    Duration::from_secs(30)
+}
+const fn default_pull_backoff() -> Duration {
+    Duration::from_secs(600)
+}
+const fn default_pull_batch() -> usize {
+    20
+}
+const fn default_pull_max_age() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
 }
 
 const fn default_exchange_max_body() -> u64 {
@@ -205,6 +245,7 @@ impl Default for ExchangeConfig {
             memory_budget: default_exchange_budget(),
             max_age: default_exchange_max_age(),
             max_skew: default_exchange_skew(),
+            pull: None,
         }
     }
 }
@@ -739,6 +780,36 @@ impl Parts {
                     "exchange.memory_budget",
                     "must be at least exchange.max_body",
                 ));
+            }
+            if let Some(p) = &x.pull {
+                match self.destinations.get(&p.axis).map(|d| &d.kind) {
+                    Some(DestinationKind::Peer(c))
+                        if c.transport == lienthong_connectors::peer::Transport::Axis => {}
+                    Some(_) => errors.push(err(
+                        "exchange.pull.axis",
+                        format!(
+                            "`{}` is not a peer destination with transport = \"axis\"",
+                            p.axis
+                        ),
+                    )),
+                    None if self.declared.contains(&p.axis) => {}
+                    None => errors.push(err(
+                        "exchange.pull.axis",
+                        format!("unknown destination `{}`", p.axis),
+                    )),
+                }
+                if p.interval.is_zero() {
+                    errors.push(err("exchange.pull.interval", "must be more than 0"));
+                }
+                if p.max_backoff < p.interval {
+                    errors.push(err(
+                        "exchange.pull.max_backoff",
+                        "must not be less than interval",
+                    ));
+                }
+                if p.batch == 0 {
+                    errors.push(err("exchange.pull.batch", "must be at least 1"));
+                }
             }
         }
         for (i, r) in self.routes.iter().flatten().enumerate() {

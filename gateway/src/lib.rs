@@ -6,6 +6,7 @@
 //! - [`routing`]: which destinations a dossier goes to;
 //! - [`retry`] and [`breaker`]: the persisted retry schedule and the per-destination circuit breaker;
 //! - [`dispatcher`]: claims due deliveries and hands them to connectors;
+//! - [`exchange`]: receiving edXML from other centers, pushed or pulled from the axis;
 //! - [`http`]: the HTTP API (intake, tracking, admin, health);
 //! - [`telemetry`]: Prometheus metrics;
 //! - [`server`]: wires them together; `run()` takes a bound listener and a shutdown future;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod destinations;
 pub mod dispatcher;
+pub mod exchange;
 pub mod http;
 pub mod listener;
 pub mod retry;

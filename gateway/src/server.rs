@@ -62,6 +62,17 @@ pub async fn run(
         security,
         config.source.clone(),
     ));
+    let exchange_settings = Arc::new(crate::exchange::ExchangeSettings::new(&config.exchange));
+    let puller = match &config.exchange.pull {
+        Some(pull) => Some(puller(
+            &config,
+            pull,
+            &security,
+            &store,
+            &exchange_settings,
+        )?),
+        None => None,
+    };
     let state = Arc::new(AppState {
         store: store.clone(),
         destinations: destinations.clone(),
@@ -73,7 +84,7 @@ pub async fn run(
         admin_token: config.admin_token()?,
         dossier_schema: lienthong_mappings::dossier_schema(),
         security: security.clone(),
-        exchange: http::exchange::ExchangeSettings::new(&config.exchange),
+        exchange: exchange_settings.clone(),
     });
     if state.admin_token.is_none() {
         tracing::warn!("no server.admin_token: the admin API answers loopback clients only");
@@ -92,6 +103,7 @@ pub async fn run(
         settings,
         stop.clone(),
     ));
+    let poller = puller.map(|p| tokio::spawn(crate::exchange::pull::run(p, stop.clone())));
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -112,9 +124,57 @@ pub async fn run(
     if let Err(e) = dispatcher.await {
         tracing::error!(error = %e, "dispatcher ended abnormally");
     }
+    if let Some(Err(e)) = match poller {
+        Some(p) => Some(p.await),
+        None => None,
+    } {
+        tracing::error!(error = %e, "axis poller ended abnormally");
+    }
     store.close().await;
     tracing::info!("lienthong stopped");
     Ok(())
+}
+
+/// The axis poller of `[exchange.pull]`, reaching the axis as its peer destination does.
+fn puller(
+    config: &Config,
+    pull: &crate::config::PullConfig,
+    security: &Arc<crate::security::SecurityHandle>,
+    store: &Store,
+    settings: &Arc<crate::exchange::ExchangeSettings>,
+) -> Result<crate::exchange::pull::Puller, ServerError> {
+    let fail = |message: String| {
+        ServerError::Security(vec![crate::config::ConfigError {
+            key: "exchange.pull.axis".into(),
+            message,
+        }])
+    };
+    let Some(crate::config::DestinationKind::Peer(peer)) =
+        config.destinations.get(&pull.axis).map(|d| &d.kind)
+    else {
+        return Err(fail(format!("`{}` is not a peer destination", pull.axis)));
+    };
+    let current = security.current();
+    let outbound = current
+        .outbound
+        .get(&pull.axis)
+        .cloned()
+        .unwrap_or_default();
+    let axis = lienthong_connectors::peer::axis::AxisClient::new(
+        &peer.url,
+        &config.center.agency_code,
+        peer.connect_timeout,
+        peer.timeout,
+        &outbound,
+    )
+    .map_err(|e| fail(format!("cannot build the axis client: {e}")))?;
+    Ok(crate::exchange::pull::Puller {
+        axis,
+        store: store.clone(),
+        security: security.clone(),
+        settings: settings.clone(),
+        config: pull.clone(),
+    })
 }
 
 /// Reloads certificates and trust stores on SIGHUP until `stop`.

@@ -88,3 +88,8 @@ pub fn exchange(source: &str, outcome: &'static str) {
     counter!("lienthong_exchange_received_total", "source" => source.to_owned(), "outcome" => outcome)
         .increment(1);
 }
+
+/// One round of the axis poller ended (`ok` or `failed`).
+pub fn pull_round(outcome: &'static str) {
+    counter!("lienthong_exchange_pull_rounds_total", "outcome" => outcome).increment(1);
+}

@@ -3,6 +3,7 @@
 //!
 //! The simulators are also what `lienthong demo` talks to.
 
+pub mod axis_sim;
 pub mod center_sim;
 pub mod dvcqg_sim;
 pub mod file_server;

@@ -2,12 +2,17 @@
 //! its own CA, TLS certificate (server and client), signing certificate, store and center
 //! webhook. Each trusts only the other's CA for the exchange, over mutual TLS.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use lienthong_certs::testpki::{Leaf, Pki};
 use rcgen::ExtendedKeyUsagePurpose as Eku;
 
+use serde_json::{Value, json};
+
 use crate::center_sim::CenterSim;
+use crate::file_server::FileServer;
 use crate::gateway_process::{Gateway, free_port};
 
 /// One center's identity and surroundings.
@@ -168,6 +173,31 @@ destinations = ["{peer_dest}"]
         )
     }
 
+    /// Its configuration when both centers go through the document-exchange axis at
+    /// `axis_url`: the peer destination sends with `sendEdoc`, and `[exchange.pull]` takes what
+    /// waits in this center's mailbox every 200 ms (backoff up to `max_backoff`).
+    pub fn config_via_axis(&self, peer: &Level, axis_url: &str, max_backoff: &str) -> String {
+        let config = self.config(
+            peer,
+            axis_url,
+            &format!(
+                r#"
+[exchange.pull]
+axis = "{}"
+interval = "200ms"
+max_backoff = "{max_backoff}"
+batch = 5
+"#,
+                peer.destination
+            ),
+        );
+        config.replacen(
+            "kind = \"peer\"\n",
+            "kind = \"peer\"\ntransport = \"axis\"\n",
+            1,
+        )
+    }
+
     /// An HTTPS client for the center's own calls (trusts this level's CA, no client certificate).
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
@@ -223,4 +253,89 @@ pub async fn province_and_commune() -> (Level, Level) {
     )
     .await;
     (province, commune)
+}
+
+/// Three files of different sizes and contents (not compressible, not text).
+pub fn files() -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for (name, size) in [
+        ("don.pdf", 200 * 1024),
+        ("dieu-le.pdf", 33_001),
+        ("anh.jpg", 1),
+    ] {
+        let mut bytes = Vec::with_capacity(size);
+        let mut x: u32 = size as u32 ^ 0x9e37_79b9;
+        while bytes.len() < size {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            bytes.push((x & 0xff) as u8);
+        }
+        out.insert(name.to_string(), bytes);
+    }
+    out
+}
+
+/// The business-registration example as dossier `code`, its documents the `files` served by
+/// `store` (with their sizes and SHA-256).
+pub fn dossier(code: &str, store: &FileServer, files: &BTreeMap<String, Vec<u8>>) -> Value {
+    let mut d: Value = serde_json::from_str(include_str!(
+        "../../examples/dossier-business-registration.json"
+    ))
+    .expect("example");
+    d["code"] = json!(code);
+    let template = d["documents"][0].clone();
+    d["documents"] = files
+        .iter()
+        .enumerate()
+        .map(|(i, (name, bytes))| {
+            let mut doc = template.clone();
+            doc["id"] = json!(format!("tp-{i}"));
+            doc["title"] = json!(name);
+            doc["size"] = json!(bytes.len());
+            doc["sha256"] = json!(lienthong_certs::sha256_hex(bytes));
+            doc["url"] = json!(store.url(name));
+            doc
+        })
+        .collect();
+    d
+}
+
+/// The processing example event with `id` and `status`, `minutes` from now.
+pub fn event(id: &str, status: &str, minutes: i64) -> Value {
+    let mut e: Value =
+        serde_json::from_str(include_str!("../../examples/event-processing.json")).expect("event");
+    e["id"] = json!(id);
+    e["status"] = json!(status);
+    let at = time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes);
+    e["at"] = json!(
+        at.format(&time::format_description::well_known::Rfc3339)
+            .expect("time")
+    );
+    e
+}
+
+/// What `gw` received by edXML for dossier `code` (`GET /v1/exchange/received/{code}`).
+pub async fn received(gw: &Gateway, code: &str) -> Vec<Value> {
+    let (st, v) = gw.get(&format!("/v1/exchange/received/{code}")).await;
+    assert_eq!(st, 200, "{v}");
+    v["received"].as_array().cloned().unwrap_or_default()
+}
+
+/// Verifies a document with xmlsec1 against both CAs.
+/// Panics unless `xmlsec1 --verify` accepts `xml` (written to `dir/name`) against `cas`.
+pub fn xmlsec_verifies(dir: &std::path::Path, name: &str, xml: &str, cas: &[std::path::PathBuf]) {
+    let file = dir.join(name);
+    std::fs::write(&file, xml).expect("write");
+    let mut cmd = Command::new("xmlsec1");
+    cmd.arg("--verify");
+    for ca in cas {
+        cmd.arg("--trusted-pem").arg(ca);
+    }
+    let out = cmd.arg(&file).output().expect("xmlsec1");
+    assert!(
+        out.status.success(),
+        "xmlsec1 refused {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

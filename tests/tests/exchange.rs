@@ -3,96 +3,16 @@
 //! dossiers in both directions with their files, statuses back, every document on the wire
 //! checked with `xmlsec1`.
 
-use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 use lienthong_certs::testpki::xmlsec_available;
 use lienthong_tests::file_server::FileServer;
 use lienthong_tests::gateway_process::Gateway;
-use lienthong_tests::two_level::{Level, province_and_commune};
-use serde_json::{Value, json};
-
-/// Three files of different sizes and contents (not compressible, not text).
-fn files() -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for (name, size) in [
-        ("don.pdf", 200 * 1024),
-        ("dieu-le.pdf", 33_001),
-        ("anh.jpg", 1),
-    ] {
-        let mut bytes = Vec::with_capacity(size);
-        let mut x: u32 = size as u32 ^ 0x9e37_79b9;
-        while bytes.len() < size {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            bytes.push((x & 0xff) as u8);
-        }
-        out.insert(name.to_string(), bytes);
-    }
-    out
-}
-
-fn dossier(code: &str, store: &FileServer, files: &BTreeMap<String, Vec<u8>>) -> Value {
-    let mut d: Value = serde_json::from_str(include_str!(
-        "../../examples/dossier-business-registration.json"
-    ))
-    .expect("example");
-    d["code"] = json!(code);
-    let template = d["documents"][0].clone();
-    d["documents"] = files
-        .iter()
-        .enumerate()
-        .map(|(i, (name, bytes))| {
-            let mut doc = template.clone();
-            doc["id"] = json!(format!("tp-{i}"));
-            doc["title"] = json!(name);
-            doc["size"] = json!(bytes.len());
-            doc["sha256"] = json!(lienthong_certs::sha256_hex(bytes));
-            doc["url"] = json!(store.url(name));
-            doc
-        })
-        .collect();
-    d
-}
-
-fn event(id: &str, status: &str, minutes: i64) -> Value {
-    let mut e: Value =
-        serde_json::from_str(include_str!("../../examples/event-processing.json")).expect("event");
-    e["id"] = json!(id);
-    e["status"] = json!(status);
-    let at = time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes);
-    e["at"] = json!(
-        at.format(&time::format_description::well_known::Rfc3339)
-            .expect("time")
-    );
-    e
-}
-
-async fn received(gw: &Gateway, code: &str) -> Vec<Value> {
-    let (st, v) = gw.get(&format!("/v1/exchange/received/{code}")).await;
-    assert_eq!(st, 200, "{v}");
-    v["received"].as_array().cloned().unwrap_or_default()
-}
-
-/// Verifies a document with xmlsec1 against both CAs.
-fn xmlsec_verifies(dir: &std::path::Path, name: &str, xml: &str, cas: &[std::path::PathBuf]) {
-    let file = dir.join(name);
-    std::fs::write(&file, xml).expect("write");
-    let mut cmd = Command::new("xmlsec1");
-    cmd.arg("--verify");
-    for ca in cas {
-        cmd.arg("--trusted-pem").arg(ca);
-    }
-    let out = cmd.arg(&file).output().expect("xmlsec1");
-    assert!(
-        out.status.success(),
-        "xmlsec1 refused {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use lienthong_tests::two_level::{
+    Level, dossier, event, files, province_and_commune, received, xmlsec_verifies,
+};
+use serde_json::Value;
 
 async fn start_both(province: &Level, commune: &Level) -> (Gateway, Gateway) {
     let p = province

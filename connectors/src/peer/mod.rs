@@ -70,8 +70,13 @@ pub fn sign_edxml(xml: &str, signer: &Signer) -> Result<String, xmldsig::DsigErr
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
-    /// The peer's exchange endpoint, e.g. `https://lienthong.xa-gia-vien.example.gov.vn/v1/exchange`.
+    /// The peer's exchange endpoint, e.g. `https://lienthong.xa-gia-vien.example.gov.vn/v1/exchange`;
+    /// with `transport = "axis"`, the axis's base URL (operations are appended).
     pub url: String,
+    /// How messages reach the peer: `direct` (POST to its exchange endpoint, answered with a
+    /// signed edXML status) or `axis` (through the national document-exchange axis, [`axis`]).
+    #[serde(default)]
+    pub transport: Transport,
     /// The peer's agency code (mã định danh), `To/OrganId`.
     pub organ_id: String,
     /// The peer's name.
@@ -100,6 +105,17 @@ pub struct PeerConfig {
     /// means the certificate's subject must contain `organ_id`.
     #[serde(default)]
     pub signers: Vec<String>,
+}
+
+/// How a peer is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Straight to the peer's `/v1/exchange`.
+    #[default]
+    Direct,
+    /// Through the document-exchange axis (`sendEdoc`; the peer pulls).
+    Axis,
 }
 
 fn yes() -> bool {
@@ -152,6 +168,8 @@ pub struct PeerConnector {
     /// Fetches the dossier's files (system roots: they live on the center's own storage).
     files: reqwest::Client,
     mappings: MappingSet,
+    /// Set with `transport = "axis"`.
+    axis: Option<axis::AxisClient>,
 }
 
 impl PeerConnector {
@@ -176,12 +194,23 @@ impl PeerConnector {
             config.timeout,
             &OutboundSecurity::default(),
         )?;
+        let axis = match config.transport {
+            Transport::Direct => None,
+            Transport::Axis => Some(axis::AxisClient::new(
+                &config.url,
+                &sender.organ_id,
+                config.connect_timeout,
+                config.timeout,
+                security,
+            )?),
+        };
         Ok(Self {
             config: config.clone(),
             sender,
             client,
             files,
             mappings,
+            axis,
         })
     }
 
@@ -383,6 +412,9 @@ impl Connector for PeerConnector {
             Ok(d) => d,
             Err(e) => return Outcome::reject(format!("cannot build the edXML message: {e}")),
         };
+        if let Some(axis) = &self.axis {
+            return axis.send(&self.config.organ_id, document).await;
+        }
         let sent = self
             .client
             .post(&self.config.url)
@@ -432,6 +464,7 @@ impl Connector for PeerConnector {
 }
 
 pub mod answer;
+pub mod axis;
 pub mod inbound;
 
 #[cfg(test)]

@@ -139,3 +139,82 @@ fn postgres_is_refused_clearly_for_now() {
     let e = Config::from_toml(&text, no_env()).expect_err("invalid");
     assert!(e.to_string().contains("PostgreSQL"), "{e}");
 }
+
+#[test]
+fn exchange_pull_must_name_an_axis_peer() {
+    let base = r#"
+[store]
+url = "sqlite:///tmp/x.db"
+[center]
+agency_code = "000.00.12.H37"
+agency_name = "UBND xã"
+[destinations.tinh]
+kind = "peer"
+url = "https://truc.example/edoc"
+organ_id = "000.02.01.H37"
+organ_name = "Tỉnh"
+TRANSPORT
+[exchange.pull]
+axis = "AXIS"
+interval = "30s"
+max_backoff = "MAXB"
+batch = BATCH
+"#;
+    let cfg = |transport: &str, axis: &str, max: &str, batch: &str| {
+        let text = base
+            .replace("TRANSPORT", transport)
+            .replace("AXIS", axis)
+            .replace("MAXB", max)
+            .replace("BATCH", batch);
+        Config::from_toml(&text, no_env())
+    };
+    let errors = |r: Result<Config, ConfigErrors>| -> Vec<String> {
+        r.err()
+            .map(|e| {
+                e.0.iter()
+                    .map(|e| format!("{}: {}", e.key, e.message))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // (No [signing] here: only the pull keys are looked at.)
+    let ok = errors(cfg("transport = \"axis\"", "tinh", "10m", "20"));
+    assert!(!ok.iter().any(|e| e.starts_with("exchange.pull")), "{ok:?}");
+    let pull: ExchangeConfig = toml::from_str("[pull]\naxis = \"tinh\"").expect("pull");
+    let pull = pull.pull.expect("pull");
+    assert_eq!(pull.interval, std::time::Duration::from_secs(30));
+    assert_eq!(pull.max_backoff, std::time::Duration::from_secs(600));
+    assert_eq!(pull.max_age, std::time::Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(pull.batch, 20);
+    let direct = errors(cfg("", "tinh", "10m", "20"));
+    assert!(
+        direct
+            .iter()
+            .any(|e| e.starts_with("exchange.pull.axis") && e.contains("transport")),
+        "{direct:?}"
+    );
+    let unknown = errors(cfg("transport = \"axis\"", "huyen", "10m", "20"));
+    assert!(
+        unknown
+            .iter()
+            .any(|e| e.contains("unknown destination `huyen`")),
+        "{unknown:?}"
+    );
+    let bad = errors(cfg("transport = \"axis\"", "tinh", "1s", "0"));
+    assert!(
+        bad.iter()
+            .any(|e| e.starts_with("exchange.pull.max_backoff")),
+        "{bad:?}"
+    );
+    assert!(
+        bad.iter().any(|e| e.starts_with("exchange.pull.batch")),
+        "{bad:?}"
+    );
+    let wrong = errors(cfg("transport = \"pigeon\"", "tinh", "10m", "20"));
+    assert!(
+        wrong
+            .iter()
+            .any(|e| e.contains("transport") || e.contains("pigeon")),
+        "{wrong:?}"
+    );
+}

@@ -41,7 +41,7 @@ pub struct AppState {
     /// Certificates, trust stores and per-route authentication rules (reloadable).
     pub security: Arc<crate::security::SecurityHandle>,
     /// Receiving from other centers.
-    pub exchange: exchange::ExchangeSettings,
+    pub exchange: Arc<crate::exchange::ExchangeSettings>,
 }
 
 /// Builds the router.

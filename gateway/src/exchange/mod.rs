@@ -1,0 +1,355 @@
+//! Receiving edXML from other centers (liên thông), whichever way it arrives: pushed to
+//! `POST /v1/exchange` ([`crate::http::exchange`]) or pulled from the document-exchange axis
+//! ([`pull`]).
+//!
+//! Both paths share one sequence, so they share its guarantees: [`prepare`] reads and believes a
+//! document (safe parse, the sender is a configured peer, the whole document is signed by that
+//! peer's certificate, the last trace hop is recent) and builds everything it leads to — its
+//! effect on the dossier, the notices for the center and the signed `01` answer; [`commit`]
+//! stores all of it in one transaction, deduplicated by `DocumentId` (or, for status messages,
+//! the answered document, code, time and description). Only after the commit is the sender
+//! answered (push) or the axis told `done` (pull), so a crash in between loses nothing and the
+//! resend changes nothing.
+
+pub mod pull;
+
+use std::sync::Arc;
+
+use lienthong_certs::sha256_hex;
+use lienthong_certs::xml::Limits;
+use lienthong_connectors::peer::inbound::{self, Inbound, InboundError};
+use lienthong_connectors::{MessageBody, MessageKind, Notice};
+use lienthong_mappings::{Dossier, DossierStatus};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+use crate::security::{InboundPeer, Security};
+use crate::store::{ExchangeReceipt, NewMessage, ReceiptEffect, ReceiptOutcome, Store, StoreError};
+
+/// Receiving settings, from `[exchange]`.
+pub struct ExchangeSettings {
+    /// Webhook destinations received messages are forwarded to.
+    pub forward_to: Vec<String>,
+    /// Largest document.
+    pub max_body: u64,
+    /// Oldest acceptable trace hop of a pushed document.
+    pub max_age: time::Duration,
+    /// Furthest acceptable future trace hop.
+    pub max_skew: time::Duration,
+    /// Room for documents being read and verified, in KiB permits.
+    pub budget: Arc<Semaphore>,
+    /// The budget's size in KiB.
+    pub budget_kib: u32,
+}
+
+impl ExchangeSettings {
+    /// From the configuration.
+    pub fn new(c: &crate::config::ExchangeConfig) -> Self {
+        let kib = u32::try_from(c.memory_budget.div_ceil(1024)).unwrap_or(u32::MAX);
+        Self {
+            forward_to: c.forward_to.clone(),
+            max_body: c.max_body,
+            max_age: time::Duration::try_from(c.max_age).unwrap_or(time::Duration::HOUR),
+            max_skew: time::Duration::try_from(c.max_skew).unwrap_or(time::Duration::MINUTE),
+            budget: Arc::new(Semaphore::new(kib as usize)),
+            budget_kib: kib,
+        }
+    }
+
+    /// Permits of the memory budget a document of `bytes` needs (at least 1, at most all).
+    pub fn permits_for(&self, bytes: u64) -> u32 {
+        u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.budget_kib)
+    }
+}
+
+/// Why a received document was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// Malformed, badly signed, from an unknown peer or the wrong signer.
+    #[error(transparent)]
+    Refused(#[from] InboundError),
+    /// The last trace hop is too old or in the future (a replay).
+    #[error("{0}")]
+    Stale(String),
+    /// The dossier exists but was not exchanged with the sender.
+    #[error("{0}")]
+    NotYours(String),
+    /// A status for a dossier not known here.
+    #[error("dossier {0} is not known here")]
+    UnknownDossier(String),
+    /// This instance cannot receive (no signing identity to answer with…).
+    #[error("{0}")]
+    Internal(String),
+    /// The store is unavailable: nothing was stored, try again later.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ReceiveError {
+    /// Whether the sender can only be told to try again (nothing is wrong with the document).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::Internal(_) | Self::Store(_))
+    }
+}
+
+/// A committed document: the signed answer, and whether it was a resend.
+#[derive(Debug)]
+pub struct Received {
+    /// The signed edXML answer (the original one for a resend).
+    pub answer: String,
+    /// A resend of a document already stored: nothing changed.
+    pub repeat: bool,
+}
+
+/// The canonical status an edXML StatusCode moves a dossier to (`None`: recorded only).
+///
+/// Errors: a code the standard does not define.
+fn canonical(code: &str) -> Result<Option<DossierStatus>, InboundError> {
+    Ok(match code {
+        "01" | "15" | "16" => None,
+        "02" => Some(DossierStatus::Rejected),
+        "03" => Some(DossierStatus::Accepted),
+        "04" | "05" => Some(DossierStatus::Processing),
+        "06" => Some(DossierStatus::Processed),
+        "13" => Some(DossierStatus::Withdrawn),
+        other => {
+            return Err(InboundError::Malformed(format!(
+                "StatusCode {other} is not an edXML status (01-06, 13, 15, 16)"
+            )));
+        }
+    })
+}
+
+/// What a verified message becomes: its effect and the notice for the center.
+fn effect_of(
+    m: &Inbound,
+    peer: &InboundPeer,
+) -> Result<(ReceiptEffect, &'static str, Value), InboundError> {
+    let from = json!({ "code": m.from, "name": m.from_name });
+    match &m.status_code {
+        None => {
+            let business = m.business_doc_type.unwrap_or(0);
+            let dossier = match m.dossier_data() {
+                Some(a) => {
+                    let bytes = a.bytes()?;
+                    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                        InboundError::Malformed(format!("Attachment {}: {e}", a.content_id))
+                    })?;
+                    let d = Dossier::from_json(value).map_err(|e| {
+                        InboundError::Malformed(format!("Attachment {}: {e}", a.content_id))
+                    })?;
+                    if d.code != m.dossier_code {
+                        return Err(InboundError::Malformed(format!(
+                            "Attachment {}: code {} differs from OtherInfo/ReferenceCodes {}",
+                            a.content_id, d.code, m.dossier_code
+                        )));
+                    }
+                    serde_json::to_value(&d).map_err(|e| InboundError::Malformed(e.to_string()))?
+                }
+                None => json!({
+                    "code": m.dossier_code,
+                    "summary": m.subject,
+                    "procedure": { "code": m.procedure_code },
+                }),
+            };
+            let mut files = Vec::new();
+            for a in &m.attachments {
+                if a.content_id == lienthong_connectors::peer::DOSSIER_DATA_ID {
+                    continue;
+                }
+                let bytes = a.bytes()?;
+                files.push(json!({
+                    "content_id": a.content_id,
+                    "name": a.name,
+                    "content_type": a.content_type,
+                    "size": bytes.len(),
+                    "sha256": sha256_hex(&bytes),
+                    "content": a.content,
+                }));
+            }
+            let body = dossier.to_string();
+            let notice = json!({
+                "from": from,
+                "document_id": m.document_id,
+                "business_doc_type": business,
+                "subject": m.subject,
+                "signer": m.signer,
+                "dossier": dossier,
+                "attachments": files,
+            });
+            Ok((
+                ReceiptEffect::Dossier {
+                    business_doc_type: business,
+                    sha256: sha256_hex(body.as_bytes()),
+                    body,
+                    status: DossierStatus::Registered.as_str().to_owned(),
+                    reply_destination: peer.destination.clone(),
+                },
+                "exchange.dossier",
+                notice,
+            ))
+        }
+        Some(code) => {
+            let status = canonical(code)?;
+            let at = m.status_at.and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            });
+            let notice = json!({
+                "from": from,
+                "document_id": m.document_id,
+                "status_code": code,
+                "status": status.map(DossierStatus::as_str),
+                "description": m.description,
+                "staff": m.staff,
+                "at": at,
+                "signer": m.signer,
+            });
+            Ok((
+                ReceiptEffect::Status {
+                    status_code: code.clone(),
+                    status,
+                    event: notice.to_string(),
+                    peer_destination: peer.destination.clone(),
+                },
+                "exchange.status",
+                notice,
+            ))
+        }
+    }
+}
+
+/// Reads, believes and prepares a received document (blocking: parsing and verification).
+/// `max_age` bounds the age of the last trace hop (pushes: `exchange.max_age`; pulls wait in
+/// the axis's mailbox and have their own bound).
+///
+/// Errors: the document is refused ([`ReceiveError::Refused`], [`ReceiveError::Stale`]) or
+/// this instance cannot answer ([`ReceiveError::Internal`]).
+pub fn prepare(
+    xml: String,
+    security: &Security,
+    settings: &ExchangeSettings,
+    now: OffsetDateTime,
+    max_age: time::Duration,
+) -> Result<ExchangeReceipt, ReceiveError> {
+    let known: Vec<_> = security.peers.iter().map(|p| p.known.clone()).collect();
+    let m = inbound::read(&xml, &known, Limits::default())?;
+    let peer = security
+        .peers
+        .iter()
+        .find(|p| p.known.organ_id == m.from)
+        .ok_or_else(|| InboundError::UnknownPeer(m.from.clone()))?;
+    let Some(sent_at) = m.sent_at else {
+        return Err(InboundError::Malformed("missing element TraceHeader/Timestamp".into()).into());
+    };
+    if now - sent_at > max_age || sent_at - now > settings.max_skew {
+        return Err(ReceiveError::Stale(format!(
+            "the last trace hop is at {sent_at}; messages must be sent within {max_age} (a replay is refused)"
+        )));
+    }
+    let (effect, event, data) = effect_of(&m, peer)?;
+    let answerer = security.answerer.clone().ok_or_else(|| {
+        ReceiveError::Internal(
+            "receiving edXML needs the center's [signing] identity to answer".into(),
+        )
+    })?;
+    let answer = answerer
+        .arrived(&m, now)
+        .map_err(|e| ReceiveError::Internal(format!("cannot sign the answer: {e}")))?;
+    let notice = MessageBody::Notice(Notice {
+        event: event.to_owned(),
+        dossier_code: m.dossier_code.clone(),
+        data,
+    });
+    let body = serde_json::to_string(&notice).map_err(|e| ReceiveError::Internal(e.to_string()))?;
+    let notices = settings
+        .forward_to
+        .iter()
+        .map(|d| NewMessage {
+            id: uuid::Uuid::now_v7().to_string(),
+            destination: d.clone(),
+            kind: MessageKind::Notice,
+            body: body.clone(),
+        })
+        .collect();
+    Ok(ExchangeReceipt {
+        source: m.from.clone(),
+        dedupe_key: m.dedupe_key(),
+        document_id: m.document_id.clone(),
+        dossier_code: m.dossier_code.clone(),
+        signer: m.signer.clone(),
+        signature_value: m.signature_value.clone(),
+        sha256: sha256_hex(xml.as_bytes()),
+        xml,
+        answer,
+        effect,
+        notices,
+    })
+}
+
+/// Stores a prepared document with its effect and notices (one transaction), counts it and
+/// logs it. `via` says how it came (`push`, `pull`).
+///
+/// Errors: the dossier is not the sender's or not known, or the store is unavailable.
+pub async fn commit(
+    store: &Store,
+    receipt: ExchangeReceipt,
+    via: &'static str,
+) -> Result<Received, ReceiveError> {
+    let (source, code, document) = (
+        receipt.source.clone(),
+        receipt.dossier_code.clone(),
+        receipt.document_id.clone(),
+    );
+    match store.receive_exchange(receipt).await? {
+        ReceiptOutcome::Stored { answer, effect } => {
+            crash_point("exchange");
+            tracing::info!(
+                source,
+                dossier = code,
+                document,
+                effect,
+                via,
+                "edXML received"
+            );
+            crate::telemetry::exchange(&source, "stored");
+            Ok(Received {
+                answer,
+                repeat: false,
+            })
+        }
+        ReceiptOutcome::Repeat(answer) => {
+            tracing::info!(
+                source,
+                dossier = code,
+                document,
+                via,
+                "edXML resend: original answer"
+            );
+            crate::telemetry::exchange(&source, "repeat");
+            Ok(Received {
+                answer,
+                repeat: true,
+            })
+        }
+        ReceiptOutcome::NotYours(detail) => Err(ReceiveError::NotYours(detail)),
+        ReceiptOutcome::UnknownDossier => Err(ReceiveError::UnknownDossier(code)),
+    }
+}
+
+/// Test-only fault injection: with `LIENTHONG_TEST_CRASH_AFTER_COMMIT=<point>` in the
+/// environment, the process aborts (like `kill -9`: no answer, no cleanup) right after the
+/// commit at that point, so tests can prove that what was committed is not lost and that the
+/// sender's resend is deduplicated. Never set in production.
+fn crash_point(point: &str) {
+    if std::env::var("LIENTHONG_TEST_CRASH_AFTER_COMMIT").is_ok_and(|p| p == point) {
+        tracing::error!(
+            point,
+            "LIENTHONG_TEST_CRASH_AFTER_COMMIT: aborting after the commit"
+        );
+        std::process::abort();
+    }
+}
