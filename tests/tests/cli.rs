@@ -146,6 +146,11 @@ fn demo_runs_end_to_end() {
         "verified, signer CN=Trung tam PVHCC",
         "refused (digest mismatch",
         "Summary per destination",
+        "the commune answered with a signed edXML status 01",
+        "statuses 03, 05, 06",
+        "the province has the dossier processed",
+        "with 3 files (3 identical by SHA-256)",
+        "received at province           1         3               4",
     ] {
         assert!(
             out.contains(want),

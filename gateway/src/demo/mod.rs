@@ -3,8 +3,11 @@
 //! It starts the real gateway (HTTP server, SQLite store in a temporary directory, dispatcher)
 //! with a DVCQG simulator in-process, submits a dozen realistic dossiers, pushes status events,
 //! takes the portal down for a while (500s, dropped connections, 503 + Retry-After) and brings it
-//! back, lets one dossier be refused by the portal and replays it after the cause is fixed, then
-//! prints what reached the portal.
+//! back, lets one dossier be refused by the portal and replays it after the cause is fixed, shows
+//! what the certificates do, then prints what reached the portal. Last, a province and a commune
+//! exchange dossiers and statuses as signed edXML over mutual TLS ([`exchange`]).
+
+mod exchange;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -626,6 +629,7 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     let settled = client.settle(Duration::from_secs(60)).await?;
     trust_step(&client, &trust, &codes).await?;
     summary(&client, &sim, &codes, &settled).await?;
+    exchange::run().await?;
     stop.cancel();
     server.await.context("gateway task")??;
     sim.stop().await;
