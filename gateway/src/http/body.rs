@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde_json::Value;
 
 use super::problem::Problem;
@@ -51,26 +51,63 @@ pub fn announced_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
+/// How much of a refused body is still read (and thrown away) before the 413 is sent, and for
+/// how long: a client that is still writing a modestly oversized body then reads a clean answer
+/// instead of a reset connection. Larger bodies are not read at all (the connection is closed).
+const DRAIN_BYTES: u64 = 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and discards what is left of `body`, at most `DRAIN_BYTES` within `DRAIN_TIME`.
+async fn drain(mut body: Body) {
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                seen += data.len() as u64;
+                if seen > DRAIN_BYTES {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads a whole body of at most `limit` bytes (413 naming `key` past it, also when
-/// `Content-Length` announces more); a broken stream becomes `unreadable(reason)`.
+/// `Content-Length` announces more); a broken stream becomes `unreadable(reason)`. The buffer is
+/// sized once from `Content-Length` when announced, so a large body is not copied while it grows.
 ///
 /// Errors: the problems above.
 pub async fn read_limited(
     headers: &HeaderMap,
-    body: Body,
+    mut body: Body,
     limit: u64,
     key: &str,
     unreadable: impl FnOnce(String) -> Problem,
-) -> Result<bytes::Bytes, Problem> {
-    if announced_length(headers).is_some_and(|n| n > limit) {
+) -> Result<Vec<u8>, Problem> {
+    let announced = announced_length(headers);
+    if let Some(n) = announced.filter(|n| *n > limit) {
+        if n - limit <= DRAIN_BYTES {
+            drain(body).await;
+        }
         return Err(too_large(limit, key));
     }
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    match Limited::new(body, cap).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit, key)),
-        Err(e) => Err(unreadable(format!("could not read the body: {e}"))),
+    let mut out = Vec::with_capacity(announced.map_or(0, |n| usize::try_from(n).unwrap_or(0)));
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => return Err(unreadable(format!("could not read the body: {e}"))),
+        };
+        if let Some(data) = frame.data_ref() {
+            if out.len() + data.len() > cap {
+                drain(body).await;
+                return Err(too_large(limit, key));
+            }
+            out.extend_from_slice(data);
+        }
     }
+    Ok(out)
 }
 
 /// Reads and parses a JSON body.

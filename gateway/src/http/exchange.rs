@@ -130,7 +130,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
         |reason| refused(&InboundError::Malformed(reason)),
     )
     .await?;
-    let xml = String::from_utf8(Vec::from(bytes)).map_err(|e| {
+    let xml = String::from_utf8(bytes).map_err(|e| {
         refused(&InboundError::Malformed(format!(
             "the document is not UTF-8 (byte {})",
             e.utf8_error().valid_up_to()
