@@ -171,8 +171,9 @@ pub struct ExchangeConfig {
     /// Largest edXML document accepted (`64MiB`); attachments travel inside it.
     #[serde(default = "default_exchange_max_body", deserialize_with = "de_size")]
     pub max_body: u64,
-    /// Bytes of documents read and verified at once (`64MiB`); more waits, so memory stays
-    /// bounded whatever the peers send at once. Must be at least `max_body`.
+    /// Memory for documents being received at once (`64MiB`), each counted at
+    /// `exchange::RECEIVE_COST` (4) times its size; more waits, so memory stays bounded whatever
+    /// the peers send at once. Must be at least `max_body`.
     #[serde(default = "default_exchange_budget", deserialize_with = "de_size")]
     pub memory_budget: u64,
     /// A message whose last trace hop is older than this is refused as a replay (`1h`); a

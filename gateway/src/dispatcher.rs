@@ -162,21 +162,23 @@ async fn claim_for(
 async fn deliver(
     store: &Store,
     dest: &Destination,
-    batch: ClaimedBatch,
+    mut batch: ClaimedBatch,
     in_flight: &Mutex<HashSet<i64>>,
 ) {
-    let head = &batch.messages[0];
+    let (head_attempts, head_age_from) = (batch.messages[0].attempts, batch.messages[0].age_from);
     let span = tracing::info_span!(
         "delivery",
         destination = dest.name,
         dossier = batch.dossier_code,
-        message = head.id
+        message = batch.messages[0].id
     );
     let _enter = span.enter();
     let mut messages = Vec::with_capacity(batch.messages.len());
     let mut bad: Option<String> = None;
-    for m in &batch.messages {
-        match serde_json::from_str::<MessageBody>(&m.body) {
+    for m in &mut batch.messages {
+        // The stored text is not kept beside the parsed message (a notice can be large).
+        let text = std::mem::take(&mut m.body);
+        match serde_json::from_str::<MessageBody>(&text) {
             Ok(body) => messages.push(OutboundMessage {
                 id: m.id.clone(),
                 body,
@@ -199,8 +201,8 @@ async fn deliver(
         }
     };
     let duration_ms = i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let attempts_made = head.attempts + 1;
-    let decision = decide(dest, &outcome, attempts_made, head.age_from);
+    let attempts_made = head_attempts + 1;
+    let decision = decide(dest, &outcome, attempts_made, head_age_from);
     let decision_label = match decision {
         Decision::Delivered => "delivered",
         Decision::RetryAt { .. } => "retry_wait",

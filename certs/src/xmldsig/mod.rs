@@ -21,7 +21,7 @@ mod verify;
 mod tests;
 
 pub use sign::{Placement, SignOptions, SignedPart, Signer, sign};
-pub use verify::{Expected, Verified, VerifyPolicy, verify};
+pub use verify::{Expected, Verified, VerifyPolicy, verify, verify_parsed};
 
 use crate::keys::{KeyError, SignatureAlgorithm};
 use crate::trust::TrustError;

@@ -74,8 +74,19 @@ pub struct Verified {
 }
 
 /// Verifies the one enveloped signature of `xml` under `policy`.
+///
+/// Errors: the document does not parse within `policy.limits`, or [`verify_parsed`]'s.
 pub fn verify(xml: &str, policy: &VerifyPolicy<'_>) -> Result<Verified, DsigError> {
-    let doc = Document::parse(xml, policy.limits)?;
+    verify_parsed(Document::parse(xml, policy.limits)?, policy)
+}
+
+/// Verifies the one enveloped signature of a document already parsed (with the same limits the
+/// policy states), so a caller that had to look into it first (who claims to send it) does not
+/// hold two trees of a large document; the tree comes back in [`Verified::document`].
+///
+/// Errors: no or several signatures, a structure or algorithm the policy refuses, a digest or
+/// signature mismatch, an untrusted certificate.
+pub fn verify_parsed(doc: Document, policy: &VerifyPolicy<'_>) -> Result<Verified, DsigError> {
     let allow_legacy = policy.allow_legacy || policy.trust.allow_legacy();
     let structure = |s: &str| DsigError::Structure(s.to_string());
 

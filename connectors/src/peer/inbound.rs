@@ -108,6 +108,37 @@ pub struct ReceivedAttachment {
 }
 
 impl ReceivedAttachment {
+    /// The decoded size and SHA-256 (hex), decoded piece by piece so a large file is never held
+    /// decoded in memory beside its base64 text.
+    ///
+    /// Errors: the content is not base64 (names the attachment).
+    pub fn size_and_sha256(&self) -> Result<(usize, String), InboundError> {
+        // A multiple of 4 characters decodes on its own (padding only in the last piece).
+        const PIECE: usize = 4 * 16 * 1024;
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut size = 0;
+        let mut buf = Vec::with_capacity(PIECE / 4 * 3);
+        for piece in self.content.as_bytes().chunks(PIECE) {
+            buf.clear();
+            base64::Engine::decode_vec(&base64::engine::general_purpose::STANDARD, piece, &mut buf)
+                .map_err(|e| {
+                    InboundError::Malformed(format!(
+                        "Attachment {}: ContentTransferEncoded is not base64 ({e})",
+                        self.content_id
+                    ))
+                })?;
+            size += buf.len();
+            ctx.update(&buf);
+        }
+        let hex = ctx
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok((size, hex))
+    }
+
     /// The decoded bytes.
     ///
     /// Errors: the content is not base64 (names the attachment).
@@ -189,8 +220,9 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
 
     // The whole document must be signed by a certificate of the peer's trust store.
     let expected = Expected::WholeDocument;
-    let verified = xmldsig::verify(
-        xml,
+    // The tree parsed above is the one verified (a large document is parsed once).
+    let verified = xmldsig::verify_parsed(
+        doc,
         &VerifyPolicy {
             limits,
             ..VerifyPolicy::new(&peer.trust, &expected)

@@ -76,6 +76,15 @@ impl WebhookConnector {
     }
 }
 
+/// A notice as the center receives it (the same fields as [`payload`], with the id).
+#[derive(serde::Serialize)]
+struct NoticePayload<'a> {
+    id: &'a str,
+    event: &'a str,
+    dossier_code: &'a str,
+    data: &'a Value,
+}
+
 /// The JSON the center receives for a message (without its id).
 fn payload(body: &MessageBody) -> Result<Value, RenderError> {
     let fail = |e: serde_json::Error| RenderError {
@@ -121,12 +130,24 @@ impl Connector for WebhookConnector {
         let Some(msg) = batch.first() else {
             return Outcome::reject("empty batch");
         };
-        let mut value = match payload(&msg.body) {
-            Ok(v) => v,
-            Err(e) => return Outcome::reject(format!("cannot render: {e}")),
+        let body = match &msg.body {
+            // A notice is written straight from the message: it can carry a received
+            // document's files, which should not be copied into another tree first.
+            MessageBody::Notice(n) => serde_json::to_vec(&NoticePayload {
+                id: &msg.id,
+                event: &n.event,
+                dossier_code: &n.dossier_code,
+                data: &n.data,
+            })
+            .map_err(|e| e.to_string()),
+            other => payload(other)
+                .map_err(|e| e.to_string())
+                .and_then(|mut value| {
+                    value["id"] = Value::String(msg.id.clone());
+                    serde_json::to_vec(&value).map_err(|e| e.to_string())
+                }),
         };
-        value["id"] = Value::String(msg.id.clone());
-        let body = match serde_json::to_vec(&value) {
+        let body = match body {
             Ok(b) => b,
             Err(e) => return Outcome::reject(format!("cannot render: {e}")),
         };

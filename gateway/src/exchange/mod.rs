@@ -57,13 +57,21 @@ impl ExchangeSettings {
         }
     }
 
-    /// Permits of the memory budget a document of `bytes` needs (at least 1, at most all).
+    /// Permits of the memory budget a document of `bytes` needs (at least 1, at most all): a
+    /// document costs [`RECEIVE_COST`] times its size while it is received, and the budget counts
+    /// that, so what is in flight stays within it (a document as large as the budget is received
+    /// alone).
     pub fn permits_for(&self, bytes: u64) -> u32 {
-        u32::try_from(bytes.div_ceil(1024))
+        u32::try_from(bytes.saturating_mul(RECEIVE_COST).div_ceil(1024))
             .unwrap_or(u32::MAX)
             .clamp(1, self.budget_kib)
     }
 }
+
+/// What a document costs in memory while it is received, as a multiple of its size: the body,
+/// its parse tree, the files' text moved into the notice, and the copies the store binds
+/// (measured in BENCHMARKS.md).
+pub const RECEIVE_COST: u64 = 4;
 
 /// Why a received document was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +133,7 @@ fn canonical(code: &str) -> Result<Option<DossierStatus>, InboundError> {
 
 /// What a verified message becomes: its effect and the notice for the center.
 fn effect_of(
-    m: &Inbound,
+    m: &mut Inbound,
     peer: &InboundPeer,
 ) -> Result<(ReceiptEffect, &'static str, Value), InboundError> {
     let from = json!({ "code": m.from, "name": m.from_name });
@@ -156,17 +164,19 @@ fn effect_of(
                 }),
             };
             let mut files = Vec::new();
-            for a in &m.attachments {
+            // The files' base64 text is moved into the notice, not copied: a large document
+            // should cost as few copies of itself as possible.
+            for a in std::mem::take(&mut m.attachments) {
                 if a.content_id == lienthong_connectors::peer::DOSSIER_DATA_ID {
                     continue;
                 }
-                let bytes = a.bytes()?;
+                let (size, sha256) = a.size_and_sha256()?;
                 files.push(json!({
                     "content_id": a.content_id,
                     "name": a.name,
                     "content_type": a.content_type,
-                    "size": bytes.len(),
-                    "sha256": sha256_hex(&bytes),
+                    "size": size,
+                    "sha256": sha256,
                     "content": a.content,
                 }));
             }
@@ -236,7 +246,7 @@ pub fn prepare(
     max_age: time::Duration,
 ) -> Result<ExchangeReceipt, ReceiveError> {
     let known: Vec<_> = security.peers.iter().map(|p| p.known.clone()).collect();
-    let m = inbound::read(&xml, &known, Limits::default())?;
+    let mut m = inbound::read(&xml, &known, Limits::default())?;
     let peer = security
         .peers
         .iter()
@@ -250,7 +260,7 @@ pub fn prepare(
             "the last trace hop is at {sent_at}; messages must be sent within {max_age} (a replay is refused)"
         )));
     }
-    let (effect, event, data) = effect_of(&m, peer)?;
+    let (effect, event, data) = effect_of(&mut m, peer)?;
     let answerer = security.answerer.clone().ok_or_else(|| {
         ReceiveError::Internal(
             "receiving edXML needs the center's [signing] identity to answer".into(),
@@ -265,6 +275,8 @@ pub fn prepare(
         data,
     });
     let body = serde_json::to_string(&notice).map_err(|e| ReceiveError::Internal(e.to_string()))?;
+    // One shared body for every forwarding destination (a large document's files are in it).
+    let body: Arc<str> = body.into();
     let notices = settings
         .forward_to
         .iter()
@@ -283,7 +295,7 @@ pub fn prepare(
         signer: m.signer.clone(),
         signature_value: m.signature_value.clone(),
         sha256: sha256_hex(xml.as_bytes()),
-        xml,
+        xml: xml.into(),
         answer,
         effect,
         notices,

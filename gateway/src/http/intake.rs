@@ -73,7 +73,7 @@ fn messages(destinations: &[String], kind: MessageKind, body: &str) -> Vec<NewMe
             id: uuid::Uuid::now_v7().to_string(),
             destination: d.clone(),
             kind,
-            body: body.to_owned(),
+            body: body.into(),
         })
         .collect()
 }

@@ -53,7 +53,7 @@ pub struct ExchangeReceipt {
     /// XML-DSig SignatureValue.
     pub signature_value: String,
     /// The document as received.
-    pub xml: String,
+    pub xml: std::sync::Arc<str>,
     /// Its SHA-256.
     pub sha256: String,
     /// The signed answer, kept for resends.
@@ -251,7 +251,7 @@ pub(super) async fn receive(
     .bind(&r.signer)
     .bind(&r.signature_value)
     .bind(&r.sha256)
-    .bind(&r.xml)
+    .bind(r.xml.clone())
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -45,8 +45,9 @@ pub struct NewMessage {
     pub destination: String,
     /// Kind.
     pub kind: MessageKind,
-    /// Canonical body (JSON of a `MessageBody`).
-    pub body: String,
+    /// Canonical body (JSON of a `MessageBody`); shared, so the store binds it without a copy
+    /// (a notice can carry a large document's files).
+    pub body: std::sync::Arc<str>,
 }
 
 /// A new dossier with its first messages.
@@ -449,7 +450,7 @@ pub(super) async fn queue(
             .bind(dossier_code)
             .bind(&m.destination)
             .bind(m.kind.as_str())
-            .bind(&m.body)
+            .bind(m.body.clone())
             .bind(now)
             .execute(&mut *conn)
             .await?;
