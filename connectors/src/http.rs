@@ -127,6 +127,11 @@ pub fn client(
         .build()
 }
 
+/// Whether `url` parses as an absolute http(s) URL (configuration checks).
+pub fn is_http_url(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
 /// `Retry-After` as seconds or an HTTP date; `None` when absent or unreadable.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();

@@ -11,8 +11,10 @@
 //! `mod.rs` (the [`Connector`] implementation).
 
 pub mod dvcqg;
+pub mod emc;
 pub mod http;
 pub mod message;
+pub mod oauth;
 pub mod outcome;
 pub mod peer;
 pub mod serde_duration;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lienthong_connectors::dvcqg::{self, HOSO_MAPPING, PROGRESS_MAPPING};
+use lienthong_connectors::{DossierOp, MessageBody, emc};
 use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet, ProgressInput, StatusEvent};
 
 use crate::config::{Config, DEFAULT_PATH, DestinationKind};
@@ -240,7 +241,12 @@ fn mapping_sets(
     if !config_path.exists() {
         let builtin =
             MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES);
-        return Ok(vec![("dvcqg (built-in)".to_owned(), builtin), edxml]);
+        let emc = MappingSet::from_sources("builtin:emc", lienthong_mappings::engine::EMC_FILES);
+        return Ok(vec![
+            ("dvcqg (built-in)".to_owned(), builtin),
+            ("emc (built-in)".to_owned(), emc),
+            edxml,
+        ]);
     }
     let config = load(config_path)?;
     let mut sets: Vec<_> = config
@@ -252,6 +258,7 @@ fn mapping_sets(
                 name.clone(),
                 MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
             )),
+            DestinationKind::Emc(c) => Some((name.clone(), emc::load_mappings(c))),
             // Webhooks send the canonical JSON: no mapping files.
             DestinationKind::Webhook(_) => None,
         })
@@ -296,10 +303,11 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             event,
             ..
         } => {
-            let set = if config_path.exists() {
+            let (set, emc) = if config_path.exists() {
                 let config = load(config_path)?;
                 match config.destinations.get(&destination).map(|d| &d.kind) {
-                    Some(DestinationKind::Dvcqg(c)) => dvcqg::load_mappings(c)?,
+                    Some(DestinationKind::Dvcqg(c)) => (dvcqg::load_mappings(c)?, false),
+                    Some(DestinationKind::Emc(c)) => (emc::load_mappings(c)?, true),
                     Some(DestinationKind::Peer(_)) => {
                         bail!("`{destination}` is a peer: use --destination edxml")
                     }
@@ -308,17 +316,20 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                             "`{destination}` is a webhook: it receives the canonical JSON unmapped"
                         )
                     }
-                    None if destination == "dvcqg" => builtin_dvcqg()?,
+                    None if destination == "dvcqg" => (builtin_dvcqg()?, false),
+                    None if destination == "emc" => (builtin_emc()?, true),
                     None => bail!(
                         "no destination `{destination}` in {}",
                         config_path.display()
                     ),
                 }
             } else if destination == "dvcqg" {
-                builtin_dvcqg()?
+                (builtin_dvcqg()?, false)
+            } else if destination == "emc" {
+                (builtin_emc()?, true)
             } else {
                 bail!(
-                    "no configuration at {}: only the built-in `dvcqg` mappings are available",
+                    "no configuration at {}: only the built-in `dvcqg` and `emc` mappings are available",
                     config_path.display()
                 );
             };
@@ -328,8 +339,21 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                 .with_context(|| format!("{}: invalid JSON", input.display()))?;
             let dossier = Dossier::from_json(value)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            let (dossier_mapping, progress_mapping) = if emc {
+                (emc::REPORT_MAPPING, emc::REPORT_MAPPING)
+            } else {
+                (HOSO_MAPPING, PROGRESS_MAPPING)
+            };
             let out = match event {
-                None => set.render(HOSO_MAPPING, &serde_json::to_value(&dossier)?),
+                // EMC reports a new dossier as the step of its status.
+                None if emc => {
+                    let step = emc::step_of(&MessageBody::Dossier {
+                        op: DossierOp::Create,
+                        dossier: Box::new(dossier),
+                    })?;
+                    set.render(dossier_mapping, &serde_json::to_value(&step)?)
+                }
+                None => set.render(dossier_mapping, &serde_json::to_value(&dossier)?),
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -338,11 +362,12 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                     let event = StatusEvent::from_json(value)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                     let p = ProgressInput {
+                        dossier: Some(Box::new(lienthong_mappings::DossierContext::of(&dossier))),
                         response_for: None,
                         dossier_code: dossier.code.clone(),
                         event,
                     };
-                    set.render(PROGRESS_MAPPING, &serde_json::to_value(&p)?)
+                    set.render(progress_mapping, &serde_json::to_value(&p)?)
                 }
             }
             .map_err(|e| anyhow::anyhow!("{destination}: {e}"))?;
@@ -350,6 +375,13 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn builtin_emc() -> anyhow::Result<MappingSet> {
+    Ok(MappingSet::from_sources(
+        "builtin:emc",
+        lienthong_mappings::engine::EMC_FILES,
+    )?)
 }
 
 fn builtin_dvcqg() -> anyhow::Result<MappingSet> {
@@ -468,6 +500,7 @@ fn render_edxml(input: &Path, event: Option<&Path>, to: &str) -> anyhow::Result<
             let event = StatusEvent::from_json(read(path)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             exchange.status = Some(ProgressInput {
+                dossier: None,
                 response_for: None,
                 dossier_code: dossier.code.clone(),
                 event,

@@ -407,6 +407,8 @@ pub enum DestinationKind {
     Peer(Box<lienthong_connectors::peer::PeerConfig>),
     /// The center's one-stop software, told what comes back.
     Webhook(Box<lienthong_connectors::webhook::WebhookConfig>),
+    /// The national e-monitoring system, told every processing step.
+    Emc(Box<lienthong_connectors::emc::EmcConfig>),
 }
 
 impl DestinationKind {
@@ -416,6 +418,7 @@ impl DestinationKind {
             Self::Dvcqg(_) => "dvcqg",
             Self::Peer(_) => "peer",
             Self::Webhook(_) => "webhook",
+            Self::Emc(_) => "emc",
         }
     }
 }
@@ -756,6 +759,16 @@ impl Parts {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
                     }
                 }
+                DestinationKind::Emc(c) => {
+                    for p in c.validate() {
+                        errors.push(err(format!("{key}.{}", p.key), p.message));
+                    }
+                    if let Err(e) = lienthong_connectors::emc::load_mappings(c) {
+                        for s in e.0 {
+                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
+                        }
+                    }
+                }
             }
         }
         if let Some(x) = &self.exchange {
@@ -1001,7 +1014,11 @@ fn destination(
             errors,
         )
         .map(|c| DestinationKind::Webhook(Box::new(c))),
-        "nbrs" | "investment" | "emc" => {
+        "emc" => {
+            section::<lienthong_connectors::emc::EmcConfig>(&key, toml::Value::Table(t), errors)
+                .map(|c| DestinationKind::Emc(Box::new(c)))
+        }
+        "nbrs" | "investment" => {
             errors.push(err(
                 format!("{key}.kind"),
                 format!("`{kind}` destinations are not available in this version yet"),
@@ -1011,7 +1028,7 @@ fn destination(
         other => {
             errors.push(err(
                 format!("{key}.kind"),
-                format!("unknown kind `{other}` (expected dvcqg, peer or webhook)"),
+                format!("unknown kind `{other}` (expected dvcqg, emc, peer or webhook)"),
             ));
             None
         }

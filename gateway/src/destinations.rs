@@ -64,6 +64,14 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
                     },
                 )?,
             ),
+            DestinationKind::Emc(c) => Arc::new(
+                lienthong_connectors::emc::EmcConnector::new(c, &outbound).map_err(|source| {
+                    DestinationError {
+                        name: name.clone(),
+                        source,
+                    }
+                })?,
+            ),
             DestinationKind::Peer(c) => {
                 let signing = security.signing.as_ref().ok_or_else(|| DestinationError {
                     name: name.clone(),

@@ -13,8 +13,8 @@ pub mod validation;
 
 pub use engine::{LoadError, MappingSet, RenderError};
 pub use model::{
-    Actor, Agency, Attachment, Dossier, DossierStatus, ExchangeAction, ExchangeInput,
-    ProgressInput, StatusEvent, TraceHop,
+    Actor, Agency, Attachment, Dossier, DossierContext, DossierStatus, ExchangeAction,
+    ExchangeInput, PaymentChannel, ProgressInput, StatusEvent, TraceHop,
 };
 pub use validation::{FieldError, ValidationErrors};
 

@@ -609,6 +609,68 @@ pub struct ProgressInput {
     /// status messages about it answer (`ResponseFor/DocumentId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_for: Option<String>,
+    /// What a report of the step needs to know about the dossier beyond its code (the national
+    /// e-monitoring system wants the procedure and the channel with every step); filled by the
+    /// gateway from the stored dossier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dossier: Option<Box<DossierContext>>,
+}
+
+/// The parts of a dossier that go with each report of one of its processing steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DossierContext {
+    /// The procedure.
+    pub procedure: Procedure,
+    /// The handling agency.
+    pub agency: Agency,
+    /// The handling level.
+    pub level: Level,
+    /// How it was filed.
+    pub channel: Channel,
+    /// How its fees are paid: `none` without fees, `online` when any is paid online, else
+    /// `counter`.
+    pub payment: PaymentChannel,
+    /// The dossier's free key/values (a mapping may read e.g. the online-service level).
+    #[serde(default)]
+    pub extra: Map<String, Value>,
+}
+
+/// How a dossier's fees are paid, as monitoring reports count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentChannel {
+    /// No fee.
+    None,
+    /// Paid online (the payment platform).
+    Online,
+    /// Paid at the counter (or by post).
+    Counter,
+}
+
+impl DossierContext {
+    /// The context of `dossier`.
+    pub fn of(dossier: &Dossier) -> Self {
+        let payment = if dossier.fees.is_empty() {
+            PaymentChannel::None
+        } else if dossier
+            .fees
+            .iter()
+            .any(|f| f.method.as_deref() == Some("online"))
+        {
+            PaymentChannel::Online
+        } else {
+            PaymentChannel::Counter
+        };
+        Self {
+            procedure: dossier.procedure.clone(),
+            agency: dossier.agency.clone(),
+            level: dossier.level,
+            channel: dossier.channel,
+            payment,
+            extra: dossier.extra.clone(),
+        }
+    }
 }
 
 /// What an inter-level exchange mapping (edXML, liên thông) renders from: the dossier, or one

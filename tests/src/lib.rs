@@ -6,10 +6,12 @@
 pub mod axis_sim;
 pub mod center_sim;
 pub mod dvcqg_sim;
+pub mod emc_sim;
 pub mod file_server;
 pub mod gateway_process;
 pub mod peer_sim;
 pub mod signatures;
+pub mod token_issuer;
 pub mod two_level;
 
 pub use dvcqg_sim::{DvcqgSim, FailKind, Faults, SimCredentials};

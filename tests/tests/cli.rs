@@ -210,3 +210,54 @@ fn mapping_render_edxml_dossier_and_status_messages() {
     ]);
     assert!(ok && out.contains("edxml (built-in): ok"), "{out}");
 }
+
+#[test]
+fn mapping_check_and_render_emc_reports() {
+    let missing_config = repo("no-such-config.toml");
+    let cfg = missing_config.to_str().expect("path");
+    let (ok, out, err) = run(&["mapping", "check", "--config", cfg]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("emc (built-in): ok") && out.contains("bao-cao"),
+        "{out}"
+    );
+
+    let input = repo("examples/dossier-business-registration.json");
+    let event = repo("examples/event-processing.json");
+    let (ok, out, err) = run(&[
+        "mapping",
+        "render",
+        "--destination",
+        "emc",
+        "--input",
+        input.to_str().expect("path"),
+        "--event",
+        event.to_str().expect("path"),
+        "--config",
+        cfg,
+    ]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON out");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("mappings/tests/expected/emc-bao-cao-business.json"))
+            .expect("expected"),
+    )
+    .expect("json");
+    assert_eq!(report, expected);
+
+    // Without an event: the new dossier as the step "received".
+    let (ok, out, err) = run(&[
+        "mapping",
+        "render",
+        "--destination",
+        "emc",
+        "--input",
+        input.to_str().expect("path"),
+        "--config",
+        cfg,
+    ]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON out");
+    assert_eq!(report["Status"], 1);
+    assert_eq!(report["Data"], "Tiếp nhận hồ sơ");
+}

@@ -121,17 +121,19 @@ impl DvcqgConnector {
                 })
             }
             Transport::Lgsp => Link::Lgsp(lgsp::LgspClient {
+                tokens: crate::oauth::TokenSource::new(
+                    client.clone(),
+                    signer,
+                    required(&config.token_url, "token_url")?,
+                    required(&config.client_id, "client_id")?,
+                    secret(&config.client_secret, &config.client_secret_file)?,
+                    config.token_margin,
+                ),
                 client,
-                signer,
-                token_url: required(&config.token_url, "token_url")?,
-                client_id: required(&config.client_id, "client_id")?,
-                client_secret: secret(&config.client_secret, &config.client_secret_file)?,
                 create_url: required(&config.create_url, "create_url")?,
                 update_url: required(&config.update_url, "update_url")?,
                 progress_url: required(&config.progress_url, "progress_url")?,
-                margin: config.token_margin,
                 rules,
-                token: Mutex::new(None),
             }),
         };
         Ok(Self { mappings, link })

@@ -208,6 +208,7 @@ async fn progress_goes_in_one_batch() {
     let batch: Vec<_> = (0..10)
         .map(|n| {
             msg(MessageBody::Progress(ProgressInput {
+                dossier: None,
                 response_for: None,
                 dossier_code: "A-1".into(),
                 event: event(n),
@@ -243,6 +244,7 @@ async fn lgsp_caches_the_token_and_resends_existing_as_update() {
         ]
     );
     let p = msg(MessageBody::Progress(ProgressInput {
+        dossier: None,
         response_for: None,
         dossier_code: "B-1".into(),
         event: event(1),

@@ -57,6 +57,7 @@ impl Answerer {
             now,
         );
         input.status = Some(ProgressInput {
+            dossier: None,
             dossier_code: received.dossier_code.clone(),
             response_for: Some(received.document_id.clone()),
             event: StatusEvent {

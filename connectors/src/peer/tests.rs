@@ -79,6 +79,7 @@ async fn dossiers_and_statuses_arrive_signed_with_their_business_type() {
     let event: StatusEvent =
         serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
     let status = MessageBody::Progress(ProgressInput {
+        dossier: None,
         response_for: None,
         dossier_code: dossier().code,
         event,
@@ -344,6 +345,7 @@ mod reading {
             serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
         let status = |event: StatusEvent, id: &str| {
             let body = MessageBody::Progress(ProgressInput {
+                dossier: None,
                 response_for: Some("000.00.12.H37,2026/11/27,77/LT".into()),
                 dossier_code: dossier().code,
                 event,
@@ -375,6 +377,7 @@ mod reading {
         let event: StatusEvent =
             serde_json::from_str(include_str!("../../../examples/event-processing.json")).unwrap();
         let body = MessageBody::Progress(ProgressInput {
+            dossier: None,
             response_for: None,
             dossier_code: dossier().code,
             event,

@@ -44,9 +44,8 @@ impl WebhookConfig {
     /// Every problem of the configuration, with its key.
     pub fn validate(&self) -> Vec<ConfigProblem> {
         let mut p = Vec::new();
-        match reqwest::Url::parse(&self.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => p.push(ConfigProblem::new("url", "must be an http(s) URL")),
+        if !crate::http::is_http_url(&self.url) {
+            p.push(ConfigProblem::new("url", "must be an http(s) URL"));
         }
         p
     }

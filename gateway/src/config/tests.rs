@@ -29,7 +29,8 @@ fn example_config_parses_with_contract_keys() {
     assert_eq!(d.retry.max_age, Duration::from_secs(72 * 3600));
     assert_eq!(d.retry.max_attempts, 25);
     assert_eq!(d.kind.name(), "dvcqg");
-    assert_eq!(c.routes[0].destinations, ["dvcqg"]);
+    assert_eq!(c.routes[0].destinations, ["dvcqg", "emc"]);
+    assert_eq!(c.destinations["emc"].kind.name(), "emc");
 }
 
 #[test]
@@ -71,7 +72,7 @@ fn every_problem_is_reported_with_its_key() {
             "madonvi = \"000.00.00.H37\"\nmadonvi_typo = 1",
         )
         .replace(
-            "destinations = [\"dvcqg\"]",
+            "destinations = [\"dvcqg\", \"emc\"]",
             "destinations = [\"dvcqg\", \"nbrs\"]",
         )
         .replace("[log]", "[logging]");
@@ -99,7 +100,7 @@ fn semantic_problems_are_all_reported() {
             "sqlite://relative.db",
         )
         .replace(
-            "destinations = [\"dvcqg\"]",
+            "destinations = [\"dvcqg\", \"emc\"]",
             "destinations = [\"dvcqg\", \"nbrs\"]",
         )
         .replace("max_attempts = 25", "max_attempts = 0")
@@ -217,4 +218,24 @@ batch = BATCH
             .any(|e| e.contains("transport") || e.contains("pigeon")),
         "{wrong:?}"
     );
+}
+
+#[test]
+fn emc_problems_are_named_with_their_keys() {
+    let text = example()
+        .replace("batch = 20 ", "batch = 0 ")
+        .replace("site_id = \"H37\"", "site_id = \"\"")
+        .replace(
+            "token_url = \"https://lgsp.ninhbinh.example.gov.vn/token\"",
+            "token_url = \"lgsp\"",
+        );
+    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
+    let k = keys(&e);
+    for key in [
+        "destinations.emc.batch",
+        "destinations.emc.site_id",
+        "destinations.emc.oauth.token_url",
+    ] {
+        assert!(k.contains(&key.to_owned()), "{key} missing in {e}");
+    }
 }

@@ -8,7 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lienthong_connectors::{DossierOp, MessageBody, MessageKind};
-use lienthong_mappings::{Dossier, ProgressInput, RenderError, StatusEvent, ValidationErrors};
+use lienthong_mappings::{
+    Dossier, DossierContext, ProgressInput, RenderError, StatusEvent, ValidationErrors,
+};
 use serde_json::{Value, json};
 
 use super::body::read_json;
@@ -118,12 +120,18 @@ fn settle(
     }
 }
 
-/// The configured destinations an existing dossier was routed to, and for a dossier another
-/// center sent, the DocumentId it came in (404 when it does not exist).
-async fn dossier_destinations(
-    st: &AppState,
-    code: &str,
-) -> Result<(Vec<String>, Option<String>), Problem> {
+/// Where an existing dossier goes and what its messages need to know of it.
+struct Existing {
+    /// The configured destinations it was routed to.
+    destinations: Vec<String>,
+    /// For a dossier another center sent, the DocumentId it came in.
+    response_for: Option<String>,
+    /// The stored dossier's context for progress reports.
+    context: Option<Box<DossierContext>>,
+}
+
+/// What the store knows of an existing dossier (404 when it does not exist).
+async fn existing(st: &AppState, code: &str) -> Result<Existing, Problem> {
     let record = st
         .store
         .dossier(code)
@@ -135,7 +143,16 @@ async fn dossier_destinations(
         .into_iter()
         .filter(|d| st.destinations.contains_key(d))
         .collect();
-    Ok((destinations, record.origin.map(|(_, document)| document)))
+    // Stored dossiers were validated at intake; one that no longer parses (an older model)
+    // still gets its events, without the context.
+    let context = serde_json::from_str::<Dossier>(&record.body)
+        .ok()
+        .map(|d| Box::new(DossierContext::of(&d)));
+    Ok(Existing {
+        destinations,
+        response_for: record.origin.map(|(_, document)| document),
+        context,
+    })
 }
 
 /// A dossier ready for the store: normalised body, its digest, and one message per destination.
@@ -234,7 +251,7 @@ async fn put_dossier_inner(
         )
         .with("field", "code"));
     }
-    let (destinations, _) = dossier_destinations(&st, &code).await?;
+    let destinations = existing(&st, &code).await?.destinations;
     let p = prepare(&st, dossier, DossierOp::Update, &destinations)?;
     let outcome = st
         .store
@@ -260,12 +277,17 @@ async fn post_event_inner(
 ) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let event = StatusEvent::from_json(value).map_err(|e| invalid(&e))?;
-    let (destinations, response_for) = dossier_destinations(&st, &code).await?;
+    let Existing {
+        destinations,
+        response_for,
+        context,
+    } = existing(&st, &code).await?;
     let stored = serde_json::to_string(&event).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let event_id = event.id.clone();
     let status = event.status;
     let message = MessageBody::Progress(ProgressInput {
+        dossier: context,
         response_for,
         dossier_code: code.clone(),
         event,

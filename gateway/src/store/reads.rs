@@ -15,6 +15,8 @@ pub struct DossierRecord {
     pub destinations: Vec<String>,
     /// For a dossier another center sent: its agency code and the DocumentId it came in.
     pub origin: Option<(String, String)>,
+    /// The canonical dossier as last stored (JSON).
+    pub body: String,
 }
 
 /// A status event as tracked.
@@ -191,7 +193,7 @@ impl Store {
     /// Errors: the store failed, or the stored destinations are unreadable.
     pub async fn dossier(&self, code: &str) -> Result<Option<DossierRecord>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT status, destinations, origin_peer, origin_document FROM dossiers WHERE code = ?",
+            "SELECT status, destinations, origin_peer, origin_document, body FROM dossiers WHERE code = ?",
         )
             .bind(code)
             .fetch_optional(&self.read)
@@ -208,6 +210,7 @@ impl Store {
                 (Some(peer), Some(document)) => Some((peer, document)),
                 _ => None,
             },
+            body: row.try_get(4)?,
         }))
     }
 

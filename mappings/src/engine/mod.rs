@@ -53,11 +53,18 @@ pub const EDXML_FILES: &[(&str, &str)] = &[
     ("status.toml", include_str!("../../specs/edxml/status.toml")),
 ];
 
+/// The built-in EMC mapping set (national e-monitoring of one-stop processing).
+pub const EMC_FILES: &[(&str, &str)] = &[
+    ("codes.toml", include_str!("../../specs/emc/codes.toml")),
+    ("bao-cao.toml", include_str!("../../specs/emc/bao-cao.toml")),
+];
+
 /// The built-in mapping sets by destination kind.
 pub fn builtin(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
     match kind {
         "dvcqg" => Some(DVCQG_FILES),
         "edxml" | "peer" => Some(EDXML_FILES),
+        "emc" => Some(EMC_FILES),
         _ => None,
     }
 }

@@ -303,3 +303,89 @@ source = "$.document_id"
         assert!(text.contains("`not a name` is not an XML name"), "{text}");
     }
 }
+
+fn emc() -> MappingSet {
+    MappingSet::from_sources("emc", EMC_FILES).expect("built-in EMC mappings compile")
+}
+
+/// A report input: `event` on `dossier` with the dossier's context, as the gateway queues it.
+fn report(dossier: Value, event: Value) -> Value {
+    let d = Dossier::from_json(dossier).expect("valid dossier");
+    json!({
+        "dossier_code": d.code,
+        "event": event,
+        "dossier": crate::model::DossierContext::of(&d),
+    })
+}
+
+fn processing_event() -> Value {
+    serde_json::from_str(include_str!("../../../examples/event-processing.json")).expect("json")
+}
+
+#[test]
+fn emc_report_of_a_business_dossier_is_the_expected_one() {
+    let out = emc()
+        .render("bao-cao", &report(business(), processing_event()))
+        .expect("renders");
+    let expected: Value = serde_json::from_str(include_str!(
+        "../../tests/expected/emc-bao-cao-business.json"
+    ))
+    .expect("json");
+    assert_eq!(
+        out,
+        expected,
+        "{}",
+        serde_json::to_string_pretty(&out).unwrap_or_default()
+    );
+}
+
+#[test]
+fn emc_report_codes_follow_channel_fees_level_and_status() {
+    let investment: Value =
+        serde_json::from_str(include_str!("../../../examples/dossier-investment.json"))
+            .expect("json");
+    let mut event = processing_event();
+    event["status"] = json!("returned");
+    let out = emc()
+        .render("bao-cao", &report(investment.clone(), event.clone()))
+        .expect("renders");
+    assert_eq!(out["Status"], 3, "returned → result returned");
+    assert_eq!(out["FormsReception"], 2, "counter");
+    assert_eq!(out["FormsPayments"], 0, "no fee");
+    assert_eq!(out["Level"], 1, "in person, full");
+    assert_eq!(out["IsDVCBC"], 0);
+
+    // By post, fees at the counter, a level and the national portal given in `extra`.
+    let mut posted = investment;
+    posted["channel"] = json!("post");
+    posted["fees"] =
+        json!([{ "code": "LP", "name": "Lệ phí", "amount": 1000, "method": "counter" }]);
+    posted["extra"] = json!({ "muc_do_dvc": "3", "tu_dvcqg": true, "so_bien_nhan": "BN-0042" });
+    for (status, code) in [
+        ("rejected", 0),
+        ("accepted", 1),
+        ("processed", 2),
+        ("withdrawn", 0),
+    ] {
+        event["status"] = json!(status);
+        let out = emc()
+            .render("bao-cao", &report(posted.clone(), event.clone()))
+            .expect("renders");
+        assert_eq!(out["Status"], code, "{status}");
+        assert_eq!(out["FormsReception"], 2);
+        assert_eq!(out["FormsPayments"], 2);
+        assert_eq!(out["Level"], 3);
+        assert_eq!(out["IsFromDVCQG"], 1);
+        assert_eq!(out["IsDVCBC"], 1);
+        assert_eq!(out["MaHoSo"], "BN-0042");
+    }
+}
+
+#[test]
+fn emc_report_without_the_dossier_context_names_the_field() {
+    let input = json!({ "dossier_code": "000.02.01.H37-261128-0001", "event": processing_event() });
+    let e = emc()
+        .render("bao-cao", &input)
+        .expect_err("needs the context");
+    assert!(e.to_string().contains("CodeTTHC"), "{e}");
+}

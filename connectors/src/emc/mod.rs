@@ -1,0 +1,245 @@
+//! The national e-monitoring system of one-stop processing (EMC, hệ thống giám sát, đánh giá
+//! giải quyết thủ tục hành chính): every status change of every dossier is reported.
+//!
+//! Each step is one report (mapping `bao-cao`, fields and enums of the format notes §2), rendered
+//! from the status event with the dossier's context (procedure, channel, fees) that the gateway
+//! stores with it; a new or refreshed dossier is reported as the step of its current status. The
+//! reports of one dossier due together go in one call (a JSON array, at most `batch`), so a
+//! dossier that had many steps while EMC was down catches up in few calls. The answer is read as
+//! the national portals answer (`{"error_code": 0, "message"}`, assumed: EMC publishes no
+//! specification): 0 or an empty 2xx is delivered, another code is invalid data (dead, with
+//! EMC's message), 408/429/5xx and transport failures are retried by the dispatcher.
+
+pub mod config;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lienthong_mappings::engine::InputKind;
+use lienthong_mappings::{
+    Actor, DossierContext, MappingSet, ProgressInput, RenderError, StatusEvent,
+};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+pub use self::config::EmcConfig;
+use crate::http::{OutboundSecurity, RequestSigner, send};
+use crate::oauth::TokenSource;
+use crate::{
+    BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome,
+    PortalAnswer,
+};
+
+/// Mapping rendering one report.
+pub const REPORT_MAPPING: &str = "bao-cao";
+
+/// Loads the mapping set of an EMC destination: `mappings_dir` when configured, else built-in.
+///
+/// Errors: the files have problems, or lack the `bao-cao` mapping.
+pub fn load_mappings(config: &EmcConfig) -> Result<MappingSet, lienthong_mappings::LoadError> {
+    let set = match &config.mappings_dir {
+        Some(dir) => MappingSet::from_dir(dir)?,
+        None => MappingSet::from_sources("builtin:emc", lienthong_mappings::engine::EMC_FILES)?,
+    };
+    set.require(REPORT_MAPPING, InputKind::Progress)?;
+    Ok(set)
+}
+
+/// A configured EMC destination.
+pub struct EmcConnector {
+    url: String,
+    site_id: String,
+    batch: usize,
+    mappings: MappingSet,
+    client: reqwest::Client,
+    signer: Option<Arc<RequestSigner>>,
+    tokens: Option<TokenSource>,
+}
+
+impl EmcConnector {
+    /// Builds the connector with the destination's TLS settings and request signer.
+    ///
+    /// Errors: configuration problems, an unreadable secret file, bad mappings.
+    pub fn new(config: &EmcConfig, security: &OutboundSecurity) -> Result<Self, BuildError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BuildError::Config(problems));
+        }
+        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
+        let tokens = config
+            .oauth
+            .as_ref()
+            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
+            .transpose()?;
+        Ok(Self {
+            url: config.url.clone(),
+            site_id: config.site_id.clone(),
+            batch: config.batch,
+            mappings: load_mappings(config)?,
+            client,
+            signer: security.signer.clone(),
+            tokens,
+        })
+    }
+
+    /// One report as EMC receives it, with `SiteId` from the configuration.
+    fn report(&self, body: &MessageBody) -> Result<Value, RenderError> {
+        let input = step_of(body)?;
+        let value = serde_json::to_value(&input).map_err(|e| RenderError {
+            mapping: REPORT_MAPPING.into(),
+            target: String::new(),
+            input: None,
+            message: e.to_string(),
+        })?;
+        let mut rendered = self.mappings.render(REPORT_MAPPING, &value)?;
+        if let Value::Object(fields) = &mut rendered {
+            fields.insert("SiteId".into(), Value::String(self.site_id.clone()));
+        }
+        Ok(rendered)
+    }
+}
+
+/// The processing step a message reports: a status event as it is, a dossier as the step of
+/// its current status (received when new, updated when refreshed). What the `bao-cao` mapping
+/// renders from.
+///
+/// Errors: a notice (not reported to EMC).
+pub fn step_of(body: &MessageBody) -> Result<ProgressInput, RenderError> {
+    match body {
+        MessageBody::Progress(p) => Ok(p.clone()),
+        MessageBody::Dossier { op, dossier } => Ok(ProgressInput {
+            dossier_code: dossier.code.clone(),
+            event: StatusEvent {
+                id: format!("{}-{}", dossier.code, op_name(*op)),
+                at: dossier.received_at,
+                status: dossier.status,
+                actor: Actor {
+                    name: dossier.agency.name.clone(),
+                    title: None,
+                    unit: None,
+                },
+                note: Some(
+                    match op {
+                        DossierOp::Create => "Tiếp nhận hồ sơ",
+                        DossierOp::Update => "Cập nhật hồ sơ",
+                    }
+                    .into(),
+                ),
+                due_at: dossier.due_at,
+                exchange: None,
+            },
+            response_for: None,
+            dossier: Some(Box::new(DossierContext::of(dossier))),
+        }),
+        MessageBody::Notice(_) => Err(crate::message::unsupported("emc", body)),
+    }
+}
+
+const fn op_name(op: DossierOp) -> &'static str {
+    match op {
+        DossierOp::Create => "create",
+        DossierOp::Update => "update",
+    }
+}
+
+/// Reads EMC's answer to a call.
+fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Outcome {
+    if !status.is_success() {
+        return crate::http::status_error(status, headers, body);
+    }
+    let delivered = |portal| Outcome::Delivered {
+        http_status: Some(status.as_u16()),
+        portal,
+    };
+    if body.trim().is_empty() {
+        return delivered(None);
+    }
+    let Ok(json) = serde_json::from_str::<Value>(body) else {
+        // A 2xx page that is not EMC's answer (a proxy's, a maintenance page) is not a receipt.
+        let snippet: String = body.chars().take(200).collect();
+        return Outcome::Retry {
+            error: format!("unreadable answer (not JSON): {snippet}"),
+            http_status: Some(status.as_u16()),
+            retry_after: None,
+            portal: None,
+        };
+    };
+    let code = match json.get("error_code") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.trim().to_owned(),
+        _ => "0".to_owned(),
+    };
+    let answer = PortalAnswer {
+        message: json
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        code,
+    };
+    if answer.code == "0" {
+        delivered(Some(answer))
+    } else {
+        Outcome::Reject {
+            error: format!("EMC refused the report: {} {}", answer.code, answer.message),
+            http_status: Some(status.as_u16()),
+            portal: Some(answer),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for EmcConnector {
+    fn kind(&self) -> &'static str {
+        "emc"
+    }
+
+    fn batch_limit(&self, kind: MessageKind) -> usize {
+        match kind {
+            MessageKind::Progress => self.batch,
+            _ => 1,
+        }
+    }
+
+    fn check(&self, body: &MessageBody) -> Result<(), RenderError> {
+        self.report(body).map(drop)
+    }
+
+    fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
+        self.report(body)
+    }
+
+    async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
+        let mut reports = Vec::with_capacity(batch.len());
+        for m in batch {
+            match self.report(&m.body) {
+                Ok(r) => reports.push(r),
+                Err(e) => return Outcome::reject(format!("cannot render {}: {e}", m.id)),
+            }
+        }
+        let body = Value::Array(reports);
+        let answer = match &self.tokens {
+            Some(tokens) => {
+                tokens
+                    .send_authorized(|token| {
+                        self.client.post(&self.url).bearer_auth(token).json(&body)
+                    })
+                    .await
+            }
+            None => {
+                send(
+                    self.client.post(&self.url).json(&body),
+                    self.signer.as_deref(),
+                )
+                .await
+            }
+        };
+        match answer {
+            Ok((status, headers, text)) => classify(status, &headers, &text),
+            Err(o) => o,
+        }
+    }
+}
