@@ -16,7 +16,9 @@ pub mod http;
 pub mod message;
 pub mod oauth;
 pub mod outcome;
+pub mod payment;
 pub mod peer;
+pub mod push;
 pub mod serde_duration;
 pub mod webhook;
 

@@ -57,6 +57,8 @@ pub struct Config {
     pub signing: Option<SigningConfig>,
     /// `[exchange]`: receiving from other centers (liên thông).
     pub exchange: ExchangeConfig,
+    /// `[callbacks]`: pushes from the national systems.
+    pub callbacks: CallbacksConfig,
     /// The file this was loaded from (reloads read it again).
     pub source: Option<PathBuf>,
 }
@@ -157,6 +159,77 @@ pub struct CenterConfig {
     pub agency_code: String,
     /// Its name.
     pub agency_name: String,
+}
+
+/// `[callbacks]`: pushes from the national systems at `POST /v1/callbacks/{source}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksConfig {
+    /// Webhook destinations (the center's one-stop software) pushes are forwarded to.
+    #[serde(default)]
+    pub forward_to: Vec<String>,
+    /// Largest push (`32MiB`: a dossier filed on the national portal carries its files).
+    #[serde(default = "default_callbacks_max_body", deserialize_with = "de_size")]
+    pub max_body: u64,
+    /// A dated push (payment, tax notice, receipt) older than this is refused as a replay
+    /// (`7d`).
+    #[serde(default = "default_callbacks_max_age", with = "serde_duration")]
+    pub max_age: Duration,
+    /// How far in the future a push may be dated (`5m`, clocks differ).
+    #[serde(default = "default_exchange_skew", with = "serde_duration")]
+    pub max_skew: Duration,
+    /// `[callbacks.dvcqg]`: the national portal's pushes.
+    #[serde(default)]
+    pub dvcqg: Option<SharedKeyConfig>,
+    /// `[callbacks.payment]`: the payment platform's confirmations.
+    #[serde(default)]
+    pub payment: Option<SharedKeyConfig>,
+}
+
+/// A shared secret agreed with a pushing system: inline or, better, in a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedKeyConfig {
+    /// The secret (DVCQG's `SecurityKey`, the payment platform's hash key).
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// A file holding it (e.g. a systemd credential).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+impl SharedKeyConfig {
+    /// The secret.
+    ///
+    /// Errors: neither or both given, or the file cannot be read.
+    pub fn load(&self) -> Result<Secret, String> {
+        match (&self.secret, &self.secret_file) {
+            (Some(s), None) => Ok(s.clone()),
+            (None, Some(f)) => Secret::from_file(f).map_err(|e| e.to_string()),
+            (Some(_), Some(_)) => Err("give secret or secret_file, not both".into()),
+            (None, None) => Err("missing secret (or secret_file)".into()),
+        }
+    }
+}
+
+const fn default_callbacks_max_body() -> u64 {
+    32 * 1024 * 1024
+}
+const fn default_callbacks_max_age() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        Self {
+            forward_to: Vec::new(),
+            max_body: default_callbacks_max_body(),
+            max_age: default_callbacks_max_age(),
+            max_skew: default_exchange_skew(),
+            dvcqg: None,
+            payment: None,
+        }
+    }
 }
 
 /// `[exchange]`: receiving edXML from other centers at `POST /v1/exchange` (liên thông).
@@ -640,6 +713,7 @@ struct Parts {
     trust: Option<BTreeMap<String, TrustStoreConfig>>,
     signing: Option<Option<SigningConfig>>,
     exchange: Option<ExchangeConfig>,
+    callbacks: Option<CallbacksConfig>,
     destinations: BTreeMap<String, DestinationConfig>,
     /// Every destination name declared, including those that did not parse.
     declared: std::collections::BTreeSet<String>,
@@ -771,21 +845,19 @@ impl Parts {
                 }
             }
         }
-        if let Some(x) = &self.exchange {
-            for name in &x.forward_to {
-                match self.destinations.get(name) {
-                    Some(d) if matches!(d.kind, DestinationKind::Webhook(_)) => {}
-                    Some(_) => errors.push(err(
-                        "exchange.forward_to",
-                        format!("`{name}` is not a webhook destination"),
-                    )),
-                    None if self.declared.contains(name) => {}
-                    None => errors.push(err(
-                        "exchange.forward_to",
-                        format!("unknown destination `{name}`"),
-                    )),
+        if let Some(c) = &self.callbacks {
+            self.check_forward_to("callbacks.forward_to", &c.forward_to, errors);
+            if c.max_body == 0 {
+                errors.push(err("callbacks.max_body", "must be more than 0"));
+            }
+            for (name, key) in [("dvcqg", &c.dvcqg), ("payment", &c.payment)] {
+                if let Some(Err(e)) = key.as_ref().map(SharedKeyConfig::load) {
+                    errors.push(err(format!("callbacks.{name}.secret"), e));
                 }
             }
+        }
+        if let Some(x) = &self.exchange {
+            self.check_forward_to("exchange.forward_to", &x.forward_to, errors);
             if x.max_body == 0 {
                 errors.push(err("exchange.max_body", "must be more than 0"));
             }
@@ -852,6 +924,18 @@ impl Parts {
         }
     }
 
+    /// Each name must be a webhook destination.
+    fn check_forward_to(&self, key: &str, names: &[String], errors: &mut Vec<ConfigError>) {
+        for name in names {
+            match self.destinations.get(name) {
+                Some(d) if matches!(d.kind, DestinationKind::Webhook(_)) => {}
+                Some(_) => errors.push(err(key, format!("`{name}` is not a webhook destination"))),
+                None if self.declared.contains(name) => {}
+                None => errors.push(err(key, format!("unknown destination `{name}`"))),
+            }
+        }
+    }
+
     fn assemble(self) -> Option<Config> {
         if !self.destinations_ok {
             return None;
@@ -867,6 +951,7 @@ impl Parts {
             trust: self.trust?,
             signing: self.signing?,
             exchange: self.exchange?,
+            callbacks: self.callbacks?,
             source: None,
         })
     }
@@ -917,6 +1002,10 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         Some(v) => section::<ExchangeConfig>("exchange", v, errors),
         None => Some(ExchangeConfig::default()),
     };
+    let callbacks = match take("callbacks") {
+        Some(v) => section::<CallbacksConfig>("callbacks", v, errors),
+        None => Some(CallbacksConfig::default()),
+    };
     let mut destinations = BTreeMap::new();
     let mut destinations_ok = true;
     let mut declared = std::collections::BTreeSet::new();
@@ -954,6 +1043,7 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         trust,
         signing,
         exchange,
+        callbacks,
         destinations,
         declared,
         destinations_ok,

@@ -13,6 +13,7 @@
 //! - [`cli`] and [`demo`]: the `lienthong` command.
 
 pub mod breaker;
+pub mod callbacks;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -21,6 +22,7 @@ pub mod dispatcher;
 pub mod exchange;
 pub mod http;
 pub mod listener;
+pub mod notice;
 pub mod retry;
 pub mod routing;
 pub mod security;

@@ -31,6 +31,9 @@ pub enum ServerError {
     /// Certificates, keys or trust stores could not be loaded.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Security(Vec<crate::config::ConfigError>),
+    /// A `[callbacks]` secret could not be had.
+    #[error("{0}")]
+    Callbacks(String),
     /// The HTTP server failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
@@ -85,6 +88,10 @@ pub async fn run(
         dossier_schema: lienthong_mappings::dossier_schema(),
         security: security.clone(),
         exchange: exchange_settings.clone(),
+        callbacks: Arc::new(
+            crate::callbacks::CallbackSettings::new(&config.callbacks)
+                .map_err(ServerError::Callbacks)?,
+        ),
     });
     if state.admin_token.is_none() {
         tracing::warn!("no server.admin_token: the admin API answers loopback clients only");

@@ -89,6 +89,12 @@ pub fn exchange(source: &str, outcome: &'static str) {
         .increment(1);
 }
 
+/// A push from a national system was answered (`stored`, `duplicate`, `refused`, `unavailable`).
+pub fn callback(source: &str, outcome: &'static str) {
+    counter!("lienthong_callbacks_received_total", "source" => source.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
 /// One round of the axis poller ended (`ok` or `failed`).
 pub fn pull_round(outcome: &'static str) {
     counter!("lienthong_exchange_pull_rounds_total", "outcome" => outcome).increment(1);

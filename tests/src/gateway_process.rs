@@ -201,6 +201,11 @@ impl Gateway {
         Self::start_with_client(dir, config, "https", client, &[]).await
     }
 
+    /// Like [`Gateway::start`] with extra environment variables (fault injection).
+    pub async fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with_client(dir, config, "http", reqwest::Client::new(), env).await
+    }
+
     /// Like [`Gateway::start_tls`] with extra environment variables (fault injection).
     pub async fn start_tls_with_env(
         dir: &Path,
@@ -312,6 +317,16 @@ impl Gateway {
     pub async fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().await.expect("kill -9");
+        }
+    }
+
+    /// Waits (at most 10 s) for the process to exit by itself, e.g. after an injected crash.
+    ///
+    /// Panics if it is still running.
+    pub async fn wait_exit(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let status = tokio::time::timeout(Duration::from_secs(10), c.wait()).await;
+            assert!(status.is_ok(), "still running:\n{}", self.log());
         }
     }
 

@@ -10,6 +10,7 @@ pub mod emc_sim;
 pub mod file_server;
 pub mod gateway_process;
 pub mod peer_sim;
+pub mod pushers;
 pub mod signatures;
 pub mod token_issuer;
 pub mod two_level;

@@ -9,6 +9,7 @@
 mod classify;
 pub mod config;
 mod lgsp;
+pub mod push;
 mod session;
 
 use async_trait::async_trait;

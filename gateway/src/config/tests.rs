@@ -239,3 +239,29 @@ fn emc_problems_are_named_with_their_keys() {
         assert!(k.contains(&key.to_owned()), "{key} missing in {e}");
     }
 }
+
+#[test]
+fn callbacks_need_webhooks_and_one_secret_each() {
+    let text = format!(
+        "{}\n[callbacks]\nforward_to = [\"dvcqg\", \"nowhere\"]\nmax_body = 0\n[callbacks.dvcqg]\nsecret = \"a\"\nsecret_file = \"/x\"\n[callbacks.payment]\n",
+        example()
+    );
+    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
+    let msg = e.to_string();
+    for expected in [
+        "callbacks.forward_to: `dvcqg` is not a webhook destination",
+        "callbacks.forward_to: unknown destination `nowhere`",
+        "callbacks.max_body: must be more than 0",
+        "callbacks.dvcqg.secret: give secret or secret_file, not both",
+        "callbacks.payment.secret: missing secret (or secret_file)",
+    ] {
+        assert!(msg.contains(expected), "{expected} missing in {msg}");
+    }
+    let ok = Config::from_toml(
+        &format!("{}\n[callbacks.payment]\nsecret = \"k\"\n", example()),
+        no_env(),
+    )
+    .expect("valid");
+    assert_eq!(ok.callbacks.max_body, 32 * 1024 * 1024);
+    assert_eq!(ok.callbacks.max_age, Duration::from_secs(7 * 24 * 3600));
+}

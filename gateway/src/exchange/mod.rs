@@ -18,14 +18,13 @@ use std::sync::Arc;
 use lienthong_certs::sha256_hex;
 use lienthong_certs::xml::Limits;
 use lienthong_connectors::peer::inbound::{self, Inbound, InboundError};
-use lienthong_connectors::{MessageBody, MessageKind, Notice};
 use lienthong_mappings::{Dossier, DossierStatus};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use crate::security::{InboundPeer, Security};
-use crate::store::{ExchangeReceipt, NewMessage, ReceiptEffect, ReceiptOutcome, Store, StoreError};
+use crate::store::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome, Store, StoreError};
 
 /// Receiving settings, from `[exchange]`.
 pub struct ExchangeSettings {
@@ -269,24 +268,8 @@ pub fn prepare(
     let answer = answerer
         .arrived(&m, now)
         .map_err(|e| ReceiveError::Internal(format!("cannot sign the answer: {e}")))?;
-    let notice = MessageBody::Notice(Notice {
-        event: event.to_owned(),
-        dossier_code: m.dossier_code.clone(),
-        data,
-    });
-    let body = serde_json::to_string(&notice).map_err(|e| ReceiveError::Internal(e.to_string()))?;
-    // One shared body for every forwarding destination (a large document's files are in it).
-    let body: Arc<str> = body.into();
-    let notices = settings
-        .forward_to
-        .iter()
-        .map(|d| NewMessage {
-            id: uuid::Uuid::now_v7().to_string(),
-            destination: d.clone(),
-            kind: MessageKind::Notice,
-            body: body.clone(),
-        })
-        .collect();
+    let notices = crate::notice::for_center(&settings.forward_to, event, &m.dossier_code, data)
+        .map_err(|e| ReceiveError::Internal(e.to_string()))?;
     Ok(ExchangeReceipt {
         source: m.from.clone(),
         dedupe_key: m.dedupe_key(),
@@ -356,7 +339,7 @@ pub async fn commit(
 /// environment, the process aborts (like `kill -9`: no answer, no cleanup) right after the
 /// commit at that point, so tests can prove that what was committed is not lost and that the
 /// sender's resend is deduplicated. Never set in production.
-fn crash_point(point: &str) {
+pub(crate) fn crash_point(point: &str) {
     if std::env::var("LIENTHONG_TEST_CRASH_AFTER_COMMIT").is_ok_and(|p| p == point) {
         tracing::error!(
             point,

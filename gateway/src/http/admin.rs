@@ -218,3 +218,19 @@ pub(super) async fn received(
         .map_err(|e| store_unavailable(&e))?;
     Ok(axum::Json(json!({ "received": items })).into_response())
 }
+
+/// `GET /v1/callbacks/received/{dossier}`: pushes from the national systems about a dossier.
+pub(super) async fn callbacks_received(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    authorize(&st, &headers, peer)?;
+    let items = st
+        .store
+        .callbacks_received(&code)
+        .await
+        .map_err(|e| store_unavailable(&e))?;
+    Ok(axum::Json(json!({ "received": items })).into_response())
+}

@@ -5,6 +5,7 @@
 mod admin;
 pub use admin::STATES as ADMIN_STATES;
 pub mod body;
+mod callbacks;
 pub mod exchange;
 pub mod guard;
 mod health;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub security: Arc<crate::security::SecurityHandle>,
     /// Receiving from other centers.
     pub exchange: Arc<crate::exchange::ExchangeSettings>,
+    /// Receiving pushes from the national systems.
+    pub callbacks: Arc<crate::callbacks::CallbackSettings>,
 }
 
 /// Builds the router.
@@ -54,6 +57,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/dossiers/{code}/events", post(intake::post_event))
         .route("/v1/schema/dossier", get(intake::dossier_schema))
+        .route("/v1/callbacks/{source}", post(callbacks::post_callback))
+        .route(
+            "/v1/callbacks/received/{dossier}",
+            get(admin::callbacks_received),
+        )
         .route("/v1/exchange", post(exchange::post_exchange))
         .route("/v1/exchange/received/{dossier}", get(admin::received))
         .route("/v1/deliveries", get(admin::list))

@@ -7,6 +7,7 @@
 //! share one fsync (group commit); a caller never hears "done" before its data is durable.
 //! Reads (tracking, admin, health) use a separate pool of read-only connections.
 
+mod callbacks;
 mod exchange;
 mod reads;
 mod writer;
@@ -20,10 +21,11 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
+pub use callbacks::{CallbackOutcome, CallbackReceipt};
 pub use exchange::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome};
 pub use reads::{
-    AttemptView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView, ReceivedView,
-    StateCount,
+    AttemptView, CallbackView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView,
+    ReceivedView, StateCount,
 };
 pub use writer::{
     Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, EventIntake, IntakeOutcome,
@@ -227,6 +229,18 @@ impl Store {
     pub async fn receive_exchange(&self, r: ExchangeReceipt) -> Result<ReceiptOutcome, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.submit(writer::Op::Receive(Box::new(r), tx), rx).await
+    }
+
+    /// Stores a verified push from a national system with its notices, or answers the original
+    /// answer for a repeat (same source and dedupe key).
+    ///
+    /// Errors: the store failed; nothing was stored.
+    pub async fn receive_callback(
+        &self,
+        r: CallbackReceipt,
+    ) -> Result<CallbackOutcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(writer::Op::Callback(Box::new(r), tx), rx).await
     }
 
     /// Stops the writer after it has committed what it holds.

@@ -410,3 +410,55 @@ impl Store {
             .collect()
     }
 }
+
+/// A push from a national system as kept (`GET /v1/callbacks/received/{dossier}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackView {
+    /// Who pushed it.
+    pub source: String,
+    /// What the center was told.
+    pub event: String,
+    /// The dedupe key.
+    pub dedupe_key: String,
+    /// The dossier.
+    pub dossier_code: String,
+    /// SHA-256 of the kept body.
+    pub body_sha256: String,
+    /// When it was received.
+    pub received_at: String,
+    /// The push as kept (secrets removed).
+    pub body: Value,
+}
+
+impl Store {
+    /// Pushes received about one dossier, in arrival order.
+    ///
+    /// Errors: the store failed or holds unreadable JSON.
+    pub async fn callbacks_received(
+        &self,
+        dossier_code: &str,
+    ) -> Result<Vec<CallbackView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT source, event, dedupe_key, dossier_code, body_sha256, received_at, body
+             FROM callbacks_received WHERE dossier_code = ? ORDER BY id",
+        )
+        .bind(dossier_code)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get(6)?;
+                Ok(CallbackView {
+                    source: r.try_get(0)?,
+                    event: r.try_get(1)?,
+                    dedupe_key: r.try_get(2)?,
+                    dossier_code: r.try_get(3)?,
+                    body_sha256: r.try_get(4)?,
+                    received_at: ms_to_rfc3339(r.try_get(5)?),
+                    body: serde_json::from_str(&body)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}

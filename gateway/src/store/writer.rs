@@ -33,6 +33,10 @@ pub(super) enum Op {
         Box<super::exchange::ExchangeReceipt>,
         Reply<super::exchange::ReceiptOutcome>,
     ),
+    Callback(
+        Box<super::callbacks::CallbackReceipt>,
+        Reply<super::callbacks::CallbackOutcome>,
+    ),
     Stop(oneshot::Sender<()>),
 }
 
@@ -231,6 +235,7 @@ enum Done {
     Count(u64),
     Replay(ReplayOutcome),
     Received(super::exchange::ReceiptOutcome),
+    Callback(super::callbacks::CallbackOutcome),
 }
 
 impl Op {
@@ -242,6 +247,7 @@ impl Op {
                 Done::Intake(IntakeOutcome::Accepted(_))
                     | Done::Replay(ReplayOutcome::Replayed)
                     | Done::Received(super::exchange::ReceiptOutcome::Stored { .. })
+                    | Done::Callback(super::callbacks::CallbackOutcome::Stored(_))
             )
     }
 
@@ -286,6 +292,13 @@ impl Op {
                 tx,
                 result.and_then(|d| match d {
                     Done::Received(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Callback(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Callback(r) => Ok(r),
                     _ => Err(mismatch()),
                 }),
             ),
@@ -433,6 +446,7 @@ async fn execute(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Err
         Op::Release(seqs, _) => Done::Count(release(conn, seqs.as_deref()).await?),
         Op::Replay(id, _) => Done::Replay(replay(conn, id).await?),
         Op::Receive(r, _) => Done::Received(super::exchange::receive(conn, r).await?),
+        Op::Callback(r, _) => Done::Callback(super::callbacks::receive(conn, r).await?),
         Op::Stop(_) => Done::Unit,
     })
 }

@@ -1,0 +1,252 @@
+//! Pushes from the national systems (`POST /v1/callbacks/{source}`): the national portal's
+//! dossiers, tax notices and payment receipts (`dvcqg`, shared `SecurityKey`), and the payment
+//! platform's confirmations (`payment`, SHA-256 `MaXacThuc`).
+//!
+//! [`prepare`] reads a push with its source's parser (`lienthong_connectors::dvcqg::push`,
+//! `lienthong_connectors::payment`), authenticates it in constant time, refuses it when it is
+//! dated outside `[callbacks] max_age` (a replay), and builds what it leads to: the record kept
+//! (secrets removed) and the notices for the center. [`commit`] stores all of it in one
+//! transaction, deduplicated by the source's key; only then is the pusher answered, in its own
+//! format. A refused push stores nothing.
+
+use std::fmt;
+
+use lienthong_certs::{Secret, sha256_hex};
+use lienthong_connectors::dvcqg::push::{self as portal, PortalPush};
+use lienthong_connectors::payment::{self, PaymentConfirmation};
+use lienthong_connectors::push::{PushError, fresh};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::config::CallbacksConfig;
+use crate::store::{CallbackOutcome, CallbackReceipt, Store, StoreError};
+
+/// A system that pushes to the province.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The National Public Service Portal.
+    Dvcqg,
+    /// The public-service payment platform.
+    Payment,
+}
+
+impl Source {
+    /// The source named in the path, if known.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "dvcqg" => Some(Self::Dvcqg),
+            "payment" => Some(Self::Payment),
+            _ => None,
+        }
+    }
+
+    /// Its name in paths, metrics and the store.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Dvcqg => "dvcqg",
+            Self::Payment => "payment",
+        }
+    }
+
+    /// The pusher's answer when the push is taken (or was, for a repeat).
+    pub fn accepted(self) -> Value {
+        match self {
+            Self::Dvcqg => portal::accepted(),
+            Self::Payment => payment::accepted(),
+        }
+    }
+
+    /// The pusher's answer to a refused push.
+    pub fn refused(self, e: &PushError) -> Value {
+        match self {
+            Self::Dvcqg => portal::refused(e),
+            Self::Payment => payment::refused(e),
+        }
+    }
+
+    /// The pusher's answer when the province cannot take it now.
+    pub fn unavailable(self) -> Value {
+        match self {
+            Self::Dvcqg => portal::unavailable(),
+            Self::Payment => payment::unavailable(),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Receiving settings, from `[callbacks]`.
+pub struct CallbackSettings {
+    /// Webhook destinations pushes are forwarded to.
+    pub forward_to: Vec<String>,
+    /// Largest push.
+    pub max_body: u64,
+    /// Oldest acceptable dated push.
+    pub max_age: time::Duration,
+    /// Furthest acceptable future date.
+    pub max_skew: time::Duration,
+    /// DVCQG's `SecurityKey`; without it DVCQG pushes are refused.
+    pub dvcqg_key: Option<Secret>,
+    /// The payment platform's hash key; without it confirmations are refused.
+    pub payment_key: Option<Secret>,
+}
+
+impl CallbackSettings {
+    /// From the configuration (reads the secret files).
+    ///
+    /// Errors: a secret that cannot be had, named by its key.
+    pub fn new(c: &CallbacksConfig) -> Result<Self, String> {
+        let load = |name: &str, k: &Option<crate::config::SharedKeyConfig>| {
+            k.as_ref()
+                .map(|k| {
+                    k.load()
+                        .map_err(|e| format!("callbacks.{name}.secret: {e}"))
+                })
+                .transpose()
+        };
+        Ok(Self {
+            forward_to: c.forward_to.clone(),
+            max_body: c.max_body,
+            max_age: time::Duration::try_from(c.max_age).unwrap_or(time::Duration::DAY),
+            max_skew: time::Duration::try_from(c.max_skew).unwrap_or(time::Duration::MINUTE),
+            dvcqg_key: load("dvcqg", &c.dvcqg)?,
+            payment_key: load("payment", &c.payment)?,
+        })
+    }
+}
+
+/// Why a push was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// The push is malformed, not authentic or stale (nothing stored).
+    #[error(transparent)]
+    Refused(#[from] PushError),
+    /// This source has no `[callbacks.<source>]` key: nothing from it can be believed.
+    #[error("no [callbacks.{0}] secret is configured: pushes from {0} are refused")]
+    NotConfigured(Source),
+    /// Something on this side failed before the store.
+    #[error("{0}")]
+    Internal(String),
+    /// The store is unavailable (the pusher should retry).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads, authenticates and checks a push, and builds what storing it takes.
+///
+/// Errors: [`CallbackError::Refused`] or [`CallbackError::NotConfigured`]; nothing is stored.
+pub fn prepare(
+    source: Source,
+    body: &[u8],
+    settings: &CallbackSettings,
+    now: OffsetDateTime,
+) -> Result<CallbackReceipt, CallbackError> {
+    let window = |field: &str, at| fresh(field, at, now, settings.max_age, settings.max_skew);
+    let (event, dedupe_key, dossier_code, kept, data) = match source {
+        Source::Dvcqg => {
+            let key = settings
+                .dvcqg_key
+                .as_ref()
+                .ok_or(CallbackError::NotConfigured(source))?;
+            let push = PortalPush::parse(body)?;
+            push.authenticate(key)?;
+            if let (Some(at), Some(field)) = (push.dated()?, push.service.dated_by()) {
+                window(&format!("Data.{field}"), at)?;
+            }
+            // The record keeps everything but the shared key.
+            let kept = json!({
+                "Service": push.service.wire_name(),
+                "IsUpdating": push.is_updating,
+                "Data": push.data,
+            });
+            let data = json!({
+                "service": push.service.wire_name(),
+                "is_updating": push.is_updating,
+                "data": push.data,
+            });
+            (
+                push.service.event(),
+                push.dedupe_key(),
+                push.dossier_code.clone(),
+                kept,
+                data,
+            )
+        }
+        Source::Payment => {
+            let key = settings
+                .payment_key
+                .as_ref()
+                .ok_or(CallbackError::NotConfigured(source))?;
+            let c = PaymentConfirmation::parse(body)?;
+            c.verify(key)?;
+            window("ThoiGianGD", c.at()?)?;
+            let event = if c.paid() {
+                "payment.confirmed"
+            } else {
+                "payment.failed"
+            };
+            (
+                event,
+                c.transaction().to_owned(),
+                c.reference().to_owned(),
+                c.data(),
+                c.data(),
+            )
+        }
+    };
+    let body = kept.to_string();
+    let notices = crate::notice::for_center(&settings.forward_to, event, &dossier_code, data)
+        .map_err(|e| CallbackError::Internal(e.to_string()))?;
+    Ok(CallbackReceipt {
+        source: source.name().to_owned(),
+        event: event.to_owned(),
+        dedupe_key,
+        dossier_code,
+        sha256: sha256_hex(body.as_bytes()),
+        body,
+        answer: source.accepted().to_string(),
+        notices,
+    })
+}
+
+/// What a committed push came to: the answer, and whether it was new.
+#[derive(Debug)]
+pub struct Taken {
+    /// The pusher's answer (the original one for a repeat).
+    pub answer: String,
+    /// False for a repeat.
+    pub new: bool,
+}
+
+/// Stores a prepared push with its notices (one transaction), counts and logs it.
+///
+/// Errors: the store is unavailable (nothing stored).
+pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, CallbackError> {
+    let (source, event, code) = (
+        receipt.source.clone(),
+        receipt.event.clone(),
+        receipt.dossier_code.clone(),
+    );
+    match store.receive_callback(receipt).await? {
+        CallbackOutcome::Stored(answer) => {
+            crate::exchange::crash_point("callback");
+            tracing::info!(source, event, dossier = code, "push received");
+            crate::telemetry::callback(&source, "stored");
+            Ok(Taken { answer, new: true })
+        }
+        CallbackOutcome::Repeat(answer) => {
+            tracing::info!(
+                source,
+                event,
+                dossier = code,
+                "push repeated: original answer"
+            );
+            crate::telemetry::callback(&source, "duplicate");
+            Ok(Taken { answer, new: false })
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `POST /v1/callbacks/{source}`: pushes from the national systems ([`crate::callbacks`]).
+//!
+//! Every answer is in the pusher's own format (the rule, over the problem+json of the
+//! rest of the API): 200 with its success body only after the push is committed; 400 malformed,
+//! 401 forged or stale, 403 a source without a configured secret, 413 too large, 503 with
+//! `Retry-After` when the store is unavailable — each with the pusher's error body. An unknown
+//! source is a problem+json 404: there is no pusher to answer in its format.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lienthong_connectors::push::PushError;
+use serde_json::Value;
+
+use super::AppState;
+use super::body::read_limited;
+use super::problem::Problem;
+use crate::callbacks::{self, CallbackError, Source};
+
+fn answer(status: StatusCode, body: &Value) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+/// A refusal in the pusher's format, logged and counted.
+fn refused(source: Source, e: &CallbackError) -> Response {
+    let (status, body) = match e {
+        CallbackError::Refused(p) => {
+            let status = match p {
+                PushError::Malformed(_) => StatusCode::BAD_REQUEST,
+                PushError::Forged(_) | PushError::Stale(_) => StatusCode::UNAUTHORIZED,
+            };
+            (status, source.refused(p))
+        }
+        CallbackError::NotConfigured(_) => (
+            StatusCode::FORBIDDEN,
+            source.refused(&PushError::Forged(e.to_string())),
+        ),
+        CallbackError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, source.unavailable()),
+        CallbackError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, source.unavailable()),
+    };
+    let outcome = if status.is_server_error() {
+        tracing::error!(source = source.name(), error = %e, "push not taken");
+        "unavailable"
+    } else {
+        // A refused push may be an attack: logged with its reason, never with its content.
+        tracing::warn!(source = source.name(), reason = %e, "push refused");
+        "refused"
+    };
+    crate::telemetry::callback(source.name(), outcome);
+    answer(status, &body)
+}
+
+/// `POST /v1/callbacks/{source}`.
+pub(super) async fn post_callback(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(source) = Source::parse(&name) else {
+        return Problem::not_found(format!(
+            "unknown callback source `{name}` (expected dvcqg or payment)"
+        ))
+        .into_response();
+    };
+    let limit = st.callbacks.max_body;
+    let bytes = match read_limited(&headers, body, limit, "callbacks.max_body", |d| {
+        Problem::bad_json(d)
+    })
+    .await
+    {
+        Ok(b) => b,
+        Err(p) => {
+            let e = CallbackError::Refused(PushError::Malformed(p.detail().to_owned()));
+            let mut resp = refused(source, &e);
+            *resp.status_mut() = p.status();
+            return resp;
+        }
+    };
+    let settings = st.callbacks.clone();
+    // Parsing a large push (a dossier with its files) and checking its base64 is CPU work.
+    let prepared = tokio::task::spawn_blocking(move || {
+        callbacks::prepare(source, &bytes, &settings, time::OffsetDateTime::now_utc())
+    })
+    .await
+    .unwrap_or_else(|e| Err(CallbackError::Internal(e.to_string())));
+    let receipt = match prepared {
+        Ok(r) => r,
+        Err(e) => return refused(source, &e),
+    };
+    match callbacks::commit(&st.store, receipt).await {
+        Ok(taken) => {
+            let body: Value =
+                serde_json::from_str(&taken.answer).unwrap_or_else(|_| source.accepted());
+            answer(StatusCode::OK, &body)
+        }
+        Err(e) => refused(source, &e),
+    }
+}

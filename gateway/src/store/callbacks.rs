@@ -1,0 +1,80 @@
+//! Storing a push from a national system: the push as received, its dedupe record with the
+//! answer, and the notices for the center — in one transaction, so the pusher is answered only
+//! once all of it is durable and a repeat gets the original answer.
+
+use sqlx::{Row, SqliteConnection};
+
+use super::now_ms;
+use super::writer::{NewMessage, queue};
+
+/// A verified push ready to be stored.
+#[derive(Debug, Clone)]
+pub struct CallbackReceipt {
+    /// Who pushed it (`dvcqg`, `payment`, …).
+    pub source: String,
+    /// What the center is told (`payment.confirmed`, …).
+    pub event: String,
+    /// Deduplication key within the source.
+    pub dedupe_key: String,
+    /// The dossier it concerns.
+    pub dossier_code: String,
+    /// The push as kept (secrets removed).
+    pub body: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// The success answer, kept for repeats.
+    pub answer: String,
+    /// Notices for the center.
+    pub notices: Vec<NewMessage>,
+}
+
+/// What storing a push came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// Stored: the answer to send.
+    Stored(String),
+    /// Received before: the original answer.
+    Repeat(String),
+}
+
+pub(super) async fn receive(
+    conn: &mut SqliteConnection,
+    r: &CallbackReceipt,
+) -> Result<CallbackOutcome, sqlx::Error> {
+    let source = format!("callback:{}", r.source);
+    if let Some(row) =
+        sqlx::query("SELECT answer FROM inbound_dedupe WHERE source = ? AND message_id = ?")
+            .bind(&source)
+            .bind(&r.dedupe_key)
+            .fetch_optional(&mut *conn)
+            .await?
+    {
+        return Ok(CallbackOutcome::Repeat(row.try_get(0)?));
+    }
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&source)
+    .bind(&r.dedupe_key)
+    .bind(&r.sha256)
+    .bind(&r.answer)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO callbacks_received (source, event, dedupe_key, dossier_code, body_sha256, body, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&r.source)
+    .bind(&r.event)
+    .bind(&r.dedupe_key)
+    .bind(&r.dossier_code)
+    .bind(&r.sha256)
+    .bind(&r.body)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    queue(conn, &r.dossier_code, &r.notices, now).await?;
+    Ok(CallbackOutcome::Stored(r.answer.clone()))
+}
