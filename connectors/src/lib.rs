@@ -14,6 +14,7 @@ pub mod dvcqg;
 pub mod emc;
 pub mod http;
 pub mod message;
+pub mod nbrs;
 pub mod oauth;
 pub mod outcome;
 pub mod payment;
@@ -64,11 +65,42 @@ pub enum BuildError {
     Http(#[from] reqwest::Error),
 }
 
+/// What a destination's own check at intake found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeCheck {
+    /// Nothing to object to.
+    Passed,
+    /// The dossier is wrong for this destination: refused at the counter (422) with the field.
+    Refused {
+        /// The dossier field at fault, e.g. `business.enterprise_code`.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// The check could not be made (the destination is down): the dossier is taken anyway.
+    Skipped(String),
+}
+
 /// A destination the dispatcher can deliver messages to.
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// The destination kind (`dvcqg`, …).
     fn kind(&self) -> &'static str;
+
+    /// Whether this destination takes messages of `kind` at all (NBRS takes dossiers, not the
+    /// center's status events: it is the system that decides them). The gateway queues only
+    /// what a destination takes.
+    fn takes(&self, kind: MessageKind) -> bool {
+        let _ = kind;
+        true
+    }
+
+    /// A check at intake that needs the destination itself (NBRS: does the enterprise an
+    /// amendment names exist?). Called after [`Connector::check`], before the dossier is stored.
+    async fn verify_at_intake(&self, body: &MessageBody) -> IntakeCheck {
+        let _ = body;
+        IntakeCheck::Passed
+    }
 
     /// How many consecutive messages of `kind` (same dossier) one call may carry; 1 = no batching.
     fn batch_limit(&self, kind: MessageKind) -> usize {

@@ -3,12 +3,15 @@
 use std::time::Duration;
 
 /// What the destination said, in its own words (kept on the attempt for operators).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PortalAnswer {
     /// The portal's error code (`error_code`), as text.
     pub code: String,
     /// The portal's message.
     pub message: String,
+    /// The destination's own reference for what it took, to follow it later (NBRS's receipt
+    /// number `IN_JOURNAL_NO`, polled for the registration's status).
+    pub reference: Option<String>,
 }
 
 /// How one attempt ended.

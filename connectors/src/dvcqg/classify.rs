@@ -70,6 +70,7 @@ pub(super) fn classify(
         .unwrap_or_default()
         .to_owned();
     let answer = PortalAnswer {
+        reference: None,
         code: code.clone(),
         message: message.clone(),
     };

@@ -202,6 +202,7 @@ fn settle(v: Verdict) -> Outcome {
         Verdict::Ok(status, body) => Outcome::Delivered {
             http_status: Some(status),
             portal: classify::error_code(&body).map(|code| crate::PortalAnswer {
+                reference: None,
                 code,
                 message: body
                     .get("message")

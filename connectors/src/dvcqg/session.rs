@@ -72,6 +72,7 @@ impl SessionClient {
                 http_status: Some(status.as_u16()),
                 retry_after: None,
                 portal: Some(PortalAnswer {
+                    reference: None,
                     code: code.unwrap_or_default().to_owned(),
                     message: body
                         .get("message")

@@ -173,6 +173,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Outcome {
         _ => "0".to_owned(),
     };
     let answer = PortalAnswer {
+        reference: None,
         message: json
             .get("message")
             .and_then(Value::as_str)

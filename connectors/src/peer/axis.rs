@@ -274,6 +274,7 @@ impl AxisClient {
             Ok(a) if a.status.eq_ignore_ascii_case("OK") => Outcome::Delivered {
                 http_status: Some(status.as_u16()),
                 portal: Some(crate::PortalAnswer {
+                    reference: None,
                     code: "OK".into(),
                     message: a.doc_id.unwrap_or_default(),
                 }),

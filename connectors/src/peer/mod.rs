@@ -372,6 +372,7 @@ fn status_of(answer: &str) -> Option<PortalAnswer> {
             .map(|(n, _)| doc.text(n))
     };
     Some(PortalAnswer {
+        reference: None,
         code: text("StatusCode")?,
         message: text("Description").unwrap_or_default(),
     })

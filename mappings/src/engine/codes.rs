@@ -16,6 +16,11 @@ impl CodeTable {
     pub fn lookup(&self, key: &str) -> Option<&Value> {
         self.entries.get(key).or(self.default.as_ref())
     }
+
+    /// The listed entries (without the default), in key order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
 }
 
 /// The code tables of one destination kind, by name.

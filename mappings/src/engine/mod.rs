@@ -59,12 +59,22 @@ pub const EMC_FILES: &[(&str, &str)] = &[
     ("bao-cao.toml", include_str!("../../specs/emc/bao-cao.toml")),
 ];
 
+/// The built-in NBRS mapping set (business registration; provisional submission profile).
+pub const NBRS_FILES: &[(&str, &str)] = &[
+    ("codes.toml", include_str!("../../specs/nbrs/codes.toml")),
+    (
+        "dang-ky.toml",
+        include_str!("../../specs/nbrs/dang-ky.toml"),
+    ),
+];
+
 /// The built-in mapping sets by destination kind.
 pub fn builtin(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
     match kind {
         "dvcqg" => Some(DVCQG_FILES),
         "edxml" | "peer" => Some(EDXML_FILES),
         "emc" => Some(EMC_FILES),
+        "nbrs" => Some(NBRS_FILES),
         _ => None,
     }
 }
@@ -243,6 +253,12 @@ impl MappingSet {
         } else {
             Err(LoadError(errors))
         }
+    }
+
+    /// The set's code tables (a connector may read one the other way round, e.g. a portal's
+    /// status codes to canonical statuses).
+    pub fn tables(&self) -> &CodeTables {
+        &self.tables
     }
 
     /// Compiles the `*.toml` files of a directory.

@@ -389,3 +389,56 @@ fn emc_report_without_the_dossier_context_names_the_field() {
         .expect_err("needs the context");
     assert!(e.to_string().contains("CodeTTHC"), "{e}");
 }
+
+fn nbrs() -> MappingSet {
+    MappingSet::from_sources("nbrs", NBRS_FILES).expect("built-in NBRS mappings compile")
+}
+
+#[test]
+fn nbrs_registration_of_the_business_example_is_the_expected_one() {
+    let out = nbrs().render("dang-ky", &business()).expect("renders");
+    let expected: Value = serde_json::from_str(include_str!(
+        "../../tests/expected/nbrs-dang-ky-business.json"
+    ))
+    .expect("json");
+    assert_eq!(
+        out,
+        expected,
+        "{}",
+        serde_json::to_string_pretty(&out).unwrap_or_default()
+    );
+}
+
+#[test]
+fn nbrs_registration_needs_the_business_block_and_names_what_is_missing() {
+    let mut d = business();
+    d["business"]["head_office"]
+        .as_object_mut()
+        .expect("object")
+        .remove("ward_code");
+    let e = nbrs()
+        .render("dang-ky", &d)
+        .expect_err("ward code required");
+    assert!(e.to_string().contains("TRU_SO.MA_XA"), "{e}");
+    d.as_object_mut().expect("object").remove("business");
+    let e = nbrs().render("dang-ky", &d).expect_err("business required");
+    assert!(e.to_string().contains("TEN_DN"), "{e}");
+    // An amendment names the enterprise.
+    let mut a = business();
+    a["business"]["enterprise_code"] = json!("0700123456");
+    assert_eq!(
+        nbrs().render("dang-ky", &a).expect("renders")["MSDN"],
+        "0700123456"
+    );
+}
+
+#[test]
+fn nbrs_process_statuses_read_back_to_canonical_statuses() {
+    let set = nbrs();
+    let table = set.tables().get("process_status").expect("table");
+    for (code, status) in [("1", "accepted"), ("4", "processed"), ("6", "returned")] {
+        assert_eq!(table.lookup(code), Some(&json!(status)));
+        assert!(crate::model::DossierStatus::parse(status).is_some());
+    }
+    assert_eq!(table.lookup("42"), None);
+}

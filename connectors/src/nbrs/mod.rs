@@ -1,0 +1,377 @@
+//! The National Business Registration System (Hệ thống thông tin quốc gia về đăng ký doanh
+//! nghiệp, "NBRS"), reached through the integration platform with a Bearer token.
+//!
+//! - **Submission** (provisional profile — NBRS publishes none): an enterprise-registration
+//!   dossier is rendered by the mapping `dang-ky` and posted to `submit_path`; the answer
+//!   `{"Status": "1", "IN_JOURNAL_NO"}` gives the receipt number kept on the delivery
+//!   ([`crate::PortalAnswer::reference`]) so the gateway can follow the registration; `Status`
+//!   "0" is invalid data (dead, with NBRS's `Message`).
+//! - **Status** ([`NbrsConnector::status`]): `tinhTrangHoSo?in_journal_no=` read by the gateway's
+//!   poller; `PROCESS_STATUS` becomes a canonical status through the `process_status` code table
+//!   (read backwards: NBRS code → canonical status).
+//! - **Lookup** ([`NbrsConnector::enterprise`]): `chiTietDoanhNghiep?msdn=`, used at intake to
+//!   refuse an amendment naming an enterprise NBRS does not know.
+//!
+//! NBRS takes only dossiers: the center's status events are not sent to it (NBRS decides them).
+
+pub mod config;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lienthong_mappings::engine::{InputKind, SpecError};
+use lienthong_mappings::{DossierStatus, LoadError, MappingSet, RenderError};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+pub use self::config::{NbrsConfig, PollConfig};
+use crate::http::{OutboundSecurity, RequestSigner, send};
+use crate::oauth::TokenSource;
+use crate::{
+    BuildError, Connector, DossierOp, IntakeCheck, MessageBody, MessageKind, OutboundMessage,
+    Outcome, PortalAnswer,
+};
+
+/// Mapping rendering a registration.
+pub const SUBMIT_MAPPING: &str = "dang-ky";
+/// Code table reading `PROCESS_STATUS` back to canonical statuses.
+pub const PROCESS_STATUS_TABLE: &str = "process_status";
+
+/// Loads the mapping set of an NBRS destination (`mappings_dir`, else built-in) and its status
+/// table (NBRS code → canonical status).
+///
+/// Errors: the files have problems, lack `dang-ky`, or the status table names a status that
+/// does not exist.
+pub fn load_mappings(
+    config: &NbrsConfig,
+) -> Result<(MappingSet, BTreeMap<String, DossierStatus>), LoadError> {
+    let set = match &config.mappings_dir {
+        Some(dir) => MappingSet::from_dir(dir)?,
+        None => MappingSet::from_sources("builtin:nbrs", lienthong_mappings::engine::NBRS_FILES)?,
+    };
+    set.require(SUBMIT_MAPPING, InputKind::Dossier)?;
+    let problem = |message: String| {
+        LoadError(vec![SpecError {
+            file: format!("{}/codes.toml", set.origin()),
+            line: 1,
+            message,
+        }])
+    };
+    let table = set.tables().get(PROCESS_STATUS_TABLE).ok_or_else(|| {
+        problem(format!(
+            "missing [tables.{PROCESS_STATUS_TABLE}] (NBRS PROCESS_STATUS → canonical status)"
+        ))
+    })?;
+    let mut statuses = BTreeMap::new();
+    for (code, value) in table.entries() {
+        let status = value
+            .as_str()
+            .and_then(DossierStatus::parse)
+            .ok_or_else(|| {
+                problem(format!(
+                    "[tables.{PROCESS_STATUS_TABLE}] {code} = {value}: not a canonical status"
+                ))
+            })?;
+        statuses.insert(code.to_owned(), status);
+    }
+    Ok((set, statuses))
+}
+
+/// A registration's status as NBRS reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationStatus {
+    /// `PROCESS_STATUS`, as text.
+    pub process_status: String,
+    /// The canonical status it means, when the code table lists it.
+    pub canonical: Option<DossierStatus>,
+    /// NBRS's whole answer (enterprise code, plan date…), told to the center.
+    pub report: Value,
+}
+
+/// A configured NBRS destination.
+pub struct NbrsConnector {
+    base_url: String,
+    submit_path: String,
+    status_path: String,
+    lookup_path: String,
+    client: reqwest::Client,
+    signer: Option<Arc<RequestSigner>>,
+    tokens: Option<TokenSource>,
+    mappings: MappingSet,
+    statuses: BTreeMap<String, DossierStatus>,
+    lookup: bool,
+    lookup_timeout: Duration,
+    poll: PollConfig,
+}
+
+/// `Status` of an NBRS answer as text ("1" found / done, "0" not).
+fn status_flag(v: &Value) -> Option<String> {
+    match v.get("Status")? {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn text(v: &Value, field: &str) -> Option<String> {
+    match v.get(field)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn message(v: &Value) -> String {
+    v.get("Message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Reads a 2xx JSON answer; anything else is the outcome to report.
+fn json_answer(status: StatusCode, headers: &HeaderMap, body: &str) -> Result<Value, Outcome> {
+    if !status.is_success() {
+        return Err(crate::http::status_error(status, headers, body));
+    }
+    serde_json::from_str(body).map_err(|_| {
+        let snippet: String = body.chars().take(200).collect();
+        Outcome::Retry {
+            error: format!("unreadable answer (not JSON): {snippet}"),
+            http_status: Some(status.as_u16()),
+            retry_after: None,
+            portal: None,
+        }
+    })
+}
+
+impl NbrsConnector {
+    /// Builds the connector with the destination's TLS settings and request signer.
+    ///
+    /// Errors: configuration problems, an unreadable secret file, bad mappings.
+    pub fn new(config: &NbrsConfig, security: &OutboundSecurity) -> Result<Self, BuildError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BuildError::Config(problems));
+        }
+        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
+        let tokens = config
+            .oauth
+            .as_ref()
+            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
+            .transpose()?;
+        let (mappings, statuses) = load_mappings(config)?;
+        Ok(Self {
+            base_url: config.base_url.trim_end_matches('/').to_owned(),
+            submit_path: config.submit_path.clone(),
+            status_path: config.status_path.clone(),
+            lookup_path: config.lookup_path.clone(),
+            client,
+            signer: security.signer.clone(),
+            tokens,
+            mappings,
+            statuses,
+            lookup: config.lookup,
+            lookup_timeout: config.lookup_timeout,
+            poll: config.poll,
+        })
+    }
+
+    /// The poller's settings.
+    pub fn poll(&self) -> PollConfig {
+        self.poll
+    }
+
+    /// `base_url` + `path`, with the query parameters encoded.
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Outcome> {
+        let base = format!("{}{path}", self.base_url);
+        let url = if query.is_empty() {
+            reqwest::Url::parse(&base)
+        } else {
+            reqwest::Url::parse_with_params(&base, query)
+        };
+        url.map_err(|e| Outcome::reject(format!("bad NBRS URL {base}: {e}")))
+    }
+
+    /// Sends `build(client)` with the Bearer token when configured (renewed once on 401).
+    async fn call(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, String), Outcome> {
+        match &self.tokens {
+            Some(t) => {
+                t.send_authorized(|token| build(&self.client).bearer_auth(token))
+                    .await
+            }
+            None => send(build(&self.client), self.signer.as_deref()).await,
+        }
+    }
+
+    fn registration(&self, op: DossierOp, body: &MessageBody) -> Result<Value, RenderError> {
+        let MessageBody::Dossier { dossier, .. } = body else {
+            return Err(crate::message::unsupported("nbrs", body));
+        };
+        let input = serde_json::to_value(dossier.as_ref()).map_err(|e| RenderError {
+            mapping: SUBMIT_MAPPING.into(),
+            target: String::new(),
+            input: None,
+            message: e.to_string(),
+        })?;
+        let mut out = self.mappings.render(SUBMIT_MAPPING, &input)?;
+        if let Value::Object(m) = &mut out {
+            m.insert("CAP_NHAT".into(), Value::Bool(op == DossierOp::Update));
+        }
+        Ok(out)
+    }
+
+    /// The status of the registration with receipt number `in_journal_no`.
+    ///
+    /// Errors: the outcome of a failed call (transport, HTTP error, NBRS's `Status` "0", an
+    /// answer without `PROCESS_STATUS`).
+    pub async fn status(&self, in_journal_no: &str) -> Result<RegistrationStatus, Outcome> {
+        let url = self.url(&self.status_path, &[("in_journal_no", in_journal_no)])?;
+        let (st, headers, body) = self.call(|c| c.get(url.clone())).await?;
+        let v = json_answer(st, &headers, &body)?;
+        if status_flag(&v).as_deref() == Some("0") {
+            return Err(Outcome::reject(format!(
+                "NBRS has no registration {in_journal_no}: {}",
+                message(&v)
+            )));
+        }
+        let process_status = text(&v, "PROCESS_STATUS").ok_or_else(|| {
+            Outcome::retry(format!(
+                "NBRS answered without PROCESS_STATUS for {in_journal_no}"
+            ))
+        })?;
+        Ok(RegistrationStatus {
+            canonical: self.statuses.get(&process_status).copied(),
+            process_status,
+            report: v,
+        })
+    }
+
+    /// The enterprise with code `msdn`, or `None` when NBRS does not know it.
+    ///
+    /// Errors: the outcome of a failed call.
+    pub async fn enterprise(&self, msdn: &str) -> Result<Option<Value>, Outcome> {
+        let url = self.url(&self.lookup_path, &[("msdn", msdn)])?;
+        let (st, headers, body) = self.call(|c| c.get(url.clone())).await?;
+        let v = json_answer(st, &headers, &body)?;
+        match status_flag(&v).as_deref() {
+            Some("1") if v.get("MainInformation").is_some_and(Value::is_object) => Ok(Some(v)),
+            Some("0") => Ok(None),
+            _ => Err(Outcome::retry(format!(
+                "unexpected enterprise answer: {}",
+                v.to_string().chars().take(200).collect::<String>()
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for NbrsConnector {
+    fn kind(&self) -> &'static str {
+        "nbrs"
+    }
+
+    fn takes(&self, kind: MessageKind) -> bool {
+        kind == MessageKind::Dossier
+    }
+
+    fn check(&self, body: &MessageBody) -> Result<(), RenderError> {
+        self.render(body).map(drop)
+    }
+
+    fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
+        match body {
+            MessageBody::Dossier { op, .. } => self.registration(*op, body),
+            _ => Err(crate::message::unsupported("nbrs", body)),
+        }
+    }
+
+    async fn verify_at_intake(&self, body: &MessageBody) -> IntakeCheck {
+        let MessageBody::Dossier { dossier, .. } = body else {
+            return IntakeCheck::Passed;
+        };
+        let Some(msdn) = dossier
+            .business
+            .as_ref()
+            .and_then(|b| b.enterprise_code.as_deref())
+        else {
+            return IntakeCheck::Passed;
+        };
+        if !self.lookup {
+            return IntakeCheck::Passed;
+        }
+        match tokio::time::timeout(self.lookup_timeout, self.enterprise(msdn)).await {
+            Ok(Ok(Some(_))) => IntakeCheck::Passed,
+            Ok(Ok(None)) => IntakeCheck::Refused {
+                field: "business.enterprise_code".into(),
+                message: format!("no enterprise {msdn} in the national business registry"),
+            },
+            Ok(Err(o)) => IntakeCheck::Skipped(o.error().unwrap_or_default().to_owned()),
+            Err(_) => IntakeCheck::Skipped(format!(
+                "NBRS did not answer within {:?}",
+                self.lookup_timeout
+            )),
+        }
+    }
+
+    async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
+        let Some(m) = batch.first() else {
+            return Outcome::reject("empty batch");
+        };
+        let MessageBody::Dossier { op, .. } = &m.body else {
+            return Outcome::reject("NBRS takes only dossiers");
+        };
+        let registration = match self.registration(*op, &m.body) {
+            Ok(r) => r,
+            Err(e) => return Outcome::reject(format!("cannot render: {e}")),
+        };
+        let url = match self.url(&self.submit_path, &[]) {
+            Ok(u) => u,
+            Err(o) => return o,
+        };
+        let (st, headers, body) = match self
+            .call(|c| {
+                c.post(url.clone())
+                    .header("idempotency-key", &m.id)
+                    .json(&registration)
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        let v = match json_answer(st, &headers, &body) {
+            Ok(v) => v,
+            Err(o) => return o,
+        };
+        let answer = PortalAnswer {
+            code: status_flag(&v).unwrap_or_default(),
+            message: message(&v),
+            reference: text(&v, "IN_JOURNAL_NO"),
+        };
+        match (answer.code.as_str(), &answer.reference) {
+            ("1", Some(_)) => Outcome::Delivered {
+                http_status: Some(st.as_u16()),
+                portal: Some(answer),
+            },
+            ("1", None) => Outcome::Retry {
+                error: "NBRS took the registration but gave no IN_JOURNAL_NO".into(),
+                http_status: Some(st.as_u16()),
+                retry_after: None,
+                portal: Some(answer),
+            },
+            _ => Outcome::Reject {
+                error: format!("NBRS refused the registration: {}", answer.message),
+                http_status: Some(st.as_u16()),
+                portal: Some(answer),
+            },
+        }
+    }
+}
