@@ -12,6 +12,7 @@
 
 pub mod dvcqg;
 pub mod emc;
+pub mod follow;
 pub mod http;
 pub mod message;
 pub mod nbrs;

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lienthong_connectors::dvcqg::{self, HOSO_MAPPING, PROGRESS_MAPPING};
-use lienthong_connectors::{DossierOp, MessageBody, emc};
+use lienthong_connectors::{DossierOp, MessageBody, emc, nbrs};
 use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet, ProgressInput, StatusEvent};
 
 use crate::config::{Config, DEFAULT_PATH, DestinationKind};
@@ -242,9 +242,11 @@ fn mapping_sets(
         let builtin =
             MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES);
         let emc = MappingSet::from_sources("builtin:emc", lienthong_mappings::engine::EMC_FILES);
+        let nbrs = nbrs::load_mappings(None).map(|(set, _)| set);
         return Ok(vec![
             ("dvcqg (built-in)".to_owned(), builtin),
             ("emc (built-in)".to_owned(), emc),
+            ("nbrs (built-in)".to_owned(), nbrs),
             edxml,
         ]);
     }
@@ -259,6 +261,10 @@ fn mapping_sets(
                 MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
             )),
             DestinationKind::Emc(c) => Some((name.clone(), emc::load_mappings(c))),
+            DestinationKind::Nbrs(c) => Some((
+                name.clone(),
+                nbrs::load_mappings(c.mappings_dir.as_deref()).map(|(set, _)| set),
+            )),
             // Webhooks send the canonical JSON: no mapping files.
             DestinationKind::Webhook(_) => None,
         })
@@ -303,11 +309,15 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             event,
             ..
         } => {
-            let (set, emc) = if config_path.exists() {
+            let (set, kind) = if config_path.exists() {
                 let config = load(config_path)?;
                 match config.destinations.get(&destination).map(|d| &d.kind) {
-                    Some(DestinationKind::Dvcqg(c)) => (dvcqg::load_mappings(c)?, false),
-                    Some(DestinationKind::Emc(c)) => (emc::load_mappings(c)?, true),
+                    Some(DestinationKind::Dvcqg(c)) => (dvcqg::load_mappings(c)?, Rendered::Dvcqg),
+                    Some(DestinationKind::Emc(c)) => (emc::load_mappings(c)?, Rendered::Emc),
+                    Some(DestinationKind::Nbrs(c)) => (
+                        nbrs::load_mappings(c.mappings_dir.as_deref())?.0,
+                        Rendered::Nbrs,
+                    ),
                     Some(DestinationKind::Peer(_)) => {
                         bail!("`{destination}` is a peer: use --destination edxml")
                     }
@@ -316,22 +326,20 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                             "`{destination}` is a webhook: it receives the canonical JSON unmapped"
                         )
                     }
-                    None if destination == "dvcqg" => (builtin_dvcqg()?, false),
-                    None if destination == "emc" => (builtin_emc()?, true),
-                    None => bail!(
-                        "no destination `{destination}` in {}",
-                        config_path.display()
-                    ),
+                    None => builtin_render_set(&destination).with_context(|| {
+                        format!(
+                            "no destination `{destination}` in {}",
+                            config_path.display()
+                        )
+                    })?,
                 }
-            } else if destination == "dvcqg" {
-                (builtin_dvcqg()?, false)
-            } else if destination == "emc" {
-                (builtin_emc()?, true)
             } else {
-                bail!(
-                    "no configuration at {}: only the built-in `dvcqg` and `emc` mappings are available",
-                    config_path.display()
-                );
+                builtin_render_set(&destination).with_context(|| {
+                    format!(
+                        "no configuration at {}: only the built-in `dvcqg`, `emc` and `nbrs` mappings are available",
+                        config_path.display()
+                    )
+                })?
             };
             let text = std::fs::read_to_string(&input)
                 .with_context(|| format!("cannot read {}", input.display()))?;
@@ -339,22 +347,25 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                 .with_context(|| format!("{}: invalid JSON", input.display()))?;
             let dossier = Dossier::from_json(value)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-            let (dossier_mapping, progress_mapping) = if emc {
-                (emc::REPORT_MAPPING, emc::REPORT_MAPPING)
-            } else {
-                (HOSO_MAPPING, PROGRESS_MAPPING)
-            };
-            let out = match event {
+            let out = match (kind, event) {
+                (Rendered::Nbrs, Some(_)) => {
+                    bail!("NBRS takes dossiers only: status events are not sent to it")
+                }
+                (Rendered::Nbrs, None) => {
+                    set.render(nbrs::SUBMIT_MAPPING, &serde_json::to_value(&dossier)?)
+                }
                 // EMC reports a new dossier as the step of its status.
-                None if emc => {
+                (Rendered::Emc, None) => {
                     let step = emc::step_of(&MessageBody::Dossier {
                         op: DossierOp::Create,
                         dossier: Box::new(dossier),
                     })?;
-                    set.render(dossier_mapping, &serde_json::to_value(&step)?)
+                    set.render(emc::REPORT_MAPPING, &serde_json::to_value(&step)?)
                 }
-                None => set.render(dossier_mapping, &serde_json::to_value(&dossier)?),
-                Some(path) => {
+                (Rendered::Dvcqg, None) => {
+                    set.render(HOSO_MAPPING, &serde_json::to_value(&dossier)?)
+                }
+                (kind, Some(path)) => {
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
                     let value: serde_json::Value = serde_json::from_str(&text)
@@ -367,7 +378,12 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                         dossier_code: dossier.code.clone(),
                         event,
                     };
-                    set.render(progress_mapping, &serde_json::to_value(&p)?)
+                    let mapping = if kind == Rendered::Emc {
+                        emc::REPORT_MAPPING
+                    } else {
+                        PROGRESS_MAPPING
+                    };
+                    set.render(mapping, &serde_json::to_value(&p)?)
                 }
             }
             .map_err(|e| anyhow::anyhow!("{destination}: {e}"))?;
@@ -377,18 +393,26 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
     }
 }
 
-fn builtin_emc() -> anyhow::Result<MappingSet> {
-    Ok(MappingSet::from_sources(
-        "builtin:emc",
-        lienthong_mappings::engine::EMC_FILES,
-    )?)
+/// Which destination format `mapping render` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rendered {
+    Dvcqg,
+    Emc,
+    Nbrs,
 }
 
-fn builtin_dvcqg() -> anyhow::Result<MappingSet> {
-    Ok(MappingSet::from_sources(
-        "builtin:dvcqg",
-        lienthong_mappings::engine::DVCQG_FILES,
-    )?)
+/// The built-in mapping set of a destination kind named on the command line.
+fn builtin_render_set(kind: &str) -> anyhow::Result<(MappingSet, Rendered)> {
+    let (files, rendered) = match kind {
+        "dvcqg" => (lienthong_mappings::engine::DVCQG_FILES, Rendered::Dvcqg),
+        "emc" => (lienthong_mappings::engine::EMC_FILES, Rendered::Emc),
+        "nbrs" => (lienthong_mappings::engine::NBRS_FILES, Rendered::Nbrs),
+        other => bail!("no built-in mappings for `{other}`"),
+    };
+    Ok((
+        MappingSet::from_sources(&format!("builtin:{kind}"), files)?,
+        rendered,
+    ))
 }
 
 async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Result<ExitCode> {

@@ -482,6 +482,8 @@ pub enum DestinationKind {
     Webhook(Box<lienthong_connectors::webhook::WebhookConfig>),
     /// The national e-monitoring system, told every processing step.
     Emc(Box<lienthong_connectors::emc::EmcConfig>),
+    /// The National Business Registration System: registrations submitted and followed.
+    Nbrs(Box<lienthong_connectors::nbrs::NbrsConfig>),
 }
 
 impl DestinationKind {
@@ -492,6 +494,7 @@ impl DestinationKind {
             Self::Peer(_) => "peer",
             Self::Webhook(_) => "webhook",
             Self::Emc(_) => "emc",
+            Self::Nbrs(_) => "nbrs",
         }
     }
 }
@@ -833,6 +836,18 @@ impl Parts {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
                     }
                 }
+                DestinationKind::Nbrs(c) => {
+                    for p in c.validate() {
+                        errors.push(err(format!("{key}.{}", p.key), p.message));
+                    }
+                    if let Err(e) =
+                        lienthong_connectors::nbrs::load_mappings(c.mappings_dir.as_deref())
+                    {
+                        for s in e.0 {
+                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
+                        }
+                    }
+                }
                 DestinationKind::Emc(c) => {
                     for p in c.validate() {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
@@ -1108,7 +1123,11 @@ fn destination(
             section::<lienthong_connectors::emc::EmcConfig>(&key, toml::Value::Table(t), errors)
                 .map(|c| DestinationKind::Emc(Box::new(c)))
         }
-        "nbrs" | "investment" => {
+        "nbrs" => {
+            section::<lienthong_connectors::nbrs::NbrsConfig>(&key, toml::Value::Table(t), errors)
+                .map(|c| DestinationKind::Nbrs(Box::new(c)))
+        }
+        "investment" => {
             errors.push(err(
                 format!("{key}.kind"),
                 format!("`{kind}` destinations are not available in this version yet"),
@@ -1118,7 +1137,7 @@ fn destination(
         other => {
             errors.push(err(
                 format!("{key}.kind"),
-                format!("unknown kind `{other}` (expected dvcqg, emc, peer or webhook)"),
+                format!("unknown kind `{other}` (expected dvcqg, emc, nbrs, peer or webhook)"),
             ));
             None
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lienthong_connectors::Connector;
 use lienthong_connectors::dvcqg::DvcqgConnector;
+use lienthong_connectors::follow::Follow;
 use tokio::sync::Semaphore;
 
 use crate::breaker::Breaker;
@@ -25,6 +26,8 @@ pub struct Destination {
     pub concurrency: usize,
     /// Circuit breaker.
     pub breaker: Breaker,
+    /// For a destination that decides dossiers itself (NBRS): how to ask it their status.
+    pub follow: Option<Arc<dyn Follow>>,
 }
 
 /// A destination could not be built.
@@ -49,7 +52,20 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
     let mut out = BTreeMap::new();
     for (name, d) in &config.destinations {
         let outbound = security.outbound.get(name).cloned().unwrap_or_default();
+        let mut follow: Option<Arc<dyn Follow>> = None;
         let connector: Arc<dyn Connector> = match &d.kind {
+            DestinationKind::Nbrs(c) => {
+                let nbrs = Arc::new(
+                    lienthong_connectors::nbrs::NbrsConnector::new(c, &outbound).map_err(
+                        |source| DestinationError {
+                            name: name.clone(),
+                            source,
+                        },
+                    )?,
+                );
+                follow = Some(nbrs.clone());
+                nbrs
+            }
             DestinationKind::Dvcqg(c) => Arc::new(
                 DvcqgConnector::with_security(c, &outbound).map_err(|source| DestinationError {
                     name: name.clone(),
@@ -106,6 +122,7 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
                 slots: Arc::new(Semaphore::new(d.concurrency)),
                 concurrency: d.concurrency,
                 breaker: Breaker::new(d.circuit_breaker),
+                follow,
             }),
         );
     }

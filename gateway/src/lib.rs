@@ -20,6 +20,7 @@ pub mod demo;
 pub mod destinations;
 pub mod dispatcher;
 pub mod exchange;
+pub mod follow;
 pub mod http;
 pub mod listener;
 pub mod notice;

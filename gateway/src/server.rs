@@ -104,6 +104,7 @@ pub async fn run(
         lease: config.dispatcher.lease,
         shutdown_grace: config.server.shutdown_grace,
     };
+    let destinations_for_followers = destinations.clone();
     let dispatcher = tokio::spawn(dispatcher::run(
         store.clone(),
         destinations,
@@ -111,6 +112,22 @@ pub async fn run(
         stop.clone(),
     ));
     let poller = puller.map(|p| tokio::spawn(crate::exchange::pull::run(p, stop.clone())));
+    let followers: Vec<_> = destinations_for_followers
+        .values()
+        .filter_map(|d| {
+            let follow = d.follow.clone()?;
+            Some(tokio::spawn(crate::follow::run(
+                crate::follow::Follower {
+                    destination: d.clone(),
+                    follow,
+                    destinations: destinations_for_followers.clone(),
+                    store: store.clone(),
+                    forward_to: config.callbacks.forward_to.clone(),
+                },
+                stop.clone(),
+            )))
+        })
+        .collect();
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -136,6 +153,11 @@ pub async fn run(
         None => None,
     } {
         tracing::error!(error = %e, "axis poller ended abnormally");
+    }
+    for f in followers {
+        if let Err(e) = f.await {
+            tracing::error!(error = %e, "follow-up poller ended abnormally");
+        }
     }
     store.close().await;
     tracing::info!("lienthong stopped");

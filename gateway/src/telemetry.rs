@@ -95,6 +95,12 @@ pub fn callback(source: &str, outcome: &'static str) {
         .increment(1);
 }
 
+/// One poll of a followed dossier (`changed`, `unchanged`, `failed`).
+pub fn followup(destination: &str, outcome: &'static str) {
+    counter!("lienthong_followup_polls_total", "destination" => destination.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
 /// One round of the axis poller ended (`ok` or `failed`).
 pub fn pull_round(outcome: &'static str) {
     counter!("lienthong_exchange_pull_rounds_total", "outcome" => outcome).increment(1);

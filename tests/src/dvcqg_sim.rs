@@ -371,6 +371,18 @@ impl DvcqgSim {
         self.shared.lock().syncs.get(code).copied().unwrap_or(0)
     }
 
+    /// Waits until dossier `code` has at least `n` progress entries, or `within` passes.
+    pub async fn wait_progress(&self, code: &str, n: usize, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.progress(code).len() >= n {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.progress(code).len() >= n
+    }
+
     /// Progress entries of a dossier, in arrival order (duplicates included).
     pub fn progress(&self, code: &str) -> Vec<Value> {
         self.shared

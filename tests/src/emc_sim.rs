@@ -133,6 +133,14 @@ impl EmcSim {
         self.lock().posts
     }
 
+    /// Waits until dossier `code` has at least `n` reports, or `within` passes.
+    pub async fn wait_until_count(&self, code: &str, n: usize, within: Duration) -> bool {
+        self.wait_for(within, |all| {
+            all.iter().filter(|r| r["CodeProfile"] == code).count() >= n
+        })
+        .await
+    }
+
     /// Waits until `pred` holds over the accepted reports, or `within` passes.
     pub async fn wait_for(&self, within: Duration, pred: impl Fn(&[Value]) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + within;

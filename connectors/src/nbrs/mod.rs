@@ -41,16 +41,18 @@ use crate::{
 pub const SUBMIT_MAPPING: &str = "dang-ky";
 /// Code table reading `PROCESS_STATUS` back to canonical statuses.
 pub const PROCESS_STATUS_TABLE: &str = "process_status";
+/// Code table of the `PROCESS_STATUS` codes after which NBRS changes nothing (`code = true`).
+pub const FINAL_STATUS_TABLE: &str = "final_status";
 
-/// Loads the mapping set of an NBRS destination (`mappings_dir`, else built-in) and its status
-/// table (NBRS code → canonical status).
+/// Loads the mapping set of an NBRS destination (its `mappings_dir`, else the built-in one) and
+/// its status table (NBRS code → canonical status).
 ///
 /// Errors: the files have problems, lack `dang-ky`, or the status table names a status that
 /// does not exist.
 pub fn load_mappings(
-    config: &NbrsConfig,
+    mappings_dir: Option<&std::path::Path>,
 ) -> Result<(MappingSet, BTreeMap<String, DossierStatus>), LoadError> {
-    let set = match &config.mappings_dir {
+    let set = match mappings_dir {
         Some(dir) => MappingSet::from_dir(dir)?,
         None => MappingSet::from_sources("builtin:nbrs", lienthong_mappings::engine::NBRS_FILES)?,
     };
@@ -89,6 +91,8 @@ pub struct RegistrationStatus {
     pub process_status: String,
     /// The canonical status it means, when the code table lists it.
     pub canonical: Option<DossierStatus>,
+    /// Whether NBRS is done with it (listed in `[tables.final_status]`).
+    pub is_final: bool,
     /// NBRS's whole answer (enterprise code, plan date…), told to the center.
     pub report: Value,
 }
@@ -104,6 +108,7 @@ pub struct NbrsConnector {
     tokens: Option<TokenSource>,
     mappings: MappingSet,
     statuses: BTreeMap<String, DossierStatus>,
+    finals: std::collections::BTreeSet<String>,
     lookup: bool,
     lookup_timeout: Duration,
     poll: PollConfig,
@@ -164,7 +169,17 @@ impl NbrsConnector {
             .as_ref()
             .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
             .transpose()?;
-        let (mappings, statuses) = load_mappings(config)?;
+        let (mappings, statuses) = load_mappings(config.mappings_dir.as_deref())?;
+        let finals = mappings
+            .tables()
+            .get(FINAL_STATUS_TABLE)
+            .map(|t| {
+                t.entries()
+                    .filter(|(_, v)| **v == Value::Bool(true))
+                    .map(|(k, _)| k.to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             submit_path: config.submit_path.clone(),
@@ -175,6 +190,7 @@ impl NbrsConnector {
             tokens,
             mappings,
             statuses,
+            finals,
             lookup: config.lookup,
             lookup_timeout: config.lookup_timeout,
             poll: config.poll,
@@ -249,6 +265,7 @@ impl NbrsConnector {
         })?;
         Ok(RegistrationStatus {
             canonical: self.statuses.get(&process_status).copied(),
+            is_final: self.finals.contains(&process_status),
             process_status,
             report: v,
         })
@@ -373,5 +390,26 @@ impl Connector for NbrsConnector {
                 portal: Some(answer),
             },
         }
+    }
+}
+
+#[async_trait]
+impl crate::follow::Follow for NbrsConnector {
+    fn pace(&self) -> crate::follow::PollPace {
+        crate::follow::PollPace {
+            interval: self.poll.interval,
+            rate: self.poll.rate,
+            batch: self.poll.batch,
+        }
+    }
+
+    async fn status_of(&self, reference: &str) -> Result<crate::follow::Followed, Outcome> {
+        let s = self.status(reference).await?;
+        Ok(crate::follow::Followed {
+            code: s.process_status,
+            canonical: s.canonical,
+            is_final: s.is_final,
+            report: s.report,
+        })
     }
 }

@@ -174,7 +174,7 @@ fn a_status_table_naming_no_canonical_status_is_refused_at_load() {
         dir.path().display()
     ))
     .unwrap();
-    let e = load_mappings(&config).unwrap_err();
+    let e = load_mappings(config.mappings_dir.as_deref()).unwrap_err();
     assert!(e.to_string().contains("returnd"), "{e}");
     let bad: NbrsConfig =
         toml::from_str("base_url = \"x\"\nsubmit_path = \"a\"\n[poll]\nrate = 0.0\nbatch = 0\n")

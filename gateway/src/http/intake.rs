@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lienthong_connectors::{DossierOp, MessageBody, MessageKind};
+use lienthong_connectors::{DossierOp, IntakeCheck, MessageBody, MessageKind};
 use lienthong_mappings::{
     Dossier, DossierContext, ProgressInput, RenderError, StatusEvent, ValidationErrors,
 };
@@ -53,6 +53,20 @@ fn json_answer(status: StatusCode, body: String, location: Option<String>) -> Re
     resp
 }
 
+/// The destinations among `destinations` that take messages of `kind` (NBRS takes dossiers,
+/// not status events).
+fn taking(st: &AppState, destinations: &[String], kind: MessageKind) -> Vec<String> {
+    destinations
+        .iter()
+        .filter(|n| {
+            st.destinations
+                .get(*n)
+                .is_none_or(|d| d.connector.takes(kind))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Renders a message body for each destination; the first failure is the answer.
 fn check_all(st: &AppState, destinations: &[String], body: &MessageBody) -> Result<(), Problem> {
     for name in destinations {
@@ -64,6 +78,41 @@ fn check_all(st: &AppState, destinations: &[String], body: &MessageBody) -> Resu
         d.connector
             .check(body)
             .map_err(|e| not_renderable(name, &e))?;
+    }
+    Ok(())
+}
+
+/// Each destination's own check at intake (NBRS: the enterprise an amendment names exists);
+/// a refusal is a 422 naming the destination and the field, a check that could not be made is
+/// logged and the dossier taken.
+async fn verify_all(
+    st: &AppState,
+    destinations: &[String],
+    body: &MessageBody,
+) -> Result<(), Problem> {
+    for name in destinations {
+        let Some(d) = st.destinations.get(name) else {
+            continue;
+        };
+        match d.connector.verify_at_intake(body).await {
+            IntakeCheck::Passed => {}
+            IntakeCheck::Refused { field, message } => {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "refused-by-destination",
+                    "A destination refuses the dossier",
+                    format!("{name}: {field}: {message}"),
+                )
+                .with("destination", name.as_str())
+                .with("field", field));
+            }
+            IntakeCheck::Skipped(reason) => tracing::warn!(
+                destination = name,
+                dossier = body.dossier_code(),
+                reason,
+                "intake check skipped: the dossier is taken without it"
+            ),
+        }
     }
     Ok(())
 }
@@ -165,8 +214,9 @@ struct Prepared {
     messages: Vec<NewMessage>,
 }
 
-/// Checks that the dossier renders for every destination and builds what the store needs.
-fn prepare(
+/// Checks that the dossier renders for every destination (and passes their own checks) and
+/// builds what the store needs.
+async fn prepare(
     st: &AppState,
     dossier: Dossier,
     op: DossierOp,
@@ -181,6 +231,7 @@ fn prepare(
         dossier: Box::new(dossier),
     };
     check_all(st, destinations, &message)?;
+    verify_all(st, destinations, &message).await?;
     let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
     let messages = messages(destinations, MessageKind::Dossier, &message_json);
     let answer = json!({ "code": code, "messages": message_list(&messages) }).to_string();
@@ -211,7 +262,7 @@ async fn post_dossier_inner(
         )
         .with("field", e.path.as_str())
     })?;
-    let p = prepare(&st, dossier, DossierOp::Create, &destinations)?;
+    let p = prepare(&st, dossier, DossierOp::Create, &destinations).await?;
     let outcome = st
         .store
         .intake_dossier(NewDossier {
@@ -252,7 +303,7 @@ async fn put_dossier_inner(
         .with("field", "code"));
     }
     let destinations = existing(&st, &code).await?.destinations;
-    let p = prepare(&st, dossier, DossierOp::Update, &destinations)?;
+    let p = prepare(&st, dossier, DossierOp::Update, &destinations).await?;
     let outcome = st
         .store
         .replace_dossier(ReplaceDossier {
@@ -282,6 +333,7 @@ async fn post_event_inner(
         response_for,
         context,
     } = existing(&st, &code).await?;
+    let destinations = taking(&st, &destinations, MessageKind::Progress);
     let stored = serde_json::to_string(&event).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let event_id = event.id.clone();

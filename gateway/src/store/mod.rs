@@ -9,6 +9,7 @@
 
 mod callbacks;
 mod exchange;
+mod followups;
 mod reads;
 mod writer;
 
@@ -23,6 +24,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use callbacks::{CallbackOutcome, CallbackReceipt};
 pub use exchange::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome};
+pub use followups::{Followup, FollowupOutcome, FollowupUpdate, Seen};
 pub use reads::{
     AttemptView, CallbackView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView,
     ReceivedView, StateCount,

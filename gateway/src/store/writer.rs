@@ -37,6 +37,10 @@ pub(super) enum Op {
         Box<super::callbacks::CallbackReceipt>,
         Reply<super::callbacks::CallbackOutcome>,
     ),
+    Followup(
+        Box<super::followups::FollowupUpdate>,
+        Reply<super::followups::FollowupOutcome>,
+    ),
     Stop(oneshot::Sender<()>),
 }
 
@@ -236,6 +240,7 @@ enum Done {
     Replay(ReplayOutcome),
     Received(super::exchange::ReceiptOutcome),
     Callback(super::callbacks::CallbackOutcome),
+    Followup(super::followups::FollowupOutcome),
 }
 
 impl Op {
@@ -248,6 +253,7 @@ impl Op {
                     | Done::Replay(ReplayOutcome::Replayed)
                     | Done::Received(super::exchange::ReceiptOutcome::Stored { .. })
                     | Done::Callback(super::callbacks::CallbackOutcome::Stored(_))
+                    | Done::Followup(super::followups::FollowupOutcome::Changed(_))
             )
     }
 
@@ -299,6 +305,13 @@ impl Op {
                 tx,
                 result.and_then(|d| match d {
                     Done::Callback(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Followup(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Followup(r) => Ok(r),
                     _ => Err(mismatch()),
                 }),
             ),
@@ -447,6 +460,7 @@ async fn execute(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Err
         Op::Replay(id, _) => Done::Replay(replay(conn, id).await?),
         Op::Receive(r, _) => Done::Received(super::exchange::receive(conn, r).await?),
         Op::Callback(r, _) => Done::Callback(super::callbacks::receive(conn, r).await?),
+        Op::Followup(u, _) => Done::Followup(super::followups::record(conn, u).await?),
         Op::Stop(_) => Done::Unit,
     })
 }
@@ -544,7 +558,10 @@ async fn replace_dossier(
     Ok(IntakeOutcome::Accepted(d.answer.clone()))
 }
 
-async fn event(conn: &mut SqliteConnection, e: &EventIntake) -> Result<IntakeOutcome, sqlx::Error> {
+pub(super) async fn event(
+    conn: &mut SqliteConnection,
+    e: &EventIntake,
+) -> Result<IntakeOutcome, sqlx::Error> {
     let Some(row) = sqlx::query(
         "SELECT d.status, ev.body_sha256, ev.answer FROM dossiers d
          LEFT JOIN status_events ev ON ev.dossier_code = d.code AND ev.event_id = ?
@@ -750,6 +767,11 @@ async fn complete(
             .bind(batch_size)
             .execute(&mut *conn)
             .await?;
+            if let (Decision::Delivered, Some(reference)) =
+                (&c.decision, portal.and_then(|p| p.reference.as_deref()))
+            {
+                super::followups::start(conn, seq, reference, now).await?;
+            }
         }
     }
     Ok(())

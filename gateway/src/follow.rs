@@ -1,0 +1,239 @@
+//! The follow-up poller: for each destination that decides dossiers itself (NBRS), asks about
+//! every open follow-up that is due and records what changed.
+//!
+//! One task per such destination. Requests are spaced to the destination's `rate` whatever the
+//! backlog (a national system behind a shared platform must not be flooded); a follow-up is asked
+//! again `interval` after its last poll, and never again once its status is final. A new status
+//! code becomes, in one transaction ([`crate::store::Store::record_followup`]): the new code on
+//! the follow-up, a status event on the dossier — whose progress messages go to the dossier's
+//! other destinations that take them (DVCQG, EMC), exactly as a status event from the center
+//! would — and a `<kind>.status` notice to `[callbacks] forward_to`. The transaction is guarded
+//! by the last recorded code, so repeated polls and restarts record each change once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lienthong_certs::sha256_hex;
+use lienthong_connectors::follow::{Follow, Followed};
+use lienthong_connectors::{MessageBody, MessageKind};
+use lienthong_mappings::{Actor, Dossier, DossierContext, ProgressInput, StatusEvent};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::destinations::{Destination, Destinations};
+use crate::store::{EventIntake, FollowupOutcome, FollowupUpdate, NewMessage, Seen, Store, now_ms};
+
+/// How often due follow-ups are looked for (they are due `interval` after their last poll).
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// The poller of one destination.
+pub struct Follower {
+    /// The destination followed.
+    pub destination: Arc<Destination>,
+    /// How to ask it.
+    pub follow: Arc<dyn Follow>,
+    /// Every destination (where the events' progress messages go).
+    pub destinations: Destinations,
+    /// The store.
+    pub store: Store,
+    /// Webhook destinations told of every change.
+    pub forward_to: Vec<String>,
+}
+
+/// Runs until `stop`.
+pub async fn run(f: Follower, stop: CancellationToken) {
+    let pace = f.follow.pace();
+    let period = Duration::from_secs_f64(1.0 / pace.rate.max(0.001));
+    let mut limiter = tokio::time::interval(period);
+    limiter.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!(
+        destination = f.destination.name,
+        interval = ?pace.interval,
+        rate = pace.rate,
+        "follow-up poller started"
+    );
+    loop {
+        match f
+            .store
+            .due_followups(&f.destination.name, now_ms(), pace.batch)
+            .await
+        {
+            Ok(due) => {
+                for followup in due {
+                    tokio::select! {
+                        _ = limiter.tick() => {}
+                        () = stop.cancelled() => return,
+                    }
+                    f.poll(&followup.dossier_code, &followup.reference, pace.interval)
+                        .await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(destination = f.destination.name, error = %e, "follow-ups unreadable")
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LOOK_EVERY.min(pace.interval)) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+impl Follower {
+    async fn poll(&self, code: &str, reference: &str, interval: Duration) {
+        let name = &self.destination.name;
+        let next_poll_at = now_ms() + i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        let seen = match self.follow.status_of(reference).await {
+            Ok(s) => match self.seen(code, reference, s).await {
+                Ok(seen) => Some(seen),
+                Err(e) => {
+                    tracing::error!(destination = name, dossier = code, error = %e, "follow-up not recorded");
+                    None
+                }
+            },
+            Err(o) => {
+                tracing::warn!(
+                    destination = name,
+                    dossier = code,
+                    reference,
+                    error = o.error().unwrap_or_default(),
+                    "follow-up poll failed; asked again later"
+                );
+                crate::telemetry::followup(name, "failed");
+                None
+            }
+        };
+        let update = FollowupUpdate {
+            destination: name.clone(),
+            dossier_code: code.to_owned(),
+            reference: reference.to_owned(),
+            seen,
+            next_poll_at,
+        };
+        match self.store.record_followup(update).await {
+            Ok(FollowupOutcome::Changed(event)) => {
+                crate::exchange::crash_point("followup");
+                tracing::info!(
+                    destination = name,
+                    dossier = code,
+                    reference,
+                    event = event.as_ref().map(|e| e.label()),
+                    "follow-up: status changed"
+                );
+                crate::telemetry::followup(name, "changed");
+            }
+            Ok(FollowupOutcome::Unchanged) => crate::telemetry::followup(name, "unchanged"),
+            Err(e) => {
+                tracing::error!(destination = name, dossier = code, error = %e, "follow-up not recorded")
+            }
+        }
+    }
+
+    /// What a reported status leads to: the event (when it means a canonical status) with its
+    /// progress messages, and the notices.
+    async fn seen(&self, code: &str, reference: &str, s: Followed) -> Result<Seen, String> {
+        let name = &self.destination.name;
+        let kind = self.destination.connector.kind();
+        let notices = crate::notice::for_center(
+            &self.forward_to,
+            &format!("{kind}.status"),
+            code,
+            json!({
+                "destination": name,
+                "reference": reference,
+                "code": s.code,
+                "status": s.canonical.map(|c| c.as_str()),
+                "final": s.is_final,
+                "report": s.report,
+            }),
+        )
+        .map_err(|e| e.to_string())?;
+        let event = match s.canonical {
+            Some(status) => Some(self.event(code, reference, &s.code, status).await?),
+            None => None,
+        };
+        Ok(Seen {
+            code: s.code,
+            is_final: s.is_final,
+            event,
+            notices,
+        })
+    }
+
+    async fn event(
+        &self,
+        code: &str,
+        reference: &str,
+        portal_code: &str,
+        status: lienthong_mappings::DossierStatus,
+    ) -> Result<EventIntake, String> {
+        let name = &self.destination.name;
+        let record = self
+            .store
+            .dossier(code)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("dossier {code} is not stored"))?;
+        let context = serde_json::from_str::<Dossier>(&record.body)
+            .ok()
+            .map(|d| Box::new(DossierContext::of(&d)));
+        let event = StatusEvent {
+            id: format!("{name}:{reference}:{portal_code}"),
+            at: time::OffsetDateTime::now_utc(),
+            status,
+            actor: Actor {
+                name: format!(
+                    "{} ({name})",
+                    self.destination.connector.kind().to_uppercase()
+                ),
+                title: None,
+                unit: None,
+            },
+            note: Some(format!("{name} {reference}: {portal_code}")),
+            due_at: None,
+            exchange: None,
+        };
+        let stored = serde_json::to_string(&event).map_err(|e| e.to_string())?;
+        let body = MessageBody::Progress(ProgressInput {
+            dossier_code: code.to_owned(),
+            event: event.clone(),
+            response_for: record.origin.map(|(_, d)| d),
+            dossier: context,
+        });
+        let body_json: Arc<str> = serde_json::to_string(&body)
+            .map_err(|e| e.to_string())?
+            .into();
+        // The dossier's other destinations that take status events and can render this one.
+        let messages: Vec<NewMessage> = record
+            .destinations
+            .iter()
+            .filter(|d| *d != name)
+            .filter_map(|d| self.destinations.get(d))
+            .filter(|d| d.connector.takes(MessageKind::Progress))
+            .filter(|d| match d.connector.check(&body) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(destination = d.name, dossier = code, error = %e, "cannot report the status there");
+                    false
+                }
+            })
+            .map(|d| NewMessage {
+                id: uuid::Uuid::now_v7().to_string(),
+                destination: d.name.clone(),
+                kind: MessageKind::Progress,
+                body: body_json.clone(),
+            })
+            .collect();
+        Ok(EventIntake {
+            dossier_code: code.to_owned(),
+            event_id: event.id.clone(),
+            status,
+            sha256: sha256_hex(stored.as_bytes()),
+            answer:
+                json!({ "dossier_code": code, "event_id": event.id, "status": status.as_str() })
+                    .to_string(),
+            body: stored,
+            messages,
+        })
+    }
+}
