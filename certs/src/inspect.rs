@@ -39,6 +39,24 @@ pub struct CertificateInfo {
     pub sha1_fingerprint: String,
 }
 
+/// `allowed` matches a distinguished name exactly, its CN, or one of the SANs (with or without
+/// the `DNS:`/`email:`/`URI:`/`IP:` prefix). Used to say which certificates a rule allows (a
+/// client on a route, the signer of a peer or a national system).
+pub fn names_match(allowed: &str, dn: &str, sans: &[String]) -> bool {
+    if allowed == dn {
+        return true;
+    }
+    let cn = dn
+        .split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("CN="));
+    if cn == Some(allowed) {
+        return true;
+    }
+    sans.iter()
+        .any(|s| s == allowed || s.split_once(':').is_some_and(|(_, value)| value == allowed))
+}
+
 impl CertificateInfo {
     /// Reads a DER certificate. Fails when it is not X.509.
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
@@ -233,5 +251,22 @@ mod tests {
         assert!(info.allows_document_signing());
         assert!(info.to_string().contains("SHA-256:"));
         assert!(info.seconds_left(OffsetDateTime::now_utc()) > 0);
+    }
+}
+
+#[cfg(test)]
+mod names_tests {
+    use super::names_match;
+
+    #[test]
+    fn names_match_dn_cn_and_sans() {
+        let dn = "CN=dvcqg.gov.vn, O=Cục Chuyển đổi số";
+        let sans = vec!["DNS:dvcqg.gov.vn".to_string(), "IP:127.0.0.1".to_string()];
+        assert!(names_match(dn, dn, &sans));
+        assert!(names_match("dvcqg.gov.vn", dn, &sans));
+        assert!(names_match("DNS:dvcqg.gov.vn", dn, &sans));
+        assert!(names_match("127.0.0.1", dn, &sans));
+        assert!(!names_match("evil.example", dn, &sans));
+        assert!(!names_match("Cục Chuyển đổi số", dn, &sans));
     }
 }

@@ -14,6 +14,7 @@ pub mod dvcqg;
 pub mod emc;
 pub mod follow;
 pub mod http;
+pub mod investment;
 pub mod message;
 pub mod nbrs;
 pub mod oauth;

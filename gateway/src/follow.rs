@@ -13,15 +13,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lienthong_certs::sha256_hex;
 use lienthong_connectors::follow::{Follow, Followed};
-use lienthong_connectors::{MessageBody, MessageKind};
-use lienthong_mappings::{Actor, Dossier, DossierContext, ProgressInput, StatusEvent};
+use lienthong_mappings::{Actor, StatusEvent};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::destinations::{Destination, Destinations};
-use crate::store::{EventIntake, FollowupOutcome, FollowupUpdate, NewMessage, Seen, Store, now_ms};
+use crate::store::{EventIntake, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
 
 /// How often due follow-ups are looked for (they are due `interval` after their last poll).
 const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -168,15 +166,6 @@ impl Follower {
         status: lienthong_mappings::DossierStatus,
     ) -> Result<EventIntake, String> {
         let name = &self.destination.name;
-        let record = self
-            .store
-            .dossier(code)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("dossier {code} is not stored"))?;
-        let context = serde_json::from_str::<Dossier>(&record.body)
-            .ok()
-            .map(|d| Box::new(DossierContext::of(&d)));
         let event = StatusEvent {
             id: format!("{name}:{reference}:{portal_code}"),
             at: time::OffsetDateTime::now_utc(),
@@ -193,47 +182,6 @@ impl Follower {
             due_at: None,
             exchange: None,
         };
-        let stored = serde_json::to_string(&event).map_err(|e| e.to_string())?;
-        let body = MessageBody::Progress(ProgressInput {
-            dossier_code: code.to_owned(),
-            event: event.clone(),
-            response_for: record.origin.map(|(_, d)| d),
-            dossier: context,
-        });
-        let body_json: Arc<str> = serde_json::to_string(&body)
-            .map_err(|e| e.to_string())?
-            .into();
-        // The dossier's other destinations that take status events and can render this one.
-        let messages: Vec<NewMessage> = record
-            .destinations
-            .iter()
-            .filter(|d| *d != name)
-            .filter_map(|d| self.destinations.get(d))
-            .filter(|d| d.connector.takes(MessageKind::Progress))
-            .filter(|d| match d.connector.check(&body) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::warn!(destination = d.name, dossier = code, error = %e, "cannot report the status there");
-                    false
-                }
-            })
-            .map(|d| NewMessage {
-                id: uuid::Uuid::now_v7().to_string(),
-                destination: d.name.clone(),
-                kind: MessageKind::Progress,
-                body: body_json.clone(),
-            })
-            .collect();
-        Ok(EventIntake {
-            dossier_code: code.to_owned(),
-            event_id: event.id.clone(),
-            status,
-            sha256: sha256_hex(stored.as_bytes()),
-            answer:
-                json!({ "dossier_code": code, "event_id": event.id, "status": status.as_str() })
-                    .to_string(),
-            body: stored,
-            messages,
-        })
+        crate::status_event::from_outside(&self.store, &self.destinations, code, name, event).await
     }
 }

@@ -28,5 +28,6 @@ pub mod retry;
 pub mod routing;
 pub mod security;
 pub mod server;
+pub mod status_event;
 pub mod store;
 pub mod telemetry;

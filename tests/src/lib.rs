@@ -9,6 +9,7 @@ pub mod dvcqg_sim;
 pub mod emc_sim;
 pub mod file_server;
 pub mod gateway_process;
+pub mod investment_sim;
 pub mod nbrs_sim;
 pub mod peer_sim;
 pub mod pushers;

@@ -237,16 +237,7 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
         cert.subject.contains(&peer.organ_id)
     } else {
         peer.signers.iter().any(|s| {
-            cert.subject == *s
-                || cert
-                    .subject
-                    .split(',')
-                    .map(str::trim)
-                    .any(|p| p == format!("CN={s}"))
-                || cert
-                    .subject_alt_names
-                    .iter()
-                    .any(|n| n == s || n.split_once(':').is_some_and(|(_, v)| v == s))
+            lienthong_certs::inspect::names_match(s, &cert.subject, &cert.subject_alt_names)
         })
     };
     if !name_ok {

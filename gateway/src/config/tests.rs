@@ -31,6 +31,9 @@ fn example_config_parses_with_contract_keys() {
     assert_eq!(d.kind.name(), "dvcqg");
     assert_eq!(c.routes[0].destinations, ["dvcqg", "emc"]);
     assert_eq!(c.destinations["emc"].kind.name(), "emc");
+    assert_eq!(c.destinations["nbrs"].kind.name(), "nbrs");
+    assert_eq!(c.routes[1].field_code.as_deref(), Some("DKKD"));
+    assert_eq!(c.routes[1].destinations, ["nbrs"]);
 }
 
 #[test]
@@ -73,7 +76,7 @@ fn every_problem_is_reported_with_its_key() {
         )
         .replace(
             "destinations = [\"dvcqg\", \"emc\"]",
-            "destinations = [\"dvcqg\", \"nbrs\"]",
+            "destinations = [\"dvcqg\", \"nowhere\"]",
         )
         .replace("[log]", "[logging]");
     let e = Config::from_toml(&text, no_env()).expect_err("invalid");
@@ -101,7 +104,7 @@ fn semantic_problems_are_all_reported() {
         )
         .replace(
             "destinations = [\"dvcqg\", \"emc\"]",
-            "destinations = [\"dvcqg\", \"nbrs\"]",
+            "destinations = [\"dvcqg\", \"nowhere\"]",
         )
         .replace("max_attempts = 25", "max_attempts = 0")
         .replace(

@@ -98,7 +98,7 @@ pub fn check_client(rule: &ClientAuthRule, peer: Option<&PeerCertificate>) -> Re
         && !rule
             .allowed_issuers
             .iter()
-            .any(|a| names_match(a, &info.issuer, &[]))
+            .any(|a| lienthong_certs::inspect::names_match(a, &info.issuer, &[]))
     {
         return Err(forbidden(
             "client-certificate-not-allowed",
@@ -110,10 +110,9 @@ pub fn check_client(rule: &ClientAuthRule, peer: Option<&PeerCertificate>) -> Re
         ));
     }
     if !rule.allowed_subjects.is_empty()
-        && !rule
-            .allowed_subjects
-            .iter()
-            .any(|a| names_match(a, &info.subject, &info.subject_alt_names))
+        && !rule.allowed_subjects.iter().any(|a| {
+            lienthong_certs::inspect::names_match(a, &info.subject, &info.subject_alt_names)
+        })
     {
         return Err(forbidden(
             "client-certificate-not-allowed",
@@ -125,23 +124,6 @@ pub fn check_client(rule: &ClientAuthRule, peer: Option<&PeerCertificate>) -> Re
         ));
     }
     Ok(())
-}
-
-/// `allowed` matches a distinguished name exactly, its CN, or one of the SANs (with or without
-/// the `DNS:`/`email:`/`URI:`/`IP:` prefix).
-fn names_match(allowed: &str, dn: &str, sans: &[String]) -> bool {
-    if allowed == dn {
-        return true;
-    }
-    let cn = dn
-        .split(',')
-        .map(str::trim)
-        .find_map(|part| part.strip_prefix("CN="));
-    if cn == Some(allowed) {
-        return true;
-    }
-    sans.iter()
-        .any(|s| s == allowed || s.split_once(':').is_some_and(|(_, value)| value == allowed))
 }
 
 fn unauthorized(detail: String) -> Problem {
@@ -197,21 +179,4 @@ fn check_signature(
         |keyid, _| keyid.and_then(|k| route.keys.get(k)).cloned(),
     )
     .map_err(|e| unauthorized(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_match_dn_cn_and_sans() {
-        let dn = "CN=dvcqg.gov.vn, O=Cục Chuyển đổi số";
-        let sans = vec!["DNS:dvcqg.gov.vn".to_string(), "IP:127.0.0.1".to_string()];
-        assert!(names_match(dn, dn, &sans));
-        assert!(names_match("dvcqg.gov.vn", dn, &sans));
-        assert!(names_match("DNS:dvcqg.gov.vn", dn, &sans));
-        assert!(names_match("127.0.0.1", dn, &sans));
-        assert!(!names_match("evil.example", dn, &sans));
-        assert!(!names_match("Cục Chuyển đổi số", dn, &sans));
-    }
 }

@@ -68,6 +68,18 @@ pub const NBRS_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The built-in investment mapping set (investment registration; provisional signed-XML profile).
+pub const INVESTMENT_FILES: &[(&str, &str)] = &[
+    (
+        "codes.toml",
+        include_str!("../../specs/investment/codes.toml"),
+    ),
+    (
+        "dang-ky-dau-tu.toml",
+        include_str!("../../specs/investment/dang-ky-dau-tu.toml"),
+    ),
+];
+
 /// The built-in mapping sets by destination kind.
 pub fn builtin(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
     match kind {
@@ -75,6 +87,7 @@ pub fn builtin(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
         "edxml" | "peer" => Some(EDXML_FILES),
         "emc" => Some(EMC_FILES),
         "nbrs" => Some(NBRS_FILES),
+        "investment" => Some(INVESTMENT_FILES),
         _ => None,
     }
 }

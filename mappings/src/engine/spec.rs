@@ -307,7 +307,12 @@ impl Compiler<'_> {
                 Some(self.fields(kids, &item_shape, root))
             }
         };
+        // A list of objects needs `fields`; a list of scalars (objectives, names) is taken as it
+        // is (repeated elements in XML), unless a code table would have to apply to it.
+        let scalar_list = matches!(&source, Some((_, Shape::List(item))) if **item == Shape::Leaf)
+            && f.code_table.is_none();
         if let (Some((p, Shape::List(_))), None, None) = (&source, &f.fields, &transform)
+            && !scalar_list
             && let Some(s) = &f.source
         {
             self.error(

@@ -442,3 +442,50 @@ fn nbrs_process_statuses_read_back_to_canonical_statuses() {
     }
     assert_eq!(table.lookup("42"), None);
 }
+
+#[test]
+fn investment_registration_renders_as_provisional_xml() {
+    let set = MappingSet::from_sources("investment", INVESTMENT_FILES)
+        .expect("built-in investment mappings compile");
+    // As the connector renders it: the dossier as the model serializes it.
+    let mut d = serde_json::to_value(
+        Dossier::from_json(
+            serde_json::from_str(include_str!("../../../examples/dossier-investment.json"))
+                .expect("json"),
+        )
+        .expect("valid dossier"),
+    )
+    .expect("value");
+    let xml = set.render_xml("dang-ky-dau-tu", &d).expect("renders");
+    assert_eq!(
+        xml,
+        include_str!("../../tests/expected/investment-dang-ky-dau-tu.xml"),
+        "{xml}"
+    );
+    // Each objective is its own element; a missing capital names the field.
+    d["investment"]["objectives"] = json!(["Sản xuất linh kiện", "Xuất khẩu"]);
+    let xml = set.render_xml("dang-ky-dau-tu", &d).expect("renders");
+    assert!(
+        xml.contains("<MucTieu>Sản xuất linh kiện</MucTieu><MucTieu>Xuất khẩu</MucTieu>"),
+        "{xml}"
+    );
+    d["investment"]
+        .as_object_mut()
+        .expect("object")
+        .remove("total_capital");
+    let e = set
+        .render_xml("dang-ky-dau-tu", &d)
+        .expect_err("capital required");
+    assert!(e.to_string().contains("TongVonDauTu"), "{e}");
+}
+
+#[test]
+fn a_list_of_scalars_with_a_code_table_still_needs_fields() {
+    let bad = "input = \"dossier\"\n[[fields]]\ntarget = \"X\"\nsource = \"investment.objectives\"\ncode_table = \"t\"\n";
+    let e = MappingSet::from_sources(
+        "t",
+        &[("codes.toml", "[tables.t]\na = \"1\"\n"), ("x.toml", bad)],
+    )
+    .expect_err("refused");
+    assert!(e.to_string().contains("is a list"), "{e}");
+}

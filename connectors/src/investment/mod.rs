@@ -1,0 +1,214 @@
+//! The National Investment Information System (Hệ thống thông tin quốc gia về đầu tư).
+//!
+//! No public interface exists (format notes §5); Lienthong's **provisional profile**:
+//! - a registration is the XML of the mapping `dang-ky-dau-tu` (project, investors with identity
+//!   and nationality, location, objectives, total and contributed capital, schedule), signed
+//!   with the center's certificate (XML-DSig, enveloped, exclusive C14N, last child of the root)
+//!   and posted as `application/xml`; the answer `{"MaLoi": "0", "MoTa", "SoTiepNhan"}` takes
+//!   it (another `MaLoi` is invalid data: dead with the message);
+//! - the decision comes back later as a signed result pushed to `POST /v1/callbacks/investment`
+//!   ([`result`]): project code (mã số dự án) and certificate number, or a refusal.
+//!
+//! The system takes only dossiers: the center's status events are not sent to it.
+
+pub mod config;
+pub mod result;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lienthong_certs::xmldsig::{self, SignOptions, Signer};
+use lienthong_mappings::engine::InputKind;
+use lienthong_mappings::{MappingSet, RenderError};
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
+
+pub use self::config::InvestmentConfig;
+use crate::http::{OutboundSecurity, RequestSigner, send};
+use crate::oauth::TokenSource;
+use crate::{
+    BuildError, Connector, MessageBody, MessageKind, OutboundMessage, Outcome, PortalAnswer,
+};
+
+/// Mapping rendering a registration.
+pub const REGISTRATION_MAPPING: &str = "dang-ky-dau-tu";
+
+/// Loads the mapping set of an investment destination (`mappings_dir`, else built-in).
+///
+/// Errors: the files have problems, or lack `dang-ky-dau-tu` (or it does not write XML).
+pub fn load_mappings(
+    mappings_dir: Option<&std::path::Path>,
+) -> Result<MappingSet, lienthong_mappings::LoadError> {
+    let set = match mappings_dir {
+        Some(dir) => MappingSet::from_dir(dir)?,
+        None => MappingSet::from_sources(
+            "builtin:investment",
+            lienthong_mappings::engine::INVESTMENT_FILES,
+        )?,
+    };
+    let m = set.require(REGISTRATION_MAPPING, InputKind::Dossier)?;
+    if m.xml().is_none() {
+        return Err(lienthong_mappings::LoadError(vec![
+            lienthong_mappings::engine::SpecError {
+                file: format!("{}/{REGISTRATION_MAPPING}.toml", set.origin()),
+                line: 1,
+                message: "the registration must be XML: add an [xml] table".into(),
+            },
+        ]));
+    }
+    Ok(set)
+}
+
+/// A configured investment destination.
+pub struct InvestmentConnector {
+    url: String,
+    client: reqwest::Client,
+    signer: Option<Arc<RequestSigner>>,
+    tokens: Option<TokenSource>,
+    mappings: MappingSet,
+    xml_signer: Arc<Signer>,
+}
+
+impl InvestmentConnector {
+    /// Builds the connector; registrations are signed by `xml_signer` (the center's identity).
+    ///
+    /// Errors: configuration problems, an unreadable secret file, bad mappings.
+    pub fn new(
+        config: &InvestmentConfig,
+        security: &OutboundSecurity,
+        xml_signer: Arc<Signer>,
+    ) -> Result<Self, BuildError> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(BuildError::Config(problems));
+        }
+        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
+        let tokens = config
+            .oauth
+            .as_ref()
+            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
+            .transpose()?;
+        Ok(Self {
+            url: config.url.clone(),
+            client,
+            signer: security.signer.clone(),
+            tokens,
+            mappings: load_mappings(config.mappings_dir.as_deref())?,
+            xml_signer,
+        })
+    }
+
+    /// The registration XML, unsigned.
+    fn registration(&self, body: &MessageBody) -> Result<String, RenderError> {
+        let MessageBody::Dossier { dossier, .. } = body else {
+            return Err(crate::message::unsupported("investment", body));
+        };
+        let input = serde_json::to_value(dossier.as_ref()).map_err(|e| RenderError {
+            mapping: REGISTRATION_MAPPING.into(),
+            target: String::new(),
+            input: None,
+            message: e.to_string(),
+        })?;
+        self.mappings.render_xml(REGISTRATION_MAPPING, &input)
+    }
+
+    /// The registration as sent: rendered and signed.
+    ///
+    /// Errors: the dossier cannot be rendered, or signing failed (both permanent).
+    pub fn signed_registration(&self, body: &MessageBody) -> Result<String, Outcome> {
+        let xml = self
+            .registration(body)
+            .map_err(|e| Outcome::reject(format!("cannot render: {e}")))?;
+        xmldsig::sign(&xml, &self.xml_signer, &SignOptions::default())
+            .map_err(|e| Outcome::reject(format!("cannot sign: {e}")))
+    }
+}
+
+#[async_trait]
+impl Connector for InvestmentConnector {
+    fn kind(&self) -> &'static str {
+        "investment"
+    }
+
+    fn takes(&self, kind: MessageKind) -> bool {
+        kind == MessageKind::Dossier
+    }
+
+    fn check(&self, body: &MessageBody) -> Result<(), RenderError> {
+        self.registration(body).map(drop)
+    }
+
+    fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
+        self.registration(body).map(Value::String)
+    }
+
+    async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
+        let Some(m) = batch.first() else {
+            return Outcome::reject("empty batch");
+        };
+        let xml = match self.signed_registration(&m.body) {
+            Ok(x) => x,
+            Err(o) => return o,
+        };
+        let build = |c: &reqwest::Client| {
+            c.post(&self.url)
+                .header(CONTENT_TYPE, "application/xml; charset=utf-8")
+                .header("idempotency-key", &m.id)
+                .body(xml.clone())
+        };
+        let answer = match &self.tokens {
+            Some(t) => {
+                t.send_authorized(|token| build(&self.client).bearer_auth(token))
+                    .await
+            }
+            None => send(build(&self.client), self.signer.as_deref()).await,
+        };
+        let (status, headers, text) = match answer {
+            Ok(a) => a,
+            Err(o) => return o,
+        };
+        if !status.is_success() {
+            return crate::http::status_error(status, &headers, &text);
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            return Outcome::Retry {
+                error: format!(
+                    "unreadable answer (not JSON): {}",
+                    text.chars().take(200).collect::<String>()
+                ),
+                http_status: Some(status.as_u16()),
+                retry_after: None,
+                portal: None,
+            };
+        };
+        let field = |f: &str| match v.get(f) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        let receipt = field("SoTiepNhan");
+        let answer = PortalAnswer {
+            code: field("MaLoi"),
+            message: if receipt.is_empty() {
+                field("MoTa")
+            } else {
+                format!("{} (số tiếp nhận {receipt})", field("MoTa"))
+            },
+            reference: None,
+        };
+        if answer.code == "0" {
+            Outcome::Delivered {
+                http_status: Some(status.as_u16()),
+                portal: Some(answer),
+            }
+        } else {
+            Outcome::Reject {
+                error: format!("the investment system refused: {}", answer.message),
+                http_status: Some(status.as_u16()),
+                portal: Some(answer),
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The investment system's decision, pushed to `POST /v1/callbacks/investment` (provisional
+//! profile): a `KetQuaDauTu` document in Lienthong's investment namespace, signed by the system
+//! (XML-DSig over the whole document), verified against the trust store configured for it and
+//! its allowed signer names.
+//!
+//! ```xml
+//! <KetQuaDauTu xmlns="urn:lienthong:dautu:1">
+//!   <MaHoSo>…</MaHoSo> <KetQua>CAP | TU_CHOI</KetQua>
+//!   <MaSoDuAn>…</MaSoDuAn> <SoGiayChungNhan>…</SoGiayChungNhan>   (when CAP)
+//!   <NgayQuyetDinh>yyyyMMddHHmmss</NgayQuyetDinh> <GhiChu>…</GhiChu>
+//!   <Signature xmlns="http://www.w3.org/2000/09/xmldsig#">…</Signature>
+//! </KetQuaDauTu>
+//! ```
+//! It is answered `{"MaLoi", "MoTa"}` (0 taken; 1 malformed, 2 signature, 3 too old).
+
+use lienthong_certs::trust::TrustStore;
+use lienthong_certs::xml::{Document, Limits};
+use lienthong_certs::xmldsig::{self, DsigError, Expected, VerifyPolicy};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::push::{PushError, portal_time};
+
+/// Namespace of the provisional investment profile.
+pub const NS: &str = "urn:lienthong:dautu:1";
+
+/// What the investment system decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// `CAP`: the registration certificate is issued.
+    Granted,
+    /// `TU_CHOI`: refused.
+    Refused,
+}
+
+/// A verified decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvestmentResult {
+    /// `MaHoSo`.
+    pub dossier_code: String,
+    /// `KetQua`.
+    pub decision: Decision,
+    /// `MaSoDuAn` (project code), when granted.
+    pub project_code: Option<String>,
+    /// `SoGiayChungNhan` (certificate number), when granted.
+    pub certificate_number: Option<String>,
+    /// `NgayQuyetDinh`.
+    pub decided_at: OffsetDateTime,
+    /// `GhiChu`.
+    pub note: String,
+    /// Subject of the certificate that signed it.
+    pub signer: String,
+    /// The SignatureValue (kept as evidence and as the dedupe key).
+    pub signature_value: String,
+}
+
+impl InvestmentResult {
+    /// Parses (no DTD, size and depth limits) and verifies a pushed result: the whole document
+    /// must be signed by a certificate of `trust` whose name is one of `signers` (any, when
+    /// empty).
+    ///
+    /// Errors: [`PushError::Malformed`] naming the element, [`PushError::Forged`] for the
+    /// signature or the signer.
+    pub fn read(xml: &str, trust: &TrustStore, signers: &[String]) -> Result<Self, PushError> {
+        let limits = Limits::default();
+        let doc = Document::parse(xml, limits)
+            .map_err(|e| PushError::Malformed(format!("not well-formed XML: {e}")))?;
+        let verified = xmldsig::verify_parsed(
+            doc,
+            &VerifyPolicy {
+                limits,
+                ..VerifyPolicy::new(trust, &Expected::WholeDocument)
+            },
+        )
+        .map_err(|e| match e {
+            DsigError::Xml(x) => PushError::Malformed(x.to_string()),
+            other => PushError::Forged(format!("signature not accepted: {other}")),
+        })?;
+        let cert = &verified.signer.certificate;
+        if !signers.is_empty()
+            && !signers.iter().any(|s| {
+                lienthong_certs::inspect::names_match(s, &cert.subject, &cert.subject_alt_names)
+            })
+        {
+            return Err(PushError::Forged(format!(
+                "signed by {}, not an allowed signer",
+                cert.subject
+            )));
+        }
+        let doc = &verified.document;
+        let root = doc.root();
+        if !doc.element(root).is_some_and(|e| e.is(NS, "KetQuaDauTu")) {
+            return Err(PushError::Malformed(format!(
+                "the root must be KetQuaDauTu in {NS}"
+            )));
+        }
+        let field = |local: &str| {
+            doc.child(root, NS, local)
+                .map(|n| doc.text(n).trim().to_owned())
+                .filter(|t| !t.is_empty())
+        };
+        let required = |local: &str| {
+            field(local).ok_or_else(|| PushError::Malformed(format!("{local}: missing")))
+        };
+        let decision = match required("KetQua")?.as_str() {
+            "CAP" => Decision::Granted,
+            "TU_CHOI" => Decision::Refused,
+            other => {
+                return Err(PushError::Malformed(format!(
+                    "KetQua: `{other}` is not CAP or TU_CHOI"
+                )));
+            }
+        };
+        let (project_code, certificate_number) = match decision {
+            Decision::Granted => (
+                Some(required("MaSoDuAn")?),
+                Some(required("SoGiayChungNhan")?),
+            ),
+            Decision::Refused => (field("MaSoDuAn"), field("SoGiayChungNhan")),
+        };
+        Ok(Self {
+            dossier_code: required("MaHoSo")?,
+            decision,
+            project_code,
+            certificate_number,
+            decided_at: portal_time("NgayQuyetDinh", &required("NgayQuyetDinh")?)?,
+            note: field("GhiChu").unwrap_or_default(),
+            signer: cert.subject.clone(),
+            signature_value: verified.signature_value.clone(),
+        })
+    }
+
+    /// What the center is told (`investment.result`).
+    pub fn data(&self) -> Value {
+        json!({
+            "decision": match self.decision {
+                Decision::Granted => "granted",
+                Decision::Refused => "refused",
+            },
+            "project_code": self.project_code,
+            "certificate_number": self.certificate_number,
+            "decided_at": self.decided_at.format(&time::format_description::well_known::Rfc3339).ok(),
+            "note": self.note,
+            "signer": self.signer,
+        })
+    }
+}
+
+/// The system's answer: taken.
+pub fn accepted() -> Value {
+    json!({ "MaLoi": "0", "MoTa": "Thành công" })
+}
+
+/// The system's answer to a refused push.
+pub fn refused(e: &PushError) -> Value {
+    let code = match e {
+        PushError::Malformed(_) => "1",
+        PushError::Forged(_) => "2",
+        PushError::Stale(_) => "3",
+    };
+    json!({ "MaLoi": code, "MoTa": e.to_string() })
+}
+
+/// The system's answer when the province cannot take it now.
+pub fn unavailable() -> Value {
+    json!({ "MaLoi": "99", "MoTa": "Hệ thống tạm thời không tiếp nhận được, vui lòng gửi lại" })
+}
