@@ -1,6 +1,8 @@
 //! Pushes from the national systems (`POST /v1/callbacks/{source}`): the national portal's
 //! dossiers, tax notices and payment receipts (`dvcqg`, shared `SecurityKey`), and the payment
-//! platform's confirmations (`payment`, SHA-256 `MaXacThuc`).
+//! platform's confirmations (`payment`, SHA-256 `MaXacThuc`), and the investment system's signed
+//! decisions (`investment`, XML-DSig against `[callbacks.investment] trust`), which also become
+//! status events on the dossier.
 //!
 //! [`prepare`] reads a push with its source's parser (`lienthong_connectors::dvcqg::push`,
 //! `lienthong_connectors::payment`), authenticates it in constant time, refuses it when it is
@@ -13,12 +15,16 @@ use std::fmt;
 
 use lienthong_certs::{Secret, sha256_hex};
 use lienthong_connectors::dvcqg::push::{self as portal, PortalPush};
+use lienthong_connectors::investment::result::{self as investment, Decision, InvestmentResult};
 use lienthong_connectors::payment::{self, PaymentConfirmation};
 use lienthong_connectors::push::{PushError, fresh};
+use lienthong_mappings::{Actor, DossierStatus, StatusEvent};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::config::CallbacksConfig;
+use crate::destinations::Destinations;
+use crate::security::Security;
 use crate::store::{CallbackOutcome, CallbackReceipt, Store, StoreError};
 
 /// A system that pushes to the province.
@@ -28,6 +34,8 @@ pub enum Source {
     Dvcqg,
     /// The public-service payment platform.
     Payment,
+    /// The National Investment Information System (signed results).
+    Investment,
 }
 
 impl Source {
@@ -36,6 +44,7 @@ impl Source {
         match name {
             "dvcqg" => Some(Self::Dvcqg),
             "payment" => Some(Self::Payment),
+            "investment" => Some(Self::Investment),
             _ => None,
         }
     }
@@ -45,6 +54,7 @@ impl Source {
         match self {
             Self::Dvcqg => "dvcqg",
             Self::Payment => "payment",
+            Self::Investment => "investment",
         }
     }
 
@@ -53,6 +63,7 @@ impl Source {
         match self {
             Self::Dvcqg => portal::accepted(),
             Self::Payment => payment::accepted(),
+            Self::Investment => investment::accepted(),
         }
     }
 
@@ -61,6 +72,7 @@ impl Source {
         match self {
             Self::Dvcqg => portal::refused(e),
             Self::Payment => payment::refused(e),
+            Self::Investment => investment::refused(e),
         }
     }
 
@@ -69,6 +81,7 @@ impl Source {
         match self {
             Self::Dvcqg => portal::unavailable(),
             Self::Payment => payment::unavailable(),
+            Self::Investment => investment::unavailable(),
         }
     }
 }
@@ -93,6 +106,9 @@ pub struct CallbackSettings {
     pub dvcqg_key: Option<Secret>,
     /// The payment platform's hash key; without it confirmations are refused.
     pub payment_key: Option<Secret>,
+    /// The investment system's trust store (by name) and allowed signer names; without it its
+    /// results are refused.
+    pub investment: Option<(String, Vec<String>)>,
 }
 
 impl CallbackSettings {
@@ -115,6 +131,10 @@ impl CallbackSettings {
             max_skew: time::Duration::try_from(c.max_skew).unwrap_or(time::Duration::MINUTE),
             dvcqg_key: load("dvcqg", &c.dvcqg)?,
             payment_key: load("payment", &c.payment)?,
+            investment: c
+                .investment
+                .as_ref()
+                .map(|i| (i.trust.clone(), i.signers.clone())),
         })
     }
 }
@@ -136,17 +156,64 @@ pub enum CallbackError {
     Store(#[from] StoreError),
 }
 
-/// Reads, authenticates and checks a push, and builds what storing it takes.
+/// A push ready for the store, with the status event it means for the dossier (a decision),
+/// still to be turned into messages for the dossier's destinations ([`with_event`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// What is stored.
+    pub receipt: CallbackReceipt,
+    /// The decision as a status event, if the push is one.
+    pub event: Option<StatusEvent>,
+}
+
+/// Reads, authenticates and checks a push, and builds what storing it takes. `security` holds
+/// the trust stores of signing pushers.
 ///
 /// Errors: [`CallbackError::Refused`] or [`CallbackError::NotConfigured`]; nothing is stored.
 pub fn prepare(
     source: Source,
     body: &[u8],
     settings: &CallbackSettings,
+    security: &Security,
     now: OffsetDateTime,
-) -> Result<CallbackReceipt, CallbackError> {
+) -> Result<Prepared, CallbackError> {
     let window = |field: &str, at| fresh(field, at, now, settings.max_age, settings.max_skew);
+    let mut decision = None;
     let (event, dedupe_key, dossier_code, kept, data) = match source {
+        Source::Investment => {
+            let (trust_name, signers) = settings
+                .investment
+                .as_ref()
+                .ok_or(CallbackError::NotConfigured(source))?;
+            let trust = security
+                .trust
+                .get(trust_name)
+                .ok_or(CallbackError::NotConfigured(source))?;
+            let xml =
+                std::str::from_utf8(body).map_err(|_| PushError::Malformed("not UTF-8".into()))?;
+            let r = InvestmentResult::read(xml, trust, signers)?;
+            window("NgayQuyetDinh", r.decided_at)?;
+            decision = Some(investment_event(&r));
+            let key = sha256_hex(
+                format!(
+                    "{}|{:?}|{:?}|{:?}|{}",
+                    r.dossier_code,
+                    r.decision,
+                    r.project_code,
+                    r.certificate_number,
+                    r.decided_at.unix_timestamp()
+                )
+                .as_bytes(),
+            );
+            // Kept as received: the signed document is the evidence.
+            (
+                "investment.result",
+                key,
+                r.dossier_code.clone(),
+                Value::String(xml.to_owned()),
+                r.data(),
+            )
+        }
         Source::Dvcqg => {
             let key = settings
                 .dvcqg_key
@@ -201,16 +268,87 @@ pub fn prepare(
     let body = kept.to_string();
     let notices = crate::notice::for_center(&settings.forward_to, event, &dossier_code, data)
         .map_err(|e| CallbackError::Internal(e.to_string()))?;
-    Ok(CallbackReceipt {
-        source: source.name().to_owned(),
-        event: event.to_owned(),
-        dedupe_key,
-        dossier_code,
-        sha256: sha256_hex(body.as_bytes()),
-        body,
-        answer: source.accepted().to_string(),
-        notices,
+    Ok(Prepared {
+        receipt: CallbackReceipt {
+            source: source.name().to_owned(),
+            event: event.to_owned(),
+            dedupe_key,
+            dossier_code,
+            sha256: sha256_hex(body.as_bytes()),
+            body,
+            answer: source.accepted().to_string(),
+            notices,
+            event_intake: None,
+        },
+        event: decision,
     })
+}
+
+/// The investment system's decision as a status event: granted → `processed` (with the project
+/// code and certificate number), refused → `rejected`.
+fn investment_event(r: &InvestmentResult) -> StatusEvent {
+    let (status, note) = match r.decision {
+        Decision::Granted => (
+            DossierStatus::Processed,
+            format!(
+                "Cấp Giấy chứng nhận đăng ký đầu tư số {}, mã số dự án {}",
+                r.certificate_number.as_deref().unwrap_or("?"),
+                r.project_code.as_deref().unwrap_or("?")
+            ),
+        ),
+        Decision::Refused => (DossierStatus::Rejected, format!("Từ chối: {}", r.note)),
+    };
+    StatusEvent {
+        id: format!(
+            "investment:{}:{}",
+            match r.decision {
+                Decision::Granted => "granted",
+                Decision::Refused => "refused",
+            },
+            r.certificate_number.as_deref().unwrap_or("-")
+        ),
+        at: r.decided_at,
+        status,
+        actor: Actor {
+            name: "Hệ thống thông tin quốc gia về đầu tư".into(),
+            title: None,
+            unit: None,
+        },
+        note: Some(note),
+        due_at: None,
+        exchange: None,
+    }
+}
+
+/// Adds to a prepared push the status event it means, with its progress messages for the
+/// dossier's destinations. A dossier this center does not have gets no event (the push and the
+/// notice are still kept).
+pub async fn with_event(
+    prepared: Prepared,
+    store: &Store,
+    destinations: &Destinations,
+) -> CallbackReceipt {
+    let mut receipt = prepared.receipt;
+    if let Some(event) = prepared.event {
+        match crate::status_event::from_outside(
+            store,
+            destinations,
+            &receipt.dossier_code,
+            &receipt.source,
+            event,
+        )
+        .await
+        {
+            Ok(e) => receipt.event_intake = Some(e),
+            Err(e) => tracing::warn!(
+                source = receipt.source,
+                dossier = receipt.dossier_code,
+                error = e,
+                "the decision does not become a status event"
+            ),
+        }
+    }
+    receipt
 }
 
 /// What a committed push came to: the answer, and whether it was new.

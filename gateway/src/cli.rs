@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use lienthong_connectors::dvcqg::{self, HOSO_MAPPING, PROGRESS_MAPPING};
-use lienthong_connectors::{DossierOp, MessageBody, emc, nbrs};
+use lienthong_connectors::{DossierOp, MessageBody, emc, investment, nbrs};
 use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet, ProgressInput, StatusEvent};
 
 use crate::config::{Config, DEFAULT_PATH, DestinationKind};
@@ -247,6 +247,10 @@ fn mapping_sets(
             ("dvcqg (built-in)".to_owned(), builtin),
             ("emc (built-in)".to_owned(), emc),
             ("nbrs (built-in)".to_owned(), nbrs),
+            (
+                "investment (built-in)".to_owned(),
+                investment::load_mappings(None),
+            ),
             edxml,
         ]);
     }
@@ -264,6 +268,10 @@ fn mapping_sets(
             DestinationKind::Nbrs(c) => Some((
                 name.clone(),
                 nbrs::load_mappings(c.mappings_dir.as_deref()).map(|(set, _)| set),
+            )),
+            DestinationKind::Investment(c) => Some((
+                name.clone(),
+                investment::load_mappings(c.mappings_dir.as_deref()),
             )),
             // Webhooks send the canonical JSON: no mapping files.
             DestinationKind::Webhook(_) => None,
@@ -318,6 +326,10 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
                         nbrs::load_mappings(c.mappings_dir.as_deref())?.0,
                         Rendered::Nbrs,
                     ),
+                    Some(DestinationKind::Investment(c)) => (
+                        investment::load_mappings(c.mappings_dir.as_deref())?,
+                        Rendered::Investment,
+                    ),
                     Some(DestinationKind::Peer(_)) => {
                         bail!("`{destination}` is a peer: use --destination edxml")
                     }
@@ -348,6 +360,20 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             let dossier = Dossier::from_json(value)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
             let out = match (kind, event) {
+                (Rendered::Investment, Some(_)) => bail!(
+                    "the investment system takes dossiers only: status events are not sent to it"
+                ),
+                // The registration as it is signed and sent (the signature is added at sending).
+                (Rendered::Investment, None) => {
+                    let xml = set
+                        .render_xml(
+                            investment::REGISTRATION_MAPPING,
+                            &serde_json::to_value(&dossier)?,
+                        )
+                        .map_err(|e| anyhow::anyhow!("{destination}: {e}"))?;
+                    print!("{xml}");
+                    return Ok(ExitCode::SUCCESS);
+                }
                 (Rendered::Nbrs, Some(_)) => {
                     bail!("NBRS takes dossiers only: status events are not sent to it")
                 }
@@ -399,6 +425,7 @@ enum Rendered {
     Dvcqg,
     Emc,
     Nbrs,
+    Investment,
 }
 
 /// The built-in mapping set of a destination kind named on the command line.
@@ -407,6 +434,10 @@ fn builtin_render_set(kind: &str) -> anyhow::Result<(MappingSet, Rendered)> {
         "dvcqg" => (lienthong_mappings::engine::DVCQG_FILES, Rendered::Dvcqg),
         "emc" => (lienthong_mappings::engine::EMC_FILES, Rendered::Emc),
         "nbrs" => (lienthong_mappings::engine::NBRS_FILES, Rendered::Nbrs),
+        "investment" => (
+            lienthong_mappings::engine::INVESTMENT_FILES,
+            Rendered::Investment,
+        ),
         other => bail!("no built-in mappings for `{other}`"),
     };
     Ok((

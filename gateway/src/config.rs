@@ -184,6 +184,20 @@ pub struct CallbacksConfig {
     /// `[callbacks.payment]`: the payment platform's confirmations.
     #[serde(default)]
     pub payment: Option<SharedKeyConfig>,
+    /// `[callbacks.investment]`: the investment system's signed results.
+    #[serde(default)]
+    pub investment: Option<SignedPushConfig>,
+}
+
+/// A pusher that signs what it pushes (XML-DSig): whose certificates are believed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedPushConfig {
+    /// The `[trust.<name>]` its signing certificates chain to.
+    pub trust: String,
+    /// Names (DN, CN or SAN) its signer may carry; empty: any certificate of the trust store.
+    #[serde(default)]
+    pub signers: Vec<String>,
 }
 
 /// A shared secret agreed with a pushing system: inline or, better, in a file.
@@ -228,6 +242,7 @@ impl Default for CallbacksConfig {
             max_skew: default_exchange_skew(),
             dvcqg: None,
             payment: None,
+            investment: None,
         }
     }
 }
@@ -484,6 +499,8 @@ pub enum DestinationKind {
     Emc(Box<lienthong_connectors::emc::EmcConfig>),
     /// The National Business Registration System: registrations submitted and followed.
     Nbrs(Box<lienthong_connectors::nbrs::NbrsConfig>),
+    /// The National Investment Information System: signed registrations.
+    Investment(Box<lienthong_connectors::investment::InvestmentConfig>),
 }
 
 impl DestinationKind {
@@ -495,6 +512,7 @@ impl DestinationKind {
             Self::Webhook(_) => "webhook",
             Self::Emc(_) => "emc",
             Self::Nbrs(_) => "nbrs",
+            Self::Investment(_) => "investment",
         }
     }
 }
@@ -836,6 +854,24 @@ impl Parts {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
                     }
                 }
+                DestinationKind::Investment(c) => {
+                    for p in c.validate() {
+                        errors.push(err(format!("{key}.{}", p.key), p.message));
+                    }
+                    if let Err(e) =
+                        lienthong_connectors::investment::load_mappings(c.mappings_dir.as_deref())
+                    {
+                        for s in e.0 {
+                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
+                        }
+                    }
+                    if matches!(self.signing, Some(None)) {
+                        errors.push(err(
+                            format!("{key}.kind"),
+                            "an investment destination signs its registrations: add [signing]",
+                        ));
+                    }
+                }
                 DestinationKind::Nbrs(c) => {
                     for p in c.validate() {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
@@ -869,6 +905,17 @@ impl Parts {
                 if let Some(Err(e)) = key.as_ref().map(SharedKeyConfig::load) {
                     errors.push(err(format!("callbacks.{name}.secret"), e));
                 }
+            }
+            if let (Some(i), Some(stores)) = (&c.investment, &self.trust)
+                && !stores.contains_key(&i.trust)
+            {
+                errors.push(err(
+                    "callbacks.investment.trust",
+                    format!(
+                        "unknown trust store `{}` (add [trust.{}])",
+                        i.trust, i.trust
+                    ),
+                ));
             }
         }
         if let Some(x) = &self.exchange {
@@ -1127,17 +1174,16 @@ fn destination(
             section::<lienthong_connectors::nbrs::NbrsConfig>(&key, toml::Value::Table(t), errors)
                 .map(|c| DestinationKind::Nbrs(Box::new(c)))
         }
-        "investment" => {
-            errors.push(err(
-                format!("{key}.kind"),
-                format!("`{kind}` destinations are not available in this version yet"),
-            ));
-            None
-        }
+        "investment" => section::<lienthong_connectors::investment::InvestmentConfig>(
+            &key,
+            toml::Value::Table(t),
+            errors,
+        )
+        .map(|c| DestinationKind::Investment(Box::new(c))),
         other => {
             errors.push(err(
                 format!("{key}.kind"),
-                format!("unknown kind `{other}` (expected dvcqg, emc, nbrs, peer or webhook)"),
+                format!("unknown kind `{other}` (expected dvcqg, emc, investment, nbrs, peer or webhook)"),
             ));
             None
         }

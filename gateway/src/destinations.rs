@@ -80,6 +80,28 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
                     },
                 )?,
             ),
+            DestinationKind::Investment(c) => {
+                let signing = security.signing.as_ref().ok_or_else(|| DestinationError {
+                    name: name.clone(),
+                    source: lienthong_connectors::BuildError::Config(vec![
+                        lienthong_connectors::ConfigProblem::new(
+                            "kind",
+                            "an investment destination needs the center's [signing] identity",
+                        ),
+                    ]),
+                })?;
+                Arc::new(
+                    lienthong_connectors::investment::InvestmentConnector::new(
+                        c,
+                        &outbound,
+                        Arc::new(signing.xml.clone()),
+                    )
+                    .map_err(|source| DestinationError {
+                        name: name.clone(),
+                        source,
+                    })?,
+                )
+            }
             DestinationKind::Emc(c) => Arc::new(
                 lienthong_connectors::emc::EmcConnector::new(c, &outbound).map_err(|source| {
                     DestinationError {

@@ -268,3 +268,21 @@ fn callbacks_need_webhooks_and_one_secret_each() {
     assert_eq!(ok.callbacks.max_body, 32 * 1024 * 1024);
     assert_eq!(ok.callbacks.max_age, Duration::from_secs(7 * 24 * 3600));
 }
+
+#[test]
+fn investment_needs_signing_and_its_callback_a_known_trust_store() {
+    let text = format!(
+        "{}\n[destinations.investment]\nkind = \"investment\"\nurl = \"https://dautu.example/x\"\n[callbacks.investment]\ntrust = \"nowhere\"\n",
+        example()
+    );
+    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("destinations.investment.kind: an investment destination signs its registrations: add [signing]"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("callbacks.investment.trust: unknown trust store `nowhere`"),
+        "{msg}"
+    );
+}

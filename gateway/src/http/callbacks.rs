@@ -67,7 +67,7 @@ pub(super) async fn post_callback(
 ) -> Response {
     let Some(source) = Source::parse(&name) else {
         return Problem::not_found(format!(
-            "unknown callback source `{name}` (expected dvcqg or payment)"
+            "unknown callback source `{name}` (expected dvcqg, payment or investment)"
         ))
         .into_response();
     };
@@ -86,14 +86,22 @@ pub(super) async fn post_callback(
         }
     };
     let settings = st.callbacks.clone();
-    // Parsing a large push (a dossier with its files) and checking its base64 is CPU work.
+    let security = st.security.current();
+    // Parsing a large push (a dossier with its files) and checking its base64 or its signature
+    // is CPU work.
     let prepared = tokio::task::spawn_blocking(move || {
-        callbacks::prepare(source, &bytes, &settings, time::OffsetDateTime::now_utc())
+        callbacks::prepare(
+            source,
+            &bytes,
+            &settings,
+            &security,
+            time::OffsetDateTime::now_utc(),
+        )
     })
     .await
     .unwrap_or_else(|e| Err(CallbackError::Internal(e.to_string())));
     let receipt = match prepared {
-        Ok(r) => r,
+        Ok(p) => callbacks::with_event(p, &st.store, &st.destinations).await,
         Err(e) => return refused(source, &e),
     };
     match callbacks::commit(&st.store, receipt).await {

@@ -5,7 +5,7 @@
 use sqlx::{Row, SqliteConnection};
 
 use super::now_ms;
-use super::writer::{NewMessage, queue};
+use super::writer::{EventIntake, NewMessage, queue};
 
 /// A verified push ready to be stored.
 #[derive(Debug, Clone)]
@@ -26,6 +26,8 @@ pub struct CallbackReceipt {
     pub answer: String,
     /// Notices for the center.
     pub notices: Vec<NewMessage>,
+    /// The status event it means for the dossier (a national system's decision), if any.
+    pub event_intake: Option<EventIntake>,
 }
 
 /// What storing a push came to.
@@ -76,5 +78,19 @@ pub(super) async fn receive(
     .execute(&mut *conn)
     .await?;
     queue(conn, &r.dossier_code, &r.notices, now).await?;
+    if let Some(e) = &r.event_intake {
+        // An event the dossier's state does not allow is not recorded; the push still is.
+        let outcome = super::writer::event(conn, e).await?;
+        if !matches!(
+            outcome,
+            super::writer::IntakeOutcome::Accepted(_) | super::writer::IntakeOutcome::Repeat(_)
+        ) {
+            tracing::warn!(
+                dossier = r.dossier_code,
+                outcome = outcome.label(),
+                "the decision pushed is recorded but does not move the dossier"
+            );
+        }
+    }
     Ok(CallbackOutcome::Stored(r.answer.clone()))
 }
