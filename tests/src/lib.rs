@@ -10,6 +10,7 @@ pub mod emc_sim;
 pub mod file_server;
 pub mod gateway_process;
 pub mod investment_sim;
+pub mod national;
 pub mod nbrs_sim;
 pub mod peer_sim;
 pub mod pushers;
