@@ -134,7 +134,8 @@ fn errors_are_one_line_with_non_zero_exit() {
 }
 
 /// The README's first command: the demo runs end to end (HTTPS with client certificates,
-/// an outage and its recovery, a replayed dead letter, signed edXML) and exits 0.
+/// an outage and its recovery, a replayed dead letter, signed edXML, the national systems) and
+/// exits 0.
 #[test]
 fn demo_runs_end_to_end() {
     let (ok, out, err) = run(&["demo"]);
@@ -151,6 +152,14 @@ fn demo_runs_end_to_end() {
         "the province has the dossier processed",
         "with 3 files (3 identical by SHA-256)",
         "received at province           1         3               4",
+        "NBRS took it: receipt number (IN_JOURNAL_NO) NB-000001",
+        "NBRS PROCESS_STATUS 4 (registered) → status event `processed`",
+        "a tampered decision: HTTP 401",
+        "→ status event `processed`: Cấp Giấy chứng nhận đăng ký đầu tư số GCN-2026-15",
+        "payment confirmation with a wrong MaXacThuc: HTTP 401",
+        "payment confirmation GD-2026-000123 (50,000 VND): HTTP 200",
+        "National systems summary",
+        "notices: nbrs.status, nbrs.status, nbrs.status, investment.result, payment.confirmed",
     ] {
         assert!(
             out.contains(want),

@@ -8,6 +8,7 @@
 //! exchange dossiers and statuses as signed edXML over mutual TLS ([`exchange`]).
 
 mod exchange;
+mod national;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -630,6 +631,7 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     trust_step(&client, &trust, &codes).await?;
     summary(&client, &sim, &codes, &settled).await?;
     exchange::run().await?;
+    national::run().await?;
     stop.cancel();
     server.await.context("gateway task")??;
     sim.stop().await;
