@@ -219,3 +219,51 @@ impl TokenSource {
         answer.ok_or_else(|| Outcome::retry("no answer"))
     }
 }
+
+/// A destination's way out: its HTTP client (with its TLS settings), its RFC 9421 request signer,
+/// and its Bearer tokens when it sits behind an integration platform (`[oauth]`).
+pub struct Caller {
+    client: reqwest::Client,
+    signer: Option<Arc<RequestSigner>>,
+    tokens: Option<TokenSource>,
+}
+
+impl Caller {
+    /// Builds the client; with `oauth`, tokens are fetched (and renewed) from its endpoint.
+    ///
+    /// Errors: the `[oauth]` table has problems or its secret file cannot be read, or the
+    /// client cannot be built.
+    pub fn new(
+        oauth: Option<&OAuthConfig>,
+        connect_timeout: std::time::Duration,
+        timeout: std::time::Duration,
+        security: &crate::http::OutboundSecurity,
+    ) -> Result<Self, BuildError> {
+        let client = crate::http::client(connect_timeout, timeout, security)?;
+        let tokens = oauth
+            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
+            .transpose()?;
+        Ok(Self {
+            client,
+            signer: security.signer.clone(),
+            tokens,
+        })
+    }
+
+    /// Sends `build(client)` and reads the answer: with tokens, authorized and retried once
+    /// with a fresh token after a 401; without, signed when a signer is configured.
+    ///
+    /// Errors: the outcome to report (transport failure, token endpoint failure).
+    pub async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, String), Outcome> {
+        match &self.tokens {
+            Some(t) => {
+                t.send_authorized(|token| build(&self.client).bearer_auth(token))
+                    .await
+            }
+            None => send(build(&self.client), self.signer.as_deref()).await,
+        }
+    }
+}

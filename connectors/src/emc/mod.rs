@@ -14,8 +14,6 @@ pub mod config;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use lienthong_mappings::engine::InputKind;
 use lienthong_mappings::{
@@ -26,8 +24,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 pub use self::config::EmcConfig;
-use crate::http::{OutboundSecurity, RequestSigner, send};
-use crate::oauth::TokenSource;
+use crate::http::OutboundSecurity;
+use crate::oauth::Caller;
 use crate::{
     BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome,
     PortalAnswer,
@@ -54,9 +52,7 @@ pub struct EmcConnector {
     site_id: String,
     batch: usize,
     mappings: MappingSet,
-    client: reqwest::Client,
-    signer: Option<Arc<RequestSigner>>,
-    tokens: Option<TokenSource>,
+    caller: Caller,
 }
 
 impl EmcConnector {
@@ -68,20 +64,17 @@ impl EmcConnector {
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
-        let tokens = config
-            .oauth
-            .as_ref()
-            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
-            .transpose()?;
         Ok(Self {
             url: config.url.clone(),
             site_id: config.site_id.clone(),
             batch: config.batch,
             mappings: load_mappings(config)?,
-            client,
-            signer: security.signer.clone(),
-            tokens,
+            caller: Caller::new(
+                config.oauth.as_ref(),
+                config.connect_timeout,
+                config.timeout,
+                security,
+            )?,
         })
     }
 
@@ -222,22 +215,7 @@ impl Connector for EmcConnector {
             }
         }
         let body = Value::Array(reports);
-        let answer = match &self.tokens {
-            Some(tokens) => {
-                tokens
-                    .send_authorized(|token| {
-                        self.client.post(&self.url).bearer_auth(token).json(&body)
-                    })
-                    .await
-            }
-            None => {
-                send(
-                    self.client.post(&self.url).json(&body),
-                    self.signer.as_deref(),
-                )
-                .await
-            }
-        };
+        let answer = self.caller.send(|c| c.post(&self.url).json(&body)).await;
         match answer {
             Ok((status, headers, text)) => classify(status, &headers, &text),
             Err(o) => o,

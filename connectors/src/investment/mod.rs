@@ -26,8 +26,8 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 
 pub use self::config::InvestmentConfig;
-use crate::http::{OutboundSecurity, RequestSigner, send};
-use crate::oauth::TokenSource;
+use crate::http::OutboundSecurity;
+use crate::oauth::Caller;
 use crate::{
     BuildError, Connector, MessageBody, MessageKind, OutboundMessage, Outcome, PortalAnswer,
 };
@@ -64,9 +64,7 @@ pub fn load_mappings(
 /// A configured investment destination.
 pub struct InvestmentConnector {
     url: String,
-    client: reqwest::Client,
-    signer: Option<Arc<RequestSigner>>,
-    tokens: Option<TokenSource>,
+    caller: Caller,
     mappings: MappingSet,
     xml_signer: Arc<Signer>,
 }
@@ -84,17 +82,14 @@ impl InvestmentConnector {
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
-        let tokens = config
-            .oauth
-            .as_ref()
-            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
-            .transpose()?;
         Ok(Self {
             url: config.url.clone(),
-            client,
-            signer: security.signer.clone(),
-            tokens,
+            caller: Caller::new(
+                config.oauth.as_ref(),
+                config.connect_timeout,
+                config.timeout,
+                security,
+            )?,
             mappings: load_mappings(config.mappings_dir.as_deref())?,
             xml_signer,
         })
@@ -158,13 +153,7 @@ impl Connector for InvestmentConnector {
                 .header("idempotency-key", &m.id)
                 .body(xml.clone())
         };
-        let answer = match &self.tokens {
-            Some(t) => {
-                t.send_authorized(|token| build(&self.client).bearer_auth(token))
-                    .await
-            }
-            None => send(build(&self.client), self.signer.as_deref()).await,
-        };
+        let answer = self.caller.send(build).await;
         let (status, headers, text) = match answer {
             Ok(a) => a,
             Err(o) => return o,

@@ -19,7 +19,6 @@ pub mod config;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,8 +29,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 pub use self::config::{NbrsConfig, PollConfig};
-use crate::http::{OutboundSecurity, RequestSigner, send};
-use crate::oauth::TokenSource;
+use crate::http::OutboundSecurity;
+use crate::oauth::Caller;
 use crate::{
     BuildError, Connector, DossierOp, IntakeCheck, MessageBody, MessageKind, OutboundMessage,
     Outcome, PortalAnswer,
@@ -103,9 +102,7 @@ pub struct NbrsConnector {
     submit_path: String,
     status_path: String,
     lookup_path: String,
-    client: reqwest::Client,
-    signer: Option<Arc<RequestSigner>>,
-    tokens: Option<TokenSource>,
+    caller: Caller,
     mappings: MappingSet,
     statuses: BTreeMap<String, DossierStatus>,
     finals: std::collections::BTreeSet<String>,
@@ -163,12 +160,12 @@ impl NbrsConnector {
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
-        let tokens = config
-            .oauth
-            .as_ref()
-            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
-            .transpose()?;
+        let caller = Caller::new(
+            config.oauth.as_ref(),
+            config.connect_timeout,
+            config.timeout,
+            security,
+        )?;
         let (mappings, statuses) = load_mappings(config.mappings_dir.as_deref())?;
         let finals = mappings
             .tables()
@@ -185,9 +182,7 @@ impl NbrsConnector {
             submit_path: config.submit_path.clone(),
             status_path: config.status_path.clone(),
             lookup_path: config.lookup_path.clone(),
-            client,
-            signer: security.signer.clone(),
-            tokens,
+            caller,
             mappings,
             statuses,
             finals,
@@ -213,20 +208,6 @@ impl NbrsConnector {
         url.map_err(|e| Outcome::reject(format!("bad NBRS URL {base}: {e}")))
     }
 
-    /// Sends `build(client)` with the Bearer token when configured (renewed once on 401).
-    async fn call(
-        &self,
-        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, HeaderMap, String), Outcome> {
-        match &self.tokens {
-            Some(t) => {
-                t.send_authorized(|token| build(&self.client).bearer_auth(token))
-                    .await
-            }
-            None => send(build(&self.client), self.signer.as_deref()).await,
-        }
-    }
-
     fn registration(&self, op: DossierOp, body: &MessageBody) -> Result<Value, RenderError> {
         let MessageBody::Dossier { dossier, .. } = body else {
             return Err(crate::message::unsupported("nbrs", body));
@@ -250,7 +231,7 @@ impl NbrsConnector {
     /// answer without `PROCESS_STATUS`).
     pub async fn status(&self, in_journal_no: &str) -> Result<RegistrationStatus, Outcome> {
         let url = self.url(&self.status_path, &[("in_journal_no", in_journal_no)])?;
-        let (st, headers, body) = self.call(|c| c.get(url.clone())).await?;
+        let (st, headers, body) = self.caller.send(|c| c.get(url.clone())).await?;
         let v = json_answer(st, &headers, &body)?;
         if status_flag(&v).as_deref() == Some("0") {
             return Err(Outcome::reject(format!(
@@ -276,7 +257,7 @@ impl NbrsConnector {
     /// Errors: the outcome of a failed call.
     pub async fn enterprise(&self, msdn: &str) -> Result<Option<Value>, Outcome> {
         let url = self.url(&self.lookup_path, &[("msdn", msdn)])?;
-        let (st, headers, body) = self.call(|c| c.get(url.clone())).await?;
+        let (st, headers, body) = self.caller.send(|c| c.get(url.clone())).await?;
         let v = json_answer(st, &headers, &body)?;
         match status_flag(&v).as_deref() {
             Some("1") if v.get("MainInformation").is_some_and(Value::is_object) => Ok(Some(v)),
@@ -354,7 +335,8 @@ impl Connector for NbrsConnector {
             Err(o) => return o,
         };
         let (st, headers, body) = match self
-            .call(|c| {
+            .caller
+            .send(|c| {
                 c.post(url.clone())
                     .header("idempotency-key", &m.id)
                     .json(&registration)

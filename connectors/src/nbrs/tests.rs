@@ -150,6 +150,18 @@ async fn an_amendment_must_name_a_known_enterprise_unless_nbrs_is_down() {
             .await,
         IntakeCheck::Passed
     );
+    // The check can be turned off.
+    let off: NbrsConfig = toml::from_str(&format!(
+        "base_url = \"{}\"\nlookup = false\n[oauth]\n{}",
+        sim.base_url(),
+        TokenIssuer::config_toml(&format!("{}/token", sim.base_url())),
+    ))
+    .unwrap();
+    let off = NbrsConnector::new(&off, &OutboundSecurity::default()).unwrap();
+    assert_eq!(
+        off.verify_at_intake(&amend("0799999999")).await,
+        IntakeCheck::Passed
+    );
     sim.set_down(true);
     assert!(matches!(
         c.verify_at_intake(&amend("0799999999")).await,

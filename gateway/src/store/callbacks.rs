@@ -2,7 +2,9 @@
 //! answer, and the notices for the center — in one transaction, so the pusher is answered only
 //! once all of it is durable and a repeat gets the original answer.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
+
+use super::dedupe::{original_answer, remember};
 
 use super::now_ms;
 use super::writer::{EventIntake, NewMessage, queue};
@@ -44,26 +46,11 @@ pub(super) async fn receive(
     r: &CallbackReceipt,
 ) -> Result<CallbackOutcome, sqlx::Error> {
     let source = format!("callback:{}", r.source);
-    if let Some(row) =
-        sqlx::query("SELECT answer FROM inbound_dedupe WHERE source = ? AND message_id = ?")
-            .bind(&source)
-            .bind(&r.dedupe_key)
-            .fetch_optional(&mut *conn)
-            .await?
-    {
-        return Ok(CallbackOutcome::Repeat(row.try_get(0)?));
+    if let Some(answer) = original_answer(conn, &source, &r.dedupe_key).await? {
+        return Ok(CallbackOutcome::Repeat(answer));
     }
     let now = now_ms();
-    sqlx::query(
-        "INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&source)
-    .bind(&r.dedupe_key)
-    .bind(&r.sha256)
-    .bind(&r.answer)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    remember(conn, &source, &r.dedupe_key, &r.sha256, &r.answer, now).await?;
     sqlx::query(
         "INSERT INTO callbacks_received (source, event, dedupe_key, dossier_code, body_sha256, body, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",

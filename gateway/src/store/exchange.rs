@@ -86,14 +86,8 @@ pub(super) async fn receive(
     conn: &mut SqliteConnection,
     r: &ExchangeReceipt,
 ) -> Result<ReceiptOutcome, sqlx::Error> {
-    if let Some(row) =
-        sqlx::query("SELECT answer FROM inbound_dedupe WHERE source = ? AND message_id = ?")
-            .bind(&r.source)
-            .bind(&r.dedupe_key)
-            .fetch_optional(&mut *conn)
-            .await?
-    {
-        return Ok(ReceiptOutcome::Repeat(row.try_get(0)?));
+    if let Some(answer) = super::dedupe::original_answer(conn, &r.source, &r.dedupe_key).await? {
+        return Ok(ReceiptOutcome::Repeat(answer));
     }
     let now = now_ms();
     let existing =
@@ -225,16 +219,7 @@ pub(super) async fn receive(
             ("status", None, Some(status_code.clone()), effect)
         }
     };
-    sqlx::query(
-        "INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&r.source)
-    .bind(&r.dedupe_key)
-    .bind(&r.sha256)
-    .bind(&r.answer)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    super::dedupe::remember(conn, &r.source, &r.dedupe_key, &r.sha256, &r.answer, now).await?;
     sqlx::query(
         "INSERT INTO exchange_received (source, dedupe_key, document_id, dossier_code, kind, business_doc_type,
                                         status_code, effect, signer, signature_value, body_sha256, body, received_at)

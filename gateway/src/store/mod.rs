@@ -8,6 +8,7 @@
 //! Reads (tracking, admin, health) use a separate pool of read-only connections.
 
 mod callbacks;
+mod dedupe;
 mod exchange;
 mod followups;
 mod reads;

@@ -1,0 +1,42 @@
+//! Inbound deduplication (`inbound_dedupe`): what came from outside, by `(source, key)`, with the
+//! answer it got, so a resend gets the same answer and changes nothing. Shared by the exchange
+//! (edXML from other centers) and the national systems' pushes.
+
+use sqlx::{Row, SqliteConnection};
+
+/// The answer given to `(source, key)`, if it came before.
+pub(super) async fn original_answer(
+    conn: &mut SqliteConnection,
+    source: &str,
+    key: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query("SELECT answer FROM inbound_dedupe WHERE source = ? AND message_id = ?")
+        .bind(source)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()
+}
+
+/// Records that `(source, key)` came (its body's digest) and was answered `answer`.
+pub(super) async fn remember(
+    conn: &mut SqliteConnection,
+    source: &str,
+    key: &str,
+    sha256: &str,
+    answer: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(source)
+    .bind(key)
+    .bind(sha256)
+    .bind(answer)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
