@@ -59,6 +59,8 @@ pub struct Config {
     pub exchange: ExchangeConfig,
     /// `[callbacks]`: pushes from the national systems.
     pub callbacks: CallbacksConfig,
+    /// `[retention]`: purging old data.
+    pub retention: RetentionConfig,
     /// The file this was loaded from (reloads read it again).
     pub source: Option<PathBuf>,
 }
@@ -335,6 +337,65 @@ impl Default for ExchangeConfig {
             max_age: default_exchange_max_age(),
             max_skew: default_exchange_skew(),
             pull: None,
+        }
+    }
+}
+
+/// `[retention]`: what is deleted when it is old enough, in small batches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Whether purging runs (`true`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Delivered messages and their attempts older than this are deleted (`30d`); dead letters
+    /// and undelivered messages never are.
+    #[serde(default = "default_retention_delivered", with = "serde_duration")]
+    pub delivered: Duration,
+    /// A dossier stays queryable this long after its last change (`1825d`, five years), then
+    /// goes with its events, received documents and pushes once nothing of it is left to deliver.
+    #[serde(default = "default_retention_dossiers", with = "serde_duration")]
+    pub dossiers: Duration,
+    /// Dedupe records of received messages and pushes are kept this long (`30d`); must cover the
+    /// replay windows (`exchange.max_age`, `exchange.pull.max_age`, `callbacks.max_age`).
+    #[serde(default = "default_retention_dedupe", with = "serde_duration")]
+    pub dedupe: Duration,
+    /// How often purging runs (`10m`).
+    #[serde(default = "default_retention_interval", with = "serde_duration")]
+    pub interval: Duration,
+    /// At most this many of each kind per transaction (`500`).
+    #[serde(default = "default_retention_batch")]
+    pub batch: u32,
+}
+
+const fn yes() -> bool {
+    true
+}
+const fn default_retention_delivered() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+const fn default_retention_dossiers() -> Duration {
+    Duration::from_secs(1825 * 24 * 3600)
+}
+const fn default_retention_dedupe() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+const fn default_retention_interval() -> Duration {
+    Duration::from_secs(600)
+}
+const fn default_retention_batch() -> u32 {
+    500
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            delivered: default_retention_delivered(),
+            dossiers: default_retention_dossiers(),
+            dedupe: default_retention_dedupe(),
+            interval: default_retention_interval(),
+            batch: default_retention_batch(),
         }
     }
 }
@@ -735,6 +796,7 @@ struct Parts {
     signing: Option<Option<SigningConfig>>,
     exchange: Option<ExchangeConfig>,
     callbacks: Option<CallbacksConfig>,
+    retention: Option<RetentionConfig>,
     destinations: BTreeMap<String, DestinationConfig>,
     /// Every destination name declared, including those that did not parse.
     declared: std::collections::BTreeSet<String>,
@@ -896,6 +958,50 @@ impl Parts {
                 }
             }
         }
+        if let Some(r) = &self.retention {
+            if r.batch == 0 {
+                errors.push(err("retention.batch", "must be at least 1"));
+            }
+            if r.interval.is_zero() {
+                errors.push(err("retention.interval", "must be more than 0"));
+            }
+            if r.dossiers < r.delivered {
+                errors.push(err(
+                    "retention.dossiers",
+                    "must be at least retention.delivered (a dossier outlives its messages)",
+                ));
+            }
+            let windows = [
+                (
+                    "callbacks.max_age",
+                    self.callbacks.as_ref().map(|c| c.max_age),
+                ),
+                (
+                    "exchange.max_age",
+                    self.exchange.as_ref().map(|x| x.max_age),
+                ),
+                (
+                    "exchange.pull.max_age",
+                    self.exchange
+                        .as_ref()
+                        .and_then(|x| x.pull.as_ref())
+                        .map(|p| p.max_age),
+                ),
+            ];
+            for (key, window) in windows {
+                if let Some(w) = window
+                    && r.dedupe < w
+                {
+                    errors.push(err(
+                        "retention.dedupe",
+                        format!(
+                            "must be at least {key} ({}): a replay inside that window must still be recognised",
+                            humantime::format_duration(w)
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(c) = &self.callbacks {
             self.check_forward_to("callbacks.forward_to", &c.forward_to, errors);
             if c.max_body == 0 {
@@ -1014,6 +1120,7 @@ impl Parts {
             signing: self.signing?,
             exchange: self.exchange?,
             callbacks: self.callbacks?,
+            retention: self.retention?,
             source: None,
         })
     }
@@ -1064,6 +1171,10 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         Some(v) => section::<ExchangeConfig>("exchange", v, errors),
         None => Some(ExchangeConfig::default()),
     };
+    let retention = match take("retention") {
+        Some(v) => section::<RetentionConfig>("retention", v, errors),
+        None => Some(RetentionConfig::default()),
+    };
     let callbacks = match take("callbacks") {
         Some(v) => section::<CallbacksConfig>("callbacks", v, errors),
         None => Some(CallbacksConfig::default()),
@@ -1106,6 +1217,7 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         signing,
         exchange,
         callbacks,
+        retention,
         destinations,
         declared,
         destinations_ok,

@@ -24,6 +24,7 @@ pub mod follow;
 pub mod http;
 pub mod listener;
 pub mod notice;
+pub mod retention;
 pub mod retry;
 pub mod routing;
 pub mod security;

@@ -128,6 +128,11 @@ pub async fn run(
             )))
         })
         .collect();
+    let retention = tokio::spawn(crate::retention::run(
+        store.clone(),
+        config.retention.clone(),
+        stop.clone(),
+    ));
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -153,6 +158,9 @@ pub async fn run(
         None => None,
     } {
         tracing::error!(error = %e, "axis poller ended abnormally");
+    }
+    if let Err(e) = retention.await {
+        tracing::error!(error = %e, "retention task ended abnormally");
     }
     for f in followers {
         if let Err(e) = f.await {

@@ -101,6 +101,11 @@ pub fn followup(destination: &str, outcome: &'static str) {
         .increment(1);
 }
 
+/// Rows deleted by retention (`messages`, `dossiers`, `dedupe`).
+pub fn purged(what: &'static str, n: u64) {
+    counter!("lienthong_retention_purged_total", "what" => what).increment(n);
+}
+
 /// One round of the axis poller ended (`ok` or `failed`).
 pub fn pull_round(outcome: &'static str) {
     counter!("lienthong_exchange_pull_rounds_total", "outcome" => outcome).increment(1);

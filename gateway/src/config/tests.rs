@@ -286,3 +286,28 @@ fn investment_needs_signing_and_its_callback_a_known_trust_store() {
         "{msg}"
     );
 }
+
+#[test]
+fn retention_defaults_and_its_windows() {
+    let c = Config::from_toml(&example(), no_env()).expect("valid");
+    assert!(c.retention.enabled);
+    assert_eq!(c.retention.delivered, Duration::from_secs(30 * 86400));
+    assert_eq!(c.retention.dossiers, Duration::from_secs(1825 * 86400));
+    let plan = crate::retention::plan(&c.retention, 100 * 86_400_000);
+    assert_eq!(plan.delivered_before, 70 * 86_400_000);
+    assert_eq!(plan.batch, 500);
+
+    let text = format!(
+        "{}\n[retention]\ndelivered = \"90d\"\ndossiers = \"30d\"\ndedupe = \"1d\"\nbatch = 0\n",
+        example()
+    );
+    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
+    let msg = e.to_string();
+    for expected in [
+        "retention.batch: must be at least 1",
+        "retention.dossiers: must be at least retention.delivered",
+        "retention.dedupe: must be at least callbacks.max_age (7days)",
+    ] {
+        assert!(msg.contains(expected), "{expected} missing in {msg}");
+    }
+}

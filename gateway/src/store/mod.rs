@@ -12,6 +12,7 @@ mod dedupe;
 mod exchange;
 mod followups;
 mod reads;
+mod retention;
 mod writer;
 
 use std::str::FromStr;
@@ -30,6 +31,7 @@ pub use reads::{
     AttemptView, CallbackView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView,
     ReceivedView, StateCount,
 };
+pub use retention::{PurgePlan, Purged};
 pub use writer::{
     Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, EventIntake, IntakeOutcome,
     NewDossier, NewMessage, ReplaceDossier, ReplayOutcome,

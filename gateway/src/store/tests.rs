@@ -293,3 +293,127 @@ async fn a_failing_operation_fails_alone_and_leaves_nothing() {
     );
     s.close().await;
 }
+
+/// Moves every time of the store back by `ms` (as if it all happened that long ago).
+async fn age_everything(dir: &std::path::Path, ms: i64) {
+    let url = format!("sqlite://{}", dir.join("t.db").display());
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .expect("second connection");
+    for sql in [
+        "UPDATE deliveries SET updated_at = updated_at - ?",
+        "UPDATE dossiers SET updated_at = updated_at - ?",
+        "UPDATE inbound_dedupe SET received_at = received_at - ?",
+    ] {
+        sqlx::query(sql).bind(ms).execute(&pool).await.expect("age");
+    }
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest() {
+    let (dir, s) = store().await;
+    // A and B delivered; C dead; then a fresh D (delivered) after the ageing.
+    for code in ["A", "B", "C"] {
+        s.intake_dossier(dossier(code, "x")).await.expect("ok");
+    }
+    s.intake_event(event("A", 1)).await.expect("ok");
+    loop {
+        let c = s.claim(claim(10, 10)).await.expect("claim");
+        if c.is_empty() {
+            break;
+        }
+        let completions = c
+            .iter()
+            .map(|b| {
+                if b.dossier_code == "C" {
+                    done(b, Decision::Dead, Outcome::reject("invalid"))
+                } else {
+                    done(b, Decision::Delivered, delivered())
+                }
+            })
+            .collect();
+        s.complete(completions).await.expect("complete");
+    }
+    let push = || CallbackReceipt {
+        source: "payment".into(),
+        event: "payment.confirmed".into(),
+        dedupe_key: "GD-1".into(),
+        dossier_code: "A".into(),
+        body: "{}".into(),
+        sha256: "s".into(),
+        answer: "ok".into(),
+        notices: Vec::new(),
+        event_intake: None,
+    };
+    assert_eq!(
+        s.receive_callback(push()).await.expect("push"),
+        CallbackOutcome::Stored("ok".into())
+    );
+    let day = 24 * 3600 * 1000;
+    age_everything(dir.path(), 40 * day).await;
+    s.intake_dossier(dossier("D", "x")).await.expect("ok");
+    let c = s.claim(claim(10, 10)).await.expect("claim");
+    s.complete(vec![done(&c[0], Decision::Delivered, delivered())])
+        .await
+        .expect("complete");
+
+    let now = now_ms();
+    let plan = |dossiers_days: i64| PurgePlan {
+        delivered_before: now - 30 * day,
+        dossiers_before: now - dossiers_days * day,
+        dedupe_before: now - 30 * day,
+        batch: 2,
+    };
+    // Dossiers kept a year: only the old delivered messages go, two per round.
+    let first = s.purge(plan(365)).await.expect("purge");
+    assert_eq!(first.messages, 2);
+    assert_eq!(first.dedupe, 1, "the old push's dedupe record");
+    assert!(first.full(2));
+    let second = s.purge(plan(365)).await.expect("purge");
+    assert_eq!(second.messages, 1, "A's dossier, A's event, B's dossier");
+    assert_eq!(s.purge(plan(365)).await.expect("purge"), Purged::default());
+    let left: Vec<String> = s
+        .deliveries(&DeliveryFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|d| format!("{}:{}", d.dossier_code, d.state))
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.contains(&"C:dead".to_owned()),
+        "dead letters are kept: {left:?}"
+    );
+    assert!(
+        left.contains(&"D:delivered".to_owned()),
+        "recent work is kept: {left:?}"
+    );
+    for code in ["A", "B", "C", "D"] {
+        assert!(
+            s.dossier(code).await.expect("read").is_some(),
+            "{code} still queryable"
+        );
+    }
+
+    // Dossiers kept 30 days: A and B go (nothing left to deliver); C waits for its dead letter.
+    let p = s.purge(plan(30)).await.expect("purge");
+    assert_eq!((p.messages, p.dossiers), (0, 2));
+    assert!(s.dossier("A").await.expect("read").is_none());
+    assert!(s.dossier("B").await.expect("read").is_none());
+    assert!(
+        s.dossier("C").await.expect("read").is_some(),
+        "a dossier with a dead letter stays"
+    );
+    assert!(s.dossier("D").await.expect("read").is_some());
+    assert!(s.attempts("A-d").await.expect("attempts").is_empty());
+    // Its dedupe record gone, the same push is new again (the replay window refuses it first).
+    assert_eq!(
+        s.receive_callback(push()).await.expect("push"),
+        CallbackOutcome::Stored("ok".into())
+    );
+    s.close().await;
+}

@@ -41,6 +41,7 @@ pub(super) enum Op {
         Box<super::followups::FollowupUpdate>,
         Reply<super::followups::FollowupOutcome>,
     ),
+    Purge(super::retention::PurgePlan, Reply<super::retention::Purged>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -241,6 +242,7 @@ enum Done {
     Received(super::exchange::ReceiptOutcome),
     Callback(super::callbacks::CallbackOutcome),
     Followup(super::followups::FollowupOutcome),
+    Purged(super::retention::Purged),
 }
 
 impl Op {
@@ -312,6 +314,13 @@ impl Op {
                 tx,
                 result.and_then(|d| match d {
                     Done::Followup(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Purge(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Purged(p) => Ok(p),
                     _ => Err(mismatch()),
                 }),
             ),
@@ -461,6 +470,7 @@ async fn execute(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Err
         Op::Receive(r, _) => Done::Received(super::exchange::receive(conn, r).await?),
         Op::Callback(r, _) => Done::Callback(super::callbacks::receive(conn, r).await?),
         Op::Followup(u, _) => Done::Followup(super::followups::record(conn, u).await?),
+        Op::Purge(p, _) => Done::Purged(super::retention::purge(conn, p).await?),
         Op::Stop(_) => Done::Unit,
     })
 }

@@ -1,0 +1,78 @@
+//! The retention task (`[retention]`): every `interval`, purges what is old enough in rounds of
+//! at most `batch` rows of each kind (one short transaction each, so intake and delivery are never
+//! held up), until a round finds less than a full batch.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RetentionConfig;
+use crate::store::{PurgePlan, Purged, Store, now_ms};
+
+fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The plan of a purge at `now` (store milliseconds).
+pub fn plan(c: &RetentionConfig, now: i64) -> PurgePlan {
+    PurgePlan {
+        delivered_before: now.saturating_sub(ms(c.delivered)),
+        dossiers_before: now.saturating_sub(ms(c.dossiers)),
+        dedupe_before: now.saturating_sub(ms(c.dedupe)),
+        batch: c.batch,
+    }
+}
+
+/// Purges until nothing old is left (or `stop`); returns the totals.
+///
+/// Errors: the store failed (what earlier rounds deleted stays deleted).
+pub async fn purge_all(
+    store: &Store,
+    c: &RetentionConfig,
+    stop: &CancellationToken,
+) -> Result<Purged, crate::store::StoreError> {
+    let mut total = Purged::default();
+    loop {
+        let round = store.purge(plan(c, now_ms())).await?;
+        total.messages += round.messages;
+        total.dossiers += round.dossiers;
+        total.dedupe += round.dedupe;
+        if !round.full(c.batch) || stop.is_cancelled() {
+            return Ok(total);
+        }
+        // Let other writers in between rounds.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Runs until `stop`.
+pub async fn run(store: Store, c: RetentionConfig, stop: CancellationToken) {
+    if !c.enabled {
+        tracing::info!("retention disabled: nothing is purged");
+        return;
+    }
+    loop {
+        match purge_all(&store, &c, &stop).await {
+            Ok(p) => {
+                for (what, n) in [
+                    ("messages", p.messages),
+                    ("dossiers", p.dossiers),
+                    ("dedupe", p.dedupe),
+                ] {
+                    crate::telemetry::purged(what, n);
+                }
+                if p != Purged::default() {
+                    tracing::info!(
+                        messages = p.messages,
+                        dossiers = p.dossiers,
+                        dedupe = p.dedupe,
+                        "retention: purged"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "retention: purge failed; tried again later"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(c.interval) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
