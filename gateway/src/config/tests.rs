@@ -297,10 +297,10 @@ fn retention_defaults_and_its_windows() {
     assert_eq!(plan.delivered_before, 70 * 86_400_000);
     assert_eq!(plan.batch, 500);
 
-    let text = format!(
-        "{}\n[retention]\ndelivered = \"90d\"\ndossiers = \"30d\"\ndedupe = \"1d\"\nbatch = 0\n",
-        example()
-    );
+    let text = example()
+        .replace("delivered = \"30d\"", "delivered = \"90d\"\nbatch = 0")
+        .replace("dossiers = \"1825d\"", "dossiers = \"30d\"")
+        .replace("dedupe = \"30d\"", "dedupe = \"1d\"");
     let e = Config::from_toml(&text, no_env()).expect_err("invalid");
     let msg = e.to_string();
     for expected in [
