@@ -13,6 +13,7 @@ pub mod investment_sim;
 pub mod national;
 pub mod nbrs_sim;
 pub mod peer_sim;
+pub mod postgres;
 pub mod pushers;
 pub mod signatures;
 pub mod token_issuer;

@@ -11,6 +11,7 @@ mod callbacks;
 mod dedupe;
 mod exchange;
 mod followups;
+pub mod postgres;
 mod reads;
 mod retention;
 mod writer;

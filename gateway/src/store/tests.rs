@@ -417,3 +417,50 @@ async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest() {
     );
     s.close().await;
 }
+
+#[tokio::test]
+async fn the_postgres_schema_applies_to_a_fresh_database_and_again() {
+    let db = lienthong_tests::postgres::TestDatabase::create().await;
+    super::postgres::migrate(&db.url).await.expect("migrations");
+    // A second instance starting on the same database finds nothing to do.
+    super::postgres::migrate(&db.url).await.expect("idempotent");
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    // The trigger gives every message its pending delivery, as on SQLite.
+    sqlx::query("INSERT INTO messages (id, dossier_code, destination, kind, body, created_at) VALUES ('m1', 'D', 'dvcqg', 'dossier', '{}', 5)")
+        .execute(&mut conn)
+        .await
+        .expect("insert");
+    let (state, due): (String, i64) = sqlx::query_as(
+        "SELECT d.state, d.next_attempt_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE m.id = 'm1'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("delivery");
+    assert_eq!((state.as_str(), due), ("pending", 5));
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("tables");
+    let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
+    for t in [
+        "attempts",
+        "callbacks_received",
+        "deliveries",
+        "dossiers",
+        "exchange_received",
+        "followups",
+        "inbound_dedupe",
+        "job_leases",
+        "messages",
+        "status_events",
+    ] {
+        assert!(names.contains(&t), "{t} missing: {names:?}");
+    }
+    conn.close().await.ok();
+    db.drop_database().await;
+}
