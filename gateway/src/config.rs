@@ -97,6 +97,26 @@ pub struct ServerConfig {
     /// Certificates expiring within this period are warned about (`30d`).
     #[serde(default = "default_certificate_warning", with = "serde_duration")]
     pub certificate_warning: Duration,
+    /// This instance's name among those sharing a store (default: the host name). Periodic jobs
+    /// (pollers, retention) hold leases under it, so a restarted instance takes its own jobs
+    /// back at once; give each instance of a cluster its own name.
+    #[serde(default)]
+    pub instance: Option<String>,
+}
+
+impl ServerConfig {
+    /// [`ServerConfig::instance`], or the host name (`lienthong` when it cannot be read).
+    pub fn instance_name(&self) -> String {
+        if let Some(name) = &self.instance {
+            return name.clone();
+        }
+        std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "lienthong".to_owned())
+    }
 }
 
 const fn default_certificate_warning() -> Duration {

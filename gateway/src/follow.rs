@@ -18,6 +18,7 @@ use lienthong_mappings::{Actor, StatusEvent};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::JobLease;
 use crate::destinations::{Destination, Destinations};
 use crate::store::{EventIntake, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
 
@@ -36,7 +37,12 @@ pub struct Follower {
     pub store: Store,
     /// Webhook destinations told of every change.
     pub forward_to: Vec<String>,
+    /// This instance's id (the poller runs where its job lease is held).
+    pub instance: String,
 }
+
+/// How long a follow-up poller's lease lasts without renewal (it renews before every request).
+const JOB_LEASE: Duration = Duration::from_secs(60);
 
 /// Runs until `stop`.
 pub async fn run(f: Follower, stop: CancellationToken) {
@@ -50,17 +56,30 @@ pub async fn run(f: Follower, stop: CancellationToken) {
         rate = pace.rate,
         "follow-up poller started"
     );
+    let lease = JobLease::new(
+        f.store.clone(),
+        format!("follow:{}", f.destination.name),
+        f.instance.clone(),
+        JOB_LEASE,
+    );
     loop {
-        match f
-            .store
-            .due_followups(&f.destination.name, now_ms(), pace.batch)
-            .await
-        {
+        let due = if lease.hold().await {
+            f.store
+                .due_followups(&f.destination.name, now_ms(), pace.batch)
+                .await
+        } else {
+            Ok(Vec::new())
+        };
+        match due {
             Ok(due) => {
                 for followup in due {
                     tokio::select! {
                         _ = limiter.tick() => {}
-                        () = stop.cancelled() => return,
+                        () = stop.cancelled() => break,
+                    }
+                    // Another instance may have taken the job over meanwhile.
+                    if stop.is_cancelled() || !lease.hold().await {
+                        break;
                     }
                     f.poll(&followup.dossier_code, &followup.reference, pace.interval)
                         .await;
@@ -72,7 +91,10 @@ pub async fn run(f: Follower, stop: CancellationToken) {
         }
         tokio::select! {
             () = tokio::time::sleep(LOOK_EVERY.min(pace.interval)) => {}
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                lease.release().await;
+                return;
+            }
         }
     }
 }

@@ -15,6 +15,7 @@
 pub mod breaker;
 pub mod callbacks;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod destinations;

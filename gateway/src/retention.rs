@@ -4,6 +4,7 @@
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::JobLease;
 use crate::config::RetentionConfig;
 use crate::store::{PurgePlan, Purged, Store, now_ms};
 
@@ -43,13 +44,28 @@ pub async fn purge_all(
     }
 }
 
-/// Runs until `stop`.
-pub async fn run(store: Store, c: RetentionConfig, stop: CancellationToken) {
+/// Runs until `stop`, in the instance that holds the `retention` job lease.
+pub async fn run(store: Store, c: RetentionConfig, instance: String, stop: CancellationToken) {
     if !c.enabled {
         tracing::info!("retention disabled: nothing is purged");
         return;
     }
+    // Held across the wait between runs, so a live holder keeps it.
+    let lease = JobLease::new(
+        store.clone(),
+        "retention",
+        instance,
+        c.interval
+            .saturating_mul(2)
+            .max(std::time::Duration::from_secs(60)),
+    );
     loop {
+        if !lease.hold().await {
+            tokio::select! {
+                () = tokio::time::sleep(c.interval) => continue,
+                () = stop.cancelled() => return,
+            }
+        }
         match purge_all(&store, &c, &stop).await {
             Ok(p) => {
                 for (what, n) in [
@@ -72,7 +88,10 @@ pub async fn run(store: Store, c: RetentionConfig, stop: CancellationToken) {
         }
         tokio::select! {
             () = tokio::time::sleep(c.interval) => {}
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                lease.release().await;
+                return;
+            }
         }
     }
 }

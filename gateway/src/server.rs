@@ -65,6 +65,9 @@ pub async fn run(
         security,
         config.source.clone(),
     ));
+    // The owner of the job leases this instance holds: its stable name, so a restart takes its
+    // own jobs back at once (a dead instance's jobs go to another once their leases run out).
+    let instance = config.server.instance_name();
     let exchange_settings = Arc::new(crate::exchange::ExchangeSettings::new(&config.exchange));
     let puller = match &config.exchange.pull {
         Some(pull) => Some(puller(
@@ -73,6 +76,7 @@ pub async fn run(
             &security,
             &store,
             &exchange_settings,
+            &instance,
         )?),
         None => None,
     };
@@ -123,6 +127,7 @@ pub async fn run(
                     destinations: destinations_for_followers.clone(),
                     store: store.clone(),
                     forward_to: config.callbacks.forward_to.clone(),
+                    instance: instance.clone(),
                 },
                 stop.clone(),
             )))
@@ -131,6 +136,7 @@ pub async fn run(
     let retention = tokio::spawn(crate::retention::run(
         store.clone(),
         config.retention.clone(),
+        instance.clone(),
         stop.clone(),
     ));
     let trigger = stop.clone();
@@ -179,6 +185,7 @@ fn puller(
     security: &Arc<crate::security::SecurityHandle>,
     store: &Store,
     settings: &Arc<crate::exchange::ExchangeSettings>,
+    instance: &str,
 ) -> Result<crate::exchange::pull::Puller, ServerError> {
     let fail = |message: String| {
         ServerError::Security(vec![crate::config::ConfigError {
@@ -211,6 +218,7 @@ fn puller(
         security: security.clone(),
         settings: settings.clone(),
         config: pull.clone(),
+        instance: instance.to_owned(),
     })
 }
 

@@ -311,3 +311,12 @@ fn retention_defaults_and_its_windows() {
         assert!(msg.contains(expected), "{expected} missing in {msg}");
     }
 }
+
+#[test]
+fn the_instance_name_is_configured_or_the_host_name() {
+    let c = Config::from_toml(&example(), no_env()).expect("valid");
+    assert!(!c.server.instance_name().is_empty());
+    let named = example().replace("[server]\n", "[server]\ninstance = \"lienthong-a\"\n");
+    let c = Config::from_toml(&named, no_env()).expect("valid");
+    assert_eq!(c.server.instance_name(), "lienthong-a");
+}

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::{ExchangeSettings, ReceiveError};
+use crate::cluster::JobLease;
 use crate::config::PullConfig;
 use crate::security::SecurityHandle;
 use crate::store::Store;
@@ -35,6 +36,8 @@ pub struct Puller {
     pub settings: Arc<ExchangeSettings>,
     /// `[exchange.pull]`.
     pub config: PullConfig,
+    /// This instance's id (the poller runs where its job lease is held).
+    pub instance: String,
 }
 
 /// Why a round stopped early: nothing was acknowledged for the document in hand.
@@ -58,8 +61,24 @@ pub fn wait_after(failures: u32, interval: Duration, max_backoff: Duration) -> D
 /// Runs rounds until `stop`.
 pub async fn run(p: Puller, stop: CancellationToken) {
     tracing::info!(interval = ?p.config.interval, batch = p.config.batch, "axis poller started");
+    // Held across the longest wait between rounds, so a live holder keeps it.
+    let lease = JobLease::new(
+        p.store.clone(),
+        "exchange.pull",
+        p.instance.clone(),
+        p.config
+            .max_backoff
+            .saturating_mul(2)
+            .max(Duration::from_secs(60)),
+    );
     let mut failures = 0u32;
     loop {
+        if !lease.hold().await {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(p.config.interval) => continue,
+            }
+        }
         let wait = match p.round(&stop).await {
             Ok(taken) => {
                 failures = 0;
@@ -70,7 +89,10 @@ pub async fn run(p: Puller, stop: CancellationToken) {
                     p.config.interval
                 }
             }
-            Err(Interrupted::Stopping) => return,
+            Err(Interrupted::Stopping) => {
+                lease.release().await;
+                return;
+            }
             Err(e) => {
                 failures = failures.saturating_add(1);
                 crate::telemetry::pull_round("failed");
@@ -80,7 +102,10 @@ pub async fn run(p: Puller, stop: CancellationToken) {
             }
         };
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                lease.release().await;
+                return;
+            }
             () = tokio::time::sleep(wait) => {}
         }
     }

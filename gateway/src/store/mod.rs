@@ -11,6 +11,7 @@ mod callbacks;
 mod dedupe;
 mod exchange;
 mod followups;
+mod jobs;
 pub mod postgres;
 mod reads;
 mod retention;

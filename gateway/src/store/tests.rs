@@ -464,3 +464,39 @@ async fn the_postgres_schema_applies_to_a_fresh_database_and_again() {
     conn.close().await.ok();
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_and_released() {
+    let (_d, s) = store().await;
+    let long = std::time::Duration::from_secs(60);
+    let short = std::time::Duration::from_millis(100);
+    assert!(s.acquire_job("follow:nbrs", "a", long).await.expect("a"));
+    assert!(
+        !s.acquire_job("follow:nbrs", "b", long).await.expect("b"),
+        "a holds it"
+    );
+    assert!(
+        s.acquire_job("follow:nbrs", "a", short)
+            .await
+            .expect("a renews")
+    );
+    assert!(
+        s.acquire_job("retention", "b", long)
+            .await
+            .expect("another job")
+    );
+    // a stops renewing: once its lease has run out, b takes the job over.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert!(s.acquire_job("follow:nbrs", "b", long).await.expect("b"));
+    assert!(
+        !s.acquire_job("follow:nbrs", "a", long).await.expect("a"),
+        "b holds it now"
+    );
+    // Released at shutdown: the other takes it at once.
+    s.release_job("follow:nbrs", "b").await.expect("release");
+    assert!(s.acquire_job("follow:nbrs", "a", long).await.expect("a"));
+    // Releasing a job one does not hold changes nothing.
+    s.release_job("follow:nbrs", "b").await.expect("release");
+    assert!(!s.acquire_job("follow:nbrs", "b", long).await.expect("b"));
+    s.close().await;
+}

@@ -42,6 +42,8 @@ pub(super) enum Op {
         Reply<super::followups::FollowupOutcome>,
     ),
     Purge(super::retention::PurgePlan, Reply<super::retention::Purged>),
+    AcquireJob(String, String, i64, Reply<bool>),
+    ReleaseJob(String, String, Reply<()>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -243,6 +245,7 @@ enum Done {
     Callback(super::callbacks::CallbackOutcome),
     Followup(super::followups::FollowupOutcome),
     Purged(super::retention::Purged),
+    Held(bool),
 }
 
 impl Op {
@@ -324,6 +327,14 @@ impl Op {
                     _ => Err(mismatch()),
                 }),
             ),
+            Self::AcquireJob(.., tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Held(h) => Ok(h),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::ReleaseJob(.., tx) => send(tx, result.map(|_| ())),
             Self::Stop(tx) => {
                 let _ = tx.send(());
             }
@@ -471,6 +482,13 @@ async fn execute(conn: &mut SqliteConnection, op: &Op) -> Result<Done, sqlx::Err
         Op::Callback(r, _) => Done::Callback(super::callbacks::receive(conn, r).await?),
         Op::Followup(u, _) => Done::Followup(super::followups::record(conn, u).await?),
         Op::Purge(p, _) => Done::Purged(super::retention::purge(conn, p).await?),
+        Op::AcquireJob(job, owner, lease_ms, _) => {
+            Done::Held(super::jobs::acquire(conn, job, owner, *lease_ms).await?)
+        }
+        Op::ReleaseJob(job, owner, _) => {
+            super::jobs::release(conn, job, owner).await?;
+            Done::Unit
+        }
         Op::Stop(_) => Done::Unit,
     })
 }
