@@ -28,11 +28,10 @@ pub const DEFAULT_PATH: &str = "/etc/lienthong/lienthong.toml";
 /// Prefix of environment overrides: `LIENTHONG_SERVER__LISTEN=0.0.0.0:8440` sets `server.listen`.
 pub const ENV_PREFIX: &str = "LIENTHONG_";
 /// Environment variables with the prefix that are not overrides.
-const ENV_RESERVED: &[&str] = &[
-    "LIENTHONG_CONFIG",
-    "LIENTHONG_LOG",
-    "LIENTHONG_TEST_CRASH_AFTER_COMMIT",
-];
+const ENV_RESERVED: &[&str] = &["LIENTHONG_CONFIG", "LIENTHONG_LOG"];
+/// Prefixes of environment variables that belong to the test harness, not to the configuration
+/// (`LIENTHONG_TEST_POSTGRES`, `LIENTHONG_TEST_CRASH_AFTER_COMMIT`, `LIENTHONG_SKIP_XMLSEC`…).
+const ENV_RESERVED_PREFIXES: &[&str] = &["LIENTHONG_TEST_", "LIENTHONG_SKIP_"];
 
 /// The whole configuration.
 #[derive(Debug, Clone)]
@@ -745,7 +744,10 @@ fn apply_env(
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        if ENV_RESERVED.contains(&name.as_str()) || rest.is_empty() {
+        if ENV_RESERVED.contains(&name.as_str())
+            || ENV_RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+            || rest.is_empty()
+        {
             continue;
         }
         let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();

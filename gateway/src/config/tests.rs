@@ -53,6 +53,12 @@ fn env_overrides_set_nested_keys_and_keep_strings() {
             "7".to_owned(),
         ),
         ("LIENTHONG_CONFIG".to_owned(), "/ignored".to_owned()),
+        // The test harness's own variables are not configuration.
+        (
+            "LIENTHONG_TEST_POSTGRES".to_owned(),
+            "postgres://postgres@127.0.0.1:5432/postgres".to_owned(),
+        ),
+        ("LIENTHONG_SKIP_XMLSEC".to_owned(), "1".to_owned()),
         ("OTHER".to_owned(), "x".to_owned()),
     ];
     let c = Config::from_toml(&example(), env).expect("valid");
