@@ -500,3 +500,180 @@ async fn a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_an
     assert!(!s.acquire_job("follow:nbrs", "b", long).await.expect("b"));
     s.close().await;
 }
+
+/// One claimed-and-completed message, as three PostgreSQL claimers saw it.
+#[derive(Debug, Clone)]
+struct Sent {
+    lane: String,
+    seq: i64,
+    owner: usize,
+    from: std::time::Instant,
+    to: std::time::Instant,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_claimers_never_share_a_lane_keep_its_order_and_send_each_message_once() {
+    let db = lienthong_tests::postgres::TestDatabase::create().await;
+    let store = std::sync::Arc::new(
+        super::postgres::PgDeliveries::connect(&db.url, 8)
+            .await
+            .expect("connect"),
+    );
+    // 60 lanes of 4 messages each (dossier then progress entries).
+    for lane in 0..60 {
+        let code = format!("L{lane:03}");
+        let msgs: Vec<NewMessage> = (0..4)
+            .map(|n| {
+                msg(
+                    &format!("{code}-{n}"),
+                    if n == 0 {
+                        MessageKind::Dossier
+                    } else {
+                        MessageKind::Progress
+                    },
+                )
+            })
+            .collect();
+        store.queue(&code, &msgs).await.expect("queue");
+    }
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Sent>::new()));
+    let mut tasks = Vec::new();
+    for owner in 0..3 {
+        let (store, sent) = (store.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut idle = 0;
+            while idle < 20 {
+                let c = Claim {
+                    owner: format!("instance-{owner}"),
+                    ..claim(5, 1)
+                };
+                let batches = store.claim(&c).await.expect("claim");
+                if batches.is_empty() {
+                    idle += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+                idle = 0;
+                let from = std::time::Instant::now();
+                // "Sending" takes a moment, so claims of other instances overlap with it.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                let completions: Vec<Completion> = batches
+                    .iter()
+                    .map(|b| done(b, Decision::Delivered, delivered()))
+                    .collect();
+                let to = std::time::Instant::now();
+                {
+                    let mut s = sent.lock().expect("lock");
+                    for b in &batches {
+                        for m in &b.messages {
+                            s.push(Sent {
+                                lane: b.dossier_code.clone(),
+                                seq: m.seq,
+                                owner,
+                                from,
+                                to,
+                            });
+                        }
+                    }
+                }
+                store
+                    .complete(&c.owner, &completions)
+                    .await
+                    .expect("complete");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("claimer");
+    }
+    let sent = sent.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 240, "every message sent");
+    let mut seqs: Vec<i64> = sent.iter().map(|s| s.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 240, "none sent twice");
+    let owners: std::collections::BTreeSet<usize> = sent.iter().map(|s| s.owner).collect();
+    assert_eq!(owners.len(), 3, "the three instances shared the work");
+    let mut by_lane: std::collections::BTreeMap<&str, Vec<&Sent>> = Default::default();
+    for s in &sent {
+        by_lane.entry(s.lane.as_str()).or_default().push(s);
+    }
+    for (lane, mut items) in by_lane {
+        items.sort_by_key(|s| s.from);
+        let order: Vec<i64> = items.iter().map(|s| s.seq).collect();
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(order, sorted, "{lane}: sent in order");
+        for w in items.windows(2) {
+            assert!(
+                w[0].to <= w[1].from,
+                "{lane}: two messages in flight at once ({} by {}, {} by {})",
+                w[0].seq,
+                w[0].owner,
+                w[1].seq,
+                w[1].owner
+            );
+        }
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn postgres_a_dead_instances_lease_is_taken_over_and_its_late_completion_ignored() {
+    let db = lienthong_tests::postgres::TestDatabase::create().await;
+    let store = super::postgres::PgDeliveries::connect(&db.url, 4)
+        .await
+        .expect("connect");
+    store
+        .queue("A", &[msg("A-1", MessageKind::Dossier)])
+        .await
+        .expect("queue");
+    let dying = Claim {
+        owner: "dying".into(),
+        lease_ms: 100,
+        ..claim(10, 1)
+    };
+    let held = store.claim(&dying).await.expect("claim");
+    assert_eq!(held.len(), 1);
+    let other = Claim {
+        owner: "other".into(),
+        ..claim(10, 1)
+    };
+    assert!(
+        store.claim(&other).await.expect("claim").is_empty(),
+        "leased"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let taken = store.claim(&other).await.expect("claim");
+    assert_eq!(taken.len(), 1, "the lease ran out: taken over");
+    assert_eq!(taken[0].messages[0].id, "A-1");
+    // The dead instance's late answer changes nothing; the new holder's is recorded.
+    store
+        .complete(
+            "dying",
+            &[done(&held[0], Decision::Dead, Outcome::reject("late"))],
+        )
+        .await
+        .expect("complete");
+    store
+        .complete(
+            "other",
+            &[done(&taken[0], Decision::Delivered, delivered())],
+        )
+        .await
+        .expect("complete");
+    assert!(store.claim(&other).await.expect("claim").is_empty());
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    let (state, attempts): (String, i64) = sqlx::query_as(
+        "SELECT d.state, (SELECT COUNT(*) FROM attempts a WHERE a.message_seq = d.message_seq) FROM deliveries d",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("row");
+    assert_eq!((state.as_str(), attempts), ("delivered", 1));
+    conn.close().await.ok();
+    db.drop_database().await;
+}
