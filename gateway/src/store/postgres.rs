@@ -266,3 +266,44 @@ impl PgDeliveries {
         Ok(())
     }
 }
+
+impl PgDeliveries {
+    /// Takes `job` for `owner` for `lease`, or renews it; false while another owner's lease
+    /// runs (the same rule as the SQLite store's, in one statement).
+    ///
+    /// Errors: the database failed.
+    pub async fn acquire_job(
+        &self,
+        job: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = super::now_ms();
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let holder: Option<String> = sqlx::query_scalar(
+            "INSERT INTO job_leases (job, owner, lease_until) VALUES ($1, $2, $3)
+             ON CONFLICT (job) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+             WHERE job_leases.owner = excluded.owner OR job_leases.lease_until < $4
+             RETURNING owner",
+        )
+        .bind(job)
+        .bind(owner)
+        .bind(now.saturating_add(lease_ms))
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(holder.as_deref() == Some(owner))
+    }
+
+    /// Gives `job` up if `owner` holds it.
+    ///
+    /// Errors: the database failed (the lease then runs out by itself).
+    pub async fn release_job(&self, job: &str, owner: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM job_leases WHERE job = $1 AND owner = $2")
+            .bind(job)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -677,3 +677,61 @@ async fn postgres_a_dead_instances_lease_is_taken_over_and_its_late_completion_i
     conn.close().await.ok();
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_job_runs_in_one_instance_at_a_time() {
+    let db = lienthong_tests::postgres::TestDatabase::create().await;
+    let store = std::sync::Arc::new(
+        super::postgres::PgDeliveries::connect(&db.url, 8)
+            .await
+            .expect("connect"),
+    );
+    let long = std::time::Duration::from_secs(60);
+    // Ten instances ask at once: exactly one gets the job.
+    let mut asks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        asks.push(tokio::spawn(async move {
+            store
+                .acquire_job("follow:nbrs", &format!("i{i}"), long)
+                .await
+                .expect("acquire")
+        }));
+    }
+    let mut winners = 0;
+    for a in asks {
+        if a.await.expect("task") {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    // Renewal, take-over after it ran out, release.
+    assert!(
+        store
+            .acquire_job("retention", "a", std::time::Duration::from_millis(100))
+            .await
+            .expect("a")
+    );
+    assert!(!store.acquire_job("retention", "b", long).await.expect("b"));
+    assert!(
+        store
+            .acquire_job("retention", "a", std::time::Duration::from_millis(100))
+            .await
+            .expect("renew")
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        store
+            .acquire_job("retention", "b", long)
+            .await
+            .expect("b takes over")
+    );
+    store.release_job("retention", "b").await.expect("release");
+    assert!(
+        store
+            .acquire_job("retention", "a", long)
+            .await
+            .expect("a again")
+    );
+    db.drop_database().await;
+}
