@@ -307,3 +307,66 @@ impl PgDeliveries {
         Ok(())
     }
 }
+
+impl PgDeliveries {
+    /// One retention round on PostgreSQL: the same plan and rules as the SQLite store's
+    /// (delivered messages with their attempts, then dossiers with nothing left to deliver with
+    /// what belongs to them, then old dedupe records), at most `plan.batch` of each, in one
+    /// transaction.
+    ///
+    /// Errors: the database failed; nothing of the round was deleted.
+    pub async fn purge(&self, plan: super::PurgePlan) -> Result<super::Purged, StoreError> {
+        let limit = i64::from(plan.batch);
+        let mut tx = self.pool.begin().await?;
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT message_seq FROM deliveries
+             WHERE state IN ('delivered', 'cancelled') AND updated_at < $1
+             LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(plan.delivered_before)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        for sql in [
+            "DELETE FROM attempts WHERE message_seq = ANY($1)",
+            "DELETE FROM deliveries WHERE message_seq = ANY($1)",
+            "DELETE FROM messages WHERE seq = ANY($1)",
+        ] {
+            sqlx::query(sql).bind(&seqs).execute(&mut *tx).await?;
+        }
+        let codes: Vec<String> = sqlx::query_scalar(
+            "SELECT code FROM dossiers d
+             WHERE updated_at < $1
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.dossier_code = d.code)
+             LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(plan.dossiers_before)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        for sql in [
+            "DELETE FROM status_events WHERE dossier_code = ANY($1)",
+            "DELETE FROM exchange_received WHERE dossier_code = ANY($1)",
+            "DELETE FROM callbacks_received WHERE dossier_code = ANY($1)",
+            "DELETE FROM followups WHERE dossier_code = ANY($1)",
+            "DELETE FROM dossiers WHERE code = ANY($1)",
+        ] {
+            sqlx::query(sql).bind(&codes).execute(&mut *tx).await?;
+        }
+        let dedupe = sqlx::query(
+            "DELETE FROM inbound_dedupe WHERE ctid IN
+               (SELECT ctid FROM inbound_dedupe WHERE received_at < $1 LIMIT $2)",
+        )
+        .bind(plan.dedupe_before)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(super::Purged {
+            messages: u64::try_from(seqs.len()).unwrap_or(u64::MAX),
+            dossiers: u64::try_from(codes.len()).unwrap_or(u64::MAX),
+            dedupe,
+        })
+    }
+}

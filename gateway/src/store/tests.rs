@@ -735,3 +735,77 @@ async fn postgres_a_job_runs_in_one_instance_at_a_time() {
     );
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn postgres_retention_purges_delivered_work_and_keeps_dead_letters() {
+    let db = lienthong_tests::postgres::TestDatabase::create().await;
+    let store = super::postgres::PgDeliveries::connect(&db.url, 4)
+        .await
+        .expect("connect");
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    for code in ["A", "B"] {
+        sqlx::query("INSERT INTO dossiers (code, body, body_sha256, status, destinations, version, intake_answer, created_at, updated_at) VALUES ($1, '{}', 's', 'accepted', '[\"dvcqg\"]', 1, 'a', 0, 0)")
+            .bind(code)
+            .execute(&mut conn)
+            .await
+            .expect("dossier");
+        store
+            .queue(code, &[msg(&format!("{code}-1"), MessageKind::Dossier)])
+            .await
+            .expect("queue");
+    }
+    sqlx::query("INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES ('callback:payment', 'GD-1', 's', 'ok', 0)")
+        .execute(&mut conn)
+        .await
+        .expect("dedupe");
+    let c = claim(10, 1);
+    let batches = store.claim(&c).await.expect("claim");
+    let completions: Vec<Completion> = batches
+        .iter()
+        .map(|b| {
+            if b.dossier_code == "A" {
+                done(b, Decision::Delivered, delivered())
+            } else {
+                done(b, Decision::Dead, Outcome::reject("invalid"))
+            }
+        })
+        .collect();
+    store
+        .complete(&c.owner, &completions)
+        .await
+        .expect("complete");
+    // Everything happened long ago.
+    sqlx::query("UPDATE deliveries SET updated_at = 0")
+        .execute(&mut conn)
+        .await
+        .expect("age");
+    let plan = PurgePlan {
+        delivered_before: 1,
+        dossiers_before: 1,
+        dedupe_before: 1,
+        batch: 10,
+    };
+    let first = store.purge(plan).await.expect("purge");
+    assert_eq!(
+        (first.messages, first.dossiers, first.dedupe),
+        (1, 1, 1),
+        "A's message, then A itself (nothing left to deliver), the old dedupe record"
+    );
+    assert_eq!(store.purge(plan).await.expect("purge"), Purged::default());
+    let left: Vec<(String, String)> = sqlx::query_as(
+        "SELECT d.code, x.state FROM dossiers d JOIN deliveries x ON x.dossier_code = d.code",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("left");
+    assert_eq!(
+        left,
+        [("B".to_owned(), "dead".to_owned())],
+        "the dead letter and its dossier stay"
+    );
+    conn.close().await.ok();
+    db.drop_database().await;
+}
