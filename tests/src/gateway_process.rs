@@ -65,12 +65,32 @@ pub fn run_cli(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// A free loopback port (bound then released; the gateway binds it right after).
+/// A free loopback port for a gateway child process, which binds it a moment later.
+///
+/// Taken below the kernel's ephemeral range (Linux: from 32768), so the simulators and clients
+/// of tests running beside this one, which bind port 0, cannot be handed the same port in
+/// between (a port released by `bind(0)` was seen taken by a simulator before the gateway bound
+/// it). Ports handed out are remembered, so two tests of this process never get the same one.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let given = GIVEN.get_or_init(|| Mutex::new(HashSet::new()));
+    // Start where this process's id points, so concurrent test processes rarely meet.
+    let span = 12_000u32;
+    let start = std::process::id() % span;
+    for i in 0..span {
+        let port = u16::try_from(20_000 + (start + i * 7) % span).expect("below 32768");
+        let mut g = given.lock().unwrap_or_else(|p| p.into_inner());
+        if g.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            g.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 /// Settings of a test gateway's configuration.
