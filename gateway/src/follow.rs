@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::JobLease;
 use crate::destinations::{Destination, Destinations};
-use crate::store::{EventIntake, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
+use crate::store::{EventIntake, Followup, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
 
 /// How often due follow-ups are looked for (they are due `interval` after their last poll).
 const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -81,8 +81,7 @@ pub async fn run(f: Follower, stop: CancellationToken) {
                     if stop.is_cancelled() || !lease.hold().await {
                         break;
                     }
-                    f.poll(&followup.dossier_code, &followup.reference, pace.interval)
-                        .await;
+                    f.poll(&followup, pace.interval).await;
                 }
             }
             Err(e) => {
@@ -100,10 +99,18 @@ pub async fn run(f: Follower, stop: CancellationToken) {
 }
 
 impl Follower {
-    async fn poll(&self, code: &str, reference: &str, interval: Duration) {
+    async fn poll(&self, followup: &Followup, interval: Duration) {
+        let (code, reference) = (followup.dossier_code.as_str(), followup.reference.as_str());
         let name = &self.destination.name;
         let next_poll_at = now_ms() + i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
         let seen = match self.follow.status_of(reference).await {
+            // Nothing changed (most polls): no event or notice to build, only the next poll.
+            Ok(s) if followup.last_code.as_deref() == Some(s.code.as_str()) => Some(Seen {
+                code: s.code,
+                is_final: s.is_final,
+                event: None,
+                notices: Vec::new(),
+            }),
             Ok(s) => match self.seen(code, reference, s).await {
                 Ok(seen) => Some(seen),
                 Err(e) => {

@@ -192,11 +192,6 @@ impl NbrsConnector {
         })
     }
 
-    /// The poller's settings.
-    pub fn poll(&self) -> PollConfig {
-        self.poll
-    }
-
     /// `base_url` + `path`, with the query parameters encoded.
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Outcome> {
         let base = format!("{}{path}", self.base_url);

@@ -7,7 +7,7 @@
 //!   events, received edXML, pushes and follow-ups (a dossier stays queryable until then);
 //! - dedupe records older than `dedupe_before` (the replay windows refuse anything older).
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 /// What one purge round may delete (times in store milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub(super) async fn purge(
     let limit = i64::from(plan.batch);
 
     // Delivered messages: the deliveries' own index finds them; attempts and messages follow.
-    let seqs: Vec<i64> = sqlx::query(
+    let seqs: Vec<i64> = sqlx::query_scalar(
         "SELECT message_seq FROM deliveries
          WHERE state IN ('delivered', 'cancelled') AND updated_at < ?
          LIMIT ?",
@@ -57,10 +57,7 @@ pub(super) async fn purge(
     .bind(plan.delivered_before)
     .bind(limit)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect::<Result<_, _>>()?;
+    .await?;
     for seq in &seqs {
         for sql in [
             "DELETE FROM attempts WHERE message_seq = ?",
@@ -73,7 +70,7 @@ pub(super) async fn purge(
     purged.messages = u64::try_from(seqs.len()).unwrap_or(u64::MAX);
 
     // Dossiers with nothing left to deliver, unchanged for the retention period.
-    let codes: Vec<String> = sqlx::query(
+    let codes: Vec<String> = sqlx::query_scalar(
         "SELECT code FROM dossiers d
          WHERE updated_at < ?
            AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.dossier_code = d.code)
@@ -82,10 +79,7 @@ pub(super) async fn purge(
     .bind(plan.dossiers_before)
     .bind(limit)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect::<Result<_, _>>()?;
+    .await?;
     for code in &codes {
         for sql in [
             "DELETE FROM status_events WHERE dossier_code = ?",
