@@ -155,14 +155,49 @@ fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite:///absolute/path.db` (PostgreSQL comes with the multi-instance issue).
+    /// `sqlite:///absolute/path.db` (one node) or `postgres://user@host:5432/database`
+    /// (several instances sharing the work; give each its own `server.instance`).
     pub url: String,
-    /// Most write operations committed together (group commit).
+    /// SQLite: most write operations committed together (group commit).
     #[serde(default = "default_group_commit")]
     pub max_batch: usize,
-    /// Connections for reads (tracking, admin, health).
+    /// SQLite: connections for reads (tracking, admin, health).
     #[serde(default = "default_read_connections")]
     pub read_connections: u32,
+    /// PostgreSQL: most connections this instance opens (`16`).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// PostgreSQL: how long an operation waits for a connection before it fails (`5s`): while
+    /// the database is down, intake answers 503 with Retry-After after this long.
+    #[serde(default = "default_acquire_timeout", with = "serde_duration")]
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: longest a statement may run (`30s`, PostgreSQL's `statement_timeout`).
+    #[serde(default = "default_statement_timeout", with = "serde_duration")]
+    pub statement_timeout: Duration,
+}
+
+impl StoreConfig {
+    /// The store's opening options for instance `instance`.
+    pub fn options(&self, instance: &str) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            max_batch: self.max_batch,
+            read_connections: self.read_connections,
+            max_connections: self.max_connections,
+            acquire_timeout: self.acquire_timeout,
+            statement_timeout: self.statement_timeout,
+            instance: instance.to_owned(),
+        }
+    }
+}
+
+const fn default_max_connections() -> u32 {
+    16
+}
+const fn default_acquire_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+const fn default_statement_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 const fn default_group_commit() -> usize {
@@ -855,6 +890,18 @@ impl Parts {
             }
             if store.max_batch == 0 {
                 errors.push(err("store.max_batch", "must be at least 1"));
+            }
+            if store.max_connections == 0 {
+                errors.push(err("store.max_connections", "must be at least 1"));
+            }
+            if store.acquire_timeout.is_zero() {
+                errors.push(err("store.acquire_timeout", "must be longer than 0s"));
+            }
+            if store.statement_timeout.is_zero() {
+                errors.push(err(
+                    "store.statement_timeout",
+                    "must be longer than 0s (0 would turn PostgreSQL's limit off)",
+                ));
             }
         }
         if let Some(server) = &self.server {

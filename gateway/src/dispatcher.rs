@@ -27,7 +27,8 @@ use crate::store::{Claim, ClaimedBatch, Completion, Decision, Store, now_ms};
 /// Settings of the dispatch loop.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
-    /// Lease owner id of this instance.
+    /// Lease owner: this instance's name (`server.instance`), so a restarted instance gives
+    /// back what it held when it died, and never what other instances hold.
     pub owner: String,
     /// Fallback polling period.
     pub poll_interval: Duration,
@@ -49,7 +50,7 @@ pub async fn run(
     let wake = Arc::new(Notify::new());
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut tasks = JoinSet::new();
-    match store.release_all().await {
+    match store.release_abandoned(&settings.owner).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             deliveries = n,
@@ -151,18 +152,29 @@ async fn claim_for(
         lock(in_flight).extend(batch.messages.iter().map(|m| m.seq));
         let (store, dest, wake, in_flight) =
             (store.clone(), dest.clone(), wake.clone(), in_flight.clone());
+        let lease = Lease {
+            owner: settings.owner.clone(),
+            length: settings.lease,
+        };
         tasks.spawn(async move {
-            deliver(&store, &dest, batch, &in_flight).await;
+            deliver(&store, &dest, batch, &lease, &in_flight).await;
             drop(permit);
             wake.notify_one();
         });
     }
 }
 
+/// The lease a delivery task holds its messages under.
+struct Lease {
+    owner: String,
+    length: Duration,
+}
+
 async fn deliver(
     store: &Store,
     dest: &Destination,
     mut batch: ClaimedBatch,
+    lease: &Lease,
     in_flight: &Mutex<HashSet<i64>>,
 ) {
     let (head_attempts, head_age_from) = (batch.messages[0].attempts, batch.messages[0].age_from);
@@ -190,14 +202,13 @@ async fn deliver(
     drop(_enter);
     let started_at = now_ms();
     let t0 = Instant::now();
+    let held: Vec<i64> = batch.messages.iter().map(|m| m.seq).collect();
     let outcome = match bad {
         Some(e) => Outcome::reject(e),
         None => {
             use tracing::Instrument;
-            dest.connector
-                .deliver(&messages)
-                .instrument(span.clone())
-                .await
+            let attempt = dest.connector.deliver(&messages).instrument(span.clone());
+            keep_leased(store, lease, &held, attempt).await
         }
     };
     let duration_ms = i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -266,16 +277,62 @@ async fn deliver(
         outcome,
         decision,
     };
-    match store.complete(vec![completion]).await {
-        Ok(()) => {
-            let mut f = lock(in_flight);
-            for (s, _) in seqs {
-                f.remove(&s);
-            }
+    if record(store, lease, completion).await {
+        let mut f = lock(in_flight);
+        for (s, _) in seqs {
+            f.remove(&s);
         }
-        // Left in `in_flight`: released at shutdown, or due again when the lease runs out.
-        Err(e) => {
-            tracing::error!(destination = dest.name, error = %e, "could not record the attempt")
+    }
+}
+
+/// Runs `attempt` while renewing the lease of `seqs` every third of its length, so a slow
+/// destination's attempt is never taken over by another instance while it still runs.
+async fn keep_leased<F: std::future::Future<Output = Outcome>>(
+    store: &Store,
+    lease: &Lease,
+    seqs: &[i64],
+    attempt: F,
+) -> Outcome {
+    let lease_ms = i64::try_from(lease.length.as_millis()).unwrap_or(i64::MAX);
+    let mut renew = tokio::time::interval(lease.length / 3);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew.tick().await;
+    tokio::pin!(attempt);
+    loop {
+        tokio::select! {
+            outcome = &mut attempt => return outcome,
+            _ = renew.tick() => match store.renew(&lease.owner, seqs.to_vec(), lease_ms).await {
+                Ok(n) if n < seqs.len() as u64 => tracing::warn!(
+                    held = n,
+                    claimed = seqs.len(),
+                    "lease lost while the attempt runs: another instance may send it too"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not renew the lease"),
+            },
+        }
+    }
+}
+
+/// Records an attempt, trying again while the store is unavailable (a database restart) for as
+/// long as the lease lasts: the attempt happened, and recording it spares the destination a
+/// second copy. Returns whether it was recorded; if not, the messages are due again when their
+/// lease runs out.
+async fn record(store: &Store, lease: &Lease, completion: Completion) -> bool {
+    let give_up = Instant::now() + lease.length;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match store.complete(&lease.owner, vec![completion.clone()]).await {
+            Ok(()) => return true,
+            Err(e) if Instant::now() + wait < give_up => {
+                tracing::warn!(error = %e, retry_in = ?wait, "could not record the attempt; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the attempt; it is due again when its lease runs out");
+                return false;
+            }
         }
     }
 }

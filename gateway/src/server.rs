@@ -52,12 +52,11 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     // Install the metrics recorder before anything is counted.
     crate::telemetry::handle();
-    let store = Store::open(
-        &config.store.url,
-        config.store.max_batch,
-        config.store.read_connections,
-    )
-    .await?;
+    // The owner of the leases (deliveries and periodic jobs) this instance holds: its stable
+    // name, so a restart takes its own work back at once (a dead instance's goes to another once
+    // its leases run out).
+    let instance = config.server.instance_name();
+    let store = Store::open_with(&config.store.url, &config.store.options(&instance)).await?;
     let security = crate::security::Security::build(&config).map_err(ServerError::Security)?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security)?;
@@ -65,9 +64,6 @@ pub async fn run(
         security,
         config.source.clone(),
     ));
-    // The owner of the job leases this instance holds: its stable name, so a restart takes its
-    // own jobs back at once (a dead instance's jobs go to another once their leases run out).
-    let instance = config.server.instance_name();
     let exchange_settings = Arc::new(crate::exchange::ExchangeSettings::new(&config.exchange));
     let puller = match &config.exchange.pull {
         Some(pull) => Some(puller(
@@ -102,7 +98,7 @@ pub async fn run(
     }
     let stop = CancellationToken::new();
     let settings = DispatchSettings {
-        owner: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
+        owner: instance.clone(),
         poll_interval: config.dispatcher.poll_interval,
         claim_batch: config.dispatcher.claim_batch,
         lease: config.dispatcher.lease,
@@ -152,7 +148,7 @@ pub async fn run(
     } else {
         "http"
     };
-    tracing::info!(%addr, scheme, store = config.store.url, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
+    tracing::info!(%addr, scheme, store = store.kind(), instance, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
     on_ready();
     crate::listener::serve(listener, http::router(state), security, stop.clone()).await;
     stop.cancel();

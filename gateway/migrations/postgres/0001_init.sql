@@ -1,5 +1,6 @@
 -- Lienthong store, PostgreSQL (several instances on one database). The same tables and meaning
--- as the SQLite migrations 0001-0006, in one step; times are Unix milliseconds (UTC).
+-- as the SQLite migrations 0001-0007, in one step; times are Unix milliseconds (UTC). Every
+-- integer is BIGINT (the store reads them all as i64, as on SQLite).
 
 CREATE TABLE dossiers (
     code            TEXT PRIMARY KEY,
@@ -46,13 +47,13 @@ CREATE TABLE deliveries (
     kind             TEXT NOT NULL,
     state            TEXT NOT NULL CHECK (state IN
                        ('pending', 'in_flight', 'retry_wait', 'delivered', 'dead', 'cancelled')),
-    attempts         INTEGER NOT NULL DEFAULT 0,
+    attempts         BIGINT NOT NULL DEFAULT 0,
     next_attempt_at  BIGINT NOT NULL,
     age_from         BIGINT NOT NULL,
     lease_owner      TEXT,
     lease_until      BIGINT,
     last_error       TEXT,
-    last_http_status INTEGER,
+    last_http_status BIGINT,
     portal_code      TEXT,
     portal_message   TEXT,
     portal_reference TEXT,
@@ -77,17 +78,17 @@ CREATE TRIGGER messages_start_delivery AFTER INSERT ON messages
 CREATE TABLE attempts (
     id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     message_seq    BIGINT NOT NULL REFERENCES messages(seq),
-    attempt        INTEGER NOT NULL,
+    attempt        BIGINT NOT NULL,
     started_at     BIGINT NOT NULL,
     duration_ms    BIGINT NOT NULL,
     outcome        TEXT NOT NULL,
     decision       TEXT NOT NULL,
-    http_status    INTEGER,
+    http_status    BIGINT,
     error          TEXT,
     portal_code    TEXT,
     portal_message TEXT,
     retry_delay_ms BIGINT,
-    batch_size     INTEGER NOT NULL
+    batch_size     BIGINT NOT NULL
 );
 CREATE INDEX attempts_by_message ON attempts (message_seq);
 
@@ -108,7 +109,7 @@ CREATE TABLE exchange_received (
     document_id       TEXT NOT NULL,
     dossier_code      TEXT NOT NULL,
     kind              TEXT NOT NULL CHECK (kind IN ('dossier', 'status')),
-    business_doc_type INTEGER,
+    business_doc_type BIGINT,
     status_code       TEXT,
     effect            TEXT NOT NULL,
     signer            TEXT NOT NULL,

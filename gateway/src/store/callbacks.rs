@@ -2,12 +2,11 @@
 //! answer, and the notices for the center — in one transaction, so the pusher is answered only
 //! once all of it is durable and a repeat gets the original answer.
 
-use sqlx::SqliteConnection;
+use tokio::sync::oneshot;
 
-use super::dedupe::{original_answer, remember};
-
-use super::now_ms;
-use super::writer::{EventIntake, NewMessage, queue};
+use super::intake::{EventIntake, NewMessage};
+use super::op::Op;
+use super::{Store, StoreError};
 
 /// A verified push ready to be stored.
 #[derive(Debug, Clone)]
@@ -41,43 +40,16 @@ pub enum CallbackOutcome {
     Repeat(String),
 }
 
-pub(super) async fn receive(
-    conn: &mut SqliteConnection,
-    r: &CallbackReceipt,
-) -> Result<CallbackOutcome, sqlx::Error> {
-    let source = format!("callback:{}", r.source);
-    if let Some(answer) = original_answer(conn, &source, &r.dedupe_key).await? {
-        return Ok(CallbackOutcome::Repeat(answer));
+impl Store {
+    /// Stores a verified push from a national system with its notices, or answers the original
+    /// answer for a repeat (same source and dedupe key).
+    ///
+    /// Errors: the store failed; nothing was stored.
+    pub async fn receive_callback(
+        &self,
+        r: CallbackReceipt,
+    ) -> Result<CallbackOutcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::Callback(Box::new(r), tx), rx).await
     }
-    let now = now_ms();
-    remember(conn, &source, &r.dedupe_key, &r.sha256, &r.answer, now).await?;
-    sqlx::query(
-        "INSERT INTO callbacks_received (source, event, dedupe_key, dossier_code, body_sha256, body, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&r.source)
-    .bind(&r.event)
-    .bind(&r.dedupe_key)
-    .bind(&r.dossier_code)
-    .bind(&r.sha256)
-    .bind(&r.body)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    queue(conn, &r.dossier_code, &r.notices, now).await?;
-    if let Some(e) = &r.event_intake {
-        // An event the dossier's state does not allow is not recorded; the push still is.
-        let outcome = super::writer::event(conn, e).await?;
-        if !matches!(
-            outcome,
-            super::writer::IntakeOutcome::Accepted(_) | super::writer::IntakeOutcome::Repeat(_)
-        ) {
-            tracing::warn!(
-                dossier = r.dossier_code,
-                outcome = outcome.label(),
-                "the decision pushed is recorded but does not move the dossier"
-            );
-        }
-    }
-    Ok(CallbackOutcome::Stored(r.answer.clone()))
 }

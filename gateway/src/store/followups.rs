@@ -5,10 +5,11 @@
 //! the center — in one transaction guarded by the last code recorded, so a status change becomes
 //! an event exactly once, across restarts and repeated polls.
 
-use sqlx::{Row, SqliteConnection};
+use tokio::sync::oneshot;
 
-use super::writer::{EventIntake, IntakeOutcome, NewMessage, queue};
-use super::{Store, StoreError, now_ms};
+use super::intake::{EventIntake, IntakeOutcome, NewMessage};
+use super::op::Op;
+use super::{Store, StoreError};
 
 /// A follow-up due to be asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,92 +59,6 @@ pub enum FollowupOutcome {
     Unchanged,
 }
 
-/// Starts (or restarts, with a new reference) following the dossier of delivered message `seq`.
-pub(super) async fn start(
-    conn: &mut SqliteConnection,
-    seq: i64,
-    reference: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE deliveries SET portal_reference = ? WHERE message_seq = ?")
-        .bind(reference)
-        .bind(seq)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT INTO followups (destination, dossier_code, reference, final, polls, next_poll_at, updated_at)
-         SELECT destination, dossier_code, ?1, 0, 0, ?2, ?2 FROM deliveries WHERE message_seq = ?3
-         ON CONFLICT (destination, dossier_code) DO UPDATE SET
-             last_code = CASE WHEN followups.reference = excluded.reference THEN followups.last_code END,
-             final = CASE WHEN followups.reference = excluded.reference THEN followups.final ELSE 0 END,
-             reference = excluded.reference, next_poll_at = excluded.next_poll_at,
-             updated_at = excluded.updated_at",
-    )
-    .bind(reference)
-    .bind(now)
-    .bind(seq)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn record(
-    conn: &mut SqliteConnection,
-    u: &FollowupUpdate,
-) -> Result<FollowupOutcome, sqlx::Error> {
-    let now = now_ms();
-    let Some(seen) = &u.seen else {
-        reschedule(conn, u, now).await?;
-        return Ok(FollowupOutcome::Unchanged);
-    };
-    // Only the first to record this code for this reference goes on.
-    let changed = sqlx::query(
-        "UPDATE followups SET last_code = ?, final = ?, polls = polls + 1, next_poll_at = ?, updated_at = ?
-         WHERE destination = ? AND dossier_code = ? AND reference = ?
-           AND (last_code IS NULL OR last_code != ?)",
-    )
-    .bind(&seen.code)
-    .bind(i64::from(seen.is_final))
-    .bind(u.next_poll_at)
-    .bind(now)
-    .bind(&u.destination)
-    .bind(&u.dossier_code)
-    .bind(&u.reference)
-    .bind(&seen.code)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        reschedule(conn, u, now).await?;
-        return Ok(FollowupOutcome::Unchanged);
-    }
-    queue(conn, &u.dossier_code, &seen.notices, now).await?;
-    let event = match &seen.event {
-        Some(e) => Some(super::writer::event(conn, e).await?),
-        None => None,
-    };
-    Ok(FollowupOutcome::Changed(event))
-}
-
-async fn reschedule(
-    conn: &mut SqliteConnection,
-    u: &FollowupUpdate,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE followups SET polls = polls + 1, next_poll_at = ?, updated_at = ?
-         WHERE destination = ? AND dossier_code = ? AND reference = ?",
-    )
-    .bind(u.next_poll_at)
-    .bind(now)
-    .bind(&u.destination)
-    .bind(&u.dossier_code)
-    .bind(&u.reference)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
     /// Follow-ups of `destination` due at `now` and not final, oldest due first.
     ///
@@ -154,33 +69,14 @@ impl Store {
         now: i64,
         limit: u32,
     ) -> Result<Vec<Followup>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT dossier_code, reference, last_code FROM followups
-             WHERE destination = ? AND final = 0 AND next_poll_at <= ?
-             ORDER BY next_poll_at LIMIT ?",
-        )
-        .bind(destination)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Followup {
-                    dossier_code: r.try_get(0)?,
-                    reference: r.try_get(1)?,
-                    last_code: r.try_get(2)?,
-                })
-            })
-            .collect()
+        on_backend!(self, due_followups(destination, now, limit))
     }
 
     /// Records a poll of one follow-up (one transaction).
     ///
     /// Errors: the store failed; nothing was recorded.
     pub async fn record_followup(&self, u: FollowupUpdate) -> Result<FollowupOutcome, StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(super::writer::Op::Followup(Box::new(u), tx), rx)
-            .await
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::Followup(Box::new(u), tx), rx).await
     }
 }

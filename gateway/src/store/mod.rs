@@ -1,55 +1,81 @@
-//! The store: dossiers, status events, messages (the outbox), deliveries and attempts.
+//! The store: dossiers, status events, messages (the outbox), deliveries and attempts, what
+//! came in from outside (edXML, pushes) with its dedupe records, follow-ups and job leases.
 //!
-//! SQLite in WAL mode with `synchronous = FULL`. Every write goes through one writer task
-//! ([`writer`]) that owns the only write connection: it takes whatever operations are waiting
-//! (intake, claims, completions, replays), runs them in one `BEGIN IMMEDIATE` transaction with
-//! a savepoint each, commits once, and only then answers each caller. Under load many requests
-//! share one fsync (group commit); a caller never hears "done" before its data is durable.
-//! Reads (tracking, admin, health) use a separate pool of read-only connections.
+//! Two backends behind one [`Store`], chosen by `store.url`:
+//! - **SQLite** (`sqlite:///path.db`, the default for one node): one writer task commits
+//!   operations in groups ([`sqlite`]);
+//! - **PostgreSQL** (`postgres://…`, several instances on one database): each operation in its
+//!   own transaction, lane heads claimed with `FOR UPDATE SKIP LOCKED` ([`postgres`]).
+//!
+//! Both run the same operations ([`op::Op`]) through the same SQL (`ops/`, compiled once per
+//! driver), so they behave alike; either answers a caller only after the commit. No SQL lives
+//! outside this module.
+
+/// Runs the read `$f` of `ops::reads` on whichever backend `$store` has.
+macro_rules! on_backend {
+    ($store:expr, $f:ident ( $($arg:expr),* )) => {
+        match &*$store.backend {
+            $crate::store::Backend::Sqlite(b) => {
+                $crate::store::sqlite::ops::reads::$f(b.reader() $(, $arg)*).await
+            }
+            $crate::store::Backend::Postgres(b) => {
+                $crate::store::postgres::ops::reads::$f(b.reader() $(, $arg)*).await
+            }
+        }
+    };
+}
 
 mod callbacks;
-mod dedupe;
+mod delivery;
 mod exchange;
 mod followups;
+mod intake;
 mod jobs;
+mod op;
 pub mod postgres;
 mod reads;
 mod retention;
-mod writer;
+mod sqlite;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 pub use callbacks::{CallbackOutcome, CallbackReceipt};
+pub use delivery::{
+    Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, Release, ReplayOutcome,
+};
 pub use exchange::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome};
 pub use followups::{Followup, FollowupOutcome, FollowupUpdate, Seen};
+pub use intake::{EventIntake, IntakeOutcome, NewDossier, NewMessage, ReplaceDossier};
 pub use reads::{
     AttemptView, CallbackView, DeliveryFilter, DeliveryView, DossierRecord, DossierView, EventView,
     ReceivedView, StateCount,
 };
 pub use retention::{PurgePlan, Purged};
-pub use writer::{
-    Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, EventIntake, IntakeOutcome,
-    NewDossier, NewMessage, ReplaceDossier, ReplayOutcome,
-};
+
+/// Which SQL dialect an `ops` compilation speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
 
 /// Where the store is, parsed from `store.url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// A SQLite database file.
     Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (the URL as given, credentials included).
+    Postgres(String),
 }
 
 impl StoreLocation {
-    /// Parses `sqlite:///absolute/path.db`.
+    /// Parses `sqlite:///absolute/path.db` or `postgres://user@host:port/database` (also
+    /// `postgresql://`; parameters such as `sslmode` as libpq takes them).
     ///
-    /// Errors: another scheme, or a relative path.
+    /// Errors: another scheme, a relative SQLite path, a PostgreSQL URL without a host.
     pub fn parse(url: &str) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             let p = std::path::PathBuf::from(path);
@@ -60,19 +86,60 @@ impl StoreLocation {
             }
             return Ok(Self::Sqlite(p));
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(
-                "PostgreSQL is not available in this version yet; use sqlite:///path.db".to_owned(),
-            );
+        if let Some(rest) = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+        {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = host.rsplit('@').next().unwrap_or_default();
+            if host.is_empty() {
+                return Err(
+                    "PostgreSQL URL without a host: write postgres://user@host:5432/database"
+                        .to_owned(),
+                );
+            }
+            return Ok(Self::Postgres(url.to_owned()));
         }
-        Err(format!("`{url}`: expected sqlite:///absolute/path.db"))
+        Err("expected sqlite:///absolute/path.db or postgres://user@host:5432/database".to_owned())
+    }
+}
+
+/// How the store is opened, from `[store]` (see [`crate::config::StoreConfig`]).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// SQLite: most write operations committed together (group commit).
+    pub max_batch: usize,
+    /// SQLite: read-only connections.
+    pub read_connections: u32,
+    /// PostgreSQL: most connections of this instance.
+    pub max_connections: u32,
+    /// PostgreSQL: how long an operation waits for a connection (and so how long intake takes
+    /// to answer 503 while the database is down).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: longest a statement may run.
+    pub statement_timeout: Duration,
+    /// This instance's name (PostgreSQL `application_name`, to tell instances apart in
+    /// `pg_stat_activity`).
+    pub instance: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 256,
+            read_connections: 4,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            instance: "lienthong".to_owned(),
+        }
     }
 }
 
 /// Store failures. Callers answer 503 for them: nothing was committed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database said no.
+    /// The database said no, or could not be reached.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     /// Migrations failed at start-up.
@@ -92,182 +159,96 @@ pub enum StoreError {
     Location(String),
 }
 
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    read: SqlitePool,
-    writer: mpsc::Sender<writer::Job>,
-    /// Signalled after every commit that added or freed deliveries, so the dispatcher claims at once.
+    backend: Arc<Backend>,
+    /// Signalled after every commit that added or freed deliveries, so the dispatcher claims at
+    /// once (on PostgreSQL: this instance's commits; other instances' work is found by polling).
     pub work: Arc<Notify>,
-    writer_task: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
-/// How long a connection waits for a lock held by another process (the CLI, a second reader).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Queue of write operations waiting for the writer.
-const WRITE_QUEUE: usize = 8192;
-
 impl Store {
-    /// Opens (creating if need be) the store, runs migrations and starts the writer.
+    /// Opens the store at `url` with default options (tests, the CLI).
     ///
-    /// Errors: the location is invalid, the file cannot be opened, migrations fail.
+    /// Errors: as [`Store::open_with`].
     pub async fn open(
         url: &str,
         max_batch: usize,
         read_connections: u32,
     ) -> Result<Self, StoreError> {
-        let StoreLocation::Sqlite(path) =
-            StoreLocation::parse(url).map_err(StoreError::Location)?;
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Location(format!("{}: {e}", dir.display())))?;
-        }
-        let base = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone().create_if_missing(true))
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(read_connections.max(1))
-            .connect_with(base.read_only(true))
-            .await?;
+        let options = StoreOptions {
+            max_batch,
+            read_connections,
+            ..StoreOptions::default()
+        };
+        Self::open_with(url, &options).await
+    }
+
+    /// Opens (creating a SQLite file if need be) the store, brings its schema up to date and
+    /// starts it.
+    ///
+    /// Errors: the location is invalid, the database cannot be opened or reached, migrations
+    /// fail.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let work = Arc::new(Notify::new());
-        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        let task = tokio::spawn(writer::run(write, rx, max_batch.max(1), work.clone()));
+        let backend = match StoreLocation::parse(url).map_err(StoreError::Location)? {
+            StoreLocation::Sqlite(path) => Backend::Sqlite(
+                sqlite::SqliteStore::open(
+                    &path,
+                    options.max_batch,
+                    options.read_connections,
+                    work.clone(),
+                )
+                .await?,
+            ),
+            StoreLocation::Postgres(url) => {
+                Backend::Postgres(postgres::PgStore::open(&url, options).await?)
+            }
+        };
         Ok(Self {
-            read,
-            writer: tx,
+            backend: Arc::new(backend),
             work,
-            writer_task: Arc::new(tokio::sync::Mutex::new(Some(task))),
         })
     }
 
+    /// Whether several instances may share this store (PostgreSQL).
+    pub fn shared(&self) -> bool {
+        matches!(*self.backend, Backend::Postgres(_))
+    }
+
+    /// Which backend this is, for logs and health: `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match *self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Runs a write operation and waits for its answer (sent after the commit).
     async fn submit<T>(
         &self,
-        op: writer::Op,
+        op: op::Op,
         rx: oneshot::Receiver<Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.writer
-            .send(writer::Job { op })
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        match &*self.backend {
+            Backend::Sqlite(s) => s.submit(op).await?,
+            Backend::Postgres(p) => p.run(op, &self.work).await,
+        }
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Stores a new dossier and its messages (or recognises a repeat).
-    ///
-    /// Errors: the store failed; nothing was stored.
-    pub async fn intake_dossier(&self, d: NewDossier) -> Result<IntakeOutcome, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::NewDossier(d, tx), rx).await
-    }
-
-    /// Replaces a dossier's data and queues a refresh to its destinations.
-    ///
-    /// Errors: the store failed; nothing was stored.
-    pub async fn replace_dossier(&self, d: ReplaceDossier) -> Result<IntakeOutcome, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::ReplaceDossier(d, tx), rx).await
-    }
-
-    /// Stores a status event and its progress messages (or recognises a repeat).
-    ///
-    /// Errors: the store failed; nothing was stored.
-    pub async fn intake_event(&self, e: EventIntake) -> Result<IntakeOutcome, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Event(e, tx), rx).await
-    }
-
-    /// Claims due deliveries of one destination for this instance.
-    ///
-    /// Errors: the store failed; nothing was claimed.
-    pub async fn claim(&self, c: Claim) -> Result<Vec<ClaimedBatch>, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Claim(c, tx), rx).await
-    }
-
-    /// Records the outcome of attempts.
-    ///
-    /// Errors: the store failed; the deliveries stay claimed until their lease runs out.
-    pub async fn complete(&self, c: Vec<Completion>) -> Result<(), StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Complete(c, tx), rx).await
-    }
-
-    /// Gives claimed deliveries back without an attempt (shutdown).
-    ///
-    /// Errors: the store failed; the leases will expire instead.
-    pub async fn release(&self, seqs: Vec<i64>) -> Result<u64, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Release(Some(seqs), tx), rx).await
-    }
-
-    /// Gives back every claimed delivery (start-up of the single SQLite instance: whatever was in
-    /// flight when the previous process died is due again).
-    ///
-    /// Errors: the store failed.
-    pub async fn release_all(&self) -> Result<u64, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Release(None, tx), rx).await
-    }
-
-    /// Puts a dead delivery back in the queue with fresh attempts.
-    ///
-    /// Errors: the store failed.
-    pub async fn replay(&self, message_id: &str) -> Result<ReplayOutcome, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Replay(message_id.to_owned(), tx), rx)
-            .await
-    }
-
-    /// Stores a message received from another center with its effect and notices (or
-    /// recognises a resend).
-    ///
-    /// Errors: the store failed; nothing was stored.
-    pub async fn receive_exchange(&self, r: ExchangeReceipt) -> Result<ReceiptOutcome, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Receive(Box::new(r), tx), rx).await
-    }
-
-    /// Stores a verified push from a national system with its notices, or answers the original
-    /// answer for a repeat (same source and dedupe key).
-    ///
-    /// Errors: the store failed; nothing was stored.
-    pub async fn receive_callback(
-        &self,
-        r: CallbackReceipt,
-    ) -> Result<CallbackOutcome, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.submit(writer::Op::Callback(Box::new(r), tx), rx).await
-    }
-
-    /// Stops the writer after it has committed what it holds.
+    /// Stops the store after what it holds is committed.
     pub async fn close(&self) {
-        let task = self.writer_task.lock().await.take();
-        let (tx, rx) = oneshot::channel();
-        if self
-            .writer
-            .send(writer::Job {
-                op: writer::Op::Stop(tx),
-            })
-            .await
-            .is_ok()
-        {
-            let _ = rx.await;
+        match &*self.backend {
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(p) => p.close().await,
         }
-        if let Some(t) = task {
-            let _ = t.await;
-        }
-        self.read.close().await;
     }
 }
 

@@ -2,9 +2,8 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 
-use super::{Store, StoreError, ms_to_rfc3339};
+use super::{Store, StoreError};
 
 /// What intake needs to know of an existing dossier.
 #[derive(Debug, Clone)]
@@ -140,212 +139,6 @@ pub struct StateCount {
     pub count: i64,
 }
 
-/// `SELECT` of a delivery view followed by the rest of the statement (kept a literal: no SQL is
-/// ever built from run-time text).
-macro_rules! select_deliveries {
-    ($tail:literal) => {
-        concat!(
-            "SELECT m.id, d.dossier_code, d.destination, d.kind, d.state, d.attempts, d.next_attempt_at,
-                    d.last_error, d.last_http_status, d.portal_code, d.portal_message, m.created_at, d.delivered_at,
-                    (SELECT hm.id FROM deliveries h JOIN messages hm ON hm.seq = h.message_seq
-                     WHERE h.dossier_code = d.dossier_code AND h.destination = d.destination
-                       AND h.message_seq < d.message_seq AND h.state = 'dead'
-                     ORDER BY h.message_seq LIMIT 1) AS held_by
-             FROM deliveries d JOIN messages m ON m.seq = d.message_seq ",
-            $tail
-        )
-    };
-}
-
-fn delivery(row: &sqlx::sqlite::SqliteRow) -> Result<DeliveryView, sqlx::Error> {
-    let state: String = row.try_get(4)?;
-    let next: i64 = row.try_get(6)?;
-    Ok(DeliveryView {
-        id: row.try_get(0)?,
-        dossier_code: row.try_get(1)?,
-        destination: row.try_get(2)?,
-        kind: row.try_get(3)?,
-        next_attempt_at: matches!(state.as_str(), "pending" | "retry_wait")
-            .then(|| ms_to_rfc3339(next)),
-        state,
-        attempts: row.try_get(5)?,
-        last_error: row.try_get(7)?,
-        last_http_status: row.try_get(8)?,
-        portal_code: row.try_get(9)?,
-        portal_message: row.try_get(10)?,
-        created_at: ms_to_rfc3339(row.try_get(11)?),
-        delivered_at: row.try_get::<Option<i64>, _>(12)?.map(ms_to_rfc3339),
-        held_by: row.try_get(13)?,
-    })
-}
-
-impl Store {
-    /// Checks that the database answers (readiness).
-    ///
-    /// Errors: it does not.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
-        Ok(())
-    }
-
-    /// The intake facts of a dossier.
-    ///
-    /// Errors: the store failed, or the stored destinations are unreadable.
-    pub async fn dossier(&self, code: &str) -> Result<Option<DossierRecord>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT status, destinations, origin_peer, origin_document, body FROM dossiers WHERE code = ?",
-        )
-            .bind(code)
-            .fetch_optional(&self.read)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let dest: String = row.try_get(1)?;
-        Ok(Some(DossierRecord {
-            status: row.try_get(0)?,
-            destinations: serde_json::from_str(&dest)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            origin: match (row.try_get(2)?, row.try_get(3)?) {
-                (Some(peer), Some(document)) => Some((peer, document)),
-                _ => None,
-            },
-            body: row.try_get(4)?,
-        }))
-    }
-
-    /// The tracking view of a dossier.
-    ///
-    /// Errors: the store failed or holds unreadable JSON.
-    pub async fn dossier_view(&self, code: &str) -> Result<Option<DossierView>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT code, status, version, destinations, created_at, updated_at, body FROM dossiers WHERE code = ?",
-        )
-        .bind(code)
-        .fetch_optional(&self.read)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
-        let events = sqlx::query("SELECT event_id, status, received_at, body FROM status_events WHERE dossier_code = ? ORDER BY seq")
-            .bind(code)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(|r| -> Result<EventView, StoreError> {
-                Ok(EventView {
-                    id: r.try_get(0)?,
-                    status: r.try_get(1)?,
-                    received_at: ms_to_rfc3339(r.try_get(2)?),
-                    event: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(corrupt)?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let deliveries = sqlx::query(select_deliveries!(
-            "WHERE d.dossier_code = ? ORDER BY d.message_seq"
-        ))
-        .bind(code)
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(delivery)
-        .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(DossierView {
-            code: row.try_get(0)?,
-            status: row.try_get(1)?,
-            version: row.try_get(2)?,
-            destinations: serde_json::from_str(&row.try_get::<String, _>(3)?).map_err(corrupt)?,
-            accepted_at: ms_to_rfc3339(row.try_get(4)?),
-            updated_at: ms_to_rfc3339(row.try_get(5)?),
-            events,
-            deliveries,
-            dossier: serde_json::from_str(&row.try_get::<String, _>(6)?).map_err(corrupt)?,
-        }))
-    }
-
-    /// Deliveries matching a filter, newest first.
-    ///
-    /// Errors: the store failed.
-    pub async fn deliveries(&self, f: &DeliveryFilter) -> Result<Vec<DeliveryView>, StoreError> {
-        let rows = sqlx::query(select_deliveries!(
-            "WHERE (?1 IS NULL OR d.state = ?1) AND (?2 IS NULL OR d.destination = ?2) AND (?3 IS NULL OR d.dossier_code = ?3)
-             ORDER BY d.message_seq DESC LIMIT ?4"
-        ))
-        .bind(&f.state)
-        .bind(&f.destination)
-        .bind(&f.dossier_code)
-        .bind(f.limit)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows.iter().map(delivery).collect::<Result<Vec<_>, _>>()?)
-    }
-
-    /// Attempts of one message, oldest first.
-    ///
-    /// Errors: the store failed.
-    pub async fn attempts(&self, message_id: &str) -> Result<Vec<AttemptView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT a.attempt, a.started_at, a.duration_ms, a.outcome, a.decision, a.http_status, a.error, a.portal_code,
-                    a.portal_message, a.retry_delay_ms, a.batch_size
-             FROM attempts a JOIN messages m ON m.seq = a.message_seq WHERE m.id = ? ORDER BY a.id",
-        )
-        .bind(message_id)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AttemptView {
-                    attempt: r.try_get(0)?,
-                    started_at: ms_to_rfc3339(r.try_get(1)?),
-                    duration_ms: r.try_get(2)?,
-                    outcome: r.try_get(3)?,
-                    decision: r.try_get(4)?,
-                    http_status: r.try_get(5)?,
-                    error: r.try_get(6)?,
-                    portal_code: r.try_get(7)?,
-                    portal_message: r.try_get(8)?,
-                    retry_delay_ms: r.try_get(9)?,
-                    batch_size: r.try_get(10)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Deliveries per destination and state.
-    ///
-    /// Errors: the store failed.
-    pub async fn delivery_counts(&self) -> Result<Vec<StateCount>, StoreError> {
-        let rows = sqlx::query("SELECT destination, state, COUNT(*) FROM deliveries GROUP BY destination, state ORDER BY 1, 2")
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StateCount {
-                    destination: r.try_get(0)?,
-                    state: r.try_get(1)?,
-                    count: r.try_get(2)?,
-                })
-            })
-            .collect()
-    }
-
-    /// Creation time (ms) of the oldest message not yet delivered, per destination.
-    ///
-    /// Errors: the store failed.
-    pub async fn oldest_undelivered(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.destination, MIN(m.created_at) FROM deliveries d JOIN messages m ON m.seq = d.message_seq
-             WHERE d.state IN ('pending', 'in_flight', 'retry_wait') GROUP BY d.destination",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
-    }
-}
-
 /// An edXML message received from another center, as kept for evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReceivedView {
@@ -375,42 +168,6 @@ pub struct ReceivedView {
     pub answer: String,
 }
 
-impl Store {
-    /// Received edXML messages of one dossier, in arrival order.
-    ///
-    /// Errors: the store failed.
-    pub async fn received(&self, dossier_code: &str) -> Result<Vec<ReceivedView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT r.source, r.document_id, r.dossier_code, r.kind, r.business_doc_type, r.status_code, r.effect,
-                    r.signer, r.body_sha256, r.received_at, r.body, d.answer
-             FROM exchange_received r
-             JOIN inbound_dedupe d ON d.source = r.source AND d.message_id = r.dedupe_key
-             WHERE r.dossier_code = ? ORDER BY r.id",
-        )
-        .bind(dossier_code)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ReceivedView {
-                    source: r.try_get(0)?,
-                    document_id: r.try_get(1)?,
-                    dossier_code: r.try_get(2)?,
-                    kind: r.try_get(3)?,
-                    business_doc_type: r.try_get(4)?,
-                    status_code: r.try_get(5)?,
-                    effect: r.try_get(6)?,
-                    signer: r.try_get(7)?,
-                    body_sha256: r.try_get(8)?,
-                    received_at: ms_to_rfc3339(r.try_get(9)?),
-                    body: r.try_get(10)?,
-                    answer: r.try_get(11)?,
-                })
-            })
-            .collect()
-    }
-}
-
 /// A push from a national system as kept (`GET /v1/callbacks/received/{dossier}`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CallbackView {
@@ -431,6 +188,62 @@ pub struct CallbackView {
 }
 
 impl Store {
+    /// Checks that the database answers (readiness).
+    ///
+    /// Errors: it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_backend!(self, ping())
+    }
+
+    /// The intake facts of a dossier.
+    ///
+    /// Errors: the store failed, or the stored destinations are unreadable.
+    pub async fn dossier(&self, code: &str) -> Result<Option<DossierRecord>, StoreError> {
+        on_backend!(self, dossier(code))
+    }
+
+    /// The tracking view of a dossier.
+    ///
+    /// Errors: the store failed or holds unreadable JSON.
+    pub async fn dossier_view(&self, code: &str) -> Result<Option<DossierView>, StoreError> {
+        on_backend!(self, dossier_view(code))
+    }
+
+    /// Deliveries matching a filter, newest first.
+    ///
+    /// Errors: the store failed.
+    pub async fn deliveries(&self, f: &DeliveryFilter) -> Result<Vec<DeliveryView>, StoreError> {
+        on_backend!(self, deliveries(f))
+    }
+
+    /// Attempts of one message, oldest first.
+    ///
+    /// Errors: the store failed.
+    pub async fn attempts(&self, message_id: &str) -> Result<Vec<AttemptView>, StoreError> {
+        on_backend!(self, attempts(message_id))
+    }
+
+    /// Deliveries per destination and state.
+    ///
+    /// Errors: the store failed.
+    pub async fn delivery_counts(&self) -> Result<Vec<StateCount>, StoreError> {
+        on_backend!(self, delivery_counts())
+    }
+
+    /// Creation time (ms) of the oldest message not yet delivered, per destination.
+    ///
+    /// Errors: the store failed.
+    pub async fn oldest_undelivered(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        on_backend!(self, oldest_undelivered())
+    }
+
+    /// Received edXML messages of one dossier, in arrival order.
+    ///
+    /// Errors: the store failed.
+    pub async fn received(&self, dossier_code: &str) -> Result<Vec<ReceivedView>, StoreError> {
+        on_backend!(self, received(dossier_code))
+    }
+
     /// Pushes received about one dossier, in arrival order.
     ///
     /// Errors: the store failed or holds unreadable JSON.
@@ -438,27 +251,6 @@ impl Store {
         &self,
         dossier_code: &str,
     ) -> Result<Vec<CallbackView>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT source, event, dedupe_key, dossier_code, body_sha256, received_at, body
-             FROM callbacks_received WHERE dossier_code = ? ORDER BY id",
-        )
-        .bind(dossier_code)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get(6)?;
-                Ok(CallbackView {
-                    source: r.try_get(0)?,
-                    event: r.try_get(1)?,
-                    dedupe_key: r.try_get(2)?,
-                    dossier_code: r.try_get(3)?,
-                    body_sha256: r.try_get(4)?,
-                    received_at: ms_to_rfc3339(r.try_get(5)?),
-                    body: serde_json::from_str(&body)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                })
-            })
-            .collect()
+        on_backend!(self, callbacks_received(dossier_code))
     }
 }

@@ -7,7 +7,9 @@
 //!   events, received edXML, pushes and follow-ups (a dossier stays queryable until then);
 //! - dedupe records older than `dedupe_before` (the replay windows refuse anything older).
 
-use sqlx::SqliteConnection;
+use tokio::sync::oneshot;
+
+use super::op::Op;
 
 /// What one purge round may delete (times in store milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,76 +43,12 @@ impl Purged {
     }
 }
 
-pub(super) async fn purge(
-    conn: &mut SqliteConnection,
-    plan: &PurgePlan,
-) -> Result<Purged, sqlx::Error> {
-    let mut purged = Purged::default();
-    let limit = i64::from(plan.batch);
-
-    // Delivered messages: the deliveries' own index finds them; attempts and messages follow.
-    let seqs: Vec<i64> = sqlx::query_scalar(
-        "SELECT message_seq FROM deliveries
-         WHERE state IN ('delivered', 'cancelled') AND updated_at < ?
-         LIMIT ?",
-    )
-    .bind(plan.delivered_before)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    for seq in &seqs {
-        for sql in [
-            "DELETE FROM attempts WHERE message_seq = ?",
-            "DELETE FROM deliveries WHERE message_seq = ?",
-            "DELETE FROM messages WHERE seq = ?",
-        ] {
-            sqlx::query(sql).bind(seq).execute(&mut *conn).await?;
-        }
-    }
-    purged.messages = u64::try_from(seqs.len()).unwrap_or(u64::MAX);
-
-    // Dossiers with nothing left to deliver, unchanged for the retention period.
-    let codes: Vec<String> = sqlx::query_scalar(
-        "SELECT code FROM dossiers d
-         WHERE updated_at < ?
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.dossier_code = d.code)
-         LIMIT ?",
-    )
-    .bind(plan.dossiers_before)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    for code in &codes {
-        for sql in [
-            "DELETE FROM status_events WHERE dossier_code = ?",
-            "DELETE FROM exchange_received WHERE dossier_code = ?",
-            "DELETE FROM callbacks_received WHERE dossier_code = ?",
-            "DELETE FROM followups WHERE dossier_code = ?",
-            "DELETE FROM dossiers WHERE code = ?",
-        ] {
-            sqlx::query(sql).bind(code).execute(&mut *conn).await?;
-        }
-    }
-    purged.dossiers = u64::try_from(codes.len()).unwrap_or(u64::MAX);
-
-    purged.dedupe = sqlx::query(
-        "DELETE FROM inbound_dedupe WHERE rowid IN
-           (SELECT rowid FROM inbound_dedupe WHERE received_at < ? LIMIT ?)",
-    )
-    .bind(plan.dedupe_before)
-    .bind(limit)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(purged)
-}
-
 impl super::Store {
     /// One purge round (one transaction): at most `plan.batch` of each kind.
     ///
     /// Errors: the store failed; nothing of the round was deleted.
     pub async fn purge(&self, plan: PurgePlan) -> Result<Purged, super::StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(super::writer::Op::Purge(plan, tx), rx).await
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::Purge(plan, tx), rx).await
     }
 }

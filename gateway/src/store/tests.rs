@@ -1,16 +1,93 @@
-//! The store on a real SQLite file: intake outcomes, lane ordering, batching, release, replay.
+//! The store's behaviour, each test run on both backends: a SQLite file and a fresh PostgreSQL
+//! database (`lienthong_tests::postgres`): intake outcomes, lane ordering, batching, release,
+//! replay, retention, job leases, and on PostgreSQL concurrent claimers and lease take-over.
 
 use lienthong_connectors::{MessageKind, Outcome};
 use lienthong_mappings::DossierStatus;
 
 use super::*;
 
-async fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let s = Store::open(&url, 64, 2).await.expect("open");
-    (dir, s)
+/// Where a test's store lives; dropped (PostgreSQL database included) by [`Fixture::finish`].
+enum Fixture {
+    Sqlite(tempfile::TempDir),
+    Postgres(lienthong_tests::postgres::TestDatabase),
 }
+
+impl Fixture {
+    async fn sqlite() -> Self {
+        Self::Sqlite(tempfile::tempdir().expect("tempdir"))
+    }
+
+    async fn postgres() -> Self {
+        Self::Postgres(lienthong_tests::postgres::TestDatabase::create().await)
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("t.db").display()),
+            Self::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    async fn open(&self) -> Store {
+        Store::open(&self.url(), 64, 2).await.expect("open")
+    }
+
+    /// Runs `sql` with `ms` bound as `$1` on a connection of its own (as another process would).
+    async fn execute(&self, sql: &'static str, ms: i64) {
+        match self {
+            Self::Sqlite(_) => {
+                let pool = sqlx::SqlitePool::connect(&self.url())
+                    .await
+                    .expect("connect");
+                sqlx::query(sql).bind(ms).execute(&pool).await.expect("sql");
+                pool.close().await;
+            }
+            Self::Postgres(db) => {
+                let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+                sqlx::query(sql).bind(ms).execute(&pool).await.expect("sql");
+                pool.close().await;
+            }
+        }
+    }
+
+    async fn finish(self) {
+        if let Self::Postgres(db) = self {
+            db.drop_database().await;
+        }
+    }
+}
+
+/// Runs each named test (an `async fn(Fixture)`) once on SQLite and once on PostgreSQL, as
+/// `<name>::sqlite` and `<name>::postgres`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Fixture::sqlite().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Fixture::postgres().await).await;
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    intake_outcomes,
+    only_the_head_of_a_lane_is_claimed_and_progress_is_batched,
+    release_returns_claims_and_replay_revives_dead_letters,
+    data_survives_reopening,
+    a_failing_operation_fails_alone_and_leaves_nothing,
+    retention_purges_old_delivered_work_in_batches_and_keeps_the_rest,
+    a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_and_released,
+    claimers_never_share_a_lane_keep_its_order_and_send_each_message_once,
+    a_dead_instances_lease_is_taken_over_and_its_late_completion_ignored,
+    a_job_runs_in_one_instance_at_a_time,
+    concurrent_repeats_are_stored_once_and_get_the_original_answer,
+);
 
 fn msg(id: &str, kind: MessageKind) -> NewMessage {
     NewMessage {
@@ -79,9 +156,8 @@ fn delivered() -> Outcome {
     }
 }
 
-#[tokio::test]
-async fn intake_outcomes() {
-    let (_d, s) = store().await;
+async fn intake_outcomes(f: Fixture) {
+    let s = f.open().await;
     assert_eq!(
         s.intake_dossier(dossier("A", "x")).await.expect("ok"),
         IntakeOutcome::Accepted("answer-A".into())
@@ -121,11 +197,11 @@ async fn intake_outcomes() {
         "returned"
     );
     s.close().await;
+    f.finish().await;
 }
 
-#[tokio::test]
-async fn only_the_head_of_a_lane_is_claimed_and_progress_is_batched() {
-    let (_d, s) = store().await;
+async fn only_the_head_of_a_lane_is_claimed_and_progress_is_batched(f: Fixture) {
+    let s = f.open().await;
     s.intake_dossier(dossier("A", "x")).await.expect("ok");
     s.intake_dossier(dossier("B", "x")).await.expect("ok");
     for n in 0..12 {
@@ -141,7 +217,7 @@ async fn only_the_head_of_a_lane_is_claimed_and_progress_is_batched() {
         s.claim(claim(10, 10)).await.expect("claim").is_empty(),
         "nothing else is eligible"
     );
-    s.complete(vec![done(&first[0], Decision::Delivered, delivered())])
+    s.complete("t", vec![done(&first[0], Decision::Delivered, delivered())])
         .await
         .expect("complete");
     // Now A's progress entries go, ten at a time, in order.
@@ -152,14 +228,17 @@ async fn only_the_head_of_a_lane_is_claimed_and_progress_is_batched() {
     assert_eq!(ids(&next)[0], expected);
     // A failed batch stays at the head of its lane.
     let later = now_ms() + 60_000;
-    s.complete(vec![done(
-        &next[0],
-        Decision::RetryAt {
-            at_ms: later,
-            delay_ms: 60_000,
-        },
-        Outcome::retry("503"),
-    )])
+    s.complete(
+        "t",
+        vec![done(
+            &next[0],
+            Decision::RetryAt {
+                at_ms: later,
+                delay_ms: 60_000,
+            },
+            Outcome::retry("503"),
+        )],
+    )
     .await
     .expect("complete");
     assert!(
@@ -178,22 +257,21 @@ async fn only_the_head_of_a_lane_is_claimed_and_progress_is_batched() {
         (1, 10, 2, 1)
     );
     s.close().await;
+    f.finish().await;
 }
 
-#[tokio::test]
-async fn release_returns_claims_and_replay_revives_dead_letters() {
-    let (_d, s) = store().await;
+async fn release_returns_claims_and_replay_revives_dead_letters(f: Fixture) {
+    let s = f.open().await;
     s.intake_dossier(dossier("A", "x")).await.expect("ok");
     s.intake_event(event("A", 1)).await.expect("ok");
     let c = s.claim(claim(10, 10)).await.expect("claim");
-    assert_eq!(s.release_all().await.expect("release"), 1);
+    assert_eq!(s.release_abandoned("t").await.expect("release"), 1);
     let c2 = s.claim(claim(10, 10)).await.expect("claim");
     assert_eq!(ids(&c2), ids(&c), "released deliveries are due again");
-    s.complete(vec![done(
-        &c2[0],
-        Decision::Dead,
-        Outcome::reject("invalid"),
-    )])
+    s.complete(
+        "t",
+        vec![done(&c2[0], Decision::Dead, Outcome::reject("invalid"))],
+    )
     .await
     .expect("complete");
     assert!(
@@ -236,24 +314,22 @@ async fn release_returns_claims_and_replay_revives_dead_letters() {
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].outcome, "rejected");
     s.close().await;
+    f.finish().await;
 }
 
-#[tokio::test]
-async fn data_survives_reopening() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let s = Store::open(&url, 64, 2).await.expect("open");
+async fn data_survives_reopening(f: Fixture) {
+    let s = f.open().await;
     s.intake_dossier(dossier("A", "x")).await.expect("ok");
     s.close().await;
-    let s = Store::open(&url, 64, 2).await.expect("reopen");
+    let s = f.open().await;
     assert!(s.dossier("A").await.expect("read").is_some());
     assert_eq!(s.claim(claim(10, 10)).await.expect("claim").len(), 1);
     s.close().await;
+    f.finish().await;
 }
 
-#[tokio::test]
-async fn a_failing_operation_fails_alone_and_leaves_nothing() {
-    let (_d, s) = store().await;
+async fn a_failing_operation_fails_alone_and_leaves_nothing(f: Fixture) {
+    let s = f.open().await;
     for round in 0..5 {
         let a = format!("A{round}");
         let b = format!("B{round}");
@@ -292,27 +368,22 @@ async fn a_failing_operation_fails_alone_and_leaves_nothing() {
         "one delivery per accepted dossier, created by the trigger"
     );
     s.close().await;
+    f.finish().await;
 }
 
 /// Moves every time of the store back by `ms` (as if it all happened that long ago).
-async fn age_everything(dir: &std::path::Path, ms: i64) {
-    let url = format!("sqlite://{}", dir.join("t.db").display());
-    let pool = sqlx::SqlitePool::connect(&url)
-        .await
-        .expect("second connection");
+async fn age_everything(f: &Fixture, ms: i64) {
     for sql in [
-        "UPDATE deliveries SET updated_at = updated_at - ?",
-        "UPDATE dossiers SET updated_at = updated_at - ?",
-        "UPDATE inbound_dedupe SET received_at = received_at - ?",
+        "UPDATE deliveries SET updated_at = updated_at - $1",
+        "UPDATE dossiers SET updated_at = updated_at - $1",
+        "UPDATE inbound_dedupe SET received_at = received_at - $1",
     ] {
-        sqlx::query(sql).bind(ms).execute(&pool).await.expect("age");
+        f.execute(sql, ms).await;
     }
-    pool.close().await;
 }
 
-#[tokio::test]
-async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest() {
-    let (dir, s) = store().await;
+async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest(f: Fixture) {
+    let s = f.open().await;
     // A and B delivered; C dead; then a fresh D (delivered) after the ageing.
     for code in ["A", "B", "C"] {
         s.intake_dossier(dossier(code, "x")).await.expect("ok");
@@ -333,7 +404,7 @@ async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest() {
                 }
             })
             .collect();
-        s.complete(completions).await.expect("complete");
+        s.complete("t", completions).await.expect("complete");
     }
     let push = || CallbackReceipt {
         source: "payment".into(),
@@ -351,10 +422,10 @@ async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest() {
         CallbackOutcome::Stored("ok".into())
     );
     let day = 24 * 3600 * 1000;
-    age_everything(dir.path(), 40 * day).await;
+    age_everything(&f, 40 * day).await;
     s.intake_dossier(dossier("D", "x")).await.expect("ok");
     let c = s.claim(claim(10, 10)).await.expect("claim");
-    s.complete(vec![done(&c[0], Decision::Delivered, delivered())])
+    s.complete("t", vec![done(&c[0], Decision::Delivered, delivered())])
         .await
         .expect("complete");
 
@@ -416,6 +487,7 @@ async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest() {
         CallbackOutcome::Stored("ok".into())
     );
     s.close().await;
+    f.finish().await;
 }
 
 #[tokio::test]
@@ -465,9 +537,10 @@ async fn the_postgres_schema_applies_to_a_fresh_database_and_again() {
     db.drop_database().await;
 }
 
-#[tokio::test]
-async fn a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_and_released() {
-    let (_d, s) = store().await;
+async fn a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_and_released(
+    f: Fixture,
+) {
+    let s = f.open().await;
     let long = std::time::Duration::from_secs(60);
     let short = std::time::Duration::from_millis(100);
     assert!(s.acquire_job("follow:nbrs", "a", long).await.expect("a"));
@@ -499,9 +572,10 @@ async fn a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_an
     s.release_job("follow:nbrs", "b").await.expect("release");
     assert!(!s.acquire_job("follow:nbrs", "b", long).await.expect("b"));
     s.close().await;
+    f.finish().await;
 }
 
-/// One claimed-and-completed message, as three PostgreSQL claimers saw it.
+/// One claimed-and-completed message, as concurrent claimers saw it.
 #[derive(Debug, Clone)]
 struct Sent {
     lane: String,
@@ -511,18 +585,19 @@ struct Sent {
     to: std::time::Instant,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_claimers_never_share_a_lane_keep_its_order_and_send_each_message_once() {
-    let db = lienthong_tests::postgres::TestDatabase::create().await;
-    let store = std::sync::Arc::new(
-        super::postgres::PgDeliveries::connect(&db.url, 8)
-            .await
-            .expect("connect"),
-    );
-    // 60 lanes of 4 messages each (dossier then progress entries).
+/// Three instances (three stores on one database; on SQLite three handles of one store) claim
+/// 60 lanes of 4 messages at once.
+async fn claimers_never_share_a_lane_keep_its_order_and_send_each_message_once(f: Fixture) {
+    let stores = if matches!(f, Fixture::Postgres(_)) {
+        vec![f.open().await, f.open().await, f.open().await]
+    } else {
+        let s = f.open().await;
+        vec![s.clone(), s.clone(), s]
+    };
     for lane in 0..60 {
         let code = format!("L{lane:03}");
-        let msgs: Vec<NewMessage> = (0..4)
+        let mut d = dossier(&code, "x");
+        d.messages = (0..4)
             .map(|n| {
                 msg(
                     &format!("{code}-{n}"),
@@ -534,12 +609,12 @@ async fn postgres_claimers_never_share_a_lane_keep_its_order_and_send_each_messa
                 )
             })
             .collect();
-        store.queue(&code, &msgs).await.expect("queue");
+        stores[lane % 3].intake_dossier(d).await.expect("intake");
     }
     let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Sent>::new()));
     let mut tasks = Vec::new();
-    for owner in 0..3 {
-        let (store, sent) = (store.clone(), sent.clone());
+    for (owner, store) in stores.iter().cloned().enumerate() {
+        let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
             let mut idle = 0;
             while idle < 20 {
@@ -547,7 +622,7 @@ async fn postgres_claimers_never_share_a_lane_keep_its_order_and_send_each_messa
                     owner: format!("instance-{owner}"),
                     ..claim(5, 1)
                 };
-                let batches = store.claim(&c).await.expect("claim");
+                let batches = store.claim(c.clone()).await.expect("claim");
                 if batches.is_empty() {
                     idle += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -577,7 +652,7 @@ async fn postgres_claimers_never_share_a_lane_keep_its_order_and_send_each_messa
                     }
                 }
                 store
-                    .complete(&c.owner, &completions)
+                    .complete(&c.owner, completions)
                     .await
                     .expect("complete");
             }
@@ -615,82 +690,98 @@ async fn postgres_claimers_never_share_a_lane_keep_its_order_and_send_each_messa
             );
         }
     }
-    db.drop_database().await;
+    let counts = stores[0].delivery_counts().await.expect("counts");
+    assert_eq!(
+        counts,
+        [StateCount {
+            destination: "dvcqg".into(),
+            state: "delivered".into(),
+            count: 240
+        }]
+    );
+    for s in stores {
+        s.close().await;
+    }
+    f.finish().await;
 }
 
-#[tokio::test]
-async fn postgres_a_dead_instances_lease_is_taken_over_and_its_late_completion_ignored() {
-    let db = lienthong_tests::postgres::TestDatabase::create().await;
-    let store = super::postgres::PgDeliveries::connect(&db.url, 4)
-        .await
-        .expect("connect");
-    store
-        .queue("A", &[msg("A-1", MessageKind::Dossier)])
-        .await
-        .expect("queue");
+async fn a_dead_instances_lease_is_taken_over_and_its_late_completion_ignored(f: Fixture) {
+    let store = f.open().await;
+    store.intake_dossier(dossier("A", "x")).await.expect("ok");
     let dying = Claim {
         owner: "dying".into(),
-        lease_ms: 100,
+        lease_ms: 150,
         ..claim(10, 1)
     };
-    let held = store.claim(&dying).await.expect("claim");
+    let held = store.claim(dying).await.expect("claim");
     assert_eq!(held.len(), 1);
     let other = Claim {
         owner: "other".into(),
         ..claim(10, 1)
     };
     assert!(
-        store.claim(&other).await.expect("claim").is_empty(),
+        store.claim(other.clone()).await.expect("claim").is_empty(),
         "leased"
     );
+    // While the holder renews its lease, nobody takes the message.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        store
+            .renew("dying", vec![held[0].messages[0].seq], 150)
+            .await
+            .expect("renew"),
+        1
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        store.claim(other.clone()).await.expect("claim").is_empty(),
+        "renewed, still leased"
+    );
+    // Then it dies: once the lease has run out, another instance takes the message over.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let taken = store.claim(&other).await.expect("claim");
+    let taken = store.claim(other.clone()).await.expect("claim");
     assert_eq!(taken.len(), 1, "the lease ran out: taken over");
-    assert_eq!(taken[0].messages[0].id, "A-1");
+    assert_eq!(taken[0].messages[0].id, "A-d");
+    assert_eq!(
+        store
+            .renew("dying", vec![held[0].messages[0].seq], 150)
+            .await
+            .expect("renew"),
+        0,
+        "the dead instance no longer holds it"
+    );
     // The dead instance's late answer changes nothing; the new holder's is recorded.
     store
         .complete(
             "dying",
-            &[done(&held[0], Decision::Dead, Outcome::reject("late"))],
+            vec![done(&held[0], Decision::Dead, Outcome::reject("late"))],
         )
         .await
         .expect("complete");
     store
         .complete(
             "other",
-            &[done(&taken[0], Decision::Delivered, delivered())],
+            vec![done(&taken[0], Decision::Delivered, delivered())],
         )
         .await
         .expect("complete");
-    assert!(store.claim(&other).await.expect("claim").is_empty());
-    use sqlx::Connection;
-    let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
-        .await
-        .expect("connect");
-    let (state, attempts): (String, i64) = sqlx::query_as(
-        "SELECT d.state, (SELECT COUNT(*) FROM attempts a WHERE a.message_seq = d.message_seq) FROM deliveries d",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .expect("row");
-    assert_eq!((state.as_str(), attempts), ("delivered", 1));
-    conn.close().await.ok();
-    db.drop_database().await;
+    assert!(store.claim(other).await.expect("claim").is_empty());
+    let attempts = store.attempts("A-d").await.expect("attempts");
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0].decision, "delivered");
+    store.close().await;
+    f.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_a_job_runs_in_one_instance_at_a_time() {
-    let db = lienthong_tests::postgres::TestDatabase::create().await;
-    let store = std::sync::Arc::new(
-        super::postgres::PgDeliveries::connect(&db.url, 8)
-            .await
-            .expect("connect"),
-    );
+async fn a_job_runs_in_one_instance_at_a_time(f: Fixture) {
+    let mut stores = Vec::new();
+    for _ in 0..10 {
+        stores.push(f.open().await);
+    }
     let long = std::time::Duration::from_secs(60);
     // Ten instances ask at once: exactly one gets the job.
     let mut asks = Vec::new();
-    for i in 0..10 {
-        let store = store.clone();
+    for (i, store) in stores.iter().cloned().enumerate() {
         asks.push(tokio::spawn(async move {
             store
                 .acquire_job("follow:nbrs", &format!("i{i}"), long)
@@ -705,107 +796,85 @@ async fn postgres_a_job_runs_in_one_instance_at_a_time() {
         }
     }
     assert_eq!(winners, 1);
-    // Renewal, take-over after it ran out, release.
-    assert!(
-        store
-            .acquire_job("retention", "a", std::time::Duration::from_millis(100))
-            .await
-            .expect("a")
-    );
-    assert!(!store.acquire_job("retention", "b", long).await.expect("b"));
-    assert!(
-        store
-            .acquire_job("retention", "a", std::time::Duration::from_millis(100))
-            .await
-            .expect("renew")
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        store
-            .acquire_job("retention", "b", long)
-            .await
-            .expect("b takes over")
-    );
-    store.release_job("retention", "b").await.expect("release");
-    assert!(
-        store
-            .acquire_job("retention", "a", long)
-            .await
-            .expect("a again")
-    );
-    db.drop_database().await;
+    for s in stores {
+        s.close().await;
+    }
+    f.finish().await;
 }
 
-#[tokio::test]
-async fn postgres_retention_purges_delivered_work_and_keeps_dead_letters() {
-    let db = lienthong_tests::postgres::TestDatabase::create().await;
-    let store = super::postgres::PgDeliveries::connect(&db.url, 4)
-        .await
-        .expect("connect");
-    use sqlx::Connection;
-    let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
-        .await
-        .expect("connect");
-    for code in ["A", "B"] {
-        sqlx::query("INSERT INTO dossiers (code, body, body_sha256, status, destinations, version, intake_answer, created_at, updated_at) VALUES ($1, '{}', 's', 'accepted', '[\"dvcqg\"]', 1, 'a', 0, 0)")
-            .bind(code)
-            .execute(&mut conn)
-            .await
-            .expect("dossier");
-        store
-            .queue(code, &[msg(&format!("{code}-1"), MessageKind::Dossier)])
-            .await
-            .expect("queue");
-    }
-    sqlx::query("INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES ('callback:payment', 'GD-1', 's', 'ok', 0)")
-        .execute(&mut conn)
-        .await
-        .expect("dedupe");
-    let c = claim(10, 1);
-    let batches = store.claim(&c).await.expect("claim");
-    let completions: Vec<Completion> = batches
+/// The same dossier, event and push handed to three instances at once: each is stored once, and
+/// every instance answers with the original answer.
+async fn concurrent_repeats_are_stored_once_and_get_the_original_answer(f: Fixture) {
+    let stores = [f.open().await, f.open().await, f.open().await];
+    let (a, b, c) = tokio::join!(
+        stores[0].intake_dossier(dossier("A", "x")),
+        stores[1].intake_dossier(dossier("A", "x")),
+        stores[2].intake_dossier(dossier("A", "x")),
+    );
+    let outcomes = [a.expect("a"), b.expect("b"), c.expect("c")];
+    let accepted = outcomes
         .iter()
-        .map(|b| {
-            if b.dossier_code == "A" {
-                done(b, Decision::Delivered, delivered())
-            } else {
-                done(b, Decision::Dead, Outcome::reject("invalid"))
-            }
-        })
-        .collect();
-    store
-        .complete(&c.owner, &completions)
+        .filter(|o| matches!(o, IntakeOutcome::Accepted(_)))
+        .count();
+    assert_eq!(accepted, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, IntakeOutcome::Accepted(a) | IntakeOutcome::Repeat(a) if a == "answer-A")),
+        "{outcomes:?}"
+    );
+    let (a, b, c) = tokio::join!(
+        stores[0].intake_event(event("A", 1)),
+        stores[1].intake_event(event("A", 1)),
+        stores[2].intake_event(event("A", 2)),
+    );
+    let labels = [a.expect("a"), b.expect("b"), c.expect("c")].map(|o| o.label());
+    assert_eq!(
+        labels.iter().filter(|l| **l == "accepted").count(),
+        2,
+        "e1 once, e2 once: {labels:?}"
+    );
+    assert_eq!(labels.iter().filter(|l| **l == "repeat").count(), 1);
+    let view = stores[0]
+        .dossier_view("A")
         .await
-        .expect("complete");
-    // Everything happened long ago.
-    sqlx::query("UPDATE deliveries SET updated_at = 0")
-        .execute(&mut conn)
-        .await
-        .expect("age");
-    let plan = PurgePlan {
-        delivered_before: 1,
-        dossiers_before: 1,
-        dedupe_before: 1,
-        batch: 10,
+        .expect("read")
+        .expect("exists");
+    assert_eq!(view.events.len(), 2);
+    let push = || CallbackReceipt {
+        source: "payment".into(),
+        event: "payment.confirmed".into(),
+        dedupe_key: "GD-1".into(),
+        dossier_code: "A".into(),
+        body: "{}".into(),
+        sha256: "s".into(),
+        answer: "taken".into(),
+        notices: vec![msg(
+            &format!("n-{}", uuid::Uuid::now_v7()),
+            MessageKind::Notice,
+        )],
+        event_intake: None,
     };
-    let first = store.purge(plan).await.expect("purge");
-    assert_eq!(
-        (first.messages, first.dossiers, first.dedupe),
-        (1, 1, 1),
-        "A's message, then A itself (nothing left to deliver), the old dedupe record"
+    let (a, b, c) = tokio::join!(
+        stores[0].receive_callback(push()),
+        stores[1].receive_callback(push()),
+        stores[2].receive_callback(push()),
     );
-    assert_eq!(store.purge(plan).await.expect("purge"), Purged::default());
-    let left: Vec<(String, String)> = sqlx::query_as(
-        "SELECT d.code, x.state FROM dossiers d JOIN deliveries x ON x.dossier_code = d.code",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("left");
+    let outcomes = [a.expect("a"), b.expect("b"), c.expect("c")];
     assert_eq!(
-        left,
-        [("B".to_owned(), "dead".to_owned())],
-        "the dead letter and its dossier stay"
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, CallbackOutcome::Stored(_)))
+            .count(),
+        1,
+        "{outcomes:?}"
     );
-    conn.close().await.ok();
-    db.drop_database().await;
+    assert!(outcomes.iter().all(|o| matches!(o,
+            CallbackOutcome::Stored(a) | CallbackOutcome::Repeat(a) if a == "taken")));
+    let pushes = stores[1].callbacks_received("A").await.expect("read");
+    assert_eq!(pushes.len(), 1, "stored once");
+    for s in stores {
+        s.close().await;
+    }
+    f.finish().await;
 }

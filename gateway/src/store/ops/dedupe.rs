@@ -2,15 +2,17 @@
 //! answer it got, so a resend gets the same answer and changes nothing. Shared by the exchange
 //! (edXML from other centers) and the national systems' pushes.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use super::Conn;
 
 /// The answer given to `(source, key)`, if it came before.
 pub(super) async fn original_answer(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     source: &str,
     key: &str,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query("SELECT answer FROM inbound_dedupe WHERE source = ? AND message_id = ?")
+    sqlx::query("SELECT answer FROM inbound_dedupe WHERE source = $1 AND message_id = $2")
         .bind(source)
         .bind(key)
         .fetch_optional(&mut *conn)
@@ -21,7 +23,7 @@ pub(super) async fn original_answer(
 
 /// Records that `(source, key)` came (its body's digest) and was answered `answer`.
 pub(super) async fn remember(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     source: &str,
     key: &str,
     sha256: &str,
@@ -29,7 +31,7 @@ pub(super) async fn remember(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO inbound_dedupe (source, message_id, body_sha256, answer, received_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(source)
     .bind(key)

@@ -1,0 +1,136 @@
+//! What the center hands in: new dossiers, new data for a dossier, status events — each with the
+//! messages (the outbox) it queues for its destinations, stored in one transaction.
+
+use lienthong_connectors::MessageKind;
+use tokio::sync::oneshot;
+
+use super::op::Op;
+use super::{Store, StoreError};
+
+/// A message to queue with its delivery.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Stable id (UUID v7).
+    pub id: String,
+    /// Destination name.
+    pub destination: String,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Canonical body (JSON of a `MessageBody`); shared, so the store binds it without a copy
+    /// (a notice can carry a large document's files).
+    pub body: std::sync::Arc<str>,
+}
+
+/// A new dossier with its first messages.
+#[derive(Debug, Clone)]
+pub struct NewDossier {
+    /// Dossier code.
+    pub code: String,
+    /// Normalised canonical JSON.
+    pub body: String,
+    /// SHA-256 of `body` (identical repeats are recognised by it).
+    pub sha256: String,
+    /// Canonical status.
+    pub status: String,
+    /// Destinations chosen by routing.
+    pub destinations: Vec<String>,
+    /// The 202 answer, kept for repeats.
+    pub answer: String,
+    /// One message per destination.
+    pub messages: Vec<NewMessage>,
+}
+
+/// New data for an existing dossier (`PUT`).
+#[derive(Debug, Clone)]
+pub struct ReplaceDossier {
+    /// Dossier code.
+    pub code: String,
+    /// Normalised canonical JSON.
+    pub body: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Canonical status.
+    pub status: String,
+    /// The 202 answer.
+    pub answer: String,
+    /// One refresh per destination the dossier went to.
+    pub messages: Vec<NewMessage>,
+}
+
+/// A status event with its progress messages.
+#[derive(Debug, Clone)]
+pub struct EventIntake {
+    /// Dossier code.
+    pub dossier_code: String,
+    /// Event id.
+    pub event_id: String,
+    /// New canonical status.
+    pub status: lienthong_mappings::DossierStatus,
+    /// Event JSON.
+    pub body: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// The 202 answer.
+    pub answer: String,
+    /// One progress message per destination of the dossier.
+    pub messages: Vec<NewMessage>,
+}
+
+/// What an intake operation came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeOutcome {
+    /// Stored: answer 202 with this body.
+    Accepted(String),
+    /// An identical repeat: answer 200 with the original body.
+    Repeat(String),
+    /// The same code or id with a different body: 409 with this detail.
+    Conflict(String),
+    /// No such dossier: 404.
+    NotFound,
+    /// The event's status cannot follow the dossier's: 422.
+    InvalidTransition {
+        /// Current status.
+        from: String,
+        /// Requested status.
+        to: String,
+    },
+}
+
+impl IntakeOutcome {
+    /// A short label for logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Accepted(_) => "accepted",
+            Self::Repeat(_) => "repeat",
+            Self::Conflict(_) => "conflict",
+            Self::NotFound => "not_found",
+            Self::InvalidTransition { .. } => "invalid_transition",
+        }
+    }
+}
+
+impl Store {
+    /// Stores a new dossier and its messages (or recognises a repeat).
+    ///
+    /// Errors: the store failed; nothing was stored.
+    pub async fn intake_dossier(&self, d: NewDossier) -> Result<IntakeOutcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::NewDossier(d, tx), rx).await
+    }
+
+    /// Replaces a dossier's data and queues a refresh to its destinations.
+    ///
+    /// Errors: the store failed; nothing was stored.
+    pub async fn replace_dossier(&self, d: ReplaceDossier) -> Result<IntakeOutcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::ReplaceDossier(d, tx), rx).await
+    }
+
+    /// Stores a status event and its progress messages (or recognises a repeat).
+    ///
+    /// Errors: the store failed; nothing was stored.
+    pub async fn intake_event(&self, e: EventIntake) -> Result<IntakeOutcome, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::Event(e, tx), rx).await
+    }
+}

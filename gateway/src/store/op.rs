@@ -1,0 +1,147 @@
+//! The store's write operations as values: what the caller asked, and where its answer goes.
+//!
+//! Both backends take the same [`Op`]s: the SQLite writer groups many into one transaction, the
+//! PostgreSQL backend runs each in its own; either answers a caller only after the commit.
+
+use tokio::sync::oneshot;
+
+use super::StoreError;
+use super::callbacks::{CallbackOutcome, CallbackReceipt};
+use super::delivery::{Claim, ClaimedBatch, Completion, Release, ReplayOutcome};
+use super::exchange::{ExchangeReceipt, ReceiptOutcome};
+use super::followups::{FollowupOutcome, FollowupUpdate};
+use super::intake::{EventIntake, IntakeOutcome, NewDossier, ReplaceDossier};
+use super::retention::{PurgePlan, Purged};
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// One write operation with the channel its answer goes to.
+pub(super) enum Op {
+    NewDossier(NewDossier, Reply<IntakeOutcome>),
+    ReplaceDossier(ReplaceDossier, Reply<IntakeOutcome>),
+    Event(EventIntake, Reply<IntakeOutcome>),
+    Claim(Claim, Reply<Vec<ClaimedBatch>>),
+    /// Lease owner, message seqs, new lease length (ms).
+    Renew(String, Vec<i64>, i64, Reply<u64>),
+    /// Lease owner and the attempts it made.
+    Complete(String, Vec<Completion>, Reply<()>),
+    Release(Release, Reply<u64>),
+    Replay(String, Reply<ReplayOutcome>),
+    Receive(Box<ExchangeReceipt>, Reply<ReceiptOutcome>),
+    Callback(Box<CallbackReceipt>, Reply<CallbackOutcome>),
+    Followup(Box<FollowupUpdate>, Reply<FollowupOutcome>),
+    Purge(PurgePlan, Reply<Purged>),
+    /// Job, owner, lease length (ms).
+    AcquireJob(String, String, i64, Reply<bool>),
+    /// Job, owner.
+    ReleaseJob(String, String, Reply<()>),
+    /// Stop the backend once what came before is committed.
+    Stop(oneshot::Sender<()>),
+}
+
+/// What an operation produced, before it is sent to its caller.
+pub(super) enum Done {
+    Intake(IntakeOutcome),
+    Claimed(Vec<ClaimedBatch>),
+    Unit,
+    Count(u64),
+    Replay(ReplayOutcome),
+    Received(ReceiptOutcome),
+    Callback(CallbackOutcome),
+    Followup(FollowupOutcome),
+    Purged(Purged),
+    Held(bool),
+}
+
+impl Op {
+    /// Whether the dispatcher should look for work after this operation committed.
+    pub(super) fn wakes(&self, done: &Done) -> bool {
+        matches!(self, Self::Complete(..) | Self::Release(..))
+            || matches!(
+                done,
+                Done::Intake(IntakeOutcome::Accepted(_))
+                    | Done::Replay(ReplayOutcome::Replayed)
+                    | Done::Received(ReceiptOutcome::Stored { .. })
+                    | Done::Callback(CallbackOutcome::Stored(_))
+                    | Done::Followup(FollowupOutcome::Changed(_))
+            )
+    }
+
+    /// Sends the result to the caller (who may have gone: then nobody hears it).
+    pub(super) fn answer(self, result: Result<Done, StoreError>) {
+        fn send<T>(tx: Reply<T>, r: Result<T, StoreError>) {
+            let _ = tx.send(r);
+        }
+        let mismatch =
+            || StoreError::Corrupt("operation answered with the wrong kind of result".to_owned());
+        match self {
+            Self::NewDossier(_, tx) | Self::ReplaceDossier(_, tx) | Self::Event(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Intake(o) => Ok(o),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Claim(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Claimed(c) => Ok(c),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Complete(.., tx) | Self::ReleaseJob(.., tx) => send(tx, result.map(|_| ())),
+            Self::Release(_, tx) | Self::Renew(.., tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Count(n) => Ok(n),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Replay(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Replay(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Receive(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Received(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Callback(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Callback(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Followup(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Followup(r) => Ok(r),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Purge(_, tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Purged(p) => Ok(p),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::AcquireJob(.., tx) => send(
+                tx,
+                result.and_then(|d| match d {
+                    Done::Held(h) => Ok(h),
+                    _ => Err(mismatch()),
+                }),
+            ),
+            Self::Stop(tx) => {
+                let _ = tx.send(());
+            }
+        }
+    }
+}

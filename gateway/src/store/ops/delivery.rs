@@ -1,0 +1,329 @@
+//! Deliveries: claims of due lane heads, lease renewal, attempts, release and replay.
+//!
+//! Only the oldest undelivered message of a lane (dossier, destination) is eligible, so an
+//! update never overtakes an earlier message still in retry. On PostgreSQL several instances
+//! claim at once: the heads are locked with `FOR UPDATE SKIP LOCKED` (no instance waits for
+//! another or takes the same row) and set in flight under the claimer's lease in the same
+//! statement; while a head is in flight its lane has nothing else eligible, so no two instances
+//! ever send two messages of one lane at once.
+
+use lienthong_connectors::MessageKind;
+use sqlx::Row;
+
+use super::{Conn, DIALECT};
+use crate::store::Dialect;
+use crate::store::delivery::{
+    Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, Release, ReplayOutcome,
+};
+use crate::store::now_ms;
+
+/// Leases that ran out (an instance died or hung mid-delivery) make their messages due again.
+async fn expire_leases(conn: &mut Conn, destination: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry_wait' END,
+                lease_owner = NULL, lease_until = NULL, next_attempt_at = $2, updated_at = $2
+         WHERE destination = $1 AND state = 'in_flight' AND lease_until < $2",
+    )
+    .bind(destination)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// SQLite: due heads in the `deliveries_due` index's order (no ORDER BY: `pending` first, then
+/// `retry_wait`, each oldest-due first; the scan stops at the limit instead of sorting the
+/// backlog). The single writer makes the read and the updates that follow atomic.
+const SQLITE_HEADS: &str = "
+SELECT d.message_seq, d.dossier_code, d.kind FROM deliveries d
+WHERE d.destination = $1 AND d.state IN ('pending', 'retry_wait') AND d.next_attempt_at <= $2
+  AND NOT EXISTS (
+    SELECT 1 FROM deliveries e
+    WHERE e.dossier_code = d.dossier_code AND e.destination = d.destination
+      AND e.message_seq < d.message_seq AND e.state NOT IN ('delivered', 'cancelled'))
+LIMIT $3";
+
+/// PostgreSQL: the heads are locked, skipping those another instance is taking, and leased in
+/// one statement; a row changed by a concurrent claim is re-checked by PostgreSQL before it is
+/// locked (`state` no longer due: left out).
+const POSTGRES_HEADS: &str = "
+WITH heads AS (
+    SELECT d.message_seq FROM deliveries d
+    WHERE d.destination = $1 AND d.state IN ('pending', 'retry_wait') AND d.next_attempt_at <= $2
+      AND NOT EXISTS (
+        SELECT 1 FROM deliveries e
+        WHERE e.dossier_code = d.dossier_code AND e.destination = d.destination
+          AND e.message_seq < d.message_seq AND e.state NOT IN ('delivered', 'cancelled'))
+    ORDER BY d.next_attempt_at, d.message_seq
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED)
+UPDATE deliveries SET state = 'in_flight', lease_owner = $4, lease_until = $5, updated_at = $2
+FROM heads WHERE deliveries.message_seq = heads.message_seq
+RETURNING deliveries.message_seq, deliveries.dossier_code, deliveries.kind";
+
+pub(super) async fn claim(conn: &mut Conn, c: &Claim) -> Result<Vec<ClaimedBatch>, sqlx::Error> {
+    let now = now_ms();
+    let until = now.saturating_add(c.lease_ms);
+    expire_leases(conn, &c.destination, now).await?;
+    let limit = i64::try_from(c.limit).unwrap_or(i64::MAX);
+    let heads = match DIALECT {
+        Dialect::Sqlite => {
+            sqlx::query(SQLITE_HEADS)
+                .bind(&c.destination)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        Dialect::Postgres => {
+            sqlx::query(POSTGRES_HEADS)
+                .bind(&c.destination)
+                .bind(now)
+                .bind(limit)
+                .bind(&c.owner)
+                .bind(until)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
+    let mut batches = Vec::with_capacity(heads.len());
+    for h in heads {
+        let head: i64 = h.try_get(0)?;
+        let dossier_code: String = h.try_get(1)?;
+        let kind_text: String = h.try_get(2)?;
+        let Some(kind) = MessageKind::parse(&kind_text) else {
+            tracing::error!(
+                seq = head,
+                kind = kind_text,
+                "store: unknown message kind; skipped"
+            );
+            continue;
+        };
+        let mut seqs = vec![head];
+        if kind == MessageKind::Progress && c.progress_batch > 1 {
+            // The head is in flight for this claimer: nobody else can take the rest of its lane.
+            let followers = sqlx::query(
+                "SELECT message_seq, kind, state FROM deliveries
+                 WHERE dossier_code = $1 AND destination = $2 AND message_seq > $3
+                   AND state NOT IN ('delivered', 'cancelled')
+                 ORDER BY message_seq LIMIT $4",
+            )
+            .bind(&dossier_code)
+            .bind(&c.destination)
+            .bind(head)
+            .bind(i64::try_from(c.progress_batch - 1).unwrap_or(0))
+            .fetch_all(&mut *conn)
+            .await?;
+            for f in followers {
+                let (seq, k, state): (i64, String, String) =
+                    (f.try_get(0)?, f.try_get(1)?, f.try_get(2)?);
+                if k != kind_text || !matches!(state.as_str(), "pending" | "retry_wait") {
+                    break;
+                }
+                seqs.push(seq);
+            }
+        }
+        let mut messages = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            // (PostgreSQL has leased the head already; setting it again changes nothing.)
+            sqlx::query(
+                "UPDATE deliveries SET state = 'in_flight', lease_owner = $1, lease_until = $2, updated_at = $3
+                 WHERE message_seq = $4",
+            )
+            .bind(&c.owner)
+            .bind(until)
+            .bind(now)
+            .bind(seq)
+            .execute(&mut *conn)
+            .await?;
+            let row = sqlx::query(
+                "SELECT m.id, m.body, d.attempts, d.age_from FROM messages m
+                 JOIN deliveries d ON d.message_seq = m.seq WHERE m.seq = $1",
+            )
+            .bind(seq)
+            .fetch_one(&mut *conn)
+            .await?;
+            let attempts: i64 = row.try_get(2)?;
+            messages.push(ClaimedMessage {
+                seq,
+                id: row.try_get(0)?,
+                body: row.try_get(1)?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                age_from: row.try_get(3)?,
+            });
+        }
+        batches.push(ClaimedBatch {
+            destination: c.destination.clone(),
+            dossier_code,
+            kind,
+            messages,
+        });
+    }
+    Ok(batches)
+}
+
+pub(super) async fn renew(
+    conn: &mut Conn,
+    owner: &str,
+    seqs: &[i64],
+    lease_ms: i64,
+) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    let mut held = 0;
+    for seq in seqs {
+        held += sqlx::query(
+            "UPDATE deliveries SET lease_until = $1
+             WHERE message_seq = $2 AND state = 'in_flight' AND lease_owner = $3",
+        )
+        .bind(now.saturating_add(lease_ms))
+        .bind(seq)
+        .bind(owner)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(held)
+}
+
+pub(super) async fn complete(
+    conn: &mut Conn,
+    owner: &str,
+    completions: &[Completion],
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for c in completions {
+        let (state, next, delay, delivered_at) = match c.decision {
+            Decision::Delivered => ("delivered", now, None, Some(now)),
+            Decision::RetryAt { at_ms, delay_ms } => ("retry_wait", at_ms, Some(delay_ms), None),
+            Decision::Dead => ("dead", now, None, None),
+        };
+        let portal = c.outcome.portal();
+        let batch_size = i64::try_from(c.messages.len()).unwrap_or(1);
+        for &(seq, attempt) in &c.messages {
+            let updated = sqlx::query(
+                "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_owner = NULL,
+                        lease_until = NULL, last_error = $4, last_http_status = $5, portal_code = $6,
+                        portal_message = $7, updated_at = $8, delivered_at = $9
+                 WHERE message_seq = $10 AND state = 'in_flight' AND lease_owner = $11",
+            )
+            .bind(state)
+            .bind(i64::from(attempt))
+            .bind(next)
+            .bind(c.outcome.error())
+            .bind(c.outcome.http_status().map(i64::from))
+            .bind(portal.map(|p| p.code.as_str()))
+            .bind(portal.map(|p| p.message.as_str()))
+            .bind(now)
+            .bind(delivered_at)
+            .bind(seq)
+            .bind(owner)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                // The lease ran out and another instance has the message now (or will): its
+                // attempt is the one recorded.
+                tracing::warn!(
+                    seq,
+                    owner,
+                    "attempt finished after its lease was taken over: not recorded"
+                );
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO attempts (message_seq, attempt, started_at, duration_ms, outcome, decision, http_status,
+                                       error, portal_code, portal_message, retry_delay_ms, batch_size)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(seq)
+            .bind(i64::from(attempt))
+            .bind(c.started_at)
+            .bind(c.duration_ms)
+            .bind(c.outcome.label())
+            .bind(state)
+            .bind(c.outcome.http_status().map(i64::from))
+            .bind(c.outcome.error())
+            .bind(portal.map(|p| p.code.as_str()))
+            .bind(portal.map(|p| p.message.as_str()))
+            .bind(delay)
+            .bind(batch_size)
+            .execute(&mut *conn)
+            .await?;
+            if let (Decision::Delivered, Some(reference)) =
+                (&c.decision, portal.and_then(|p| p.reference.as_deref()))
+            {
+                super::followups::start(conn, seq, reference, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn release(conn: &mut Conn, which: &Release) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    macro_rules! release_sql {
+        ($tail:literal) => {
+            concat!(
+                "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retry_wait' END,
+                        lease_owner = NULL, lease_until = NULL, next_attempt_at = $1, updated_at = $1
+                 WHERE state = 'in_flight'",
+                $tail
+            )
+        };
+    }
+    Ok(match which {
+        Release::All => sqlx::query(release_sql!(""))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+        Release::OwnedBy(owner) => sqlx::query(release_sql!(" AND lease_owner = $2"))
+            .bind(now)
+            .bind(owner)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+        Release::Seqs(seqs) => {
+            let mut n = 0;
+            for s in seqs {
+                n += sqlx::query(release_sql!(" AND message_seq = $2"))
+                    .bind(now)
+                    .bind(s)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            }
+            n
+        }
+    })
+}
+
+pub(super) async fn replay(conn: &mut Conn, id: &str) -> Result<ReplayOutcome, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT d.message_seq, d.state FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+         WHERE m.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(ReplayOutcome::NotFound);
+    };
+    let seq: i64 = row.try_get(0)?;
+    let state: String = row.try_get(1)?;
+    if !matches!(state.as_str(), "dead" | "cancelled") {
+        return Ok(ReplayOutcome::NotReplayable(state));
+    }
+    let now = now_ms();
+    // Guarded by the state, so two operators replaying at once on two instances replay once.
+    sqlx::query(
+        "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1, age_from = $1,
+                updated_at = $1, delivered_at = NULL
+         WHERE message_seq = $2 AND state IN ('dead', 'cancelled')",
+    )
+    .bind(now)
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ReplayOutcome::Replayed)
+}

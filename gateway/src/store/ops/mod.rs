@@ -1,0 +1,62 @@
+//! The store's SQL, written once and compiled for each driver.
+//!
+//! This module is included twice, by `store/sqlite.rs` and by `store/postgres.rs`, each of which
+//! defines `Conn` (its driver's connection), `Pool` and `DIALECT` before including it. The
+//! statements use what both dialects accept (`$N` parameters, `ON CONFLICT`, `RETURNING`, row
+//! values, BIGINT/TEXT/BOOLEAN columns); where they must differ (row locks, `SKIP LOCKED`, the
+//! claim statement) the code branches on `DIALECT`. Compiling one source per driver keeps both
+//! stores' behaviour identical without sqlx's generic-executor trait bounds on every function.
+
+mod callbacks;
+mod dedupe;
+mod delivery;
+mod exchange;
+mod followups;
+mod intake;
+mod jobs;
+pub(in crate::store) mod reads;
+mod retention;
+
+use super::{Conn, DIALECT, Db, Pool};
+use crate::store::Dialect;
+use crate::store::op::{Done, Op};
+
+/// Runs one operation on `conn`, inside the transaction the backend opened.
+pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, sqlx::Error> {
+    Ok(match op {
+        Op::NewDossier(d, _) => Done::Intake(intake::new_dossier(conn, d).await?),
+        Op::ReplaceDossier(d, _) => Done::Intake(intake::replace_dossier(conn, d).await?),
+        Op::Event(e, _) => Done::Intake(intake::event(conn, e).await?),
+        Op::Claim(c, _) => Done::Claimed(delivery::claim(conn, c).await?),
+        Op::Renew(owner, seqs, lease_ms, _) => {
+            Done::Count(delivery::renew(conn, owner, seqs, *lease_ms).await?)
+        }
+        Op::Complete(owner, c, _) => {
+            delivery::complete(conn, owner, c).await?;
+            Done::Unit
+        }
+        Op::Release(which, _) => Done::Count(delivery::release(conn, which).await?),
+        Op::Replay(id, _) => Done::Replay(delivery::replay(conn, id).await?),
+        Op::Receive(r, _) => Done::Received(exchange::receive(conn, r).await?),
+        Op::Callback(r, _) => Done::Callback(callbacks::receive(conn, r).await?),
+        Op::Followup(u, _) => Done::Followup(followups::record(conn, u).await?),
+        Op::Purge(p, _) => Done::Purged(retention::purge(conn, p).await?),
+        Op::AcquireJob(job, owner, lease_ms, _) => {
+            Done::Held(jobs::acquire(conn, job, owner, *lease_ms).await?)
+        }
+        Op::ReleaseJob(job, owner, _) => {
+            jobs::release(conn, job, owner).await?;
+            Done::Unit
+        }
+        Op::Stop(_) => Done::Unit,
+    })
+}
+
+/// The statement for this dialect: PostgreSQL's when it needs a row lock or `SKIP LOCKED` that
+/// SQLite (one writer, whole-database lock) neither has nor needs.
+const fn dialect(sqlite: &'static str, postgres: &'static str) -> &'static str {
+    match DIALECT {
+        Dialect::Sqlite => sqlite,
+        Dialect::Postgres => postgres,
+    }
+}
