@@ -108,6 +108,12 @@ pub struct TestConfig {
     pub server_extra: String,
     /// `concurrency` of the destination.
     pub concurrency: usize,
+    /// `store.url` (default: a SQLite file in the test's directory).
+    pub store_url: Option<String>,
+    /// Extra keys of `[store]`.
+    pub store_extra: String,
+    /// Extra keys of `[dispatcher]`.
+    pub dispatcher_extra: String,
 }
 
 impl Default for TestConfig {
@@ -119,6 +125,9 @@ impl Default for TestConfig {
             dvcqg_extra: String::new(),
             server_extra: String::new(),
             concurrency: 8,
+            store_url: None,
+            store_extra: String::new(),
+            dispatcher_extra: String::new(),
         }
     }
 }
@@ -135,7 +144,8 @@ shutdown_grace = "5s"
 {server_extra}
 
 [store]
-url = "sqlite://{db}"
+url = "{store_url}"
+{store_extra}
 
 [center]
 agency_code = "000.02.01.H37"
@@ -143,6 +153,7 @@ agency_name = "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình"
 
 [dispatcher]
 poll_interval = "50ms"
+{dispatcher_extra}
 
 [log]
 level = "info"
@@ -176,7 +187,12 @@ procedure_prefix = ""
 destinations = ["dvcqg"]
 "#,
             server_extra = self.server_extra,
-            db = dir.join("lienthong.db").display(),
+            store_url = self
+                .store_url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", dir.join("lienthong.db").display())),
+            store_extra = self.store_extra,
+            dispatcher_extra = self.dispatcher_extra,
             transport = self.transport,
             user = c.username,
             pass = c.password,

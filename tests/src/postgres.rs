@@ -65,3 +65,132 @@ impl TestDatabase {
         conn.close().await.ok();
     }
 }
+
+/// A PostgreSQL server of the test's own (`initdb` into a temporary directory, started with
+/// `pg_ctl` on a free loopback port), for tests that stop and restart the database without
+/// disturbing the machine's server and the tests using it. Stopped when dropped.
+///
+/// The server programs are found under `LIENTHONG_TEST_PG_BIN`, else the newest
+/// `/usr/lib/postgresql/*/bin` (Debian's `postgresql` package, which CI installs). As root the
+/// programs run as the `postgres` user (PostgreSQL refuses to run as root).
+pub struct PrivateServer {
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateServer {
+    /// Creates and starts a server; panics when PostgreSQL's programs are missing.
+    pub fn start() -> Self {
+        let bin = std::env::var_os("LIENTHONG_TEST_PG_BIN")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                    .filter(|b| b.join("pg_ctl").exists())
+                    .collect();
+                versions.sort();
+                versions.pop()
+            })
+            .expect("PostgreSQL's server programs (apt-get install postgresql) or LIENTHONG_TEST_PG_BIN");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let port = crate::gateway_process::free_port();
+        let server = Self {
+            bin,
+            data,
+            port,
+            _dir: dir,
+        };
+        if server.as_root() {
+            // initdb and the server run as postgres: give it the directory.
+            let status = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(server._dir.path())
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown the server's directory to postgres");
+        }
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &server.data.display().to_string(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ],
+        );
+        server.pg_ctl("start");
+        server
+    }
+
+    /// Whether this process runs as root (then PostgreSQL's programs run as `postgres`).
+    fn as_root(&self) -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    }
+
+    /// The command running `program` of the server's programs, as `postgres` when root.
+    fn command(&self, program: &str) -> std::process::Command {
+        let path = self.bin.join(program);
+        if self.as_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            std::process::Command::new(path)
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .expect("run a PostgreSQL program");
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `pg_ctl ACTION` (`start`, `stop`, `restart`), fast shutdown, waiting until it is done.
+    pub fn pg_ctl(&self, action: &str) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self._dir.path().display()
+        );
+        let log = self._dir.path().join("server.log").display().to_string();
+        let data = self.data.display().to_string();
+        let mut args = vec![action, "-D", &data, "-w", "-m", "fast", "-l", &log];
+        if action != "stop" {
+            args.extend(["-o", &options]);
+        }
+        self.run("pg_ctl", &args);
+    }
+
+    /// The URL of its `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let data = self.data.display().to_string();
+        let _ = self
+            .command("pg_ctl")
+            .args(["stop", "-D", &data, "-m", "immediate", "-w"])
+            .output();
+    }
+}

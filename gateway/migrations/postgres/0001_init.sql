@@ -61,6 +61,10 @@ CREATE TABLE deliveries (
     delivered_at     BIGINT
 );
 CREATE INDEX deliveries_due ON deliveries (destination, state, next_attempt_at);
+-- What claims scan: due work of a destination in due order, so a claim reads the first few
+-- eligible lane heads and stops instead of sorting the whole backlog.
+CREATE INDEX deliveries_claimable ON deliveries (destination, next_attempt_at, message_seq)
+    WHERE state IN ('pending', 'retry_wait');
 CREATE INDEX deliveries_lane ON deliveries (dossier_code, destination, message_seq);
 CREATE INDEX deliveries_finished ON deliveries (state, updated_at);
 

@@ -141,13 +141,49 @@ fn missing_sections_and_kinds() {
 }
 
 #[test]
-fn postgres_is_refused_clearly_for_now() {
-    let text = example().replace(
-        "sqlite:///var/lib/lienthong/lienthong.db",
-        "postgres://lt@localhost/lt",
+fn postgres_urls_and_pool_settings() {
+    let with = |url: &str, extra: &str| {
+        example().replace(
+            "url = \"sqlite:///var/lib/lienthong/lienthong.db\"",
+            &format!("url = \"{url}\"\n{extra}"),
+        )
+    };
+    let c = Config::from_toml(
+        &with(
+            "postgres://lt@db.example:5432/lienthong?sslmode=verify-full",
+            "max_connections = 24\nacquire_timeout = \"2s\"\nstatement_timeout = \"10s\"",
+        ),
+        no_env(),
+    )
+    .expect("valid");
+    assert_eq!(c.store.max_connections, 24);
+    let o = c.store.options("node-a");
+    assert_eq!(
+        (o.acquire_timeout, o.statement_timeout, o.instance.as_str()),
+        (
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(10),
+            "node-a"
+        )
     );
-    let e = Config::from_toml(&text, no_env()).expect_err("invalid");
-    assert!(e.to_string().contains("PostgreSQL"), "{e}");
+    assert!(Config::from_toml(&with("postgresql://lt@db/lt", ""), no_env()).is_ok());
+    let e = Config::from_toml(&with("postgres:///lt", ""), no_env()).expect_err("no host");
+    assert_eq!(keys(&e), ["store.url"]);
+    assert!(e.to_string().contains("without a host"), "{e}");
+    let e = Config::from_toml(
+        &with(
+            "postgres://lt@db/lt",
+            "max_connections = 0\nstatement_timeout = \"0s\"",
+        ),
+        no_env(),
+    )
+    .expect_err("zero");
+    assert_eq!(
+        keys(&e),
+        ["store.max_connections", "store.statement_timeout"]
+    );
+    let e = Config::from_toml(&with("mysql://x/y", ""), no_env()).expect_err("scheme");
+    assert_eq!(keys(&e), ["store.url"]);
 }
 
 #[test]
