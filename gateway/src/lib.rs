@@ -2,7 +2,8 @@
 //!
 //! Layout (see `DESIGN.md`):
 //! - [`config`]: the configuration file and its validation;
-//! - [`store`]: SQLite store with a single group-committing writer;
+//! - [`store`]: the store, SQLite (one node, group-committing writer) or PostgreSQL (several
+//!   instances sharing the work);
 //! - [`routing`]: which destinations a dossier goes to;
 //! - [`retry`] and [`breaker`]: the persisted retry schedule and the per-destination circuit breaker;
 //! - [`dispatcher`]: claims due deliveries and hands them to connectors;

@@ -81,7 +81,7 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
     let mut gateways = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let config = TestConfig {
-            concurrency: 4,
+            concurrency: 6,
             store_url: Some(db.url.clone()),
             store_extra: "max_connections = 8\n".into(),
             dispatcher_extra: "lease = \"2s\"\n".into(),
@@ -168,7 +168,7 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
     // The two survivors deliver everything, node-0's leased messages once its leases ran out.
     let total = i64::try_from(DOSSIERS * (1 + EVENTS)).expect("fits");
     let mut counts: Vec<(String, i64)> = Vec::new();
-    for _ in 0..1200 {
+    for _ in 0..3000 {
         counts = sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state ORDER BY 1")
             .fetch_all(&pool)
             .await

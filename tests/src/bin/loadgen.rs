@@ -7,9 +7,14 @@
 //! queued). Phase 2 (delivery): the portal comes back; the time until it has every dossier gives
 //! the delivery rate. Optionally (`--mixed`) a third phase measures intake while deliveries flow.
 //!
+//! `--postgres` runs on a fresh PostgreSQL database (on the server `LIENTHONG_TEST_POSTGRES`
+//! names, dropped afterwards) instead of a SQLite file, and `--instances N` starts N gateways on
+//! it, the clients spread over them as behind a load balancer.
+//!
 //! ```sh
 //! cargo build --release -p lienthong
 //! cargo run --release -p lienthong-tests --bin loadgen -- --dossiers 20000 --clients 64
+//! cargo run --release -p lienthong-tests --bin loadgen -- --dossiers 20000 --clients 64 --postgres --instances 3
 //! ```
 
 use std::path::PathBuf;
@@ -51,6 +56,12 @@ struct Args {
     /// the clients send as fast as answers come back (closed loop).
     #[arg(long)]
     rate: Option<f64>,
+    /// Run on a fresh PostgreSQL database instead of a SQLite file.
+    #[arg(long)]
+    postgres: bool,
+    /// Gateways sharing the store (needs `--postgres` above 1).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
 }
 
 fn dossier(template: &Value, n: usize) -> Value {
@@ -66,7 +77,7 @@ struct Intake {
 }
 
 async fn intake(
-    base: &str,
+    bases: &[String],
     template: &Value,
     range: std::ops::Range<usize>,
     clients: usize,
@@ -81,11 +92,11 @@ async fn intake(
         .expect("client");
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for c in 0..clients {
         let (next, http, base, template) = (
             next.clone(),
             http.clone(),
-            base.to_owned(),
+            bases[c % bases.len()].clone(),
             template.clone(),
         );
         let origin = tokio::time::Instant::from_std(start);
@@ -203,47 +214,68 @@ async fn main() -> anyhow::Result<()> {
             binary.display()
         );
     }
-    let sim = DvcqgSim::start().await?;
-    let dir = tempfile::tempdir()?;
-    let port = free_port();
-    let cfg = TestConfig {
-        transport: args.transport.clone(),
-        concurrency: args.delivery_concurrency,
-        breaker: "failures = 3\ncool_down = \"200ms\"\nmax_cool_down = \"200ms\"\n".into(),
-        retry: "initial = \"100ms\"\nmultiplier = 2.0\nmax_delay = \"200ms\"\nmax_attempts = 1000\nmax_age = \"2h\"\n".into(),
-        ..TestConfig::default()
-    };
-    let config = cfg
-        .render(dir.path(), port, &sim)
-        .replace("level = \"info\"", "level = \"error\"");
-    let config_path = dir.path().join("lienthong.toml");
-    std::fs::write(&config_path, config)?;
-    let mut child = tokio::process::Command::new(&binary)
-        .env("LIENTHONG_LOG", "error")
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("spawn lienthong")?;
-    let pid = child.id().context("pid")?;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let ready = Instant::now();
-    while http.get(format!("{base}/readyz")).send().await.is_err() {
-        if ready.elapsed() > Duration::from_secs(30) {
-            bail!("gateway not ready");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if args.instances > 1 && !args.postgres {
+        bail!("--instances above 1 needs --postgres (a SQLite file has one writer process)");
     }
+    let sim = DvcqgSim::start().await?;
+    let database = if args.postgres {
+        Some(lienthong_tests::postgres::TestDatabase::create().await)
+    } else {
+        None
+    };
+    let mut children = Vec::new();
+    let mut pids = Vec::new();
+    let mut bases = Vec::new();
+    let dirs: Vec<tempfile::TempDir> = (0..args.instances.max(1))
+        .map(|_| tempfile::tempdir())
+        .collect::<Result<_, _>>()?;
+    for (n, dir) in dirs.iter().enumerate() {
+        let port = free_port();
+        let cfg = TestConfig {
+            transport: args.transport.clone(),
+            concurrency: args.delivery_concurrency,
+            breaker: "failures = 3\ncool_down = \"200ms\"\nmax_cool_down = \"200ms\"\n".into(),
+            retry: "initial = \"100ms\"\nmultiplier = 2.0\nmax_delay = \"200ms\"\nmax_attempts = 1000\nmax_age = \"2h\"\n".into(),
+            store_url: database.as_ref().map(|d| d.url.clone()),
+            server_extra: format!("instance = \"load-{n}\"\n"),
+            ..TestConfig::default()
+        };
+        let config = cfg
+            .render(dir.path(), port, &sim)
+            .replace("level = \"info\"", "level = \"error\"");
+        let config_path = dir.path().join("lienthong.toml");
+        std::fs::write(&config_path, config)?;
+        let child = tokio::process::Command::new(&binary)
+            .env("LIENTHONG_LOG", "error")
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawn lienthong")?;
+        pids.push(child.id().context("pid")?);
+        children.push(child);
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let ready = Instant::now();
+        while http.get(format!("{base}/readyz")).send().await.is_err() {
+            if ready.elapsed() > Duration::from_secs(30) {
+                bail!("gateway not ready");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bases.push(base);
+    }
+    let rss = |field: &str| pids.iter().map(|p| rss_kib(*p, field)).sum::<u64>();
+    let cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
     let peak = Arc::new(AtomicUsize::new(0));
     {
-        let peak = peak.clone();
+        let (peak, pids) = (peak.clone(), pids.clone());
         tokio::spawn(async move {
             loop {
-                let r = usize::try_from(rss_kib(pid, "VmRSS:")).unwrap_or(0);
-                peak.fetch_max(r, Ordering::Relaxed);
+                let r: u64 = pids.iter().map(|p| rss_kib(*p, "VmRSS:")).sum();
+                peak.fetch_max(usize::try_from(r).unwrap_or(0), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
@@ -252,7 +284,7 @@ async fn main() -> anyhow::Result<()> {
         "../../../examples/dossier-business-registration.json"
     ))?;
     println!(
-        "loadgen: {} dossiers, {} clients ({}), {} transport, delivery concurrency {}, {} cores",
+        "loadgen: {} dossiers, {} clients ({}), {} transport, delivery concurrency {}, {} on {}, {} cores",
         args.dossiers,
         args.clients,
         args.rate.map_or_else(
@@ -261,22 +293,32 @@ async fn main() -> anyhow::Result<()> {
         ),
         args.transport,
         args.delivery_concurrency,
+        if args.instances == 1 {
+            "1 instance".to_owned()
+        } else {
+            format!("{} instances", args.instances)
+        },
+        if args.postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
     // Phase 1: intake alone; deliveries queue while the portal is down.
     sim.update_faults(|f| f.down = true);
-    let cpu0 = cpu_secs(pid);
-    let i = intake(&base, &template, 0..args.dossiers, args.clients, args.rate).await;
+    let cpu0 = cpu();
+    let i = intake(&bases, &template, 0..args.dossiers, args.clients, args.rate).await;
     report("intake (portal down, backlog growing)", &i);
-    let cpu1 = cpu_secs(pid);
+    let cpu1 = cpu();
     println!(
-        "  gateway CPU during intake: {:.2} s ({:.0} µs per dossier)",
+        "  gateways' CPU during intake: {:.2} s ({:.0} µs per dossier)",
         cpu1 - cpu0,
         (cpu1 - cpu0) * 1e6 / i.latencies_us.len().max(1) as f64
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let queued_rss = rss_kib(pid, "VmRSS:");
+    let queued_rss = rss("VmRSS:");
     println!(
         "RSS with {} deliveries queued: {:.1} MiB",
         i.latencies_us.len(),
@@ -285,10 +327,10 @@ async fn main() -> anyhow::Result<()> {
 
     // Phase 2: the portal comes back; drain.
     sim.update_faults(|f| f.down = false);
-    let cpu2 = cpu_secs(pid);
+    let cpu2 = cpu();
     let t = wait_delivered(&sim, i.latencies_us.len(), Duration::from_secs(1800)).await?;
-    let cpu3 = cpu_secs(pid);
-    println!("  gateway CPU during delivery: {:.2} s", cpu3 - cpu2);
+    let cpu3 = cpu();
+    println!("  gateways' CPU during delivery: {:.2} s", cpu3 - cpu2);
     println!(
         "delivery: {} dossiers delivered in {:.2} s = {:.0} deliveries/s ({} portal calls)",
         i.latencies_us.len(),
@@ -300,7 +342,7 @@ async fn main() -> anyhow::Result<()> {
     if args.mixed {
         let start = Instant::now();
         let m = intake(
-            &base,
+            &bases,
             &template,
             args.dossiers..2 * args.dossiers,
             args.clients,
@@ -325,8 +367,13 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "peak RSS: {:.1} MiB (VmHWM {:.1} MiB)",
         peak.load(Ordering::Relaxed) as f64 / 1024.0,
-        rss_kib(pid, "VmHWM:") as f64 / 1024.0
+        rss("VmHWM:") as f64 / 1024.0
     );
-    child.kill().await.ok();
+    for mut c in children {
+        c.kill().await.ok();
+    }
+    if let Some(db) = database {
+        db.drop_database().await;
+    }
     Ok(())
 }
