@@ -194,3 +194,58 @@ impl Drop for PrivateServer {
             .output();
     }
 }
+
+/// The store a test's gateways run on: a SQLite file in the test's directory (the default), or
+/// a fresh PostgreSQL database, so one test body checks both backends ([`crate::on_both_stores`]).
+pub enum TestStore {
+    /// SQLite in the test's directory.
+    Sqlite,
+    /// A database made for this test.
+    Postgres(TestDatabase),
+}
+
+impl TestStore {
+    /// SQLite.
+    pub fn sqlite() -> Self {
+        Self::Sqlite
+    }
+
+    /// A fresh PostgreSQL database (panics when the server cannot be reached).
+    pub async fn postgres() -> Self {
+        Self::Postgres(TestDatabase::create().await)
+    }
+
+    /// `store.url` for [`crate::gateway_process::TestConfig::store_url`]: `None` for SQLite
+    /// (the configuration's own file in the test directory).
+    pub fn url(&self) -> Option<String> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres(db) => Some(db.url.clone()),
+        }
+    }
+
+    /// Drops the PostgreSQL database, if any.
+    pub async fn finish(self) {
+        if let Self::Postgres(db) = self {
+            db.drop_database().await;
+        }
+    }
+}
+
+/// Runs each named test, an `async fn(TestStore)`, on SQLite and on PostgreSQL, as
+/// `<name>::sqlite` and `<name>::postgres`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::postgres::TestStore::sqlite()).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::postgres::TestStore::postgres().await).await;
+            }
+        }
+    )*};
+}

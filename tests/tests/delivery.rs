@@ -3,11 +3,20 @@
 
 use std::time::Duration;
 
-use lienthong_tests::DvcqgSim;
 use lienthong_tests::gateway_process::{
     Gateway, TestConfig, all_delivered, eventually, example, free_port,
 };
+use lienthong_tests::postgres::TestStore;
+use lienthong_tests::{DvcqgSim, on_both_stores};
 use serde_json::{Value, json};
+
+on_both_stores!(
+    session_transport_delivers_dossier_and_progress_in_order,
+    lgsp_transport_delivers_dossier_and_progress_in_order,
+    progress_backlog_goes_in_batches_of_at_most_ten,
+    put_refreshes_the_dossier_on_the_portal,
+    sigterm_stops_cleanly_and_work_resumes_after_restart,
+);
 
 fn expected_hoso() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,10 +29,11 @@ fn event(id: &str, status: &str, at: &str, note: &str) -> Value {
             "actor": { "name": "Nguyễn Văn Hùng", "title": "Chuyên viên", "unit": "Phòng Đăng ký kinh doanh" } })
 }
 
-async fn intake_and_progress(transport: &str) {
+async fn intake_and_progress(transport: &str, store: &TestStore) {
     let sim = DvcqgSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = TestConfig {
+        store_url: store.url(),
         transport: transport.into(),
         ..TestConfig::default()
     };
@@ -130,23 +140,26 @@ async fn intake_and_progress(transport: &str) {
     assert_eq!(p["field"], "status");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_transport_delivers_dossier_and_progress_in_order() {
-    intake_and_progress("session").await;
+async fn session_transport_delivers_dossier_and_progress_in_order(store: TestStore) {
+    intake_and_progress("session", &store).await;
+    store.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lgsp_transport_delivers_dossier_and_progress_in_order() {
-    intake_and_progress("lgsp").await;
+async fn lgsp_transport_delivers_dossier_and_progress_in_order(store: TestStore) {
+    intake_and_progress("lgsp", &store).await;
+    store.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn progress_backlog_goes_in_batches_of_at_most_ten() {
+async fn progress_backlog_goes_in_batches_of_at_most_ten(store: TestStore) {
     let sim = DvcqgSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = Gateway::start(
         dir.path(),
-        &TestConfig::default().render(dir.path(), free_port(), &sim),
+        &TestConfig {
+            store_url: store.url(),
+            ..TestConfig::default()
+        }
+        .render(dir.path(), free_port(), &sim),
     )
     .await;
     // The portal is down while 25 events queue up behind the dossier.
@@ -183,15 +196,19 @@ async fn progress_backlog_goes_in_batches_of_at_most_ten() {
     let sizes = sim.progress_batch_sizes();
     assert!(sizes.iter().all(|&n| n <= 10), "{sizes:?}");
     assert!(sizes.len() < 25, "the backlog was batched: {sizes:?}");
+    store.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn put_refreshes_the_dossier_on_the_portal() {
+async fn put_refreshes_the_dossier_on_the_portal(store: TestStore) {
     let sim = DvcqgSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = Gateway::start(
         dir.path(),
-        &TestConfig::default().render(dir.path(), free_port(), &sim),
+        &TestConfig {
+            store_url: store.url(),
+            ..TestConfig::default()
+        }
+        .render(dir.path(), free_port(), &sim),
     )
     .await;
     let mut dossier = example("dossier-investment.json");
@@ -222,13 +239,17 @@ async fn put_refreshes_the_dossier_on_the_portal() {
     assert_eq!(sim.syncs(&code), 2);
     let (_, view) = gw.get(&format!("/v1/dossiers/{code}")).await;
     assert_eq!(view["version"], 2);
+    store.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_cleanly_and_work_resumes_after_restart() {
+async fn sigterm_stops_cleanly_and_work_resumes_after_restart(store: TestStore) {
     let sim = DvcqgSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = TestConfig::default().render(dir.path(), free_port(), &sim);
+    let config = TestConfig {
+        store_url: store.url(),
+        ..TestConfig::default()
+    }
+    .render(dir.path(), free_port(), &sim);
     let mut gw = Gateway::start(dir.path(), &config).await;
     sim.update_faults(|f| f.latency = Duration::from_millis(300));
     for i in 0..10 {
@@ -253,4 +274,5 @@ async fn sigterm_stops_cleanly_and_work_resumes_after_restart() {
     )
     .await;
     assert_eq!(sim.dossier_codes().len(), 10);
+    store.finish().await;
 }

@@ -6,8 +6,15 @@ use std::time::Duration;
 use lienthong_tests::gateway_process::{
     Gateway, TestConfig, all_delivered, example, free_port, lienthong_bin,
 };
-use lienthong_tests::{DvcqgSim, FailKind, Faults};
+use lienthong_tests::postgres::TestStore;
+use lienthong_tests::{DvcqgSim, FailKind, Faults, on_both_stores};
 use serde_json::{Value, json};
+
+on_both_stores!(
+    flapping_portal_everything_delivered_with_delays_within_policy,
+    portal_down_opens_the_circuit_then_everything_goes_out,
+    permanent_rejection_is_dead_with_portal_message_and_replay_delivers_it,
+);
 
 fn dossier(n: usize) -> Value {
     let mut d = example("dossier-business-registration.json");
@@ -20,8 +27,7 @@ fn event(n: usize) -> Value {
             "actor": { "name": "Lê Thị Hoa" }, "note": format!("Bước {n}") })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flapping_portal_everything_delivered_with_delays_within_policy() {
+async fn flapping_portal_everything_delivered_with_delays_within_policy(store: TestStore) {
     let sim = DvcqgSim::start().await.expect("sim");
     sim.set_faults(Faults {
         fail_every: Some(2),
@@ -30,6 +36,7 @@ async fn flapping_portal_everything_delivered_with_delays_within_policy() {
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = TestConfig {
+        store_url: store.url(),
         retry: "initial = \"100ms\"\nmultiplier = 2.0\nmax_delay = \"800ms\"\nmax_attempts = 100\nmax_age = \"1h\"\n".into(),
         ..TestConfig::default()
     };
@@ -97,10 +104,10 @@ async fn flapping_portal_everything_delivered_with_delays_within_policy() {
         let code = dossier(n)["code"].as_str().expect("code").to_owned();
         assert_eq!(sim.progress(&code).len(), 1, "{code}");
     }
+    store.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn portal_down_opens_the_circuit_then_everything_goes_out() {
+async fn portal_down_opens_the_circuit_then_everything_goes_out(store: TestStore) {
     let sim = DvcqgSim::start().await.expect("sim");
     sim.set_faults(Faults {
         down: true,
@@ -109,6 +116,7 @@ async fn portal_down_opens_the_circuit_then_everything_goes_out() {
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = TestConfig {
+        store_url: store.url(),
         // Without the breaker, 10 deliveries retrying every ≤100 ms would make ~300 attempts in 3 s.
         retry: "initial = \"50ms\"\nmultiplier = 1.5\nmax_delay = \"100ms\"\nmax_attempts = 1000\nmax_age = \"1h\"\n".into(),
         breaker: "failures = 3\ncool_down = \"1s\"\nmax_cool_down = \"1s\"\n".into(),
@@ -146,10 +154,10 @@ async fn portal_down_opens_the_circuit_then_everything_goes_out() {
     assert_eq!(sim.dossier_codes().len(), 10);
     let (_, ready) = gw.get("/readyz").await;
     assert_eq!(ready["circuits"]["dvcqg"], "closed");
+    store.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn permanent_rejection_is_dead_with_portal_message_and_replay_delivers_it() {
+async fn permanent_rejection_is_dead_with_portal_message_and_replay_delivers_it(store: TestStore) {
     let sim = DvcqgSim::start().await.expect("sim");
     let refused = dossier(1)["code"].as_str().expect("code").to_owned();
     let refused_too = dossier(2)["code"].as_str().expect("code").to_owned();
@@ -160,7 +168,11 @@ async fn permanent_rejection_is_dead_with_portal_message_and_replay_delivers_it(
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = Gateway::start(
         dir.path(),
-        &TestConfig::default().render(dir.path(), free_port(), &sim),
+        &TestConfig {
+            store_url: store.url(),
+            ..TestConfig::default()
+        }
+        .render(dir.path(), free_port(), &sim),
     )
     .await;
     for n in 0..3 {
@@ -308,4 +320,5 @@ async fn permanent_rejection_is_dead_with_portal_message_and_replay_delivers_it(
         .filter_map(|x| x["outcome"].as_str())
         .collect();
     assert_eq!(outcomes, ["rejected", "delivered"]);
+    store.finish().await;
 }
