@@ -55,6 +55,11 @@ impl Breaker {
         }
     }
 
+    /// The pause after the circuit opens (the shortest; failed probes double it).
+    pub fn cool_down(&self) -> std::time::Duration {
+        self.config.cool_down
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -100,6 +100,31 @@ pub async fn run(
     }
 }
 
+/// The job lease under which one instance of a cluster probes a paused destination.
+fn probe_job(dest: &Destination) -> String {
+    format!("probe:{}", dest.name)
+}
+
+/// Whether this instance sends the probe of a paused destination. On a shared store the probe is
+/// leased for the destination's cool-down, so the whole cluster sends one probe per cool-down
+/// instead of one per instance; a successful probe gives the lease back at once (the other
+/// instances' probes then go and close their circuits). On SQLite (one instance): always.
+async fn probe_is_ours(store: &Store, dest: &Destination, owner: &str) -> bool {
+    if !store.shared() {
+        return true;
+    }
+    match store
+        .acquire_job(&probe_job(dest), owner, dest.breaker.cool_down())
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(destination = dest.name, error = %e, "probe lease unavailable");
+            false
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -119,7 +144,13 @@ async fn claim_for(
     let admit = dest.breaker.admit(Instant::now());
     let limit = match admit {
         Admit::All => free.min(settings.claim_batch),
-        Admit::Probe => 1,
+        Admit::Probe => {
+            if !probe_is_ours(store, dest, &settings.owner).await {
+                dest.breaker.probe_abandoned();
+                return;
+            }
+            1
+        }
         Admit::None => return,
     };
     let claim = Claim {
@@ -227,10 +258,10 @@ async fn deliver(
         batch.messages.len(),
     );
     let _enter = span.enter();
-    if let Some(change) = dest
+    let change = dest
         .breaker
-        .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now())
-    {
+        .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now());
+    if let Some(change) = change {
         crate::telemetry::circuit(&dest.name, change);
         match change {
             CircuitState::Open => tracing::warn!(
@@ -265,6 +296,13 @@ async fn deliver(
         }
     }
     drop(_enter);
+    // A successful probe gives the cluster's probe lease back: the other instances probe at once.
+    if change == Some(CircuitState::Closed)
+        && store.shared()
+        && let Err(e) = store.release_job(&probe_job(dest), &lease.owner).await
+    {
+        tracing::warn!(destination = dest.name, error = %e, "probe lease not released: it runs out");
+    }
     let seqs: Vec<(i64, u32)> = batch
         .messages
         .iter()

@@ -258,3 +258,76 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
     sim.stop().await;
     db.drop_database().await;
 }
+
+/// A destination down for everyone: each instance's circuit opens, and the cluster sends one
+/// probe per cool-down between them (the probe is leased in the database), not one per instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_destination_is_probed_once_per_cool_down_across_the_cluster() {
+    let db = TestDatabase::create().await;
+    let sim = DvcqgSim::start().await.expect("sim");
+    sim.update_faults(|f| f.down = true);
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let mut gateways = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let config = TestConfig {
+            concurrency: 2,
+            store_url: Some(db.url.clone()),
+            breaker: "failures = 2\ncool_down = \"2s\"\nmax_cool_down = \"2s\"\n".into(),
+            server_extra: format!("instance = \"node-{i}\"\n"),
+            ..TestConfig::default()
+        }
+        .render(dir.path(), free_port(), &sim);
+        gateways.push(Gateway::start(dir.path(), &config).await);
+    }
+    for n in 0..20 {
+        let (status, body) = gateways[n % 2]
+            .post("/v1/dossiers", &dossier(90_000 + n))
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    for g in &gateways {
+        g.wait_for_log("circuit opened", 1).await;
+    }
+    let injected = || {
+        sim.calls()
+            .iter()
+            .filter(|c| c.answer == "injected")
+            .count()
+    };
+    let before = injected();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let probes = injected() - before;
+    // Four cool-downs: about four probes for the cluster (one per instance would be eight).
+    assert!(
+        (2..=6).contains(&probes),
+        "{probes} probes in 8 s with a 2 s cool-down"
+    );
+    sim.update_faults(|f| f.down = false);
+    for g in &gateways {
+        g.wait_for_log("circuit closed", 1).await;
+    }
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+    let mut delivered = 0;
+    for _ in 0..300 {
+        delivered = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+        if delivered == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        delivered, 20,
+        "everything delivered once the portal is back"
+    );
+    for g in &mut gateways {
+        assert_eq!(g.terminate().await, Some(0));
+    }
+    pool.close().await;
+    sim.stop().await;
+    db.drop_database().await;
+}
