@@ -406,6 +406,20 @@ impl Gateway {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The Prometheus exposition text of `/metrics`.
+    ///
+    /// Panics when it cannot be read.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base_url))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Every delivery (admin API).
     pub async fn deliveries(&self) -> Vec<Value> {
         let (_, v) = self.get("/v1/deliveries?limit=10000").await;

@@ -232,15 +232,7 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
     );
     // Every instance delivered its share (the killed one before it died).
     for (i, g) in gateways.iter().enumerate().skip(1) {
-        let text = g
-            .http
-            .get(format!("{}/metrics", g.base_url))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let text = g.metrics().await;
         let delivered: f64 = text
             .lines()
             .find(|l| {

@@ -202,15 +202,7 @@ async fn permanent_rejection_is_dead_with_portal_message_and_replay_delivers_it(
             "{d}"
         );
     }
-    let metrics = gw
-        .http
-        .get(format!("{}/metrics", gw.base_url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = gw.metrics().await;
     for line in [
         "lienthong_deliveries{destination=\"dvcqg\",state=\"dead\"} 2",
         "lienthong_deliveries{destination=\"dvcqg\",state=\"delivered\"} 1",

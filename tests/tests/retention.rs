@@ -55,15 +55,7 @@ async fn old_delivered_work_is_purged_dead_letters_stay() {
     let (st, view) = gw.get("/v1/dossiers/000.02.01.H37-261130-9001").await;
     assert_eq!(st, 200, "a dossier with a dead letter stays: {view}");
 
-    let metrics = gw
-        .http
-        .get(format!("{}/metrics", gw.base_url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("lienthong_retention_purged_total{what=\"messages\"} 2"),
         "the dossier and its event, purged: {metrics}"

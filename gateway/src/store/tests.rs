@@ -149,6 +149,21 @@ fn done(b: &ClaimedBatch, decision: Decision, outcome: Outcome) -> Completion {
     }
 }
 
+/// The payment platform's push GD-1 about dossier A.
+fn payment_push(answer: &str, notices: Vec<NewMessage>) -> CallbackReceipt {
+    CallbackReceipt {
+        source: "payment".into(),
+        event: "payment.confirmed".into(),
+        dedupe_key: "GD-1".into(),
+        dossier_code: "A".into(),
+        body: "{}".into(),
+        sha256: "s".into(),
+        answer: answer.into(),
+        notices,
+        event_intake: None,
+    }
+}
+
 fn delivered() -> Outcome {
     Outcome::Delivered {
         http_status: Some(200),
@@ -406,17 +421,7 @@ async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest(f: Fi
             .collect();
         s.complete("t", completions).await.expect("complete");
     }
-    let push = || CallbackReceipt {
-        source: "payment".into(),
-        event: "payment.confirmed".into(),
-        dedupe_key: "GD-1".into(),
-        dossier_code: "A".into(),
-        body: "{}".into(),
-        sha256: "s".into(),
-        answer: "ok".into(),
-        notices: Vec::new(),
-        event_intake: None,
-    };
+    let push = || payment_push("ok", Vec::new());
     assert_eq!(
         s.receive_callback(push()).await.expect("push"),
         CallbackOutcome::Stored("ok".into())
@@ -843,19 +848,14 @@ async fn concurrent_repeats_are_stored_once_and_get_the_original_answer(f: Fixtu
         .expect("read")
         .expect("exists");
     assert_eq!(view.events.len(), 2);
-    let push = || CallbackReceipt {
-        source: "payment".into(),
-        event: "payment.confirmed".into(),
-        dedupe_key: "GD-1".into(),
-        dossier_code: "A".into(),
-        body: "{}".into(),
-        sha256: "s".into(),
-        answer: "taken".into(),
-        notices: vec![msg(
-            &format!("n-{}", uuid::Uuid::now_v7()),
-            MessageKind::Notice,
-        )],
-        event_intake: None,
+    let push = || {
+        payment_push(
+            "taken",
+            vec![msg(
+                &format!("n-{}", uuid::Uuid::now_v7()),
+                MessageKind::Notice,
+            )],
+        )
     };
     let (a, b, c) = tokio::join!(
         stores[0].receive_callback(push()),
