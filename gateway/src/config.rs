@@ -190,21 +190,22 @@ impl StoreConfig {
     }
 }
 
-const fn default_max_connections() -> u32 {
-    16
+// The store's own defaults (`StoreOptions::default`), so they are written once.
+fn default_max_connections() -> u32 {
+    crate::store::StoreOptions::default().max_connections
 }
-const fn default_acquire_timeout() -> Duration {
-    Duration::from_secs(5)
+fn default_acquire_timeout() -> Duration {
+    crate::store::StoreOptions::default().acquire_timeout
 }
-const fn default_statement_timeout() -> Duration {
-    Duration::from_secs(30)
+fn default_statement_timeout() -> Duration {
+    crate::store::StoreOptions::default().statement_timeout
 }
 
-const fn default_group_commit() -> usize {
-    256
+fn default_group_commit() -> usize {
+    crate::store::StoreOptions::default().max_batch
 }
-const fn default_read_connections() -> u32 {
-    4
+fn default_read_connections() -> u32 {
+    crate::store::StoreOptions::default().read_connections
 }
 
 /// `[center]`: the center Lienthong serves.

@@ -393,6 +393,20 @@ impl DvcqgSim {
             .unwrap_or_default()
     }
 
+    /// The notes (`NoiDungXuLy`) of a dossier's progress entries in the order each first
+    /// arrived: a resent entry does not count again, so this is the order the portal saw.
+    pub fn distinct_progress_notes(&self, code: &str) -> Vec<String> {
+        let mut notes: Vec<String> = Vec::new();
+        for p in self.progress(code) {
+            if let Some(note) = p["NoiDungXuLy"].as_str()
+                && !notes.iter().any(|n| n == note)
+            {
+                notes.push(note.to_owned());
+            }
+        }
+        notes
+    }
+
     /// Sizes of each accepted progress call, in order.
     pub fn progress_batch_sizes(&self) -> Vec<usize> {
         self.shared.lock().progress_calls.clone()

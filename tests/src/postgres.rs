@@ -77,7 +77,7 @@ pub struct PrivateServer {
     bin: std::path::PathBuf,
     data: std::path::PathBuf,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl PrivateServer {
@@ -102,13 +102,13 @@ impl PrivateServer {
             bin,
             data,
             port,
-            _dir: dir,
+            dir,
         };
         if server.as_root() {
             // initdb and the server run as postgres: give it the directory.
             let status = std::process::Command::new("chown")
                 .args(["-R", "postgres:postgres"])
-                .arg(server._dir.path())
+                .arg(server.dir.path())
                 .status()
                 .expect("chown");
             assert!(status.success(), "chown the server's directory to postgres");
@@ -168,9 +168,9 @@ impl PrivateServer {
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
             self.port,
-            self._dir.path().display()
+            self.dir.path().display()
         );
-        let log = self._dir.path().join("server.log").display().to_string();
+        let log = self.dir.path().join("server.log").display().to_string();
         let data = self.data.display().to_string();
         let mut args = vec![action, "-D", &data, "-w", "-m", "fast", "-l", &log];
         if action != "stop" {
@@ -232,19 +232,20 @@ impl TestStore {
     }
 }
 
-/// Runs each named test, an `async fn(TestStore)`, on SQLite and on PostgreSQL, as
-/// `<name>::sqlite` and `<name>::postgres`.
+/// Runs each named test, an `async fn(T)` where `T: From<TestStore>` (a `TestStore` itself, or a
+/// test's own fixture built from one), on SQLite and on PostgreSQL, as `<name>::sqlite` and
+/// `<name>::postgres`.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name($crate::postgres::TestStore::sqlite()).await;
+                super::$name($crate::postgres::TestStore::sqlite().into()).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                super::$name($crate::postgres::TestStore::postgres().await).await;
+                super::$name($crate::postgres::TestStore::postgres().await.into()).await;
             }
         }
     )*};

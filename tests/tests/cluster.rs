@@ -84,7 +84,8 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
             concurrency: 6,
             store_url: Some(db.url.clone()),
             store_extra: "max_connections = 8\n".into(),
-            dispatcher_extra: "lease = \"2s\"\n".into(),
+            // Renewed every third while an attempt runs: a margin of seconds on a busy machine.
+            dispatcher_extra: "lease = \"5s\"\n".into(),
             server_extra: format!("instance = \"node-{i}\"\n"),
             ..TestConfig::default()
         }
@@ -196,29 +197,42 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
     let mut twice = BTreeMap::new();
     for n in 0..DOSSIERS {
         let code = code(n);
-        let notes: Vec<String> = sim
-            .progress(&code)
-            .iter()
-            .filter_map(|p| p["NoiDungXuLy"].as_str().map(str::to_owned))
-            .collect();
-        let mut firsts: Vec<String> = Vec::new();
-        for note in &notes {
-            if !firsts.contains(note) {
-                firsts.push(note.clone());
-            }
-        }
+        let firsts = sim.distinct_progress_notes(&code);
         let expected: Vec<String> = (0..EVENTS).map(|k| format!("{n}/{k}")).collect();
         assert_eq!(firsts, expected, "dossier {code}: progress in event order");
-        let extra = sim.syncs(&code).saturating_sub(1) as usize + (notes.len() - EVENTS);
+        let extra =
+            sim.syncs(&code).saturating_sub(1) as usize + (sim.progress(&code).len() - EVENTS);
         if extra > 0 {
             twice.insert(code, extra);
         }
     }
+    // A second copy is explained by the kill, or by a recorded retry (an attempt whose answer
+    // was lost, e.g. a timeout on a busy machine: delivery is at least once). Anything else would
+    // be two instances sending the same message.
+    let retried: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT DISTINCT d.dossier_code FROM attempts a JOIN deliveries d ON d.message_seq = a.message_seq
+         WHERE a.decision = 'retry_wait'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("retried")
+    .into_iter()
+    .collect();
     for code in twice.keys() {
         assert!(
-            orphaned.contains(code),
-            "{code} delivered twice without a crash ({:?})",
-            twice[code]
+            orphaned.contains(code) || retried.contains(code),
+            "{code} delivered twice ({:?}) without a crash or a retry; lease warnings:\n{}",
+            twice[code],
+            gateways
+                .iter()
+                .flat_map(|g| g
+                    .log()
+                    .lines()
+                    .filter(|l| l.contains("lease"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
     let rejected = sim

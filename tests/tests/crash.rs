@@ -183,17 +183,7 @@ async fn kill_9_mid_way_loses_nothing_and_keeps_order() {
     assert_eq!(sim.dossier_codes().len(), DOSSIERS);
     for n in 0..DOSSIERS {
         let code = dossier(n)["code"].as_str().expect("code").to_owned();
-        let notes: Vec<String> = sim
-            .progress(&code)
-            .iter()
-            .filter_map(|p| p["NoiDungXuLy"].as_str().map(str::to_owned))
-            .collect();
-        let mut firsts: Vec<String> = Vec::new();
-        for note in notes {
-            if !firsts.contains(&note) {
-                firsts.push(note);
-            }
-        }
+        let firsts = sim.distinct_progress_notes(&code);
         let expected: Vec<String> = (0..EVENTS).map(|k| format!("{n}/{k}")).collect();
         assert_eq!(firsts, expected, "dossier {code}");
     }

@@ -94,7 +94,7 @@ pub enum ReplayOutcome {
 
 /// Which claimed deliveries to give back without an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Release {
+pub(super) enum Release {
     /// Every delivery in flight (the single SQLite node at start-up).
     All,
     /// Those leased by this instance (a PostgreSQL instance at start-up: what it held when it

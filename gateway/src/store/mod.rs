@@ -43,9 +43,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 
 pub use callbacks::{CallbackOutcome, CallbackReceipt};
-pub use delivery::{
-    Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, Release, ReplayOutcome,
-};
+pub use delivery::{Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, ReplayOutcome};
 pub use exchange::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome};
 pub use followups::{Followup, FollowupOutcome, FollowupUpdate, Seen};
 pub use intake::{EventIntake, IntakeOutcome, NewDossier, NewMessage, ReplaceDossier};

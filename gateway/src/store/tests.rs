@@ -5,28 +5,35 @@
 use lienthong_connectors::{MessageKind, Outcome};
 use lienthong_mappings::DossierStatus;
 
+use lienthong_tests::postgres::TestStore;
+
 use super::*;
 
-/// Where a test's store lives; dropped (PostgreSQL database included) by [`Fixture::finish`].
-enum Fixture {
-    Sqlite(tempfile::TempDir),
-    Postgres(lienthong_tests::postgres::TestDatabase),
+/// Where a test's store lives: the test store (SQLite or a fresh PostgreSQL database) and, for
+/// SQLite, the directory of its file. Dropped (database included) by [`Fixture::finish`].
+struct Fixture {
+    store: TestStore,
+    dir: tempfile::TempDir,
+}
+
+impl From<TestStore> for Fixture {
+    fn from(store: TestStore) -> Self {
+        Self {
+            store,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
 }
 
 impl Fixture {
-    async fn sqlite() -> Self {
-        Self::Sqlite(tempfile::tempdir().expect("tempdir"))
-    }
-
-    async fn postgres() -> Self {
-        Self::Postgres(lienthong_tests::postgres::TestDatabase::create().await)
+    fn is_postgres(&self) -> bool {
+        matches!(self.store, TestStore::Postgres(_))
     }
 
     fn url(&self) -> String {
-        match self {
-            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("t.db").display()),
-            Self::Postgres(db) => db.url.clone(),
-        }
+        self.store
+            .url()
+            .unwrap_or_else(|| format!("sqlite://{}", self.dir.path().join("t.db").display()))
     }
 
     async fn open(&self) -> Store {
@@ -35,47 +42,25 @@ impl Fixture {
 
     /// Runs `sql` with `ms` bound as `$1` on a connection of its own (as another process would).
     async fn execute(&self, sql: &'static str, ms: i64) {
-        match self {
-            Self::Sqlite(_) => {
-                let pool = sqlx::SqlitePool::connect(&self.url())
-                    .await
-                    .expect("connect");
-                sqlx::query(sql).bind(ms).execute(&pool).await.expect("sql");
-                pool.close().await;
-            }
-            Self::Postgres(db) => {
-                let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
-                sqlx::query(sql).bind(ms).execute(&pool).await.expect("sql");
-                pool.close().await;
-            }
+        if self.is_postgres() {
+            let pool = sqlx::PgPool::connect(&self.url()).await.expect("connect");
+            sqlx::query(sql).bind(ms).execute(&pool).await.expect("sql");
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.url())
+                .await
+                .expect("connect");
+            sqlx::query(sql).bind(ms).execute(&pool).await.expect("sql");
+            pool.close().await;
         }
     }
 
     async fn finish(self) {
-        if let Self::Postgres(db) = self {
-            db.drop_database().await;
-        }
+        self.store.finish().await;
     }
 }
 
-/// Runs each named test (an `async fn(Fixture)`) once on SQLite and once on PostgreSQL, as
-/// `<name>::sqlite` and `<name>::postgres`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Fixture::sqlite().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Fixture::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-on_both_stores!(
+lienthong_tests::on_both_stores!(
     intake_outcomes,
     only_the_head_of_a_lane_is_claimed_and_progress_is_batched,
     release_returns_claims_and_replay_revives_dead_letters,
@@ -593,7 +578,7 @@ struct Sent {
 /// Three instances (three stores on one database; on SQLite three handles of one store) claim
 /// 60 lanes of 4 messages at once.
 async fn claimers_never_share_a_lane_keep_its_order_and_send_each_message_once(f: Fixture) {
-    let stores = if matches!(f, Fixture::Postgres(_)) {
+    let stores = if f.is_postgres() {
         vec![f.open().await, f.open().await, f.open().await]
     } else {
         let s = f.open().await;

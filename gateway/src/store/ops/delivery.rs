@@ -125,17 +125,19 @@ pub(super) async fn claim(conn: &mut Conn, c: &Claim) -> Result<Vec<ClaimedBatch
         }
         let mut messages = Vec::with_capacity(seqs.len());
         for seq in seqs {
-            // (PostgreSQL has leased the head already; setting it again changes nothing.)
-            sqlx::query(
-                "UPDATE deliveries SET state = 'in_flight', lease_owner = $1, lease_until = $2, updated_at = $3
-                 WHERE message_seq = $4",
-            )
-            .bind(&c.owner)
-            .bind(until)
-            .bind(now)
-            .bind(seq)
-            .execute(&mut *conn)
-            .await?;
+            // PostgreSQL's claim statement has leased the head already.
+            if DIALECT == Dialect::Sqlite || seq != head {
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'in_flight', lease_owner = $1, lease_until = $2, updated_at = $3
+                     WHERE message_seq = $4",
+                )
+                .bind(&c.owner)
+                .bind(until)
+                .bind(now)
+                .bind(seq)
+                .execute(&mut *conn)
+                .await?;
+            }
             let row = sqlx::query(
                 "SELECT m.id, m.body, d.attempts, d.age_from FROM messages m
                  JOIN deliveries d ON d.message_seq = m.seq WHERE m.seq = $1",
