@@ -494,7 +494,8 @@ const fn default_lease() -> Duration {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
-    /// `text` (default) or `json`.
+    /// `auto` (default: human-readable text on a terminal, one JSON object per line under
+    /// systemd or in a container), `text` or `json`.
     #[serde(default = "default_log_format")]
     pub format: String,
     /// Filter, e.g. `info` or `lienthong=debug` (the `LIENTHONG_LOG` variable wins).
@@ -512,7 +513,7 @@ impl Default for LogConfig {
 }
 
 fn default_log_format() -> String {
-    "text".to_owned()
+    "auto".to_owned()
 }
 fn default_log_level() -> String {
     "info".to_owned()
@@ -909,9 +910,9 @@ impl Parts {
             server.validate(errors);
         }
         if let Some(log) = &self.log
-            && !matches!(log.format.as_str(), "text" | "json")
+            && !matches!(log.format.as_str(), "auto" | "text" | "json")
         {
-            errors.push(err("log.format", "must be text or json"));
+            errors.push(err("log.format", "must be auto, text or json"));
         }
         if let Some(d) = &self.dispatcher
             && d.claim_batch == 0

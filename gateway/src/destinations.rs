@@ -1,7 +1,13 @@
 //! Builds the configured destinations: connector, retry policy, concurrency limit and breaker.
+//!
+//! A destination's *wiring* (connector with its mappings, credentials and TLS identity, follow-up
+//! client, retry policy) can be swapped by a configuration reload ([`Destination::rewire`]); its
+//! concurrency slots and circuit breaker stay, so a reload neither resets a paused destination
+//! nor lets more deliveries in flight than before. Deliveries already running finish with the
+//! connector they started with.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use lienthong_connectors::Connector;
 use lienthong_connectors::dvcqg::DvcqgConnector;
@@ -16,18 +22,53 @@ use crate::security::Security;
 pub struct Destination {
     /// Configured name.
     pub name: String,
-    /// The connector.
-    pub connector: Arc<dyn Connector>,
-    /// Retry schedule.
-    pub retry: RetryPolicy,
+    /// What a reload may replace.
+    wiring: RwLock<Wiring>,
     /// Limits deliveries in flight.
     pub slots: Arc<Semaphore>,
     /// Concurrency limit (the semaphore's size).
     pub concurrency: usize,
     /// Circuit breaker.
     pub breaker: Breaker,
+}
+
+/// The reloadable part of a destination.
+#[derive(Clone)]
+struct Wiring {
+    connector: Arc<dyn Connector>,
+    follow: Option<Arc<dyn Follow>>,
+    retry: RetryPolicy,
+}
+
+impl Destination {
+    /// The connector in force (mappings, credentials, outbound TLS of the last good configuration).
+    pub fn connector(&self) -> Arc<dyn Connector> {
+        self.wiring().connector
+    }
+
     /// For a destination that decides dossiers itself (NBRS): how to ask it their status.
-    pub follow: Option<Arc<dyn Follow>>,
+    pub fn follow(&self) -> Option<Arc<dyn Follow>> {
+        self.wiring().follow
+    }
+
+    /// The retry schedule in force.
+    pub fn retry(&self) -> RetryPolicy {
+        self.wiring().retry
+    }
+
+    /// Takes the connector, follow-up client and retry policy of `newer` (the same destination
+    /// built from a reloaded configuration); slots and breaker stay.
+    pub fn rewire(&self, newer: &Destination) {
+        let w = newer.wiring();
+        *self.wiring.write().unwrap_or_else(|p| p.into_inner()) = w;
+    }
+
+    fn wiring(&self) -> Wiring {
+        self.wiring
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// A destination could not be built.
@@ -139,12 +180,14 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
             name.clone(),
             Arc::new(Destination {
                 name: name.clone(),
-                connector,
-                retry: d.retry,
+                wiring: RwLock::new(Wiring {
+                    connector,
+                    follow,
+                    retry: d.retry,
+                }),
                 slots: Arc::new(Semaphore::new(d.concurrency)),
                 concurrency: d.concurrency,
                 breaker: Breaker::new(d.circuit_breaker),
-                follow,
             }),
         );
     }

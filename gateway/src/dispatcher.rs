@@ -38,6 +38,8 @@ pub struct DispatchSettings {
     pub lease: Duration,
     /// How long shutdown waits for in-flight deliveries.
     pub shutdown_grace: Duration,
+    /// systemd's watchdog, fed once per turn of the loop (`None`: not run under a watchdog).
+    pub watchdog: Option<Arc<crate::systemd::Watchdog>>,
 }
 
 /// Runs the dispatch loop until `shutdown` is cancelled.
@@ -58,9 +60,20 @@ pub async fn run(
         ),
         Err(e) => tracing::error!(error = %e, "could not release deliveries left in flight"),
     }
+    // Under a watchdog the loop turns at least every quarter of its interval, so a healthy
+    // dispatcher pings in time even with no work at all.
+    let nap = settings
+        .watchdog
+        .as_ref()
+        .map_or(settings.poll_interval, |w| {
+            settings.poll_interval.min(w.max_sleep())
+        });
     loop {
         if shutdown.is_cancelled() {
             break;
+        }
+        if let Some(w) = &settings.watchdog {
+            w.pet();
         }
         for dest in destinations.values() {
             claim_for(&store, dest, &settings, &wake, &in_flight, &mut tasks).await;
@@ -70,7 +83,7 @@ pub async fn run(
             () = store.work.notified() => {}
             () = wake.notified() => {}
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            () = tokio::time::sleep(settings.poll_interval) => {}
+            () = tokio::time::sleep(nap) => {}
         }
         while tasks.try_join_next().is_some() {}
     }
@@ -158,7 +171,7 @@ async fn claim_for(
         owner: settings.owner.clone(),
         limit,
         lease_ms: i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX),
-        progress_batch: dest.connector.batch_limit(MessageKind::Progress),
+        progress_batch: dest.connector().batch_limit(MessageKind::Progress),
     };
     let batches = match store.claim(claim).await {
         Ok(b) => b,
@@ -238,7 +251,8 @@ async fn deliver(
         Some(e) => Outcome::reject(e),
         None => {
             use tracing::Instrument;
-            let attempt = dest.connector.deliver(&messages).instrument(span.clone());
+            let connector = dest.connector();
+            let attempt = connector.deliver(&messages).instrument(span.clone());
             keep_leased(store, lease, &held, attempt).await
         }
     };
@@ -382,7 +396,7 @@ fn decide(dest: &Destination, outcome: &Outcome, attempts_made: u32, age_from: i
         Outcome::Retry { retry_after, .. } => {
             let now = now_ms();
             match retry::next_attempt(
-                &dest.retry,
+                &dest.retry(),
                 attempts_made,
                 age_from,
                 now,

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lienthong_connectors::follow::{Follow, Followed};
+use lienthong_connectors::follow::Followed;
 use lienthong_mappings::{Actor, StatusEvent};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -29,8 +29,6 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 pub struct Follower {
     /// The destination followed.
     pub destination: Arc<Destination>,
-    /// How to ask it.
-    pub follow: Arc<dyn Follow>,
     /// Every destination (where the events' progress messages go).
     pub destinations: Destinations,
     /// The store.
@@ -46,7 +44,12 @@ const JOB_LEASE: Duration = Duration::from_secs(60);
 
 /// Runs until `stop`.
 pub async fn run(f: Follower, stop: CancellationToken) {
-    let pace = f.follow.pace();
+    // The pace is the one of the start-up configuration; a reload changes credentials and
+    // mappings, not how fast the national system is asked.
+    let Some(follow) = f.destination.follow() else {
+        return;
+    };
+    let pace = follow.pace();
     let period = Duration::from_secs_f64(1.0 / pace.rate.max(0.001));
     let mut limiter = tokio::time::interval(period);
     limiter.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -103,7 +106,10 @@ impl Follower {
         let (code, reference) = (followup.dossier_code.as_str(), followup.reference.as_str());
         let name = &self.destination.name;
         let next_poll_at = now_ms() + i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-        let seen = match self.follow.status_of(reference).await {
+        let Some(follow) = self.destination.follow() else {
+            return;
+        };
+        let seen = match follow.status_of(reference).await {
             // Nothing changed (most polls): no event or notice to build, only the next poll.
             Ok(s) if followup.last_code.as_deref() == Some(s.code.as_str()) => Some(Seen {
                 code: s.code,
@@ -160,7 +166,7 @@ impl Follower {
     /// progress messages, and the notices.
     async fn seen(&self, code: &str, reference: &str, s: Followed) -> Result<Seen, String> {
         let name = &self.destination.name;
-        let kind = self.destination.connector.kind();
+        let kind = self.destination.connector().kind();
         let notices = crate::notice::for_center(
             &self.forward_to,
             &format!("{kind}.status"),
@@ -202,7 +208,7 @@ impl Follower {
             actor: Actor {
                 name: format!(
                     "{} ({name})",
-                    self.destination.connector.kind().to_uppercase()
+                    self.destination.connector().kind().to_uppercase()
                 ),
                 title: None,
                 unit: None,

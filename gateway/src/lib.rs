@@ -10,6 +10,7 @@
 //! - [`exchange`]: receiving edXML from other centers, pushed or pulled from the axis;
 //! - [`http`]: the HTTP API (intake, tracking, admin, health);
 //! - [`telemetry`]: Prometheus metrics;
+//! - [`reload`] and [`systemd`]: configuration reload and the service manager's notifications;
 //! - [`server`]: wires them together; `run()` takes a bound listener and a shutdown future;
 //! - [`cli`] and [`demo`]: the `lienthong` command.
 
@@ -25,7 +26,9 @@ pub mod exchange;
 pub mod follow;
 pub mod http;
 pub mod listener;
+pub mod logging;
 pub mod notice;
+pub mod reload;
 pub mod retention;
 pub mod retry;
 pub mod routing;
@@ -33,4 +36,5 @@ pub mod security;
 pub mod server;
 pub mod status_event;
 pub mod store;
+pub mod systemd;
 pub mod telemetry;

@@ -466,22 +466,19 @@ fn build_signing(
     })
 }
 
-/// The current [`Security`], swapped atomically on reload.
+/// The current [`Security`], swapped atomically on reload ([`crate::reload`]).
 #[derive(Debug)]
 pub struct SecurityHandle {
     current: RwLock<Arc<Security>>,
-    source: Option<PathBuf>,
     /// Nonces of verified inbound signatures.
     pub nonces: NonceCache,
 }
 
 impl SecurityHandle {
-    /// Wraps the material loaded at start-up; `source` is the configuration file to re-read on
-    /// reload (`None`: reload is refused).
-    pub fn new(security: Security, source: Option<PathBuf>) -> Self {
+    /// Wraps the material loaded at start-up.
+    pub fn new(security: Security) -> Self {
         Self {
             current: RwLock::new(Arc::new(security)),
-            source,
             nonces: NonceCache::new(1_000_000),
         }
     }
@@ -494,27 +491,9 @@ impl SecurityHandle {
             .clone()
     }
 
-    /// Re-reads the configuration file and swaps in the new material. On any problem the old
-    /// material stays and the problems are returned.
-    pub fn reload(&self) -> Result<Arc<Security>, String> {
-        let source = self
-            .source
-            .as_ref()
-            .ok_or("the gateway was not started from a configuration file")?;
-        let config = Config::load(source).map_err(|e| e.to_string())?;
-        let security = Arc::new(Security::build(&config).map_err(|e| {
-            e.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?);
-        security.publish_expiry(OffsetDateTime::now_utc());
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = security.clone();
-        tracing::info!(
-            certificates = security.certificates.len(),
-            tls = security.listener_tls.is_some(),
-            "certificates and trust stores reloaded"
-        );
-        Ok(security)
+    /// Puts `security` in force: handshakes and requests from now on use it; those in progress
+    /// finish with what they started with.
+    pub fn swap(&self, security: Arc<Security>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = security;
     }
 }

@@ -60,9 +60,11 @@ pub async fn run(
     let security = crate::security::Security::build(&config).map_err(ServerError::Security)?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security)?;
-    let security = Arc::new(crate::security::SecurityHandle::new(
-        security,
-        config.source.clone(),
+    let security = Arc::new(crate::security::SecurityHandle::new(security));
+    let reloader = Arc::new(crate::reload::Reloader::new(
+        &config,
+        security.clone(),
+        destinations.clone(),
     ));
     let exchange_settings = Arc::new(crate::exchange::ExchangeSettings::new(&config.exchange));
     let puller = match &config.exchange.pull {
@@ -92,6 +94,7 @@ pub async fn run(
             crate::callbacks::CallbackSettings::new(&config.callbacks)
                 .map_err(ServerError::Callbacks)?,
         ),
+        reloader: reloader.clone(),
     });
     if state.admin_token.is_none() {
         tracing::warn!("no server.admin_token: the admin API answers loopback clients only");
@@ -103,7 +106,11 @@ pub async fn run(
         claim_batch: config.dispatcher.claim_batch,
         lease: config.dispatcher.lease,
         shutdown_grace: config.server.shutdown_grace,
+        watchdog: crate::systemd::Watchdog::from_env().map(Arc::new),
     };
+    if let Some(w) = &settings.watchdog {
+        tracing::info!(interval = ?w.max_sleep() * 4, "systemd watchdog enabled: pinged from the dispatcher loop");
+    }
     let destinations_for_followers = destinations.clone();
     let dispatcher = tokio::spawn(dispatcher::run(
         store.clone(),
@@ -115,11 +122,10 @@ pub async fn run(
     let followers: Vec<_> = destinations_for_followers
         .values()
         .filter_map(|d| {
-            let follow = d.follow.clone()?;
+            d.follow()?;
             Some(tokio::spawn(crate::follow::run(
                 crate::follow::Follower {
                     destination: d.clone(),
-                    follow,
                     destinations: destinations_for_followers.clone(),
                     store: store.clone(),
                     forward_to: config.callbacks.forward_to.clone(),
@@ -138,9 +144,10 @@ pub async fn run(
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
+        crate::systemd::stopping();
         trigger.cancel();
     });
-    tokio::spawn(reload_on_sighup(security.clone(), stop.clone()));
+    tokio::spawn(reload_on_sighup(reloader, stop.clone()));
     tokio::spawn(watch_expiry(security.clone(), stop.clone()));
     let addr = listener.local_addr()?;
     let scheme = if security.current().listener_tls.is_some() {
@@ -149,6 +156,7 @@ pub async fn run(
         "http"
     };
     tracing::info!(%addr, scheme, store = store.kind(), instance, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
+    crate::systemd::ready("serving");
     on_ready();
     crate::listener::serve(listener, http::router(state), security, stop.clone()).await;
     stop.cancel();
@@ -218,8 +226,8 @@ fn puller(
     })
 }
 
-/// Reloads certificates and trust stores on SIGHUP until `stop`.
-async fn reload_on_sighup(security: Arc<crate::security::SecurityHandle>, stop: CancellationToken) {
+/// Reloads the configuration on SIGHUP until `stop` ([`crate::reload`]).
+async fn reload_on_sighup(reloader: Arc<crate::reload::Reloader>, stop: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -235,23 +243,17 @@ async fn reload_on_sighup(security: Arc<crate::security::SecurityHandle>, stop: 
                 () = stop.cancelled() => return,
                 got = hup.recv() => if got.is_none() { return },
             }
-            tracing::info!("SIGHUP: reloading certificates and trust stores");
-            let handle = security.clone();
-            match tokio::task::spawn_blocking(move || handle.reload()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(reason)) => {
-                    tracing::error!(
-                        reason,
-                        "reload refused; the previous certificates stay in force"
-                    );
-                }
-                Err(e) => tracing::error!(error = %e, "reload task failed"),
+            tracing::info!("SIGHUP: reloading the configuration");
+            let r = reloader.clone();
+            // A refusal is logged and reported by reload_and_report itself.
+            if let Err(e) = tokio::task::spawn_blocking(move || r.reload_and_report()).await {
+                tracing::error!(error = %e, "reload task failed");
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = (security, stop);
+        let _ = (reloader, stop);
     }
 }
 

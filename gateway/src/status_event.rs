@@ -47,8 +47,8 @@ pub async fn from_outside(
         .iter()
         .filter(|d| *d != decided_by)
         .filter_map(|d| destinations.get(d))
-        .filter(|d| d.connector.takes(MessageKind::Progress))
-        .filter(|d| match d.connector.check(&body) {
+        .filter(|d| d.connector().takes(MessageKind::Progress))
+        .filter(|d| match d.connector().check(&body) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(destination = d.name, dossier = code, error = %e, "cannot report the status there");

@@ -151,7 +151,8 @@ pub(super) async fn replay(
     }
 }
 
-/// `POST /v1/admin/reload`: re-read certificates, keys, CRLs and trust stores (as SIGHUP does).
+/// `POST /v1/admin/reload`: re-read the configuration, certificates, keys, CRLs, trust stores,
+/// mappings and credentials (as SIGHUP does; [`crate::reload`]).
 /// 200 with the certificates now in force; 422 with the reasons when the new material is
 /// refused (the old one keeps running).
 pub(super) async fn reload(
@@ -162,10 +163,11 @@ pub(super) async fn reload(
     if let Err(p) = authorize(&st, &headers, peer) {
         return p.into_response();
     }
-    let handle = st.security.clone();
-    let result = tokio::task::spawn_blocking(move || handle.reload()).await;
+    let reloader = st.reloader.clone();
+    let result = tokio::task::spawn_blocking(move || reloader.reload_and_report()).await;
     match result {
-        Ok(Ok(sec)) => {
+        Ok(Ok(reloaded)) => {
+            let sec = &reloaded.security;
             let now = time::OffsetDateTime::now_utc();
             let certs: Vec<_> = sec
                 .certificates
@@ -181,23 +183,22 @@ pub(super) async fn reload(
                 .collect();
             (
                 StatusCode::OK,
-                axum::Json(json!({ "reloaded": true, "certificates": certs })),
+                axum::Json(json!({
+                    "reloaded": true,
+                    "certificates": certs,
+                    "destinations": reloaded.rewired,
+                    "needs_restart": reloaded.needs_restart,
+                })),
             )
                 .into_response()
         }
-        Ok(Err(reason)) => {
-            tracing::error!(
-                reason,
-                "reload refused; the previous certificates stay in force"
-            );
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "reload-refused",
-                "Reload refused",
-                reason,
-            )
-            .into_response()
-        }
+        Ok(Err(reason)) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reload-refused",
+            "Reload refused",
+            reason,
+        )
+        .into_response(),
         Err(e) => super::internal(e.to_string()).into_response(),
     }
 }

@@ -71,6 +71,7 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
         "circuits": circuits,
         "certificates": security.certificates.len(),
         "certificates_expiring": expiring,
+        "last_reload": st.reloader.last(),
     }))
     .into_response()
 }

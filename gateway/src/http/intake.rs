@@ -61,7 +61,7 @@ fn taking(st: &AppState, destinations: &[String], kind: MessageKind) -> Vec<Stri
         .filter(|n| {
             st.destinations
                 .get(*n)
-                .is_none_or(|d| d.connector.takes(kind))
+                .is_none_or(|d| d.connector().takes(kind))
         })
         .cloned()
         .collect()
@@ -75,7 +75,7 @@ fn check_all(st: &AppState, destinations: &[String], body: &MessageBody) -> Resu
                 "destination `{name}` is routed to but not configured"
             )));
         };
-        d.connector
+        d.connector()
             .check(body)
             .map_err(|e| not_renderable(name, &e))?;
     }
@@ -94,7 +94,7 @@ async fn verify_all(
         let Some(d) = st.destinations.get(name) else {
             continue;
         };
-        match d.connector.verify_at_intake(body).await {
+        match d.connector().verify_at_intake(body).await {
             IntakeCheck::Passed => {}
             IntakeCheck::Refused { field, message } => {
                 return Err(Problem::new(

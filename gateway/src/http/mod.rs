@@ -45,6 +45,8 @@ pub struct AppState {
     pub exchange: Arc<crate::exchange::ExchangeSettings>,
     /// Receiving pushes from the national systems.
     pub callbacks: Arc<crate::callbacks::CallbackSettings>,
+    /// Configuration reload (SIGHUP and `POST /v1/admin/reload`).
+    pub reloader: Arc<crate::reload::Reloader>,
 }
 
 /// Builds the router.
