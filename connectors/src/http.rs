@@ -123,6 +123,8 @@ pub fn client(
         .redirect(reqwest::redirect::Policy::none())
         .tls_version_min(reqwest::tls::Version::TLS_1_2)
         .pool_idle_timeout(Duration::from_secs(60))
+        // The server certificate of each answer goes into the audit log (crate::evidence).
+        .tls_info(true)
         .user_agent(concat!("lienthong/", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -218,14 +220,30 @@ pub async fn send(
             portal: None,
         })?;
     }
+    record(&built);
     let resp = client
         .execute(built)
         .await
         .map_err(|e| transport_error(&e))?;
+    crate::evidence::record_response(&resp);
     let status = resp.status();
     let headers = resp.headers().clone();
     let text = resp.text().await.map_err(|e| transport_error(&e))?;
     Ok((status, headers, text))
+}
+
+/// Records a request about to go out for the audit log ([`crate::evidence`]).
+pub fn record(req: &reqwest::Request) {
+    let body = req
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .unwrap_or_default();
+    let signature = req
+        .headers()
+        .get("signature")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    crate::evidence::record_request(body, signature);
 }
 
 #[cfg(test)]

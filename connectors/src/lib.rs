@@ -12,6 +12,7 @@
 
 pub mod dvcqg;
 pub mod emc;
+pub mod evidence;
 pub mod follow;
 pub mod http;
 pub mod investment;

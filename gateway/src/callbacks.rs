@@ -275,6 +275,8 @@ pub fn prepare(
             dedupe_key,
             dossier_code,
             sha256: sha256_hex(body.as_bytes()),
+            // Set by the HTTP handler, which knows the connection.
+            peer_certificate_sha256: None,
             body,
             answer: source.accepted().to_string(),
             notices,

@@ -2,6 +2,7 @@
 //! `deliveries list|replay`, `certs inspect|check`, `xml sign|verify`. `anyhow` lives here, at
 //! the binary's edge.
 
+mod audit;
 mod trust;
 pub use trust::{CertsCommand, XmlCommand};
 
@@ -68,6 +69,20 @@ pub enum Command {
         #[command(subcommand)]
         command: XmlCommand,
     },
+    /// The audit log (nhật ký kiểm toán): verify the hash chain.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// `lienthong audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the whole hash chain of the store's audit log; exits non-zero naming the
+    /// first broken link (a changed, deleted or reordered record).
+    Verify,
 }
 
 /// `lienthong mapping …`.
@@ -157,6 +172,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging("text", "warn");
             let config = load(&cli.config)?;
             runtime()?.block_on(deliveries(&config, command))
+        }
+        Command::Audit { command } => {
+            init_logging("text", "warn");
+            let config = load(&cli.config)?;
+            runtime()?.block_on(audit::run(&config, command))
         }
     }
 }

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lienthong_connectors::evidence::Evidence;
 use lienthong_connectors::{MessageBody, MessageKind, OutboundMessage, Outcome};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -247,13 +248,14 @@ async fn deliver(
     let started_at = now_ms();
     let t0 = Instant::now();
     let held: Vec<i64> = batch.messages.iter().map(|m| m.seq).collect();
-    let outcome = match bad {
-        Some(e) => Outcome::reject(e),
+    let (outcome, evidence) = match bad {
+        Some(e) => (Outcome::reject(e), Evidence::default()),
         None => {
             use tracing::Instrument;
             let connector = dest.connector();
             let attempt = connector.deliver(&messages).instrument(span.clone());
-            keep_leased(store, lease, &held, attempt).await
+            // What went over the wire, for the audit log.
+            lienthong_connectors::evidence::collect(keep_leased(store, lease, &held, attempt)).await
         }
     };
     let duration_ms = i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -328,6 +330,7 @@ async fn deliver(
         duration_ms,
         outcome,
         decision,
+        evidence,
     };
     if record(store, lease, completion).await {
         let mut f = lock(in_flight);

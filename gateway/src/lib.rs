@@ -9,11 +9,13 @@
 //! - [`dispatcher`]: claims due deliveries and hands them to connectors;
 //! - [`exchange`]: receiving edXML from other centers, pushed or pulled from the axis;
 //! - [`http`]: the HTTP API (intake, tracking, admin, health);
+//! - [`audit`]: the hash-chained audit log of every message sent and received;
 //! - [`telemetry`]: Prometheus metrics;
 //! - [`reload`] and [`systemd`]: configuration reload and the service manager's notifications;
 //! - [`server`]: wires them together; `run()` takes a bound listener and a shutdown future;
 //! - [`cli`] and [`demo`]: the `lienthong` command.
 
+pub mod audit;
 pub mod breaker;
 pub mod callbacks;
 pub mod cli;

@@ -141,6 +141,11 @@ pub async fn run(
         instance.clone(),
         stop.clone(),
     ));
+    let chainer = tokio::spawn(crate::audit::chainer::run(
+        store.clone(),
+        instance.clone(),
+        stop.clone(),
+    ));
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -168,6 +173,9 @@ pub async fn run(
         None => None,
     } {
         tracing::error!(error = %e, "axis poller ended abnormally");
+    }
+    if let Err(e) = chainer.await {
+        tracing::error!(error = %e, "audit chainer ended abnormally");
     }
     if let Err(e) = retention.await {
         tracing::error!(error = %e, "retention task ended abnormally");

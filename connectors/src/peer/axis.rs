@@ -136,10 +136,12 @@ impl AxisClient {
                 reason: format!("cannot sign the request: {e}"),
             })?;
         }
+        crate::http::record(&built);
         let resp = client
             .execute(built)
             .await
             .map_err(|e| AxisError::Unavailable(format!("{operation}: {}", error_chain(&e))))?;
+        crate::evidence::record_response(&resp);
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);

@@ -90,6 +90,8 @@ pub struct Inbound {
     pub attachments: Vec<ReceivedAttachment>,
     /// The signer's subject.
     pub signer: String,
+    /// SHA-256 (hex) of the signer's certificate, for the audit log.
+    pub signer_certificate_sha256: String,
     /// The base64 `SignatureValue`, for the audit log.
     pub signature_value: String,
 }
@@ -368,6 +370,7 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
         dossier_code,
         attachments,
         signer: cert.subject.clone(),
+        signer_certificate_sha256: cert.sha256_fingerprint.clone(),
         signature_value: verified.signature_value.clone(),
     })
 }

@@ -416,6 +416,7 @@ impl Connector for PeerConnector {
         if let Some(axis) = &self.axis {
             return axis.send(&self.config.organ_id, document).await;
         }
+        crate::evidence::record_request(document.as_bytes(), None);
         let sent = self
             .client
             .post(&self.config.url)
@@ -430,6 +431,7 @@ impl Connector for PeerConnector {
             Ok(r) => r,
             Err(e) => return transport_error(&e),
         };
+        crate::evidence::record_response(&resp);
         let status = resp.status();
         let after = retry_after(resp.headers());
         let text = resp.text().await.unwrap_or_default();

@@ -277,6 +277,7 @@ pub fn prepare(
         dossier_code: m.dossier_code.clone(),
         signer: m.signer.clone(),
         signature_value: m.signature_value.clone(),
+        signer_certificate_sha256: Some(m.signer_certificate_sha256.clone()),
         sha256: sha256_hex(xml.as_bytes()),
         xml: xml.into(),
         answer,

@@ -62,6 +62,7 @@ fn refused(source: Source, e: &CallbackError) -> Response {
 pub(super) async fn post_callback(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
+    peer: Option<axum::Extension<crate::listener::PeerCertificate>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -101,7 +102,11 @@ pub(super) async fn post_callback(
     .await
     .unwrap_or_else(|e| Err(CallbackError::Internal(e.to_string())));
     let receipt = match prepared {
-        Ok(p) => callbacks::with_event(p, &st.store, &st.destinations).await,
+        Ok(mut p) => {
+            p.receipt.peer_certificate_sha256 =
+                peer.map(|axum::Extension(c)| c.info.sha256_fingerprint.clone());
+            callbacks::with_event(p, &st.store, &st.destinations).await
+        }
         Err(e) => return refused(source, &e),
     };
     match callbacks::commit(&st.store, receipt).await {

@@ -23,6 +23,8 @@ pub struct CallbackReceipt {
     pub body: String,
     /// Its SHA-256.
     pub sha256: String,
+    /// SHA-256 (hex) of the client certificate it came with over mTLS, for the audit log.
+    pub peer_certificate_sha256: Option<String>,
     /// The success answer, kept for repeats.
     pub answer: String,
     /// Notices for the center.

@@ -79,6 +79,8 @@ pub struct Completion {
     pub outcome: Outcome,
     /// What happens next.
     pub decision: Decision,
+    /// What went over the wire (for the audit log).
+    pub evidence: lienthong_connectors::evidence::Evidence,
 }
 
 /// What a replay request came to.

@@ -53,6 +53,8 @@ pub struct ExchangeReceipt {
     pub signer: String,
     /// XML-DSig SignatureValue.
     pub signature_value: String,
+    /// SHA-256 (hex) of the signing certificate, for the audit log.
+    pub signer_certificate_sha256: Option<String>,
     /// The document as received.
     pub xml: std::sync::Arc<str>,
     /// Its SHA-256.

@@ -25,6 +25,8 @@ macro_rules! on_backend {
     };
 }
 
+mod audit;
+pub use audit::{AuditStamp, AuditStatus};
 mod callbacks;
 mod delivery;
 mod exchange;

@@ -6,6 +6,7 @@
 use tokio::sync::oneshot;
 
 use super::StoreError;
+use super::audit::AuditStamp;
 use super::callbacks::{CallbackOutcome, CallbackReceipt};
 use super::delivery::{Claim, ClaimedBatch, Completion, Release, ReplayOutcome};
 use super::exchange::{ExchangeReceipt, ReceiptOutcome};
@@ -31,6 +32,10 @@ pub(super) enum Op {
     Callback(Box<CallbackReceipt>, Reply<CallbackOutcome>),
     Followup(Box<FollowupUpdate>, Reply<FollowupOutcome>),
     Purge(PurgePlan, Reply<Purged>),
+    /// Link at most this many unlinked audit records into the chain.
+    LinkAudit(i64, Reply<u64>),
+    /// Record a time-stamp of the chain head.
+    StampAudit(Box<AuditStamp>, Reply<()>),
     /// Job, owner, lease length (ms).
     AcquireJob(String, String, i64, Reply<bool>),
     /// Job, owner.
@@ -90,7 +95,8 @@ impl Op {
                 }),
             ),
             Self::Complete(.., tx) | Self::ReleaseJob(.., tx) => send(tx, result.map(|_| ())),
-            Self::Release(_, tx) | Self::Renew(.., tx) => send(
+            Self::StampAudit(_, tx) => send(tx, result.map(|_| ())),
+            Self::Release(_, tx) | Self::Renew(.., tx) | Self::LinkAudit(_, tx) => send(
                 tx,
                 result.and_then(|d| match d {
                     Done::Count(n) => Ok(n),

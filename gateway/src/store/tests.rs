@@ -72,6 +72,7 @@ lienthong_tests::on_both_stores!(
     a_dead_instances_lease_is_taken_over_and_its_late_completion_ignored,
     a_job_runs_in_one_instance_at_a_time,
     concurrent_repeats_are_stored_once_and_get_the_original_answer,
+    audit_records_are_written_with_what_they_record_and_linked_in_order,
 );
 
 fn msg(id: &str, kind: MessageKind) -> NewMessage {
@@ -131,6 +132,7 @@ fn done(b: &ClaimedBatch, decision: Decision, outcome: Outcome) -> Completion {
         duration_ms: 1,
         outcome,
         decision,
+        evidence: lienthong_connectors::evidence::Evidence::default(),
     }
 }
 
@@ -143,6 +145,7 @@ fn payment_push(answer: &str, notices: Vec<NewMessage>) -> CallbackReceipt {
         dossier_code: "A".into(),
         body: "{}".into(),
         sha256: "s".into(),
+        peer_certificate_sha256: Some("cd".repeat(32)),
         answer: answer.into(),
         notices,
         event_intake: None,
@@ -863,5 +866,65 @@ async fn concurrent_repeats_are_stored_once_and_get_the_original_answer(f: Fixtu
     for s in stores {
         s.close().await;
     }
+    f.finish().await;
+}
+
+async fn audit_records_are_written_with_what_they_record_and_linked_in_order(f: Fixture) {
+    let s = f.open().await;
+    s.intake_dossier(dossier("A", "sha-a"))
+        .await
+        .expect("intake");
+    // A repeat stores nothing new, so it has no record.
+    s.intake_dossier(dossier("A", "sha-a"))
+        .await
+        .expect("repeat");
+    s.intake_event(event("A", 1)).await.expect("event");
+    let batches = s.claim(claim(10, 10)).await.expect("claim");
+    let mut c = done(&batches[0], Decision::Delivered, delivered());
+    c.evidence = lienthong_connectors::evidence::Evidence {
+        payload_sha256: Some("ab".repeat(32)),
+        signature: Some("sig1=:x:".into()),
+        peer_certificate_sha256: Some("ef".repeat(32)),
+    };
+    s.complete("t", vec![c]).await.expect("complete");
+    s.receive_callback(payment_push("ok", vec![]))
+        .await
+        .expect("push");
+    assert_eq!(s.audit_status().await.expect("status").unlinked, 4);
+    assert_eq!(s.link_audit(2).await.expect("link"), 2, "at most the limit");
+    assert_eq!(s.link_audit(100).await.expect("link"), 2);
+    assert_eq!(s.link_audit(100).await.expect("link"), 0);
+    let all = s.audit_page(0, 100).await.expect("page");
+    assert_eq!(crate::audit::verify(&all), Ok(4));
+    let summary: Vec<_> = all
+        .iter()
+        .map(|r| {
+            (
+                r.seq,
+                r.direction.as_str(),
+                r.peer.as_str(),
+                r.message_id.as_str(),
+                r.outcome.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "received", "center", "A", "accepted"),
+            (2, "received", "center", "e1", "accepted"),
+            (3, "sent", "dvcqg", "A-d", "delivered"),
+            (4, "received", "callback:payment", "GD-1", "stored"),
+        ]
+    );
+    assert_eq!(all[0].payload_sha256.as_deref(), Some("sha-a"));
+    assert_eq!(all[2].signature.as_deref(), Some("sig1=:x:"));
+    assert_eq!(all[2].peer_certificate_sha256, Some("ef".repeat(32)));
+    assert_eq!(all[3].peer_certificate_sha256, Some("cd".repeat(32)));
+    let status = s.audit_status().await.expect("status");
+    assert_eq!((status.length, status.unlinked), (4, 0));
+    assert_eq!(status.head_hash.as_deref(), Some(all[3].hash.as_str()));
+    assert_eq!(s.audit_of_dossier("A").await.expect("dossier").len(), 4);
+    s.close().await;
     f.finish().await;
 }

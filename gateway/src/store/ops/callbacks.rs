@@ -31,6 +31,20 @@ pub(super) async fn receive(
     .execute(&mut *conn)
     .await?;
     queue(conn, &r.dossier_code, &r.notices, now).await?;
+    super::audit::append(
+        conn,
+        &crate::audit::AuditEntry {
+            direction: crate::audit::Direction::Received,
+            peer: source.clone(),
+            dossier_code: r.dossier_code.clone(),
+            message_id: r.dedupe_key.clone(),
+            payload_sha256: Some(r.sha256.clone()),
+            signature: None,
+            peer_certificate_sha256: r.peer_certificate_sha256.clone(),
+            outcome: "stored".to_owned(),
+        },
+    )
+    .await?;
     if let Some(e) = &r.event_intake {
         // An event the dossier's state does not allow is not recorded; the push still is.
         let outcome = super::intake::event(conn, e).await?;

@@ -222,6 +222,9 @@ pub(super) async fn complete(
             .execute(&mut *conn)
             .await?
             .rows_affected();
+            // The audit log records what was sent, even when the attempt itself is not recorded
+            // below (it went over the wire all the same).
+            super::audit::append_sent(conn, seq, &c.evidence, c.outcome.label()).await?;
             if updated == 0 {
                 // The lease ran out and another instance has the message now (or will): its
                 // attempt is the one recorded.

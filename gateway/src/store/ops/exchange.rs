@@ -166,6 +166,20 @@ pub(super) async fn receive(
     .execute(&mut *conn)
     .await?;
     queue(conn, &r.dossier_code, &r.notices, now).await?;
+    super::audit::append(
+        conn,
+        &crate::audit::AuditEntry {
+            direction: crate::audit::Direction::Received,
+            peer: r.source.clone(),
+            dossier_code: r.dossier_code.clone(),
+            message_id: r.document_id.clone(),
+            payload_sha256: Some(r.sha256.clone()),
+            signature: Some(r.signature_value.clone()),
+            peer_certificate_sha256: r.signer_certificate_sha256.clone(),
+            outcome: effect.to_owned(),
+        },
+    )
+    .await?;
     Ok(ReceiptOutcome::Stored {
         answer: r.answer.clone(),
         effect: effect.to_owned(),

@@ -7,6 +7,7 @@
 //! claim statement) the code branches on `DIALECT`. Compiling one source per driver keeps both
 //! stores' behaviour identical without sqlx's generic-executor trait bounds on every function.
 
+mod audit;
 mod callbacks;
 mod dedupe;
 mod delivery;
@@ -18,15 +19,40 @@ pub(in crate::store) mod reads;
 mod retention;
 
 use super::{Conn, DIALECT, Db, Pool};
+use crate::audit::{AuditEntry, Direction};
 use crate::store::Dialect;
+use crate::store::intake::IntakeOutcome;
 use crate::store::op::{Done, Op};
 
 /// Runs one operation on `conn`, inside the transaction the backend opened.
 pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, sqlx::Error> {
     Ok(match op {
-        Op::NewDossier(d, _) => Done::Intake(intake::new_dossier(conn, d).await?),
-        Op::ReplaceDossier(d, _) => Done::Intake(intake::replace_dossier(conn, d).await?),
-        Op::Event(e, _) => Done::Intake(intake::event(conn, e).await?),
+        Op::NewDossier(d, _) => {
+            let out = intake::new_dossier(conn, d).await?;
+            if matches!(out, IntakeOutcome::Accepted(_)) {
+                audit::append(conn, &from_center(&d.code, &d.code, &d.sha256)).await?;
+            }
+            Done::Intake(out)
+        }
+        Op::ReplaceDossier(d, _) => {
+            let out = intake::replace_dossier(conn, d).await?;
+            if matches!(out, IntakeOutcome::Accepted(_)) {
+                audit::append(conn, &from_center(&d.code, &d.code, &d.sha256)).await?;
+            }
+            Done::Intake(out)
+        }
+        Op::Event(e, _) => {
+            let out = intake::event(conn, e).await?;
+            if matches!(out, IntakeOutcome::Accepted(_)) {
+                audit::append(conn, &from_center(&e.dossier_code, &e.event_id, &e.sha256)).await?;
+            }
+            Done::Intake(out)
+        }
+        Op::LinkAudit(limit, _) => Done::Count(audit::link(conn, *limit).await?),
+        Op::StampAudit(s, _) => {
+            audit::stamp(conn, s.seq, &s.hash, &s.tsa, &s.token).await?;
+            Done::Unit
+        }
         Op::Claim(c, _) => Done::Claimed(delivery::claim(conn, c).await?),
         Op::Renew(owner, seqs, lease_ms, _) => {
             Done::Count(delivery::renew(conn, owner, seqs, *lease_ms).await?)
@@ -50,6 +76,20 @@ pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, 
         }
         Op::Stop(_) => Done::Unit,
     })
+}
+
+/// The audit record of what the center submitted (a dossier, its new data, a status event).
+fn from_center(dossier_code: &str, message_id: &str, sha256: &str) -> AuditEntry {
+    AuditEntry {
+        direction: Direction::Received,
+        peer: "center".to_owned(),
+        dossier_code: dossier_code.to_owned(),
+        message_id: message_id.to_owned(),
+        payload_sha256: Some(sha256.to_owned()),
+        signature: None,
+        peer_certificate_sha256: None,
+        outcome: "accepted".to_owned(),
+    }
 }
 
 /// The statement for this dialect: PostgreSQL's when it needs a row lock or `SKIP LOCKED` that

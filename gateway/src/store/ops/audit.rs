@@ -1,0 +1,126 @@
+//! The audit log's SQL: appending records unlinked, linking them into the chain, time-stamps.
+
+use sqlx::Row;
+
+use super::Conn;
+use crate::audit::{AuditEntry, AuditRecord, Direction, GENESIS, link_hash};
+use crate::store::now_ms;
+
+/// Appends `entry`, unlinked, in the caller's transaction.
+pub(super) async fn append(conn: &mut Conn, entry: &AuditEntry) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, direction, peer, dossier_code, message_id, payload_sha256, signature,
+                                peer_certificate_sha256, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(now_ms())
+    .bind(entry.direction.as_str())
+    .bind(&entry.peer)
+    .bind(&entry.dossier_code)
+    .bind(&entry.message_id)
+    .bind(&entry.payload_sha256)
+    .bind(&entry.signature)
+    .bind(&entry.peer_certificate_sha256)
+    .bind(&entry.outcome)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Appends a `sent` record for each message `seqs` of one attempt (one request may carry several).
+pub(super) async fn append_sent(
+    conn: &mut Conn,
+    seq: i64,
+    evidence: &lienthong_connectors::evidence::Evidence,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, direction, peer, dossier_code, message_id, payload_sha256, signature,
+                                peer_certificate_sha256, outcome)
+         SELECT $1, 'sent', destination, dossier_code, id, $2, $3, $4, $5 FROM messages WHERE seq = $6",
+    )
+    .bind(now_ms())
+    .bind(&evidence.payload_sha256)
+    .bind(&evidence.signature)
+    .bind(&evidence.peer_certificate_sha256)
+    .bind(outcome)
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Links at most `limit` unlinked records after the chain's head, in the order they were
+/// written; returns how many.
+pub(super) async fn link(conn: &mut Conn, limit: i64) -> Result<u64, sqlx::Error> {
+    let head = sqlx::query(
+        "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (mut seq, mut prev) = match head {
+        Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+        None => (0, GENESIS.to_owned()),
+    };
+    let rows = sqlx::query(
+        "SELECT id, at, direction, peer, dossier_code, message_id, payload_sha256, signature,
+                peer_certificate_sha256, outcome
+         FROM audit_log WHERE seq IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut linked = 0;
+    for row in rows {
+        let id: i64 = row.try_get(0)?;
+        let direction: String = row.try_get(2)?;
+        seq += 1;
+        let mut r = AuditRecord {
+            seq,
+            at: row.try_get(1)?,
+            direction: Direction::parse(&direction).unwrap_or(Direction::Received),
+            peer: row.try_get(3)?,
+            dossier_code: row.try_get(4)?,
+            message_id: row.try_get(5)?,
+            payload_sha256: row.try_get(6)?,
+            signature: row.try_get(7)?,
+            peer_certificate_sha256: row.try_get(8)?,
+            outcome: row.try_get(9)?,
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        };
+        r.hash = link_hash(&prev, &r);
+        sqlx::query("UPDATE audit_log SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4 AND seq IS NULL")
+            .bind(seq)
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        prev = r.hash;
+        linked += 1;
+    }
+    Ok(linked)
+}
+
+/// Records an RFC 3161 time-stamp token over the hash of record `seq`.
+pub(super) async fn stamp(
+    conn: &mut Conn,
+    seq: i64,
+    hash: &str,
+    tsa: &str,
+    token: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_stamps (seq, hash, tsa, token, stamped_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (seq) DO NOTHING",
+    )
+    .bind(seq)
+    .bind(hash)
+    .bind(tsa)
+    .bind(token)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
