@@ -60,6 +60,8 @@ pub struct Config {
     pub callbacks: CallbacksConfig,
     /// `[retention]`: purging old data.
     pub retention: RetentionConfig,
+    /// `[deadlines]`: how deadline statistics are counted.
+    pub deadlines: DeadlinesConfig,
     /// The file this was loaded from (reloads read it again).
     pub source: Option<PathBuf>,
 }
@@ -392,6 +394,27 @@ impl Default for ExchangeConfig {
             max_age: default_exchange_max_age(),
             max_skew: default_exchange_skew(),
             pull: None,
+        }
+    }
+}
+
+/// `[deadlines]`: how the deadline statistics (hạn giải quyết) are counted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlinesConfig {
+    /// A dossier not returned whose due date is this close is "due soon" (sắp đến hạn).
+    #[serde(default = "default_due_soon", with = "serde_duration")]
+    pub due_soon: Duration,
+}
+
+const fn default_due_soon() -> Duration {
+    Duration::from_secs(2 * 86_400)
+}
+
+impl Default for DeadlinesConfig {
+    fn default() -> Self {
+        Self {
+            due_soon: default_due_soon(),
         }
     }
 }
@@ -856,6 +879,7 @@ struct Parts {
     exchange: Option<ExchangeConfig>,
     callbacks: Option<CallbacksConfig>,
     retention: Option<RetentionConfig>,
+    deadlines: Option<DeadlinesConfig>,
     destinations: BTreeMap<String, DestinationConfig>,
     /// Every destination name declared, including those that did not parse.
     declared: std::collections::BTreeSet<String>,
@@ -1192,6 +1216,7 @@ impl Parts {
             exchange: self.exchange?,
             callbacks: self.callbacks?,
             retention: self.retention?,
+            deadlines: self.deadlines?,
             source: None,
         })
     }
@@ -1246,6 +1271,10 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         Some(v) => section::<RetentionConfig>("retention", v, errors),
         None => Some(RetentionConfig::default()),
     };
+    let deadlines = match take("deadlines") {
+        Some(v) => section::<DeadlinesConfig>("deadlines", v, errors),
+        None => Some(DeadlinesConfig::default()),
+    };
     let callbacks = match take("callbacks") {
         Some(v) => section::<CallbacksConfig>("callbacks", v, errors),
         None => Some(CallbacksConfig::default()),
@@ -1288,6 +1317,7 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         signing,
         exchange,
         callbacks,
+        deadlines,
         retention,
         destinations,
         declared,

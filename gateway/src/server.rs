@@ -95,6 +95,8 @@ pub async fn run(
                 .map_err(ServerError::Callbacks)?,
         ),
         reloader: reloader.clone(),
+        due_soon: config.deadlines.due_soon,
+        tsa_configured: false,
     });
     if state.admin_token.is_none() {
         tracing::warn!("no server.admin_token: the admin API answers loopback clients only");

@@ -33,6 +33,7 @@ pub async fn from_outside(
         .map(|d| Box::new(DossierContext::of(&d)));
     let stored = serde_json::to_string(&event).map_err(|e| e.to_string())?;
     let (event_id, status) = (event.id.clone(), event.status);
+    let facts = crate::deadlines::EventFacts::of(&event);
     let body = MessageBody::Progress(ProgressInput {
         dossier_code: code.to_owned(),
         event,
@@ -71,5 +72,6 @@ pub async fn from_outside(
         status,
         body: stored,
         messages,
+        facts,
     })
 }

@@ -14,6 +14,11 @@ use crate::breaker::CircuitState;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Buckets of `lienthong_store_op_seconds`.
+const STORE_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
 /// Buckets of `lienthong_delivery_attempt_seconds`.
 const ATTEMPT_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -30,12 +35,25 @@ pub fn handle() -> &'static PrometheusHandle {
                 ),
                 ATTEMPT_BUCKETS,
             )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "lienthong_store_op_seconds".to_owned(),
+                    ),
+                    STORE_BUCKETS,
+                )
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Fails only if another recorder is installed (a second server in one process):
         // then this handle simply sees no updates, which is harmless.
         let _ = metrics::set_global_recorder(recorder);
+        gauge!(
+            "lienthong_build_info",
+            "version" => env!("CARGO_PKG_VERSION"),
+        )
+        .set(1.0);
         handle
     })
 }
@@ -109,4 +127,31 @@ pub fn purged(what: &'static str, n: u64) {
 /// One round of the axis poller ended (`ok` or `failed`).
 pub fn pull_round(outcome: &'static str) {
     counter!("lienthong_exchange_pull_rounds_total", "outcome" => outcome).increment(1);
+}
+
+/// One store operation ended, `seconds` after it was submitted (commit included).
+pub fn store_op(op: &'static str, seconds: f64, ok: bool) {
+    histogram!("lienthong_store_op_seconds", "op" => op).record(seconds);
+    if !ok {
+        counter!("lienthong_store_op_errors_total", "op" => op).increment(1);
+    }
+}
+
+/// The audit chain's state, read from the store at scrape time: records linked, records waiting
+/// to be linked, and — when a TSA is configured — how far the last RFC 3161 time-stamp is
+/// behind the head (seconds between the head record's time and the last stamped record's, the
+/// head's age when nothing is stamped yet, 0 when the head is stamped).
+pub fn audit_chain(length: i64, unlinked: i64, stamp_lag_seconds: Option<f64>) {
+    gauge!("lienthong_audit_chain_length").set(length as f64);
+    gauge!("lienthong_audit_unlinked").set(unlinked as f64);
+    if let Some(lag) = stamp_lag_seconds {
+        gauge!("lienthong_audit_timestamp_lag_seconds").set(lag);
+    }
+}
+
+/// Dossiers of `agency` in deadline `state` (on_time, late, overdue, due_soon, in_progress,
+/// closed, no_due_date), as of the scrape.
+pub fn deadline(agency: &str, state: &'static str, count: i64) {
+    gauge!("lienthong_dossiers_by_deadline", "agency" => agency.to_owned(), "state" => state)
+        .set(count as f64);
 }

@@ -139,6 +139,7 @@ fn effect_of(
     match &m.status_code {
         None => {
             let business = m.business_doc_type.unwrap_or(0);
+            let mut facts = None;
             let dossier = match m.dossier_data() {
                 Some(a) => {
                     let bytes = a.bytes()?;
@@ -154,6 +155,7 @@ fn effect_of(
                             a.content_id, d.code, m.dossier_code
                         )));
                     }
+                    facts = Some(crate::deadlines::DossierFacts::of(&d));
                     serde_json::to_value(&d).map_err(|e| InboundError::Malformed(e.to_string()))?
                 }
                 None => json!({
@@ -196,6 +198,7 @@ fn effect_of(
                     body,
                     status: DossierStatus::Registered.as_str().to_owned(),
                     reply_destination: peer.destination.clone(),
+                    facts,
                 },
                 "exchange.dossier",
                 notice,

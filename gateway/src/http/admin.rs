@@ -24,7 +24,11 @@ pub const STATES: &[&str] = &[
     "cancelled",
 ];
 
-fn authorize(st: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Result<(), Problem> {
+pub(super) fn authorize(
+    st: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(), Problem> {
     match &st.admin_token {
         Some(token) => {
             let presented = headers

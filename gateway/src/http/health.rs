@@ -78,7 +78,16 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: Prometheus text format. Queue depths and the oldest undelivered age are read
 /// from the store now; everything else was counted as it happened.
-pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+pub(super) async fn metrics(
+    State(st): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    // Guarded like the admin API: the admin token when configured (or the client certificate
+    // rules of [server.tls]), loopback clients otherwise.
+    if let Err(p) = super::admin::authorize(&st, &headers, peer) {
+        return p.into_response();
+    }
     let handle = telemetry::handle();
     match st.store.delivery_counts().await {
         Ok(counts) => {
@@ -106,6 +115,35 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     }
     for (name, d) in &st.destinations {
         telemetry::circuit(name, d.breaker.state());
+    }
+    match st.store.audit_status().await {
+        Ok(a) => {
+            let lag = st.tsa_configured.then(|| {
+                let lag_ms = match (a.head_at, a.stamped_record_at) {
+                    (Some(head), Some(stamped)) => head - stamped,
+                    (Some(head), None) => now_ms() - head,
+                    (None, _) => 0,
+                };
+                lag_ms.max(0) as f64 / 1000.0
+            });
+            telemetry::audit_chain(a.length, a.unlinked, lag);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the audit chain"),
+    }
+    let due_soon = i64::try_from(st.due_soon.as_millis()).unwrap_or(i64::MAX);
+    match st
+        .store
+        .deadline_counts((i64::MIN, i64::MAX), now_ms(), due_soon)
+        .await
+    {
+        Ok(groups) => {
+            for line in crate::deadlines::Stats::from_groups(&groups).by_agency {
+                for (state, n) in line.counts.states() {
+                    telemetry::deadline(&line.code, state, n);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read deadlines"),
     }
     handle.run_upkeep();
     (

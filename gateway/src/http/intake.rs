@@ -212,6 +212,7 @@ struct Prepared {
     status: String,
     answer: String,
     messages: Vec<NewMessage>,
+    facts: crate::deadlines::DossierFacts,
 }
 
 /// Checks that the dossier renders for every destination (and passes their own checks) and
@@ -226,6 +227,7 @@ async fn prepare(
     let sha256 = sha256_hex(stored.as_bytes());
     let code = dossier.code.clone();
     let status = dossier.status.as_str().to_owned();
+    let facts = crate::deadlines::DossierFacts::of(&dossier);
     let message = MessageBody::Dossier {
         op,
         dossier: Box::new(dossier),
@@ -242,6 +244,7 @@ async fn prepare(
         status,
         answer,
         messages,
+        facts,
     })
 }
 
@@ -273,6 +276,7 @@ async fn post_dossier_inner(
             destinations,
             answer: p.answer,
             messages: p.messages,
+            facts: p.facts,
         })
         .await
         .map_err(|e| store_unavailable(&e))?;
@@ -313,6 +317,7 @@ async fn put_dossier_inner(
             status: p.status,
             answer: p.answer,
             messages: p.messages,
+            facts: p.facts,
         })
         .await
         .map_err(|e| store_unavailable(&e))?;
@@ -338,6 +343,7 @@ async fn post_event_inner(
     let sha256 = sha256_hex(stored.as_bytes());
     let event_id = event.id.clone();
     let status = event.status;
+    let facts = crate::deadlines::EventFacts::of(&event);
     let message = MessageBody::Progress(ProgressInput {
         dossier: context,
         response_for,
@@ -358,6 +364,7 @@ async fn post_event_inner(
             sha256,
             answer,
             messages: msgs,
+            facts,
         })
         .await
         .map_err(|e| store_unavailable(&e))?;

@@ -11,6 +11,7 @@ pub mod guard;
 mod health;
 mod intake;
 pub mod problem;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -47,12 +48,20 @@ pub struct AppState {
     pub callbacks: Arc<crate::callbacks::CallbackSettings>,
     /// Configuration reload (SIGHUP and `POST /v1/admin/reload`).
     pub reloader: Arc<crate::reload::Reloader>,
+    /// `[deadlines] due_soon`.
+    pub due_soon: std::time::Duration,
+    /// Whether the audit chain head is time-stamped (`[audit.tsa]`), so its lag is a metric.
+    pub tsa_configured: bool,
 }
 
 /// Builds the router.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/v1/dossiers", post(intake::post_dossier))
+        .route(
+            "/v1/dossiers",
+            post(intake::post_dossier).get(stats::list_dossiers),
+        )
+        .route("/v1/stats", get(stats::get_stats))
         .route(
             "/v1/dossiers/{code}",
             get(intake::get_dossier).put(intake::put_dossier),

@@ -24,6 +24,8 @@ pub enum ReceiptEffect {
         status: String,
         /// Where statuses about it go (the sender's peer destination).
         reply_destination: String,
+        /// Its deadline facts, when the canonical dossier came with it.
+        facts: Option<crate::deadlines::DossierFacts>,
     },
     /// A status message about a dossier exchanged with the sender.
     Status {

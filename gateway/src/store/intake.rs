@@ -38,6 +38,8 @@ pub struct NewDossier {
     pub answer: String,
     /// One message per destination.
     pub messages: Vec<NewMessage>,
+    /// What its deadline statistics are computed from.
+    pub facts: crate::deadlines::DossierFacts,
 }
 
 /// New data for an existing dossier (`PUT`).
@@ -55,6 +57,8 @@ pub struct ReplaceDossier {
     pub answer: String,
     /// One refresh per destination the dossier went to.
     pub messages: Vec<NewMessage>,
+    /// What its deadline statistics are computed from (a new due date, say).
+    pub facts: crate::deadlines::DossierFacts,
 }
 
 /// A status event with its progress messages.
@@ -74,6 +78,8 @@ pub struct EventIntake {
     pub answer: String,
     /// One progress message per destination of the dossier.
     pub messages: Vec<NewMessage>,
+    /// What it changes in the dossier's deadline.
+    pub facts: crate::deadlines::EventFacts,
 }
 
 /// What an intake operation came to.

@@ -28,6 +28,8 @@ macro_rules! on_backend {
 mod audit;
 pub use audit::{AuditStamp, AuditStatus};
 mod callbacks;
+mod deadlines;
+pub use deadlines::OverdueDossier;
 mod delivery;
 mod exchange;
 mod followups;
@@ -236,11 +238,16 @@ impl Store {
         op: op::Op,
         rx: oneshot::Receiver<Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        let name = op.name();
+        let started = std::time::Instant::now();
         match &*self.backend {
             Backend::Sqlite(s) => s.submit(op).await?,
             Backend::Postgres(p) => p.run(op, &self.work).await,
         }
-        rx.await.map_err(|_| StoreError::Closed)?
+        let result = rx.await.map_err(|_| StoreError::Closed)?;
+        // Until the commit, queueing in the SQLite writer included: what a caller waits.
+        crate::telemetry::store_op(name, started.elapsed().as_secs_f64(), result.is_ok());
+        result
     }
 
     /// Stops the store after what it holds is committed.

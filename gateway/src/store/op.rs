@@ -72,6 +72,29 @@ impl Op {
             )
     }
 
+    /// A short name for metrics.
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            Self::NewDossier(..) => "intake_dossier",
+            Self::ReplaceDossier(..) => "replace_dossier",
+            Self::Event(..) => "intake_event",
+            Self::Claim(..) => "claim",
+            Self::Renew(..) => "renew",
+            Self::Complete(..) => "complete",
+            Self::Release(..) => "release",
+            Self::Replay(..) => "replay",
+            Self::Receive(..) => "receive_exchange",
+            Self::Callback(..) => "receive_callback",
+            Self::Followup(..) => "followup",
+            Self::Purge(..) => "purge",
+            Self::LinkAudit(..) => "link_audit",
+            Self::StampAudit(..) => "stamp_audit",
+            Self::AcquireJob(..) => "acquire_job",
+            Self::ReleaseJob(..) => "release_job",
+            Self::Stop(..) => "stop",
+        }
+    }
+
     /// Sends the result to the caller (who may have gone: then nobody hears it).
     pub(super) fn answer(self, result: Result<Done, StoreError>) {
         fn send<T>(tx: Reply<T>, r: Result<T, StoreError>) {

@@ -73,6 +73,7 @@ lienthong_tests::on_both_stores!(
     a_job_runs_in_one_instance_at_a_time,
     concurrent_repeats_are_stored_once_and_get_the_original_answer,
     audit_records_are_written_with_what_they_record_and_linked_in_order,
+    deadlines_are_counted_as_of_a_moment,
 );
 
 fn msg(id: &str, kind: MessageKind) -> NewMessage {
@@ -93,6 +94,7 @@ fn dossier(code: &str, sha: &str) -> NewDossier {
         destinations: vec!["dvcqg".into()],
         answer: format!("answer-{code}"),
         messages: vec![msg(&format!("{code}-d"), MessageKind::Dossier)],
+        facts: crate::deadlines::DossierFacts::default(),
     }
 }
 
@@ -105,6 +107,7 @@ fn event(code: &str, n: u32) -> EventIntake {
         sha256: format!("sha-{n}"),
         answer: format!("ev-{n}"),
         messages: vec![msg(&format!("{code}-p{n}"), MessageKind::Progress)],
+        facts: crate::deadlines::EventFacts::default(),
     }
 }
 
@@ -925,6 +928,71 @@ async fn audit_records_are_written_with_what_they_record_and_linked_in_order(f: 
     assert_eq!((status.length, status.unlinked), (4, 0));
     assert_eq!(status.head_hash.as_deref(), Some(all[3].hash.as_str()));
     assert_eq!(s.audit_of_dossier("A").await.expect("dossier").len(), 4);
+    s.close().await;
+    f.finish().await;
+}
+
+async fn deadlines_are_counted_as_of_a_moment(f: Fixture) {
+    let s = f.open().await;
+    let day = 86_400_000;
+    let t = 1_800_000_000_000;
+    let facts = |agency: &str, due: Option<i64>| crate::deadlines::DossierFacts {
+        due_at: due,
+        received_at: t - 20 * day,
+        agency_code: agency.into(),
+        procedure_code: "P".into(),
+        field_code: None,
+    };
+    for (code, agency, due) in [
+        ("ON", "A", Some(t - day)),
+        ("LATE", "A", Some(t - 3 * day)),
+        ("OVER", "B", Some(t - day)),
+        ("SOON", "B", Some(t + day)),
+        ("FAR", "B", Some(t + 10 * day)),
+        ("NONE", "B", None),
+    ] {
+        let mut d = dossier(code, "x");
+        d.facts = facts(agency, due);
+        s.intake_dossier(d).await.expect("intake");
+    }
+    for (code, at) in [("ON", t - 2 * day), ("LATE", t - day)] {
+        let mut e = event(code, 1);
+        e.status = DossierStatus::Returned;
+        e.facts.returned_at = Some(at);
+        s.intake_event(e).await.expect("returned");
+    }
+    let groups = s
+        .deadline_counts((i64::MIN, i64::MAX), t, 2 * day)
+        .await
+        .expect("counts");
+    let stats = crate::deadlines::Stats::from_groups(&groups);
+    let c = stats.totals;
+    assert_eq!(
+        (
+            c.on_time,
+            c.late,
+            c.overdue,
+            c.due_soon,
+            c.in_progress,
+            c.no_due_date,
+            c.total
+        ),
+        (1, 1, 1, 1, 1, 1, 6)
+    );
+    assert_eq!(stats.by_agency.len(), 2);
+    assert_eq!(stats.by_agency[0].counts.total, 2);
+    // Before the returns happened, both returned dossiers were still in progress or overdue.
+    let earlier = crate::deadlines::Stats::from_groups(
+        &s.deadline_counts((i64::MIN, i64::MAX), t - 4 * day, 2 * day)
+            .await
+            .expect("counts"),
+    );
+    assert_eq!((earlier.totals.on_time, earlier.totals.late), (0, 0));
+    let overdue = s.overdue(t, 10).await.expect("overdue");
+    assert_eq!(
+        overdue.iter().map(|o| o.code.as_str()).collect::<Vec<_>>(),
+        ["OVER"]
+    );
     s.close().await;
     f.finish().await;
 }

@@ -45,6 +45,7 @@ pub(super) async fn receive(
             sha256,
             status,
             reply_destination,
+            facts,
         } => {
             let effect = match &existing {
                 None if *business_doc_type == 1 => return Ok(ReceiptOutcome::UnknownDossier),
@@ -68,6 +69,7 @@ pub(super) async fn receive(
                     .bind(&r.document_id)
                     .execute(&mut *conn)
                     .await?;
+                    set_facts(conn, &r.dossier_code, facts.as_ref()).await?;
                     "created"
                 }
                 Some((_, destinations, origin))
@@ -101,6 +103,7 @@ pub(super) async fn receive(
                     .bind(&r.dossier_code)
                     .execute(&mut *conn)
                     .await?;
+                    set_facts(conn, &r.dossier_code, facts.as_ref()).await?;
                     "updated"
                 }
             };
@@ -184,4 +187,26 @@ pub(super) async fn receive(
         answer: r.answer.clone(),
         effect: effect.to_owned(),
     })
+}
+
+/// Writes a received dossier's deadline facts (when its canonical data came with it).
+async fn set_facts(
+    conn: &mut Conn,
+    code: &str,
+    facts: Option<&crate::deadlines::DossierFacts>,
+) -> Result<(), sqlx::Error> {
+    let Some(f) = facts else { return Ok(()) };
+    sqlx::query(
+        "UPDATE dossiers SET due_at = $1, received_at = $2, agency_code = $3, procedure_code = $4, field_code = $5
+         WHERE code = $6",
+    )
+    .bind(f.due_at)
+    .bind(f.received_at)
+    .bind(&f.agency_code)
+    .bind(&f.procedure_code)
+    .bind(&f.field_code)
+    .bind(code)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

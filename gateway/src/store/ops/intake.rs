@@ -40,8 +40,9 @@ pub(super) async fn new_dossier(
     // On PostgreSQL a concurrent insert of the same code (another instance) makes this wait for
     // it to commit, then do nothing: the repeat is recognised below.
     let inserted = sqlx::query(
-        "INSERT INTO dossiers (code, body, body_sha256, status, destinations, version, intake_answer, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7) ON CONFLICT (code) DO NOTHING",
+        "INSERT INTO dossiers (code, body, body_sha256, status, destinations, version, intake_answer, created_at, updated_at,
+                               due_at, received_at, agency_code, procedure_code, field_code)
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7, $8, $9, $10, $11, $12) ON CONFLICT (code) DO NOTHING",
     )
     .bind(&d.code)
     .bind(&d.body)
@@ -50,6 +51,11 @@ pub(super) async fn new_dossier(
     .bind(destinations)
     .bind(&d.answer)
     .bind(now)
+    .bind(d.facts.due_at)
+    .bind(d.facts.received_at)
+    .bind(&d.facts.agency_code)
+    .bind(&d.facts.procedure_code)
+    .bind(&d.facts.field_code)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -94,7 +100,8 @@ pub(super) async fn replace_dossier(
     }
     let now = now_ms();
     sqlx::query(
-        "UPDATE dossiers SET body = $1, body_sha256 = $2, status = $3, version = version + 1, updated_at = $4
+        "UPDATE dossiers SET body = $1, body_sha256 = $2, status = $3, version = version + 1, updated_at = $4,
+                due_at = $6, received_at = $7, agency_code = $8, procedure_code = $9, field_code = $10
          WHERE code = $5",
     )
     .bind(&d.body)
@@ -102,6 +109,11 @@ pub(super) async fn replace_dossier(
     .bind(&d.status)
     .bind(now)
     .bind(&d.code)
+    .bind(d.facts.due_at)
+    .bind(d.facts.received_at)
+    .bind(&d.facts.agency_code)
+    .bind(&d.facts.procedure_code)
+    .bind(&d.facts.field_code)
     .execute(&mut *conn)
     .await?;
     queue(conn, &d.code, &d.messages, now).await?;
@@ -157,6 +169,17 @@ pub(super) async fn event(conn: &mut Conn, e: &EventIntake) -> Result<IntakeOutc
     )
     .await?;
     set_status(conn, &e.dossier_code, e.status.as_str(), now).await?;
+    if e.facts != crate::deadlines::EventFacts::default() {
+        sqlx::query(
+            "UPDATE dossiers SET due_at = COALESCE($1, due_at), returned_at = COALESCE($2, returned_at)
+             WHERE code = $3",
+        )
+        .bind(e.facts.due_at)
+        .bind(e.facts.returned_at)
+        .bind(&e.dossier_code)
+        .execute(&mut *conn)
+        .await?;
+    }
     queue(conn, &e.dossier_code, &e.messages, now).await?;
     Ok(IntakeOutcome::Accepted(e.answer.clone()))
 }
