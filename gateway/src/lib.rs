@@ -21,6 +21,7 @@ pub mod callbacks;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod deadlines;
 pub mod demo;
 pub mod destinations;

@@ -97,6 +97,7 @@ pub async fn run(
         reloader: reloader.clone(),
         due_soon: config.deadlines.due_soon,
         tsa_configured: false,
+        console_csrf: lienthong_certs::Secret::new(hex::encode(rand::random::<[u8; 32]>())),
     });
     if state.admin_token.is_none() {
         tracing::warn!("no server.admin_token: the admin API answers loopback clients only");

@@ -31,10 +31,12 @@ pub(super) fn authorize(
 ) -> Result<(), Problem> {
     match &st.admin_token {
         Some(token) => {
+            // The bearer token, or the console's login cookie holding it.
             let presented = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
+                .or_else(|| console_cookie(headers))
                 .unwrap_or_default();
             if token.matches(presented) {
                 Ok(())
@@ -55,6 +57,16 @@ pub(super) fn authorize(
             "configure server.admin_token to use the admin API from another host",
         )),
     }
+}
+
+/// The admin token the console's login form put in its cookie, if any.
+fn console_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(concat!("lienthong_admin", "=")))
 }
 
 /// Query of `GET /v1/deliveries`.

@@ -50,8 +50,22 @@ pub struct AppState {
     pub reloader: Arc<crate::reload::Reloader>,
     /// `[deadlines] due_soon`.
     pub due_soon: std::time::Duration,
+    /// The console's CSRF token (random per process), carried by its forms.
+    pub console_csrf: Secret,
     /// Whether the audit chain head is time-stamped (`[audit.tsa]`), so its lag is a metric.
     pub tsa_configured: bool,
+}
+
+/// Whether a request may use the admin API (and the console, and `/metrics`): the admin token
+/// (bearer or console cookie) when configured, a loopback client otherwise.
+///
+/// Errors: the 401/403 problem to answer.
+pub fn admin_authorize(
+    st: &AppState,
+    headers: &axum::http::HeaderMap,
+    peer: std::net::SocketAddr,
+) -> Result<(), Problem> {
+    admin::authorize(st, headers, peer)
 }
 
 /// Builds the router.
@@ -82,6 +96,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(crate::console::routes())
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

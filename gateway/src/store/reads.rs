@@ -230,6 +230,14 @@ impl Store {
         on_backend!(self, delivery_counts())
     }
 
+    /// The error of the most recent failed delivery of `destination` still waiting or dead, and
+    /// when it was recorded (Unix ms).
+    ///
+    /// Errors: the store failed.
+    pub async fn last_error(&self, destination: &str) -> Result<Option<(String, i64)>, StoreError> {
+        on_backend!(self, last_error(destination))
+    }
+
     /// Creation time (ms) of the oldest message not yet delivered, per destination.
     ///
     /// Errors: the store failed.

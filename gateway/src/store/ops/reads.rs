@@ -518,3 +518,18 @@ pub(in crate::store) async fn overdue(
         })
         .collect()
 }
+
+pub(in crate::store) async fn last_error(
+    pool: &Pool,
+    destination: &str,
+) -> Result<Option<(String, i64)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT last_error, updated_at FROM deliveries
+         WHERE destination = $1 AND state IN ('retry_wait', 'dead') AND last_error IS NOT NULL
+         ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(destination)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}
