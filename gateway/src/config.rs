@@ -62,6 +62,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// `[deadlines]`: how deadline statistics are counted.
     pub deadlines: DeadlinesConfig,
+    /// `[audit]`: the audit log's time-stamping.
+    pub audit: AuditConfig,
     /// The file this was loaded from (reloads read it again).
     pub source: Option<PathBuf>,
 }
@@ -396,6 +398,39 @@ impl Default for ExchangeConfig {
             pull: None,
         }
     }
+}
+
+/// `[audit]`: the audit log (nhật ký kiểm toán). Every message sent and received is chained
+/// whatever this says; this adds RFC 3161 time-stamps of the chain head.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `[audit.tsa]`: the time-stamping authority (absent: no time-stamps).
+    #[serde(default)]
+    pub tsa: Option<TsaConfig>,
+}
+
+/// `[audit.tsa]`: an RFC 3161 time-stamping authority (TSA).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsaConfig {
+    /// Where time-stamp requests are POSTed (`application/timestamp-query`).
+    pub url: String,
+    /// The TSA's signing certificate (PEM); tokens are verified against it.
+    pub certificate: PathBuf,
+    /// How often the chain head is stamped (when it moved).
+    #[serde(default = "default_tsa_interval", with = "serde_duration")]
+    pub interval: Duration,
+    /// Request timeout.
+    #[serde(default = "default_tsa_timeout", with = "serde_duration")]
+    pub timeout: Duration,
+}
+
+const fn default_tsa_interval() -> Duration {
+    Duration::from_secs(3600)
+}
+const fn default_tsa_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// `[deadlines]`: how the deadline statistics (hạn giải quyết) are counted.
@@ -880,6 +915,7 @@ struct Parts {
     callbacks: Option<CallbacksConfig>,
     retention: Option<RetentionConfig>,
     deadlines: Option<DeadlinesConfig>,
+    audit: Option<AuditConfig>,
     destinations: BTreeMap<String, DestinationConfig>,
     /// Every destination name declared, including those that did not parse.
     declared: std::collections::BTreeSet<String>,
@@ -910,6 +946,17 @@ impl ServerConfig {
 
 impl Parts {
     fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(AuditConfig { tsa: Some(tsa) }) = &self.audit {
+            if !lienthong_connectors::http::is_http_url(&tsa.url) {
+                errors.push(err("audit.tsa.url", "must be an http(s) URL"));
+            }
+            if let Err(e) = crate::audit::tsa::load_certificate(&tsa.certificate) {
+                errors.push(err("audit.tsa.certificate", e));
+            }
+            if tsa.interval.is_zero() {
+                errors.push(err("audit.tsa.interval", "must be longer than 0s"));
+            }
+        }
         if let Some(store) = &self.store {
             if let Err(e) = crate::store::StoreLocation::parse(&store.url) {
                 errors.push(err("store.url", e));
@@ -1217,6 +1264,7 @@ impl Parts {
             callbacks: self.callbacks?,
             retention: self.retention?,
             deadlines: self.deadlines?,
+            audit: self.audit?,
             source: None,
         })
     }
@@ -1271,6 +1319,10 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         Some(v) => section::<RetentionConfig>("retention", v, errors),
         None => Some(RetentionConfig::default()),
     };
+    let audit = match take("audit") {
+        Some(v) => section::<AuditConfig>("audit", v, errors),
+        None => Some(AuditConfig::default()),
+    };
     let deadlines = match take("deadlines") {
         Some(v) => section::<DeadlinesConfig>("deadlines", v, errors),
         None => Some(DeadlinesConfig::default()),
@@ -1318,6 +1370,7 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         exchange,
         callbacks,
         deadlines,
+        audit,
         retention,
         destinations,
         declared,

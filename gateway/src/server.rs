@@ -66,6 +66,26 @@ pub async fn run(
         security.clone(),
         destinations.clone(),
     ));
+    let stamper = match &config.audit.tsa {
+        Some(t) => {
+            let certificate = crate::audit::tsa::load_certificate(&t.certificate).map_err(|e| {
+                ServerError::Security(vec![crate::config::ConfigError {
+                    key: "audit.tsa.certificate".into(),
+                    message: e,
+                }])
+            })?;
+            Some(Arc::new(
+                crate::audit::tsa::Stamper::new(t.url.clone(), certificate, t.interval, t.timeout)
+                    .map_err(|e| {
+                        ServerError::Security(vec![crate::config::ConfigError {
+                            key: "audit.tsa".into(),
+                            message: e.to_string(),
+                        }])
+                    })?,
+            ))
+        }
+        None => None,
+    };
     let exchange_settings = Arc::new(crate::exchange::ExchangeSettings::new(&config.exchange));
     let puller = match &config.exchange.pull {
         Some(pull) => Some(puller(
@@ -96,7 +116,7 @@ pub async fn run(
         ),
         reloader: reloader.clone(),
         due_soon: config.deadlines.due_soon,
-        tsa_configured: false,
+        tsa_configured: config.audit.tsa.is_some(),
         console_csrf: lienthong_certs::Secret::new(hex::encode(rand::random::<[u8; 32]>())),
     });
     if state.admin_token.is_none() {
@@ -147,6 +167,7 @@ pub async fn run(
     let chainer = tokio::spawn(crate::audit::chainer::run(
         store.clone(),
         instance.clone(),
+        stamper,
         stop.clone(),
     ));
     let trigger = stop.clone();

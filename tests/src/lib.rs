@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod pushers;
 pub mod signatures;
 pub mod token_issuer;
+pub mod tsa_sim;
 pub mod two_level;
 
 pub use dvcqg_sim::{DvcqgSim, FailKind, Faults, SimCredentials};

@@ -167,3 +167,124 @@ async fn the_chain_verifies_after_a_run_and_any_edit_is_named() {
     let (ok, out) = verify(&gw.config_path);
     assert!(ok, "restored: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tsa_outage_never_stops_traffic_and_the_head_is_stamped_when_it_returns() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tsa = lienthong_tests::tsa_sim::TsaSim::start(&dir.path().join("tsa"))
+        .await
+        .expect("a local TSA (openssl)");
+    tsa.set_down(true);
+    let config = format!(
+        "{}\n[audit.tsa]\nurl = \"{}\"\ncertificate = \"{}\"\ninterval = \"300ms\"\ntimeout = \"2s\"\n",
+        TestConfig::default().render(dir.path(), free_port(), &sim),
+        tsa.url(),
+        tsa.certificate.display()
+    );
+    let mut gw = Gateway::start(dir.path(), &config).await;
+    for i in 1..=3 {
+        let mut d = example("dossier-business-registration.json");
+        d["code"] = Value::String(format!("TSA-{i}"));
+        let (s, v) = gw.post("/v1/dossiers", &d).await;
+        assert_eq!(s, 202, "accepted while the TSA is down: {v}");
+    }
+    gw.wait_deliveries(
+        Duration::from_secs(30),
+        "delivered while the TSA is down",
+        all_delivered,
+    )
+    .await;
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let m = gw.metrics().await;
+        if tsa.refused() >= 2
+            && metric(&m, "lienthong_audit_timestamp_failures_total") >= 1.0
+            && metric(&m, "lienthong_audit_timestamp_lag_seconds") > 0.0
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no failed stamping seen:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(tsa.served(), 0);
+
+    // The TSA comes back: the head is stamped and the lag falls to 0.
+    tsa.set_down(false);
+    let start = std::time::Instant::now();
+    loop {
+        let m = gw.metrics().await;
+        if tsa.served() >= 1
+            && metric(&m, "lienthong_audit_timestamp_lag_seconds") == 0.0
+            && metric(&m, "lienthong_audit_chain_length") == 6.0
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "head never stamped:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(gw.terminate().await, Some(0));
+
+    let (ok, out) = verify(&gw.config_path);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("time-stamp(s) verified, the last of record 6"),
+        "{out}"
+    );
+
+    // OpenSSL agrees with the stored token: imprint = SHA-256 of the head hash's hex text.
+    let db = dir.path().join("lienthong.db");
+    let (hash, token) = {
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .read_only(true)
+            .connect()
+            .await
+            .expect("open");
+        let row = sqlx::query("SELECT hash, token FROM audit_stamps ORDER BY seq DESC LIMIT 1")
+            .fetch_one(&mut c)
+            .await
+            .expect("a stamp");
+        (row.get::<String, _>(0), row.get::<Vec<u8>, _>(1))
+    };
+    std::fs::write(dir.path().join("head"), &hash).expect("write");
+    std::fs::write(dir.path().join("token.der"), &token).expect("write");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "ts",
+            "-verify",
+            "-data",
+            "head",
+            "-in",
+            "token.der",
+            "-token_in",
+            "-CAfile",
+        ])
+        .arg(&tsa.certificate)
+        .current_dir(dir.path())
+        .output()
+        .expect("openssl ts -verify");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("Verification: OK"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Cutting the stamped head off the end of the chain is found by the stamp.
+    sql(&db, &["DELETE FROM audit_log WHERE seq = 6"]).await;
+    let (ok, out) = verify(&gw.config_path);
+    assert!(!ok, "{out}");
+    assert!(out.contains("records were deleted from its end"), "{out}");
+}

@@ -1,10 +1,12 @@
-//! The chainer: links audit records into the chain as they are written.
+//! The chainer: links audit records into the chain as they are written, and — with a
+//! configured authority — time-stamps the chain head every interval ([`super::tsa`]).
 //!
 //! One instance links at a time (the `audit:chain` job lease), so the chain stays one line on a
 //! shared store. Linking runs every `LINK_EVERY` in rounds of at most `LINK_BATCH` records;
 //! a backlog is worked off round after round without waiting. A store failure skips the round;
 //! records wait unlinked, never lost.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -19,15 +21,30 @@ const LINK_BATCH: i64 = 2000;
 /// How long the chainer's lease lasts without renewal (it renews each round).
 const JOB_LEASE: Duration = Duration::from_secs(30);
 
-/// Runs the chainer until `stop`.
-pub async fn run(store: Store, instance: String, stop: CancellationToken) {
+/// Runs the chainer until `stop`; with `stamper`, also time-stamps the head.
+pub async fn run(
+    store: Store,
+    instance: String,
+    stamper: Option<Arc<super::tsa::Stamper>>,
+    stop: CancellationToken,
+) {
     let lease = JobLease::new(store.clone(), "audit:chain", instance, JOB_LEASE);
+    let mut next_stamp = tokio::time::Instant::now();
     loop {
         let mut busy = false;
         if lease.hold().await {
             match store.link_audit(LINK_BATCH).await {
                 Ok(n) => busy = n == LINK_BATCH as u64,
                 Err(e) => tracing::warn!(error = %e, "audit records not linked this round"),
+            }
+            if let Some(s) = &stamper
+                && tokio::time::Instant::now() >= next_stamp
+            {
+                // A failure is counted and logged by the stamper; the next round is at the next
+                // interval, and its stamp covers everything written meanwhile. Traffic does not
+                // wait for it.
+                s.stamp_head(&store).await;
+                next_stamp = tokio::time::Instant::now() + s.interval();
             }
         }
         if busy {

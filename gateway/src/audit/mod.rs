@@ -17,6 +17,7 @@
 //!   one dossier ([`bundle`]) carries its records with the chain between them, checkable offline.
 
 pub mod chainer;
+pub mod tsa;
 
 use serde::{Deserialize, Serialize};
 

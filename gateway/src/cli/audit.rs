@@ -18,14 +18,21 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitC
     match command {
         AuditCommand::Verify => {
             let store = Store::open(&config.store.url, 16, 1).await?;
-            let code = verify_store(&store).await;
+            let certificate = match &config.audit.tsa {
+                Some(t) => Some(
+                    crate::audit::tsa::load_certificate(&t.certificate)
+                        .map_err(|e| anyhow::anyhow!("audit.tsa.certificate: {e}"))?,
+                ),
+                None => None,
+            };
+            let code = verify_store(&store, certificate.as_deref()).await;
             store.close().await;
             code
         }
     }
 }
 
-async fn verify_store(store: &Store) -> anyhow::Result<ExitCode> {
+async fn verify_store(store: &Store, tsa_certificate: Option<&[u8]>) -> anyhow::Result<ExitCode> {
     let mut v = Verifier::new();
     let mut after = 0;
     loop {
@@ -43,10 +50,18 @@ async fn verify_store(store: &Store) -> anyhow::Result<ExitCode> {
         }
     }
     let status = store.audit_status().await?;
+    let stamps = match verify_stamps(store, tsa_certificate, v.checked).await? {
+        Ok(s) => s,
+        Err(reason) => {
+            eprintln!("audit time-stamps do not verify: {reason}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     println!(
-        "audit chain ok: {} record(s), head {}{}",
+        "audit chain ok: {} record(s), head {}{}{}",
         v.checked,
         v.head(),
+        stamps,
         if status.unlinked > 0 {
             format!("; {} record(s) written but not linked yet", status.unlinked)
         } else {
@@ -54,4 +69,53 @@ async fn verify_store(store: &Store) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks every time-stamp: its record exists (a stamp beyond the chain's end means records were
+/// cut off the end), its hash is that record's, and, with the TSA certificate, its token.
+async fn verify_stamps(
+    store: &Store,
+    tsa_certificate: Option<&[u8]>,
+    length: u64,
+) -> anyhow::Result<Result<String, String>> {
+    let stamps = store.audit_stamps(1, i64::MAX).await?;
+    let Some(last) = stamps.last() else {
+        return Ok(Ok(String::new()));
+    };
+    let length = i64::try_from(length).unwrap_or(i64::MAX);
+    if last.seq > length {
+        return Ok(Err(format!(
+            "record {} was time-stamped but the chain ends at {length}: records were deleted from its end",
+            last.seq
+        )));
+    }
+    let mut last_time = None;
+    for s in &stamps {
+        let Some(r) = store.audit_record(s.seq).await? else {
+            return Ok(Err(format!("stamped record {} is missing", s.seq)));
+        };
+        if r.hash != s.hash {
+            return Ok(Err(format!(
+                "the stamp of record {} is of another hash",
+                s.seq
+            )));
+        }
+        if let Some(cert) = tsa_certificate {
+            match crate::audit::tsa::verify_token(&s.token, &s.hash, cert) {
+                Ok((at, _)) => last_time = Some(at),
+                Err(e) => return Ok(Err(format!("record {}: {e}", s.seq))),
+            }
+        }
+    }
+    Ok(Ok(match last_time {
+        Some(at) => format!(
+            "; {} time-stamp(s) verified, the last of record {} at {at}",
+            stamps.len(),
+            last.seq
+        ),
+        None => format!(
+            "; {} time-stamp(s) match their records (no [audit.tsa] certificate to check their signatures)",
+            stamps.len()
+        ),
+    }))
 }
