@@ -80,9 +80,28 @@ pub enum Command {
 /// `lienthong audit …`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the whole hash chain of the store's audit log; exits non-zero naming the
-    /// first broken link (a changed, deleted or reordered record).
-    Verify,
+    /// Recompute the whole hash chain of the store's audit log and check its time-stamps;
+    /// exits non-zero naming the first broken link (a changed, deleted or reordered record).
+    /// With `--bundle`, check an evidence bundle offline instead (no store needed).
+    Verify {
+        /// An evidence bundle written by `audit export`.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// The TSA certificate (PEM) to check the bundle's time-stamp with, instead of the one
+        /// it carries.
+        #[arg(long, requires = "bundle")]
+        tsa_certificate: Option<PathBuf>,
+    },
+    /// Write the evidence bundle of one dossier (its records, the chain to the next time-stamp,
+    /// the token, its documents) as JSON.
+    Export {
+        /// Dossier code (mã hồ sơ).
+        #[arg(long)]
+        dossier: String,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `lienthong mapping …`.
@@ -173,6 +192,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             runtime()?.block_on(deliveries(&config, command))
         }
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    bundle: Some(bundle),
+                    tsa_certificate,
+                },
+        } => audit::verify_bundle(&bundle, tsa_certificate.as_deref()),
         Command::Audit { command } => {
             init_logging("text", "warn");
             let config = load(&cli.config)?;

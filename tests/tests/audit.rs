@@ -282,6 +282,53 @@ async fn a_tsa_outage_never_stops_traffic_and_the_head_is_stamped_when_it_return
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // The evidence bundle of one dossier verifies offline, and any edit to it is found.
+    let bundle = dir.path().join("TSA-2.json");
+    let (ok, out, err) = run_cli(&[
+        "audit",
+        "export",
+        "--dossier",
+        "TSA-2",
+        "--out",
+        bundle.to_str().expect("utf-8"),
+        "--config",
+        gw.config_path.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "{out}{err}");
+    let check = |path: &Path| {
+        let (ok, out, err) =
+            run_cli(&["audit", "verify", "--bundle", path.to_str().expect("utf-8")]);
+        (ok, format!("{out}{err}"))
+    };
+    let (ok, out) = check(&bundle);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("2 record(s), ")
+            && out.contains("1 document(s) recorded")
+            && out.contains("time-stamped at"),
+        "{out}"
+    );
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).expect("read")).expect("json");
+    assert!(original["links"].as_array().expect("links").len() >= 2);
+    let tamper = |edit: &dyn Fn(&mut Value)| {
+        let mut v = original.clone();
+        edit(&mut v);
+        let p = dir.path().join("tampered.json");
+        std::fs::write(&p, serde_json::to_string(&v).expect("json")).expect("write");
+        check(&p)
+    };
+    let (ok, out) = tamper(&|v| v["records"][1]["outcome"] = json!("rejected"));
+    assert!(!ok && out.contains("was changed"), "{out}");
+    let (ok, out) = tamper(&|v| v["documents"][0]["body"] = json!("{\"code\":\"TSA-2\"}"));
+    assert!(!ok && out.contains("does not match its SHA-256"), "{out}");
+    let (ok, out) = tamper(&|v| {
+        let links = v["links"].as_array_mut().expect("links");
+        let last = links.len() - 1;
+        links[last]["content_sha256"] = json!("00".repeat(32));
+    });
+    assert!(!ok, "{out}");
+
     // Cutting the stamped head off the end of the chain is found by the stamp.
     sql(&db, &["DELETE FROM audit_log WHERE seq = 6"]).await;
     let (ok, out) = verify(&gw.config_path);

@@ -16,6 +16,7 @@
 //! - The chain head can be time-stamped by an RFC 3161 authority ([`tsa`]); an evidence bundle of
 //!   one dossier ([`bundle`]) carries its records with the chain between them, checkable offline.
 
+pub mod bundle;
 pub mod chainer;
 pub mod tsa;
 
@@ -104,9 +105,9 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
-/// The bytes a record's hash covers: the previous hash, then the record's fields in a fixed
-/// order, each length-prefixed so no two different records encode alike.
-fn canonical(prev_hash: &str, r: &AuditRecord) -> Vec<u8> {
+/// The bytes of a record's content: its fields in a fixed order, each length-prefixed (and
+/// optional ones behind a presence flag) so no two different records encode alike.
+fn canonical(r: &AuditRecord) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     let mut field = |v: &str| {
         out.extend_from_slice(v.len().to_string().as_bytes());
@@ -114,8 +115,7 @@ fn canonical(prev_hash: &str, r: &AuditRecord) -> Vec<u8> {
         out.extend_from_slice(v.as_bytes());
         out.push(b'\n');
     };
-    field("lienthong-audit-v1");
-    field(prev_hash);
+    field("lienthong-audit-record-v1");
     field(&r.seq.to_string());
     field(&r.at.to_string());
     field(r.direction.as_str());
@@ -123,7 +123,6 @@ fn canonical(prev_hash: &str, r: &AuditRecord) -> Vec<u8> {
     field(&r.dossier_code);
     field(&r.message_id);
     for v in [&r.payload_sha256, &r.signature, &r.peer_certificate_sha256] {
-        // A presence flag first, so an absent value and any present one encode apart.
         match v {
             Some(v) => {
                 field("1");
@@ -136,10 +135,23 @@ fn canonical(prev_hash: &str, r: &AuditRecord) -> Vec<u8> {
     out
 }
 
+/// The SHA-256 (hex) of a record's content. A link's hash covers this digest rather than the
+/// content itself, so an evidence bundle can prove the chain between one dossier's records by
+/// the other records' digests alone, without disclosing them.
+pub fn content_digest(record: &AuditRecord) -> String {
+    lienthong_connectors::evidence::sha256_hex(&canonical(record))
+}
+
+/// The hash of a link: SHA-256 over the previous hash and the record's content digest.
+pub fn link_of(prev_hash: &str, content_digest: &str) -> String {
+    let text = format!("lienthong-audit-link-v1\n{prev_hash}\n{content_digest}\n");
+    lienthong_connectors::evidence::sha256_hex(text.as_bytes())
+}
+
 /// The hash of `record` linked after `prev_hash` (lower-case hex SHA-256). `record.hash` and
 /// `record.prev_hash` are not read.
 pub fn link_hash(prev_hash: &str, record: &AuditRecord) -> String {
-    lienthong_connectors::evidence::sha256_hex(&canonical(prev_hash, record))
+    link_of(prev_hash, &content_digest(record))
 }
 
 /// Where the chain first breaks.

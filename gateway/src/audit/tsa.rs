@@ -62,6 +62,21 @@ fn imprint(hash_hex: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// `n` as a DER INTEGER in its minimal (canonical) two's-complement form.
+fn nonce_int(n: u64) -> Result<der::asn1::Int, TsaError> {
+    let bytes = n.to_be_bytes();
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len() - 1);
+    let mut minimal = Vec::with_capacity(9);
+    if bytes[first] & 0x80 != 0 {
+        minimal.push(0);
+    }
+    minimal.extend_from_slice(&bytes[first..]);
+    der::asn1::Int::new(&minimal).map_err(malformed)
+}
+
 /// The DER `TimeStampReq` for `hash_hex` with `nonce`, asking for the TSA's certificate.
 ///
 /// Errors: encoding failed (not expected).
@@ -76,7 +91,7 @@ pub fn request(hash_hex: &str, nonce: u64) -> Result<Vec<u8>, TsaError> {
             hashed_message: OctetString::new(imprint(hash_hex)).map_err(malformed)?,
         },
         req_policy: None,
-        nonce: Some(der::asn1::Int::new(&nonce.to_be_bytes()).map_err(malformed)?),
+        nonce: Some(nonce_int(nonce)?),
         cert_req: true,
         extensions: None,
     };
@@ -272,7 +287,7 @@ impl Stamper {
             .map_err(|e| TsaError::Unavailable(e.to_string()))?;
         let token = token_of(&bytes)?;
         let (_, got_nonce) = verify_token(&token, &hash, &self.certificate)?;
-        let want = der::asn1::Int::new(&nonce.to_be_bytes()).map_err(malformed)?;
+        let want = nonce_int(nonce)?;
         if got_nonce.as_deref() != Some(want.as_bytes()) {
             return Err(TsaError::Invalid("the nonce is not ours".into()));
         }

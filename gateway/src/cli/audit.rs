@@ -1,12 +1,53 @@
 //! `lienthong audit …`: checking the audit log's hash chain.
 
+use std::path::Path;
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use crate::audit::Verifier;
 use crate::config::Config;
 use crate::store::Store;
 
 use super::AuditCommand;
+
+/// `audit verify --bundle`: checks an evidence bundle offline.
+///
+/// Errors: the files cannot be read or parsed.
+pub fn verify_bundle(path: &Path, tsa_certificate: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bundle: crate::audit::bundle::Bundle = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not an evidence bundle", path.display()))?;
+    let certificate = tsa_certificate
+        .map(|p| crate::audit::tsa::load_certificate(p).map_err(|e| anyhow::anyhow!(e)))
+        .transpose()?;
+    match crate::audit::bundle::verify(&bundle, certificate.as_deref()) {
+        Ok(v) => {
+            println!(
+                "evidence bundle of {} ok: {} record(s), {} link(s) of the chain, {} document(s) recorded; {}",
+                bundle.dossier_code,
+                v.records,
+                v.links,
+                v.documents,
+                match v.stamped {
+                    Some((at, cert)) => format!(
+                        "time-stamped at {at} by the TSA certificate with SHA-256 {cert} (compare it with the authority's)"
+                    ),
+                    None => "not time-stamped yet: the chain ends where it was exported".to_owned(),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reason) => {
+            eprintln!(
+                "evidence bundle of {} does not verify: {reason}",
+                bundle.dossier_code
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
 
 /// Records read per page while verifying.
 const PAGE: i64 = 5000;
@@ -15,16 +56,38 @@ const PAGE: i64 = 5000;
 ///
 /// Errors: the store cannot be opened or read.
 pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    let tsa_certificate = || -> anyhow::Result<Option<Vec<u8>>> {
+        config
+            .audit
+            .tsa
+            .as_ref()
+            .map(|t| {
+                crate::audit::tsa::load_certificate(&t.certificate)
+                    .map_err(|e| anyhow::anyhow!("audit.tsa.certificate: {e}"))
+            })
+            .transpose()
+    };
     match command {
-        AuditCommand::Verify => {
+        AuditCommand::Export { dossier, out } => {
             let store = Store::open(&config.store.url, 16, 1).await?;
-            let certificate = match &config.audit.tsa {
-                Some(t) => Some(
-                    crate::audit::tsa::load_certificate(&t.certificate)
-                        .map_err(|e| anyhow::anyhow!("audit.tsa.certificate: {e}"))?,
-                ),
-                None => None,
-            };
+            let certificate = tsa_certificate()?;
+            let bundle =
+                crate::audit::bundle::export(&store, &dossier, certificate.as_deref()).await;
+            store.close().await;
+            let text = serde_json::to_string_pretty(&bundle?)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("evidence bundle of {dossier} written to {}", path.display());
+                }
+                None => println!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { .. } => {
+            let store = Store::open(&config.store.url, 16, 1).await?;
+            let certificate = tsa_certificate()?;
             let code = verify_store(&store, certificate.as_deref()).await;
             store.close().await;
             code
