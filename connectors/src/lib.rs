@@ -14,6 +14,7 @@ pub mod dvcqg;
 pub mod emc;
 pub mod evidence;
 pub mod follow;
+pub mod health;
 pub mod http;
 pub mod investment;
 pub mod message;
@@ -122,4 +123,9 @@ pub trait Connector: Send + Sync {
     /// one exchange and classifies what happened. Never panics on a bad answer: every failure is
     /// an [`Outcome`].
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome;
+
+    /// Probes the destination without sending anything that changes it: reaches its endpoint
+    /// (TCP, TLS with the destination's trust and identity) and, where it has one, runs its
+    /// authentication step (a login, a token request).
+    async fn healthcheck(&self) -> health::Health;
 }

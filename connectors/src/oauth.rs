@@ -175,6 +175,11 @@ impl TokenSource {
         Ok((answer.access_token, until))
     }
 
+    /// The HTTP client tokens are fetched with (the destination's TLS identity).
+    pub fn client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     /// The current token, fetched when there is none or it is about to expire.
     ///
     /// Errors: the token endpoint failed (a retry outcome).
@@ -248,6 +253,17 @@ impl Caller {
             signer: security.signer.clone(),
             tokens,
         })
+    }
+
+    /// Probes `url`: reaches it and, with tokens, fetches one.
+    pub async fn healthcheck(&self, url: &str) -> crate::health::Health {
+        crate::health::Health {
+            reach: crate::health::reach(&self.client, url).await,
+            auth: match &self.tokens {
+                Some(t) => Some(crate::health::auth_result("token request", t.token().await)),
+                None => None,
+            },
+        }
     }
 
     /// Sends `build(client)` and reads the answer: with tokens, authorized and retried once

@@ -3,6 +3,7 @@
 //! the binary's edge.
 
 mod audit;
+mod probe;
 mod trust;
 pub use trust::{CertsCommand, XmlCommand};
 
@@ -43,8 +44,14 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Check the configuration file and report every problem with its key.
-    CheckConfig,
+    /// Check the configuration file and report every problem with its key, then load its
+    /// certificates, keys, trust stores, mapping files and credentials.
+    CheckConfig {
+        /// Also connect to each destination (TCP, TLS handshake with its trust store and client
+        /// certificate, and its login or token request) and print what works.
+        #[arg(long)]
+        probe: bool,
+    },
     /// Mapping files.
     Mapping {
         /// What to do.
@@ -177,7 +184,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::demo::run(keep))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => check_config(&cli.config),
+        Command::CheckConfig { probe } => {
+            init_logging("text", "error");
+            check_config(&cli.config, probe)
+        }
         Command::Mapping { command } => mapping(&cli.config, command),
         Command::Certs { command } => {
             init_logging("text", "error");
@@ -231,7 +241,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
     match Config::load(path) {
         Ok(c) => {
             println!(
@@ -245,7 +255,7 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
                     .join(", "),
                 c.routes.len()
             );
-            Ok(ExitCode::SUCCESS)
+            runtime()?.block_on(probe::run(&c, probe))
         }
         Err(errors) => {
             for e in &errors.0 {

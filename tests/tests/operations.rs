@@ -344,3 +344,69 @@ async fn metrics_carry_the_values_of_a_scripted_run() {
         1.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_probe_prints_what_works() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = TestConfig::default().render(dir.path(), free_port(), &sim);
+    let path = dir.path().join("lienthong.toml");
+    let probe = |text: &str| {
+        std::fs::write(&path, text).expect("write config");
+        let (ok, out, err) = lienthong_tests::gateway_process::run_cli(&[
+            "check-config",
+            "--probe",
+            "--config",
+            path.to_str().expect("utf-8"),
+        ]);
+        (ok, format!("{out}{err}"))
+    };
+    let (ok, out) = probe(&good);
+    assert!(ok, "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("dvcqg "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains(" ok ") && row.contains("login accepted"),
+        "{row}"
+    );
+
+    // A wrong password: reached, authentication fails, exit 1.
+    let wrong = good.replace(
+        &format!("password = \"{}\"", sim.credentials().password),
+        "password = \"sai-mat-khau\"",
+    );
+    let (ok, out) = probe(&wrong);
+    assert!(!ok, "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("dvcqg "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains(" ok     FAIL "), "{row}");
+    assert!(out.contains("1 destination(s) failed the probe"), "{out}");
+
+    // Nothing listening: not reached.
+    let closed = good.replace(
+        &sim.base_url(),
+        &format!("http://127.0.0.1:{}", free_port()),
+    );
+    let (ok, out) = probe(&closed);
+    assert!(!ok, "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("dvcqg "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains(" FAIL "), "{row}");
+
+    // Without --probe nothing is contacted, and the same file passes.
+    let before = sim.calls().len();
+    let (ok, out, err) = lienthong_tests::gateway_process::run_cli(&[
+        "check-config",
+        "--config",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("destinations: ok"), "{out}");
+    assert_eq!(sim.calls().len(), before);
+}

@@ -253,6 +253,19 @@ impl Connector for DvcqgConnector {
         self.mappings.render(mapping, &input)
     }
 
+    async fn healthcheck(&self) -> crate::health::Health {
+        match &self.link {
+            Link::Session(s) => s.healthcheck().await,
+            Link::Lgsp(l) => crate::health::Health {
+                reach: crate::health::reach(&l.tokens.client(), &l.create_url).await,
+                auth: Some(crate::health::auth_result(
+                    "token request",
+                    l.tokens.token().await,
+                )),
+            },
+        }
+    }
+
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
         let Some(first) = batch.first() else {
             return Outcome::reject("empty batch");

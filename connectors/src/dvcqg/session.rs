@@ -25,6 +25,22 @@ pub(super) struct SessionClient {
 }
 
 impl SessionClient {
+    /// Probes the portal: a login with the configured account (reaching it on the way).
+    pub(super) async fn healthcheck(&self) -> crate::health::Health {
+        let login = self.login().await;
+        let reach = match &login {
+            Ok(_) => Ok(format!("login endpoint {} answered", self.auth_url)),
+            Err(o) if o.http_status().is_some() || o.portal().is_some() => {
+                Ok(format!("login endpoint {} answered", self.auth_url))
+            }
+            Err(o) => Err(o.error().unwrap_or("unreachable").to_owned()),
+        };
+        let auth = reach
+            .is_ok()
+            .then(|| crate::health::auth_result("login", login));
+        crate::health::Health { reach, auth }
+    }
+
     async fn login(&self) -> Result<String, Outcome> {
         let req = self
             .client

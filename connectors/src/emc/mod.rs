@@ -206,6 +206,10 @@ impl Connector for EmcConnector {
         self.report(body)
     }
 
+    async fn healthcheck(&self) -> crate::health::Health {
+        self.caller.healthcheck(&self.url).await
+    }
+
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
         let mut reports = Vec::with_capacity(batch.len());
         for m in batch {

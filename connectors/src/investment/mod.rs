@@ -139,6 +139,10 @@ impl Connector for InvestmentConnector {
         self.registration(body).map(Value::String)
     }
 
+    async fn healthcheck(&self) -> crate::health::Health {
+        self.caller.healthcheck(&self.url).await
+    }
+
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
         let Some(m) = batch.first() else {
             return Outcome::reject("empty batch");

@@ -314,6 +314,10 @@ impl Connector for NbrsConnector {
         }
     }
 
+    async fn healthcheck(&self) -> crate::health::Health {
+        self.caller.healthcheck(&self.base_url).await
+    }
+
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
         let Some(m) = batch.first() else {
             return Outcome::reject("empty batch");

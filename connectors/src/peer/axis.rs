@@ -119,6 +119,11 @@ impl AxisClient {
         })
     }
 
+    /// Probes the axis: reaches its base URL with this center's client.
+    pub async fn healthcheck(&self) -> crate::health::Health {
+        crate::health::Health::reached_or(crate::health::reach(&self.client, &self.base).await)
+    }
+
     fn url(&self, operation: &str) -> String {
         format!("{}/{operation}", self.base)
     }

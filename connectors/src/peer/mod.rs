@@ -398,6 +398,15 @@ impl Connector for PeerConnector {
         self.mappings.render(name, &input)
     }
 
+    async fn healthcheck(&self) -> crate::health::Health {
+        match &self.axis {
+            Some(axis) => axis.healthcheck().await,
+            None => crate::health::Health::reached_or(
+                crate::health::reach(&self.client, &self.config.url).await,
+            ),
+        }
+    }
+
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
         let Some(msg) = batch.first() else {
             return Outcome::Delivered {

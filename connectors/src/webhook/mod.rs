@@ -125,6 +125,10 @@ impl Connector for WebhookConnector {
         payload(body)
     }
 
+    async fn healthcheck(&self) -> crate::health::Health {
+        crate::health::Health::reached_or(crate::health::reach(&self.client, &self.url).await)
+    }
+
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
         let Some(msg) = batch.first() else {
             return Outcome::reject("empty batch");
