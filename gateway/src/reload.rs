@@ -2,21 +2,23 @@
 //!
 //! The configuration file is read again and everything it names is built *before* anything is
 //! swapped: certificates, keys, CRLs and trust stores ([`Security`]), then every destination's
-//! connector (mapping files compiled, credential files read, outbound TLS identity). Any
+//! connector (mapping files compiled, credential files read, outbound TLS identity), then the
+//! secrets national systems' pushes are checked with (`[callbacks]`). Any
 //! problem refuses the whole reload with the reasons, and the running configuration keeps
 //! serving. When everything builds, the security material and each destination's wiring are
 //! swapped at once; slots and circuit breakers stay.
 //!
 //! What cannot change under a running process (the listen address, the store, the instance
-//! name, the set of destinations, routes, callback and exchange settings) is compared with the
+//! name, the set of destinations, routes, where notices go, exchange settings) is compared with the
 //! running configuration: a change there is reported as needing a restart, and the rest of the
 //! reload is applied.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
 
+use crate::callbacks::CallbackSettings;
 use crate::config::Config;
 use crate::destinations::{self, Destinations};
 use crate::security::{Security, SecurityHandle};
@@ -30,6 +32,28 @@ pub struct Reloaded {
     pub rewired: Vec<String>,
     /// Settings that changed in the file but take effect only at the next restart.
     pub needs_restart: Vec<String>,
+}
+
+/// A value a reload may replace: readers take the current `Arc`, a swap is atomic, and what a
+/// request already holds stays valid until it is done.
+#[derive(Debug)]
+pub struct Current<T>(RwLock<Arc<T>>);
+
+impl<T> Current<T> {
+    /// Holds `value`.
+    pub fn new(value: T) -> Self {
+        Self(RwLock::new(Arc::new(value)))
+    }
+
+    /// The value in force.
+    pub fn get(&self) -> Arc<T> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `value` in force.
+    pub fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(value);
+    }
 }
 
 /// How the last reload ended, for `/readyz` and the console.
@@ -50,18 +74,25 @@ pub struct Reloader {
     running: Mutex<Config>,
     security: Arc<SecurityHandle>,
     destinations: Destinations,
+    callbacks: Arc<Current<CallbackSettings>>,
     last: Mutex<Option<LastReload>>,
 }
 
 impl Reloader {
     /// A reloader for the gateway started from `config` (its `source` file is what is re-read),
     /// swapping `security` and the wiring of `destinations`.
-    pub fn new(config: &Config, security: Arc<SecurityHandle>, destinations: Destinations) -> Self {
+    pub fn new(
+        config: &Config,
+        security: Arc<SecurityHandle>,
+        destinations: Destinations,
+        callbacks: Arc<Current<CallbackSettings>>,
+    ) -> Self {
         Self {
             source: config.source.clone(),
             running: Mutex::new(config.clone()),
             security,
             destinations,
+            callbacks,
             last: Mutex::new(None),
         }
     }
@@ -115,11 +146,13 @@ impl Reloader {
                 .join("; ")
         })?;
         let built = destinations::build(&config, &security).map_err(|e| e.to_string())?;
+        let callbacks = CallbackSettings::new(&config.callbacks)?;
         let needs_restart = needs_restart(&running, &config);
         // Everything is built: from here on nothing can fail.
         let security = Arc::new(security);
         security.publish_expiry(OffsetDateTime::now_utc());
         self.security.swap(security.clone());
+        self.callbacks.set(callbacks);
         let mut rewired = Vec::new();
         for (name, dest) in &self.destinations {
             if let Some(newer) = built.get(name) {
@@ -182,9 +215,9 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
         format!("{:?}", new.routes),
     );
     differs(
-        "callbacks",
-        format!("{:?}", old.callbacks),
-        format!("{:?}", new.callbacks),
+        "callbacks.forward_to",
+        format!("{:?}", old.callbacks.forward_to),
+        format!("{:?}", new.callbacks.forward_to),
     );
     differs(
         "exchange",

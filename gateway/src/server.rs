@@ -61,10 +61,15 @@ pub async fn run(
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security)?;
     let security = Arc::new(crate::security::SecurityHandle::new(security));
+    let callbacks = Arc::new(crate::reload::Current::new(
+        crate::callbacks::CallbackSettings::new(&config.callbacks)
+            .map_err(ServerError::Callbacks)?,
+    ));
     let reloader = Arc::new(crate::reload::Reloader::new(
         &config,
         security.clone(),
         destinations.clone(),
+        callbacks.clone(),
     ));
     let stamper = match &config.audit.tsa {
         Some(t) => {
@@ -110,10 +115,7 @@ pub async fn run(
         dossier_schema: lienthong_mappings::dossier_schema(),
         security: security.clone(),
         exchange: exchange_settings.clone(),
-        callbacks: Arc::new(
-            crate::callbacks::CallbackSettings::new(&config.callbacks)
-                .map_err(ServerError::Callbacks)?,
-        ),
+        callbacks,
         reloader: reloader.clone(),
         due_soon: config.deadlines.due_soon,
         tsa_configured: config.audit.tsa.is_some(),

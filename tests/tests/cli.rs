@@ -26,13 +26,14 @@ fn check_config_reports_every_problem_with_its_key() {
     );
     assert!(err.contains("problem(s) found"), "{err}");
 
+    // The example as installed: its secret files exist (check-config reads them, as serve does).
     let good = dir.path().join("good.toml");
+    for f in ["dvcqg.pass", "lgsp.secret"] {
+        std::fs::write(dir.path().join(f), "bi-mat\n").expect("write secret");
+    }
     let text = std::fs::read_to_string(repo("deploy/config/lienthong.example.toml"))
         .expect("example")
-        .replace(
-            "password_file = \"/etc/lienthong/dvcqg.pass\"",
-            "password = \"x\"",
-        );
+        .replace("/etc/lienthong/", &format!("{}/", dir.path().display()));
     std::fs::write(&good, text).expect("write");
     let (ok, out, err) = run(&["check-config", "--config", good.to_str().expect("path")]);
     assert!(ok, "{err}");

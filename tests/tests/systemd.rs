@@ -168,6 +168,24 @@ async fn notify_ready_watchdog_reload_and_stopping() {
     )
     .await;
     assert!(sim.hoso("RELOAD-1").is_some());
+    // Not a terminal: the log is one JSON object per line, and the attempt's lines carry the
+    // dossier code and the message id.
+    let log = gw.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(lines.len() > 5, "{log}");
+    let attempt = lines
+        .iter()
+        .find(|l| l["span"]["dossier"] == "RELOAD-1")
+        .unwrap_or_else(|| panic!("no delivery line of RELOAD-1:\n{log}"));
+    assert!(attempt["span"]["message"].is_string(), "{attempt}");
+    assert!(
+        !log.contains("not-the-password") && !log.contains(password.as_str()),
+        "no password in the log"
+    );
     let (_, body) = gw.get("/readyz").await;
     assert_eq!(body["last_reload"]["outcome"], "applied", "{body}");
 

@@ -72,7 +72,8 @@ pub(super) async fn post_callback(
         ))
         .into_response();
     };
-    let limit = st.callbacks.max_body;
+    let settings = st.callbacks.get();
+    let limit = settings.max_body;
     let bytes = match read_limited(&headers, body, limit, "callbacks.max_body", |d| {
         Problem::bad_json(d)
     })
@@ -86,7 +87,6 @@ pub(super) async fn post_callback(
             return resp;
         }
     };
-    let settings = st.callbacks.clone();
     let security = st.security.current();
     // Parsing a large push (a dossier with its files) and checking its base64 or its signature
     // is CPU work.

@@ -45,7 +45,7 @@ pub struct AppState {
     /// Receiving from other centers.
     pub exchange: Arc<crate::exchange::ExchangeSettings>,
     /// Receiving pushes from the national systems.
-    pub callbacks: Arc<crate::callbacks::CallbackSettings>,
+    pub callbacks: Arc<crate::reload::Current<crate::callbacks::CallbackSettings>>,
     /// Configuration reload (SIGHUP and `POST /v1/admin/reload`).
     pub reloader: Arc<crate::reload::Reloader>,
     /// `[deadlines] due_soon`.
