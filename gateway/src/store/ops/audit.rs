@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::Conn;
-use crate::audit::{AuditEntry, AuditRecord, Direction, GENESIS, link_hash};
+use crate::audit::{AuditEntry, GENESIS, link_hash};
 use crate::store::now_ms;
 
 /// Appends `entry`, unlinked, in the caller's transaction.
@@ -73,22 +73,9 @@ pub(super) async fn link(conn: &mut Conn, limit: i64) -> Result<u64, sqlx::Error
     let mut linked = 0;
     for row in rows {
         let id: i64 = row.try_get(0)?;
-        let direction: String = row.try_get(2)?;
         seq += 1;
-        let mut r = AuditRecord {
-            seq,
-            at: row.try_get(1)?,
-            direction: Direction::parse(&direction).unwrap_or(Direction::Received),
-            peer: row.try_get(3)?,
-            dossier_code: row.try_get(4)?,
-            message_id: row.try_get(5)?,
-            payload_sha256: row.try_get(6)?,
-            signature: row.try_get(7)?,
-            peer_certificate_sha256: row.try_get(8)?,
-            outcome: row.try_get(9)?,
-            prev_hash: prev.clone(),
-            hash: String::new(),
-        };
+        let mut r = super::reads::audit_content(&row, seq)?;
+        r.prev_hash.clone_from(&prev);
         r.hash = link_hash(&prev, &r);
         sqlx::query("UPDATE audit_log SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4 AND seq IS NULL")
             .bind(seq)

@@ -311,12 +311,24 @@ macro_rules! select_audit {
 fn audit_record(
     row: &<Db as sqlx::Database>::Row,
 ) -> Result<crate::audit::AuditRecord, StoreError> {
+    let mut r = audit_content(row, row.try_get(0)?)?;
+    r.prev_hash = row.try_get(10)?;
+    r.hash = row.try_get(11)?;
+    Ok(r)
+}
+
+/// A record's content from columns 1..=9 (`at` … `outcome`, as [`select_audit`] and the chainer
+/// select them) at position `seq`, its links left empty.
+pub(in crate::store) fn audit_content(
+    row: &<Db as sqlx::Database>::Row,
+    seq: i64,
+) -> Result<crate::audit::AuditRecord, sqlx::Error> {
     let direction: String = row.try_get(2)?;
     Ok(crate::audit::AuditRecord {
-        seq: row.try_get(0)?,
+        seq,
         at: row.try_get(1)?,
         direction: crate::audit::Direction::parse(&direction)
-            .ok_or_else(|| StoreError::Corrupt(format!("audit direction `{direction}`")))?,
+            .ok_or_else(|| sqlx::Error::Decode(format!("audit direction `{direction}`").into()))?,
         peer: row.try_get(3)?,
         dossier_code: row.try_get(4)?,
         message_id: row.try_get(5)?,
@@ -324,8 +336,8 @@ fn audit_record(
         signature: row.try_get(7)?,
         peer_certificate_sha256: row.try_get(8)?,
         outcome: row.try_get(9)?,
-        prev_hash: row.try_get(10)?,
-        hash: row.try_get(11)?,
+        prev_hash: String::new(),
+        hash: String::new(),
     })
 }
 
