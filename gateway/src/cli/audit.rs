@@ -1,5 +1,6 @@
 //! `lienthong audit …`: checking the audit log's hash chain.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -7,7 +8,7 @@ use anyhow::Context;
 
 use crate::audit::Verifier;
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{AuditStamp, Store};
 
 use super::AuditCommand;
 
@@ -96,6 +97,11 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitC
 }
 
 async fn verify_store(store: &Store, tsa_certificate: Option<&[u8]>) -> anyhow::Result<ExitCode> {
+    // The stamps are few (one per interval): read them first, and keep the hashes of the
+    // stamped records as the chain pass goes by them, so no record is read twice.
+    let stamps = store.audit_stamps(1, i64::MAX).await?;
+    let stamped: HashSet<i64> = stamps.iter().map(|s| s.seq).collect();
+    let mut stamped_hashes: HashMap<i64, String> = HashMap::new();
     let mut v = Verifier::new();
     let mut after = 0;
     loop {
@@ -110,10 +116,13 @@ async fn verify_store(store: &Store, tsa_certificate: Option<&[u8]>) -> anyhow::
                 );
                 return Ok(ExitCode::FAILURE);
             }
+            if stamped.contains(&r.seq) {
+                stamped_hashes.insert(r.seq, r.hash.clone());
+            }
         }
     }
     let status = store.audit_status().await?;
-    let stamps = match verify_stamps(store, tsa_certificate, v.checked).await? {
+    let stamps = match verify_stamps(&stamps, &stamped_hashes, tsa_certificate, v.checked) {
         Ok(s) => s,
         Err(reason) => {
             eprintln!("audit time-stamps do not verify: {reason}");
@@ -134,43 +143,41 @@ async fn verify_store(store: &Store, tsa_certificate: Option<&[u8]>) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks every time-stamp: its record exists (a stamp beyond the chain's end means records were
-/// cut off the end), its hash is that record's, and, with the TSA certificate, its token.
-async fn verify_stamps(
-    store: &Store,
+/// Checks every time-stamp against the verified chain: its record exists (a stamp beyond the
+/// chain's end means records were cut off the end), its hash is that record's (`hashes`, by
+/// seq), and, with the TSA certificate, its token.
+fn verify_stamps(
+    stamps: &[AuditStamp],
+    hashes: &HashMap<i64, String>,
     tsa_certificate: Option<&[u8]>,
     length: u64,
-) -> anyhow::Result<Result<String, String>> {
-    let stamps = store.audit_stamps(1, i64::MAX).await?;
+) -> Result<String, String> {
     let Some(last) = stamps.last() else {
-        return Ok(Ok(String::new()));
+        return Ok(String::new());
     };
     let length = i64::try_from(length).unwrap_or(i64::MAX);
     if last.seq > length {
-        return Ok(Err(format!(
+        return Err(format!(
             "record {} was time-stamped but the chain ends at {length}: records were deleted from its end",
             last.seq
-        )));
+        ));
     }
     let mut last_time = None;
-    for s in &stamps {
-        let Some(r) = store.audit_record(s.seq).await? else {
-            return Ok(Err(format!("stamped record {} is missing", s.seq)));
+    for s in stamps {
+        let Some(hash) = hashes.get(&s.seq) else {
+            return Err(format!("stamped record {} is missing", s.seq));
         };
-        if r.hash != s.hash {
-            return Ok(Err(format!(
-                "the stamp of record {} is of another hash",
-                s.seq
-            )));
+        if *hash != s.hash {
+            return Err(format!("the stamp of record {} is of another hash", s.seq));
         }
         if let Some(cert) = tsa_certificate {
             match crate::audit::tsa::verify_token(&s.token, &s.hash, cert) {
                 Ok((at, _)) => last_time = Some(at),
-                Err(e) => return Ok(Err(format!("record {}: {e}", s.seq))),
+                Err(e) => return Err(format!("record {}: {e}", s.seq)),
             }
         }
     }
-    Ok(Ok(match last_time {
+    Ok(match last_time {
         Some(at) => format!(
             "; {} time-stamp(s) verified, the last of record {} at {at}",
             stamps.len(),
@@ -180,5 +187,5 @@ async fn verify_stamps(
             "; {} time-stamp(s) match their records (no [audit.tsa] certificate to check their signatures)",
             stamps.len()
         ),
-    }))
+    })
 }

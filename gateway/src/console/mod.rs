@@ -31,15 +31,29 @@ use crate::http::problem::Problem;
 use crate::store::{DeliveryFilter, ReplayOutcome, now_ms};
 use html::{esc, label, page, table};
 
-/// The console's routes, under `/console`.
-pub fn routes() -> Router<Arc<AppState>> {
+/// The console's routes, under `/console`; every page but the sign-in form behind [`guard`].
+pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/console", get(overview))
         .route("/console/dead", get(dead_letters))
         .route("/console/replay/{id}", post(replay))
         .route("/console/dossier", get(dossier))
         .route("/console/stats", get(stats))
+        .route_layer(axum::middleware::from_fn_with_state(state, guard))
         .route("/console/login", get(login_form).post(login))
+}
+
+/// Lets a request through to a console page, or answers what the browser should see instead.
+async fn guard(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match refusal(&st, req.headers(), peer) {
+        Some(r) => r,
+        None => next.run(req).await,
+    }
 }
 
 /// Headers of every console page: no caching, no framing, no script.
@@ -104,14 +118,7 @@ fn circuit(state: CircuitState) -> String {
 }
 
 /// `GET /console`.
-async fn overview(
-    State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = refusal(&st, &headers, peer) {
-        return r;
-    }
+async fn overview(State(st): State<Arc<AppState>>) -> Response {
     let counts = match st.store.delivery_counts().await {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -230,15 +237,7 @@ struct DeadQuery {
 }
 
 /// `GET /console/dead`.
-async fn dead_letters(
-    State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<DeadQuery>,
-) -> Response {
-    if let Some(r) = refusal(&st, &headers, peer) {
-        return r;
-    }
+async fn dead_letters(State(st): State<Arc<AppState>>, Query(q): Query<DeadQuery>) -> Response {
     let dead = match st
         .store
         .deliveries(&DeliveryFilter {
@@ -326,14 +325,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// `POST /console/replay/{id}`.
 async fn replay(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<ReplayForm>,
 ) -> Response {
-    if let Some(r) = refusal(&st, &headers, peer) {
-        return r;
-    }
     if !same_origin(&headers) || !st.console_csrf.matches(&form.csrf) {
         return Problem::new(
             StatusCode::FORBIDDEN,
@@ -372,15 +367,7 @@ struct DossierQuery {
 }
 
 /// `GET /console/dossier?code=`.
-async fn dossier(
-    State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(q): Query<DossierQuery>,
-) -> Response {
-    if let Some(r) = refusal(&st, &headers, peer) {
-        return r;
-    }
+async fn dossier(State(st): State<Arc<AppState>>, Query(q): Query<DossierQuery>) -> Response {
     let code = q.code.unwrap_or_default();
     let mut body = format!(
         "<form method=get action=/console/dossier><label>{} <input name=code value=\"{}\" size=40></label> \
@@ -469,14 +456,7 @@ async fn dossier(
 }
 
 /// `GET /console/stats`: the deadline statistics as tables and a chart.
-async fn stats(
-    State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = refusal(&st, &headers, peer) {
-        return r;
-    }
+async fn stats(State(st): State<Arc<AppState>>) -> Response {
     let now = ms(OffsetDateTime::now_utc());
     let s =
         match crate::http::stats::compute(&st, (i64::MIN, i64::MAX), now, due_soon_ms(&st)).await {

@@ -83,17 +83,6 @@ impl Store {
         on_backend!(self, audit_page(after_seq, limit))
     }
 
-    /// The linked record at `seq`, if any.
-    ///
-    /// Errors: the store failed.
-    pub async fn audit_record(&self, seq: i64) -> Result<Option<AuditRecord>, StoreError> {
-        Ok(self
-            .audit_page(seq - 1, 1)
-            .await?
-            .into_iter()
-            .find(|r| r.seq == seq))
-    }
-
     /// The linked records of one dossier, in chain order.
     ///
     /// Errors: the store failed.
