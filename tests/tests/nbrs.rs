@@ -232,6 +232,33 @@ async fn a_registration_is_followed_until_final_each_change_recorded_once() {
         .map(|p| p["TrangThai"].clone())
         .collect();
     assert_eq!(trang_thai, [json!("2"), json!("4"), json!("4"), json!("9")]);
+
+    // Each status polled from NBRS is a message received: one audit record per change.
+    let polled: Vec<String> = {
+        use sqlx::{ConnectOptions, Row};
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("lienthong.db"))
+            .read_only(true)
+            .connect()
+            .await
+            .expect("open the store");
+        sqlx::query(
+            "SELECT message_id FROM audit_log WHERE direction = 'received' AND peer = 'nbrs'
+             AND dossier_code = $1 ORDER BY id",
+        )
+        .bind(&code)
+        .fetch_all(&mut c)
+        .await
+        .expect("audit records")
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect()
+    };
+    assert_eq!(
+        polled,
+        [1, 2, 4].map(|n| format!("{journal}:{n}")),
+        "one record per status change"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,6 +66,21 @@ pub(super) async fn record(
         return Ok(FollowupOutcome::Unchanged);
     }
     queue(conn, &u.dossier_code, &seen.notices, now).await?;
+    // A status polled from the destination is a message received: it goes in the audit log.
+    super::audit::append(
+        conn,
+        &crate::audit::AuditEntry {
+            direction: crate::audit::Direction::Received,
+            peer: u.destination.clone(),
+            dossier_code: u.dossier_code.clone(),
+            message_id: format!("{}:{}", u.reference, seen.code),
+            payload_sha256: None,
+            signature: None,
+            peer_certificate_sha256: None,
+            outcome: format!("status {}", seen.code),
+        },
+    )
+    .await?;
     let event = match &seen.event {
         Some(e) => Some(super::intake::event(conn, e).await?),
         None => None,
