@@ -78,6 +78,9 @@ pub struct Security {
     pub certificates: Vec<WatchedCertificate>,
     /// Warning window before expiry.
     pub warning: Duration,
+    /// This center's agency code (`[center] agency_code`): received dossier messages must be
+    /// addressed to it (`To/OrganId`).
+    pub center_organ_id: String,
     /// Peers we receive edXML from (peer destinations with a `signature_trust`), with the
     /// destination statuses about their dossiers go back to.
     pub peers: Vec<InboundPeer>,
@@ -377,6 +380,7 @@ impl Security {
             return Err(errors);
         }
         Ok(Self {
+            center_organ_id: config.center.agency_code.clone(),
             peers,
             answerer,
             listener_tls,

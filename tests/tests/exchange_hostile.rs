@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use lienthong_certs::keys::PrivateKey;
 use lienthong_certs::testpki::{Leaf, Pki};
 use lienthong_certs::xmldsig::{Signer, XmlSignatureAlgorithm};
-use lienthong_connectors::peer::sign_edxml;
+use lienthong_connectors::peer::{DOSSIER_DATA_ID, DOSSIER_DATA_TYPE, sign_edxml};
 use lienthong_mappings::engine::EDXML_FILES;
-use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet};
+use lienthong_mappings::{Agency, Attachment, Dossier, ExchangeInput, MappingSet};
 use lienthong_tests::gateway_process::Gateway;
 use lienthong_tests::two_level::{Level, province_and_commune};
 use time::OffsetDateTime;
@@ -26,8 +26,11 @@ fn signer(leaf: &Leaf) -> Signer {
     .expect("signer")
 }
 
-/// An edXML dossier message from the province, sent at `at`, signed by `by`.
-fn document(code: &str, number: &str, at: OffsetDateTime, by: &Signer) -> String {
+/// The commune's agency code: where the province's documents are addressed.
+const COMMUNE: &str = "000.00.12.H37";
+
+/// An edXML dossier message from the province to `to`, sent at `at`, before signing.
+fn unsigned(code: &str, number: &str, at: OffsetDateTime, to: &str) -> String {
     let mut dossier: Dossier = serde_json::from_str(include_str!(
         "../../examples/dossier-business-registration.json"
     ))
@@ -39,19 +42,43 @@ fn document(code: &str, number: &str, at: OffsetDateTime, by: &Signer) -> String
             name: "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình".into(),
         },
         Agency {
-            code: "000.00.12.H37".into(),
+            code: to.into(),
             name: "UBND xã Gia Viễn".into(),
         },
         number,
         "LT",
         at,
     );
+    // The canonical dossier travels as `hoso.json`, as the peer connector sends it.
+    let data = serde_json::to_vec(&dossier).expect("dossier json");
+    input.attachments = vec![Attachment {
+        content_id: DOSSIER_DATA_ID.into(),
+        content_type: DOSSIER_DATA_TYPE.into(),
+        name: "hoso.json".into(),
+        description: "Dữ liệu hồ sơ".into(),
+        content: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, data),
+    }];
     input.dossier = Some(dossier);
     let set = MappingSet::from_sources("edxml", EDXML_FILES).expect("mappings");
-    let xml = set
-        .render_xml("dossier", &serde_json::to_value(&input).expect("input"))
-        .expect("render");
-    sign_edxml(&xml, by).expect("sign")
+    set.render_xml("dossier", &serde_json::to_value(&input).expect("input"))
+        .expect("render")
+}
+
+/// An edXML dossier message from the province to the commune, sent at `at`, signed by `by`.
+fn document(code: &str, number: &str, at: OffsetDateTime, by: &Signer) -> String {
+    sign_edxml(&unsigned(code, number, at, COMMUNE), by).expect("sign")
+}
+
+/// The text of the first element `<tag …>…</tag>` of `xml`, tags included.
+fn element<'a>(xml: &'a str, tag: &str) -> &'a str {
+    let start = [format!("<{tag}>"), format!("<{tag} ")]
+        .iter()
+        .filter_map(|open| xml.find(open.as_str()))
+        .min()
+        .expect(tag);
+    let close = format!("</{tag}>");
+    let end = xml[start..].find(&close).expect(tag) + start + close.len();
+    &xml[start..end]
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: impl Into<reqwest::Body>) -> u16 {
@@ -152,7 +179,9 @@ async fn hostile_documents_are_refused_and_nothing_is_stored() {
             forged_code.into_bytes(),
             401,
         ),
-        ("wrapped forged header", wrapped.into_bytes(), 401),
+        // Two MessageHeaders: refused by the edXML reader's fixed paths before any signature
+        // is checked.
+        ("wrapped forged header", wrapped.into_bytes(), 400),
         ("two signatures", two_signatures.into_bytes(), 401),
         ("no signature", unsigned.into_bytes(), 401),
         (
@@ -232,4 +261,221 @@ async fn hostile_documents_are_refused_and_nothing_is_stored() {
         Some(1),
         "stored once: {r}"
     );
+}
+
+/// Signature wrapping (XML-DSig's classic attack): a genuine document from the province keeps
+/// its valid signature, while the parts a reader looks for are forged where the signature does
+/// not reach (inside the `Signature` itself, which the enveloped transform leaves out) or moved
+/// around it. Every variant is refused with 400 or 401 and neither the genuine nor the forged
+/// dossier is stored or forwarded; the genuine document is still accepted afterwards and what is
+/// stored is the genuine dossier.
+#[tokio::test]
+async fn signature_wrapping_variants_are_refused() {
+    let t = target().await;
+    let url = t.commune.exchange_url();
+    let as_province = t.commune.peer_client(&t.province);
+    let good = signer(&t.province.signing);
+    let now = OffsetDateTime::now_utc();
+    let code = "000.02.01.H37-261129-0700";
+    let forged_code = "000.02.01.H37-261129-0999";
+    let valid = document(code, "70", now, &good);
+
+    // The forged parts: a complete header (another dossier code and DocumentId) and the
+    // files (a forged hoso.json), as the province's renderer would make them.
+    let forgery = unsigned(forged_code, "99", now, COMMUNE);
+    let forged_envelope = element(&forgery, "edXML:edXMLEnvelope");
+    let forged_header = element(&forgery, "edXML:edXMLHeader");
+    let forged_files = element(&forgery, "edXML:AttachmentEncoded");
+    let forged_attachment = element(forged_files, "edXML:Attachment");
+    let forged = format!("{forged_envelope}{forged_files}");
+    assert!(forged.contains(forged_code) && forged.contains("hoso.json"));
+
+    let signature = element(&valid, "ds:Signature");
+    let without_signature = valid.replacen(signature, "", 1);
+    let root = valid.find("<edXML:edXML ").expect("root");
+    let root_open_end = valid[root..].find('>').expect("root start tag") + root + 1;
+    let signature_with = |inside: &str| {
+        signature.replacen("</ds:Signature>", &format!("{inside}</ds:Signature>"), 1)
+    };
+    let first_child_of_root = |sig: &str| {
+        let mut doc = without_signature.clone();
+        doc.insert_str(root_open_end, sig);
+        doc
+    };
+    let last_child_of_root = |sig: &str| {
+        without_signature.replacen("</edXML:edXML>", &format!("{sig}</edXML:edXML>"), 1)
+    };
+    let in_place = |sig: &str| valid.replacen(signature, sig, 1);
+
+    let other_prefix = forged
+        .replace("edXML:", "x:")
+        .replacen(
+            "<x:edXMLEnvelope>",
+            "<x:edXMLEnvelope xmlns:x=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">",
+            1,
+        )
+        .replacen(
+            "<x:AttachmentEncoded>",
+            "<x:AttachmentEncoded xmlns:x=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">",
+            1,
+        );
+    let default_ns = forged
+        .replace("edXML:", "")
+        .replacen(
+            "<edXMLEnvelope>",
+            "<edXMLEnvelope xmlns=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">",
+            1,
+        )
+        .replacen(
+            "<AttachmentEncoded>",
+            "<AttachmentEncoded xmlns=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">",
+            1,
+        );
+    let header_with_id = forged.replacen(
+        "<edXML:edXMLHeader>",
+        "<edXML:edXMLHeader Id=\"signed\">",
+        1,
+    );
+    let to_elsewhere =
+        sign_edxml(&unsigned(code, "71", now, "000.00.99.H37"), &good).expect("sign");
+
+    let variants: Vec<(&str, String)> = vec![
+        (
+            "signature first in the root, forged header and files inside it",
+            first_child_of_root(&signature_with(&forged)),
+        ),
+        (
+            "signature last in the root, forged header and files inside it",
+            last_child_of_root(&signature_with(&forged)),
+        ),
+        (
+            "signature in place, forged header and files inside it",
+            in_place(&signature_with(&forged)),
+        ),
+        (
+            "signature in place, a forged hoso.json attachment inside it",
+            in_place(&signature_with(forged_attachment)),
+        ),
+        (
+            "forged header inside ds:Object",
+            first_child_of_root(&signature_with(&format!("<ds:Object>{forged}</ds:Object>"))),
+        ),
+        (
+            "forged header inside KeyInfo",
+            first_child_of_root(&signature.replacen(
+                "</ds:KeyInfo>",
+                &format!("{forged}</ds:KeyInfo>"),
+                1,
+            )),
+        ),
+        (
+            "forged header inside X509Data",
+            first_child_of_root(&signature.replacen(
+                "</ds:X509Data>",
+                &format!("{forged}</ds:X509Data>"),
+                1,
+            )),
+        ),
+        (
+            "forged header inside SignedInfo",
+            first_child_of_root(&signature.replacen(
+                "</ds:SignedInfo>",
+                &format!("{forged_header}</ds:SignedInfo>"),
+                1,
+            )),
+        ),
+        (
+            "signature first in the header, forged header inside it",
+            without_signature.replacen(
+                "<edXML:edXMLHeader>",
+                &format!("<edXML:edXMLHeader>{}", signature_with(forged_header)),
+                1,
+            ),
+        ),
+        (
+            "signature nested in MessageHeader",
+            without_signature.replacen(
+                "</edXML:MessageHeader>",
+                &format!("{signature}</edXML:MessageHeader>"),
+                1,
+            ),
+        ),
+        (
+            "signature moved last in the root, nothing else changed",
+            last_child_of_root(signature),
+        ),
+        (
+            "duplicate header after the signed one",
+            valid.replacen(
+                "</edXML:edXMLHeader>",
+                &format!("</edXML:edXMLHeader>{forged_header}"),
+                1,
+            ),
+        ),
+        (
+            "duplicate envelope before the signed one",
+            valid.replacen(
+                "<edXML:edXMLEnvelope>",
+                &format!("{forged_envelope}<edXML:edXMLEnvelope>"),
+                1,
+            ),
+        ),
+        (
+            "Id moved to a forged header inside the signature, reference to it",
+            first_child_of_root(&signature_with(&header_with_id).replacen(
+                "URI=\"\"",
+                "URI=\"#signed\"",
+                1,
+            )),
+        ),
+        (
+            "comments and a PI around the forged parts",
+            first_child_of_root(&signature_with(&format!(
+                "<!-- province --><?edxml forged?>{forged}<!-- end -->"
+            ))),
+        ),
+        (
+            "another prefix bound to the edXML namespace",
+            first_child_of_root(&signature_with(&other_prefix)),
+        ),
+        (
+            "the edXML namespace as default inside the signature",
+            first_child_of_root(&signature_with(&default_ns)),
+        ),
+        ("To is another center", to_elsewhere),
+    ];
+    assert!(variants.len() >= 10);
+    let mut accepted = Vec::new();
+    for (name, body) in &variants {
+        assert_ne!(body, &valid, "{name}: the variant changes the document");
+        let status = post(&as_province, &url, body.clone()).await;
+        if status != 400 && status != 401 {
+            accepted.push(format!("{name}: answered {status}"));
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "variants not refused with 400 or 401:\n{}",
+        accepted.join("\n")
+    );
+
+    // Nothing was stored or forwarded.
+    for c in [code, forged_code] {
+        let (st, _) = t.gw.get(&format!("/v1/dossiers/{c}")).await;
+        assert_eq!(st, 404, "{c} must not exist");
+        let (_, r) = t.gw.get(&format!("/v1/exchange/received/{c}")).await;
+        assert_eq!(r["received"].as_array().map(Vec::len), Some(0), "{r}");
+    }
+    assert_eq!(
+        t.commune.center.posts(),
+        0,
+        "nothing forwarded to the center"
+    );
+
+    // The genuine document is accepted, and what is stored is the genuine dossier.
+    assert_eq!(post(&as_province, &url, valid).await, 200);
+    let (st, d) = t.gw.get(&format!("/v1/dossiers/{code}")).await;
+    assert_eq!(st, 200, "{d}");
+    let (st, _) = t.gw.get(&format!("/v1/dossiers/{forged_code}")).await;
+    assert_eq!(st, 404);
 }

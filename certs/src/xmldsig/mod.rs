@@ -13,6 +13,12 @@
 //! `""` or `#id` only, no transforms but enveloped-signature and C14N, unique IDs, and the
 //! referenced element must be the one the caller asked about (the defence against signature
 //! wrapping). The signing certificate is validated against the caller's trust store.
+//!
+//! The enveloped transform leaves the whole `Signature` out of the digest, so nothing in it is
+//! signed: the verifier accepts there only the XML-DSig grammar (`SignedInfo`, `SignatureValue`,
+//! `KeyInfo` in that order; no `Object`, no element of another namespace, no text outside the
+//! value elements), and [`Verified::covers`] and [`Verified::signature`] let a reader take data
+//! only from signed nodes and check where the signature sits in its profile.
 
 mod sign;
 mod verify;

@@ -278,6 +278,141 @@ fn signature_wrapping_is_rejected() {
     ));
 }
 
+/// Nothing in a `Signature` is covered by an enveloped signature, so the verifier accepts there
+/// only the XML-DSig grammar of its profile: anything else (another document hidden in
+/// `Object`, `KeyInfo` or `X509Data`, text, processing instructions) is refused, though the
+/// digest and signature value still match.
+#[test]
+fn only_the_signature_grammar_is_accepted_inside_the_signature() {
+    let id = Identity::new(&rcgen::PKCS_RSA_SHA256);
+    let signed = sign(
+        SOAP,
+        &id.signer(XmlSignatureAlgorithm::RsaSha256),
+        &SignOptions::default(),
+    )
+    .unwrap();
+    let store = id.store();
+    let expected = whole();
+    let policy = VerifyPolicy::new(&store, &expected);
+    let v = verify(&signed, &policy).unwrap();
+    let signature = v.signature;
+    assert!(v.covers(v.document.root()));
+    assert!(!v.covers(signature), "the Signature is not covered");
+    let inside = v.document.child_elements(signature).next().unwrap().0;
+    assert!(!v.covers(inside));
+
+    let forged =
+        "<tem:MaHoSo xmlns:tem=\"http://tempuri.org/\">000.02.01.H37-999999-9999</tem:MaHoSo>";
+    let cases = [
+        (
+            "Object",
+            signed.replacen(
+                "</ds:Signature>",
+                &format!("<ds:Object>{forged}</ds:Object></ds:Signature>"),
+                1,
+            ),
+        ),
+        (
+            "foreign element after KeyInfo",
+            signed.replacen("</ds:Signature>", &format!("{forged}</ds:Signature>"), 1),
+        ),
+        (
+            "foreign element in KeyInfo",
+            signed.replacen("</ds:KeyInfo>", &format!("{forged}</ds:KeyInfo>"), 1),
+        ),
+        (
+            "foreign element in X509Data",
+            signed.replacen("</ds:X509Data>", &format!("{forged}</ds:X509Data>"), 1),
+        ),
+        (
+            "RetrievalMethod in KeyInfo",
+            signed.replacen(
+                "<ds:KeyInfo>",
+                "<ds:KeyInfo><ds:RetrievalMethod URI=\"http://evil.example/k\"/>",
+                1,
+            ),
+        ),
+        (
+            "text in the Signature",
+            signed.replacen(
+                "</ds:Signature>",
+                "000.02.01.H37-999999-9999</ds:Signature>",
+                1,
+            ),
+        ),
+        (
+            "processing instruction in the Signature",
+            signed.replacen("</ds:Signature>", "<?forged data?></ds:Signature>", 1),
+        ),
+        (
+            "element in SignatureValue",
+            signed.replacen(
+                "</ds:SignatureValue>",
+                &format!("{forged}</ds:SignatureValue>"),
+                1,
+            ),
+        ),
+        ("KeyInfo before SignatureValue", {
+            let ki = &signed[signed.find("<ds:KeyInfo>").unwrap()
+                ..signed.find("</ds:KeyInfo>").unwrap() + "</ds:KeyInfo>".len()];
+            signed.replacen(ki, "", 1).replacen(
+                "<ds:SignatureValue>",
+                &format!("{ki}<ds:SignatureValue>"),
+                1,
+            )
+        }),
+        (
+            "two KeyInfo",
+            signed.replacen(
+                "</ds:Signature>",
+                "<ds:KeyInfo><ds:KeyName>x</ds:KeyName></ds:KeyInfo></ds:Signature>",
+                1,
+            ),
+        ),
+    ];
+    for (name, doc) in cases {
+        assert_ne!(doc, signed, "{name}");
+        let err = verify(&doc, &policy).unwrap_err();
+        assert!(matches!(err, DsigError::Structure(_)), "{name}: {err}");
+    }
+    // Whitespace and comments between the signature's elements are fine (xmlsec1 indents).
+    let spaced = signed
+        .replacen("<ds:KeyInfo>", "\n  <!-- khóa -->\n  <ds:KeyInfo>", 1)
+        .replacen("<ds:X509Data>", "\n    <ds:X509Data>", 1);
+    verify(&spaced, &policy).unwrap();
+}
+
+/// With `URI=""` and a caller that reads one element, that element must be the only one of its
+/// name: a second copy (signed or not) would let the caller read another than it thinks.
+#[test]
+fn an_expected_element_must_be_unique_under_a_whole_document_signature() {
+    let id = Identity::new(&rcgen::PKCS_RSA_SHA256);
+    let two_bodies = SOAP.replacen(
+        "<soapenv:Header/>",
+        "<soapenv:Header><soapenv:Body><tem:GuiHoSo><tem:MaHoSo>000.02.01.H37-999999-9999</tem:MaHoSo></tem:GuiHoSo></soapenv:Body></soapenv:Header>",
+        1,
+    );
+    let store = id.store();
+    let expected = body();
+    let policy = VerifyPolicy::new(&store, &expected);
+    let signer = id.signer(XmlSignatureAlgorithm::RsaSha256);
+    let one = sign(SOAP, &signer, &SignOptions::default()).unwrap();
+    let v = verify(&one, &policy).unwrap();
+    assert_eq!(v.signed_element, v.document.root());
+    let two = sign(&two_bodies, &signer, &SignOptions::default()).unwrap();
+    let err = verify(&two, &policy).unwrap_err();
+    assert!(matches!(err, DsigError::Reference(_)), "{err}");
+    assert!(err.to_string().contains("ambiguous"), "{err}");
+    let none = sign(
+        &SOAP.replace("soapenv:Body", "soapenv:Corps"),
+        &signer,
+        &SignOptions::default(),
+    )
+    .unwrap();
+    let err = verify(&none, &policy).unwrap_err();
+    assert!(matches!(err, DsigError::Reference(_)), "{err}");
+}
+
 #[test]
 fn disallowed_references_transforms_and_dtds_are_rejected() {
     let id = Identity::new(&rcgen::PKCS_RSA_SHA256);

@@ -71,6 +71,19 @@ pub struct Verified {
     pub document: Document,
     /// The signed node: the document element for `URI=""`, else the referenced element.
     pub signed_element: NodeId,
+    /// The `Signature` element. Nothing inside it is covered by the signature (the enveloped
+    /// transform leaves it out), so a reader must never take data from there; where it sits is
+    /// for the caller's profile to check (edXML puts it in `edXMLHeader`).
+    pub signature: NodeId,
+}
+
+impl Verified {
+    /// Whether `node` is covered by the signature: inside the signed element and not inside
+    /// the `Signature`. A reader that takes data only from covered nodes reads what was signed.
+    pub fn covers(&self, node: NodeId) -> bool {
+        self.document.is_within(node, self.signed_element)
+            && !self.document.is_within(node, self.signature)
+    }
 }
 
 /// Verifies the one enveloped signature of `xml` under `policy`.
@@ -100,6 +113,7 @@ pub fn verify_parsed(doc: Document, policy: &VerifyPolicy<'_>) -> Result<Verifie
         [one] => *one,
         _ => return Err(structure("more than one Signature element")),
     };
+    check_shape(&doc, signature)?;
     let signed_info = only_child(&doc, signature, "SignedInfo")?;
 
     // SignedInfo: canonicalization and signature method.
@@ -205,7 +219,12 @@ pub fn verify_parsed(doc: Document, policy: &VerifyPolicy<'_>) -> Result<Verifie
             "URI {uri:?} is not a same-document reference"
         )));
     };
-    check_expected(&doc, policy.expected, &uri, signed_element)?;
+    if doc.is_within(signed_element, signature) {
+        return Err(DsigError::Reference(format!(
+            "URI {uri:?} points inside the Signature itself"
+        )));
+    }
+    check_expected(&doc, policy.expected, &uri, signed_element, signature)?;
     if !enveloped && doc.is_within(signature, signed_element) {
         return Err(structure(
             "the Signature is inside the signed content but there is no enveloped-signature transform",
@@ -251,6 +270,7 @@ pub fn verify_parsed(doc: Document, policy: &VerifyPolicy<'_>) -> Result<Verifie
         signature_value: signature_value_text,
         document: doc,
         signed_element,
+        signature,
     })
 }
 
@@ -259,32 +279,224 @@ fn check_expected(
     expected: &Expected,
     uri: &str,
     signed: NodeId,
+    signature: NodeId,
 ) -> Result<(), DsigError> {
     match expected {
         Expected::WholeDocument if uri.is_empty() => Ok(()),
         Expected::WholeDocument => Err(DsigError::Reference(format!(
             "the signature covers {uri}, not the whole document"
         ))),
-        Expected::Element { .. } if uri.is_empty() => Ok(()),
         Expected::Element { ns, local } => {
-            let e = doc
-                .element(signed)
-                .ok_or_else(|| DsigError::Reference("not an element".into()))?;
-            if !e.is(ns, local) {
+            // Whether the whole document or the element itself is signed, the element the
+            // caller goes on to read must be the only one of its name, outside the Signature:
+            // with `URI=""` a second copy could otherwise sit in the Signature, unsigned.
+            let mut found = doc.elements().filter(|(_, e)| e.is(ns, local));
+            let (only, _) = match (found.next(), found.next()) {
+                (Some(one), None) => one,
+                (None, _) => {
+                    return Err(DsigError::Reference(format!(
+                        "no element {{{ns}}}{local} in the document"
+                    )));
+                }
+                (Some(_), Some(_)) => {
+                    let count = 2 + found.count();
+                    return Err(DsigError::Reference(format!(
+                        "{count} elements {{{ns}}}{local}: the signed one is ambiguous"
+                    )));
+                }
+            };
+            if doc.is_within(only, signature) {
+                return Err(DsigError::Reference(format!(
+                    "{{{ns}}}{local} is inside the Signature, which is not signed"
+                )));
+            }
+            if !uri.is_empty() && only != signed {
+                let e = doc
+                    .element(signed)
+                    .ok_or_else(|| DsigError::Reference("not an element".into()))?;
                 return Err(DsigError::Reference(format!(
                     "the signature covers {{{}}}{}, not {{{ns}}}{local}",
                     e.ns, e.local
                 )));
             }
-            let count = doc.elements().filter(|(_, e)| e.is(ns, local)).count();
-            if count != 1 {
-                return Err(DsigError::Reference(format!(
-                    "{count} elements {{{ns}}}{local}: the signed one is ambiguous"
-                )));
-            }
             Ok(())
         }
     }
+}
+
+/// The XML Signature 1.1 namespace (`ECKeyValue`).
+const DSIG11_NS: &str = "http://www.w3.org/2009/xmldsig11#";
+
+/// What an element inside a `Signature` may contain.
+struct Shape {
+    /// Allowed child elements: (namespace, local name, may repeat).
+    children: &'static [(&'static str, &'static str, bool)],
+    /// Whether it holds a value (text) rather than elements.
+    text: bool,
+}
+
+const fn elements(children: &'static [(&'static str, &'static str, bool)]) -> Option<Shape> {
+    Some(Shape {
+        children,
+        text: false,
+    })
+}
+
+const VALUE: Option<Shape> = Some(Shape {
+    children: &[],
+    text: true,
+});
+
+/// The profile's grammar of the `Signature` subtree (XML-DSig core, without `Object`,
+/// `Manifest`, retrieval methods or anything of another namespace).
+fn shape(ns: &str, local: &str) -> Option<Shape> {
+    const D: &str = DSIG_NS;
+    match (ns, local) {
+        (D, "SignedInfo") => elements(&[
+            (D, "CanonicalizationMethod", false),
+            (D, "SignatureMethod", false),
+            (D, "Reference", true),
+        ]),
+        (D, "CanonicalizationMethod" | "Transform") => {
+            elements(&[(EXC_C14N_NS, "InclusiveNamespaces", false)])
+        }
+        (EXC_C14N_NS, "InclusiveNamespaces") | (D, "SignatureMethod" | "DigestMethod") => {
+            elements(&[])
+        }
+        (D, "Reference") => elements(&[
+            (D, "Transforms", false),
+            (D, "DigestMethod", false),
+            (D, "DigestValue", false),
+        ]),
+        (D, "Transforms") => elements(&[(D, "Transform", true)]),
+        (D, "KeyInfo") => elements(&[
+            (D, "X509Data", true),
+            (D, "KeyName", true),
+            (D, "KeyValue", true),
+        ]),
+        (D, "KeyValue") => elements(&[(D, "RSAKeyValue", false), (DSIG11_NS, "ECKeyValue", false)]),
+        (D, "RSAKeyValue") => elements(&[(D, "Modulus", false), (D, "Exponent", false)]),
+        (DSIG11_NS, "ECKeyValue") => elements(&[
+            (DSIG11_NS, "NamedCurve", false),
+            (DSIG11_NS, "PublicKey", false),
+        ]),
+        (DSIG11_NS, "NamedCurve") => elements(&[]),
+        (D, "X509Data") => elements(&[
+            (D, "X509Certificate", true),
+            (D, "X509SubjectName", true),
+            (D, "X509IssuerSerial", true),
+            (D, "X509SKI", true),
+        ]),
+        (D, "X509IssuerSerial") => {
+            elements(&[(D, "X509IssuerName", false), (D, "X509SerialNumber", false)])
+        }
+        (
+            D,
+            "DigestValue" | "SignatureValue" | "KeyName" | "Modulus" | "Exponent"
+            | "X509Certificate" | "X509SubjectName" | "X509SKI" | "X509IssuerName"
+            | "X509SerialNumber",
+        )
+        | (DSIG11_NS, "PublicKey") => VALUE,
+        _ => None,
+    }
+}
+
+/// Checks that the `Signature` holds exactly `SignedInfo`, `SignatureValue`, `KeyInfo` in that
+/// order, and below them only what [`shape`] allows: nothing the signature does not cover can
+/// hide in it (a forged header, a second document in `Object` or `KeyInfo`), because the
+/// enveloped transform leaves the whole `Signature` out of the digest.
+fn check_shape(doc: &Document, signature: NodeId) -> Result<(), DsigError> {
+    let structure = |s: String| Err(DsigError::Structure(s));
+    let names: Vec<&str> = doc
+        .child_elements(signature)
+        .map(|(_, e)| {
+            if e.ns == DSIG_NS {
+                e.local.as_str()
+            } else {
+                "(foreign)"
+            }
+        })
+        .collect();
+    if names != ["SignedInfo", "SignatureValue", "KeyInfo"] {
+        return structure(format!(
+            "Signature must hold SignedInfo, SignatureValue and KeyInfo, in that order, and nothing else (found {})",
+            names.join(", ")
+        ));
+    }
+    check_no_text(doc, signature, "Signature")?;
+    let mut pending: Vec<NodeId> = doc
+        .child_elements(signature)
+        .filter(|(_, e)| e.local != "SignatureValue")
+        .map(|(n, _)| n)
+        .collect();
+    while let Some(node) = pending.pop() {
+        let Some(e) = doc.element(node) else { continue };
+        let Some(rule) = shape(&e.ns, &e.local) else {
+            return structure(format!(
+                "unexpected element {{{}}}{} in the Signature",
+                e.ns, e.local
+            ));
+        };
+        if rule.text {
+            if let Some((_, c)) = doc.child_elements(node).next() {
+                return structure(format!("unexpected element {} in {}", c.local, e.local));
+            }
+            check_no_pi(doc, node, &e.local)?;
+            continue;
+        }
+        check_no_text(doc, node, &e.local)?;
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for (c, ce) in doc.child_elements(node) {
+            let allowed = rule.children.iter().find(|(ns, local, _)| ce.is(ns, local));
+            match allowed {
+                None => {
+                    return structure(format!(
+                        "unexpected element {{{}}}{} in {}",
+                        ce.ns, ce.local, e.local
+                    ));
+                }
+                Some((ns, local, many)) => {
+                    if !many && seen.contains(&(ns, local)) {
+                        return structure(format!("more than one {local} in {}", e.local));
+                    }
+                    seen.push((ns, local));
+                }
+            }
+            pending.push(c);
+        }
+    }
+    let value = only_child(doc, signature, "SignatureValue")?;
+    if doc.child_elements(value).next().is_some() {
+        return structure("unexpected element in SignatureValue".into());
+    }
+    check_no_pi(doc, value, "SignatureValue")
+}
+
+/// Elements of the signature grammar hold only whitespace between their children (comments
+/// are tolerated: canonicalization without comments drops them and no reader looks at them).
+fn check_no_text(doc: &Document, node: NodeId, name: &str) -> Result<(), DsigError> {
+    check_no_pi(doc, node, name)?;
+    let text = doc.text(node);
+    if text.chars().any(|c| !matches!(c, ' ' | '\t' | '\n' | '\r')) {
+        return Err(DsigError::Structure(format!("unexpected text in {name}")));
+    }
+    Ok(())
+}
+
+fn check_no_pi(doc: &Document, node: NodeId, name: &str) -> Result<(), DsigError> {
+    let children = doc
+        .element(node)
+        .map(|e| e.children.as_slice())
+        .unwrap_or(&[]);
+    if children
+        .iter()
+        .any(|&c| matches!(doc.node(c).kind, crate::xml::dom::NodeKind::Pi { .. }))
+    {
+        return Err(DsigError::Structure(format!(
+            "unexpected processing instruction in {name}"
+        )));
+    }
+    Ok(())
 }
 
 fn only_child(doc: &Document, parent: NodeId, local: &str) -> Result<NodeId, DsigError> {

@@ -87,6 +87,9 @@ impl InvestmentResult {
                 cert.subject
             )));
         }
+        // Read exactly what the signature covers: the fields are the root's own children
+        // (never a search, which could find a copy elsewhere), each at most once, and the
+        // Signature sits where the profile puts it, as a child of the root.
         let doc = &verified.document;
         let root = doc.root();
         if !doc.element(root).is_some_and(|e| e.is(NS, "KetQuaDauTu")) {
@@ -94,9 +97,24 @@ impl InvestmentResult {
                 "the root must be KetQuaDauTu in {NS}"
             )));
         }
+        if doc.node(verified.signature).parent != Some(root) {
+            return Err(PushError::Forged(
+                "signature not accepted: the Signature must be a child of KetQuaDauTu".into(),
+            ));
+        }
+        let mut fields = std::collections::BTreeMap::new();
+        for (n, e) in doc.child_elements(root) {
+            if e.ns == NS && fields.insert(e.local.as_str(), n).is_some() {
+                return Err(PushError::Malformed(format!(
+                    "{}: appears more than once",
+                    e.local
+                )));
+            }
+        }
         let field = |local: &str| {
-            doc.child(root, NS, local)
-                .map(|n| doc.text(n).trim().to_owned())
+            fields
+                .get(local)
+                .map(|&n| doc.text(n).trim().to_owned())
                 .filter(|t| !t.is_empty())
         };
         let required = |local: &str| {

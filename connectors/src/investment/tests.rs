@@ -153,6 +153,41 @@ async fn signed_results_are_read_and_forgeries_refused() {
         InvestmentResult::read("<KetQuaDauTu", &trust, &signers),
         Err(PushError::Malformed(_))
     ));
+    // Signature wrapping: what is read must be what is signed. A forged field inside the
+    // Signature (left out of the digest by the enveloped transform), the Signature moved off
+    // the root, or a field given twice (signed, but which one is meant?) are all refused.
+    let sig_start = granted.find("<ds:Signature").unwrap();
+    let sig_end = granted.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let signature = &granted[sig_start..sig_end];
+    let wrapped = granted.replacen(
+        "</ds:Signature>",
+        "<MaHoSo xmlns=\"urn:lienthong:dautu:1\">D-9</MaHoSo></ds:Signature>",
+        1,
+    );
+    assert!(matches!(
+        InvestmentResult::read(&wrapped, &trust, &signers),
+        Err(PushError::Forged(_))
+    ));
+    let nested = granted.replacen(signature, "", 1).replacen(
+        "</GhiChu>",
+        &format!("{signature}</GhiChu>"),
+        1,
+    );
+    let err = InvestmentResult::read(&nested, &trust, &signers).unwrap_err();
+    assert!(
+        matches!(err, PushError::Forged(ref m) if m.contains("child of KetQuaDauTu")),
+        "{err}"
+    );
+    let twice = sim.result(
+        "D-1</MaHoSo><MaHoSo>D-9",
+        Some(("7654321098", "GCN-2026-15")),
+        "20261205100000",
+    );
+    let err = InvestmentResult::read(&twice, &trust, &signers).unwrap_err();
+    assert!(
+        matches!(err, PushError::Malformed(ref m) if m.contains("MaHoSo")),
+        "{err}"
+    );
     let entity = "<!DOCTYPE x [<!ENTITY a \"b\">]><KetQuaDauTu xmlns=\"urn:lienthong:dautu:1\">&a;</KetQuaDauTu>";
     assert!(matches!(
         InvestmentResult::read(entity, &trust, &signers),

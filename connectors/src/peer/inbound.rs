@@ -3,6 +3,13 @@
 //! peer, and the parts the gateway needs (DocumentId, business type, dossier code, statuses,
 //! attachments, trace time) extracted. This is the part that decides whether a message is
 //! believed; the gateway's `/v1/exchange` and the pull poller store what it returns.
+//!
+//! The reader reads exactly what the signature covers: every field along its fixed path from
+//! the document element (`edXML/edXMLEnvelope/edXMLHeader/MessageHeader/…`,
+//! `edXML/AttachmentEncoded/Attachment`), each single field unique, and the `Signature` where
+//! QCVN 102:2016 puts it (a child of `edXMLHeader`). A search over the tree would find a forged
+//! copy placed inside the `Signature`, which the enveloped transform leaves out of the digest
+//! (signature wrapping; `tests/tests/exchange_hostile.rs` tries the variants).
 
 use std::sync::Arc;
 
@@ -46,13 +53,21 @@ pub enum InboundError {
         /// The agency the message claims to come from.
         organ_id: String,
     },
+    /// A genuine dossier message addressed to another center (a copy replayed here): 400.
+    #[error("the message is addressed to {}, not to this center ({organ_id})", to.join(", "))]
+    NotAddressed {
+        /// Its `To/OrganId` values.
+        to: Vec<String>,
+        /// This center's agency code.
+        organ_id: String,
+    },
 }
 
 impl InboundError {
     /// The HTTP status to answer with.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::Malformed(_) => 400,
+            Self::Malformed(_) | Self::NotAddressed { .. } => 400,
             Self::BadSignature(_) => 401,
             Self::UnknownPeer(_) | Self::WrongSigner { .. } => 403,
         }
@@ -200,22 +215,138 @@ fn malformed(what: &str) -> InboundError {
     InboundError::Malformed(format!("missing or empty element {what}"))
 }
 
+/// The edXML elements along their fixed paths. A reader of a signed document must read exactly
+/// what the signature covers, so it never *searches* the tree (a search finds whatever comes
+/// first, including a forged copy inside the `Signature`, which the enveloped transform leaves
+/// out of the digest): each step is a child of the previous one, and a step that must be unique
+/// is refused when it is not.
+struct Paths<'a> {
+    doc: &'a Document,
+}
+
+impl<'a> Paths<'a> {
+    /// The only child `edXML:{local}` of `parent`: `None` when absent, an error when repeated.
+    fn only(&self, parent: NodeId, local: &str) -> Result<Option<NodeId>, InboundError> {
+        let mut found = self.all(parent, local);
+        match (found.next(), found.next()) {
+            (None, _) => Ok(None),
+            (Some(n), None) => Ok(Some(n)),
+            (Some(_), Some(_)) => Err(InboundError::Malformed(format!(
+                "element {local} appears more than once in {}",
+                self.name(parent)
+            ))),
+        }
+    }
+
+    /// The only child `edXML:{local}` of `parent`, which must exist.
+    fn one(&self, parent: NodeId, local: &str) -> Result<NodeId, InboundError> {
+        self.only(parent, local)?.ok_or_else(|| {
+            InboundError::Malformed(format!("missing element {local} in {}", self.name(parent)))
+        })
+    }
+
+    /// Every child `edXML:{local}` of `parent`, in document order.
+    fn all(&self, parent: NodeId, local: &'a str) -> impl Iterator<Item = NodeId> + 'a {
+        self.doc
+            .child_elements(parent)
+            .filter(move |(_, e)| e.is(EDXML_NS, local))
+            .map(|(n, _)| n)
+    }
+
+    /// The trimmed text of the only child `edXML:{local}` of `parent`, when present and not
+    /// empty.
+    fn text(&self, parent: NodeId, local: &str) -> Result<Option<String>, InboundError> {
+        Ok(self
+            .only(parent, local)?
+            .map(|n| self.doc.text(n).trim().to_string())
+            .filter(|s| !s.is_empty()))
+    }
+
+    /// Like [`Paths::text`], but required: `what` names the path in the error.
+    fn required(&self, parent: NodeId, local: &str, what: &str) -> Result<String, InboundError> {
+        self.text(parent, local)?.ok_or_else(|| malformed(what))
+    }
+
+    fn name(&self, node: NodeId) -> &str {
+        self.doc.element(node).map_or("?", |e| e.local.as_str())
+    }
+}
+
+/// The fixed skeleton of an edXML message: `edXML/edXMLEnvelope/edXMLHeader` and the one
+/// `MessageHeader` or `MessageStatus` in it.
+struct Skeleton {
+    root: NodeId,
+    header: NodeId,
+    message: NodeId,
+    /// `MessageHeader` (a dossier message) rather than `MessageStatus`.
+    is_dossier: bool,
+}
+
+impl Skeleton {
+    fn of(p: &Paths<'_>) -> Result<Self, InboundError> {
+        let root = p.doc.root();
+        if !p.doc.element(root).is_some_and(|e| e.is(EDXML_NS, "edXML")) {
+            return Err(InboundError::Malformed(format!(
+                "the document element must be edXML in {EDXML_NS}"
+            )));
+        }
+        let envelope = p.one(root, "edXMLEnvelope")?;
+        let header = p.one(envelope, "edXMLHeader")?;
+        let (message, is_dossier) = match (
+            p.only(header, "MessageHeader")?,
+            p.only(header, "MessageStatus")?,
+        ) {
+            (Some(m), None) => (m, true),
+            (None, Some(m)) => (m, false),
+            (None, None) => return Err(malformed("MessageHeader or MessageStatus")),
+            (Some(_), Some(_)) => {
+                return Err(InboundError::Malformed(
+                    "edXMLHeader holds both MessageHeader and MessageStatus".into(),
+                ));
+            }
+        };
+        Ok(Self {
+            root,
+            header,
+            message,
+            is_dossier,
+        })
+    }
+}
+
+/// Who this center is, and whom it receives from.
+#[derive(Debug, Clone, Copy)]
+pub struct Receiver<'a> {
+    /// This center's agency code: a dossier message must name it in `To/OrganId`.
+    pub organ_id: &'a str,
+    /// The peers it accepts messages from.
+    pub peers: &'a [KnownPeer],
+    /// Parser limits.
+    pub limits: Limits,
+}
+
 /// Reads and believes (or refuses) a received edXML message.
-pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, InboundError> {
+///
+/// The document is parsed once. Before anything is believed, only `From/OrganId` is read (along
+/// its fixed path) to pick the peer's trust store; then the whole document must carry exactly
+/// one signature, by a certificate of that store whose name the peer allows, placed where the
+/// standard puts it (in `edXMLHeader`); then every field is read along its fixed path from the
+/// document element, never from inside the `Signature`. A dossier message must be addressed to
+/// this center (`To/OrganId`).
+///
+/// Errors: [`InboundError`], each with the HTTP status the exchange endpoint answers.
+pub fn read(xml: &str, receiver: &Receiver<'_>) -> Result<Inbound, InboundError> {
     // Parse once without trusting anything, to find who claims to send it.
-    let doc = Document::parse(xml, limits).map_err(|e| InboundError::Malformed(e.to_string()))?;
-    let header = find(&doc, "edXMLHeader").ok_or_else(|| malformed("edXMLHeader"))?;
-    let message = doc
-        .child(header, EDXML_NS, "MessageHeader")
-        .or_else(|| doc.child(header, EDXML_NS, "MessageStatus"))
-        .ok_or_else(|| malformed("MessageHeader or MessageStatus"))?;
-    let from = doc
-        .child(message, EDXML_NS, "From")
-        .and_then(|f| doc.child(f, EDXML_NS, "OrganId"))
-        .map(|n| doc.text(n).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| malformed("From/OrganId"))?;
-    let peer = peers
+    let doc = Document::parse(xml, receiver.limits)
+        .map_err(|e| InboundError::Malformed(e.to_string()))?;
+    let from = {
+        let p = Paths { doc: &doc };
+        let skeleton = Skeleton::of(&p)?;
+        let from = p.one(skeleton.message, "From")?;
+        p.required(from, "OrganId", "From/OrganId")?
+    };
+    let peer = receiver
+        .peers
         .iter()
         .find(|p| p.organ_id == from)
         .ok_or_else(|| InboundError::UnknownPeer(from.clone()))?;
@@ -226,7 +357,7 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
     let verified = xmldsig::verify_parsed(
         doc,
         &VerifyPolicy {
-            limits,
+            limits: receiver.limits,
             ..VerifyPolicy::new(&peer.trust, &expected)
         },
     )
@@ -249,52 +380,57 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
         });
     }
 
-    // Read the believed tree (the one that was verified).
+    // Read the believed tree (the one that was verified), along the fixed paths only.
     let doc = &verified.document;
-    let text = |n: Option<NodeId>| {
-        n.map(|n| doc.text(n).trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let header = find(doc, "edXMLHeader").ok_or_else(|| malformed("edXMLHeader"))?;
-    let dossier_message = doc.child(header, EDXML_NS, "MessageHeader");
-    let (document_id, dossier_code, business_doc_type, status_code) = match dossier_message {
-        Some(m) => {
-            let document_id = text(doc.child(m, EDXML_NS, "DocumentId"))
-                .ok_or_else(|| malformed("DocumentId"))?;
-            let code = doc
-                .child(m, EDXML_NS, "OtherInfo")
-                .and_then(|o| doc.child(o, EDXML_NS, "ReferenceCodes"));
-            let dossier_code = text(code).ok_or_else(|| malformed("OtherInfo/ReferenceCodes"))?;
-            let kind = find(doc, "BussinessDocType").map(|n| doc.text(n));
-            let kind = match kind.as_deref().map(str::trim) {
-                None => 0,
-                Some(k) => k.parse::<u8>().ok().filter(|k| *k <= 3).ok_or_else(|| {
-                    InboundError::Malformed(format!("BussinessDocType {k} is not 0-3"))
-                })?,
-            };
-            (document_id, dossier_code, Some(kind), None)
+    let p = Paths { doc };
+    let skeleton = Skeleton::of(&p)?;
+    if doc.node(verified.signature).parent != Some(skeleton.header) {
+        return Err(InboundError::BadSignature(
+            "the Signature must be a child of edXMLHeader, where QCVN 102:2016 places it".into(),
+        ));
+    }
+    let m = skeleton.message;
+    let trace = p.one(skeleton.header, "TraceHeaderList")?;
+    let (document_id, dossier_code, business_doc_type, status_code) = if skeleton.is_dossier {
+        let mut to = Vec::new();
+        for t in p.all(m, "To") {
+            to.push(p.required(t, "OrganId", "To/OrganId")?);
         }
-        None => {
-            let m = doc
-                .child(header, EDXML_NS, "MessageStatus")
-                .ok_or_else(|| malformed("MessageStatus"))?;
-            let response = doc.child(m, EDXML_NS, "ResponseFor");
-            let document_id = text(response.and_then(|r| doc.child(r, EDXML_NS, "DocumentId")))
-                .ok_or_else(|| malformed("ResponseFor/DocumentId"))?;
-            let dossier_code = text(response.and_then(|r| doc.child(r, EDXML_NS, "Code")))
-                .ok_or_else(|| malformed("ResponseFor/Code"))?;
-            let status = text(doc.child(m, EDXML_NS, "StatusCode"))
-                .ok_or_else(|| malformed("StatusCode"))?;
-            (document_id, dossier_code, None, Some(status))
+        if to.is_empty() {
+            return Err(malformed("To/OrganId"));
         }
+        if !to.iter().any(|t| t == receiver.organ_id) {
+            return Err(InboundError::NotAddressed {
+                to,
+                organ_id: receiver.organ_id.to_string(),
+            });
+        }
+        let document_id = p.required(m, "DocumentId", "DocumentId")?;
+        let other = p.one(m, "OtherInfo")?;
+        let dossier_code = p.required(other, "ReferenceCodes", "OtherInfo/ReferenceCodes")?;
+        let kind = match p.only(trace, "Bussiness")? {
+            Some(b) => p.text(b, "BussinessDocType")?,
+            None => None,
+        };
+        let kind = match kind {
+            None => 0,
+            Some(k) => k.parse::<u8>().ok().filter(|k| *k <= 3).ok_or_else(|| {
+                InboundError::Malformed(format!("BussinessDocType {k} is not 0-3"))
+            })?,
+        };
+        (document_id, dossier_code, Some(kind), None)
+    } else {
+        let response = p.one(m, "ResponseFor")?;
+        let document_id = p.required(response, "DocumentId", "ResponseFor/DocumentId")?;
+        let dossier_code = p.required(response, "Code", "ResponseFor/Code")?;
+        let status = p.required(m, "StatusCode", "StatusCode")?;
+        (document_id, dossier_code, None, Some(status))
     };
-    let attachments = doc
-        .elements()
-        .filter(|(_, e)| e.is(EDXML_NS, "Attachment"))
-        .map(|(n, _)| {
-            let field = |local: &str| text(doc.child(n, EDXML_NS, local)).unwrap_or_default();
-            let content: String = doc
-                .child(n, EDXML_NS, "ContentTransferEncoded")
+    let mut attachments = Vec::new();
+    if let Some(encoded) = p.only(skeleton.root, "AttachmentEncoded")? {
+        for n in p.all(encoded, "Attachment") {
+            let content: String = p
+                .only(n, "ContentTransferEncoded")?
                 .map(|c| {
                     doc.text(c)
                         .chars()
@@ -302,20 +438,21 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
                         .collect()
                 })
                 .unwrap_or_default();
-            ReceivedAttachment {
-                content_id: field("ContentId"),
-                content_type: field("ContentType"),
-                name: field("AttachmentName"),
+            attachments.push(ReceivedAttachment {
+                content_id: p.text(n, "ContentId")?.unwrap_or_default(),
+                content_type: p.text(n, "ContentType")?.unwrap_or_default(),
+                name: p.text(n, "AttachmentName")?.unwrap_or_default(),
                 content,
-            }
-        })
-        .collect();
-    let sent_at = match doc
-        .elements()
-        .filter(|(_, e)| e.is(EDXML_NS, "TraceHeader"))
-        .filter_map(|(n, _)| text(doc.child(n, EDXML_NS, "Timestamp")))
-        .last()
-    {
+            });
+        }
+    }
+    let mut last_hop = None;
+    for hop in p.all(trace, "TraceHeader") {
+        if let Some(t) = p.text(hop, "Timestamp")? {
+            last_hop = Some(t);
+        }
+    }
+    let sent_at = match last_hop {
         Some(t) => Some(parse_time(&t).ok_or_else(|| {
             InboundError::Malformed(format!(
                 "TraceHeader/Timestamp {t:?} is not yyyy/MM/dd HH:mm:ss"
@@ -323,44 +460,37 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
         })?),
         None => None,
     };
-    let from_name = text(
-        doc.child(header, EDXML_NS, "MessageHeader")
-            .or_else(|| doc.child(header, EDXML_NS, "MessageStatus"))
-            .and_then(|m| doc.child(m, EDXML_NS, "From"))
-            .and_then(|f| doc.child(f, EDXML_NS, "OrganName")),
-    )
-    .unwrap_or_default();
-    let (subject, procedure_code) = match dossier_message {
-        Some(m) => (
-            text(doc.child(m, EDXML_NS, "Subject")),
-            text(
-                doc.child(m, EDXML_NS, "OtherInfo")
-                    .and_then(|o| doc.child(o, EDXML_NS, "ProcedureCode")),
-            ),
-        ),
-        None => (None, None),
+    let from_el = p.one(m, "From")?;
+    let from_name = p.text(from_el, "OrganName")?.unwrap_or_default();
+    let (subject, procedure_code) = if skeleton.is_dossier {
+        let other = p.one(m, "OtherInfo")?;
+        (p.text(m, "Subject")?, p.text(other, "ProcedureCode")?)
+    } else {
+        (None, None)
     };
-    let status = doc.child(header, EDXML_NS, "MessageStatus");
-    let status_text = |local: &str| text(status.and_then(|m| doc.child(m, EDXML_NS, local)));
-    let status_at = match status_text("Timestamp") {
-        Some(t) => Some(parse_time(&t).ok_or_else(|| {
-            InboundError::Malformed(format!(
-                "MessageStatus/Timestamp {t:?} is not yyyy/MM/dd HH:mm:ss"
-            ))
-        })?),
-        None => None,
+    let (description, staff, status_at) = if skeleton.is_dossier {
+        (None, None, None)
+    } else {
+        let status_at = match p.text(m, "Timestamp")? {
+            Some(t) => Some(parse_time(&t).ok_or_else(|| {
+                InboundError::Malformed(format!(
+                    "MessageStatus/Timestamp {t:?} is not yyyy/MM/dd HH:mm:ss"
+                ))
+            })?),
+            None => None,
+        };
+        let staff = match p.only(m, "StaffInfo")? {
+            Some(s) => p.text(s, "Staff")?,
+            None => None,
+        };
+        (p.text(m, "Description")?, staff, status_at)
     };
-    let staff = text(
-        status
-            .and_then(|m| doc.child(m, EDXML_NS, "StaffInfo"))
-            .and_then(|s| doc.child(s, EDXML_NS, "Staff")),
-    );
     Ok(Inbound {
         from_name,
         sent_at,
         subject,
         procedure_code,
-        description: status_text("Description"),
+        description,
         staff,
         status_at,
         from,
@@ -373,10 +503,4 @@ pub fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, I
         signer_certificate_sha256: cert.sha256_fingerprint.clone(),
         signature_value: verified.signature_value.clone(),
     })
-}
-
-fn find(doc: &Document, local: &str) -> Option<NodeId> {
-    doc.elements()
-        .find(|(_, e)| e.is(EDXML_NS, local))
-        .map(|(n, _)| n)
 }

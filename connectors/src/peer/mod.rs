@@ -361,15 +361,21 @@ impl PeerConnector {
     }
 }
 
-/// Reads `StatusCode` (and `Description`) of an edXML status answer.
+/// Reads `StatusCode` (and `Description`) of an edXML status answer, along the fixed path
+/// `edXML/edXMLEnvelope/edXMLHeader/MessageStatus` (never a search, which would find a copy
+/// hidden anywhere, e.g. inside the answer's `Signature`).
 fn status_of(answer: &str) -> Option<PortalAnswer> {
     let doc =
         lienthong_certs::xml::Document::parse(answer, lienthong_certs::xml::Limits::default())
             .ok()?;
+    let root = doc.root();
+    doc.element(root).filter(|e| e.is(EDXML_NS, "edXML"))?;
+    let status = ["edXMLEnvelope", "edXMLHeader", "MessageStatus"]
+        .into_iter()
+        .try_fold(root, |node, local| doc.child(node, EDXML_NS, local))?;
     let text = |local: &str| {
-        doc.elements()
-            .find(|(_, e)| e.is(EDXML_NS, local))
-            .map(|(n, _)| doc.text(n))
+        doc.child(status, EDXML_NS, local)
+            .map(|n| doc.text(n).trim().to_string())
     };
     Some(PortalAnswer {
         reference: None,

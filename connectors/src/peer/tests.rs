@@ -240,7 +240,7 @@ async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
 
 mod reading {
     use super::*;
-    use crate::peer::inbound::{InboundError, KnownPeer, read};
+    use crate::peer::inbound::{Inbound, InboundError, KnownPeer, Receiver};
     use lienthong_certs::xml::Limits;
 
     fn known(pki: &Pki, signers: &[&str]) -> Vec<KnownPeer> {
@@ -249,6 +249,18 @@ mod reading {
             trust: Arc::new(pki.store("province")),
             signers: signers.iter().map(|s| s.to_string()).collect(),
         }]
+    }
+
+    /// Reads as the commune (the connector's documents are addressed to it).
+    fn read(xml: &str, peers: &[KnownPeer], limits: Limits) -> Result<Inbound, InboundError> {
+        crate::peer::inbound::read(
+            xml,
+            &Receiver {
+                organ_id: "000.00.12.H37",
+                peers,
+                limits,
+            },
+        )
     }
 
     fn dossier_document(pki: &Pki) -> String {

@@ -248,7 +248,14 @@ pub fn prepare(
     max_age: time::Duration,
 ) -> Result<ExchangeReceipt, ReceiveError> {
     let known: Vec<_> = security.peers.iter().map(|p| p.known.clone()).collect();
-    let mut m = inbound::read(&xml, &known, Limits::default())?;
+    let mut m = inbound::read(
+        &xml,
+        &inbound::Receiver {
+            organ_id: &security.center_organ_id,
+            peers: &known,
+            limits: Limits::default(),
+        },
+    )?;
     let peer = security
         .peers
         .iter()

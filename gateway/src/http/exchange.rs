@@ -33,6 +33,10 @@ fn refused(e: &InboundError) -> Problem {
         InboundError::BadSignature(_) => ("bad-signature", "The signature is not accepted"),
         InboundError::UnknownPeer(_) => ("unknown-peer", "The sender is not a configured peer"),
         InboundError::WrongSigner { .. } => ("wrong-signer", "The signer is not the sender"),
+        InboundError::NotAddressed { .. } => (
+            "not-addressed-here",
+            "The document is addressed to another center",
+        ),
     };
     Problem::new(status, kind, title, e.to_string())
 }
