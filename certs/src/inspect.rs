@@ -13,10 +13,15 @@ use crate::keys::KeyError;
 /// The parts of a certificate an operator needs to see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateInfo {
-    /// Subject distinguished name (RFC 4514 form).
+    /// Subject distinguished name: RDNs in certificate order, values escaped as RFC 4514 does
+    /// (so the printed form is unambiguous and can be compared whole).
     pub subject: String,
-    /// Issuer distinguished name.
+    /// The subject's attributes, parsed.
+    pub subject_attributes: Vec<NameAttribute>,
+    /// Issuer distinguished name, printed as `subject`.
     pub issuer: String,
+    /// The issuer's attributes, parsed.
+    pub issuer_attributes: Vec<NameAttribute>,
     /// Serial number, colon-separated hex.
     pub serial: String,
     /// Start of validity.
@@ -39,22 +44,150 @@ pub struct CertificateInfo {
     pub sha1_fingerprint: String,
 }
 
-/// `allowed` matches a distinguished name exactly, its CN, or one of the SANs (with or without
-/// the `DNS:`/`email:`/`URI:`/`IP:` prefix). Used to say which certificates a rule allows (a
-/// client on a route, the signer of a peer or a national system).
-pub fn names_match(allowed: &str, dn: &str, sans: &[String]) -> bool {
-    if allowed == dn {
-        return true;
+/// One attribute of a distinguished name, as the certificate holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameAttribute {
+    /// The attribute type's OID, dotted (`2.5.4.3` for CN).
+    pub oid: String,
+    /// Its short name as printed (`CN`, `O`, `OU`, `serialNumber`, `UID`…), or the OID.
+    pub key: String,
+    /// The value as text (non-string values as `#` and the hex of their DER).
+    pub value: String,
+}
+
+/// OIDs of the name attributes the matching rules use.
+pub mod oid {
+    /// commonName.
+    pub const CN: &str = "2.5.4.3";
+    /// organizationalUnitName.
+    pub const OU: &str = "2.5.4.11";
+    /// serialNumber (of the subject, not of the certificate).
+    pub const SERIAL_NUMBER: &str = "2.5.4.5";
+    /// organizationIdentifier.
+    pub const ORGANIZATION_IDENTIFIER: &str = "2.5.4.97";
+    /// userId (UID), where Vietnamese CAs write codes such as `MST:…` or `CMND:…`.
+    pub const UID: &str = "0.9.2342.19200300.100.1.1";
+}
+
+/// The attributes an agency code (mã định danh) may be carried in, for the rule of
+/// [`CertificateInfo::carries_code`].
+const CODE_ATTRIBUTES: [&str; 5] = [
+    oid::UID,
+    oid::SERIAL_NUMBER,
+    oid::ORGANIZATION_IDENTIFIER,
+    oid::OU,
+    oid::CN,
+];
+
+/// Whether `allowed` names the certificate whose distinguished name prints as `dn` (with the
+/// attributes `attributes`) and whose subject alternative names are `sans`. The rules, all
+/// exact, case-sensitive unless said:
+///
+/// 1. `allowed` with `=` in it is a distinguished name: it must equal `dn` as Lienthong prints
+///    it (`lienthong certs inspect`: RDNs in certificate order, `TYPE=value` joined by `, `,
+///    values escaped as RFC 4514 does, so that a value holding `, CN=…` can never pass for
+///    another attribute).
+/// 2. `TYPE:value` with `TYPE` one of `DNS`, `IP`, `email`, `URI`: a SAN of that type with that
+///    value (DNS names compared ASCII case-insensitively, as DNS does).
+/// 3. Anything else: the whole value of a CN attribute, or the value of a SAN of any type
+///    (DNS case-insensitively).
+///
+/// Matching is on the parsed attributes and SANs, never on a substring of the printed name.
+pub fn names_match(allowed: &str, dn: &str, attributes: &[NameAttribute], sans: &[String]) -> bool {
+    if allowed.contains('=') {
+        return allowed == dn;
     }
-    let cn = dn
-        .split(',')
-        .map(str::trim)
-        .find_map(|part| part.strip_prefix("CN="));
-    if cn == Some(allowed) {
-        return true;
+    let san_is = |san: &str, value: &str| match san.split_once(':') {
+        Some(("DNS", v)) => v.eq_ignore_ascii_case(value),
+        Some((_, v)) => v == value,
+        None => san == value,
+    };
+    if let Some((kind, value)) = allowed.split_once(':')
+        && matches!(kind, "DNS" | "IP" | "email" | "URI")
+    {
+        return sans.iter().any(|s| {
+            s.split_once(':')
+                .is_some_and(|(k, _)| k == kind && san_is(s, value))
+        });
     }
-    sans.iter()
-        .any(|s| s == allowed || s.split_once(':').is_some_and(|(_, value)| value == allowed))
+    attributes
+        .iter()
+        .any(|a| a.oid == oid::CN && a.value == allowed)
+        || sans.iter().any(|s| san_is(s, allowed))
+}
+
+/// Escapes a DN attribute value as RFC 4514 section 2.4 does.
+fn escape_dn_value(value: &str, out: &mut String) {
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        if c == '\0' {
+            out.push_str("\\00");
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// A name's attributes and its unambiguous printed form.
+fn read_name(name: &x509_parser::x509::X509Name<'_>) -> (String, Vec<NameAttribute>) {
+    use x509_parser::asn1_rs::Tag;
+    let registry = x509_parser::objects::oid_registry();
+    let mut printed = String::new();
+    let mut attributes = Vec::new();
+    for (i, rdn) in name.iter_rdn().enumerate() {
+        if i > 0 {
+            printed.push_str(", ");
+        }
+        for (j, attr) in rdn.iter().enumerate() {
+            if j > 0 {
+                printed.push_str(" + ");
+            }
+            let oid = attr.attr_type().to_id_string();
+            let key = x509_parser::objects::oid2abbrev(attr.attr_type(), registry)
+                .map_or_else(|_| oid.clone(), str::to_string);
+            let raw = attr.as_slice();
+            let text = match attr.attr_value().tag() {
+                Tag::BmpString if raw.len() % 2 == 0 => {
+                    let units: Vec<u16> = raw
+                        .chunks_exact(2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
+                    String::from_utf16(&units).ok()
+                }
+                Tag::NumericString
+                | Tag::VisibleString
+                | Tag::PrintableString
+                | Tag::GeneralString
+                | Tag::GraphicString
+                | Tag::T61String
+                | Tag::VideotexString
+                | Tag::Utf8String
+                | Tag::Ia5String => std::str::from_utf8(raw).ok().map(str::to_string),
+                _ => None,
+            };
+            printed.push_str(&key);
+            printed.push('=');
+            let value = match text {
+                Some(t) => {
+                    escape_dn_value(&t, &mut printed);
+                    t
+                }
+                None => {
+                    let hex = format!("#{}", hex::encode(raw));
+                    printed.push_str(&hex);
+                    hex
+                }
+            };
+            attributes.push(NameAttribute { oid, key, value });
+        }
+    }
+    (printed, attributes)
 }
 
 impl CertificateInfo {
@@ -137,9 +270,13 @@ impl CertificateInfo {
             }
             _ => cert.public_key().algorithm.algorithm.to_id_string(),
         };
+        let (subject, subject_attributes) = read_name(cert.subject());
+        let (issuer, issuer_attributes) = read_name(cert.issuer());
         Ok(Self {
-            subject: cert.subject().to_string(),
-            issuer: cert.issuer().to_string(),
+            subject,
+            subject_attributes,
+            issuer,
+            issuer_attributes,
             serial: cert.raw_serial_as_string(),
             not_before: time(&cert.validity().not_before),
             not_after: time(&cert.validity().not_after),
@@ -151,6 +288,40 @@ impl CertificateInfo {
             sha256_fingerprint: hex::encode(digest::digest(&digest::SHA256, der)),
             sha1_fingerprint: hex::encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der)),
         })
+    }
+
+    /// Whether `allowed` names this certificate's subject ([`names_match`]: the whole DN, a CN
+    /// or a SAN).
+    pub fn subject_matches(&self, allowed: &str) -> bool {
+        names_match(
+            allowed,
+            &self.subject,
+            &self.subject_attributes,
+            &self.subject_alt_names,
+        )
+    }
+
+    /// Whether `allowed` names this certificate's issuer (its whole DN or its CN).
+    pub fn issuer_matches(&self, allowed: &str) -> bool {
+        names_match(allowed, &self.issuer, &self.issuer_attributes, &[])
+    }
+
+    /// Whether the subject carries the agency code `code` (mã định danh): one of its `UID`,
+    /// `serialNumber`, `organizationIdentifier`, `OU` or `CN` attributes is exactly `code`, or
+    /// exactly `LABEL:code` with `LABEL` made of ASCII letters (Vietnamese CAs write codes as
+    /// `MST:…`, `MNS:…`). A code that is only part of a value (`CN=Trung tâm 000.02.01.H37`)
+    /// does not count.
+    pub fn carries_code(&self, code: &str) -> bool {
+        !code.is_empty()
+            && self.subject_attributes.iter().any(|a| {
+                CODE_ATTRIBUTES.contains(&a.oid.as_str())
+                    && (a.value == code
+                        || a.value.split_once(':').is_some_and(|(label, v)| {
+                            v == code
+                                && !label.is_empty()
+                                && label.bytes().all(|b| b.is_ascii_alphabetic())
+                        }))
+            })
     }
 
     /// Seconds until `not_after` from `now`; negative once expired.
@@ -256,17 +427,125 @@ mod tests {
 
 #[cfg(test)]
 mod names_tests {
-    use super::names_match;
+    use super::*;
+
+    fn cert(dn: &[(rcgen::DnType, &str)], sans: &[&str]) -> CertificateInfo {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (t, v) in dn {
+            params.distinguished_name.push(t.clone(), *v);
+        }
+        CertificateInfo::from_der(params.self_signed(&kp).unwrap().der()).unwrap()
+    }
 
     #[test]
     fn names_match_dn_cn_and_sans() {
-        let dn = "CN=dvcqg.gov.vn, O=Cục Chuyển đổi số";
-        let sans = vec!["DNS:dvcqg.gov.vn".to_string(), "IP:127.0.0.1".to_string()];
-        assert!(names_match(dn, dn, &sans));
-        assert!(names_match("dvcqg.gov.vn", dn, &sans));
-        assert!(names_match("DNS:dvcqg.gov.vn", dn, &sans));
-        assert!(names_match("127.0.0.1", dn, &sans));
-        assert!(!names_match("evil.example", dn, &sans));
-        assert!(!names_match("Cục Chuyển đổi số", dn, &sans));
+        let c = cert(
+            &[
+                (rcgen::DnType::CommonName, "dvcqg.gov.vn"),
+                (rcgen::DnType::OrganizationName, "Cục Chuyển đổi số"),
+            ],
+            &["dvcqg.gov.vn", "127.0.0.1"],
+        );
+        assert_eq!(c.subject, "CN=dvcqg.gov.vn, O=Cục Chuyển đổi số");
+        assert!(c.subject_matches("CN=dvcqg.gov.vn, O=Cục Chuyển đổi số"));
+        assert!(c.subject_matches("dvcqg.gov.vn"));
+        assert!(c.subject_matches("DNS:dvcqg.gov.vn"));
+        assert!(
+            c.subject_matches("DNS:DVCQG.gov.vn"),
+            "DNS is case-insensitive"
+        );
+        assert!(c.subject_matches("127.0.0.1"));
+        assert!(c.subject_matches("IP:127.0.0.1"));
+        assert!(!c.subject_matches("DNS:127.0.0.1"), "the SAN's type counts");
+        assert!(!c.subject_matches("evil.example"));
+        assert!(
+            !c.subject_matches("Cục Chuyển đổi số"),
+            "O is not a name to match"
+        );
+        assert!(!c.subject_matches("dvcqg.gov"), "no substrings");
+        assert!(
+            !c.subject_matches("CN=dvcqg.gov.vn"),
+            "a DN is compared whole"
+        );
+        let no_san = cert(&[(rcgen::DnType::CommonName, "Trung tam PVHCC")], &[]);
+        assert!(no_san.subject_matches("Trung tam PVHCC"));
+        assert!(
+            !no_san.subject_matches("trung tam pvhcc"),
+            "CN is case-sensitive"
+        );
+    }
+
+    /// A value holding `, CN=…` is one attribute, not two: neither the CN rule nor the whole-DN
+    /// rule can be fooled by commas in a value (the string splitting this replaced could).
+    #[test]
+    fn a_comma_in_a_value_does_not_make_another_attribute() {
+        let c = cert(
+            &[
+                (rcgen::DnType::CommonName, "attacker.example"),
+                (rcgen::DnType::OrganizationName, "X, CN=dichvucong.gov.vn"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            c.subject, "CN=attacker.example, O=X\\, CN=dichvucong.gov.vn",
+            "escaped as RFC 4514 does"
+        );
+        assert!(!c.subject_matches("dichvucong.gov.vn"));
+        assert!(!c.subject_matches("CN=attacker.example, O=X, CN=dichvucong.gov.vn"));
+        let lone = cert(
+            &[(
+                rcgen::DnType::CommonName,
+                "dichvucong.gov.vn, O=Cục Chuyển đổi số",
+            )],
+            &[],
+        );
+        assert!(!lone.subject_matches("CN=dichvucong.gov.vn, O=Cục Chuyển đổi số"));
+        assert!(!lone.subject_matches("dichvucong.gov.vn"));
+        assert!(lone.issuer_matches("CN=dichvucong.gov.vn\\, O=Cục Chuyển đổi số"));
+    }
+
+    #[test]
+    fn an_agency_code_is_a_whole_attribute_value() {
+        let code = "000.02.01.H37";
+        let in_cn = cert(
+            &[(
+                rcgen::DnType::CommonName,
+                "Trung tam PVHCC tinh Ninh Binh 000.02.01.H37",
+            )],
+            &[],
+        );
+        assert!(
+            !in_cn.carries_code(code),
+            "a substring of the CN is not the code"
+        );
+        let cn = cert(&[(rcgen::DnType::CommonName, code)], &[]);
+        assert!(cn.carries_code(code));
+        assert!(!cn.carries_code("000.02.01"));
+        assert!(!cn.carries_code(""));
+        let uid = cert(
+            &[
+                (
+                    rcgen::DnType::CommonName,
+                    "Trung tâm Phục vụ hành chính công",
+                ),
+                (
+                    rcgen::DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 1]),
+                    "MNS:000.02.01.H37",
+                ),
+            ],
+            &[],
+        );
+        assert!(uid.carries_code(code), "{:?}", uid.subject_attributes);
+        let organisation = cert(&[(rcgen::DnType::OrganizationName, code)], &[]);
+        assert!(
+            !organisation.carries_code(code),
+            "O is not one of the code attributes"
+        );
+        let odd_label = cert(&[(rcgen::DnType::CommonName, "X-1:000.02.01.H37")], &[]);
+        assert!(!odd_label.carries_code(code));
     }
 }

@@ -143,6 +143,8 @@ pub fn refused(e: &PushError) -> Value {
         PushError::Forged(_) => "01",
         PushError::Malformed(_) => "02",
         PushError::Stale(_) => "04",
+        PushError::UnknownDossier(_) => "05",
+        PushError::NotApplicable(_) => "06",
     };
     json!({ "MaLoi": code, "MoTaLoi": e.to_string() })
 }

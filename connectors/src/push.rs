@@ -16,6 +16,25 @@ pub enum PushError {
     /// Older than the accepted window (a replay), or dated in the future: 401.
     #[error("stale: {0}")]
     Stale(String),
+    /// The push is about a dossier this center does not have: 404.
+    #[error("unknown dossier: {0}")]
+    UnknownDossier(String),
+    /// The push does not apply to the dossier it names (a decision about a dossier that was
+    /// never delivered to the system that decides): 409.
+    #[error("not applicable: {0}")]
+    NotApplicable(String),
+}
+
+impl PushError {
+    /// The HTTP status the pusher is answered with (the body is in its own format).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Malformed(_) => 400,
+            Self::Forged(_) | Self::Stale(_) => 401,
+            Self::UnknownDossier(_) => 404,
+            Self::NotApplicable(_) => 409,
+        }
+    }
 }
 
 /// Reads a `yyyyMMddHHmmss` local time (Vietnam, UTC+07:00), as the national systems write them.

@@ -323,34 +323,53 @@ fn investment_event(r: &InvestmentResult) -> StatusEvent {
 }
 
 /// Adds to a prepared push the status event it means, with its progress messages for the
-/// dossier's destinations. A dossier this center does not have gets no event (the push and the
-/// notice are still kept).
+/// dossier's destinations.
+///
+/// A decision (the investment system's result) may only move a dossier that was delivered to
+/// that system: a decision about a dossier this center does not have is refused (404), and one
+/// about a dossier never delivered to an `investment` destination is refused (409), each in the
+/// pusher's format with nothing stored. Otherwise a status event that cannot be built is logged
+/// and the push and its notice are still kept.
+///
+/// Errors: [`CallbackError::Refused`] as above, [`CallbackError::Store`] when the store cannot
+/// say.
 pub async fn with_event(
     prepared: Prepared,
     store: &Store,
     destinations: &Destinations,
-) -> CallbackReceipt {
+) -> Result<CallbackReceipt, CallbackError> {
     let mut receipt = prepared.receipt;
-    if let Some(event) = prepared.event {
-        match crate::status_event::from_outside(
-            store,
-            destinations,
-            &receipt.dossier_code,
-            &receipt.source,
-            event,
-        )
-        .await
-        {
-            Ok(e) => receipt.event_intake = Some(e),
-            Err(e) => tracing::warn!(
-                source = receipt.source,
-                dossier = receipt.dossier_code,
-                error = e,
-                "the decision does not become a status event"
-            ),
-        }
+    let Some(event) = prepared.event else {
+        return Ok(receipt);
+    };
+    let code = receipt.dossier_code.clone();
+    if store.dossier(&code).await?.is_none() {
+        return Err(PushError::UnknownDossier(format!("dossier {code} is not known here")).into());
     }
-    receipt
+    let deciders: Vec<String> = destinations
+        .iter()
+        .filter(|(_, d)| d.connector().kind() == receipt.source)
+        .map(|(name, _)| name.clone())
+        .collect();
+    if !store.delivered_to(&code, &deciders).await? {
+        return Err(PushError::NotApplicable(format!(
+            "dossier {code} was not delivered to the {} system",
+            receipt.source
+        ))
+        .into());
+    }
+    match crate::status_event::from_outside(store, destinations, &code, &receipt.source, event)
+        .await
+    {
+        Ok(e) => receipt.event_intake = Some(e),
+        Err(e) => tracing::warn!(
+            source = receipt.source,
+            dossier = code,
+            error = e,
+            "the decision does not become a status event"
+        ),
+    }
+    Ok(receipt)
 }
 
 /// What a committed push came to: the answer, and whether it was new.

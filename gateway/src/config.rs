@@ -256,7 +256,8 @@ pub struct CallbacksConfig {
 pub struct SignedPushConfig {
     /// The `[trust.<name>]` its signing certificates chain to.
     pub trust: String,
-    /// Names (DN, CN or SAN) its signer may carry; empty: any certificate of the trust store.
+    /// Names its signer may carry (the whole DN, a CN or a SAN, each exact); required: a trust
+    /// store vouches for every certificate its CA issued, not only the investment system's.
     #[serde(default)]
     pub signers: Vec<String>,
 }
@@ -1153,6 +1154,14 @@ impl Parts {
                 if let Some(Err(e)) = key.as_ref().map(SharedKeyConfig::load) {
                     errors.push(err(format!("callbacks.{name}.secret"), e));
                 }
+            }
+            if let Some(i) = &c.investment
+                && i.signers.iter().all(|s| s.trim().is_empty())
+            {
+                errors.push(err(
+                    "callbacks.investment.signers",
+                    "required: the names (DN, CN or SAN) the investment system's signing certificate carries; without them any certificate of the trust store would be believed",
+                ));
             }
             if let (Some(i), Some(stores)) = (&c.investment, &self.trust)
                 && !stores.contains_key(&i.trust)

@@ -1,7 +1,8 @@
 //! The investment system through the real binary: an investment dossier is registered as signed
 //! XML (verified by the simulator and by `xmlsec1`); the decision comes back as a signed push to
 //! `/v1/callbacks/investment`, becomes a status event (sent on to DVCQG) and a notice to the
-//! center; forged, tampered, stranger-signed and stale results are refused, nothing stored.
+//! center; forged, tampered, stranger-signed and stale results are refused, and so are results
+//! about a dossier unknown here or never delivered to the investment system; nothing stored.
 
 use std::time::Duration;
 
@@ -125,6 +126,40 @@ destinations = ["investment"]
     let (st, kept) = gw.get(&format!("/v1/callbacks/received/{code}")).await;
     assert_eq!(st, 200);
     assert_eq!(kept["received"], json!([]), "nothing refused is kept");
+
+    // A genuine decision moves only a dossier that was delivered to the investment system: not
+    // an unknown one (404), not one that went only to DVCQG (409); nothing stored, the other
+    // dossier's status unchanged.
+    let unknown = sim.result(
+        "000.02.01.H37-261128-9999",
+        Some(("7654321098", "GCN-2026-15")),
+        &portal_time(now),
+    );
+    let (st, v) = push(&gw, &unknown).await;
+    assert_eq!((st, v["MaLoi"].as_str()), (404, Some("4")), "unknown: {v}");
+    let other = example("dossier-business-registration.json");
+    let other_code = other["code"].as_str().expect("code").to_owned();
+    let (st, body) = gw.post("/v1/dossiers", &other).await;
+    assert_eq!(st, 202, "{body}");
+    let not_sent = sim.result(&other_code, None, &portal_time(now));
+    let (st, v) = push(&gw, &not_sent).await;
+    assert_eq!((st, v["MaLoi"].as_str()), (409, Some("5")), "not sent: {v}");
+    let (_, view) = gw.get(&format!("/v1/dossiers/{other_code}")).await;
+    assert_ne!(view["status"], "rejected", "{view}");
+    for c in [&other_code, "000.02.01.H37-261128-9999"] {
+        let (_, kept) = gw.get(&format!("/v1/callbacks/received/{c}")).await;
+        assert_eq!(kept["received"], json!([]), "nothing kept for {c}");
+    }
+    // The registration itself is delivered (its audit record is what makes a decision apply).
+    gw.wait_deliveries(
+        Duration::from_secs(20),
+        "the registration delivered",
+        |all| {
+            all.iter()
+                .any(|d| d["destination"] == "investment" && d["state"] == "delivered")
+        },
+    )
+    .await;
 
     // The genuine result: taken once, an event on the dossier, sent on to DVCQG, told to the center.
     let (st, v) = push(&gw, &result).await;

@@ -206,6 +206,8 @@ pub fn refused(e: &PushError) -> Value {
         PushError::Malformed(_) => 1,
         PushError::Forged(_) => 2,
         PushError::Stale(_) => 3,
+        PushError::UnknownDossier(_) => 4,
+        PushError::NotApplicable(_) => 5,
     };
     json!({ "error_code": code, "message": e.to_string() })
 }

@@ -11,7 +11,8 @@
 //!   <Signature xmlns="http://www.w3.org/2000/09/xmldsig#">…</Signature>
 //! </KetQuaDauTu>
 //! ```
-//! It is answered `{"MaLoi", "MoTa"}` (0 taken; 1 malformed, 2 signature, 3 too old).
+//! It is answered `{"MaLoi", "MoTa"}` (0 taken; 1 malformed, 2 signature, 3 too old, 4 unknown
+//! dossier, 5 a dossier that was not sent to the investment system).
 
 use lienthong_certs::trust::TrustStore;
 use lienthong_certs::xml::{Document, Limits};
@@ -56,8 +57,8 @@ pub struct InvestmentResult {
 
 impl InvestmentResult {
     /// Parses (no DTD, size and depth limits) and verifies a pushed result: the whole document
-    /// must be signed by a certificate of `trust` whose name is one of `signers` (any, when
-    /// empty).
+    /// must be signed by a certificate of `trust` whose name is one of `signers` (none is
+    /// accepted when `signers` is empty: the configuration requires it).
     ///
     /// Errors: [`PushError::Malformed`] naming the element, [`PushError::Forged`] for the
     /// signature or the signer.
@@ -77,11 +78,7 @@ impl InvestmentResult {
             other => PushError::Forged(format!("signature not accepted: {other}")),
         })?;
         let cert = &verified.signer.certificate;
-        if !signers.is_empty()
-            && !signers.iter().any(|s| {
-                lienthong_certs::inspect::names_match(s, &cert.subject, &cert.subject_alt_names)
-            })
-        {
+        if !signers.iter().any(|s| cert.subject_matches(s)) {
             return Err(PushError::Forged(format!(
                 "signed by {}, not an allowed signer",
                 cert.subject
@@ -175,6 +172,8 @@ pub fn refused(e: &PushError) -> Value {
         PushError::Malformed(_) => "1",
         PushError::Forged(_) => "2",
         PushError::Stale(_) => "3",
+        PushError::UnknownDossier(_) => "4",
+        PushError::NotApplicable(_) => "5",
     };
     json!({ "MaLoi": code, "MoTa": e.to_string() })
 }

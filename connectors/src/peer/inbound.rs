@@ -28,8 +28,10 @@ pub struct KnownPeer {
     pub organ_id: String,
     /// Trust store of its signing certificates.
     pub trust: Arc<TrustStore>,
-    /// Accepted signer names (subject DN, CN or a SAN). Empty: the organ id must appear in the
-    /// signer's subject (Vietnamese organisation certificates carry the agency code there).
+    /// Accepted signer names (the whole subject DN, a CN or a SAN, exactly:
+    /// [`lienthong_certs::inspect::names_match`]). Empty: the signer's subject must carry the
+    /// organ id as a whole attribute value
+    /// ([`lienthong_certs::inspect::CertificateInfo::carries_code`]).
     pub signers: Vec<String>,
 }
 
@@ -367,11 +369,9 @@ pub fn read(xml: &str, receiver: &Receiver<'_>) -> Result<Inbound, InboundError>
     })?;
     let cert = &verified.signer.certificate;
     let name_ok = if peer.signers.is_empty() {
-        cert.subject.contains(&peer.organ_id)
+        cert.carries_code(&peer.organ_id)
     } else {
-        peer.signers.iter().any(|s| {
-            lienthong_certs::inspect::names_match(s, &cert.subject, &cert.subject_alt_names)
-        })
+        peer.signers.iter().any(|s| cert.subject_matches(s))
     };
     if !name_ok {
         return Err(InboundError::WrongSigner {

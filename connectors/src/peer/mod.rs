@@ -101,8 +101,10 @@ pub struct PeerConfig {
     /// Without it, messages claiming to come from this peer are refused (403).
     #[serde(default)]
     pub signature_trust: Option<String>,
-    /// Receiving: the names (subject DN, CN or SAN) its signing certificate may carry; empty
-    /// means the certificate's subject must contain `organ_id`.
+    /// Receiving: the names its signing certificate may carry (the whole subject DN as
+    /// `lienthong certs inspect` prints it, a CN or a SAN, each exact). Empty: the certificate's
+    /// subject must carry `organ_id` as the whole value of its UID, serialNumber,
+    /// organizationIdentifier, OU or CN (or `LABEL:organ_id`, e.g. `MNS:000.00.12.H37`).
     #[serde(default)]
     pub signers: Vec<String>,
 }

@@ -327,6 +327,10 @@ fn investment_needs_signing_and_its_callback_a_known_trust_store() {
         msg.contains("callbacks.investment.trust: unknown trust store `nowhere`"),
         "{msg}"
     );
+    assert!(
+        msg.contains("callbacks.investment.signers: required"),
+        "without signers any certificate of the store would be believed: {msg}"
+    );
 }
 
 #[test]

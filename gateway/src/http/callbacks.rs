@@ -2,7 +2,9 @@
 //!
 //! Every answer is in the pusher's own format (the rule, over the problem+json of the
 //! rest of the API): 200 with its success body only after the push is committed; 400 malformed,
-//! 401 forged or stale, 403 a source without a configured secret, 413 too large, 503 with
+//! 401 forged or stale, 403 a source without a configured secret, 404 a decision about an
+//! unknown dossier, 409 a decision about a dossier never delivered to the deciding system, 413
+//! too large, 503 with
 //! `Retry-After` when the store is unavailable — each with the pusher's error body. An unknown
 //! source is a problem+json 404: there is no pusher to answer in its format.
 
@@ -33,10 +35,7 @@ fn answer(status: StatusCode, body: &Value) -> Response {
 fn refused(source: Source, e: &CallbackError) -> Response {
     let (status, body) = match e {
         CallbackError::Refused(p) => {
-            let status = match p {
-                PushError::Malformed(_) => StatusCode::BAD_REQUEST,
-                PushError::Forged(_) | PushError::Stale(_) => StatusCode::UNAUTHORIZED,
-            };
+            let status = StatusCode::from_u16(p.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             (status, source.refused(p))
         }
         CallbackError::NotConfigured(_) => (
@@ -105,7 +104,10 @@ pub(super) async fn post_callback(
         Ok(mut p) => {
             p.receipt.peer_certificate_sha256 =
                 peer.map(|axum::Extension(c)| c.info.sha256_fingerprint.clone());
-            callbacks::with_event(p, &st.store, &st.destinations).await
+            match callbacks::with_event(p, &st.store, &st.destinations).await {
+                Ok(receipt) => receipt,
+                Err(e) => return refused(source, &e),
+            }
         }
         Err(e) => return refused(source, &e),
     };

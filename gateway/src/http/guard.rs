@@ -95,10 +95,7 @@ pub fn check_client(rule: &ClientAuthRule, peer: Option<&PeerCertificate>) -> Re
     };
     let info = &peer.info;
     if !rule.allowed_issuers.is_empty()
-        && !rule
-            .allowed_issuers
-            .iter()
-            .any(|a| lienthong_certs::inspect::names_match(a, &info.issuer, &[]))
+        && !rule.allowed_issuers.iter().any(|a| info.issuer_matches(a))
     {
         return Err(forbidden(
             "client-certificate-not-allowed",
@@ -110,9 +107,10 @@ pub fn check_client(rule: &ClientAuthRule, peer: Option<&PeerCertificate>) -> Re
         ));
     }
     if !rule.allowed_subjects.is_empty()
-        && !rule.allowed_subjects.iter().any(|a| {
-            lienthong_certs::inspect::names_match(a, &info.subject, &info.subject_alt_names)
-        })
+        && !rule
+            .allowed_subjects
+            .iter()
+            .any(|a| info.subject_matches(a))
     {
         return Err(forbidden(
             "client-certificate-not-allowed",

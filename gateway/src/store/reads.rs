@@ -252,6 +252,19 @@ impl Store {
         on_backend!(self, received(dossier_code))
     }
 
+    /// Whether a message of the dossier was delivered to one of `destinations`: read from the
+    /// audit log, which records every attempt with its outcome and which retention never
+    /// purges (delivered messages themselves are purged after `retention.delivered`).
+    ///
+    /// Errors: the store failed.
+    pub async fn delivered_to(
+        &self,
+        dossier_code: &str,
+        destinations: &[String],
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, delivered_to(dossier_code, destinations))
+    }
+
     /// Pushes received about one dossier, in arrival order.
     ///
     /// Errors: the store failed or holds unreadable JSON.

@@ -545,3 +545,25 @@ pub(in crate::store) async fn last_error(
     .await?;
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
+
+pub(in crate::store) async fn delivered_to(
+    pool: &Pool,
+    dossier_code: &str,
+    destinations: &[String],
+) -> Result<bool, StoreError> {
+    for destination in destinations {
+        let row = sqlx::query(
+            "SELECT 1 FROM audit_log
+             WHERE dossier_code = $1 AND direction = 'sent' AND peer = $2 AND outcome = 'delivered'
+             LIMIT 1",
+        )
+        .bind(dossier_code)
+        .bind(destination)
+        .fetch_optional(pool)
+        .await?;
+        if row.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
