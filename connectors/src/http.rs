@@ -203,10 +203,66 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// Sends a request and reads the whole answer; a transport failure is already an outcome.
-/// With a signer, the request is signed (RFC 9421) just before it goes out.
+/// The largest answer read from a portal, a peer or the exchange axis. Their answers are status
+/// documents and lookups (JSON or XML) of a few kilobytes; a larger one is a misbehaving or
+/// hostile server and is not read on.
+pub const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Why an answer's body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// More than the limit was announced or sent; reading stopped there.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The connection failed or timed out while reading.
+    #[error("connection lost while reading the answer: {0}")]
+    Transport(String),
+}
+
+/// Reads a body of at most `limit` bytes, chunk by chunk: an announced `Content-Length` over the
+/// limit is refused before reading, and reading stops as soon as the chunks pass it, so a server
+/// can never make the gateway hold more than `limit` bytes of its answer.
 ///
-/// Errors: the outcome to report (retry for transport failures, reject when signing fails).
+/// Errors: [`ReadError`].
+pub async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(ReadError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ReadError::Transport(error_chain(&e)))?
+    {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(ReadError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// [`read_limited`] as text (invalid UTF-8 replaced, as the answers are only read for their
+/// status and message).
+///
+/// Errors: [`ReadError`].
+pub async fn read_text(resp: reqwest::Response, limit: u64) -> Result<String, ReadError> {
+    let body = read_limited(resp, limit).await?;
+    Ok(match String::from_utf8(body) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// Sends a request and reads the whole answer (at most [`MAX_ANSWER_BYTES`]); a transport
+/// failure is already an outcome. With a signer, the request is signed (RFC 9421) just before
+/// it goes out.
+///
+/// Errors: the outcome to report (retry for transport failures and answers too large to read,
+/// reject when signing fails).
 pub async fn send(
     req: reqwest::RequestBuilder,
     signer: Option<&RequestSigner>,
@@ -228,7 +284,9 @@ pub async fn send(
     crate::evidence::record_response(&resp);
     let status = resp.status();
     let headers = resp.headers().clone();
-    let text = resp.text().await.map_err(|e| transport_error(&e))?;
+    let text = read_text(resp, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| Outcome::retry(e.to_string()))?;
     Ok((status, headers, text))
 }
 
@@ -269,6 +327,79 @@ mod tests {
         );
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    /// A server on loopback answering every request with `head` and then `chunks` chunks of
+    /// 64 KiB (chunked encoding when `head` says so), for as long as the client reads.
+    async fn answering(head: &'static str, chunks: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = vec![b'x'; 64 * 1024];
+                    for _ in 0..chunks {
+                        let framed = if head.contains("chunked") {
+                            let mut f = format!("{:x}\r\n", chunk.len()).into_bytes();
+                            f.extend_from_slice(&chunk);
+                            f.extend_from_slice(b"\r\n");
+                            f
+                        } else {
+                            chunk.clone()
+                        };
+                        if sock.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                    if head.contains("chunked") {
+                        let _ = sock.write_all(b"0\r\n\r\n").await;
+                    }
+                });
+            }
+        });
+        format!("http://{addr}/")
+    }
+
+    /// Answers are read with a byte limit: announced or streamed past it, reading stops; the
+    /// delivery is retried, never held in memory whole.
+    #[tokio::test]
+    async fn answers_are_read_with_a_byte_limit() {
+        let client = reqwest::Client::new();
+        let small = answering("HTTP/1.1 200 OK\r\nContent-Length: 131072\r\n\r\n", 2).await;
+        let body = read_limited(client.get(&small).send().await.unwrap(), 200_000)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 131_072);
+        let announced = answering("HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n", 1).await;
+        let err = read_limited(client.get(&announced).send().await.unwrap(), 1 << 20)
+            .await
+            .unwrap_err();
+        assert_eq!(err, ReadError::TooLarge { limit: 1 << 20 });
+        // Chunked, no length announced, and it would go on for 6 GiB: stops past the limit.
+        let endless = answering(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            100_000,
+        )
+        .await;
+        let err = read_limited(client.get(&endless).send().await.unwrap(), 1 << 20)
+            .await
+            .unwrap_err();
+        assert_eq!(err, ReadError::TooLarge { limit: 1 << 20 });
+        // Through `send`, a portal's oversized answer is a retry naming the limit.
+        let outcome = send(client.get(&endless), None).await.unwrap_err();
+        assert_eq!(outcome.label(), "retry");
+        assert!(
+            outcome
+                .error()
+                .is_some_and(|e| e.contains(&MAX_ANSWER_BYTES.to_string())),
+            "{outcome:?}"
+        );
     }
 
     #[test]

@@ -479,3 +479,89 @@ async fn signature_wrapping_variants_are_refused() {
     let (st, _) = t.gw.get(&format!("/v1/dossiers/{forged_code}")).await;
     assert_eq!(st, 404);
 }
+
+/// Peak resident memory of a process (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib * 1024
+}
+
+/// A namespace-declaration bomb: 256 nested elements, each declaring 255 long prefixes (about
+/// 8 MB, within the body limits). A parser that copies the in-scope namespaces at every level
+/// needs gigabytes for it; it must be refused (400) on `/v1/exchange` and
+/// `/v1/callbacks/investment` while the gateway's peak memory stays under 200 MiB.
+#[tokio::test]
+async fn a_namespace_bomb_is_refused_in_bounded_memory() {
+    let (province, commune) = province_and_commune().await;
+    let extra =
+        "\n[callbacks.investment]\ntrust = \"peer\"\nsigners = [\"he-thong-dau-tu.example\"]\n";
+    let gw = commune
+        .start(&commune.config(&province, &province.exchange_url(), extra))
+        .await;
+    let pid = gw.pid().expect("running");
+    let before = peak_rss(pid);
+
+    let uri = format!("urn:lienthong:bomb:{}", "x".repeat(90));
+    let level = |root: &str, i: usize| {
+        let decls: String = (0..255)
+            .map(|p| format!(" xmlns:p{i}x{p}=\"{uri}:{p}\""))
+            .collect();
+        format!("<{root}{decls}>")
+    };
+    let bomb = |root: &str, ns: &str| {
+        let mut doc = String::with_capacity(9 << 20);
+        doc.push_str(&format!("<{root} xmlns=\"{ns}\">"));
+        for i in 0..255 {
+            doc.push_str(&level("e", i));
+        }
+        for _ in 0..255 {
+            doc.push_str("</e>");
+        }
+        doc.push_str(&format!("</{root}>"));
+        doc
+    };
+    let exchange = bomb("edXML", "http://www.mic.gov.vn/TBT/QCVN_102_2016");
+    assert!(exchange.len() > 7 << 20, "{} bytes", exchange.len());
+    let status = post(
+        &commune.peer_client(&province),
+        &commune.exchange_url(),
+        exchange,
+    )
+    .await;
+    assert_eq!(status, 400, "exchange");
+    let resp = commune
+        .peer_client(&province)
+        .post(format!(
+            "https://localhost:{}/v1/callbacks/investment",
+            commune.port
+        ))
+        .header("content-type", "application/xml")
+        .body(bomb("KetQuaDauTu", "urn:lienthong:dautu:1"))
+        .send()
+        .await
+        .expect("push");
+    let st = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(
+        st,
+        400,
+        "investment callback: {text} (peak RSS {} MiB)",
+        peak_rss(pid) >> 20
+    );
+
+    let peak = peak_rss(pid);
+    assert!(
+        peak < 200 << 20,
+        "peak RSS {} MiB (before the bombs: {} MiB)",
+        peak >> 20,
+        before >> 20
+    );
+    // Still serving.
+    let (st, _) = gw.get("/healthz").await;
+    assert_eq!(st, 200);
+}

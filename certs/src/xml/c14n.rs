@@ -157,10 +157,9 @@ pub fn canonicalize(
             }
         }
         Apex::Element(id) => {
-            let scope = if id == doc.root() {
-                BTreeMap::new()
-            } else {
-                doc.parent_scope(id)
+            let scope = match doc.node(id).parent {
+                Some(p) => in_scope(doc, p),
+                None => BTreeMap::new(),
             };
             c.element(id, &scope, &BTreeMap::new(), true);
         }
@@ -168,14 +167,20 @@ pub fn canonicalize(
     c.out
 }
 
-impl Document {
-    /// The namespaces in scope at the parent of `id` (what `id` inherits).
-    fn parent_scope(&self, id: NodeId) -> BTreeMap<String, String> {
-        match self.node(id).parent {
-            Some(p) => self.in_scope_namespaces(p),
-            None => BTreeMap::new(),
+/// The namespaces in scope at element `id`, borrowed from the document (prefix → URI).
+fn in_scope(doc: &Document, id: NodeId) -> BTreeMap<&str, &str> {
+    let mut chain: Vec<NodeId> = doc.ancestors(id).collect();
+    chain.reverse();
+    chain.push(id);
+    let mut map = BTreeMap::new();
+    for n in chain {
+        if let Some(e) = doc.element(n) {
+            for (p, u) in &e.ns_decls {
+                map.insert(p.as_str(), u.as_str());
+            }
         }
     }
+    map
 }
 
 struct Canonicalizer<'a> {
@@ -185,7 +190,7 @@ struct Canonicalizer<'a> {
     out: Vec<u8>,
 }
 
-impl Canonicalizer<'_> {
+impl<'a> Canonicalizer<'a> {
     /// Writes a non-element node; returns false when it is not part of the output.
     fn leaf(&mut self, id: NodeId) -> bool {
         match &self.doc.node(id).kind {
@@ -218,11 +223,13 @@ impl Canonicalizer<'_> {
 
     /// `inherited`: namespaces in scope at the parent (full XPath namespace axis).
     /// `rendered`: namespace declarations in force in the output at the parent.
+    /// Both borrow from the document, so the copies an element with declarations makes hold
+    /// pointers only (at most [`super::Limits::max_namespaces_in_scope`] of them).
     fn element(
         &mut self,
         id: NodeId,
-        inherited: &BTreeMap<String, String>,
-        rendered: &BTreeMap<String, String>,
+        inherited: &BTreeMap<&'a str, &'a str>,
+        rendered: &BTreeMap<&'a str, &'a str>,
         is_apex: bool,
     ) {
         if Some(id) == self.exclude {
@@ -238,13 +245,13 @@ impl Canonicalizer<'_> {
         } else {
             let mut s = inherited.clone();
             for (p, u) in &e.ns_decls {
-                s.insert(p.clone(), u.clone());
+                s.insert(p.as_str(), u.as_str());
             }
             owned_scope = s;
             &owned_scope
         };
         let candidates: Vec<&str> = match self.method {
-            Method::Inclusive { .. } => scope.keys().map(String::as_str).collect(),
+            Method::Inclusive { .. } => scope.keys().copied().collect(),
             Method::Exclusive {
                 inclusive_prefixes, ..
             } => {
@@ -270,7 +277,7 @@ impl Canonicalizer<'_> {
             if p == "xml" {
                 continue;
             }
-            let uri = scope.get(p).map(String::as_str).unwrap_or("");
+            let uri = scope.get(p).copied().unwrap_or("");
             if p.is_empty() && uri.is_empty() {
                 // xmlns="" only undoes a non-empty default written by an output ancestor.
                 if rendered.get("").is_some_and(|u| !u.is_empty()) {
@@ -281,7 +288,7 @@ impl Canonicalizer<'_> {
             if p == "xml" && uri == XML_NS {
                 continue;
             }
-            if rendered.get(p).map(String::as_str) != Some(uri) {
+            if rendered.get(p).copied() != Some(uri) {
                 decls.push((p, uri));
             }
         }
@@ -292,7 +299,7 @@ impl Canonicalizer<'_> {
             .iter()
             .map(|a| {
                 (
-                    a.ns.as_str(),
+                    &*a.ns,
                     a.local.as_str(),
                     a.prefix.as_str(),
                     a.value.as_str(),
@@ -338,7 +345,7 @@ impl Canonicalizer<'_> {
         } else {
             let mut r = rendered.clone();
             for (p, u) in &decls {
-                r.insert((*p).to_string(), (*u).to_string());
+                r.insert(*p, *u);
             }
             child_rendered = r;
             &child_rendered
@@ -362,11 +369,11 @@ impl Canonicalizer<'_> {
         for a in self.doc.ancestors(id) {
             if let Some(ae) = self.doc.element(a) {
                 for attr in &ae.attrs {
-                    if attr.ns == XML_NS
+                    if &*attr.ns == XML_NS
                         && !e
                             .attrs
                             .iter()
-                            .any(|x| x.ns == XML_NS && x.local == attr.local)
+                            .any(|x| &*x.ns == XML_NS && x.local == attr.local)
                         && !found.iter().any(|(l, _)| *l == attr.local)
                     {
                         found.push((attr.local.clone(), attr.value.clone()));

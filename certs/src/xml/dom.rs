@@ -4,10 +4,18 @@
 //! expansion of any kind; only the five predefined entities and character references are
 //! resolved. Depth and node counts are bounded. Namespaces are resolved while parsing and the
 //! declarations kept per element, because canonicalization needs exactly those.
+//!
+//! Memory stays linear in the input: the namespaces in scope are one stack of bindings shared by
+//! the open elements (an element pushes its own declarations and pops them at its end tag),
+//! never a copy of the whole scope per element; namespace URIs are shared (`Arc<str>`) by the
+//! elements and attributes that use them; and declarations are bounded per element, in scope and
+//! in total bytes ([`Limits`]), so a document of long `xmlns:p…` declarations nested deep is
+//! refused instead of costing gigabytes.
 //! Each element remembers the byte offsets of its tags so that a signature can be inserted into
 //! the original text without re-serializing (and so without changing) the rest of the document.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -47,7 +55,8 @@ pub enum XmlError {
 }
 
 /// Parser limits. The defaults suit dossier envelopes: 256 levels, 500,000 nodes (attachments
-/// are single text nodes) and 256 attributes per element.
+/// are single text nodes), 256 attributes per element, 64 namespace declarations per element,
+/// 128 in scope and 1 MiB of declarations in the whole document.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Maximum element nesting depth.
@@ -57,6 +66,13 @@ pub struct Limits {
     /// Maximum number of attributes (namespace declarations included) on one element; bounds
     /// the duplicate-attribute check, which is quadratic in the count.
     pub max_attributes: usize,
+    /// Maximum number of namespace declarations on one element.
+    pub max_namespace_declarations: usize,
+    /// Maximum number of namespace declarations in force at once (on an element and its
+    /// ancestors, redeclarations counted): bounds the cost of resolving a prefix.
+    pub max_namespaces_in_scope: usize,
+    /// Maximum bytes of namespace declarations (prefixes and URIs) in the whole document.
+    pub max_namespace_bytes: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +81,9 @@ impl Default for Limits {
             max_depth: 256,
             max_nodes: 500_000,
             max_attributes: 256,
+            max_namespace_declarations: 64,
+            max_namespaces_in_scope: 128,
+            max_namespace_bytes: 1 << 20,
         }
     }
 }
@@ -76,8 +95,8 @@ pub struct Attribute {
     pub prefix: String,
     /// Local name.
     pub local: String,
-    /// Namespace URI; empty for unprefixed attributes.
-    pub ns: String,
+    /// Namespace URI; empty for unprefixed attributes (shared with every other use of it).
+    pub ns: Arc<str>,
     /// Normalized value (entities resolved, literal whitespace folded as XML requires).
     pub value: String,
 }
@@ -89,8 +108,8 @@ pub struct Element {
     pub prefix: String,
     /// Local name.
     pub local: String,
-    /// Resolved namespace URI, empty when in no namespace.
-    pub ns: String,
+    /// Resolved namespace URI, empty when in no namespace (shared with every other use of it).
+    pub ns: Arc<str>,
     /// Namespace declarations on this element: prefix ("" for the default) → URI ("" undeclares).
     pub ns_decls: Vec<(String, String)>,
     /// Attributes in document order.
@@ -116,7 +135,7 @@ impl Element {
 
     /// Whether this element is `{ns}local`.
     pub fn is(&self, ns: &str, local: &str) -> bool {
-        self.ns == ns && self.local == local
+        &*self.ns == ns && self.local == local
     }
 }
 
@@ -273,8 +292,16 @@ struct Parser<'a> {
     top: Vec<NodeId>,
     root: Option<NodeId>,
     stack: Vec<NodeId>,
-    /// In-scope namespaces per open element; shared until an element declares its own.
-    scopes: Vec<std::rc::Rc<BTreeMap<String, String>>>,
+    /// The namespace bindings in force, outermost first: each open element's declarations,
+    /// pushed at its start tag and popped at its end tag (`marks` holds where each open
+    /// element's begin). Resolving a prefix scans it from the innermost end.
+    bindings: Vec<(String, Arc<str>)>,
+    marks: Vec<usize>,
+    /// Bytes of namespace declarations so far.
+    namespace_bytes: usize,
+    /// The empty namespace and the `xml` namespace, shared.
+    no_namespace: Arc<str>,
+    xml_namespace: Arc<str>,
 }
 
 impl<'a> Parser<'a> {
@@ -286,8 +313,21 @@ impl<'a> Parser<'a> {
             top: Vec::new(),
             root: None,
             stack: Vec::new(),
-            scopes: vec![std::rc::Rc::new(BTreeMap::new())],
+            bindings: Vec::new(),
+            marks: Vec::new(),
+            namespace_bytes: 0,
+            no_namespace: Arc::from(""),
+            xml_namespace: Arc::from(XML_NS),
         }
+    }
+
+    /// The URI bound to `prefix` ("" for the default namespace), innermost binding first.
+    fn lookup(&self, prefix: &str) -> Option<&Arc<str>> {
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, u)| u)
     }
 
     fn run(mut self) -> Result<Document, XmlError> {
@@ -332,7 +372,9 @@ impl<'a> Parser<'a> {
                         position: before as u64,
                         reason: "unexpected end tag".into(),
                     })?;
-                    self.scopes.pop();
+                    if let Some(mark) = self.marks.pop() {
+                        self.bindings.truncate(mark);
+                    }
                     if let NodeKind::Element(e) = &mut self.nodes[id].kind {
                         e.end_tag_start = Some(before);
                         e.end = after;
@@ -508,48 +550,81 @@ impl<'a> Parser<'a> {
                 raw_attrs.push((key, value));
             }
         }
-        let mut scope = self.scopes.last().cloned().unwrap_or_default();
-        if !ns_decls.is_empty() {
-            let map = std::rc::Rc::make_mut(&mut scope);
-            for (p, u) in &ns_decls {
-                map.insert(p.clone(), u.clone());
-            }
+        if ns_decls.len() > self.limits.max_namespace_declarations {
+            return Err(XmlError::Limit(format!(
+                "more than {} namespace declarations on <{qname}>",
+                self.limits.max_namespace_declarations
+            )));
         }
-        let resolve = |prefix: &str, is_attr: bool| -> Result<String, XmlError> {
+        self.namespace_bytes += ns_decls
+            .iter()
+            .map(|(p, u)| p.len() + u.len())
+            .sum::<usize>();
+        if self.namespace_bytes > self.limits.max_namespace_bytes {
+            return Err(XmlError::Limit(format!(
+                "more than {} bytes of namespace declarations",
+                self.limits.max_namespace_bytes
+            )));
+        }
+        if self.bindings.len() + ns_decls.len() > self.limits.max_namespaces_in_scope {
+            return Err(XmlError::Limit(format!(
+                "more than {} namespace declarations in scope at <{qname}>",
+                self.limits.max_namespaces_in_scope
+            )));
+        }
+        let mark = self.bindings.len();
+        for (p, u) in &ns_decls {
+            // A URI already bound in scope (a redeclaration) is shared, not copied.
+            let uri = self
+                .bindings
+                .iter()
+                .rev()
+                .find(|(_, bound)| **bound == **u)
+                .map(|(_, bound)| bound.clone())
+                .unwrap_or_else(|| Arc::from(u.as_str()));
+            self.bindings.push((p.clone(), uri));
+        }
+        let resolve = |prefix: &str, is_attr: bool| -> Result<Arc<str>, XmlError> {
             if prefix == "xml" {
-                return Ok(XML_NS.to_string());
+                return Ok(self.xml_namespace.clone());
             }
-            if prefix.is_empty() {
-                return Ok(if is_attr {
-                    String::new()
-                } else {
-                    scope.get("").cloned().unwrap_or_default()
-                });
+            if prefix.is_empty() && is_attr {
+                return Ok(self.no_namespace.clone());
             }
-            scope
-                .get(prefix)
-                .cloned()
-                .ok_or_else(|| XmlError::UndeclaredPrefix(prefix.to_string()))
+            match self.lookup(prefix) {
+                Some(uri) => Ok(uri.clone()),
+                None if prefix.is_empty() => Ok(self.no_namespace.clone()),
+                None => Err(XmlError::UndeclaredPrefix(prefix.to_string())),
+            }
         };
         let (prefix, local) = split_qname(&qname);
-        let ns = resolve(prefix, false)?;
-        let mut attrs = Vec::with_capacity(raw_attrs.len());
-        for (key, value) in raw_attrs {
-            let (p, l) = split_qname(&key);
-            let ans = resolve(p, true)?;
-            if attrs
-                .iter()
-                .any(|a: &Attribute| a.ns == ans && a.local == l && !ans.is_empty())
-            {
-                return Err(malformed(format!("duplicate attribute {{{ans}}}{l}")));
+        let resolved = resolve(prefix, false).and_then(|ns| {
+            let mut attrs = Vec::with_capacity(raw_attrs.len());
+            for (key, value) in raw_attrs {
+                let (p, l) = split_qname(&key);
+                let ans = resolve(p, true)?;
+                if attrs
+                    .iter()
+                    .any(|a: &Attribute| a.ns == ans && a.local == l && !ans.is_empty())
+                {
+                    return Err(malformed(format!("duplicate attribute {{{ans}}}{l}")));
+                }
+                attrs.push(Attribute {
+                    prefix: p.to_string(),
+                    local: l.to_string(),
+                    ns: ans,
+                    value,
+                });
             }
-            attrs.push(Attribute {
-                prefix: p.to_string(),
-                local: l.to_string(),
-                ns: ans,
-                value,
-            });
-        }
+            Ok((ns, attrs))
+        });
+        let (ns, attrs) = match resolved {
+            Ok(r) => r,
+            Err(e) => {
+                self.bindings.truncate(mark);
+                return Err(e);
+            }
+        };
         let element = Element {
             prefix: prefix.to_string(),
             local: local.to_string(),
@@ -567,7 +642,10 @@ impl<'a> Parser<'a> {
         }
         if empty_end.is_none() {
             self.stack.push(id);
-            self.scopes.push(scope);
+            self.marks.push(mark);
+        } else {
+            // `<empty/>`: its declarations end with it.
+            self.bindings.truncate(mark);
         }
         Ok(())
     }
@@ -590,10 +668,10 @@ mod tests {
 <a:root xmlns:a="urn:a" xmlns="urn:d"><child x="1" a:y="2">t&amp;x<![CDATA[<c>]]></child><e/></a:root>"#;
         let doc = Document::parse(src, Limits::default()).unwrap();
         let root = doc.element(doc.root()).unwrap();
-        assert_eq!(root.ns, "urn:a");
+        assert_eq!(&*root.ns, "urn:a");
         let (cid, child) = doc.child_elements(doc.root()).next().unwrap();
-        assert_eq!(child.ns, "urn:d");
-        assert_eq!(child.attrs[1].ns, "urn:a");
+        assert_eq!(&*child.ns, "urn:d");
+        assert_eq!(&*child.attrs[1].ns, "urn:a");
         assert_eq!(doc.text(cid), "t&x<c>");
         let (_, e) = doc.child_elements(doc.root()).nth(1).unwrap();
         assert_eq!(&src[e.start..e.end], "<e/>");
@@ -635,6 +713,82 @@ mod tests {
             Document::parse(&deep, Limits::default()).unwrap_err(),
             XmlError::Limit(_)
         ));
+    }
+
+    #[test]
+    fn limits_namespace_declarations_per_element_in_scope_and_in_bytes() {
+        let decls = |n: usize, tag: &str| -> String {
+            (0..n)
+                .map(|i| format!(" xmlns:{tag}{i}=\"urn:x:{i}\""))
+                .collect()
+        };
+        let limits = Limits::default();
+        let many = format!("<r{}/>", decls(65, "p"));
+        let err = Document::parse(&many, limits).unwrap_err();
+        assert!(
+            matches!(err, XmlError::Limit(ref m) if m.contains("64 namespace declarations")),
+            "{err}"
+        );
+        assert!(Document::parse(&format!("<r{}/>", decls(64, "p")), limits).is_ok());
+        // 3 levels of 50: 150 in scope at the third.
+        let deep = format!(
+            "<a{}><b{}><c{}/></b></a>",
+            decls(50, "a"),
+            decls(50, "b"),
+            decls(50, "c")
+        );
+        let err = Document::parse(&deep, limits).unwrap_err();
+        assert!(
+            matches!(err, XmlError::Limit(ref m) if m.contains("in scope")),
+            "{err}"
+        );
+        // Siblings each declaring 50: fine, their declarations end with them.
+        let siblings = format!(
+            "<a>{}</a>",
+            (0..20)
+                .map(|_| format!("<b{}/>", decls(50, "b")))
+                .collect::<String>()
+        );
+        assert!(Document::parse(&siblings, limits).is_ok());
+        // Long URIs: the total is bounded.
+        let long = format!("urn:{}", "u".repeat(100_000));
+        let heavy = format!(
+            "<a>{}</a>",
+            (0..11)
+                .map(|_| format!("<b xmlns:p=\"{long}\"/>"))
+                .collect::<String>()
+        );
+        let err = Document::parse(&heavy, limits).unwrap_err();
+        assert!(
+            matches!(err, XmlError::Limit(ref m) if m.contains("bytes of namespace")),
+            "{err}"
+        );
+    }
+
+    /// One long namespace URI used by many elements is held once, not copied into each of them
+    /// (a copy each would turn a few megabytes of input into gigabytes).
+    #[test]
+    fn namespace_uris_are_shared_by_the_elements_that_use_them() {
+        let long = format!("urn:{}", "u".repeat(100_000));
+        let doc = format!(
+            "<p:r xmlns:p=\"{long}\">{}</p:r>",
+            "<p:e p:a=\"1\"/>".repeat(10_000)
+        );
+        let parsed = Document::parse(&doc, Limits::default()).unwrap();
+        let mut uris = parsed.elements().map(|(_, e)| e.ns.clone());
+        let first = uris.next().unwrap();
+        assert_eq!(&*first, long);
+        assert!(uris.all(|u| Arc::ptr_eq(&u, &first)));
+        let (_, e) = parsed.elements().nth(1).unwrap();
+        assert!(Arc::ptr_eq(&e.attrs[0].ns, &first));
+        // Undeclaring and redeclaring the default namespace still resolves as before.
+        let d = Document::parse(
+            "<a xmlns=\"urn:a\"><b xmlns=\"\"><c/></b><d/></a>",
+            Limits::default(),
+        )
+        .unwrap();
+        let ns: Vec<String> = d.elements().map(|(_, e)| e.ns.to_string()).collect();
+        assert_eq!(ns, ["urn:a", "", "", "urn:a"]);
     }
 
     #[test]

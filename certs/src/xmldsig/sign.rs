@@ -189,7 +189,7 @@ pub(crate) fn find_by_id(doc: &Document, id: &str) -> Result<NodeId, DsigError> 
         let has = e.attrs.iter().any(|a| {
             a.value == id
                 && ((a.ns.is_empty() && ID_ATTRIBUTES.contains(&a.local.as_str()))
-                    || (a.ns == XML_NS && a.local == "id"))
+                    || (&*a.ns == XML_NS && a.local == "id"))
         });
         if has {
             if found.is_some() {

@@ -140,7 +140,7 @@ pub fn verify_parsed(doc: Document, policy: &VerifyPolicy<'_>) -> Result<Verifie
         _ => return Err(structure("more than one Reference")),
     };
     for (_, e) in doc.child_elements(signed_info) {
-        if !e.ns.eq(DSIG_NS)
+        if &*e.ns != DSIG_NS
             || !matches!(
                 e.local.as_str(),
                 "CanonicalizationMethod" | "SignatureMethod" | "Reference"
@@ -410,7 +410,7 @@ fn check_shape(doc: &Document, signature: NodeId) -> Result<(), DsigError> {
     let names: Vec<&str> = doc
         .child_elements(signature)
         .map(|(_, e)| {
-            if e.ns == DSIG_NS {
+            if &*e.ns == DSIG_NS {
                 e.local.as_str()
             } else {
                 "(foreign)"

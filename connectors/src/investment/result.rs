@@ -101,7 +101,7 @@ impl InvestmentResult {
         }
         let mut fields = std::collections::BTreeMap::new();
         for (n, e) in doc.child_elements(root) {
-            if e.ns == NS && fields.insert(e.local.as_str(), n).is_some() {
+            if &*e.ns == NS && fields.insert(e.local.as_str(), n).is_some() {
                 return Err(PushError::Malformed(format!(
                     "{}: appears more than once",
                     e.local

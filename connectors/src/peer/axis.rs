@@ -151,7 +151,9 @@ impl AxisClient {
         if status.is_success() {
             return Ok(resp);
         }
-        let text = resp.text().await.unwrap_or_default();
+        let text = crate::http::read_text(resp, crate::http::MAX_ANSWER_BYTES)
+            .await
+            .unwrap_or_else(|e| e.to_string());
         let reason = serde_json::from_str::<Answer>(&text)
             .ok()
             .and_then(|a| a.error_desc)
@@ -176,10 +178,9 @@ impl AxisClient {
         let resp = self
             .call(operation, self.client.post(self.url(operation)).json(&body))
             .await?;
-        let answer: Answer = resp
-            .json()
+        let answer: Answer = read_answer(resp)
             .await
-            .map_err(|e| AxisError::Unavailable(format!("{operation}: unreadable answer: {e}")))?;
+            .map_err(|e| AxisError::Unavailable(format!("{operation}: {e}")))?;
         if answer.status.eq_ignore_ascii_case("OK") {
             Ok(answer)
         } else {
@@ -206,7 +207,7 @@ impl AxisClient {
     /// an XML document in the encoding edXML uses).
     pub async fn fetch(&self, doc_id: &str, limit: u64) -> Result<String, AxisError> {
         let operation = "getEdoc";
-        let mut resp = self
+        let resp = self
             .call(
                 operation,
                 self.client
@@ -214,24 +215,17 @@ impl AxisClient {
                     .json(&json!({ "docId": doc_id })),
             )
             .await?;
-        let too_large = || AxisError::TooLarge {
-            doc_id: doc_id.to_owned(),
-            limit,
-        };
-        if resp.content_length().is_some_and(|n| n > limit) {
-            return Err(too_large());
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
+        let bytes = crate::http::read_limited(resp, limit)
             .await
-            .map_err(|e| AxisError::Unavailable(format!("{operation}: {}", error_chain(&e))))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+            .map_err(|e| match e {
+                crate::http::ReadError::TooLarge { .. } => AxisError::TooLarge {
+                    doc_id: doc_id.to_owned(),
+                    limit,
+                },
+                crate::http::ReadError::Transport(t) => {
+                    AxisError::Unavailable(format!("{operation}: {t}"))
+                }
+            })?;
         String::from_utf8(bytes).map_err(|e| AxisError::Refused {
             operation,
             reason: format!(
@@ -277,7 +271,7 @@ impl AxisClient {
         };
         let status = resp.status();
         let after = retry_after(resp.headers());
-        match resp.json::<Answer>().await {
+        match read_answer(resp).await {
             Ok(a) if a.status.eq_ignore_ascii_case("OK") => Outcome::Delivered {
                 http_status: Some(status.as_u16()),
                 portal: Some(crate::PortalAnswer {
@@ -295,13 +289,21 @@ impl AxisClient {
                 portal: None,
             },
             Err(e) => Outcome::Retry {
-                error: format!("unreadable axis answer: {e}"),
+                error: format!("axis answer: {e}"),
                 http_status: Some(StatusCode::OK.as_u16()),
                 retry_after: after,
                 portal: None,
             },
         }
     }
+}
+
+/// Reads the axis's JSON answer, at most [`crate::http::MAX_ANSWER_BYTES`].
+async fn read_answer(resp: reqwest::Response) -> Result<Answer, String> {
+    let body = crate::http::read_limited(resp, crate::http::MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&body).map_err(|e| format!("unreadable answer: {e}"))
 }
 
 #[cfg(test)]

@@ -311,16 +311,14 @@ impl PeerConnector {
                 });
             }
             let limit = self.config.max_attachment_bytes;
-            if resp.content_length().is_some_and(|n| n > limit) {
-                return Err(Outcome::reject(fail(format!("larger than {limit} bytes"))));
-            }
-            let bytes = resp
-                .bytes()
+            let bytes = crate::http::read_limited(resp, limit)
                 .await
-                .map_err(|e| Outcome::retry(fail(e.to_string())))?;
-            if bytes.len() as u64 > limit {
-                return Err(Outcome::reject(fail(format!("larger than {limit} bytes"))));
-            }
+                .map_err(|e| match e {
+                    crate::http::ReadError::TooLarge { .. } => {
+                        Outcome::reject(fail(format!("larger than {limit} bytes")))
+                    }
+                    crate::http::ReadError::Transport(t) => Outcome::retry(fail(t)),
+                })?;
             if let Some(expected) = &d.sha256 {
                 let got = lienthong_certs::sha256_hex(&bytes);
                 if !got.eq_ignore_ascii_case(expected) {
@@ -451,7 +449,10 @@ impl Connector for PeerConnector {
         crate::evidence::record_response(&resp);
         let status = resp.status();
         let after = retry_after(resp.headers());
-        let text = resp.text().await.unwrap_or_default();
+        let text = match crate::http::read_text(resp, crate::http::MAX_ANSWER_BYTES).await {
+            Ok(t) => t,
+            Err(e) => return Outcome::retry(format!("peer answered HTTP {status}: {e}")),
+        };
         let portal = status_of(&text);
         if status.is_success() {
             match &portal {

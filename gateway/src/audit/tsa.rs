@@ -281,8 +281,8 @@ impl Stamper {
         if !resp.status().is_success() {
             return Err(TsaError::Unavailable(format!("HTTP {}", resp.status())));
         }
-        let bytes = resp
-            .bytes()
+        // A time-stamp response is a few kilobytes (the token and the TSA's certificate).
+        let bytes = lienthong_connectors::http::read_limited(resp, 1024 * 1024)
             .await
             .map_err(|e| TsaError::Unavailable(e.to_string()))?;
         let token = token_of(&bytes)?;

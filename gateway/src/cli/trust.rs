@@ -197,7 +197,7 @@ fn element_name(xml: &str, spec: &str) -> anyhow::Result<(String, String)> {
     let doc = Document::parse(xml, Limits::default())?;
     doc.elements()
         .find(|(_, e)| e.local == spec)
-        .map(|(_, e)| (e.ns.clone(), e.local.clone()))
+        .map(|(_, e)| (e.ns.to_string(), e.local.clone()))
         .with_context(|| format!("no element named {spec} in the document"))
 }
 
