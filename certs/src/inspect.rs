@@ -290,6 +290,11 @@ impl CertificateInfo {
         })
     }
 
+    /// The printed form of a name (as [`CertificateInfo::subject`]).
+    pub fn name_of(name: &x509_parser::x509::X509Name<'_>) -> String {
+        read_name(name).0
+    }
+
     /// Whether `allowed` names this certificate's subject ([`names_match`]: the whole DN, a CN
     /// or a SAN).
     pub fn subject_matches(&self, allowed: &str) -> bool {

@@ -156,9 +156,21 @@ impl Pki {
     /// A CRL from this CA revoking `revoked`, valid for a week.
     pub fn crl(&self, revoked: &[&Leaf]) -> CertificateRevocationListDer<'static> {
         let now = OffsetDateTime::now_utc();
+        self.crl_between(revoked, now - days(1), now + days(7))
+    }
+
+    /// A CRL from this CA revoking `revoked`, issued at `this_update` and to be replaced by
+    /// `next_update` (in the past: a stale CRL).
+    pub fn crl_between(
+        &self,
+        revoked: &[&Leaf],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> CertificateRevocationListDer<'static> {
+        let now = OffsetDateTime::now_utc();
         let params = CertificateRevocationListParams {
-            this_update: now - days(1),
-            next_update: now + days(7),
+            this_update,
+            next_update,
             crl_number: SerialNumber::from(self.serial().to_be_bytes().to_vec()),
             issuing_distribution_point: None,
             revoked_certs: revoked

@@ -98,8 +98,14 @@ pub fn server_config(
         .with_protocol_versions(versions(min))
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let verifier = |trust: &TrustStore| {
-        WebPkiClientVerifier::builder_with_provider(Arc::new(trust.root_store()), provider())
-            .with_crls(trust.crls().iter().cloned())
+        let b =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(trust.root_store()), provider())
+                .with_crls(trust.crls().iter().cloned());
+        if trust.allows_stale_crls() {
+            b
+        } else {
+            b.enforce_revocation_expiration()
+        }
     };
     let builder = match clients {
         ClientCertificates::Optional(trust) => builder.with_client_cert_verifier(
@@ -129,13 +135,17 @@ pub fn client_config(
     identity: Option<&Identity>,
     min: MinVersion,
 ) -> Result<ClientConfig, TlsError> {
-    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+    let mut verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(trust.root_store()),
         provider(),
     )
-    .with_crls(trust.crls().iter().cloned())
-    .build()
-    .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    .with_crls(trust.crls().iter().cloned());
+    if !trust.allows_stale_crls() {
+        verifier = verifier.enforce_revocation_expiration();
+    }
+    let verifier = verifier
+        .build()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions(min))
         .map_err(|e| TlsError::Rustls(e.to_string()))?

@@ -12,8 +12,9 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor, UnixTime};
 use time::OffsetDateTime;
 use webpki::{
-    CertRevocationList, EndEntityCert, ExtendedKeyUsageValidator, KeyPurposeId, KeyPurposeIdIter,
-    KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
+    CertRevocationList, EndEntityCert, ExpirationPolicy, ExtendedKeyUsageValidator, KeyPurposeId,
+    KeyPurposeIdIter, KeyUsage, RevocationCheckDepth, RevocationOptionsBuilder,
+    UnknownStatusPolicy,
 };
 
 use crate::inspect::CertificateInfo;
@@ -99,6 +100,39 @@ pub struct TrustStoreFiles {
     pub crls: Vec<PathBuf>,
     /// Accept RSA-SHA1 and SHA-1 digests from this peer (old edXML implementations).
     pub allow_legacy: bool,
+    /// Accept a CRL past its `nextUpdate` as the last word on revocation. Off by default: a
+    /// stale CRL makes every certificate it covers fail, and is reported.
+    pub allow_stale_crl: bool,
+}
+
+/// What a trust store's CRL says about itself, for monitoring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlStatus {
+    /// The issuing CA's name.
+    pub issuer: String,
+    /// When it was issued.
+    pub this_update: OffsetDateTime,
+    /// When the CA promises the next one (`None`: not said, never stale).
+    pub next_update: Option<OffsetDateTime>,
+}
+
+impl CrlStatus {
+    fn of(der: &[u8]) -> Option<Self> {
+        let (_, crl) = x509_parser::parse_x509_crl(der).ok()?;
+        let time = |t: x509_parser::time::ASN1Time| {
+            OffsetDateTime::from_unix_timestamp(t.timestamp()).ok()
+        };
+        Some(Self {
+            issuer: CertificateInfo::name_of(crl.issuer()),
+            this_update: time(crl.last_update())?,
+            next_update: crl.next_update().and_then(time),
+        })
+    }
+
+    /// Whether `now` is past its `nextUpdate`.
+    pub fn is_stale(&self, now: OffsetDateTime) -> bool {
+        self.next_update.is_some_and(|n| n < now)
+    }
 }
 
 /// A named set of trust anchors, intermediates and CRLs. Share it behind an `Arc`.
@@ -110,7 +144,9 @@ pub struct TrustStore {
     intermediates: Vec<CertificateDer<'static>>,
     crl_der: Vec<CertificateRevocationListDer<'static>>,
     crls: Vec<CertRevocationList<'static>>,
+    crl_status: Vec<CrlStatus>,
     allow_legacy: bool,
+    allow_stale_crl: bool,
 }
 
 /// The certificate behind a valid signature, with the chain it was validated through.
@@ -142,7 +178,10 @@ impl TrustStore {
         for p in &files.crls {
             crls.extend(load_crls(name, p)?);
         }
-        Self::from_parts(name, anchors, intermediates, crls, files.allow_legacy)
+        Ok(
+            Self::from_parts(name, anchors, intermediates, crls, files.allow_legacy)?
+                .allowing_stale_crls(files.allow_stale_crl),
+        )
     }
 
     /// Builds a store from certificates and CRLs already in memory.
@@ -168,14 +207,17 @@ impl TrustStore {
             anchors.push(anchor.to_owned());
         }
         let mut crls = Vec::new();
+        let mut crl_status = Vec::new();
         for der in &crl_der {
-            let owned =
-                webpki::OwnedCertRevocationList::from_der(der).map_err(|e| TrustError::Crl {
-                    store: name.to_string(),
-                    path: "(memory)".into(),
-                    reason: format!("{e:?}"),
-                })?;
+            let bad = |reason: String| TrustError::Crl {
+                store: name.to_string(),
+                path: "(memory)".into(),
+                reason,
+            };
+            let owned = webpki::OwnedCertRevocationList::from_der(der)
+                .map_err(|e| bad(format!("{e:?}")))?;
             crls.push(CertRevocationList::from(owned));
+            crl_status.push(CrlStatus::of(der).ok_or_else(|| bad("unreadable dates".into()))?);
         }
         Ok(Self {
             name: name.to_string(),
@@ -184,8 +226,36 @@ impl TrustStore {
             intermediates,
             crl_der,
             crls,
+            crl_status,
             allow_legacy,
+            allow_stale_crl: false,
         })
+    }
+
+    /// The same store, accepting (or not) CRLs past their `nextUpdate`.
+    #[must_use]
+    pub fn allowing_stale_crls(mut self, allow: bool) -> Self {
+        self.allow_stale_crl = allow;
+        self
+    }
+
+    /// Whether CRLs past their `nextUpdate` are accepted.
+    pub fn allows_stale_crls(&self) -> bool {
+        self.allow_stale_crl
+    }
+
+    /// Issuer and dates of every CRL of the store.
+    pub fn crl_status(&self) -> &[CrlStatus] {
+        &self.crl_status
+    }
+
+    /// The CRLs past their `nextUpdate` at `now` that the store does not accept: while one is
+    /// there, the certificates it covers are refused.
+    pub fn stale_crls(&self, now: OffsetDateTime) -> Vec<&CrlStatus> {
+        if self.allow_stale_crl {
+            return Vec::new();
+        }
+        self.crl_status.iter().filter(|c| c.is_stale(now)).collect()
     }
 
     /// The store's name, as configured.
@@ -255,6 +325,11 @@ impl TrustStore {
                     .map_err(|_| untrusted("CRLs required".into()))?
                     .with_depth(RevocationCheckDepth::Chain)
                     .with_status_policy(UnknownStatusPolicy::Deny)
+                    .with_expiration_policy(if self.allow_stale_crl {
+                        ExpirationPolicy::Ignore
+                    } else {
+                        ExpirationPolicy::Enforce
+                    })
                     .build(),
             )
         };
@@ -453,6 +528,69 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("Revoked"), "{err}");
+    }
+
+    /// A CRL past its `nextUpdate` no longer says whether a certificate is revoked (the CA has
+    /// published newer news): by default every certificate it covers is refused, and the store
+    /// reports it; `allow_stale_crl` accepts it as the last word.
+    #[test]
+    fn a_stale_crl_is_a_failure_unless_allowed() {
+        let pki = Pki::new("Root");
+        let good = pki.leaf("good", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
+        let now = OffsetDateTime::now_utc();
+        let stale = pki.crl_between(
+            &[],
+            now - Duration::from_secs(10 * 86_400),
+            now - Duration::from_secs(86_400),
+        );
+        let store = TrustStore::from_parts(
+            "stale",
+            vec![pki.ca_cert.clone()],
+            vec![],
+            vec![stale.clone()],
+            false,
+        )
+        .unwrap();
+        let err = store
+            .verify(&good.cert, &[], now, Purpose::Signing)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Expired") || err.contains("expired"), "{err}");
+        let status = store.crl_status();
+        assert_eq!(status.len(), 1);
+        assert!(status[0].issuer.contains("Root"), "{:?}", status[0]);
+        assert!(status[0].is_stale(now));
+        assert_eq!(store.stale_crls(now).len(), 1);
+
+        let lenient = TrustStore::from_parts(
+            "lenient",
+            vec![pki.ca_cert.clone()],
+            vec![],
+            vec![stale],
+            false,
+        )
+        .unwrap()
+        .allowing_stale_crls(true);
+        lenient
+            .verify(&good.cert, &[], now, Purpose::Signing)
+            .unwrap();
+        assert!(
+            lenient.stale_crls(now).is_empty(),
+            "allowed: not reported as a failure"
+        );
+
+        let fresh = TrustStore::from_parts(
+            "fresh",
+            vec![pki.ca_cert.clone()],
+            vec![],
+            vec![pki.crl(&[])],
+            false,
+        )
+        .unwrap();
+        fresh
+            .verify(&good.cert, &[], now, Purpose::Signing)
+            .unwrap();
+        assert!(fresh.stale_crls(now).is_empty());
     }
 
     #[test]

@@ -15,10 +15,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use lienthong_certs::httpsig::{Algorithm, HmacSecret, NonceCache, SigningKey, VerifyingKey};
+use lienthong_certs::httpsig::{Algorithm, HmacSecret, SigningKey, VerifyingKey};
 use lienthong_certs::inspect::CertificateInfo;
 use lienthong_certs::keys::load_certificates;
 use lienthong_certs::tls::{self, Identity};
+use lienthong_certs::trust::CrlStatus;
 use lienthong_certs::trust::{Purpose, TrustStore, TrustStoreFiles};
 use lienthong_certs::xmldsig::{Signer, XmlSignatureAlgorithm};
 use lienthong_connectors::http::{OutboundSecurity, RequestSigner};
@@ -135,6 +136,7 @@ impl Security {
                 intermediates: t.intermediates.clone(),
                 crls: t.crls.clone(),
                 allow_legacy: t.allow_legacy,
+                allow_stale_crl: t.allow_stale_crl,
             };
             match TrustStore::load(name, &files) {
                 Ok(store) => {
@@ -404,9 +406,44 @@ impl Security {
             .collect()
     }
 
-    /// Sets `lienthong_certificate_expiry_seconds{name}` for every certificate and logs a warning
-    /// for each one expired or within the warning window.
+    /// The CRLs past their `nextUpdate` in trust stores that do not accept them, as
+    /// (store, CRL): while one is there, the certificates it covers are refused.
+    pub fn stale_crls(&self, now: OffsetDateTime) -> Vec<(&str, &CrlStatus)> {
+        self.trust
+            .iter()
+            .flat_map(|(name, t)| {
+                t.stale_crls(now)
+                    .into_iter()
+                    .map(move |c| (name.as_str(), c))
+            })
+            .collect()
+    }
+
+    /// Sets `lienthong_certificate_expiry_seconds{name}` for every certificate and
+    /// `lienthong_crl_next_update_seconds{store,issuer}` for every CRL (negative once stale),
+    /// and logs a warning for each certificate expired or within the warning window and an
+    /// error for each stale CRL a store does not accept.
     pub fn publish_expiry(&self, now: OffsetDateTime) {
+        for (store, t) in &self.trust {
+            for c in t.crl_status() {
+                if let Some(next) = c.next_update {
+                    metrics::gauge!(
+                        "lienthong_crl_next_update_seconds",
+                        "store" => store.clone(),
+                        "issuer" => c.issuer.clone()
+                    )
+                    .set((next - now).whole_seconds() as f64);
+                }
+            }
+        }
+        for (store, c) in self.stale_crls(now) {
+            tracing::error!(
+                store,
+                issuer = c.issuer,
+                next_update = ?c.next_update,
+                "CRL is past its nextUpdate: certificates it covers are refused until a fresh CRL is installed and reloaded"
+            );
+        }
         for c in &self.certificates {
             let left = c.info.seconds_left(now);
             metrics::gauge!("lienthong_certificate_expiry_seconds", "name" => c.name.clone())
@@ -474,8 +511,6 @@ fn build_signing(
 #[derive(Debug)]
 pub struct SecurityHandle {
     current: RwLock<Arc<Security>>,
-    /// Nonces of verified inbound signatures.
-    pub nonces: NonceCache,
 }
 
 impl SecurityHandle {
@@ -483,7 +518,6 @@ impl SecurityHandle {
     pub fn new(security: Security) -> Self {
         Self {
             current: RwLock::new(Arc::new(security)),
-            nonces: NonceCache::new(1_000_000),
         }
     }
 

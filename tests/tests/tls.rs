@@ -544,3 +544,175 @@ async fn a_crl_update_takes_effect_on_reload() {
         res.map(|r| r.status())
     );
 }
+
+/// On a store shared by several instances, a signed request is accepted once: the same request
+/// (same nonce) sent to another instance, or to the first after a restart, within its window, is
+/// a replay (401). The instances sit behind one name (the load balancer's), so the signed
+/// `@target-uri` is the same whichever of them receives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_request_is_accepted_once_across_instances_and_restarts() {
+    let db = lienthong_tests::postgres::TestDatabase::create().await;
+    let pki = Pki::new("Center CA");
+    let center = pki.leaf("mot-cua", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
+    let keys = tempfile::tempdir().expect("tmp");
+    let (center_cert, _) = center.write(keys.path(), "center");
+    let center_ca = pki.write_ca(keys.path());
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let configs: Vec<String> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            TestConfig {
+                store_url: Some(db.url.clone()),
+                server_extra: format!(
+                    r#"instance = "node-{i}"
+
+[[server.signed_routes]]
+path_prefix = "/v1/dossiers"
+keys = [{{ keyid = "mot-cua", algorithm = "ecdsa-p256-sha256", certificate = "{cert}", trust = "center" }}]
+
+[trust.center]
+anchors = ["{ca}"]
+"#,
+                    cert = center_cert.display(),
+                    ca = center_ca.display()
+                ),
+                ..TestConfig::default()
+            }
+            .render(dir.path(), free_port(), &sim)
+        })
+        .collect();
+    let mut a = Gateway::start(dirs[0].path(), &configs[0]).await;
+    let b = Gateway::start(dirs[1].path(), &configs[1]).await;
+    let key = SigningKey::Private {
+        key: Arc::new(PrivateKey::from_bytes(center.key_pem.as_bytes(), "k").expect("key")),
+        algorithm: httpsig::Algorithm::EcdsaP256Sha256,
+    };
+    let http = reqwest::Client::new();
+    let host = a.base_url.trim_start_matches("http://").to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut signed = http
+        .post(format!("{}/v1/dossiers", a.base_url))
+        .json(&dossier("000.02.01.H37-261128-7301"))
+        .build()
+        .expect("request");
+    sign_request(&mut signed, &key, "mot-cua", now, "cluster-n-1");
+    // The same signed request, as another instance behind the same name receives it.
+    let to = |base: &str| {
+        let mut r = signed.try_clone().expect("clone");
+        *r.url_mut() = format!("{base}/v1/dossiers").parse().expect("url");
+        r.headers_mut()
+            .insert("host", host.parse().expect("host header"));
+        r
+    };
+    let r = http.execute(to(&a.base_url)).await.expect("send");
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    let r = http.execute(to(&b.base_url)).await.expect("send");
+    assert_eq!(r.status(), 401, "a replay at the other instance");
+    let p: Value = r.json().await.expect("problem");
+    assert!(
+        p["detail"].as_str().unwrap_or_default().contains("replay"),
+        "{p}"
+    );
+
+    // After a restart the nonce is still remembered.
+    a.terminate().await;
+    let a = Gateway::start(dirs[0].path(), &configs[0]).await;
+    let r = http.execute(to(&a.base_url)).await.expect("send");
+    assert_eq!(r.status(), 401, "a replay after a restart");
+    // A new nonce is taken, by either instance.
+    let mut fresh = http
+        .post(format!("{}/v1/dossiers", a.base_url))
+        .json(&dossier("000.02.01.H37-261128-7302"))
+        .build()
+        .expect("request");
+    sign_request(&mut fresh, &key, "mot-cua", now, "cluster-n-2");
+    *fresh.url_mut() = format!("{}/v1/dossiers", b.base_url).parse().expect("url");
+    fresh
+        .headers_mut()
+        .insert("host", host.parse().expect("host header"));
+    let r = http.execute(fresh).await.expect("send");
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    drop((a, b));
+    db.drop_database().await;
+}
+
+/// A CRL past its `nextUpdate` no longer vouches that a certificate is not revoked: by default
+/// a client certificate it covers is refused at the handshake, and the stale CRL is reported by
+/// `/readyz`, the metrics and `lienthong certs check` (non-zero exit). A fresh CRL installed
+/// and reloaded puts things right.
+#[tokio::test]
+async fn a_stale_crl_refuses_what_it_covers_and_is_reported() {
+    let pki = Pki::new("Lienthong Test Root");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = pki.leaf(
+        "mot-cua.ninhbinh.gov.vn",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ClientAuth],
+    );
+    let now = time::OffsetDateTime::now_utc();
+    let crl_path = dir.path().join("clients.crl");
+    std::fs::write(
+        &crl_path,
+        pki.crl_between(&[], now - days(10), now - days(1)).as_ref(),
+    )
+    .expect("write CRL");
+    let crl_line = format!("crls = [\"{}\"]", crl_path.display());
+    let s = start_with(pki, dir, CLIENT_RULES, "", &crl_line).await;
+    let url = format!("{}/v1/dossiers/000.02.01.H37-261128-7401", s.gw.base_url);
+    let res = client(&s.pki, Some(&member)).get(&url).send().await;
+    assert!(
+        res.is_err(),
+        "a certificate covered by a stale CRL is refused: {:?}",
+        res.map(|r| r.status())
+    );
+    let (st, ready) = s.gw.get("/readyz").await;
+    assert_eq!(st, 200, "{ready}");
+    let stale = ready["crls_stale"].as_array().cloned().unwrap_or_default();
+    assert_eq!(stale.len(), 1, "{ready}");
+    assert_eq!(stale[0]["store"], "clients");
+    assert!(
+        stale[0]["issuer"]
+            .as_str()
+            .is_some_and(|i| i.contains("Lienthong Test Root")),
+        "{ready}"
+    );
+    let metrics = s.gw.metrics().await;
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("lienthong_crl_next_update_seconds{") && l.contains("store=\"clients\"")
+        })
+        .unwrap_or_else(|| panic!("no CRL metric:\n{metrics}"));
+    let value: f64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("value");
+    assert!(value < -80_000.0, "a day past its nextUpdate: {line}");
+    let config = s.dir.path().join("lienthong.toml");
+    let (ok, out, err) = lienthong_tests::gateway_process::run_cli(&[
+        "certs",
+        "check",
+        "--config",
+        &config.display().to_string(),
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("STALE"), "{out}");
+    assert!(err.contains("1 CRL(s) past their nextUpdate"), "{err}");
+
+    // A fresh CRL, reloaded: accepted, nothing stale.
+    std::fs::write(&crl_path, s.pki.crl(&[]).as_ref()).expect("write CRL");
+    s.gw.signal("HUP");
+    s.gw.wait_for_log("certificates and trust stores reloaded", 1)
+        .await;
+    let r = client(&s.pki, Some(&member))
+        .get(&url)
+        .send()
+        .await
+        .expect("after a fresh CRL");
+    assert_eq!(r.status(), 404, "authenticated, no such dossier");
+    let (_, ready) = s.gw.get("/readyz").await;
+    assert_eq!(ready["crls_stale"], serde_json::json!([]), "{ready}");
+}

@@ -177,7 +177,8 @@ pub struct VerifyPolicy<'a> {
     pub required_components: &'a [&'a str],
     /// Require a `nonce`.
     pub require_nonce: bool,
-    /// Nonces seen, for replay detection (nonces are remembered for `max_age + max_skew`).
+    /// Nonces seen, for replay detection in this process (nonces are remembered for
+    /// `max_age + max_skew`). `None`: the caller records [`VerifiedHttpSignature::nonce`].
     pub nonces: Option<&'a NonceCache>,
     /// Current time, seconds since the epoch.
     pub now: i64,
@@ -198,6 +199,12 @@ pub struct VerifiedHttpSignature {
     pub components: Vec<String>,
     /// The `Signature` value, base64 (for the audit log).
     pub signature: String,
+    /// The `nonce` parameter. When the policy has no [`NonceCache`], the caller records it
+    /// (e.g. in a store shared by a cluster) until `nonce_until` and refuses a replay.
+    pub nonce: Option<String>,
+    /// The end of the signature's acceptance window (`created + max_age + max_skew`, seconds):
+    /// how long its nonce must be remembered.
+    pub nonce_until: i64,
 }
 
 /// Verifies a signature of `message` from its `Signature-Input` and `Signature` field values.
@@ -321,11 +328,11 @@ pub fn verify(
         return Err(HttpSigError::BadSignature);
     }
     // Only a verified signature consumes its nonce, so forged requests cannot burn nonces.
-    if let (Some(n), Some(cache)) = (&nonce, policy.nonces) {
-        let until = created.saturating_add(max_age).saturating_add(skew);
-        if !cache.insert(keyid.as_deref().unwrap_or(""), n, until, policy.now) {
-            return Err(HttpSigError::Replay);
-        }
+    let nonce_until = created.saturating_add(max_age).saturating_add(skew);
+    if let (Some(n), Some(cache)) = (&nonce, policy.nonces)
+        && !cache.insert(keyid.as_deref().unwrap_or(""), n, nonce_until, policy.now)
+    {
+        return Err(HttpSigError::Replay);
     }
     Ok(VerifiedHttpSignature {
         label: label.as_str().to_string(),
@@ -334,10 +341,12 @@ pub fn verify(
         created,
         components: covered,
         signature: STANDARD.encode(&value),
+        nonce,
+        nonce_until,
     })
 }
 
-/// Verifies a received request end to end: `Content-Digest` must be present and match `body`,
+/// Verifies a received request end to end: `Content-Digest` must be present once and match `body`,
 /// and the signature carried in `Signature-Input`/`Signature` must verify under `policy` (which
 /// should require `content-digest` among the covered components, so the body is bound).
 /// `target_uri` is the absolute URI the request was sent to, as the receiver reconstructs it.
@@ -349,14 +358,25 @@ pub fn verify_request(
     policy: &VerifyPolicy<'_>,
     resolve: impl Fn(Option<&str>, Option<Algorithm>) -> Option<VerifyingKey>,
 ) -> Result<VerifiedHttpSignature, HttpSigError> {
+    // One field line each: a reader that takes the first line of a repeated field while the
+    // signature base joins them all would check something else than what was signed.
     let field = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| HttpSigError::Malformed(format!("{name} is required")))
+        let mut lines = headers.get_all(name).iter();
+        match (lines.next(), lines.next()) {
+            (Some(v), None) => v
+                .to_str()
+                .map_err(|_| HttpSigError::Malformed(format!("{name} is not visible ASCII"))),
+            (None, _) => Err(HttpSigError::Malformed(format!("{name} is required"))),
+            (Some(_), Some(_)) => Err(HttpSigError::Malformed(format!(
+                "more than one {name} field line"
+            ))),
+        }
     };
-    crate::verify_content_digest(field("content-digest")?, body)
-        .map_err(|e| HttpSigError::Digest(e.to_string()))?;
+    let digest = field("content-digest").map_err(|e| match e {
+        HttpSigError::Malformed(m) => HttpSigError::Digest(m),
+        other => other,
+    })?;
+    crate::verify_content_digest(digest, body).map_err(|e| HttpSigError::Digest(e.to_string()))?;
     verify(
         &Message::request(method, target_uri, headers),
         field("signature-input")?,

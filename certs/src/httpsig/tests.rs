@@ -509,3 +509,91 @@ impl PrivateKeyHolder {
         Self(PrivateKey::from_bytes(fixture("test-key-ed25519.pem").as_bytes(), "ed").unwrap())
     }
 }
+
+/// `Content-Digest` in two field lines: the digest check would read one line while the
+/// signature base joins both, so what is verified would not be what is signed. Refused, as are
+/// repeated `Signature-Input` and `Signature` lines.
+#[test]
+fn repeated_digest_or_signature_field_lines_are_refused() {
+    let body = br#"{"hello": "world"}"#;
+    let other = br#"{"hello": "forged"}"#;
+    let mut h = headers(&[
+        ("host", "example.com"),
+        ("content-type", "application/json"),
+    ]);
+    h.append(
+        "content-digest",
+        HeaderValue::from_str(&crate::content_digest(body, crate::DigestAlgorithm::Sha256))
+            .unwrap(),
+    );
+    h.append(
+        "content-digest",
+        HeaderValue::from_str(&crate::content_digest(
+            other,
+            crate::DigestAlgorithm::Sha256,
+        ))
+        .unwrap(),
+    );
+    let params = SignatureParams {
+        components: components(&["@method", "@target-uri", "content-digest"]),
+        created: Some(CREATED),
+        keyid: Some("k".into()),
+        ..SignatureParams::default()
+    };
+    let key = ed25519_key();
+    let f = sign(&Message::request("POST", TARGET, &h), "s", &params, &key).unwrap();
+    let mut signed = h.clone();
+    signed.insert(
+        "signature-input",
+        HeaderValue::from_str(&f.signature_input).unwrap(),
+    );
+    signed.insert("signature", HeaderValue::from_str(&f.signature).unwrap());
+    let vk = || {
+        let PrivateKeyHolder(pk) = PrivateKeyHolder::ed();
+        VerifyingKey::Public {
+            key: pk.public_key_bytes().to_vec(),
+            algorithm: Algorithm::Ed25519,
+        }
+    };
+    let run = |headers: &HeaderMap| {
+        verify_request("POST", TARGET, headers, body, &rfc_policy(), |_, _| {
+            Some(vk())
+        })
+    };
+    let err = run(&signed).unwrap_err();
+    assert!(
+        matches!(err, HttpSigError::Digest(ref m) if m.contains("more than one")),
+        "{err}"
+    );
+
+    // One line each verifies; a second Signature-Input or Signature line is refused.
+    let mut single = h.clone();
+    single.remove("content-digest");
+    single.insert(
+        "content-digest",
+        HeaderValue::from_str(&crate::content_digest(body, crate::DigestAlgorithm::Sha256))
+            .unwrap(),
+    );
+    let f = sign(
+        &Message::request("POST", TARGET, &single),
+        "s",
+        &params,
+        &key,
+    )
+    .unwrap();
+    single.insert(
+        "signature-input",
+        HeaderValue::from_str(&f.signature_input).unwrap(),
+    );
+    single.insert("signature", HeaderValue::from_str(&f.signature).unwrap());
+    run(&single).unwrap();
+    for name in ["signature-input", "signature"] {
+        let mut twice = single.clone();
+        twice.append(name, HeaderValue::from_static("x=:AAAA:"));
+        let err = run(&twice).unwrap_err();
+        assert!(
+            matches!(err, HttpSigError::Malformed(ref m) if m.contains("more than one")),
+            "{name}: {err}"
+        );
+    }
+}

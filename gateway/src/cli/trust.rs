@@ -139,9 +139,35 @@ pub fn certs(config_path: &Path, command: CertsCommand) -> anyhow::Result<ExitCo
                 security.warning = std::time::Duration::from_secs(u64::from(d) * 86_400);
             }
             let now = OffsetDateTime::now_utc();
+            let stale = security.stale_crls(now);
+            for (store, t) in &security.trust {
+                for c in t.crl_status() {
+                    let next = c.next_update.map_or_else(
+                        || "no nextUpdate".to_owned(),
+                        |n| {
+                            n.format(&time::format_description::well_known::Rfc3339)
+                                .unwrap_or_default()
+                        },
+                    );
+                    let status = if !c.is_stale(now) {
+                        "ok"
+                    } else if t.allows_stale_crls() {
+                        "STALE (allowed)"
+                    } else {
+                        "STALE"
+                    };
+                    println!(
+                        "{:<40} CRL next update {next}  {status:<15} {}",
+                        format!("trust.{store}"),
+                        c.issuer
+                    );
+                }
+            }
             if security.certificates.is_empty() {
                 println!("no certificates configured");
-                return Ok(ExitCode::SUCCESS);
+                if stale.is_empty() {
+                    return Ok(ExitCode::SUCCESS);
+                }
             }
             let expiring = security.expiring(now);
             for c in &security.certificates {
@@ -162,14 +188,22 @@ pub fn certs(config_path: &Path, command: CertsCommand) -> anyhow::Result<ExitCo
                     c.path.display()
                 );
             }
-            if expiring.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
+            if !expiring.is_empty() {
                 eprintln!(
                     "{} certificate(s) expired or expiring within {} days",
                     expiring.len(),
                     security.warning.as_secs() / 86_400
                 );
+            }
+            if !stale.is_empty() {
+                eprintln!(
+                    "{} CRL(s) past their nextUpdate: the certificates they cover are refused (install a fresh CRL, or set allow_stale_crl)",
+                    stale.len()
+                );
+            }
+            if expiring.is_empty() && stale.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
                 Ok(ExitCode::FAILURE)
             }
         }
@@ -262,6 +296,7 @@ pub fn xml(command: XmlCommand) -> anyhow::Result<ExitCode> {
                     intermediates: intermediate,
                     crls: crl,
                     allow_legacy: allow_sha1,
+                    allow_stale_crl: false,
                 },
             )?;
             let xml = read_input(&input)?;

@@ -134,6 +134,11 @@ pub struct TrustStoreConfig {
     /// Accept RSA-SHA1 / SHA-1 in XML signatures from peers using this store.
     #[serde(default)]
     pub allow_legacy: bool,
+    /// Accept a CRL past its `nextUpdate` (default false: the certificates it covers are
+    /// refused until a fresh CRL is installed and reloaded, and `/readyz`, the
+    /// `lienthong_crl_next_update_seconds` metric and `certs check` report it).
+    #[serde(default)]
+    pub allow_stale_crl: bool,
 }
 
 /// `[signing]`: the center's signing identity (XML-DSig and RFC 9421).

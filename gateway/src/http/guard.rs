@@ -52,17 +52,47 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
             .into_response();
         }
     };
-    match check_signature(route, &parts, &bytes, &state) {
+    let checked = match check_signature(route, &parts, &bytes) {
+        Ok(verified) => remember_nonce(&state, verified).await,
+        Err(p) => Err(p),
+    };
+    match checked {
         Ok(verified) => {
             parts.extensions.insert(verified);
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
         Err(p) => {
-            metrics::counter!("lienthong_signature_refused_total").increment(1);
-            tracing::warn!(path, reason = p.detail(), "request signature refused");
+            if p.status() == StatusCode::UNAUTHORIZED {
+                metrics::counter!("lienthong_signature_refused_total").increment(1);
+                tracing::warn!(path, reason = p.detail(), "request signature refused");
+            }
             p.into_response()
         }
+    }
+}
+
+/// Records a verified signature's nonce in the store, where every instance sharing it (and this
+/// one after a restart) sees it: a second use within the signature's window is a replay (401).
+///
+/// Errors: the replay problem, or 503 when the store cannot record it (the request cannot be
+/// told from a replay, so it is not taken).
+async fn remember_nonce(
+    state: &AppState,
+    verified: VerifiedHttpSignature,
+) -> Result<VerifiedHttpSignature, Problem> {
+    let Some(nonce) = &verified.nonce else {
+        return Ok(verified);
+    };
+    let keyid = verified.keyid.as_deref().unwrap_or("");
+    match state
+        .store
+        .remember_nonce(keyid, nonce, verified.nonce_until)
+        .await
+    {
+        Ok(true) => Ok(verified),
+        Ok(false) => Err(unauthorized(httpsig::HttpSigError::Replay.to_string())),
+        Err(e) => Err(super::store_unavailable(&e)),
     }
 }
 
@@ -137,7 +167,6 @@ fn check_signature(
     route: &SignedRoute,
     parts: &http::request::Parts,
     body: &[u8],
-    state: &AppState,
 ) -> Result<VerifiedHttpSignature, Problem> {
     let tls = parts
         .extensions
@@ -165,7 +194,8 @@ fn check_signature(
         max_skew: std::time::Duration::from_secs(60),
         required_components: &["@method", "@target-uri", "content-digest"],
         require_nonce: route.rule.require_nonce,
-        nonces: Some(&state.security.nonces),
+        // Recorded in the store afterwards (remember_nonce), shared by the cluster.
+        nonces: None,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
     httpsig::verify_request(

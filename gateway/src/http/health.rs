@@ -65,12 +65,26 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
         .with("certificates_expiring", expiring)
         .into_response();
     }
+    // A stale CRL does not stop the center's intake, but every certificate it covers is
+    // refused (peers' exchange, client certificates): reported here for the operator.
+    let stale_crls: Vec<Value> = security
+        .stale_crls(now)
+        .into_iter()
+        .map(|(store, c)| {
+            json!({
+                "store": store,
+                "issuer": c.issuer,
+                "next_update": c.next_update.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+            })
+        })
+        .collect();
     axum::Json(json!({
         "status": "ready",
         "store": "ok",
         "circuits": circuits,
         "certificates": security.certificates.len(),
         "certificates_expiring": expiring,
+        "crls_stale": stale_crls,
         "last_reload": st.reloader.last(),
     }))
     .into_response()

@@ -35,6 +35,7 @@ mod exchange;
 mod followups;
 mod intake;
 mod jobs;
+mod nonces;
 mod op;
 pub mod postgres;
 mod reads;

@@ -40,6 +40,8 @@ pub(super) enum Op {
     AcquireJob(String, String, i64, Reply<bool>),
     /// Job, owner.
     ReleaseJob(String, String, Reply<()>),
+    /// Record a signature nonce (key id, nonce, until in Unix ms); whether it was new.
+    Nonce(String, String, i64, Reply<bool>),
     /// Stop the backend once what came before is committed.
     Stop(oneshot::Sender<()>),
 }
@@ -91,6 +93,7 @@ impl Op {
             Self::StampAudit(..) => "stamp_audit",
             Self::AcquireJob(..) => "acquire_job",
             Self::ReleaseJob(..) => "release_job",
+            Self::Nonce(..) => "nonce",
             Self::Stop(..) => "stop",
         }
     }
@@ -161,7 +164,7 @@ impl Op {
                     _ => Err(mismatch()),
                 }),
             ),
-            Self::AcquireJob(.., tx) => send(
+            Self::AcquireJob(.., tx) | Self::Nonce(.., tx) => send(
                 tx,
                 result.and_then(|d| match d {
                     Done::Held(h) => Ok(h),

@@ -74,6 +74,7 @@ lienthong_tests::on_both_stores!(
     concurrent_repeats_are_stored_once_and_get_the_original_answer,
     audit_records_are_written_with_what_they_record_and_linked_in_order,
     deadlines_are_counted_as_of_a_moment,
+    a_nonce_is_taken_once_within_its_window_and_survives_reopening,
 );
 
 fn msg(id: &str, kind: MessageKind) -> NewMessage {
@@ -568,6 +569,33 @@ async fn a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_an
     s.release_job("follow:nbrs", "b").await.expect("release");
     assert!(!s.acquire_job("follow:nbrs", "b", long).await.expect("b"));
     s.close().await;
+    f.finish().await;
+}
+
+async fn a_nonce_is_taken_once_within_its_window_and_survives_reopening(f: Fixture) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let s = f.open().await;
+    assert!(s.remember_nonce("k", "n1", now + 60).await.expect("first"));
+    assert!(!s.remember_nonce("k", "n1", now + 60).await.expect("replay"));
+    assert!(
+        s.remember_nonce("other", "n1", now + 60)
+            .await
+            .expect("key"),
+        "nonces are per key"
+    );
+    // An expired record is renewed: its signature is out of its window anyway.
+    assert!(s.remember_nonce("k", "old", now - 1).await.expect("old"));
+    assert!(s.remember_nonce("k", "old", now + 60).await.expect("renew"));
+    s.close().await;
+    // Another handle (another instance, or this one after a restart) sees it.
+    let again = f.open().await;
+    assert!(
+        !again
+            .remember_nonce("k", "n1", now + 60)
+            .await
+            .expect("seen")
+    );
+    again.close().await;
     f.finish().await;
 }
 

@@ -15,6 +15,7 @@ mod exchange;
 mod followups;
 mod intake;
 mod jobs;
+mod nonces;
 pub(in crate::store) mod reads;
 mod retention;
 
@@ -73,6 +74,9 @@ pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, 
         Op::ReleaseJob(job, owner, _) => {
             jobs::release(conn, job, owner).await?;
             Done::Unit
+        }
+        Op::Nonce(keyid, nonce, until_ms, _) => {
+            Done::Held(nonces::remember(conn, keyid, nonce, *until_ms).await?)
         }
         Op::Stop(_) => Done::Unit,
     })
