@@ -331,12 +331,9 @@ impl<'a> Parser<'a> {
     }
 
     fn run(mut self) -> Result<Document, XmlError> {
-        // XML 1.0 `Char`: no C0 controls except TAB, LF and CR anywhere in the document.
-        if let Some(position) = self
-            .text
-            .bytes()
-            .position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-        {
+        // XML 1.0 `Char`: no C0 controls except TAB, LF and CR, and neither U+FFFE nor U+FFFF,
+        // anywhere in the document (surrogates cannot occur in a `str`).
+        if let Some(position) = first_non_xml_char(self.text.as_bytes()) {
             return Err(XmlError::Malformed {
                 position: position as u64,
                 reason: "control character not allowed in XML".into(),
@@ -357,6 +354,13 @@ impl<'a> Parser<'a> {
             let after = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
             match event {
                 Event::Decl(d) => {
+                    // Only at the very start (after a byte-order mark, if any).
+                    if before != 0 && !(before == 3 && self.text.starts_with('\u{FEFF}')) {
+                        return Err(XmlError::Malformed {
+                            position: before as u64,
+                            reason: "XML declaration not at the start of the document".into(),
+                        });
+                    }
                     if let Some(enc) = d.encoding() {
                         let enc = enc.map_err(|e| XmlError::Encoding(e.to_string()))?;
                         if !enc.eq_ignore_ascii_case("utf-8") {
@@ -397,7 +401,16 @@ impl<'a> Parser<'a> {
                 Event::GeneralRef(r) => {
                     let resolved = if r.is_char_ref() {
                         match r.resolve_char_ref() {
-                            Ok(Some(c)) => c.to_string(),
+                            Ok(Some(c)) if is_xml_char(c) => c.to_string(),
+                            Ok(Some(_)) => {
+                                return Err(XmlError::Malformed {
+                                    position: before as u64,
+                                    reason: format!(
+                                        "character reference &{}; names a character not allowed in XML",
+                                        &*r
+                                    ),
+                                });
+                            }
                             _ => {
                                 return Err(XmlError::Malformed {
                                     position: before as u64,
@@ -426,8 +439,14 @@ impl<'a> Parser<'a> {
                 }
                 Event::PI(p) => {
                     let target = p.target().to_string();
-                    if target.eq_ignore_ascii_case("xml") {
-                        continue;
+                    // `xml` (any case) is reserved; the declaration itself is `Event::Decl`.
+                    if target.eq_ignore_ascii_case("xml") || !is_ncname(&target) {
+                        return Err(XmlError::Malformed {
+                            position: before as u64,
+                            reason: format!(
+                                "processing instruction target {target:?} is not allowed"
+                            ),
+                        });
                     }
                     let data = p.content().trim_start().to_string();
                     let data = data.replace("\r\n", "\n").replace('\r', "\n");
@@ -522,6 +541,9 @@ impl<'a> Parser<'a> {
             reason,
         };
         let qname = s.name().into_inner().to_string();
+        if !is_qname(&qname) {
+            return Err(malformed(format!("<{qname}> is not an XML name")));
+        }
         let mut ns_decls = Vec::new();
         let mut raw_attrs = Vec::new();
         if s.attributes().with_checks(false).count() > self.limits.max_attributes {
@@ -533,12 +555,21 @@ impl<'a> Parser<'a> {
         for attr in s.attributes().with_checks(true) {
             let attr = attr.map_err(|e| malformed(e.to_string()))?;
             let key = attr.key.into_inner().to_string();
+            if !is_qname(&key) {
+                return Err(malformed(format!("attribute {key:?} is not an XML name")));
+            }
             let value = attr
                 .normalized_value_with(quick_xml::XmlVersion::Implicit1_0, 1, |name| {
                     quick_xml::escape::resolve_predefined_entity(name)
                 })
                 .map_err(|e| malformed(format!("attribute {key}: {e}")))?
                 .into_owned();
+            // A character reference in the value may name what the raw text could not hold.
+            if !value.chars().all(is_xml_char) {
+                return Err(malformed(format!(
+                    "attribute {key}: a character not allowed in XML"
+                )));
+            }
             if key == "xmlns" {
                 ns_decls.push((String::new(), value));
             } else if let Some(p) = key.strip_prefix("xmlns:") {
@@ -651,10 +682,57 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// XML 1.0 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// The byte offset of the first character of UTF-8 `bytes` that XML does not allow: a C0
+/// control other than TAB, LF and CR, or U+FFFE / U+FFFF (encoded `EF BF BE` / `EF BF BF`).
+fn first_non_xml_char(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().enumerate().position(|(i, &b)| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || (b == 0xEF
+                && bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
+    })
+}
+
 fn split_qname(q: &str) -> (&str, &str) {
     match q.split_once(':') {
         Some((p, l)) => (p, l),
         None => ("", q),
+    }
+}
+
+/// XML 1.0 (5th edition) `NameStartChar`, without the colon.
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 `NameChar`, without the colon.
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// A name without colon (Namespaces in XML `NCName`).
+fn is_ncname(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
+/// A qualified name: `NCName` or `NCName:NCName`. Canonical XML writes names as they are, so a
+/// name that is not one would make its output something other than XML.
+fn is_qname(name: &str) -> bool {
+    match name.split_once(':') {
+        Some((p, l)) => is_ncname(p) && is_ncname(l),
+        None => is_ncname(name),
     }
 }
 
@@ -704,6 +782,64 @@ mod tests {
         assert!(Document::parse_bytes(b"<a/><b/>").is_err());
         assert!(Document::parse_bytes(b"<a x='1' x='2'/>").is_err());
         assert!(Document::parse_bytes(b"<a>\x0b</a>").is_err());
+    }
+
+    /// Found by the `xml_c14n` fuzz target: a character reference may only name a character
+    /// XML allows (`Char`); `&#12;` was taken, and its canonical form was not XML at all.
+    #[test]
+    fn character_references_and_characters_outside_xml_char_are_refused() {
+        let fuzzed = "<r>&lt;tag&gt; &amp; &quot;quote??s&quot; &apos;apos&apos; &#12; ]]&gt;</r>";
+        for bad in [
+            fuzzed,
+            "<r>&#0;</r>",
+            "<r>&#x1F;</r>",
+            "<r>&#xFFFE;</r>",
+            "<r>&#xFFFF;</r>",
+            "<r a='&#1;'/>",
+            "<r a=\"x&#xFFFF;\"/>",
+            "<r>\u{FFFF}</r>",
+            "<r a='\u{FFFE}'/>",
+        ] {
+            let err = Document::parse(bad, Limits::default()).unwrap_err();
+            assert!(matches!(err, XmlError::Malformed { .. }), "{bad:?}: {err}");
+        }
+        for good in [
+            "<r>&#9;&#10;&#13;&#32;&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;</r>",
+            "<r a='&#9;&#x85;'>\u{85}\u{FFFD}</r>",
+        ] {
+            Document::parse(good, Limits::default()).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
+    }
+
+    /// Found by the `xml_c14n` fuzz target: `:="…"` was taken as an attribute with an empty
+    /// name, and canonical XML wrote `=" …"`. Element, attribute, prefix and PI names must be
+    /// XML names (namespace-well-formed: one colon at most, with a name on each side).
+    #[test]
+    fn names_must_be_xml_names() {
+        let fuzzed = "<r a=\"  spaced  out  \" b=\"new\nline\" :=\"tab\there\"/>";
+        for bad in [
+            fuzzed,
+            "<r a:=\"x\" xmlns:a=\"urn:a\"/>",
+            "<r xmlns:a=\"urn:a\" :a=\"x\"/>",
+            "<a:b:c xmlns:a=\"urn:a\"/>",
+            "<1r/>",
+            "<r -a=\"x\"/>",
+            "<r xmlns:1p=\"urn:x\"/>",
+            "<r><?1pi data?></r>",
+            "<r><?xml version=\"1.0\"?></r>",
+            "<r><?XmL data?></r>",
+            "<r/><?xml version=\"1.0\"?>",
+        ] {
+            let err = Document::parse(bad, Limits::default()).unwrap_err();
+            assert!(matches!(err, XmlError::Malformed { .. }), "{bad:?}: {err}");
+        }
+        for good in [
+            "<r _a=\"1\" a-b.c=\"2\" \u{1EA0}=\"3\"/>",
+            "<p:r xmlns:p=\"urn:p\" p:\u{1EA0}\u{300}=\"x\"><?pi-1 x?></p:r>",
+            "<Tên_hồ_sơ/>",
+        ] {
+            Document::parse(good, Limits::default()).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
     }
 
     #[test]
