@@ -29,3 +29,39 @@ pub fn trust() -> Arc<TrustStore> {
 pub fn fields(data: &[u8], n: usize) -> Vec<&[u8]> {
     data.splitn(n, |b| *b == b'\n').collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use lienthong_certs::xml::Limits;
+    use lienthong_connectors::investment::result::InvestmentResult;
+    use lienthong_connectors::peer::inbound::{KnownPeer, Receiver, read};
+
+    /// The signed seeds pass, so the fuzzer starts from documents the gateway accepts (and not
+    /// only from ones refused at the first check). Run with `cargo test --manifest-path
+    /// fuzz/Cargo.toml`.
+    #[test]
+    fn the_signed_seeds_are_accepted() {
+        let peers = [KnownPeer {
+            organ_id: "000.02.01.H37".into(),
+            trust: super::trust(),
+            signers: vec![],
+        }];
+        let receiver = Receiver {
+            organ_id: "000.00.12.H37",
+            peers: &peers,
+            limits: Limits::default(),
+        };
+        for seed in [
+            include_str!("../seeds/edxml_inbound/dossier.xml"),
+            include_str!("../seeds/edxml_inbound/status.xml"),
+        ] {
+            read(seed, &receiver).expect("seed accepted");
+        }
+        InvestmentResult::read(
+            include_str!("../seeds/xmldsig_verify/investment-result.xml"),
+            &super::trust(),
+            &["Trung tam PVHCC tinh Ninh Binh".to_owned()],
+        )
+        .expect("investment seed accepted");
+    }
+}
