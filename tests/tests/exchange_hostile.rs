@@ -331,6 +331,10 @@ async fn signature_wrapping_variants_are_refused() {
             "<AttachmentEncoded xmlns=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\">",
             1,
         );
+    // A forged status message: the province "takes back" (13) another dossier.
+    let forged_status = format!(
+        "<edXML:edXMLEnvelope><edXML:edXMLHeader><edXML:MessageStatus><edXML:From><edXML:OrganId>000.02.01.H37</edXML:OrganId></edXML:From><edXML:ResponseFor><edXML:Code>{forged_code}</edXML:Code><edXML:DocumentId>000.00.12.H37,2026/11/29,1/LT</edXML:DocumentId></edXML:ResponseFor><edXML:StaffInfo><edXML:Staff>Nguyen Van A</edXML:Staff></edXML:StaffInfo><edXML:StatusCode>13</edXML:StatusCode><edXML:Description>Thu hồi</edXML:Description><edXML:Timestamp>2026/11/29 08:00:00</edXML:Timestamp></edXML:MessageStatus><edXML:TraceHeaderList><edXML:TraceHeader><edXML:OrganId>000.02.01.H37</edXML:OrganId><edXML:Timestamp>2026/11/29 08:00:00</edXML:Timestamp></edXML:TraceHeader></edXML:TraceHeaderList></edXML:edXMLHeader></edXML:edXMLEnvelope>"
+    );
     let header_with_id = forged.replacen(
         "<edXML:edXMLHeader>",
         "<edXML:edXMLHeader Id=\"signed\">",
@@ -443,6 +447,14 @@ async fn signature_wrapping_variants_are_refused() {
             first_child_of_root(&signature_with(&default_ns)),
         ),
         ("To is another center", to_elsewhere),
+        (
+            "forged status 13 (take-back) inside the signature",
+            first_child_of_root(&signature_with(&forged_status)),
+        ),
+        (
+            "forged status 13 in place of the signed header",
+            valid.replacen(element(&valid, "edXML:edXMLEnvelope"), &forged_status, 1),
+        ),
     ];
     assert!(variants.len() >= 10);
     let mut accepted = Vec::new();
