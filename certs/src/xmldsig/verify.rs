@@ -139,19 +139,6 @@ pub fn verify_parsed(doc: Document, policy: &VerifyPolicy<'_>) -> Result<Verifie
         [] => return Err(structure("no Reference")),
         _ => return Err(structure("more than one Reference")),
     };
-    for (_, e) in doc.child_elements(signed_info) {
-        if &*e.ns != DSIG_NS
-            || !matches!(
-                e.local.as_str(),
-                "CanonicalizationMethod" | "SignatureMethod" | "Reference"
-            )
-        {
-            return Err(DsigError::Structure(format!(
-                "unexpected element {} in SignedInfo",
-                e.local
-            )));
-        }
-    }
     let ref_el = doc
         .element(reference)
         .ok_or_else(|| structure("Reference"))?;
