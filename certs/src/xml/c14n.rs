@@ -158,29 +158,13 @@ pub fn canonicalize(
         }
         Apex::Element(id) => {
             let scope = match doc.node(id).parent {
-                Some(p) => in_scope(doc, p),
+                Some(p) => doc.in_scope_namespace_refs(p),
                 None => BTreeMap::new(),
             };
             c.element(id, &scope, &BTreeMap::new(), true);
         }
     }
     c.out
-}
-
-/// The namespaces in scope at element `id`, borrowed from the document (prefix → URI).
-fn in_scope(doc: &Document, id: NodeId) -> BTreeMap<&str, &str> {
-    let mut chain: Vec<NodeId> = doc.ancestors(id).collect();
-    chain.reverse();
-    chain.push(id);
-    let mut map = BTreeMap::new();
-    for n in chain {
-        if let Some(e) = doc.element(n) {
-            for (p, u) in &e.ns_decls {
-                map.insert(p.as_str(), u.as_str());
-            }
-        }
-    }
-    map
 }
 
 struct Canonicalizer<'a> {

@@ -270,6 +270,14 @@ impl Document {
     /// The in-scope namespaces of element `id` (prefix → URI, "" is the default namespace;
     /// an undeclared default shows as "" → "").
     pub fn in_scope_namespaces(&self, id: NodeId) -> BTreeMap<String, String> {
+        self.in_scope_namespace_refs(id)
+            .into_iter()
+            .map(|(p, u)| (p.to_owned(), u.to_owned()))
+            .collect()
+    }
+
+    /// [`Document::in_scope_namespaces`], borrowed from the document.
+    pub fn in_scope_namespace_refs(&self, id: NodeId) -> BTreeMap<&str, &str> {
         let mut chain: Vec<NodeId> = self.ancestors(id).collect();
         chain.reverse();
         chain.push(id);
@@ -277,7 +285,7 @@ impl Document {
         for n in chain {
             if let Some(e) = self.element(n) {
                 for (p, u) in &e.ns_decls {
-                    map.insert(p.clone(), u.clone());
+                    map.insert(p.as_str(), u.as_str());
                 }
             }
         }
