@@ -255,6 +255,9 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
                     .join(", "),
                 c.routes.len()
             );
+            for w in c.warnings() {
+                eprintln!("{}: warning: {w}", path.display());
+            }
             runtime()?.block_on(probe::run(&c, probe))
         }
         Err(errors) => {

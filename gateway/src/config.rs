@@ -85,6 +85,15 @@ pub struct ServerConfig {
     /// File holding the admin token.
     #[serde(default)]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding the center's bearer token: the one-stop system (phần mềm một cửa) sends it as
+    /// `Authorization: Bearer …` on intake, events, tracking and statistics. Compared in constant
+    /// time; at least 32 characters.
+    #[serde(default)]
+    pub center_token_file: Option<PathBuf>,
+    /// Serve a listener other hosts can reach with the center's API or the admin API left
+    /// without authentication. Only for a lab: every start logs a warning.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
     /// How long shutdown waits for in-flight deliveries before releasing them.
     #[serde(default = "default_grace", with = "serde_duration")]
     pub shutdown_grace: Duration,
@@ -809,6 +818,8 @@ impl Config {
             if let Err(e) = crate::security::Security::build(c) {
                 errors.extend(e);
             }
+            errors.extend(c.admin_token().err());
+            errors.extend(c.center_token().err());
         }
         match config {
             Some(c) if errors.is_empty() => Ok(c),
@@ -816,16 +827,75 @@ impl Config {
         }
     }
 
+    /// The center's bearer token, read from its file.
+    ///
+    /// Errors: the file cannot be read, is empty or holds fewer than [`MIN_TOKEN_CHARS`]
+    /// characters.
+    pub fn center_token(&self) -> Result<Option<Secret>, ConfigError> {
+        self.server
+            .center_token_file
+            .as_deref()
+            .map(|f| token_from_file("server.center_token_file", f))
+            .transpose()
+    }
+
+    /// What check-config prints as warnings and `serve` logs at every start: an exposed
+    /// listener left open by `server.allow_unauthenticated`, secret files others can read.
+    pub fn warnings(&self) -> Vec<ConfigError> {
+        self.warnings_at(self.server.listen)
+    }
+
+    /// [`Config::warnings`] for a listener bound at `listen`.
+    pub fn warnings_at(&self, listen: std::net::SocketAddr) -> Vec<ConfigError> {
+        let mut warnings = Vec::new();
+        if self.server.allow_unauthenticated {
+            let open = crate::access::unprotected(&self.server, listen);
+            if open.is_empty() {
+                warnings.push(err(
+                    "server.allow_unauthenticated",
+                    "is set (it is not needed: every API has authentication)",
+                ));
+            }
+            warnings.extend(open.into_iter().map(|e| ConfigError {
+                message: format!("{} — allowed by server.allow_unauthenticated", e.message),
+                ..e
+            }));
+        }
+        warnings
+    }
+
     /// The admin token, read from its file if need be.
     ///
-    /// Errors: the file cannot be read.
-    pub fn admin_token(&self) -> Result<Option<Secret>, lienthong_certs::SecretError> {
+    /// Errors: the file cannot be read, or the token is shorter than [`MIN_TOKEN_CHARS`].
+    pub fn admin_token(&self) -> Result<Option<Secret>, ConfigError> {
         match (&self.server.admin_token, &self.server.admin_token_file) {
-            (Some(t), _) => Ok(Some(t.clone())),
-            (None, Some(f)) => Secret::from_file(f).map(Some),
+            (Some(t), _) => long_enough("server.admin_token", t.clone()).map(Some),
+            (None, Some(f)) => token_from_file("server.admin_token_file", f).map(Some),
             (None, None) => Ok(None),
         }
     }
+}
+
+/// The shortest bearer token accepted (`server.admin_token`, `server.center_token_file`): 32
+/// characters, e.g. `openssl rand -hex 16` or more. A short token could be guessed.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+fn token_from_file(key: &str, path: &Path) -> Result<Secret, ConfigError> {
+    let token = Secret::from_file(path).map_err(|e| err(key, e.to_string()))?;
+    long_enough(key, token)
+}
+
+fn long_enough(key: &str, token: Secret) -> Result<Secret, ConfigError> {
+    let chars = token.expose().chars().count();
+    if chars < MIN_TOKEN_CHARS {
+        return Err(err(
+            key,
+            format!(
+                "the token has {chars} characters; use at least {MIN_TOKEN_CHARS} (openssl rand -hex 32)"
+            ),
+        ));
+    }
+    Ok(token)
 }
 
 /// Applies `LIENTHONG_A__B__C=value` as `a.b.c = value`. A value replacing a string stays a
@@ -941,6 +1011,17 @@ impl ServerConfig {
                 "server.admin_token_file",
                 format!("{} does not exist", f.display()),
             ));
+        }
+        if let Some(f) = &self.center_token_file
+            && !f.is_file()
+        {
+            errors.push(err(
+                "server.center_token_file",
+                format!("{} does not exist", f.display()),
+            ));
+        }
+        if !self.allow_unauthenticated {
+            errors.extend(crate::access::unprotected(self, self.listen));
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`retry`] and [`breaker`]: the persisted retry schedule and the per-destination circuit breaker;
 //! - [`dispatcher`]: claims due deliveries and hands them to connectors;
 //! - [`exchange`]: receiving edXML from other centers, pushed or pulled from the axis;
+//! - [`access`]: who may call which part of the HTTP API, and the protected mode;
 //! - [`http`]: the HTTP API (intake, tracking, admin, health);
 //! - [`audit`]: the hash-chained audit log of every message sent and received;
 //! - [`telemetry`]: Prometheus metrics;
@@ -15,6 +16,7 @@
 //! - [`server`]: wires them together; `run()` takes a bound listener and a shutdown future;
 //! - [`cli`] and [`demo`]: the `lienthong` command.
 
+pub mod access;
 pub mod audit;
 pub mod breaker;
 pub mod callbacks;

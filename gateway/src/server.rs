@@ -25,9 +25,12 @@ pub enum ServerError {
     /// A destination could not be built.
     #[error(transparent)]
     Destination(#[from] DestinationError),
-    /// The admin token file could not be read.
-    #[error("server.admin_token_file: {0}")]
-    AdminToken(#[from] lienthong_certs::SecretError),
+    /// A bearer token (admin, center) could not be read or is too short.
+    #[error("{0}")]
+    Token(crate::config::ConfigError),
+    /// The listener is reachable from other hosts and leaves an API without authentication.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Unprotected(Vec<crate::config::ConfigError>),
     /// Certificates, keys or trust stores could not be loaded.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Security(Vec<crate::config::ConfigError>),
@@ -52,6 +55,17 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     // Install the metrics recorder before anything is counted.
     crate::telemetry::handle();
+    // The address actually bound decides (the configuration's may be overridden by the caller).
+    let bound = listener.local_addr()?;
+    let exposed = crate::access::unprotected(&config.server, bound);
+    if !exposed.is_empty() && !config.server.allow_unauthenticated {
+        return Err(ServerError::Unprotected(exposed));
+    }
+    for w in config.warnings_at(bound) {
+        tracing::warn!(key = w.key, "{}", w.message);
+    }
+    let admin_token = config.admin_token().map_err(ServerError::Token)?;
+    let center_token = config.center_token().map_err(ServerError::Token)?;
     // The owner of the leases (deliveries and periodic jobs) this instance holds: its stable
     // name, so a restart takes its own work back at once (a dead instance's goes to another once
     // its leases run out).
@@ -111,7 +125,10 @@ pub async fn run(
             config.destinations.keys().cloned().collect(),
         ),
         max_body: config.server.max_body,
-        admin_token: config.admin_token()?,
+        admin_token,
+        center_token,
+        listener_loopback: bound.ip().is_loopback(),
+        allow_unauthenticated: config.server.allow_unauthenticated,
         dossier_schema: lienthong_mappings::dossier_schema(),
         security: security.clone(),
         exchange: exchange_settings.clone(),

@@ -261,11 +261,15 @@ impl Gateway {
     ) -> Self {
         let config_path = dir.join("lienthong.toml");
         std::fs::write(&config_path, config).expect("write config");
+        // A loopback listener, or every interface (reached here over loopback).
         let port = config
             .lines()
-            .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
+            .find_map(|l| {
+                l.strip_prefix("listen = \"127.0.0.1:")
+                    .or_else(|| l.strip_prefix("listen = \"0.0.0.0:"))
+            })
             .and_then(|r| r.trim_end_matches('"').parse::<u16>().ok())
-            .expect("config listens on 127.0.0.1:PORT");
+            .expect("config listens on 127.0.0.1:PORT or 0.0.0.0:PORT");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

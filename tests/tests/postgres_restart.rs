@@ -136,6 +136,31 @@ async fn intake_answers_503_while_the_database_is_down_and_work_resumes_without_
             .and_then(|v| v.to_str().ok()),
         Some("application/problem+json")
     );
+    // The store's own words (driver, SQL, addresses) stay in the log, under the id the client
+    // is given.
+    let problem: serde_json::Value = probe.json().await.expect("problem JSON");
+    let id = problem["error_id"]
+        .as_str()
+        .expect("an error id")
+        .to_owned();
+    let text = problem.to_string().to_lowercase();
+    for internal in [
+        "pool",
+        "postgres",
+        "connection",
+        "127.0.0.1",
+        "sqlx",
+        "io error",
+    ] {
+        assert!(
+            !text.contains(internal),
+            "{internal:?} sent to the client: {problem}"
+        );
+    }
+    assert!(
+        gateways[0].log().contains(&id),
+        "error id {id} is not in the log"
+    );
     let ready = http
         .get(format!("{}/readyz", bases[1]))
         .send()

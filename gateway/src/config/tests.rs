@@ -366,3 +366,52 @@ fn the_instance_name_is_configured_or_the_host_name() {
     let c = Config::from_toml(&named, no_env()).expect("valid");
     assert_eq!(c.server.instance_name(), "lienthong-a");
 }
+
+/// The cluster example listens on every interface with both tokens: it is valid. The plain
+/// example exposed by the environment (as the container image does) is refused, naming both
+/// keys.
+#[test]
+fn exposed_listeners_need_both_apis_protected() {
+    let dir = std::env::temp_dir().join(format!("lienthong-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (name, value) in [
+        ("admin.token", "a".repeat(40)),
+        ("center.token", "c".repeat(40)),
+        ("dvcqg.password", "secret".to_owned()),
+    ] {
+        std::fs::write(dir.join(name), value).expect("write");
+    }
+    let cluster = include_str!("../../../deploy/cluster/lienthong.toml")
+        .replace("/etc/lienthong/", &format!("{}/", dir.display()));
+    let c = Config::from_toml(&cluster, no_env()).expect("the cluster example is valid");
+    assert!(!c.server.listen.ip().is_loopback());
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    std::fs::write(dir.join("center.token"), "short").expect("write");
+    let e = Config::from_toml(&cluster, no_env()).expect_err("a short token");
+    assert_eq!(keys(&e), ["server.center_token_file"], "{e}");
+    std::fs::remove_dir_all(&dir).expect("clean");
+
+    let exposed = [(
+        "LIENTHONG_SERVER__LISTEN".to_owned(),
+        "0.0.0.0:8440".to_owned(),
+    )];
+    let e = Config::from_toml(&example(), exposed.clone()).expect_err("exposed and open");
+    assert_eq!(
+        keys(&e),
+        ["server.center_token_file", "server.admin_token_file"],
+        "{e}"
+    );
+    let lab = [
+        exposed[0].clone(),
+        (
+            "LIENTHONG_SERVER__ALLOW_UNAUTHENTICATED".to_owned(),
+            "true".to_owned(),
+        ),
+    ];
+    let c = Config::from_toml(&example(), lab).expect("a lab may");
+    let warned: Vec<String> = c.warnings().into_iter().map(|w| w.key).collect();
+    assert_eq!(
+        warned,
+        ["server.center_token_file", "server.admin_token_file"]
+    );
+}

@@ -13,11 +13,10 @@
 
 pub mod html;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -46,11 +45,10 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
 /// Lets a request through to a console page, or answers what the browser should see instead.
 async fn guard(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match refusal(&st, req.headers(), peer) {
+    match refusal(&st, req.extensions().get::<crate::http::guard::Caller>()) {
         Some(r) => r,
         None => next.run(req).await,
     }
@@ -75,12 +73,13 @@ fn html_response(status: StatusCode, body: String) -> Response {
 }
 
 /// `None` lets the request through; otherwise what the browser should see instead (the login
-/// form when a token is configured).
-fn refusal(st: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Option<Response> {
-    match crate::http::admin_authorize(st, headers, peer) {
-        Ok(()) => None,
-        Err(_) if st.admin_token.is_some() => Some(Redirect::to("/console/login").into_response()),
-        Err(p) => Some(p.into_response()),
+/// form when a token is configured). The caller was authorized by `http::guard`.
+fn refusal(st: &AppState, caller: Option<&crate::http::guard::Caller>) -> Option<Response> {
+    match caller.map(|c| &c.admin) {
+        Some(Ok(())) => None,
+        _ if st.admin_token.is_some() => Some(Redirect::to("/console/login").into_response()),
+        Some(Err(p)) => Some(p.clone().into_response()),
+        None => Some(crate::http::problem::Problem::not_found("no such page").into_response()),
     }
 }
 

@@ -1,10 +1,11 @@
-//! Delivery administration: list deliveries, see attempts, replay dead ones.
-//! Guarded by the admin bearer token, or (when none is configured) by a loopback peer address.
+//! Delivery administration: list deliveries, see attempts, replay dead ones, reload. Every
+//! route here is in the admin area, which `http::guard` authorizes ([`authorize`]) before the
+//! handler runs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -24,18 +25,24 @@ pub const STATES: &[&str] = &[
     "cancelled",
 ];
 
-pub(super) fn authorize(
+/// Whether a request is an administrator's: the admin token (bearer, or the console's cookie)
+/// when one is configured; a certificate accepted by a client-certificate rule written for admin
+/// paths (`certified_admin`); without a token, a loopback client of a loopback listener (behind
+/// a listener others reach — a reverse proxy, a sidecar — the loopback address proves nothing).
+///
+/// Errors: the 401 or 403 problem to answer.
+pub(crate) fn authorize(
     st: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
+    certified_admin: bool,
 ) -> Result<(), Problem> {
+    if certified_admin {
+        return Ok(());
+    }
     match &st.admin_token {
         Some(token) => {
-            // The bearer token, or the console's login cookie holding it.
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
+            let presented = super::guard::bearer(headers)
                 .or_else(|| console_cookie(headers))
                 .unwrap_or_default();
             if token.matches(presented) {
@@ -46,15 +53,26 @@ pub(super) fn authorize(
                     "unauthorized",
                     "Admin token required",
                     "send Authorization: Bearer <admin token>",
-                ))
+                )
+                .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\""))
             }
         }
-        None if peer.ip().is_loopback() => Ok(()),
+        None if (st.listener_loopback || st.allow_unauthenticated)
+            && peer.is_some_and(|p| p.ip().is_loopback()) =>
+        {
+            Ok(())
+        }
+        None if !st.listener_loopback => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Admin token required",
+            "the listener is not loopback, so no address makes a caller an administrator: configure server.admin_token_file",
+        )),
         None => Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "Admin API is loopback-only",
-            "configure server.admin_token to use the admin API from another host",
+            "configure server.admin_token_file to use the admin API from another host",
         )),
     }
 }
@@ -82,11 +100,8 @@ pub(super) struct ListQuery {
 /// `GET /v1/deliveries?state=&destination=&dossier=&limit=`.
 pub(super) async fn list(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    authorize(&st, &headers, peer)?;
     let Query(q) = q.map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -122,11 +137,8 @@ pub(super) async fn list(
 /// `GET /v1/deliveries/{id}/attempts`.
 pub(super) async fn attempts(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    authorize(&st, &headers, peer)?;
     let items = st
         .store
         .attempts(&id)
@@ -138,11 +150,8 @@ pub(super) async fn attempts(
 /// `POST /v1/deliveries/{id}/replay`.
 pub(super) async fn replay(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    authorize(&st, &headers, peer)?;
     match st
         .store
         .replay(&id)
@@ -171,14 +180,7 @@ pub(super) async fn replay(
 /// mappings and credentials (as SIGHUP does; [`crate::reload`]).
 /// 200 with the certificates now in force; 422 with the reasons when the new material is
 /// refused (the old one keeps running).
-pub(super) async fn reload(
-    State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(p) = authorize(&st, &headers, peer) {
-        return p.into_response();
-    }
+pub(super) async fn reload(State(st): State<Arc<AppState>>) -> Response {
     let reloader = st.reloader.clone();
     let result = tokio::task::spawn_blocking(move || reloader.reload_and_report()).await;
     match result {
@@ -223,11 +225,8 @@ pub(super) async fn reload(
 /// received and signed, with the signed answers sent back (evidence for disputes).
 pub(super) async fn received(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
-    authorize(&st, &headers, peer)?;
     let items = st
         .store
         .received(&code)
@@ -239,11 +238,8 @@ pub(super) async fn received(
 /// `GET /v1/callbacks/received/{dossier}`: pushes from the national systems about a dossier.
 pub(super) async fn callbacks_received(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
-    authorize(&st, &headers, peer)?;
     let items = st
         .store
         .callbacks_received(&code)

@@ -114,7 +114,14 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     .await;
     let _room = match room {
         Ok(Ok(permit)) => permit,
-        Ok(Err(_)) => return Err(Problem::unavailable("shutting down")),
+        Ok(Err(_)) => {
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "Shutting down",
+                "the gateway is stopping; send again to another instance or later",
+            ));
+        }
         Err(_) => {
             crate::telemetry::exchange("-", "busy");
             return Err(Problem::new(

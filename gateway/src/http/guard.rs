@@ -1,73 +1,173 @@
-//! Per-route authentication in front of every handler: client-certificate rules
-//! (`[[server.client_auth]]`) and required RFC 9421 signatures (`[[server.signed_routes]]`).
+//! Authentication in front of every handler: client-certificate rules
+//! (`[[server.client_auth]]`), required RFC 9421 signatures (`[[server.signed_routes]]`), the
+//! center's bearer token and the admin credentials, applied per part of the API
+//! ([`crate::access::Area`]).
 //!
 //! The certificate itself was verified against the client trust store during the TLS
 //! handshake (an expired certificate or one from another CA never gets this far); here the
 //! route decides whether one is required and which issuers and subjects it accepts. A signed
 //! route buffers the body (within `server.max_body`), checks `Content-Digest` against it and
 //! the signature over `@method`, `@target-uri` and `content-digest`, then passes the request on
-//! with the verified signature as an extension.
+//! with the verified signature as an extension. What the caller proved is put on the request as
+//! a [`Caller`]; the center's API and the admin API are refused here, in one place, to callers
+//! that proved nothing they accept.
 
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lienthong_certs::httpsig::{self, VerifiedHttpSignature};
 
 use super::AppState;
 use super::problem::Problem;
+use crate::access::{self, Area, longest};
 use crate::config::ClientAuthRule;
 use crate::listener::{ConnectionInfo, PeerCertificate};
 use crate::security::SignedRoute;
+
+/// What the caller of a request proved, for handlers that answer differently to administrators
+/// (readiness detail) and for the console.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The center's one-stop system: a client certificate accepted by a rule, a verified
+    /// signature, or the center's bearer token.
+    pub center: bool,
+    /// An administrator, or the problem to answer a request that needs one.
+    pub admin: Result<(), Problem>,
+}
+
+impl Caller {
+    /// Whether the caller is an administrator.
+    pub fn is_admin(&self) -> bool {
+        self.admin.is_ok()
+    }
+}
 
 /// The middleware.
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let security = state.security.current();
     let path = req.uri().path().to_string();
-    if let Some(rule) = longest(&security.client_auth, &path, |r| &r.path_prefix) {
+    let area = access::area(&path);
+    let rule = longest(&security.client_auth, &path, |r| &r.path_prefix);
+    let mut certified = false;
+    if let Some(rule) = rule {
         let peer = req.extensions().get::<PeerCertificate>();
         if let Err(p) = check_client(rule, peer) {
             metrics::counter!("lienthong_client_auth_refused_total").increment(1);
             tracing::warn!(path, reason = p.detail(), "client certificate refused");
             return p.into_response();
         }
+        certified = peer.is_some();
     }
-    let Some(route) = longest(&security.signed_routes, &path, |r| &r.rule.path_prefix) else {
-        return next.run(req).await;
+    let route = longest(&security.signed_routes, &path, |r| &r.rule.path_prefix);
+    let mut req = match route {
+        None => req,
+        Some(route) => match verified(&state, route, req, &path).await {
+            Ok(req) => req,
+            Err(response) => return response,
+        },
     };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let headers = req.headers();
+    let center = certified
+        || route.is_some()
+        || state
+            .center_token
+            .as_ref()
+            .is_some_and(|t| bearer(headers).is_some_and(|b| t.matches(b)));
+    let admin = super::admin::authorize(
+        &state,
+        headers,
+        peer,
+        certified && rule.is_some_and(access::rule_is_admin),
+    );
+    match area {
+        Area::Center => {
+            // Open only where nothing protects it, and then only on loopback or in a lab.
+            let open = state.center_token.is_none()
+                && !rule.is_some_and(|r| r.required)
+                && route.is_none()
+                && (state.listener_loopback || state.allow_unauthenticated);
+            let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+            if !(center || open || (reading && admin.is_ok())) {
+                metrics::counter!("lienthong_unauthenticated_refused_total").increment(1);
+                tracing::info!(path, peer = ?peer, "center API: no credentials accepted");
+                return authentication_required().into_response();
+            }
+        }
+        // The console answers a browser with its sign-in page instead (console::guard).
+        Area::Admin if !path.starts_with("/console") => {
+            if let Err(p) = &admin {
+                return p.clone().into_response();
+            }
+        }
+        _ => {}
+    }
+    req.extensions_mut().insert(Caller { center, admin });
+    next.run(req).await
+}
+
+/// The bearer token of `Authorization`, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn authentication_required() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "authentication-required",
+        "Authentication required",
+        "the center's API needs the center's credentials: Authorization: Bearer <center token>, a client certificate or a signed request",
+    )
+    .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong\"")
+}
+
+/// Checks a signed route's signature (and its nonce) over the buffered body, and gives back the
+/// request with the body and the verified signature; or the answer to send.
+async fn verified(
+    state: &AppState,
+    route: &SignedRoute,
+    req: Request,
+    path: &str,
+) -> Result<Request, Response> {
     let (mut parts, body) = req.into_parts();
     let limit = usize::try_from(state.max_body).unwrap_or(usize::MAX);
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
-            return Problem::new(
+            return Err(Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 "Request too large",
                 format!("the body is larger than {} bytes", state.max_body),
             )
-            .into_response();
+            .into_response());
         }
     };
     let checked = match check_signature(route, &parts, &bytes) {
-        Ok(verified) => remember_nonce(&state, verified).await,
+        Ok(verified) => remember_nonce(state, verified).await,
         Err(p) => Err(p),
     };
     match checked {
         Ok(verified) => {
             parts.extensions.insert(verified);
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
+            Ok(Request::from_parts(parts, Body::from(bytes)))
         }
         Err(p) => {
             if p.status() == StatusCode::UNAUTHORIZED {
                 metrics::counter!("lienthong_signature_refused_total").increment(1);
                 tracing::warn!(path, reason = p.detail(), "request signature refused");
             }
-            p.into_response()
+            Err(p.into_response())
         }
     }
 }
@@ -94,13 +194,6 @@ async fn remember_nonce(
         Ok(false) => Err(unauthorized(httpsig::HttpSigError::Replay.to_string())),
         Err(e) => Err(super::store_unavailable(&e)),
     }
-}
-
-fn longest<'a, T>(rules: &'a [T], path: &str, prefix: impl Fn(&T) -> &String) -> Option<&'a T> {
-    rules
-        .iter()
-        .filter(|r| path.starts_with(prefix(r).as_str()))
-        .max_by_key(|r| prefix(r).len())
 }
 
 fn forbidden(kind: &'static str, title: &'static str, detail: String) -> Problem {

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::guard::Caller;
 use super::problem::Problem;
 use crate::breaker::CircuitState;
 use crate::http::ADMIN_STATES;
@@ -20,13 +21,26 @@ pub(super) async fn healthz() -> Response {
 }
 
 /// `GET /readyz`: the store answers and the destinations are built (mappings compiled).
-pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+///
+/// Load balancers and orchestrators get the status only; the detail (destination names and
+/// circuits, certificate subjects, stale CRLs, reload errors) is for administrators
+/// ([`Caller::is_admin`]), since it maps the gateway's peers for whoever asks.
+pub(super) async fn readyz(
+    State(st): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+) -> Response {
+    let admin = caller.is_some_and(|c| c.is_admin());
     if let Err(e) = st.store.ping().await {
+        tracing::warn!(error = %e, "readiness: the store does not answer");
         return Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",
             "Not ready",
-            format!("store: {e}"),
+            if admin {
+                format!("store: {e}")
+            } else {
+                "the store does not answer".to_owned()
+            },
         )
         .into_response();
     }
@@ -56,13 +70,17 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
         .iter()
         .any(|c| c.name == "server.tls" && c.info.seconds_left(now) <= 0)
     {
-        return Problem::new(
+        let p = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",
             "Not ready",
             "the listener's TLS certificate has expired",
-        )
-        .with("certificates_expiring", expiring)
+        );
+        return if admin {
+            p.with("certificates_expiring", expiring)
+        } else {
+            p
+        }
         .into_response();
     }
     // A stale CRL does not stop the center's intake, but every certificate it covers is
@@ -78,6 +96,9 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
             })
         })
         .collect();
+    if !admin {
+        return axum::Json(json!({ "status": "ready" })).into_response();
+    }
     axum::Json(json!({
         "status": "ready",
         "store": "ok",
@@ -92,16 +113,8 @@ pub(super) async fn readyz(State(st): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: Prometheus text format. Queue depths and the oldest undelivered age are read
 /// from the store now; everything else was counted as it happened.
-pub(super) async fn metrics(
-    State(st): State<Arc<AppState>>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    // Guarded like the admin API: the admin token when configured (or the client certificate
-    // rules of [server.tls]), loopback clients otherwise.
-    if let Err(p) = super::admin::authorize(&st, &headers, peer) {
-        return p.into_response();
-    }
+pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    // Guarded like the admin API (http::guard, area Admin).
     let handle = telemetry::handle();
     match st.store.delivery_counts().await {
         Ok(counts) => {

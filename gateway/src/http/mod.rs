@@ -36,8 +36,15 @@ pub struct AppState {
     pub router: routing::Router,
     /// Largest accepted body.
     pub max_body: u64,
-    /// Admin bearer token; without it, the admin API answers loopback clients only.
+    /// Admin bearer token; without it, the admin API answers loopback clients of a loopback
+    /// listener only.
     pub admin_token: Option<Secret>,
+    /// The center's bearer token (`server.center_token_file`).
+    pub center_token: Option<Secret>,
+    /// The listener is bound to a loopback address (only this host reaches it).
+    pub listener_loopback: bool,
+    /// `server.allow_unauthenticated` (a lab).
+    pub allow_unauthenticated: bool,
     /// JSON Schema of the canonical dossier.
     pub dossier_schema: Value,
     /// Certificates, trust stores and per-route authentication rules (reloadable).
@@ -54,18 +61,6 @@ pub struct AppState {
     pub console_csrf: Secret,
     /// Whether the audit chain head is time-stamped (`[audit.tsa]`), so its lag is a metric.
     pub tsa_configured: bool,
-}
-
-/// Whether a request may use the admin API (and the console, and `/metrics`): the admin token
-/// (bearer or console cookie) when configured, a loopback client otherwise.
-///
-/// Errors: the 401/403 problem to answer.
-pub fn admin_authorize(
-    st: &AppState,
-    headers: &axum::http::HeaderMap,
-    peer: std::net::SocketAddr,
-) -> Result<(), Problem> {
-    admin::authorize(st, headers, peer)
 }
 
 /// Builds the router.
@@ -105,16 +100,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// 503 for a store failure: the cause is logged under an error id the problem carries.
 fn store_unavailable(e: &crate::store::StoreError) -> Problem {
-    tracing::error!(error = %e, "store unavailable");
-    Problem::unavailable(e.to_string())
+    Problem::unavailable(e)
 }
 
-fn internal(detail: impl Into<String>) -> Problem {
-    Problem::new(
+/// 500 for a failure of ours: the cause is logged under an error id the problem carries.
+fn internal(cause: impl std::fmt::Display) -> Problem {
+    Problem::internal(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
         "Internal error",
-        detail,
+        &cause,
     )
 }

@@ -1,6 +1,6 @@
 //! RFC 9457 problem details (`application/problem+json`), the body of every error answer.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -15,6 +15,7 @@ pub struct Problem {
     title: &'static str,
     detail: String,
     extra: Map<String, Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Problem {
@@ -31,7 +32,34 @@ impl Problem {
             title,
             detail: detail.into(),
             extra: Map::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// A problem whose cause is ours (the store, a bug): the client is told only that it
+    /// happened and an error id; the cause is logged under that id, so an operator finds it
+    /// from what the client reports, and nothing internal (SQL, paths, addresses) leaves.
+    pub fn internal(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        cause: &dyn std::fmt::Display,
+    ) -> Self {
+        let id = hex::encode(rand::random::<[u8; 8]>());
+        tracing::error!(error_id = id, %status, problem = slug, "{cause}");
+        Self::new(
+            status,
+            slug,
+            title,
+            format!("the gateway logged the cause as error {id}"),
+        )
+        .with("error_id", id)
+    }
+
+    /// Adds a response header (`WWW-Authenticate`…).
+    pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
     }
 
     /// Adds an extension member.
@@ -65,13 +93,14 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
-    /// 503: the store is unavailable; nothing was stored.
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
+    /// 503: the store is unavailable; nothing was stored. The cause is logged with an error
+    /// id, which the problem carries instead of the cause.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        Self::internal(
             StatusCode::SERVICE_UNAVAILABLE,
             "store-unavailable",
             "The store is unavailable; nothing was stored, try again",
-            detail,
+            cause,
         )
     }
 }
@@ -90,6 +119,9 @@ impl IntoResponse for Problem {
         let mut resp = (self.status, axum::Json(body)).into_response();
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        for (name, value) in self.headers {
+            resp.headers_mut().insert(name, value);
+        }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -1,0 +1,287 @@
+//! Who may call what (mô hình bảo mật): the parts of the HTTP API and the rule that none of them
+//! is left open on a listener other hosts can reach.
+//!
+//! The API has four parts ([`Area`]):
+//! - the **center's API** (intake, events, tracking, statistics: `/v1/dossiers…`, `/v1/stats`),
+//!   called by the center's one-stop system (phần mềm một cửa);
+//! - the **admin API** (deliveries, replay, reload, received messages, metrics, the console);
+//! - **inbound** routes (`/v1/exchange`, `/v1/callbacks/{source}`), which authenticate each
+//!   message by its own signature, shared key or client certificate;
+//! - **public** routes (liveness, readiness status, the dossier schema).
+//!
+//! The center's API is authenticated by a client-certificate rule, an RFC 9421 signed route or
+//! the center's bearer token; the admin API by the admin token (or a console session) or a
+//! client-certificate rule for admin paths, and by the loopback address only when the listener
+//! itself is loopback. A configuration whose listener is not loopback and leaves either API
+//! without a method is refused (a "protected mode", as Redis has), unless
+//! `server.allow_unauthenticated = true` says it is a lab — then every start logs a warning.
+//!
+//! This module is pure policy over the configuration; `http::guard` applies it per request.
+
+use std::net::SocketAddr;
+
+use crate::config::{ClientAuthRule, ConfigError, ServerConfig, SignedRouteRule};
+
+/// A part of the HTTP API, by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// Intake, events, tracking and statistics, for the center's one-stop system.
+    Center,
+    /// Delivery administration, reload, received messages, metrics, the console.
+    Admin,
+    /// The console's sign-in page (reachable without a session, rate-limited).
+    ConsoleLogin,
+    /// Messages from other systems, each authenticated by its own signature or key.
+    Inbound,
+    /// Liveness, readiness status and the dossier schema.
+    Public,
+}
+
+/// Sample paths of the center's API, checked by [`unprotected`].
+pub const CENTER_PATHS: &[&str] = &[
+    "/v1/dossiers",
+    "/v1/dossiers/{code}",
+    "/v1/dossiers/{code}/events",
+    "/v1/stats",
+];
+
+/// Sample paths of the admin API, checked by [`unprotected`].
+pub const ADMIN_PATHS: &[&str] = &[
+    "/v1/deliveries",
+    "/v1/deliveries/{id}/replay",
+    "/v1/admin/reload",
+    "/v1/callbacks/received/{dossier}",
+    "/v1/exchange/received/{dossier}",
+    "/metrics",
+    "/console",
+];
+
+/// The part of the API `path` belongs to. Unknown paths are [`Area::Public`] (they answer 404).
+pub fn area(path: &str) -> Area {
+    let under = |prefix: &str| {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    if path == "/console/login" {
+        Area::ConsoleLogin
+    } else if under("/v1/dossiers") || under("/v1/stats") {
+        Area::Center
+    } else if under("/v1/deliveries")
+        || under("/v1/admin")
+        || under("/v1/callbacks/received")
+        || under("/v1/exchange/received")
+        || under("/metrics")
+        || under("/console")
+    {
+        Area::Admin
+    } else if under("/v1/callbacks") || under("/v1/exchange") {
+        Area::Inbound
+    } else {
+        Area::Public
+    }
+}
+
+/// The authentication methods a configuration offers, per path.
+#[derive(Debug, Clone, Copy)]
+pub struct Methods<'a> {
+    /// `server.center_token_file` is set.
+    pub center_token: bool,
+    /// `server.admin_token` or `server.admin_token_file` is set.
+    pub admin_token: bool,
+    /// `[[server.client_auth]]`.
+    pub client_auth: &'a [ClientAuthRule],
+    /// `[[server.signed_routes]]`.
+    pub signed_routes: &'a [SignedRouteRule],
+}
+
+impl<'a> Methods<'a> {
+    /// The methods of `[server]`.
+    pub fn of(server: &'a ServerConfig) -> Self {
+        Self {
+            center_token: server.center_token_file.is_some(),
+            admin_token: server.admin_token.is_some() || server.admin_token_file.is_some(),
+            client_auth: &server.client_auth,
+            signed_routes: &server.signed_routes,
+        }
+    }
+
+    /// The client-certificate rule that applies to `path` (the longest matching prefix).
+    pub fn client_rule(&self, path: &str) -> Option<&'a ClientAuthRule> {
+        longest(self.client_auth, path, |r| &r.path_prefix)
+    }
+
+    /// Whether a client certificate is required on `path`.
+    pub fn certificate_required(&self, path: &str) -> bool {
+        self.client_rule(path).is_some_and(|r| r.required)
+    }
+
+    /// Whether a client certificate accepted on `path` makes its holder an administrator: only
+    /// a rule written for admin paths does (a rule for `/` or `/v1/` covers the center's
+    /// clients and peers too, and must not turn them into administrators).
+    pub fn certificate_is_admin(&self, path: &str) -> bool {
+        self.client_rule(path).is_some_and(rule_is_admin)
+    }
+
+    /// Whether an RFC 9421 signature is required on `path`.
+    pub fn signature_required(&self, path: &str) -> bool {
+        longest(self.signed_routes, path, |r| &r.path_prefix).is_some()
+    }
+
+    /// Whether every request to the center's API at `path` must authenticate.
+    pub fn center_protected(&self, path: &str) -> bool {
+        self.center_token || self.certificate_required(path) || self.signature_required(path)
+    }
+
+    /// Whether every request to the admin API at `path` must authenticate by a credential (not
+    /// by its address).
+    pub fn admin_protected(&self, path: &str) -> bool {
+        self.admin_token || (self.certificate_required(path) && self.certificate_is_admin(path))
+    }
+}
+
+/// Whether a client-certificate rule is written for admin paths, so that a certificate it
+/// accepts makes an administrator.
+pub fn rule_is_admin(rule: &ClientAuthRule) -> bool {
+    area(rule.path_prefix.trim_end_matches('/')) == Area::Admin
+}
+
+/// The longest rule whose prefix `path` starts with.
+pub fn longest<'a, T>(rules: &'a [T], path: &str, prefix: impl Fn(&T) -> &String) -> Option<&'a T> {
+    rules
+        .iter()
+        .filter(|r| path.starts_with(prefix(r).as_str()))
+        .max_by_key(|r| prefix(r).len())
+}
+
+/// What a listener at `addr` leaves without authentication: nothing when `addr` is loopback;
+/// otherwise one problem per API (center, admin) with the paths left open and the keys that
+/// would close them.
+pub fn unprotected(server: &ServerConfig, addr: SocketAddr) -> Vec<ConfigError> {
+    if addr.ip().is_loopback() {
+        return Vec::new();
+    }
+    let methods = Methods::of(server);
+    let mut problems = Vec::new();
+    let open: Vec<&str> = CENTER_PATHS
+        .iter()
+        .copied()
+        .filter(|p| !methods.center_protected(p))
+        .collect();
+    if !open.is_empty() {
+        problems.push(ConfigError {
+            key: "server.center_token_file".into(),
+            message: format!(
+                "the listener {addr} is not loopback and the center's API ({}) has no authentication: set server.center_token_file, or a [[server.client_auth]] or [[server.signed_routes]] rule covering it (server.allow_unauthenticated = true only for a lab)",
+                open.join(", ")
+            ),
+        });
+    }
+    let open: Vec<&str> = ADMIN_PATHS
+        .iter()
+        .copied()
+        .filter(|p| !methods.admin_protected(p))
+        .collect();
+    if !open.is_empty() {
+        problems.push(ConfigError {
+            key: "server.admin_token_file".into(),
+            message: format!(
+                "the listener {addr} is not loopback and the admin API ({}) has no authentication: set server.admin_token_file, or a required [[server.client_auth]] rule for the admin paths (server.allow_unauthenticated = true only for a lab)",
+                open.join(", ")
+            ),
+        });
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(extra: &str) -> ServerConfig {
+        toml::from_str(extra).expect("server section")
+    }
+
+    #[test]
+    fn paths_fall_in_their_area() {
+        for (path, want) in [
+            ("/v1/dossiers", Area::Center),
+            ("/v1/dossiers/000.02.01.H37-261204-0001", Area::Center),
+            ("/v1/dossiers/X/events", Area::Center),
+            ("/v1/stats", Area::Center),
+            ("/v1/statsX", Area::Public),
+            ("/v1/deliveries/7/replay", Area::Admin),
+            ("/v1/admin/reload", Area::Admin),
+            ("/v1/callbacks/received/X", Area::Admin),
+            ("/v1/exchange/received/X", Area::Admin),
+            ("/metrics", Area::Admin),
+            ("/console", Area::Admin),
+            ("/console/dead", Area::Admin),
+            ("/console/login", Area::ConsoleLogin),
+            ("/v1/callbacks/dvcqg", Area::Inbound),
+            ("/v1/exchange", Area::Inbound),
+            ("/healthz", Area::Public),
+            ("/readyz", Area::Public),
+            ("/v1/schema/dossier", Area::Public),
+        ] {
+            assert_eq!(area(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_loopback_listener_needs_nothing() {
+        assert!(unprotected(&server(""), "127.0.0.1:8440".parse().unwrap()).is_empty());
+        assert!(unprotected(&server(""), "[::1]:8440".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn an_exposed_listener_names_what_is_open() {
+        let p = unprotected(&server(""), "0.0.0.0:8440".parse().unwrap());
+        let keys: Vec<&str> = p.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["server.center_token_file", "server.admin_token_file"]
+        );
+        assert!(p[0].message.contains("/v1/dossiers/{code}"), "{}", p[0]);
+        // The admin token alone leaves the center's API open (the cluster example before).
+        let p = unprotected(
+            &server("admin_token_file = \"/x\""),
+            "10.0.0.5:8440".parse().unwrap(),
+        );
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].key, "server.center_token_file");
+        let both = server("admin_token_file = \"/x\"\ncenter_token_file = \"/y\"");
+        assert!(unprotected(&both, "0.0.0.0:8440".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn rules_protect_only_what_they_cover() {
+        // A signed route on intake leaves tracking and statistics open.
+        let s = server(
+            "admin_token_file = \"/x\"\n[[signed_routes]]\npath_prefix = \"/v1/dossiers\"\nkeys = []\n",
+        );
+        let p = unprotected(&s, "0.0.0.0:8440".parse().unwrap());
+        assert_eq!(p.len(), 1);
+        assert!(p[0].message.contains("/v1/stats"), "{}", p[0]);
+        assert!(!p[0].message.contains("/v1/dossiers/{code}"), "{}", p[0]);
+        // A certificate rule that is not required does not protect.
+        let s = server(
+            "admin_token_file = \"/x\"\n[[client_auth]]\npath_prefix = \"/v1/\"\nrequired = false\n",
+        );
+        assert_eq!(unprotected(&s, "0.0.0.0:8440".parse().unwrap()).len(), 1);
+        // A required rule for /v1/ protects the center's API, not the admin API.
+        let s = server("center_token_file = \"/y\"\n[[client_auth]]\npath_prefix = \"/v1/\"\n");
+        let m = Methods::of(&s);
+        assert!(m.center_protected("/v1/dossiers"));
+        assert!(!m.certificate_is_admin("/v1/deliveries"));
+        let p = unprotected(&s, "0.0.0.0:8440".parse().unwrap());
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].key, "server.admin_token_file");
+        // Rules for every admin path do.
+        let s = server(
+            "center_token_file = \"/y\"\n[[client_auth]]\npath_prefix = \"/v1/deliveries\"\n[[client_auth]]\npath_prefix = \"/v1/admin/\"\n[[client_auth]]\npath_prefix = \"/v1/callbacks/received/\"\n[[client_auth]]\npath_prefix = \"/v1/exchange/received/\"\n[[client_auth]]\npath_prefix = \"/metrics\"\n[[client_auth]]\npath_prefix = \"/console\"\n",
+        );
+        assert!(unprotected(&s, "0.0.0.0:8440".parse().unwrap()).is_empty());
+    }
+}

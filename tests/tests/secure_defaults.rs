@@ -1,0 +1,281 @@
+//! Secure by default on the network (issue "Security II"), through the real binary: a gateway
+//! others can reach does not start with an API left open; the center's API needs the center's
+//! credentials; readiness detail and internal errors are for administrators and the log.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lienthong_tests::DvcqgSim;
+use lienthong_tests::gateway_process::{Gateway, TestConfig, example, free_port, lienthong_bin};
+use reqwest::{Client, RequestBuilder};
+use serde_json::Value;
+
+const CENTER_TOKEN: &str = "center-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c1e";
+const ADMIN_TOKEN: &str = "admin-2b4d6f8a0c2e4a6c8e0b2d4f6a8c0e2b";
+
+/// Writes a secret file with mode 0600, as an operator would.
+fn secret(dir: &Path, name: &str, value: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{value}\n")).expect("write secret");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path
+}
+
+/// The tests' configuration on every interface (`0.0.0.0`, as `deploy/cluster` has it), with
+/// `server_extra` in `[server]`.
+fn exposed(dir: &Path, sim: &DvcqgSim, server_extra: String) -> String {
+    TestConfig {
+        server_extra,
+        ..TestConfig::default()
+    }
+    .render(dir, free_port(), sim)
+    .replace("listen = \"127.0.0.1:", "listen = \"0.0.0.0:")
+}
+
+/// `lienthong serve` on `config`: its exit status and output when it ends within 15 s, `None`
+/// (after killing it) when it keeps running.
+fn serve_briefly(config: &Path) -> Option<(bool, String)> {
+    let mut child = std::process::Command::new(lienthong_bin())
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn lienthong");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out = child.wait_with_output().expect("output");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return Some((status.success(), text));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+fn check_config(config: &Path) -> (bool, String) {
+    let out = std::process::Command::new(lienthong_bin())
+        .args(["check-config", "--config"])
+        .arg(config)
+        .output()
+        .expect("run check-config");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn an_exposed_listener_with_an_api_left_open_is_refused_naming_the_key() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = secret(dir.path(), "admin.token", ADMIN_TOKEN);
+    // The cluster example as it was: every interface, an admin token, the center's API open.
+    let config = exposed(
+        dir.path(),
+        &sim,
+        format!("admin_token_file = \"{}\"", admin.display()),
+    );
+    let path = dir.path().join("lienthong.toml");
+    std::fs::write(&path, &config).expect("config");
+    let (ok, out) = check_config(&path);
+    assert!(!ok, "check-config accepted an open center API:\n{out}");
+    assert!(
+        out.contains("server.center_token_file") && out.contains("/v1/dossiers/{code}"),
+        "{out}"
+    );
+    assert!(!out.contains("server.admin_token_file:"), "{out}");
+    let (ok, out) = serve_briefly(&path).expect("serve refused to start");
+    assert!(!ok && out.contains("server.center_token_file"), "{out}");
+
+    // Nothing at all: both APIs named.
+    std::fs::write(&path, exposed(dir.path(), &sim, String::new())).expect("config");
+    let (ok, out) = check_config(&path);
+    assert!(
+        !ok && out.contains("server.center_token_file") && out.contains("server.admin_token_file"),
+        "{out}"
+    );
+
+    // A lab says so: it starts, and says what is open at every start.
+    std::fs::write(
+        &path,
+        exposed(dir.path(), &sim, "allow_unauthenticated = true".into()),
+    )
+    .expect("config");
+    let (ok, out) = check_config(&path);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning") && out.contains("allow_unauthenticated"),
+        "{out}"
+    );
+    let lab = Gateway::start(dir.path(), &std::fs::read_to_string(&path).expect("config")).await;
+    lab.wait_for_log("allowed by server.allow_unauthenticated", 2)
+        .await;
+
+    // A short token is refused with its key.
+    let short = secret(dir.path(), "short.token", "0123456789");
+    std::fs::write(
+        &path,
+        exposed(
+            dir.path(),
+            &sim,
+            format!(
+                "admin_token_file = \"{}\"\ncenter_token_file = \"{}\"",
+                admin.display(),
+                short.display()
+            ),
+        ),
+    )
+    .expect("config");
+    let (ok, out) = check_config(&path);
+    assert!(
+        !ok && out.contains("server.center_token_file") && out.contains("at least 32"),
+        "{out}"
+    );
+}
+
+/// A gateway on every interface with both tokens.
+async fn protected(dir: &Path, sim: &DvcqgSim) -> Gateway {
+    let admin = secret(dir, "admin.token", ADMIN_TOKEN);
+    let center = secret(dir, "center.token", CENTER_TOKEN);
+    let config = exposed(
+        dir,
+        sim,
+        format!(
+            "admin_token_file = \"{}\"\ncenter_token_file = \"{}\"",
+            admin.display(),
+            center.display()
+        ),
+    );
+    Gateway::start(dir, &config).await
+}
+
+async fn status_of(r: RequestBuilder) -> (u16, Value, Option<String>) {
+    let r = r.send().await.expect("request");
+    let status = r.status().as_u16();
+    let auth = r
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, r.json().await.unwrap_or(Value::Null), auth)
+}
+
+#[tokio::test]
+async fn the_centers_api_answers_only_the_centers_credentials() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let gw = protected(dir.path(), &sim).await;
+    let http = Client::new();
+    let url = |p: &str| format!("{}{p}", gw.base_url);
+    let dossier = example("dossier-business-registration.json");
+    let code = dossier["code"].as_str().expect("code").to_owned();
+
+    // Without credentials, with a wrong token, with the admin token: no intake.
+    for token in [
+        None,
+        Some("wrong-token-wrong-token-wrong-token"),
+        Some(ADMIN_TOKEN),
+    ] {
+        let mut r = http.post(url("/v1/dossiers")).json(&dossier);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let (status, body, auth) = status_of(r).await;
+        assert_eq!(status, 401, "{token:?}: {body}");
+        assert_eq!(
+            body["type"],
+            "urn:lienthong:problem:authentication-required"
+        );
+        assert!(auth.is_some_and(|a| a.starts_with("Bearer")), "{token:?}");
+    }
+    // Nothing was stored: the center's own read finds nothing.
+    let (status, _, _) = status_of(
+        http.get(url(&format!("/v1/dossiers/{code}")))
+            .bearer_auth(CENTER_TOKEN),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let (status, body, _) = status_of(
+        http.post(url("/v1/dossiers"))
+            .bearer_auth(CENTER_TOKEN)
+            .json(&dossier),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+
+    // Tracking: not to strangers (codes are sequential and could be walked).
+    let (status, body, _) = status_of(http.get(url(&format!("/v1/dossiers/{code}")))).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        !body.to_string().contains("Trần Quốc Bảo"),
+        "personal data leaked: {body}"
+    );
+    for token in [CENTER_TOKEN, ADMIN_TOKEN] {
+        let (status, body, _) = status_of(
+            http.get(url(&format!("/v1/dossiers/{code}")))
+                .bearer_auth(token),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["code"], code.as_str(), "{body}");
+    }
+    // Statistics and the overdue list: the center's or an administrator's.
+    for path in ["/v1/stats", "/v1/dossiers?overdue=true"] {
+        let (status, _, _) = status_of(http.get(url(path))).await;
+        assert_eq!(status, 401, "{path}");
+        for token in [CENTER_TOKEN, ADMIN_TOKEN] {
+            let (status, body, _) = status_of(http.get(url(path)).bearer_auth(token)).await;
+            assert_eq!(status, 200, "{path}: {body}");
+        }
+    }
+    // The admin API: the center's token is not an admin's, and loopback proves nothing here.
+    for token in [None, Some(CENTER_TOKEN)] {
+        let mut r = http.get(url("/v1/deliveries"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let (status, body, _) = status_of(r).await;
+        assert_eq!(status, 401, "{token:?}: {body}");
+    }
+    let (status, body, _) =
+        status_of(http.get(url("/v1/deliveries")).bearer_auth(ADMIN_TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["deliveries"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_detail_is_for_administrators() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let gw = protected(dir.path(), &sim).await;
+    let http = Client::new();
+    let url = format!("{}/readyz", gw.base_url);
+    let (status, body, _) = status_of(http.get(&url)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, serde_json::json!({ "status": "ready" }));
+    let (status, body, _) = status_of(http.get(&url).bearer_auth(CENTER_TOKEN)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, serde_json::json!({ "status": "ready" }));
+    let (status, body, _) = status_of(http.get(&url).bearer_auth(ADMIN_TOKEN)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["circuits"]["dvcqg"], "closed", "{body}");
+    assert!(body.get("last_reload").is_some(), "{body}");
+}
