@@ -13,6 +13,7 @@
 pub mod dvcqg;
 pub mod emc;
 pub mod evidence;
+pub mod files;
 pub mod follow;
 pub mod health;
 pub mod http;

@@ -64,6 +64,8 @@ pub struct Config {
     pub deadlines: DeadlinesConfig,
     /// `[audit]`: the audit log's time-stamping.
     pub audit: AuditConfig,
+    /// `[attachments]`: where the dossiers' files may be fetched from.
+    pub attachments: lienthong_connectors::files::AttachmentsConfig,
     /// The file this was loaded from (reloads read it again).
     pub source: Option<PathBuf>,
 }
@@ -689,6 +691,40 @@ pub enum DestinationKind {
 }
 
 impl DestinationKind {
+    /// The URLs this destination is configured to call, with their keys (relative to the
+    /// destination's table).
+    pub fn urls(&self) -> Vec<(&'static str, &str)> {
+        fn oauth(
+            o: &Option<lienthong_connectors::oauth::OAuthConfig>,
+        ) -> Option<(&'static str, &str)> {
+            o.as_ref()
+                .map(|o| ("oauth.token_url", o.token_url.as_str()))
+        }
+        match self {
+            Self::Dvcqg(c) => [
+                ("base_url", &c.base_url),
+                ("token_url", &c.token_url),
+                ("create_url", &c.create_url),
+                ("update_url", &c.update_url),
+                ("progress_url", &c.progress_url),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+            .collect(),
+            Self::Peer(c) => vec![("url", c.url.as_str())],
+            Self::Webhook(c) => vec![("url", c.url.as_str())],
+            Self::Emc(c) => std::iter::once(("url", c.url.as_str()))
+                .chain(oauth(&c.oauth))
+                .collect(),
+            Self::Nbrs(c) => std::iter::once(("base_url", c.base_url.as_str()))
+                .chain(oauth(&c.oauth))
+                .collect(),
+            Self::Investment(c) => std::iter::once(("url", c.url.as_str()))
+                .chain(oauth(&c.oauth))
+                .collect(),
+        }
+    }
+
     /// The `kind` key's value.
     pub fn name(&self) -> &'static str {
         match self {
@@ -861,7 +897,46 @@ impl Config {
                 ..e
             }));
         }
+        warnings.extend(self.private_destinations());
         warnings
+    }
+
+    /// Destination URLs whose host is, or resolves to, a loopback, link-local or private
+    /// address: not refused (portals and lower-level centers may sit on the province's private
+    /// network), but said, so that an operator notices a URL that points at this host or its
+    /// neighbours by mistake. Names that do not resolve here are not reported.
+    fn private_destinations(&self) -> Vec<ConfigError> {
+        use std::net::ToSocketAddrs;
+        let mut out = Vec::new();
+        for (name, d) in &self.destinations {
+            for (key, url) in d.kind.urls() {
+                let Ok(u) = reqwest::Url::parse(url) else {
+                    continue;
+                };
+                let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+                    continue;
+                };
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let Ok(addrs) = (host, port).to_socket_addrs() else {
+                    continue;
+                };
+                let special: Vec<String> = addrs
+                    .filter_map(|a| {
+                        lienthong_connectors::files::special(a.ip())
+                            .map(|kind| format!("{} ({kind})", a.ip()))
+                    })
+                    .collect();
+                if let Some(first) = special.first() {
+                    out.push(err(
+                        format!("destinations.{name}.{key}"),
+                        format!(
+                            "{host} is {first}, not a public address: right for a system on the province's own network, wrong if it points at this host by mistake"
+                        ),
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// The admin token, read from its file if need be.
@@ -987,6 +1062,7 @@ struct Parts {
     retention: Option<RetentionConfig>,
     deadlines: Option<DeadlinesConfig>,
     audit: Option<AuditConfig>,
+    attachments: Option<lienthong_connectors::files::AttachmentsConfig>,
     destinations: BTreeMap<String, DestinationConfig>,
     /// Every destination name declared, including those that did not parse.
     declared: std::collections::BTreeSet<String>,
@@ -1028,6 +1104,15 @@ impl ServerConfig {
 
 impl Parts {
     fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(a) = &self.attachments
+            && let Err(problems) = lienthong_connectors::files::FilePolicy::new(a)
+        {
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|p| err(format!("attachments.{}", p.key), p.message)),
+            );
+        }
         if let Some(AuditConfig { tsa: Some(tsa) }) = &self.audit {
             if !lienthong_connectors::http::is_http_url(&tsa.url) {
                 errors.push(err("audit.tsa.url", "must be an http(s) URL"));
@@ -1355,6 +1440,7 @@ impl Parts {
             retention: self.retention?,
             deadlines: self.deadlines?,
             audit: self.audit?,
+            attachments: self.attachments?,
             source: None,
         })
     }
@@ -1413,6 +1499,12 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         Some(v) => section::<AuditConfig>("audit", v, errors),
         None => Some(AuditConfig::default()),
     };
+    let attachments = match take("attachments") {
+        Some(v) => {
+            section::<lienthong_connectors::files::AttachmentsConfig>("attachments", v, errors)
+        }
+        None => Some(lienthong_connectors::files::AttachmentsConfig::default()),
+    };
     let deadlines = match take("deadlines") {
         Some(v) => section::<DeadlinesConfig>("deadlines", v, errors),
         None => Some(DeadlinesConfig::default()),
@@ -1461,6 +1553,7 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         callbacks,
         deadlines,
         audit,
+        attachments,
         retention,
         destinations,
         declared,

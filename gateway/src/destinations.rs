@@ -166,13 +166,17 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
                     organ_name: config.center.agency_name.clone(),
                     signer: Arc::new(signing.xml.clone()),
                 };
+                let failed = |source| DestinationError {
+                    name: name.clone(),
+                    source,
+                };
+                let policy = lienthong_connectors::files::FilePolicy::new(&config.attachments)
+                    .map_err(|p| failed(lienthong_connectors::BuildError::Config(p)))?;
+                let files = lienthong_connectors::files::FileFetcher::new(policy)
+                    .map_err(|e| failed(e.into()))?;
                 Arc::new(
-                    lienthong_connectors::peer::PeerConnector::new(c, sender, &outbound).map_err(
-                        |source| DestinationError {
-                            name: name.clone(),
-                            source,
-                        },
-                    )?,
+                    lienthong_connectors::peer::PeerConnector::new(c, sender, &outbound, files)
+                        .map_err(failed)?,
                 )
             }
         };

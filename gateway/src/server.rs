@@ -127,6 +127,18 @@ pub async fn run(
         max_body: config.server.max_body,
         admin_token,
         center_token,
+        files: Arc::new(
+            lienthong_connectors::files::FilePolicy::new(&config.attachments).map_err(|p| {
+                ServerError::Security(
+                    p.into_iter()
+                        .map(|p| crate::config::ConfigError {
+                            key: format!("attachments.{}", p.key),
+                            message: p.message,
+                        })
+                        .collect(),
+                )
+            })?,
+        ),
         listener_loopback: bound.ip().is_loopback(),
         allow_unauthenticated: config.server.allow_unauthenticated,
         dossier_schema: lienthong_mappings::dossier_schema(),

@@ -42,4 +42,13 @@ impl FileServer {
     pub fn url(&self, name: &str) -> String {
         format!("http://{}/files/{name}", self.addr)
     }
+
+    /// The `[attachments]` section that lets a gateway fetch from this store (a prefix on
+    /// loopback, so the loopback network is listed too).
+    pub fn attachments_toml(&self) -> String {
+        format!(
+            "\n[attachments]\nallowed_urls = [\"http://{}/files/\"]\nallowed_networks = [\"127.0.0.0/8\"]\n",
+            self.addr
+        )
+    }
 }

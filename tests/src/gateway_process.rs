@@ -93,6 +93,15 @@ pub fn free_port() -> u16 {
     panic!("no free port between 20000 and 32000");
 }
 
+/// The `[attachments]` section for the example dossiers: their files lie in these document
+/// stores (never fetched by the tests that use it; a test that fetches files starts a
+/// [`crate::file_server::FileServer`] and uses its own section). Added to a configuration that
+/// has none, since an empty allowlist refuses every dossier that names a file.
+pub const EXAMPLE_ATTACHMENTS: &str = r#"
+[attachments]
+allowed_urls = ["https://motcua.example.vn/files/", "https://motcua.ninhbinh.example.vn/files/", "https://phuly.example.vn/files/"]
+"#;
+
 /// Settings of a test gateway's configuration.
 #[derive(Debug, Clone)]
 pub struct TestConfig {
@@ -185,13 +194,14 @@ concurrency = {concurrency}
 [[routes]]
 procedure_prefix = ""
 destinations = ["dvcqg"]
-"#,
+{attachments}"#,
             server_extra = self.server_extra,
             store_url = self
                 .store_url
                 .clone()
                 .unwrap_or_else(|| format!("sqlite://{}", dir.join("lienthong.db").display())),
             store_extra = self.store_extra,
+            attachments = EXAMPLE_ATTACHMENTS,
             dispatcher_extra = self.dispatcher_extra,
             transport = self.transport,
             user = c.username,
@@ -260,6 +270,12 @@ impl Gateway {
         env: &[(&str, &str)],
     ) -> Self {
         let config_path = dir.join("lienthong.toml");
+        let config = if config.contains("[attachments]") {
+            config.to_owned()
+        } else {
+            format!("{config}{EXAMPLE_ATTACHMENTS}")
+        };
+        let config = config.as_str();
         std::fs::write(&config_path, config).expect("write config");
         // A loopback listener, or every interface (reached here over loopback).
         let port = config

@@ -14,12 +14,14 @@ use lienthong_tests::two_level::{
 };
 use serde_json::Value;
 
-async fn start_both(province: &Level, commune: &Level) -> (Gateway, Gateway) {
+/// Both centers, each allowed to fetch the dossiers' files from `store`.
+async fn start_both(province: &Level, commune: &Level, store: &FileServer) -> (Gateway, Gateway) {
+    let files = store.attachments_toml();
     let p = province
-        .start(&province.config(commune, &commune.exchange_url(), ""))
+        .start(&province.config(commune, &commune.exchange_url(), &files))
         .await;
     let c = commune
-        .start(&commune.config(province, &province.exchange_url(), ""))
+        .start(&commune.config(province, &province.exchange_url(), &files))
         .await;
     (p, c)
 }
@@ -29,7 +31,7 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
     let (province, commune) = province_and_commune().await;
     let files = files();
     let store = FileServer::start(files.clone()).await.expect("files");
-    let (p, c) = start_both(&province, &commune).await;
+    let (p, c) = start_both(&province, &commune, &store).await;
 
     // Province → commune, with three files.
     let d1 = "000.02.01.H37-261129-0101";
@@ -202,7 +204,7 @@ async fn a_peer_outage_is_retried_and_a_receiver_crash_after_commit_is_deduplica
     let files = files();
     let store = FileServer::start(files.clone()).await.expect("files");
     let p = province
-        .start(&province.config(&commune, &commune.exchange_url(), ""))
+        .start(&province.config(&commune, &commune.exchange_url(), &store.attachments_toml()))
         .await;
 
     // The commune is down: the province keeps trying.

@@ -21,10 +21,10 @@ async fn dossiers_and_statuses_travel_through_the_axis() {
     let files = files();
     let store = FileServer::start(files.clone()).await.expect("files");
     let p = province
-        .start(&province.config_via_axis(&commune, &axis.url(), "2s"))
+        .start(&(province.config_via_axis(&commune, &axis.url(), "2s") + &store.attachments_toml()))
         .await;
     let c = commune
-        .start(&commune.config_via_axis(&province, &axis.url(), "2s"))
+        .start(&(commune.config_via_axis(&province, &axis.url(), "2s") + &store.attachments_toml()))
         .await;
 
     // Province → commune through the axis, with three files.
@@ -139,7 +139,7 @@ async fn the_poller_fails_what_it_cannot_believe_backs_off_and_survives_a_crash(
     let files = files();
     let store = FileServer::start(files.clone()).await.expect("files");
     let p = province
-        .start(&province.config_via_axis(&commune, &axis.url(), "2s"))
+        .start(&(province.config_via_axis(&commune, &axis.url(), "2s") + &store.attachments_toml()))
         .await;
 
     // A dossier waits in the commune's mailbox, with a forged copy, garbage and a second copy.

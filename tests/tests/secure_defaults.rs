@@ -120,6 +120,11 @@ async fn an_exposed_listener_with_an_api_left_open_is_refused_naming_the_key() {
         out.contains("warning") && out.contains("allow_unauthenticated"),
         "{out}"
     );
+    // A portal URL on this host is said (a warning, not a refusal: portals may be private).
+    assert!(
+        out.contains("warning: destinations.dvcqg.base_url: 127.0.0.1 is 127.0.0.1 (loopback)"),
+        "{out}"
+    );
     let lab = Gateway::start(dir.path(), &std::fs::read_to_string(&path).expect("config")).await;
     lab.wait_for_log("allowed by server.allow_unauthenticated", 2)
         .await;
@@ -278,4 +283,107 @@ async fn readiness_detail_is_for_administrators() {
     assert_eq!(status, 200);
     assert_eq!(body["circuits"]["dvcqg"], "closed", "{body}");
     assert!(body.get("last_reload").is_some(), "{body}");
+}
+
+/// A dossier naming a file outside the center's document store is refused at intake, naming
+/// the field; the gateway's own admin API and the cloud metadata address are not fetchable.
+#[tokio::test]
+async fn a_dossier_cannot_name_a_file_outside_the_document_store() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let config = TestConfig::default().render(dir.path(), port, &sim);
+    let gw = Gateway::start(dir.path(), &config).await;
+    let good = example("dossier-business-registration.json");
+    for (i, url) in [
+        format!("http://127.0.0.1:{port}/v1/deliveries"),
+        "http://169.254.169.254/latest/meta-data/iam/".to_owned(),
+        "https://motcua.example.vn/files/../admin/x".to_owned(),
+        "https://motcua.example.vn.attacker.example/files/x".to_owned(),
+        "file:///etc/lienthong/admin.token".to_owned(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut d = good.clone();
+        d["code"] = serde_json::json!(format!("000.02.01.H37-261204-09{i:02}"));
+        let last = d["documents"].as_array().map_or(0, Vec::len) - 1;
+        d["documents"][last]["url"] = serde_json::json!(url);
+        let (status, body) = gw.post("/v1/dossiers", &d).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        // The model refuses what is not http(s) (invalid-dossier, field in errors[]), the
+        // file policy the rest.
+        assert!(
+            body["type"] == "urn:lienthong:problem:file-url-not-allowed"
+                || body["type"] == "urn:lienthong:problem:invalid-dossier",
+            "{body}"
+        );
+        assert!(
+            body.to_string().contains(&format!("documents[{last}].url")),
+            "{url}: {body}"
+        );
+        let (status, _) = gw
+            .get(&format!("/v1/dossiers/000.02.01.H37-261204-09{i:02}"))
+            .await;
+        assert_eq!(status, 404, "{url}: nothing stored");
+    }
+    let (status, body) = gw.post("/v1/dossiers", &good).await;
+    assert_eq!(status, 202, "a file in the document store is taken: {body}");
+}
+
+/// A file that cannot be fetched (the document store down) fails that delivery — a dead letter
+/// naming the file — and does not pause the peer: the next dossier goes out.
+#[tokio::test]
+async fn an_unfetchable_file_fails_its_delivery_not_the_destination() {
+    use lienthong_tests::file_server::FileServer;
+    use lienthong_tests::two_level::{dossier, files, province_and_commune};
+    let (province, commune) = province_and_commune().await;
+    let files = files();
+    let store = FileServer::start(files.clone()).await.expect("files");
+    // The store's prefix and a second store on a port where nothing listens.
+    let down = free_port();
+    let attachments = format!(
+        "\n[attachments]\nallowed_urls = [\"{}\", \"http://127.0.0.1:{down}/files/\"]\nallowed_networks = [\"127.0.0.0/8\"]\n",
+        store.url(""),
+    );
+    let retry = "\n[destinations.xa-gia-vien.circuit_breaker]\nfailures = 2\ncool_down = \"30s\"\n";
+    let p = province
+        .start(&(province.config(&commune, &commune.exchange_url(), &attachments) + retry))
+        .await;
+    let _c = commune
+        .start(&commune.config(&province, &province.exchange_url(), ""))
+        .await;
+    for n in 0..3 {
+        let mut d = dossier(&format!("000.02.01.H37-261204-070{n}"), &store, &files);
+        d["documents"][0]["url"] =
+            serde_json::json!(format!("http://127.0.0.1:{down}/files/don.pdf"));
+        let (status, body) = p.post("/v1/dossiers", &d).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let (status, body) = p
+        .post(
+            "/v1/dossiers",
+            &dossier("000.02.01.H37-261204-0710", &store, &files),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let all = p
+        .wait_deliveries(Duration::from_secs(20), "three dead, one delivered", |ds| {
+            ds.iter().filter(|d| d["state"] == "dead").count() == 3
+                && ds.iter().any(|d| d["state"] == "delivered")
+        })
+        .await;
+    for d in all.iter().filter(|d| d["state"] == "dead") {
+        let error = d["last_error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("attachment tp-0") && error.contains(&format!("127.0.0.1:{down}")),
+            "the dead letter names the file: {d}"
+        );
+        assert_eq!(d["attempts"], 1, "not retried against the peer: {d}");
+    }
+    let (_, ready) = p.get("/readyz").await;
+    assert_eq!(
+        ready["circuits"]["xa-gia-vien"], "closed",
+        "the peer's circuit stays closed: {ready}"
+    );
 }

@@ -7,9 +7,10 @@
 //! the peer's `/v1/exchange` (over the destination's mutual TLS). Each message carries its own
 //! `DocumentId` (built from the message id), so the peer deduplicates a resend.
 //!
-//! The dossier's files are fetched from their URLs (2xx, size limit, SHA-256 when given) and
-//! carried base64 in `AttachmentEncoded`; a file that cannot be fetched fails the message with
-//! the file named (retried when the storage is down), it is never sent without it.
+//! The dossier's files are fetched from their URLs under the gateway's file policy
+//! ([`crate::files`]: allowed prefixes and addresses, no redirects, size and time limits,
+//! SHA-256 when given) and carried base64 in `AttachmentEncoded`; a file that cannot be fetched
+//! fails that message (a dead letter naming the file), it is never sent without it.
 //!
 //! The canonical dossier also travels, as the attachment `hoso.json`, so a receiving Lienthong
 //! stores the whole dossier. Receiving is [`inbound`] (reading and believing) and [`answer`]
@@ -26,6 +27,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::files::FileFetcher;
 use crate::http::{OutboundSecurity, is_retryable_status, retry_after, transport_error};
 use crate::{
     BuildError, ConfigProblem, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage,
@@ -168,7 +170,7 @@ pub struct PeerConnector {
     sender: Sender,
     client: reqwest::Client,
     /// Fetches the dossier's files (system roots: they live on the center's own storage).
-    files: reqwest::Client,
+    files: FileFetcher,
     mappings: MappingSet,
     /// Set with `transport = "axis"`.
     axis: Option<axis::AxisClient>,
@@ -182,6 +184,7 @@ impl PeerConnector {
         config: &PeerConfig,
         sender: Sender,
         security: &OutboundSecurity,
+        files: FileFetcher,
     ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
@@ -191,11 +194,6 @@ impl PeerConnector {
         mappings.require("dossier", InputKind::Exchange)?;
         mappings.require("status", InputKind::Exchange)?;
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
-        let files = crate::http::client(
-            config.connect_timeout,
-            config.timeout,
-            &OutboundSecurity::default(),
-        )?;
         let axis = match config.transport {
             Transport::Direct => None,
             Transport::Axis => Some(axis::AxisClient::new(
@@ -271,10 +269,12 @@ impl PeerConnector {
         Ok((name, v))
     }
 
-    /// Fetches a dossier's files for `AttachmentEncoded`: each must answer 2xx, fit in
-    /// `max_attachment_bytes` and match its `sha256` when one is given.
+    /// Fetches a dossier's files for `AttachmentEncoded` under the gateway's file policy
+    /// ([`crate::files`]): each allowed, 2xx, within `max_attachment_bytes` and the message
+    /// total, matching its `sha256` when one is given.
     ///
-    /// Errors: an outcome to return (retry for transport failures and 5xx, reject otherwise).
+    /// Errors: the outcome to return: a rejection naming the file (a dead letter; the
+    /// destination's circuit breaker is not fed by the document store's faults).
     async fn attachments(&self, body: &MessageBody) -> Result<Vec<Value>, Outcome> {
         let MessageBody::Dossier { dossier, .. } = body else {
             return Ok(Vec::new());
@@ -293,46 +293,18 @@ impl PeerConnector {
         if !self.config.attachments {
             return Ok(out);
         }
-        for d in &dossier.documents {
-            let fail = |what: String| format!("attachment {} ({}): {what}", d.id, d.url);
-            let resp = self
-                .files
-                .get(&d.url)
-                .send()
-                .await
-                .map_err(|e| Outcome::retry(fail(e.to_string())))?;
-            let status = resp.status();
-            if !status.is_success() {
-                let msg = fail(format!("HTTP {status}"));
-                return Err(if is_retryable_status(status) {
-                    Outcome::retry(msg)
-                } else {
-                    Outcome::reject(msg)
-                });
-            }
-            let limit = self.config.max_attachment_bytes;
-            let bytes = crate::http::read_limited(resp, limit)
-                .await
-                .map_err(|e| match e {
-                    crate::http::ReadError::TooLarge { .. } => {
-                        Outcome::reject(fail(format!("larger than {limit} bytes")))
-                    }
-                    crate::http::ReadError::Transport(t) => Outcome::retry(fail(t)),
-                })?;
-            if let Some(expected) = &d.sha256 {
-                let got = lienthong_certs::sha256_hex(&bytes);
-                if !got.eq_ignore_ascii_case(expected) {
-                    return Err(Outcome::reject(fail(format!(
-                        "SHA-256 {got} does not match the dossier's {expected}"
-                    ))));
-                }
-            }
+        let fetched = self
+            .files
+            .fetch_all(&dossier.documents, self.config.max_attachment_bytes)
+            .await
+            .map_err(|e| Outcome::reject(e.to_string()))?;
+        for (d, file) in dossier.documents.iter().zip(fetched) {
             out.push(json!({
                 "content_id": d.id,
                 "content_type": d.media_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
                 "name": d.title,
                 "description": d.title,
-                "content": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes),
+                "content": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &file.bytes),
             }));
         }
         Ok(out)

@@ -11,10 +11,20 @@ use lienthong_tests::peer_sim::PeerSim;
 use super::*;
 
 fn connector(pki: &Pki, url: &str) -> PeerConnector {
-    connector_with(pki, url, "attachments = false\n")
+    connector_with(pki, url, "attachments = false\n", fetcher(&[], &[]))
 }
 
-fn connector_with(pki: &Pki, url: &str, extra: &str) -> PeerConnector {
+/// A file fetcher allowing `urls` (prefixes) and `networks`.
+fn fetcher(urls: &[&str], networks: &[&str]) -> FileFetcher {
+    let config = crate::files::AttachmentsConfig {
+        allowed_urls: urls.iter().map(|u| (*u).to_owned()).collect(),
+        allowed_networks: networks.iter().map(|n| (*n).to_owned()).collect(),
+        ..crate::files::AttachmentsConfig::default()
+    };
+    FileFetcher::new(crate::files::FilePolicy::new(&config).unwrap()).unwrap()
+}
+
+fn connector_with(pki: &Pki, url: &str, extra: &str, files: FileFetcher) -> PeerConnector {
     let leaf = pki.leaf("Trung tam PVHCC tinh", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
     let key = Arc::new(PrivateKey::from_bytes(leaf.key_pem.as_bytes(), "key").unwrap());
     let signer = Signer::new(
@@ -35,6 +45,7 @@ fn connector_with(pki: &Pki, url: &str, extra: &str) -> PeerConnector {
             signer: Arc::new(signer),
         },
         &OutboundSecurity::default(),
+        files,
     )
     .unwrap()
 }
@@ -153,11 +164,19 @@ async fn answers_are_classified() {
 /// The center's document storage: serves `/files/{name}` with fixed contents.
 async fn file_server() -> String {
     use axum::extract::Path;
-    async fn file(Path(name): Path<String>) -> (axum::http::StatusCode, Vec<u8>) {
+    use axum::http::{StatusCode, header};
+    async fn file(Path(name): Path<String>) -> axum::response::Response {
+        use axum::response::IntoResponse;
         match name.as_str() {
-            "don.pdf" => (axum::http::StatusCode::OK, b"%PDF-1.7 don de nghi".to_vec()),
-            "big.pdf" => (axum::http::StatusCode::OK, vec![b'x'; 4096]),
-            _ => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+            "don.pdf" => (StatusCode::OK, b"%PDF-1.7 don de nghi".to_vec()).into_response(),
+            "big.pdf" => (StatusCode::OK, vec![b'x'; 4096]).into_response(),
+            // A redirect to the gateway's own admin API would be followed by a naive client.
+            "moved.pdf" => (
+                StatusCode::FOUND,
+                [(header::LOCATION, "http://127.0.0.1:8440/v1/deliveries")],
+            )
+                .into_response(),
+            _ => (StatusCode::NOT_FOUND, Vec::new()).into_response(),
         }
     }
     let app = axum::Router::new().route("/files/{name}", axum::routing::get(file));
@@ -194,7 +213,12 @@ async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
     let pki = Pki::new("Province CA");
     let peer = PeerSim::start(pki.store("province")).await.unwrap();
     let files = file_server().await;
-    let conn = connector_with(&pki, &peer.url(), "max_attachment_bytes = 1024\n");
+    let conn = connector_with(
+        &pki,
+        &peer.url(),
+        "max_attachment_bytes = 1024\n",
+        fetcher(&[&format!("{files}/")], &["127.0.0.0/8"]),
+    );
     let sha = lienthong_certs::sha256_hex(b"%PDF-1.7 don de nghi");
     let out = conn
         .deliver(&[msg(
@@ -220,6 +244,7 @@ async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
         (vec![("don.pdf", Some("00".repeat(32)))], "SHA-256"),
         (vec![("missing.pdf", None)], "HTTP 404"),
         (vec![("big.pdf", None)], "larger than 1024"),
+        (vec![("moved.pdf", None)], "redirects are not followed"),
     ] {
         let names: Vec<(&str, Option<&str>)> =
             names.iter().map(|(n, s)| (*n, s.as_deref())).collect();
@@ -236,6 +261,65 @@ async fn files_travel_in_attachment_encoded_checked_and_size_limited() {
         1,
         "nothing is sent without its files"
     );
+}
+
+/// A dossier cannot make the gateway fetch what is not the center's document store: another
+/// path or port of the same host, the loopback address when its network is not listed, a name
+/// that resolves to loopback. Each fails its delivery (a rejection naming the file), and nothing
+/// is sent.
+#[tokio::test]
+async fn files_outside_the_document_store_are_not_fetched() {
+    let pki = Pki::new("Province CA");
+    let peer = PeerSim::start(pki.store("province")).await.unwrap();
+    let files = file_server().await;
+    let port = files
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/files");
+    // Allowed prefixes, but loopback is not an allowed network.
+    let strict = connector_with(
+        &pki,
+        &peer.url(),
+        "",
+        fetcher(
+            &[
+                &format!("{files}/"),
+                &format!("http://localhost:{port}/files/"),
+            ],
+            &[],
+        ),
+    );
+    for (url, why) in [
+        (
+            format!("{files}/don.pdf"),
+            "127.0.0.1 is a loopback address",
+        ),
+        (
+            format!("http://localhost:{port}/files/don.pdf"),
+            "a loopback address not in [attachments] allowed_networks",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/other/don.pdf"),
+            "not under an allowed prefix",
+        ),
+        (peer.url(), "not under an allowed prefix"),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+            "not under an allowed prefix",
+        ),
+    ] {
+        let mut body = with_files(&files, &[("don.pdf", None)]);
+        if let MessageBody::Dossier { dossier, .. } = &mut body {
+            dossier.documents[0].url = url.clone();
+        }
+        match strict.deliver(&[msg("m-ssrf", body)]).await {
+            Outcome::Reject { error, .. } => {
+                assert!(error.contains(why), "{url}: {error}");
+                assert!(error.contains("tp-0"), "the file is named: {error}");
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    assert!(peer.received().is_empty(), "nothing was sent");
 }
 
 mod reading {

@@ -35,10 +35,12 @@ async fn bind(level: &mut Level) -> anyhow::Result<tokio::net::TcpListener> {
 async fn start(
     level: &Level,
     peer: &Level,
+    store: &FileServer,
     listener: tokio::net::TcpListener,
     stop: &CancellationToken,
 ) -> anyhow::Result<Running> {
-    let text = level.config(peer, &peer.exchange_url(), "");
+    // Each center may fetch the dossiers' files from the demo's document store only.
+    let text = level.config(peer, &peer.exchange_url(), &store.attachments_toml());
     std::fs::write(level.dir.path().join("lienthong.toml"), &text)?;
     let config = Config::from_toml(&text, std::iter::empty())
         .map_err(|e| anyhow::anyhow!("{} config: {e}", level.destination))?;
@@ -109,8 +111,8 @@ pub(super) async fn run() -> anyhow::Result<()> {
         .context("file store")?;
     let (pl, cl) = (bind(&mut province).await?, bind(&mut commune).await?);
     let stop = CancellationToken::new();
-    let p = start(&province, &commune, pl, &stop).await?;
-    let c = start(&commune, &province, cl, &stop).await?;
+    let p = start(&province, &commune, &store, pl, &stop).await?;
+    let c = start(&commune, &province, &store, cl, &stop).await?;
     println!(
         "   province {} https://localhost:{}  ⇄  commune {} https://localhost:{}",
         province.code, province.port, commune.code, commune.port

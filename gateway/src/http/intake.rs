@@ -204,6 +204,24 @@ async fn existing(st: &AppState, code: &str) -> Result<Existing, Problem> {
     })
 }
 
+/// Every file a dossier names must lie in the center's document store (`[attachments]
+/// allowed_urls`): a dossier must not be able to make the gateway fetch any URL (SSRF).
+fn check_file_urls(st: &AppState, dossier: &Dossier) -> Result<(), Problem> {
+    for (i, d) in dossier.documents.iter().enumerate() {
+        if let Err(why) = st.files.check_url(&d.url) {
+            let field = format!("documents[{i}].url");
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "file-url-not-allowed",
+                "A file URL is not allowed",
+                format!("{field}: {why}"),
+            )
+            .with("field", field));
+        }
+    }
+    Ok(())
+}
+
 /// A dossier ready for the store: normalised body, its digest, and one message per destination.
 struct Prepared {
     code: String,
@@ -223,6 +241,7 @@ async fn prepare(
     op: DossierOp,
     destinations: &[String],
 ) -> Result<Prepared, Problem> {
+    check_file_urls(st, &dossier)?;
     let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
     let sha256 = sha256_hex(stored.as_bytes());
     let code = dossier.code.clone();

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Admin bearer token; without it, the admin API answers loopback clients of a loopback
     /// listener only.
     pub admin_token: Option<Secret>,
+    /// Where the dossiers' files may be (`[attachments]`), checked at intake.
+    pub files: Arc<lienthong_connectors::files::FilePolicy>,
     /// The center's bearer token (`server.center_token_file`).
     pub center_token: Option<Secret>,
     /// The listener is bound to a loopback address (only this host reaches it).
