@@ -108,6 +108,23 @@ pub struct ServerConfig {
     /// `[[server.signed_routes]]`: RFC 9421 signatures required per path prefix.
     #[serde(default)]
     pub signed_routes: Vec<SignedRouteRule>,
+    /// Time allowed for a request's head (line and headers); also how long an idle keep-alive
+    /// connection stays open (`10s`).
+    #[serde(default = "default_header_timeout", with = "serde_duration")]
+    pub header_timeout: Duration,
+    /// Grace a request body has beyond what its rate earns (`30s`): a body must arrive at
+    /// `min_body_rate` on average after it, or the request gets 408.
+    #[serde(default = "default_body_timeout", with = "serde_duration")]
+    pub body_timeout: Duration,
+    /// The slowest average rate a request body may be sent at, per second (`16KiB`).
+    #[serde(default = "default_min_body_rate", deserialize_with = "de_size")]
+    pub min_body_rate: u64,
+    /// Connections open at once (`4096`); past it a new connection is closed at once.
+    #[serde(default = "default_server_max_connections")]
+    pub max_connections: usize,
+    /// Requests in flight per client address (`64`); past it 429 with `Retry-After`.
+    #[serde(default = "default_max_requests_per_client")]
+    pub max_requests_per_client: usize,
     /// Certificates expiring within this period are warned about (`30d`).
     #[serde(default = "default_certificate_warning", with = "serde_duration")]
     pub certificate_warning: Duration,
@@ -133,6 +150,35 @@ impl ServerConfig {
     }
 }
 
+const fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+const fn default_body_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+const fn default_min_body_rate() -> u64 {
+    16 * 1024
+}
+const fn default_server_max_connections() -> usize {
+    4096
+}
+const fn default_max_requests_per_client() -> usize {
+    64
+}
+
+impl ServerConfig {
+    /// The connection limits of this section.
+    pub fn limits(&self) -> crate::limits::ConnectionLimits {
+        crate::limits::ConnectionLimits {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            min_body_rate: self.min_body_rate,
+            max_connections: self.max_connections,
+            max_requests_per_client: self.max_requests_per_client,
+        }
+    }
+}
+
 const fn default_certificate_warning() -> Duration {
     Duration::from_secs(30 * 86_400)
 }
@@ -145,6 +191,10 @@ const fn default_max_body() -> u64 {
 }
 const fn default_grace() -> Duration {
     Duration::from_secs(10)
+}
+
+fn de_size_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    de_size(d).map(Some)
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -337,6 +387,17 @@ pub struct ExchangeConfig {
     /// the peers send at once. Must be at least `max_body`.
     #[serde(default = "default_exchange_budget", deserialize_with = "de_size")]
     pub memory_budget: u64,
+    /// The most of `memory_budget` one sender (one client certificate) may hold at once
+    /// (default: half of it), so one peer cannot take the budget from the others.
+    #[serde(default, deserialize_with = "de_size_opt")]
+    pub memory_per_client: Option<u64>,
+    /// A document's grace beyond what its rate earns (`10s`): peers send at
+    /// `min_body_rate` or faster, or get 408 and lose their share of the budget.
+    #[serde(default = "default_exchange_body_timeout", with = "serde_duration")]
+    pub body_timeout: Duration,
+    /// The slowest average rate a document may be sent at, per second (`256KiB`).
+    #[serde(default = "default_exchange_min_rate", deserialize_with = "de_size")]
+    pub min_body_rate: u64,
     /// A message whose last trace hop is older than this is refused as a replay (`1h`); a
     /// sender's resends carry a fresh hop.
     #[serde(default = "default_exchange_max_age", with = "serde_duration")]
@@ -392,6 +453,12 @@ const fn default_exchange_max_body() -> u64 {
 const fn default_exchange_budget() -> u64 {
     64 * 1024 * 1024
 }
+const fn default_exchange_body_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+const fn default_exchange_min_rate() -> u64 {
+    256 * 1024
+}
 const fn default_exchange_max_age() -> Duration {
     Duration::from_secs(3600)
 }
@@ -405,6 +472,9 @@ impl Default for ExchangeConfig {
             forward_to: Vec::new(),
             max_body: default_exchange_max_body(),
             memory_budget: default_exchange_budget(),
+            memory_per_client: None,
+            body_timeout: default_exchange_body_timeout(),
+            min_body_rate: default_exchange_min_rate(),
             max_age: default_exchange_max_age(),
             max_skew: default_exchange_skew(),
             pull: None,
@@ -1074,6 +1144,26 @@ impl ServerConfig {
         if self.max_body == 0 {
             errors.push(err("server.max_body", "must be more than 0"));
         }
+        for (key, zero) in [
+            ("server.header_timeout", self.header_timeout.is_zero()),
+            ("server.body_timeout", self.body_timeout.is_zero()),
+        ] {
+            if zero {
+                errors.push(err(key, "must be longer than 0s"));
+            }
+        }
+        for (key, zero) in [
+            ("server.min_body_rate", self.min_body_rate == 0),
+            ("server.max_connections", self.max_connections == 0),
+            (
+                "server.max_requests_per_client",
+                self.max_requests_per_client == 0,
+            ),
+        ] {
+            if zero {
+                errors.push(err(key, "must be at least 1"));
+            }
+        }
         if self.admin_token.is_some() && self.admin_token_file.is_some() {
             errors.push(err(
                 "server.admin_token_file",
@@ -1345,6 +1435,12 @@ impl Parts {
             self.check_forward_to("exchange.forward_to", &x.forward_to, errors);
             if x.max_body == 0 {
                 errors.push(err("exchange.max_body", "must be more than 0"));
+            }
+            if x.memory_per_client == Some(0) || x.min_body_rate == 0 || x.body_timeout.is_zero() {
+                errors.push(err(
+                    "exchange",
+                    "memory_per_client, min_body_rate and body_timeout must be more than 0",
+                ));
             }
             if x.memory_budget < x.max_body {
                 errors.push(err(

@@ -10,6 +10,7 @@
 //! - [`exchange`]: receiving edXML from other centers, pushed or pulled from the axis;
 //! - [`access`]: who may call which part of the HTTP API, and the protected mode;
 //! - [`http`]: the HTTP API (intake, tracking, admin, health);
+//! - [`listener`] and [`limits`]: the accept loop, TLS, and what one client may hold;
 //! - [`audit`]: the hash-chained audit log of every message sent and received;
 //! - [`telemetry`]: Prometheus metrics;
 //! - [`reload`] and [`systemd`]: configuration reload and the service manager's notifications;
@@ -31,6 +32,7 @@ pub mod dispatcher;
 pub mod exchange;
 pub mod follow;
 pub mod http;
+pub mod limits;
 pub mod listener;
 pub mod logging;
 pub mod notice;

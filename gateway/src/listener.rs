@@ -6,6 +6,12 @@
 //! get and leaves open ones alone), and each connection is handed to hyper with the peer's
 //! address, whether it came over TLS, and its verified client certificate as request
 //! extensions.
+//!
+//! Each connection is served by hyper's HTTP/1.1 connection (with a timer, so the header read
+//! timeout applies to a request's head and to an idle keep-alive connection), or HTTP/2 when TLS
+//! negotiated it (ALPN `h2`); the protocol is known before a byte is read, so no client can hold
+//! a connection open by sending half a preface. [`crate::limits`] bounds connections, requests in
+//! flight per address and the time a body may take.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use lienthong_certs::inspect::CertificateInfo;
 use rustls_pki_types::CertificateDer;
@@ -22,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::limits::{ConnectionLimits, DeadlineBody, PerClient};
 use crate::security::SecurityHandle;
 
 /// How long a client may take to finish the TLS handshake.
@@ -55,9 +61,12 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     security: Arc<SecurityHandle>,
+    limits: ConnectionLimits,
     shutdown: CancellationToken,
 ) {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(PerClient::default());
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -70,31 +79,62 @@ pub async fn serve(
                 }
             },
         };
+        // Past the limit the connection is closed at once: the client learns at once, and the
+        // kernel's backlog does not fill with connections nobody will read.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::counter!("lienthong_connections_refused_total").increment(1);
+            tracing::debug!(%peer, "connection refused: server.max_connections reached");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let tls = security.current().listener_tls.clone();
+        let per_client = per_client.clone();
         let app = app.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let builder = Builder::new(TokioExecutor::new());
-            match tls {
+            let _slot = slot;
+            let ctx = Served {
+                app,
+                peer,
+                limits,
+                per_client,
+            };
+            let result = match tls {
                 None => {
-                    let svc = service(app, peer, ConnectionInfo { tls: false }, None);
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
+                    let svc = ctx.service(ConnectionInfo { tls: false }, None);
+                    watcher
+                        .watch(http1(&limits).serve_connection(TokioIo::new(stream), svc))
+                        .await
                 }
                 Some(config) => {
                     let Some(stream) = handshake(config, stream, peer).await else {
                         return;
                     };
-                    let cert = peer_certificate(stream.get_ref().1.peer_certificates());
-                    let svc = service(app, peer, ConnectionInfo { tls: true }, cert);
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    let (_, session) = stream.get_ref();
+                    let cert = peer_certificate(session.peer_certificates());
+                    let h2 = session.alpn_protocol() == Some(b"h2");
+                    let svc = ctx.service(ConnectionInfo { tls: true }, cert);
+                    if h2 {
+                        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+                        b.timer(TokioTimer::new())
+                            .keep_alive_interval(Some(limits.header_timeout))
+                            .keep_alive_timeout(limits.header_timeout)
+                            .max_concurrent_streams(
+                                u32::try_from(limits.max_requests_per_client).unwrap_or(u32::MAX),
+                            );
+                        watcher
+                            .watch(b.serve_connection(TokioIo::new(stream), svc))
+                            .await
+                    } else {
+                        watcher
+                            .watch(http1(&limits).serve_connection(TokioIo::new(stream), svc))
+                            .await
                     }
                 }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
@@ -134,28 +174,78 @@ fn peer_certificate(chain: Option<&[CertificateDer<'_>]>) -> Option<PeerCertific
     })
 }
 
-fn service(
+/// hyper's HTTP/1.1 connection builder with the header read timeout (which also closes idle
+/// keep-alive connections).
+fn http1(limits: &ConnectionLimits) -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    b
+}
+
+/// What every request of a connection shares.
+struct Served {
     app: Router,
     peer: SocketAddr,
-    conn: ConnectionInfo,
-    cert: Option<PeerCertificate>,
-) -> hyper_util::service::TowerToHyperService<
-    impl tower::Service<
-        http::Request<hyper::body::Incoming>,
-        Response = axum::response::Response,
-        Error = std::convert::Infallible,
-        Future = impl Send,
-    > + Clone,
-> {
-    let svc = tower::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-        let mut req = req.map(axum::body::Body::new);
-        let ext = req.extensions_mut();
-        ext.insert(ConnectInfo(peer));
-        ext.insert(conn);
-        if let Some(c) = &cert {
-            ext.insert(c.clone());
-        }
-        app.clone().oneshot(req)
-    });
-    hyper_util::service::TowerToHyperService::new(svc)
+    limits: ConnectionLimits,
+    per_client: Arc<PerClient>,
+}
+
+impl Served {
+    fn service(
+        self,
+        conn: ConnectionInfo,
+        cert: Option<PeerCertificate>,
+    ) -> hyper_util::service::TowerToHyperService<
+        impl tower::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone,
+    > {
+        let Self {
+            app,
+            peer,
+            limits,
+            per_client,
+        } = self;
+        let svc = tower::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let slot = per_client.enter(peer.ip(), limits.max_requests_per_client);
+            let mut req = req.map(|b| axum::body::Body::new(DeadlineBody::new(b, &limits)));
+            let ext = req.extensions_mut();
+            ext.insert(ConnectInfo(peer));
+            ext.insert(conn);
+            if let Some(c) = &cert {
+                ext.insert(c.clone());
+            }
+            let app = app.clone();
+            async move {
+                let Some(_slot) = slot else {
+                    metrics::counter!("lienthong_requests_refused_total").increment(1);
+                    return Ok(too_many_requests());
+                };
+                app.oneshot(req).await
+            }
+        });
+        hyper_util::service::TowerToHyperService::new(svc)
+    }
+}
+
+/// 429: the client address has `server.max_requests_per_client` requests in flight.
+fn too_many_requests() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut r = crate::http::problem::Problem::new(
+        http::StatusCode::TOO_MANY_REQUESTS,
+        "too-many-requests",
+        "Too many requests in flight from this address",
+        "wait for the requests in flight to finish (server.max_requests_per_client)",
+    )
+    .into_response();
+    r.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    r
 }

@@ -218,7 +218,14 @@ pub async fn run(
     tracing::info!(%addr, scheme, store = store.kind(), instance, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
     crate::systemd::ready("serving");
     on_ready();
-    crate::listener::serve(listener, http::router(state), security, stop.clone()).await;
+    crate::listener::serve(
+        listener,
+        http::router(state),
+        security,
+        config.server.limits(),
+        stop.clone(),
+    )
+    .await;
     stop.cancel();
     if let Err(e) = dispatcher.await {
         tracing::error!(error = %e, "dispatcher ended abnormally");

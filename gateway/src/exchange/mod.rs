@@ -40,6 +40,32 @@ pub struct ExchangeSettings {
     pub budget: Arc<Semaphore>,
     /// The budget's size in KiB.
     pub budget_kib: u32,
+    /// The most permits one sender may hold at once.
+    pub client_share_kib: u32,
+    /// Permits held per sender.
+    held: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+    /// How fast a pushed document must arrive (`exchange.body_timeout`, `min_body_rate`).
+    pub limits: crate::limits::ConnectionLimits,
+}
+
+/// A sender's share of the budget in use; given back when dropped.
+#[derive(Debug)]
+pub struct SenderHold {
+    held: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+    sender: String,
+    permits: u32,
+}
+
+impl Drop for SenderHold {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.sender) {
+            *n = n.saturating_sub(self.permits);
+            if *n == 0 {
+                held.remove(&self.sender);
+            }
+        }
+    }
 }
 
 impl ExchangeSettings {
@@ -53,7 +79,40 @@ impl ExchangeSettings {
             max_skew: time::Duration::try_from(c.max_skew).unwrap_or(time::Duration::MINUTE),
             budget: Arc::new(Semaphore::new(kib as usize)),
             budget_kib: kib,
+            client_share_kib: c
+                .memory_per_client
+                .map_or(kib.div_ceil(2), |b| {
+                    u32::try_from(b.div_ceil(1024)).unwrap_or(u32::MAX)
+                })
+                .clamp(1, kib),
+            held: Arc::default(),
+            limits: crate::limits::ConnectionLimits {
+                header_timeout: c.body_timeout,
+                body_timeout: c.body_timeout,
+                min_body_rate: c.min_body_rate,
+                max_connections: usize::MAX,
+                max_requests_per_client: usize::MAX,
+            },
         }
+    }
+
+    /// Counts `permits` against `sender`'s share (a document larger than the share counts as
+    /// the whole share: it is received when the sender has nothing else in flight).
+    ///
+    /// Errors: `None` when the sender already holds its share.
+    pub fn hold_for(&self, sender: &str, permits: u32) -> Option<SenderHold> {
+        let permits = permits.min(self.client_share_kib);
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let now = held.entry(sender.to_owned()).or_insert(0);
+        if *now + permits > self.client_share_kib {
+            return None;
+        }
+        *now += permits;
+        Some(SenderHold {
+            held: self.held.clone(),
+            sender: sender.to_owned(),
+            permits,
+        })
     }
 
     /// Permits of the memory budget a document of `bytes` needs (at least 1, at most all): a

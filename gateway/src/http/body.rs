@@ -51,26 +51,39 @@ pub fn announced_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
-/// How much of a refused body is still read (and thrown away) before the 413 is sent, and for
-/// how long: a client that is still writing a modestly oversized body then reads a clean answer
-/// instead of a reset connection. Larger bodies are not read at all (the connection is closed).
-const DRAIN_BYTES: u64 = 1024 * 1024;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+/// How much of a refused body is still read (and thrown away) before the 413 is sent, as a
+/// multiple of the limit, and for how long at most: a client that writes its whole body before
+/// reading (Python's urllib, many HTTP/1 clients) then reads the 413 instead of a reset
+/// connection — a lingering close, as nginx does. Past either bound the connection is closed.
+const DRAIN_FACTOR: u64 = 4;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Reads and discards what is left of `body`, at most `DRAIN_BYTES` within `DRAIN_TIME`.
-async fn drain(mut body: Body) {
+/// Reads and discards what is left of `body`, at most `DRAIN_FACTOR × limit` bytes within
+/// `DRAIN_TIME`.
+async fn drain(mut body: Body, limit: u64) {
+    let most = limit.saturating_mul(DRAIN_FACTOR);
     let _ = tokio::time::timeout(DRAIN_TIME, async {
         let mut seen = 0u64;
         while let Some(Ok(frame)) = body.frame().await {
             if let Some(data) = frame.data_ref() {
                 seen += data.len() as u64;
-                if seen > DRAIN_BYTES {
+                if seen > most {
                     return;
                 }
             }
         }
     })
     .await;
+}
+
+/// 408: the client sent its body too slowly (`server.min_body_rate`, `server.body_timeout`).
+pub fn too_slow() -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        "The body was sent too slowly",
+        "send the body at server.min_body_rate or faster (after server.body_timeout)",
+    )
 }
 
 /// Reads a whole body of at most `limit` bytes (413 naming `key` past it, also when
@@ -86,10 +99,8 @@ pub async fn read_limited(
     unreadable: impl FnOnce(String) -> Problem,
 ) -> Result<Vec<u8>, Problem> {
     let announced = announced_length(headers);
-    if let Some(n) = announced.filter(|n| *n > limit) {
-        if n - limit <= DRAIN_BYTES {
-            drain(body).await;
-        }
+    if announced.is_some_and(|n| n > limit) {
+        drain(body, limit).await;
         return Err(too_large(limit, key));
     }
     let cap = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -97,11 +108,12 @@ pub async fn read_limited(
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(f) => f,
+            Err(e) if crate::limits::is_too_slow(&e) => return Err(too_slow()),
             Err(e) => return Err(unreadable(format!("could not read the body: {e}"))),
         };
         if let Some(data) = frame.data_ref() {
             if out.len() + data.len() > cap {
-                drain(body).await;
+                drain(body, limit).await;
                 return Err(too_large(limit, key));
             }
             out.extend_from_slice(data);

@@ -81,14 +81,18 @@ fn xml_answer(status: StatusCode, body: String) -> Response {
 }
 
 async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
-    if req.extensions().get::<PeerCertificate>().is_none() {
+    let Some(sender) = req
+        .extensions()
+        .get::<PeerCertificate>()
+        .map(|c| c.info.subject.clone())
+    else {
         return Err(Problem::new(
             StatusCode::UNAUTHORIZED,
             "client-certificate-required",
             "A client certificate is required",
             "other centers connect with mutual TLS (server.tls.client_trust)",
         ));
-    }
+    };
     if !body::is_xml(req.headers()) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -102,8 +106,18 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     if announced.is_some_and(|n| n > limit) {
         return Err(body::too_large(limit, "exchange.max_body"));
     }
-    // Room in the memory budget for the whole document before a byte of it is read.
+    // Room in the memory budget for the whole document before a byte of it is read, within
+    // the sender's share (one peer cannot hold what the others need).
     let need = st.exchange.permits_for(announced.unwrap_or(limit));
+    let Some(_share) = st.exchange.hold_for(&sender, need) else {
+        crate::telemetry::exchange("-", "busy");
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "This sender's documents fill its share; nothing was stored, try again",
+            "exchange.memory_per_client is in use by this client certificate; retry after the Retry-After delay",
+        ));
+    };
     // Waiting is bounded: on HTTP/2 a request waiting here holds flow-control window on a shared
     // connection, so an unbounded wait could stall the request being read. Past the wait the
     // sender is told to come back (its retry schedule honours Retry-After).
@@ -133,6 +147,12 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
         }
     };
     let (parts, request_body) = req.into_parts();
+    // A pushed document arrives at exchange.min_body_rate or is cut (408), giving back its
+    // share of the budget.
+    let request_body = Body::new(crate::limits::DeadlineBody::new(
+        request_body,
+        &st.exchange.limits,
+    ));
     let bytes = body::read_limited(
         &parts.headers,
         request_body,

@@ -140,19 +140,22 @@ async fn verified(
     path: &str,
 ) -> Result<Request, Response> {
     let (mut parts, body) = req.into_parts();
-    let limit = usize::try_from(state.max_body).unwrap_or(usize::MAX);
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "Request too large",
-                format!("the body is larger than {} bytes", state.max_body),
+    let bytes = super::body::read_limited(
+        &parts.headers,
+        body,
+        state.max_body,
+        "server.max_body",
+        |reason| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable",
+                "Unreadable body",
+                reason,
             )
-            .into_response());
-        }
-    };
+        },
+    )
+    .await
+    .map_err(IntoResponse::into_response)?;
     let checked = match check_signature(route, &parts, &bytes) {
         Ok(verified) => remember_nonce(state, verified).await,
         Err(p) => Err(p),
