@@ -37,6 +37,43 @@ pub enum Area {
     Public,
 }
 
+/// What an administrator may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything of the admin API and the console (the admin token, an admin certificate
+    /// rule, loopback on a loopback listener without a token, an operator's console session).
+    Operator,
+    /// Read the statistics screens only ([`viewer_may`]): the display boards of the center's
+    /// hall (the viewer token, a viewer's console session).
+    Viewer,
+}
+
+impl Role {
+    /// The name stored with a console session.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// The role of a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "operator" => Some(Self::Operator),
+            "viewer" => Some(Self::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// What the viewer role may do: read the console's overview and deadline statistics and
+/// `/v1/stats`. Not dead letters or dossiers (personal data), not replay or reload.
+pub fn viewer_may(method: &http::Method, path: &str) -> bool {
+    matches!(*method, http::Method::GET | http::Method::HEAD)
+        && matches!(path, "/console" | "/console/stats" | "/v1/stats")
+}
+
 /// Sample paths of the center's API, checked by [`unprotected`].
 pub const CENTER_PATHS: &[&str] = &[
     "/v1/dossiers",

@@ -92,6 +92,24 @@ pub struct ServerConfig {
     /// time; at least 32 characters.
     #[serde(default)]
     pub center_token_file: Option<PathBuf>,
+    /// File holding the viewer token: a read-only role for the statistics screens (the console's
+    /// overview and deadline boards, `/v1/stats`); it cannot replay, reload or read dossiers.
+    #[serde(default)]
+    pub viewer_token_file: Option<PathBuf>,
+    /// The names clients reach the gateway by (`Host`), e.g. `["lienthong.ninhbinh.gov.vn"]`.
+    /// A request naming another host gets 421 (a DNS-rebinding page cannot reach the admin
+    /// API). Empty: on a loopback listener `localhost` and the loopback addresses; on another
+    /// listener the `Host` is not checked (check-config warns).
+    #[serde(default)]
+    pub public_names: Vec<String>,
+    /// The URL operators reach the gateway at, e.g. `https://lienthong.ninhbinh.gov.vn` (behind
+    /// a TLS-terminating proxy too): its host is a public name, and an `https` URL makes the
+    /// console's cookie `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// How long a console sign-in lasts (`8h`).
+    #[serde(default = "default_console_session", with = "serde_duration")]
+    pub console_session: Duration,
     /// Serve a listener other hosts can reach with the center's API or the admin API left
     /// without authentication. Only for a lab: every start logs a warning.
     #[serde(default)]
@@ -150,6 +168,9 @@ impl ServerConfig {
     }
 }
 
+const fn default_console_session() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
 const fn default_header_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -926,6 +947,7 @@ impl Config {
             }
             errors.extend(c.admin_token().err());
             errors.extend(c.center_token().err());
+            errors.extend(c.viewer_token().err());
         }
         match config {
             Some(c) if errors.is_empty() => Ok(c),
@@ -943,6 +965,107 @@ impl Config {
             .as_deref()
             .map(|f| token_from_file("server.center_token_file", f))
             .transpose()
+    }
+
+    /// The viewer token (read-only statistics screens), read from its file.
+    ///
+    /// Errors: the file cannot be read, or the token is too short.
+    pub fn viewer_token(&self) -> Result<Option<Secret>, ConfigError> {
+        self.server
+            .viewer_token_file
+            .as_deref()
+            .map(|f| token_from_file("server.viewer_token_file", f))
+            .transpose()
+    }
+
+    /// The names a request's `Host` may carry, lowercase without port; empty means any.
+    pub fn public_names(&self, listen: std::net::SocketAddr) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .server
+            .public_names
+            .iter()
+            .map(|n| n.to_ascii_lowercase())
+            .collect();
+        if let Some(host) = self
+            .server
+            .public_url
+            .as_deref()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        {
+            names.push(host);
+        }
+        if listen.ip().is_loopback() || !names.is_empty() {
+            names.extend(["localhost", "127.0.0.1", "[::1]", "::1"].map(String::from));
+        }
+        names
+    }
+
+    /// Files holding secrets, with their keys: tokens, passwords, client and callback secrets.
+    pub fn secret_files(&self) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        let mut add = |key: String, path: &Option<PathBuf>| {
+            if let Some(p) = path {
+                out.push((key, p.clone()));
+            }
+        };
+        add(
+            "server.admin_token_file".into(),
+            &self.server.admin_token_file,
+        );
+        add(
+            "server.center_token_file".into(),
+            &self.server.center_token_file,
+        );
+        add(
+            "server.viewer_token_file".into(),
+            &self.server.viewer_token_file,
+        );
+        for (i, r) in self.server.signed_routes.iter().enumerate() {
+            for (j, k) in r.keys.iter().enumerate() {
+                add(
+                    format!("server.signed_routes[{i}].keys[{j}].secret_file"),
+                    &k.secret_file,
+                );
+            }
+        }
+        for (name, k) in [
+            ("dvcqg", &self.callbacks.dvcqg),
+            ("payment", &self.callbacks.payment),
+        ] {
+            if let Some(k) = k {
+                add(format!("callbacks.{name}.secret_file"), &k.secret_file);
+            }
+        }
+        for (name, d) in &self.destinations {
+            let key = |k: &str| format!("destinations.{name}.{k}");
+            match &d.kind {
+                DestinationKind::Dvcqg(c) => {
+                    add(key("password_file"), &c.password_file);
+                    add(key("client_secret_file"), &c.client_secret_file);
+                }
+                DestinationKind::Emc(c) => {
+                    add(
+                        key("oauth.client_secret_file"),
+                        &c.oauth.as_ref().and_then(|o| o.client_secret_file.clone()),
+                    );
+                }
+                DestinationKind::Nbrs(c) => {
+                    add(
+                        key("oauth.client_secret_file"),
+                        &c.oauth.as_ref().and_then(|o| o.client_secret_file.clone()),
+                    );
+                }
+                DestinationKind::Investment(c) => {
+                    add(
+                        key("oauth.client_secret_file"),
+                        &c.oauth.as_ref().and_then(|o| o.client_secret_file.clone()),
+                    );
+                }
+                DestinationKind::Peer(_) | DestinationKind::Webhook(_) => {}
+            }
+        }
+        out
     }
 
     /// What check-config prints as warnings and `serve` logs at every start: an exposed
@@ -968,6 +1091,20 @@ impl Config {
             }));
         }
         warnings.extend(self.private_destinations());
+        for (key, path) in self.secret_files() {
+            if let Some(w) = secret_file_permission_warning(&path) {
+                warnings.push(err(key, w));
+            }
+        }
+        if !listen.ip().is_loopback()
+            && self.server.public_names.is_empty()
+            && self.server.public_url.is_none()
+        {
+            warnings.push(err(
+                "server.public_names",
+                "is empty on a listener other hosts reach: the Host header is not checked (set the names clients use)",
+            ));
+        }
         warnings
     }
 
@@ -1019,6 +1156,21 @@ impl Config {
             (None, None) => Ok(None),
         }
     }
+}
+
+/// A warning when a secret file can be read by others (mode & 0o007), `None` when it cannot or
+/// its mode cannot be read. Group-readable is fine: the runbook installs secrets as 0640
+/// `root:lienthong`.
+pub fn secret_file_permission_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o007 != 0).then(|| {
+        format!(
+            "{} has mode {:o}: every user of the host can read this secret; chmod 600 (or 640 with the service's group)",
+            path.display(),
+            mode & 0o777
+        )
+    })
 }
 
 /// The shortest bearer token accepted (`server.admin_token`, `server.center_token_file`): 32
@@ -1175,6 +1327,22 @@ impl ServerConfig {
         {
             errors.push(err(
                 "server.admin_token_file",
+                format!("{} does not exist", f.display()),
+            ));
+        }
+        if let Some(u) = &self.public_url
+            && !lienthong_connectors::http::is_http_url(u)
+        {
+            errors.push(err("server.public_url", "must be an http(s) URL"));
+        }
+        if self.console_session.is_zero() {
+            errors.push(err("server.console_session", "must be longer than 0s"));
+        }
+        if let Some(f) = &self.viewer_token_file
+            && !f.is_file()
+        {
+            errors.push(err(
+                "server.viewer_token_file",
                 format!("{} does not exist", f.display()),
             ));
         }

@@ -78,6 +78,48 @@ impl Drop for InFlight {
     }
 }
 
+/// Failed console sign-ins per client address: after [`SignInLimiter::MAX_FAILURES`] within
+/// [`SignInLimiter::WINDOW`], an address waits for the window to pass (a token cannot be
+/// guessed at the speed of the network). Kept per instance.
+#[derive(Debug, Default)]
+pub struct SignInLimiter {
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl SignInLimiter {
+    /// Failures allowed within a window.
+    pub const MAX_FAILURES: u32 = 5;
+    /// The window.
+    pub const WINDOW: Duration = Duration::from_secs(300);
+
+    /// `Err(wait)` when `ip` must wait before trying again.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match failures.get(&ip) {
+            Some((n, since)) if *n >= Self::MAX_FAILURES && since.elapsed() < Self::WINDOW => {
+                Err(Self::WINDOW.saturating_sub(since.elapsed()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed sign-in of `ip`.
+    pub fn failed(&self, ip: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
+        let entry = failures.entry(ip).or_insert((0, Instant::now()));
+        entry.0 += 1;
+    }
+
+    /// Forgets the failures of `ip` (it signed in).
+    pub fn succeeded(&self, ip: IpAddr) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ip);
+    }
+}
+
 /// The error a [`DeadlineBody`] fails with: the client sent its body too slowly.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body was sent too slowly (under {rate} bytes/s after {grace:?})")]

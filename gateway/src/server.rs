@@ -127,6 +127,16 @@ pub async fn run(
         max_body: config.server.max_body,
         admin_token,
         center_token,
+        viewer_token: config.viewer_token().map_err(ServerError::Token)?,
+        public_names: config.public_names(bound),
+        secure_cookies: config.server.tls.is_some()
+            || config
+                .server
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+        console_session: config.server.console_session,
+        sign_ins: crate::limits::SignInLimiter::default(),
         files: Arc::new(
             lienthong_connectors::files::FilePolicy::new(&config.attachments).map_err(|p| {
                 ServerError::Security(

@@ -71,7 +71,7 @@ async fn a_half_sent_request_line_is_closed_within_the_header_timeout() {
     let target = addr(&gw);
     let idle = tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(&target).expect("connect");
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             .expect("write");
         let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(10));
         (String::from_utf8_lossy(&answer).into_owned(), closed)
@@ -134,7 +134,7 @@ async fn connections_past_max_connections_are_closed_at_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let refused = tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(&target).expect("connect");
-        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         read_until_closed(&mut s, Duration::from_secs(5))
     })
     .await
@@ -162,9 +162,11 @@ fn blocking_post(target: &str, declared: Option<usize>, body: &[u8]) -> String {
     let mut s = TcpStream::connect(target).expect("connect");
     let head = match declared {
         Some(n) => format!(
-            "POST /v1/dossiers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n\r\n"
+            "POST /v1/dossiers HTTP/1.1\r\nHost: {target}\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n\r\n"
         ),
-        None => "POST /v1/dossiers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned(),
+        None => format!(
+            "POST /v1/dossiers HTTP/1.1\r\nHost: {target}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ),
     };
     s.write_all(head.as_bytes()).expect("head");
     let write = match declared {
@@ -218,7 +220,7 @@ async fn slow_senders_are_timed_out_and_limited_per_client() {
     let mut slow = Vec::new();
     for _ in 0..3 {
         let mut s = TcpStream::connect(addr(&gw)).expect("connect");
-        s.write_all(b"POST /v1/dossiers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 102400\r\n\r\n{")
+        s.write_all(format!("POST /v1/dossiers HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 102400\r\n\r\n{{", addr(&gw)).as_bytes())
             .expect("head");
         slow.push(s);
     }

@@ -387,3 +387,262 @@ async fn an_unfetchable_file_fails_its_delivery_not_the_destination() {
         "the peer's circuit stays closed: {ready}"
     );
 }
+
+const VIEWER_TOKEN: &str = "viewer-9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a";
+
+/// A request's `Host` must be a name the gateway is reached by: a page whose name was
+/// re-pointed at 127.0.0.1 (DNS rebinding) cannot reach the console or the admin API.
+#[tokio::test]
+async fn a_foreign_host_name_is_refused() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let config = TestConfig::default().render(dir.path(), port, &sim);
+    let gw = Gateway::start(dir.path(), &config).await;
+    let http = Client::new();
+    for (host, want) in [
+        ("evil.example", 421),
+        (&format!("evil.example:{port}") as &str, 421),
+        (&format!("127.0.0.1:{port}"), 200),
+        (&format!("localhost:{port}"), 200),
+    ] {
+        let r = http
+            .get(format!("{}/console/dead", gw.base_url))
+            .header("host", host)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(r.status().as_u16(), want, "Host {host}");
+    }
+    let r = http
+        .get(format!("{}/v1/deliveries", gw.base_url))
+        .header("host", "rebound.attacker.example")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status().as_u16(), 421);
+}
+
+fn cookie_of(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn sign_in(http: &Client, base: &str, token: &str) -> (u16, Option<String>, Option<String>) {
+    let r = http
+        .post(format!("{base}/console/login"))
+        .header("origin", base)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("sign in");
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (r.status().as_u16(), cookie_of(&r), location)
+}
+
+/// The console signs in with a server-side session (not the token in a cookie), which works
+/// after a restart and ends at sign-out; a session cannot change state through the API
+/// (CSRF); the viewer role reads the statistics screens only; failed sign-ins are limited.
+#[tokio::test]
+async fn console_sessions_roles_and_csrf() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = secret(dir.path(), "admin.token", ADMIN_TOKEN);
+    let viewer = secret(dir.path(), "viewer.token", VIEWER_TOKEN);
+    let center = secret(dir.path(), "center.token", CENTER_TOKEN);
+    let port = free_port();
+    let config = TestConfig {
+        server_extra: format!(
+            "admin_token_file = \"{}\"\nviewer_token_file = \"{}\"\ncenter_token_file = \"{}\"\npublic_url = \"https://127.0.0.1:{port}\"",
+            admin.display(),
+            viewer.display(),
+            center.display()
+        ),
+        ..TestConfig::default()
+    }
+    .render(dir.path(), port, &sim);
+    let mut gw = Gateway::start(dir.path(), &config).await;
+    let base = gw.base_url.clone();
+    let http = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+
+    let (status, cookie, location) = sign_in(&http, &base, ADMIN_TOKEN).await;
+    assert_eq!(status, 303);
+    assert_eq!(location.as_deref(), Some("/console"));
+    let cookie = cookie.expect("a session cookie");
+    assert!(
+        !cookie.contains(ADMIN_TOKEN),
+        "the token is not the cookie: {cookie}"
+    );
+    for attribute in [
+        "lienthong_session=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=",
+        "Secure",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    let page = |path: &str| {
+        http.get(format!("{base}{path}"))
+            .header("cookie", session.clone())
+    };
+    assert_eq!(
+        page("/console/dead").send().await.expect("page").status(),
+        200
+    );
+
+    // A session cannot change state through the API (a cookie rides along cross-site).
+    let r = http
+        .post(format!("{base}/v1/admin/reload"))
+        .header("cookie", session.clone())
+        .header("origin", base.clone())
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status().as_u16(), 403);
+    let body: Value = r.json().await.expect("problem");
+    assert_eq!(body["type"], "urn:lienthong:problem:csrf");
+    // The console's own form needs its CSRF token and this origin.
+    for (origin, csrf) in [(base.as_str(), "wrong"), ("https://evil.example", "wrong")] {
+        let r = http
+            .post(format!("{base}/console/replay/nothing"))
+            .header("cookie", session.clone())
+            .header("origin", origin)
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .expect("replay");
+        assert_eq!(r.status().as_u16(), 403, "{origin}");
+    }
+    // The bearer token still does.
+    let r = http
+        .post(format!("{base}/v1/admin/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status().as_u16(), 200);
+
+    // The session survives a restart (it is in the store), and ends at sign-out.
+    gw.terminate().await;
+    let gw = Gateway::start(dir.path(), &config).await;
+    assert_eq!(
+        page("/console/dead").send().await.expect("page").status(),
+        200
+    );
+    let r = http
+        .post(format!("{base}/console/logout"))
+        .header("cookie", session.clone())
+        .header("origin", base.clone())
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(cookie_of(&r).is_some_and(|c| c.contains("Max-Age=0")));
+    let r = page("/console/dead").send().await.expect("page");
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "signed out: back to the sign-in page"
+    );
+
+    // The viewer: statistics screens only.
+    let (status, cookie, location) = sign_in(&http, &base, VIEWER_TOKEN).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/console/stats")));
+    let viewer_session = cookie
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    for (path, want) in [
+        ("/console/stats", 200),
+        ("/console", 200),
+        ("/console/dead", 403),
+        ("/console/dossier?code=000.02.01.H37-261128-0001", 403),
+    ] {
+        let r = http
+            .get(format!("{base}{path}"))
+            .header("cookie", viewer_session.clone())
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(r.status().as_u16(), want, "viewer {path}");
+    }
+    for (path, want) in [
+        ("/v1/stats", 200),
+        ("/v1/deliveries", 403),
+        ("/v1/dossiers/000.02.01.H37-261128-0001", 401),
+        ("/metrics", 403),
+    ] {
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(VIEWER_TOKEN)
+            .send()
+            .await
+            .expect("api");
+        assert_eq!(r.status().as_u16(), want, "viewer {path}");
+    }
+    let r = http
+        .post(format!("{base}/v1/admin/reload"))
+        .bearer_auth(VIEWER_TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status().as_u16(), 403, "the viewer cannot reload");
+
+    // Failed sign-ins are limited per address.
+    for n in 0..5 {
+        let (status, cookie, _) =
+            sign_in(&http, &base, "guess-guess-guess-guess-guess-guess").await;
+        assert_eq!((status, cookie), (401, None), "attempt {n}");
+    }
+    let (status, _, _) = sign_in(&http, &base, ADMIN_TOKEN).await;
+    assert_eq!(
+        status, 429,
+        "even the right token waits after five failures"
+    );
+    drop(gw);
+}
+
+/// Secret files every user of the host can read are warned about, at check-config and at
+/// every start (like key files).
+#[tokio::test]
+async fn world_readable_secret_files_are_warned_about() {
+    let sim = DvcqgSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = secret(dir.path(), "admin.token", ADMIN_TOKEN);
+    std::fs::set_permissions(&admin, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let config = TestConfig {
+        server_extra: format!("admin_token_file = \"{}\"", admin.display()),
+        ..TestConfig::default()
+    }
+    .render(dir.path(), free_port(), &sim);
+    let path = dir.path().join("lienthong.toml");
+    std::fs::write(&path, &config).expect("config");
+    let (ok, out) = check_config(&path);
+    assert!(ok, "a warning, not a refusal: {out}");
+    assert!(
+        out.contains("warning: server.admin_token_file") && out.contains("644"),
+        "{out}"
+    );
+    let gw = Gateway::start(dir.path(), &config).await;
+    gw.wait_for_log("every user of the host can read this secret", 1)
+        .await;
+    std::fs::set_permissions(&admin, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let (_, out) = check_config(&path);
+    assert!(
+        !out.contains("server.admin_token_file"),
+        "0640 is fine: {out}"
+    );
+}

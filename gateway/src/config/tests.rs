@@ -372,6 +372,7 @@ fn the_instance_name_is_configured_or_the_host_name() {
 /// keys.
 #[test]
 fn exposed_listeners_need_both_apis_protected() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("lienthong-cluster-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     for (name, value) in [
@@ -380,6 +381,8 @@ fn exposed_listeners_need_both_apis_protected() {
         ("dvcqg.password", "secret".to_owned()),
     ] {
         std::fs::write(dir.join(name), value).expect("write");
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
     }
     let cluster = include_str!("../../../deploy/cluster/lienthong.toml")
         .replace("/etc/lienthong/", &format!("{}/", dir.display()));
@@ -412,6 +415,10 @@ fn exposed_listeners_need_both_apis_protected() {
     let warned: Vec<String> = c.warnings().into_iter().map(|w| w.key).collect();
     assert_eq!(
         warned,
-        ["server.center_token_file", "server.admin_token_file"]
+        [
+            "server.center_token_file",
+            "server.admin_token_file",
+            "server.public_names"
+        ]
     );
 }

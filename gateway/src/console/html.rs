@@ -44,6 +44,7 @@ pub fn page(title_vi: &str, title_en: &str, body: &str) -> String {
 <header><strong>Lienthong</strong> — {h}<br><nav>\
 <a href=/console>Tổng quan / Overview</a><a href=/console/dead>Thư lỗi / Dead letters</a>\
 <a href=/console/dossier>Tra cứu hồ sơ / Dossier lookup</a><a href=/console/stats>Thống kê hạn / Deadlines</a>\
+<form method=post action=/console/logout style=display:inline><button type=submit>Đăng xuất / Sign out</button></form>\
 </nav></header><main>{body}</main></body></html>",
         t = esc(title_vi),
         h = label(title_vi, title_en),

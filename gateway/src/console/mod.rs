@@ -6,10 +6,14 @@
 //! error; certificates with days left; deadline totals as a chart), dead letters with a replay
 //! button, dossier lookup (history and per-destination delivery), and the deadline statistics.
 //!
-//! Access is the admin API's: the admin token when configured (sent as a bearer token, or kept in
-//! an `HttpOnly`, `SameSite=Strict` cookie by the login form), loopback clients otherwise. The
-//! replay form is a POST carrying a per-process CSRF token compared in constant time, and a
-//! request whose `Origin` is another site is refused.
+//! Access is the admin API's (`http::guard`): the admin token (bearer), a client certificate
+//! rule for admin paths, or a console session; the loopback address only on a loopback listener
+//! without tokens. Signing in with the admin token starts an operator's session, with the viewer
+//! token a viewer's (the overview and the deadline boards only); the browser keeps a random
+//! session id (`HttpOnly`, `SameSite=Strict`, `Secure` over https), the store its hash, role and
+//! end, so every instance knows it and signing out ends it. Failed sign-ins are limited per
+//! address. Forms that change state carry a CSRF token derived from the session and must come
+//! from this gateway's own origin (`Origin`, else `Referer`).
 
 pub mod html;
 
@@ -23,6 +27,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use crate::access::Role;
 use crate::breaker::CircuitState;
 use crate::deadlines::ms;
 use crate::http::AppState;
@@ -40,6 +45,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/stats", get(stats))
         .route_layer(axum::middleware::from_fn_with_state(state, guard))
         .route("/console/login", get(login_form).post(login))
+        .route("/console/logout", post(logout))
 }
 
 /// Lets a request through to a console page, or answers what the browser should see instead.
@@ -76,8 +82,14 @@ fn html_response(status: StatusCode, body: String) -> Response {
 /// form when a token is configured). The caller was authorized by `http::guard`.
 fn refusal(st: &AppState, caller: Option<&crate::http::guard::Caller>) -> Option<Response> {
     match caller.map(|c| &c.admin) {
-        Some(Ok(())) => None,
-        _ if st.admin_token.is_some() => Some(Redirect::to("/console/login").into_response()),
+        Some(Ok(_)) => None,
+        // Signed in, but the role does not allow this page: say so.
+        Some(Err(p)) if caller.is_some_and(|c| c.session.is_some()) => {
+            Some(p.clone().into_response())
+        }
+        _ if st.admin_token.is_some() || st.viewer_token.is_some() => {
+            Some(Redirect::to("/console/login").into_response())
+        }
         Some(Err(p)) => Some(p.clone().into_response()),
         None => Some(crate::http::problem::Problem::not_found("no such page").into_response()),
     }
@@ -236,7 +248,11 @@ struct DeadQuery {
 }
 
 /// `GET /console/dead`.
-async fn dead_letters(State(st): State<Arc<AppState>>, Query(q): Query<DeadQuery>) -> Response {
+async fn dead_letters(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<DeadQuery>,
+) -> Response {
     let dead = match st
         .store
         .deliveries(&DeliveryFilter {
@@ -250,7 +266,7 @@ async fn dead_letters(State(st): State<Arc<AppState>>, Query(q): Query<DeadQuery
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let csrf = esc(st.console_csrf.expose());
+    let csrf = esc(&csrf_token(&st, &headers));
     let rows: Vec<Vec<String>> = dead
         .iter()
         .map(|d| {
@@ -307,18 +323,34 @@ struct ReplayForm {
     csrf: String,
 }
 
-/// Whether the request's `Origin`, when sent, is this gateway (`Host`).
+/// The CSRF token the console's forms carry: derived from the session id (so every instance
+/// sharing the store knows it, and it ends with the session), or, signed in by the loopback
+/// address without a session, the process's own.
+fn csrf_token(st: &AppState, headers: &HeaderMap) -> String {
+    match crate::http::session_cookie(headers) {
+        Some(id) => lienthong_certs::sha256_hex(format!("lienthong-csrf:{id}").as_bytes()),
+        None => st.console_csrf.expose().to_owned(),
+    }
+}
+
+/// Whether a state-changing request comes from this gateway's own pages: its `Origin` (or,
+/// without one, its `Referer`) names this gateway's `Host`. Neither sent: refused (browsers
+/// send `Origin` with every form post; tools use the bearer token and the API instead).
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    let Some(source) = source else {
+        return false;
     };
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    origin
+    source
         .split_once("://")
-        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+        .is_some_and(|(_, rest)| rest.split('/').next().unwrap_or_default() == host)
 }
 
 /// `POST /console/replay/{id}`.
@@ -328,7 +360,8 @@ async fn replay(
     headers: HeaderMap,
     Form(form): Form<ReplayForm>,
 ) -> Response {
-    if !same_origin(&headers) || !st.console_csrf.matches(&form.csrf) {
+    let expected = lienthong_certs::Secret::new(csrf_token(&st, &headers));
+    if !same_origin(&headers) || !expected.matches(&form.csrf) {
         return Problem::new(
             StatusCode::FORBIDDEN,
             "csrf",
@@ -523,39 +556,125 @@ struct LoginForm {
     token: String,
 }
 
-/// `POST /console/login`: a right token is kept in an `HttpOnly` cookie.
+/// `POST /console/login`: the admin token starts an operator's session, the viewer token a
+/// viewer's; the browser keeps only a random session id (`HttpOnly`, `SameSite=Strict`,
+/// `Secure` when the gateway is reached over https), the store its SHA-256, role and end.
+/// Failed attempts are limited per address ([`crate::limits::SignInLimiter`]).
 async fn login(
     State(st): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let ok = st
-        .admin_token
-        .as_ref()
-        .is_some_and(|t| t.matches(&form.token));
-    if !ok || !same_origin(&headers) {
-        return html_response(
-            StatusCode::UNAUTHORIZED,
+    let refused = |status: StatusCode, vi: &str, en: &str| {
+        html_response(
+            status,
             page(
                 "Đăng nhập",
                 "Sign in",
-                &format!(
-                    "<p class=err>{}</p>",
-                    label("Sai mã quản trị", "Wrong admin token")
-                ),
+                &format!("<p class=err>{}</p>", label(vi, en)),
             ),
+        )
+    };
+    if let Err(wait) = st.sign_ins.check(peer.ip()) {
+        let mut r = refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Quá nhiều lần đăng nhập sai; thử lại sau",
+            "Too many failed sign-ins; try again later",
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    if !same_origin(&headers) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "Yêu cầu từ trang khác bị từ chối",
+            "Cross-site request refused",
         );
     }
+    let role = if st
+        .admin_token
+        .as_ref()
+        .is_some_and(|t| t.matches(&form.token))
+    {
+        Role::Operator
+    } else if st
+        .viewer_token
+        .as_ref()
+        .is_some_and(|t| t.matches(&form.token))
+    {
+        Role::Viewer
+    } else {
+        st.sign_ins.failed(peer.ip());
+        tracing::warn!(%peer, "console: failed sign-in");
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "Sai mã quản trị",
+            "Wrong admin token",
+        );
+    };
+    st.sign_ins.succeeded(peer.ip());
+    let id = hex::encode(rand::random::<[u8; 32]>());
+    let lifetime = i64::try_from(st.console_session.as_millis()).unwrap_or(i64::MAX);
+    if let Err(e) = st
+        .store
+        .start_session(
+            &lienthong_certs::sha256_hex(id.as_bytes()),
+            role.as_str(),
+            now_ms().saturating_add(lifetime),
+        )
+        .await
+    {
+        return fail(e);
+    }
+    tracing::info!(%peer, role = role.as_str(), "console: signed in");
     let cookie = format!(
-        "lienthong_admin={}; Path=/; HttpOnly; SameSite=Strict{}",
-        form.token,
-        if st.security.current().listener_tls.is_some() {
-            "; Secure"
-        } else {
-            ""
-        }
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        crate::http::SESSION_COOKIE,
+        st.console_session.as_secs(),
+        if st.secure_cookies { "; Secure" } else { "" }
     );
-    let mut r = Redirect::to("/console").into_response();
+    let mut r = Redirect::to(if role == Role::Operator {
+        "/console"
+    } else {
+        "/console/stats"
+    })
+    .into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `POST /console/logout`: ends the session everywhere and clears the cookie.
+async fn logout(
+    State(st): State<Arc<AppState>>,
+    caller: Option<axum::extract::Extension<crate::http::guard::Caller>>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Cross-site request refused",
+            "sign out from the console's own page",
+        )
+        .into_response();
+    }
+    if let Some(hash) = caller.and_then(|c| c.0.session) {
+        if let Err(e) = st.store.end_session(&hash).await {
+            return fail(e);
+        }
+        tracing::info!("console: signed out");
+    }
+    let cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        crate::http::SESSION_COOKIE,
+        if st.secure_cookies { "; Secure" } else { "" }
+    );
+    let mut r = Redirect::to("/console/login").into_response();
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -583,10 +702,14 @@ mod tests {
     fn origins_must_be_this_host() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "127.0.0.1:8440".parse().expect("header"));
-        assert!(
-            same_origin(&h),
-            "no Origin: a same-site form post or a tool"
+        assert!(!same_origin(&h), "neither Origin nor Referer");
+        h.insert(
+            header::REFERER,
+            "http://127.0.0.1:8440/console/dead"
+                .parse()
+                .expect("header"),
         );
+        assert!(same_origin(&h), "a Referer from this gateway's page");
         h.insert(
             header::ORIGIN,
             "http://127.0.0.1:8440".parse().expect("header"),

@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::problem::Problem;
 use super::{AppState, store_unavailable};
+use crate::access::Role;
 use crate::store::{DeliveryFilter, ReplayOutcome};
 
 /// Delivery states a filter may name.
@@ -25,67 +26,104 @@ pub const STATES: &[&str] = &[
     "cancelled",
 ];
 
-/// Whether a request is an administrator's: the admin token (bearer, or the console's cookie)
-/// when one is configured; a certificate accepted by a client-certificate rule written for admin
-/// paths (`certified_admin`); without a token, a loopback client of a loopback listener (behind
-/// a listener others reach — a reverse proxy, a sidecar — the loopback address proves nothing).
+/// The credentials a request presents to the admin API.
+pub(crate) struct Presented<'a> {
+    /// Its headers (bearer token).
+    pub headers: &'a HeaderMap,
+    /// The client's address.
+    pub peer: Option<SocketAddr>,
+    /// A certificate accepted by a client-certificate rule written for admin paths.
+    pub certified_admin: bool,
+    /// The role of its console session cookie, if it has a live one.
+    pub session: Option<Role>,
+    /// Its method (a session cookie may not change state outside the console's forms).
+    pub method: &'a Method,
+    /// Its path.
+    pub path: &'a str,
+}
+
+/// Whether a request is an administrator's, and in which role: a certificate accepted by a
+/// client-certificate rule written for admin paths; the admin or viewer token as a bearer
+/// token; a console session (not for state changes outside the console's forms, which carry a
+/// CSRF token: a cookie rides along with any cross-site request); without a token, a loopback
+/// client of a loopback listener (behind a listener others reach — a reverse proxy, a sidecar
+/// — the loopback address proves nothing).
 ///
 /// Errors: the 401 or 403 problem to answer.
-pub(crate) fn authorize(
-    st: &AppState,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-    certified_admin: bool,
-) -> Result<(), Problem> {
-    if certified_admin {
-        return Ok(());
+pub(crate) fn authorize(st: &AppState, p: &Presented<'_>) -> Result<Role, Problem> {
+    if p.certified_admin {
+        return Ok(Role::Operator);
     }
-    match &st.admin_token {
-        Some(token) => {
-            let presented = super::guard::bearer(headers)
-                .or_else(|| console_cookie(headers))
-                .unwrap_or_default();
-            if token.matches(presented) {
-                Ok(())
-            } else {
-                Err(Problem::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "Admin token required",
-                    "send Authorization: Bearer <admin token>",
-                )
-                .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\""))
-            }
+    if let Some(b) = super::guard::bearer(p.headers) {
+        if st.admin_token.as_ref().is_some_and(|t| t.matches(b)) {
+            return Ok(Role::Operator);
         }
-        None if (st.listener_loopback || st.allow_unauthenticated)
-            && peer.is_some_and(|p| p.ip().is_loopback()) =>
-        {
-            Ok(())
+        if st.viewer_token.as_ref().is_some_and(|t| t.matches(b)) {
+            return Ok(Role::Viewer);
         }
-        None if !st.listener_loopback => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+    }
+    if let Some(role) = p.session {
+        let safe = matches!(*p.method, Method::GET | Method::HEAD);
+        if !safe && !p.path.starts_with("/console/") {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "A console session cannot change state through the API",
+                "send Authorization: Bearer <admin token> (a cookie is sent with cross-site requests too)",
+            ));
+        }
+        return Ok(role);
+    }
+    let tokens = st.admin_token.is_some() || st.viewer_token.is_some();
+    if !tokens
+        && (st.listener_loopback || st.allow_unauthenticated)
+        && p.peer.is_some_and(|a| a.ip().is_loopback())
+    {
+        return Ok(Role::Operator);
+    }
+    if tokens {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
             "Admin token required",
-            "the listener is not loopback, so no address makes a caller an administrator: configure server.admin_token_file",
-        )),
-        None => Err(Problem::new(
+            "send Authorization: Bearer <admin token>",
+        )
+        .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\""));
+    }
+    if st.listener_loopback {
+        Err(Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "Admin API is loopback-only",
             "configure server.admin_token_file to use the admin API from another host",
-        )),
+        ))
+    } else {
+        Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Admin token required",
+            "the listener is not loopback, so no address makes a caller an administrator: configure server.admin_token_file",
+        ))
     }
 }
 
-/// The admin token the console's login form put in its cookie, if any.
-fn console_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The console's session id from its cookie, if any.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(concat!("lienthong_admin", "=")))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(SESSION_COOKIE)
+                .and_then(|rest| rest.strip_prefix('='))
+        })
+        .filter(|v| !v.is_empty())
 }
+
+/// The name of the console's session cookie.
+pub(crate) const SESSION_COOKIE: &str = "lienthong_session";
 
 /// Query of `GET /v1/deliveries`.
 #[derive(Debug, Deserialize)]

@@ -23,7 +23,7 @@ use lienthong_certs::httpsig::{self, VerifiedHttpSignature};
 
 use super::AppState;
 use super::problem::Problem;
-use crate::access::{self, Area, longest};
+use crate::access::{self, Area, Role, longest};
 use crate::config::ClientAuthRule;
 use crate::listener::{ConnectionInfo, PeerCertificate};
 use crate::security::SignedRoute;
@@ -35,19 +35,68 @@ pub struct Caller {
     /// The center's one-stop system: a client certificate accepted by a rule, a verified
     /// signature, or the center's bearer token.
     pub center: bool,
-    /// An administrator, or the problem to answer a request that needs one.
-    pub admin: Result<(), Problem>,
+    /// An administrator's role allowed on this request, or the problem to answer.
+    pub admin: Result<Role, Problem>,
+    /// The SHA-256 of its console session id, when it has a live session.
+    pub session: Option<String>,
 }
 
 impl Caller {
-    /// Whether the caller is an administrator.
+    /// Whether the caller is an operator (full administrator).
     pub fn is_admin(&self) -> bool {
-        self.admin.is_ok()
+        matches!(self.admin, Ok(Role::Operator))
     }
+}
+
+/// 421 for a `Host` the gateway is not reached by (`server.public_names`): a page whose name
+/// was re-pointed at this address (DNS rebinding) cannot use what a browser's ambient
+/// authority opens (the loopback address, a session cookie). Not checked: liveness and
+/// readiness (orchestrators probe by address and get the status only) and requests carrying
+/// `Authorization` (a browser does not add it to another site's request; tools such as a
+/// Prometheus scraping by address do).
+fn host_allowed(state: &AppState, headers: &HeaderMap, uri: &http::Uri) -> Result<(), Problem> {
+    if state.public_names.is_empty()
+        || matches!(uri.path(), "/healthz" | "/readyz")
+        || headers.contains_key(header::AUTHORIZATION)
+    {
+        return Ok(());
+    }
+    let host = uri
+        .authority()
+        .map(|a| a.host().to_owned())
+        .or_else(|| {
+            let h = headers.get(header::HOST)?.to_str().ok()?;
+            // `name:port`, `[v6]:port`, `[v6]`, `name`.
+            Some(match h.rsplit_once(':') {
+                Some((name, port))
+                    if !name.is_empty()
+                        && port.bytes().all(|b| b.is_ascii_digit())
+                        && !h.ends_with(']') =>
+                {
+                    name.to_owned()
+                }
+                _ => h.to_owned(),
+            })
+        })
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if state.public_names.contains(&host) {
+        return Ok(());
+    }
+    metrics::counter!("lienthong_host_refused_total").increment(1);
+    Err(Problem::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        "unknown-host",
+        "This gateway is not reached by that name",
+        format!("Host {host:?} is not one of server.public_names"),
+    ))
 }
 
 /// The middleware.
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Err(p) = host_allowed(&state, req.headers(), req.uri()) {
+        return p.into_response();
+    }
     let security = state.security.current();
     let path = req.uri().path().to_string();
     let area = access::area(&path);
@@ -81,12 +130,31 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
             .center_token
             .as_ref()
             .is_some_and(|t| bearer(headers).is_some_and(|b| t.matches(b)));
+    let session = match super::admin::session_cookie(headers) {
+        Some(id) => live_session(&state, id).await,
+        None => None,
+    };
+    let method = req.method().clone();
     let admin = super::admin::authorize(
         &state,
-        headers,
-        peer,
-        certified && rule.is_some_and(access::rule_is_admin),
-    );
+        &super::admin::Presented {
+            headers,
+            peer,
+            certified_admin: certified && rule.is_some_and(access::rule_is_admin),
+            session: session.as_ref().map(|(_, role)| *role),
+            method: &method,
+            path: &path,
+        },
+    )
+    .and_then(|role| match role {
+        Role::Viewer if !access::viewer_may(&method, &path) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "read-only",
+            "The viewer role reads the statistics screens only",
+            "sign in with the admin token to do this",
+        )),
+        role => Ok(role),
+    });
     match area {
         Area::Center => {
             // Open only where nothing protects it, and then only on loopback or in a lab.
@@ -94,7 +162,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                 && !rule.is_some_and(|r| r.required)
                 && route.is_none()
                 && (state.listener_loopback || state.allow_unauthenticated);
-            let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+            let reading = matches!(method, Method::GET | Method::HEAD);
             if !(center || open || (reading && admin.is_ok())) {
                 metrics::counter!("lienthong_unauthenticated_refused_total").increment(1);
                 tracing::info!(path, peer = ?peer, "center API: no credentials accepted");
@@ -109,8 +177,25 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         }
         _ => {}
     }
-    req.extensions_mut().insert(Caller { center, admin });
+    req.extensions_mut().insert(Caller {
+        center,
+        admin,
+        session: session.map(|(id, _)| id),
+    });
     next.run(req).await
+}
+
+/// The SHA-256 and role of a live console session, `None` for an unknown or expired one (or
+/// when the store cannot say: the caller is then not signed in).
+async fn live_session(state: &AppState, id: &str) -> Option<(String, Role)> {
+    let hash = lienthong_certs::sha256_hex(id.as_bytes());
+    match state.store.session_role(&hash).await {
+        Ok(role) => role.as_deref().and_then(Role::parse).map(|r| (hash, r)),
+        Err(e) => {
+            tracing::warn!(error = %e, "console session cannot be read: not signed in");
+            None
+        }
+    }
 }
 
 /// The bearer token of `Authorization`, if any.

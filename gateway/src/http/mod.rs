@@ -4,6 +4,7 @@
 
 mod admin;
 pub use admin::STATES as ADMIN_STATES;
+pub(crate) use admin::{SESSION_COOKIE, session_cookie};
 pub mod body;
 mod callbacks;
 pub mod exchange;
@@ -41,6 +42,16 @@ pub struct AppState {
     pub admin_token: Option<Secret>,
     /// Where the dossiers' files may be (`[attachments]`), checked at intake.
     pub files: Arc<lienthong_connectors::files::FilePolicy>,
+    /// The viewer token (`server.viewer_token_file`): the read-only statistics screens.
+    pub viewer_token: Option<Secret>,
+    /// The names a request's `Host` may carry (lowercase, without port); empty: any.
+    pub public_names: Vec<String>,
+    /// Console cookies carry `Secure` (TLS listener, or an https `server.public_url`).
+    pub secure_cookies: bool,
+    /// How long a console sign-in lasts.
+    pub console_session: std::time::Duration,
+    /// Failed console sign-ins per client address.
+    pub sign_ins: crate::limits::SignInLimiter,
     /// The center's bearer token (`server.center_token_file`).
     pub center_token: Option<Secret>,
     /// The listener is bound to a loopback address (only this host reaches it).

@@ -40,6 +40,7 @@ mod op;
 pub mod postgres;
 mod reads;
 mod retention;
+mod sessions;
 mod sqlite;
 
 use std::sync::Arc;

@@ -42,6 +42,10 @@ pub(super) enum Op {
     ReleaseJob(String, String, Reply<()>),
     /// Record a signature nonce (key id, nonce, until in Unix ms); whether it was new.
     Nonce(String, String, i64, Reply<bool>),
+    /// Start a console session (id SHA-256, role, until in Unix ms).
+    SessionStart(String, String, i64, Reply<()>),
+    /// End a console session (id SHA-256).
+    SessionEnd(String, Reply<()>),
     /// Stop the backend once what came before is committed.
     Stop(oneshot::Sender<()>),
 }
@@ -94,6 +98,8 @@ impl Op {
             Self::AcquireJob(..) => "acquire_job",
             Self::ReleaseJob(..) => "release_job",
             Self::Nonce(..) => "nonce",
+            Self::SessionStart(..) => "session_start",
+            Self::SessionEnd(..) => "session_end",
             Self::Stop(..) => "stop",
         }
     }
@@ -120,7 +126,10 @@ impl Op {
                     _ => Err(mismatch()),
                 }),
             ),
-            Self::Complete(.., tx) | Self::ReleaseJob(.., tx) => send(tx, result.map(|_| ())),
+            Self::Complete(.., tx)
+            | Self::ReleaseJob(.., tx)
+            | Self::SessionStart(.., tx)
+            | Self::SessionEnd(.., tx) => send(tx, result.map(|_| ())),
             Self::StampAudit(_, tx) => send(tx, result.map(|_| ())),
             Self::Release(_, tx) | Self::Renew(.., tx) | Self::LinkAudit(_, tx) => send(
                 tx,

@@ -75,6 +75,7 @@ lienthong_tests::on_both_stores!(
     audit_records_are_written_with_what_they_record_and_linked_in_order,
     deadlines_are_counted_as_of_a_moment,
     a_nonce_is_taken_once_within_its_window_and_survives_reopening,
+    a_console_session_is_known_until_it_ends_or_expires,
 );
 
 fn msg(id: &str, kind: MessageKind) -> NewMessage {
@@ -1020,6 +1021,41 @@ async fn deadlines_are_counted_as_of_a_moment(f: Fixture) {
     assert_eq!(
         overdue.iter().map(|o| o.code.as_str()).collect::<Vec<_>>(),
         ["OVER"]
+    );
+    s.close().await;
+    f.finish().await;
+}
+
+async fn a_console_session_is_known_until_it_ends_or_expires(f: Fixture) {
+    let now = crate::store::now_ms();
+    let s = f.open().await;
+    s.start_session("a", "operator", now + 60_000)
+        .await
+        .expect("start");
+    s.start_session("b", "viewer", now + 60_000)
+        .await
+        .expect("start");
+    s.start_session("old", "operator", now - 1)
+        .await
+        .expect("start");
+    assert_eq!(
+        s.session_role("a").await.expect("a").as_deref(),
+        Some("operator")
+    );
+    assert_eq!(
+        s.session_role("b").await.expect("b").as_deref(),
+        Some("viewer")
+    );
+    assert_eq!(s.session_role("old").await.expect("old"), None, "expired");
+    assert_eq!(s.session_role("nope").await.expect("nope"), None);
+    s.end_session("a").await.expect("end");
+    assert_eq!(s.session_role("a").await.expect("a"), None, "ended");
+    s.close().await;
+    // Another opening (a restart, another instance) knows the session.
+    let s = f.open().await;
+    assert_eq!(
+        s.session_role("b").await.expect("b").as_deref(),
+        Some("viewer")
     );
     s.close().await;
     f.finish().await;

@@ -18,6 +18,7 @@ mod jobs;
 mod nonces;
 pub(in crate::store) mod reads;
 mod retention;
+mod sessions;
 
 use super::{Conn, DIALECT, Db, Pool};
 use crate::audit::{AuditEntry, Direction};
@@ -77,6 +78,14 @@ pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, 
         }
         Op::Nonce(keyid, nonce, until_ms, _) => {
             Done::Held(nonces::remember(conn, keyid, nonce, *until_ms).await?)
+        }
+        Op::SessionStart(id, role, until_ms, _) => {
+            sessions::start(conn, id, role, *until_ms).await?;
+            Done::Unit
+        }
+        Op::SessionEnd(id, _) => {
+            sessions::end(conn, id).await?;
+            Done::Unit
         }
         Op::Stop(_) => Done::Unit,
     })

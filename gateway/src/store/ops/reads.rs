@@ -567,3 +567,18 @@ pub(in crate::store) async fn delivered_to(
     }
     Ok(false)
 }
+
+pub(in crate::store) async fn session_role(
+    pool: &Pool,
+    id_sha256: &str,
+    now_ms: i64,
+) -> Result<Option<String>, StoreError> {
+    let row =
+        sqlx::query("SELECT role FROM console_sessions WHERE id_sha256 = $1 AND until_ms > $2")
+            .bind(id_sha256)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|r| r.try_get(0).map_err(StoreError::from))
+        .transpose()
+}
