@@ -297,6 +297,8 @@ struct DemoTrust {
     counter: Leaf,
     signer: Leaf,
     server: Leaf,
+    /// The admin token the demo's own calls (replay, deliveries, readiness detail) carry.
+    admin_token: String,
     files: BTreeMap<&'static str, std::path::PathBuf>,
 }
 
@@ -326,11 +328,21 @@ impl DemoTrust {
         let (c, k) = signer.write(dir, "signing");
         files.insert("signing_cert", c);
         files.insert("signing_key", k);
+        // The demo configures its credentials as a center would: a random admin token in a
+        // file only its owner reads.
+        let admin_token = hex::encode(rand::random::<[u8; 32]>());
+        let token_file = dir.join("admin.token");
+        if std::fs::write(&token_file, &admin_token).is_ok() {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600));
+        }
+        files.insert("admin_token", token_file);
         Self {
             pki,
             counter,
             signer,
             server,
+            admin_token,
             files,
         }
     }
@@ -344,7 +356,13 @@ impl DemoTrust {
 
     /// An HTTPS client trusting the demo CA, with the counter's certificate when `counter`.
     fn client(&self, counter: bool) -> anyhow::Result<reqwest::Client> {
+        let mut admin = reqwest::header::HeaderMap::new();
+        admin.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.admin_token))?,
+        );
         let mut b = reqwest::Client::builder()
+            .default_headers(admin)
             .tls_certs_only([reqwest::Certificate::from_pem(self.pki.ca_pem.as_bytes())?]);
         if counter {
             let pem = format!("{}{}", self.counter.cert_pem, self.counter.key_pem);
@@ -359,7 +377,8 @@ impl DemoTrust {
 /// HTTPS with the counter's client certificate required on `/v1/dossiers`.
 fn demo_config(dir: &std::path::Path, sim: &DvcqgSim, trust: &DemoTrust) -> String {
     let server_extra = format!(
-        r#"
+        r#"admin_token_file = "{admin_token}"
+
 [server.tls]
 cert = "{server_cert}"
 key = "{server_key}"
@@ -381,6 +400,7 @@ key = "{signing_key}"
         ca = trust.file("ca"),
         signing_cert = trust.file("signing_cert"),
         signing_key = trust.file("signing_key"),
+        admin_token = trust.file("admin_token"),
     );
     let cfg = TestConfig {
         server_extra,
@@ -493,8 +513,9 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
         "Lienthong demo — cổng liên thông của Trung tâm Phục vụ hành chính công tỉnh Ninh Bình"
     );
     println!(
-        "  gateway  https://localhost:{} (TLS; the counter's client certificate is required on /v1/dossiers)\n  store    {}",
+        "  gateway  https://localhost:{} (TLS; the counter's client certificate is required on /v1/dossiers; the admin token is in {})\n  store    {}",
         addr.port(),
+        trust.file("admin_token"),
         dir.path().join("lienthong.db").display()
     );
     println!("  DVCQG simulator {} (session transport)\n", sim.base_url());
