@@ -51,6 +51,9 @@ pub enum KeyError {
     /// Signing failed inside the crypto library.
     #[error("signing failed")]
     SigningFailed,
+    /// A key on a PKCS#11 token cannot be opened or failed to sign.
+    #[error(transparent)]
+    Token(#[from] crate::pkcs11::TokenError),
 }
 
 /// Signature algorithms Lienthong signs and verifies with. SHA-1 is verify-only and only where a
@@ -110,12 +113,16 @@ enum KeyKind {
     EcdsaP256(EcdsaKeyPair),
     EcdsaP384(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    /// On a PKCS#11 token ([`crate::pkcs11`]): the material never leaves it.
+    Token(crate::pkcs11::TokenKey),
 }
 
-/// A private signing key. Cheap to share behind an `Arc`; `Debug` never shows key material.
+/// A private signing key, in memory (from a file) or on a PKCS#11 token. Cheap to share behind
+/// an `Arc`; `Debug` never shows key material.
 pub struct PrivateKey {
     kind: KeyKind,
-    der: PrivateKeyDer<'static>,
+    /// The DER form of a key held in memory; `None` for a token key.
+    der: Option<PrivateKeyDer<'static>>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -179,7 +186,20 @@ impl PrivateKey {
                 )));
             }
         }
-        Ok(Self { kind, der })
+        Ok(Self {
+            kind,
+            der: Some(der),
+        })
+    }
+
+    /// Opens a key on a PKCS#11 token.
+    ///
+    /// Errors: the module, token, PIN or key cannot be had, naming the key.
+    pub fn from_token(config: &crate::pkcs11::TokenKeyConfig) -> Result<Self, KeyError> {
+        Ok(Self {
+            kind: KeyKind::Token(crate::pkcs11::TokenKey::open(config)?),
+            der: None,
+        })
     }
 
     /// What kind of key this is, e.g. "RSA-2048" or "ECDSA P-256".
@@ -189,6 +209,7 @@ impl PrivateKey {
             KeyKind::EcdsaP256(_) => "ECDSA P-256".into(),
             KeyKind::EcdsaP384(_) => "ECDSA P-384".into(),
             KeyKind::Ed25519(_) => "Ed25519".into(),
+            KeyKind::Token(t) => t.describe(),
         }
     }
 
@@ -199,6 +220,10 @@ impl PrivateKey {
             KeyKind::EcdsaP256(_) => SignatureAlgorithm::EcdsaP256Sha256,
             KeyKind::EcdsaP384(_) => SignatureAlgorithm::EcdsaP384Sha384,
             KeyKind::Ed25519(_) => SignatureAlgorithm::Ed25519,
+            KeyKind::Token(t) => match t.kind() {
+                crate::pkcs11::TokenKeyKind::Rsa(_) => SignatureAlgorithm::RsaPkcs1Sha256,
+                crate::pkcs11::TokenKeyKind::EcdsaP256 => SignatureAlgorithm::EcdsaP256Sha256,
+            },
         }
     }
 
@@ -208,12 +233,13 @@ impl PrivateKey {
             KeyKind::Rsa(k) => k.public_key().as_ref(),
             KeyKind::EcdsaP256(k) | KeyKind::EcdsaP384(k) => k.public_key().as_ref(),
             KeyKind::Ed25519(k) => k.public_key().as_ref(),
+            KeyKind::Token(t) => t.public_key_bytes(),
         }
     }
 
-    /// The DER form, for handing to rustls. Never log it.
-    pub fn der(&self) -> &PrivateKeyDer<'static> {
-        &self.der
+    /// The DER form, for handing to rustls; `None` for a key on a token. Never log it.
+    pub fn der(&self) -> Option<&PrivateKeyDer<'static>> {
+        self.der.as_ref()
     }
 
     /// Signs `message` with `algorithm`.
@@ -228,10 +254,12 @@ impl PrivateKey {
                 KeyKind::EcdsaP256(_) => "ECDSA P-256",
                 KeyKind::EcdsaP384(_) => "ECDSA P-384",
                 KeyKind::Ed25519(_) => "Ed25519",
+                KeyKind::Token(_) => "token",
             },
             algorithm: algorithm.name(),
         };
         match (&self.kind, algorithm) {
+            (KeyKind::Token(t), alg) => Ok(t.sign(alg, message)?),
             (KeyKind::Rsa(k), alg) => {
                 let padding: &'static dyn signature::RsaEncoding = match alg {
                     SignatureAlgorithm::RsaPkcs1Sha256 => &signature::RSA_PKCS1_SHA256,

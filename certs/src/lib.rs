@@ -10,6 +10,7 @@ pub mod content_digest;
 pub mod httpsig;
 pub mod inspect;
 pub mod keys;
+pub mod pkcs11;
 pub mod secret;
 #[cfg(any(test, feature = "testing"))]
 pub mod testpki;

@@ -133,6 +133,29 @@ impl Pki {
         }
     }
 
+    /// A certificate for a key held elsewhere (a PKCS#11 token), from its DER
+    /// `SubjectPublicKeyInfo`: (DER, PEM).
+    pub fn certificate_for(&self, cn: &str, spki_der: &[u8]) -> (CertificateDer<'static>, String) {
+        let public = rcgen::SubjectPublicKeyInfo::from_der(spki_der).expect("public key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Lienthong test PKI");
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - days(1);
+        params.not_after = now + days(365);
+        params.serial_number = Some(SerialNumber::from(self.serial().to_be_bytes().to_vec()));
+        let cert = params
+            .signed_by(&public, &self.issuer)
+            .expect("certificate");
+        (cert.der().clone(), cert.pem())
+    }
+
     /// An intermediate CA under this root and a leaf (no EKU) under the intermediate.
     pub fn leaf_via_intermediate(
         &self,

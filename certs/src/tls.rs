@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, ServerConfig};
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::keys::{KeyError, PrivateKey, load_certificates};
 use crate::trust::TrustStore;
@@ -27,6 +27,22 @@ pub enum TlsError {
     /// rustls refused the configuration (e.g. an unsupported key).
     #[error("TLS configuration: {0}")]
     Rustls(String),
+}
+
+/// The identity's key as rustls takes it.
+///
+/// Errors: the key is on a PKCS#11 token (TLS with a token key is not supported yet).
+fn memory_key(identity: &Identity) -> Result<PrivateKeyDer<'static>, TlsError> {
+    identity
+        .key
+        .der()
+        .map(PrivateKeyDer::clone_key)
+        .ok_or_else(|| {
+            TlsError::Rustls(format!(
+                "{}: a key on a PKCS#11 token cannot be a TLS key yet; use a key file for TLS",
+                identity.key.describe()
+            ))
+        })
 }
 
 /// The lowest TLS version to accept.
@@ -122,7 +138,7 @@ pub fn server_config(
         ClientCertificates::None => builder.with_no_client_auth(),
     };
     let mut config = builder
-        .with_single_cert(identity.chain.clone(), identity.key.der().clone_key())
+        .with_single_cert(identity.chain.clone(), memory_key(identity)?)
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
@@ -152,7 +168,7 @@ pub fn client_config(
         .with_webpki_verifier(verifier);
     let mut config = match identity {
         Some(id) => builder
-            .with_client_auth_cert(id.chain.clone(), id.key.der().clone_key())
+            .with_client_auth_cert(id.chain.clone(), memory_key(id)?)
             .map_err(|e| TlsError::Rustls(e.to_string()))?,
         None => builder.with_no_client_auth(),
     };
