@@ -65,6 +65,21 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Loads a chain (PEM, leaf first) and opens its key on a PKCS#11 token, and checks that
+    /// they belong together.
+    pub fn load_with_token(
+        cert: &Path,
+        key: &crate::pkcs11::TokenKeyConfig,
+    ) -> Result<Self, TlsError> {
+        let chain = load_certificates(cert)?;
+        let key = PrivateKey::from_token(key)?;
+        key.check_matches(&chain[0])?;
+        Ok(Self {
+            chain,
+            key: Arc::new(key),
+        })
+    }
+
     /// Loads a chain (PEM, leaf first) and its key, and checks that they belong together.
     pub fn load(cert: &Path, key: &Path) -> Result<Self, TlsError> {
         let chain = load_certificates(cert)?;

@@ -463,7 +463,18 @@ fn build_signing(
     s: &crate::config::SigningConfig,
     agency_code: &str,
 ) -> Result<SigningIdentity, ConfigError> {
-    let identity = Identity::load(&s.cert, &s.key).map_err(|e| err("signing", e))?;
+    let identity = match (&s.key, &s.key_pkcs11) {
+        (Some(key), None) => Identity::load(&s.cert, key).map_err(|e| err("signing", e))?,
+        (None, Some(token)) => {
+            Identity::load_with_token(&s.cert, token).map_err(|e| err("signing.key_pkcs11", e))?
+        }
+        _ => {
+            return Err(err(
+                "signing.key",
+                "give the key file (key) or the key on a token (key_pkcs11), one of them",
+            ));
+        }
+    };
     let http = match &s.http_algorithm {
         Some(name) => {
             let algorithm = Algorithm::from_name(name)

@@ -16,6 +16,7 @@ pub mod peer_sim;
 pub mod postgres;
 pub mod pushers;
 pub mod signatures;
+pub mod softhsm;
 pub mod token_issuer;
 pub mod tsa_sim;
 pub mod two_level;

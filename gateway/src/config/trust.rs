@@ -147,8 +147,13 @@ pub struct TrustStoreConfig {
 pub struct SigningConfig {
     /// PEM certificate chain, leaf first.
     pub cert: PathBuf,
-    /// Its private key.
-    pub key: PathBuf,
+    /// Its private key file (one of `key`, `key_pkcs11`).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Its private key on a PKCS#11 token or HSM: `{ module, token_label | token_serial,
+    /// key_label | key_id, pin_file }` (the PIN in its file, never here).
+    #[serde(default)]
+    pub key_pkcs11: Option<lienthong_certs::pkcs11::TokenKeyConfig>,
     /// `keyid` announced in HTTP signatures (default: the center's agency code).
     #[serde(default)]
     pub keyid: Option<String>,

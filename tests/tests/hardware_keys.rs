@@ -1,0 +1,84 @@
+//! The center's signing key on a PKCS#11 token (SoftHSM2), through the real binary: the
+//! province signs its edXML on the token and the commune, which trusts the province's CA and
+//! signer name, takes the dossier; a wrong PIN stops check-config and serve with the key named.
+
+use std::time::Duration;
+
+use lienthong_tests::softhsm::SoftHsm;
+use lienthong_tests::two_level::{dossier, files, province_and_commune};
+
+const TOKEN: &str = "province-token";
+const PIN: &str = "24681357";
+
+#[tokio::test]
+async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
+    let (province, commune) = province_and_commune().await;
+    let Some(hsm) = SoftHsm::new(province.dir.path(), TOKEN, PIN) else {
+        return;
+    };
+    let spki = hsm.generate(TOKEN, PIN, "center-signer", "0a", "ec");
+    let (_, cert_pem) = province.pki.certificate_for(&province.signer_cn, &spki);
+    let cert = province.dir.path().join("token-signing.pem");
+    std::fs::write(&cert, cert_pem).expect("certificate");
+    let pin_file = province.dir.path().join("token.pin");
+    std::fs::write(&pin_file, PIN).expect("pin");
+    let on_token = |pin_file: &std::path::Path| {
+        let config = province.config(&commune, &commune.exchange_url(), "");
+        let start = config.find("[signing]").expect("[signing]");
+        let end = start + config[start..].find("\n\n").expect("end of [signing]");
+        format!(
+            "{}[signing]\ncert = \"{}\"\nkey_pkcs11 = {{ module = \"{}\", token_label = \"{TOKEN}\", key_label = \"center-signer\", pin_file = \"{}\" }}{}",
+            &config[..start],
+            cert.display(),
+            hsm.module.display(),
+            pin_file.display(),
+            &config[end..]
+        )
+    };
+    let env = [("SOFTHSM2_CONF", hsm.conf.to_str().expect("utf-8 path"))];
+
+    // A wrong PIN: refused at check-config, naming the key.
+    let wrong = province.dir.path().join("wrong.pin");
+    std::fs::write(&wrong, "11111111").expect("pin");
+    let bad = province.dir.path().join("bad.toml");
+    std::fs::write(&bad, on_token(&wrong)).expect("config");
+    let out = std::process::Command::new(lienthong_tests::gateway_process::lienthong_bin())
+        .args(["check-config", "--config"])
+        .arg(&bad)
+        .envs(env)
+        .output()
+        .expect("check-config");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a wrong PIN passed check-config");
+    assert!(
+        text.contains("signing.key_pkcs11") && text.contains("PIN was refused"),
+        "{text}"
+    );
+
+    // The province signs on the token; the commune takes its dossier.
+    let files = files();
+    let store = lienthong_tests::file_server::FileServer::start(files.clone())
+        .await
+        .expect("files");
+    let p = province
+        .start_with_env(&(on_token(&pin_file) + &store.attachments_toml()), &env)
+        .await;
+    let _c = commune
+        .start(&commune.config(&province, &province.exchange_url(), ""))
+        .await;
+    let code = "000.02.01.H37-261204-0901";
+    let (status, body) = p.post("/v1/dossiers", &dossier(code, &store, &files)).await;
+    assert_eq!(status, 202, "{body}");
+    let arrived = commune
+        .center
+        .wait_for(Duration::from_secs(30), |n| {
+            n.iter()
+                .any(|n| n.event == "exchange.dossier" && n.data.to_string().contains(code))
+        })
+        .await;
+    assert!(
+        arrived,
+        "the commune did not take the token-signed dossier:\n{}",
+        p.log()
+    );
+}
