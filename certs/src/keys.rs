@@ -56,6 +56,14 @@ pub enum KeyError {
     Token(#[from] crate::pkcs11::TokenError),
 }
 
+impl KeyError {
+    /// True when the key is on a token that cannot be used just now ([`crate::pkcs11::TokenError::is_transient`]):
+    /// a signature asked for later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Token(t) if t.is_transient())
+    }
+}
+
 /// Signature algorithms Lienthong signs and verifies with. SHA-1 is verify-only and only where a
 /// peer's trust profile allows legacy algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +74,8 @@ pub enum SignatureAlgorithm {
     RsaPkcs1Sha512,
     /// RSASSA-PKCS1-v1_5 with SHA-1 (legacy, verify only).
     RsaPkcs1Sha1,
+    /// RSASSA-PSS with SHA-256 (salt 32 bytes, MGF1-SHA-256), as TLS 1.3 `rsa_pss_rsae_sha256`.
+    RsaPssSha256,
     /// RSASSA-PSS with SHA-512 (salt 64 bytes, MGF1-SHA-512), as RFC 9421 `rsa-pss-sha512`.
     RsaPssSha512,
     /// ECDSA P-256 with SHA-256, signature as fixed-width `r||s` (XML-DSig and RFC 9421 form).
@@ -83,6 +93,7 @@ impl SignatureAlgorithm {
             Self::RsaPkcs1Sha256 => "rsa-sha256",
             Self::RsaPkcs1Sha512 => "rsa-sha512",
             Self::RsaPkcs1Sha1 => "rsa-sha1",
+            Self::RsaPssSha256 => "rsa-pss-sha256",
             Self::RsaPssSha512 => "rsa-pss-sha512",
             Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
             Self::EcdsaP384Sha384 => "ecdsa-p384-sha384",
@@ -100,6 +111,7 @@ impl SignatureAlgorithm {
             Self::RsaPkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Self::RsaPkcs1Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
             Self::RsaPkcs1Sha1 => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            Self::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
             Self::RsaPssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
             Self::EcdsaP256Sha256 => &signature::ECDSA_P256_SHA256_FIXED,
             Self::EcdsaP384Sha384 => &signature::ECDSA_P384_SHA384_FIXED,
@@ -114,7 +126,7 @@ enum KeyKind {
     EcdsaP384(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
     /// On a PKCS#11 token ([`crate::pkcs11`]): the material never leaves it.
-    Token(crate::pkcs11::TokenKey),
+    Token(Box<crate::pkcs11::TokenKey>),
 }
 
 /// A private signing key, in memory (from a file) or on a PKCS#11 token. Cheap to share behind
@@ -197,7 +209,7 @@ impl PrivateKey {
     /// Errors: the module, token, PIN or key cannot be had, naming the key.
     pub fn from_token(config: &crate::pkcs11::TokenKeyConfig) -> Result<Self, KeyError> {
         Ok(Self {
-            kind: KeyKind::Token(crate::pkcs11::TokenKey::open(config)?),
+            kind: KeyKind::Token(Box::new(crate::pkcs11::TokenKey::open(config)?)),
             der: None,
         })
     }
@@ -237,6 +249,43 @@ impl PrivateKey {
         }
     }
 
+    /// Why the key could not be used the last time it was tried, for a key on a token that
+    /// was pulled out or failed; `None` when it works (always, for a key in memory).
+    pub fn unavailable(&self) -> Option<String> {
+        match &self.kind {
+            KeyKind::Token(t) => t.unavailable(),
+            _ => None,
+        }
+    }
+
+    /// Checks that a key on a token can be used now (token present, logged in, key found),
+    /// without signing; always `Ok` for a key in memory.
+    ///
+    /// Errors: the token's reason.
+    pub fn check_available(&self) -> Result<(), KeyError> {
+        match &self.kind {
+            KeyKind::Token(t) => Ok(t.check()?),
+            _ => Ok(()),
+        }
+    }
+
+    /// The kind of key on the token; `None` for a key in memory.
+    pub fn token_kind(&self) -> Option<crate::pkcs11::TokenKeyKind> {
+        match &self.kind {
+            KeyKind::Token(t) => Some(t.kind()),
+            _ => None,
+        }
+    }
+
+    /// The DER `SubjectPublicKeyInfo` of a key on a token (rustls checks it against the
+    /// certificate); `None` for a key in memory, whose provider key knows its own.
+    pub fn subject_public_key_info(&self) -> Option<Vec<u8>> {
+        match &self.kind {
+            KeyKind::Token(t) => Some(t.subject_public_key_info()),
+            _ => None,
+        }
+    }
+
     /// The DER form, for handing to rustls; `None` for a key on a token. Never log it.
     pub fn der(&self) -> Option<&PrivateKeyDer<'static>> {
         self.der.as_ref()
@@ -264,6 +313,7 @@ impl PrivateKey {
                 let padding: &'static dyn signature::RsaEncoding = match alg {
                     SignatureAlgorithm::RsaPkcs1Sha256 => &signature::RSA_PKCS1_SHA256,
                     SignatureAlgorithm::RsaPkcs1Sha512 => &signature::RSA_PKCS1_SHA512,
+                    SignatureAlgorithm::RsaPssSha256 => &signature::RSA_PSS_SHA256,
                     SignatureAlgorithm::RsaPssSha512 => &signature::RSA_PSS_SHA512,
                     _ => return Err(mismatch()),
                 };

@@ -1,10 +1,12 @@
 //! Secrets, keys, certificates and signatures for Lienthong.
 //!
-//! This crate starts small: [`secret`] holds credentials (portal passwords, client secrets,
-//! admin tokens) so that they never reach logs, and compares them in constant time;
-//! [`content_digest`] computes and checks RFC 9530 `Content-Digest` headers. Key and
-//! certificate loading, trust stores, XML-DSig and HTTP message signatures come with the trust
-//! issue and live here too, so that the rest of the gateway never handles key material directly.
+//! Everything that touches key material lives here, so that the rest of the gateway never does:
+//! [`secret`] holds credentials (portal passwords, client secrets, admin tokens) away from logs
+//! and compares them in constant time; [`keys`] loads private keys from files and [`pkcs11`]
+//! opens them on tokens and HSMs; [`tls`] builds rustls configurations over either; [`trust`]
+//! holds trust stores and their CRLs; [`xml`] and [`xmldsig`] parse, canonicalise, sign and
+//! verify XML; [`httpsig`] and [`content_digest`] are RFC 9421 and RFC 9530; [`inspect`]
+//! describes certificates for operators.
 
 pub mod content_digest;
 pub mod httpsig;

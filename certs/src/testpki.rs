@@ -97,6 +97,44 @@ impl Pki {
         not_after: OffsetDateTime,
     ) -> Leaf {
         let key = KeyPair::generate_for(alg).expect("leaf key");
+        let (params, serial) = self.leaf_params(cn, eku, not_before, not_after);
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        Leaf {
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            serial,
+        }
+    }
+
+    /// A leaf certificate (as [`Pki::leaf`]) for a key held elsewhere (a PKCS#11 token), from its
+    /// DER `SubjectPublicKeyInfo`: (DER, PEM).
+    pub fn certificate_for(
+        &self,
+        cn: &str,
+        spki_der: &[u8],
+        eku: &[ExtendedKeyUsagePurpose],
+    ) -> (CertificateDer<'static>, String) {
+        let public = rcgen::SubjectPublicKeyInfo::from_der(spki_der).expect("public key");
+        let now = OffsetDateTime::now_utc();
+        let (params, _) = self.leaf_params(cn, eku, now - days(1), now + days(365));
+        let cert = params
+            .signed_by(&public, &self.issuer)
+            .expect("certificate");
+        (cert.der().clone(), cert.pem())
+    }
+
+    /// A leaf's parameters: `cn` (also a DNS SAN when it is a host name; plus `localhost` and
+    /// 127.0.0.1), the test PKI's organisation, signing key usages, `eku`; and its fresh serial.
+    fn leaf_params(
+        &self,
+        cn: &str,
+        eku: &[ExtendedKeyUsagePurpose],
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> (CertificateParams, u64) {
         let mut names = vec!["localhost".to_string()];
         if cn
             .chars()
@@ -122,38 +160,7 @@ impl Pki {
         params.not_after = not_after;
         let serial = self.serial();
         params.serial_number = Some(SerialNumber::from(serial.to_be_bytes().to_vec()));
-        let cert = params
-            .signed_by(&key, &self.issuer)
-            .expect("leaf certificate");
-        Leaf {
-            cert: cert.der().clone(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            serial,
-        }
-    }
-
-    /// A certificate for a key held elsewhere (a PKCS#11 token), from its DER
-    /// `SubjectPublicKeyInfo`: (DER, PEM).
-    pub fn certificate_for(&self, cn: &str, spki_der: &[u8]) -> (CertificateDer<'static>, String) {
-        let public = rcgen::SubjectPublicKeyInfo::from_der(spki_der).expect("public key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "Lienthong test PKI");
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::ContentCommitment,
-        ];
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - days(1);
-        params.not_after = now + days(365);
-        params.serial_number = Some(SerialNumber::from(self.serial().to_be_bytes().to_vec()));
-        let cert = params
-            .signed_by(&public, &self.issuer)
-            .expect("certificate");
-        (cert.der().clone(), cert.pem())
+        (params, serial)
     }
 
     /// An intermediate CA under this root and a leaf (no EKU) under the intermediate.

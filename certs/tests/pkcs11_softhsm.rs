@@ -10,15 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::Attribute;
-use cryptoki::session::UserType;
-use cryptoki::types::AuthPin;
 use lienthong_certs::keys::PrivateKey;
-use lienthong_certs::pkcs11::{TokenKeyConfig, TokenKeyKind};
+use lienthong_certs::pkcs11::keygen::{KeygenKind, generate_key_pair};
+use lienthong_certs::pkcs11::{TokenKey, TokenKeyConfig, TokenKeyKind};
 use lienthong_certs::testpki::{Pki, xmlsec_available};
+use lienthong_certs::tls::{
+    ClientCertificates, Identity, MinVersion, client_config, server_config,
+};
+use lienthong_certs::trust::TrustStore;
 use lienthong_certs::xmldsig::{SignOptions, Signer, XmlSignatureAlgorithm, sign};
+use rcgen::ExtendedKeyUsagePurpose;
+use rustls::{ClientConfig, ClientConnection, ServerConnection};
 
 const MODULES: &[&str] = &[
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -49,67 +51,6 @@ fn softhsm(dir: &Path, args: &[&str]) {
         "softhsm2-util {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Generates an RSA-2048 and a P-256 key pair on the token, private halves non-extractable.
-fn generate_keys(module: &Path) {
-    let ctx = Pkcs11::new(module).expect("module");
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .expect("initialize");
-    let slot = ctx
-        .get_slots_with_token()
-        .expect("slots")
-        .into_iter()
-        .find(|s| {
-            ctx.get_token_info(*s)
-                .is_ok_and(|i| i.label().trim_end() == LABEL)
-        })
-        .expect("the test token");
-    let session = ctx.open_rw_session(slot).expect("session");
-    session
-        .login(UserType::User, Some(&AuthPin::new(PIN.into())))
-        .expect("login");
-    let private = |label: &str, id: u8| {
-        vec![
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(vec![id]),
-        ]
-    };
-    session
-        .generate_key_pair(
-            &Mechanism::RsaPkcsKeyPairGen,
-            &[
-                Attribute::Token(true),
-                Attribute::Verify(true),
-                Attribute::ModulusBits(2048.into()),
-                Attribute::PublicExponent(vec![1, 0, 1]),
-                Attribute::Label(b"rsa-signer".to_vec()),
-                Attribute::Id(vec![1]),
-            ],
-            &private("rsa-signer", 1),
-        )
-        .expect("RSA key pair");
-    session
-        .generate_key_pair(
-            &Mechanism::EccKeyPairGen,
-            &[
-                Attribute::Token(true),
-                Attribute::Verify(true),
-                // prime256v1
-                Attribute::EcParams(vec![
-                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-                ]),
-                Attribute::Label(b"ec-signer".to_vec()),
-                Attribute::Id(vec![2]),
-            ],
-            &private("ec-signer", 2),
-        )
-        .expect("EC key pair");
 }
 
 const DOC: &str = r#"<edXMLEnvelope xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016"><edXMLHeader><MessageHeader><From><OrganId>000.02.01.H37</OrganId></From><Subject>Hồ sơ liên thông</Subject></MessageHeader><TraceHeaderList/></edXMLHeader><edXMLBody/></edXMLEnvelope>"#;
@@ -164,7 +105,6 @@ fn keys_on_a_token_sign_xml_that_xmlsec1_verifies() {
 
 fn run_with_token(module: &Path, dir: &Path) {
     let module = module.to_path_buf();
-    generate_keys(&module);
     let pin_file = dir.join("pin");
     std::fs::write(&pin_file, format!("{PIN}\n")).expect("pin");
 
@@ -178,6 +118,21 @@ fn run_with_token(module: &Path, dir: &Path) {
         key_id: None,
         pin_file: pin_file.to_path_buf(),
     };
+
+    generate_key_pair(
+        &reference("", &pin_file),
+        "rsa-signer",
+        &[1],
+        KeygenKind::Rsa2048,
+    )
+    .expect("RSA key pair");
+    generate_key_pair(
+        &reference("", &pin_file),
+        "ec-signer",
+        &[2],
+        KeygenKind::EcdsaP256,
+    )
+    .expect("EC key pair");
 
     for (label, kind, alg) in [
         (
@@ -203,7 +158,7 @@ fn run_with_token(module: &Path, dir: &Path) {
             lienthong_certs::pkcs11::TokenKey::open(&reference(label, &pin_file)).expect("open");
         assert_eq!(token.kind(), kind);
         let spki = token.subject_public_key_info();
-        let (cert, _) = pki.certificate_for("Trung tam PVHCC tinh Ninh Binh", &spki);
+        let (cert, _) = pki.certificate_for("Trung tam PVHCC tinh Ninh Binh", &spki, &[]);
         let signer =
             Signer::new(Arc::new(key), vec![cert], alg).expect("signer matches its certificate");
         let signed = sign(DOC, &signer, &SignOptions::default()).expect("signed on the token");
@@ -233,6 +188,13 @@ fn run_with_token(module: &Path, dir: &Path) {
         }
     }
 
+    tls_handshakes_sign_on_the_token(
+        &pki,
+        &reference("rsa-signer", &pin_file),
+        &reference("ec-signer", &pin_file),
+    );
+    a_token_that_goes_away_and_comes_back(dir, &reference("ec-signer", &pin_file));
+
     // A wrong PIN is refused at opening, naming the key.
     let wrong = dir.join("wrong-pin");
     std::fs::write(&wrong, "0000").expect("pin");
@@ -248,4 +210,120 @@ fn run_with_token(module: &Path, dir: &Path) {
     absent.token_label = Some("not-plugged-in".into());
     let e = PrivateKey::from_token(&absent).unwrap_err();
     assert!(e.to_string().contains("is not present"), "{e}");
+}
+
+/// An identity whose key is on the token, with a certificate for TLS (server and client).
+fn tls_identity(pki: &Pki, key: &TokenKeyConfig, cn: &str) -> Identity {
+    let token = TokenKey::open(key).expect("open");
+    let (cert, _) = pki.certificate_for(
+        cn,
+        &token.subject_public_key_info(),
+        &[
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ],
+    );
+    Identity {
+        chain: vec![cert],
+        key: Arc::new(PrivateKey::from_token(key).expect("token key")),
+    }
+}
+
+/// Drives a handshake between two in-memory connections; the negotiated version.
+fn handshake(
+    client: ClientConfig,
+    server: Arc<rustls::ServerConfig>,
+) -> Result<rustls::ProtocolVersion, rustls::Error> {
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    let mut c = ClientConnection::new(Arc::new(client), name)?;
+    let mut s = ServerConnection::new(server)?;
+    for _ in 0..10 {
+        let mut bytes = Vec::new();
+        c.write_tls(&mut bytes).expect("client writes");
+        s.read_tls(&mut bytes.as_slice()).expect("server reads");
+        s.process_new_packets()?;
+        let mut bytes = Vec::new();
+        s.write_tls(&mut bytes).expect("server writes");
+        c.read_tls(&mut bytes.as_slice()).expect("client reads");
+        c.process_new_packets()?;
+        if !c.is_handshaking() && !s.is_handshaking() {
+            return Ok(c.protocol_version().expect("negotiated"));
+        }
+    }
+    panic!("the handshake did not finish");
+}
+
+/// Mutual TLS where both ends sign on the token: RSA (PSS in TLS 1.3) and P-256 (DER ECDSA),
+/// and TLS 1.2 with a token server key.
+fn tls_handshakes_sign_on_the_token(pki: &Pki, rsa: &TokenKeyConfig, ec: &TokenKeyConfig) {
+    let trust = pki.store("token-test");
+    for (server_key, client_key) in [(rsa, ec), (ec, rsa)] {
+        let server = tls_identity(pki, server_key, "localhost");
+        let client = tls_identity(pki, client_key, "Trung tam PVHCC tinh Ninh Binh");
+        let server_config = server_config(
+            &server,
+            ClientCertificates::Required(&trust),
+            MinVersion::Tls12,
+        )
+        .expect("a TLS server with a token key");
+        let client_tls = client_config(&trust, Some(&client), MinVersion::Tls12)
+            .expect("a TLS client with a token key");
+        let version = handshake(client_tls, Arc::clone(&server_config))
+            .unwrap_or_else(|e| panic!("mutual TLS with token keys: {e}"));
+        assert_eq!(version, rustls::ProtocolVersion::TLSv1_3);
+
+        // A TLS 1.2 client that presents nothing (the server's key still signs on the token).
+        let tls12 = ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+            .with_root_certificates(trust.root_store())
+            .with_no_client_auth();
+        let optional = server_config_optional(&server, &trust);
+        let version = handshake(tls12, optional).expect("TLS 1.2 with a token server key");
+        assert_eq!(version, rustls::ProtocolVersion::TLSv1_2);
+
+        // A client whose certificate is not its key's is refused before any handshake.
+        let mut wrong = client.clone();
+        wrong.chain = server.chain.clone();
+        let e = client_config(&trust, Some(&wrong), MinVersion::Tls12).unwrap_err();
+        assert!(e.to_string().contains("key"), "{e}");
+    }
+}
+
+fn server_config_optional(server: &Identity, trust: &TrustStore) -> Arc<rustls::ServerConfig> {
+    server_config(
+        server,
+        ClientCertificates::Optional(trust),
+        MinVersion::Tls12,
+    )
+    .expect("server")
+}
+
+/// SoftHSM keeps a token in a directory: moving it away is pulling the token out.
+fn a_token_that_goes_away_and_comes_back(dir: &Path, key: &TokenKeyConfig) {
+    let key = PrivateKey::from_token(key).expect("token key");
+    let alg = key.default_algorithm();
+    key.sign(alg, b"before").expect("signs while present");
+    let tokens = dir.join("tokens");
+    let token_dir = std::fs::read_dir(&tokens)
+        .expect("tokens")
+        .map(|e| e.expect("entry").path())
+        .next()
+        .expect("the token's directory");
+    let away = dir.join("token-pulled-out");
+    std::fs::rename(&token_dir, &away).expect("pull the token out");
+    let e = key.sign(alg, b"while away").unwrap_err();
+    assert!(
+        key.unavailable().is_some(),
+        "the key is reported unavailable"
+    );
+    eprintln!("token away: {e}");
+    std::fs::rename(&away, &token_dir).expect("put the token back");
+    // SoftHSM finds a token put back only when its module starts again, which the key does at
+    // most once per RESTART_INTERVAL.
+    std::thread::sleep(lienthong_certs::pkcs11::module::RESTART_INTERVAL);
+    key.sign(alg, b"after")
+        .expect("signs again once the token is back");
+    assert!(
+        key.unavailable().is_none(),
+        "the key is reported available again"
+    );
 }

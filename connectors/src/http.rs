@@ -261,20 +261,16 @@ pub async fn read_text(resp: reqwest::Response, limit: u64) -> Result<String, Re
 /// failure is already an outcome. With a signer, the request is signed (RFC 9421) just before
 /// it goes out.
 ///
-/// Errors: the outcome to report (retry for transport failures and answers too large to read,
-/// reject when signing fails).
+/// Errors: the outcome to report (retry for transport failures, answers too large to read and
+/// a signing key unavailable for now; reject when signing fails otherwise).
 pub async fn send(
     req: reqwest::RequestBuilder,
-    signer: Option<&RequestSigner>,
+    signer: Option<&Arc<RequestSigner>>,
 ) -> Result<(StatusCode, HeaderMap, String), Outcome> {
     let (client, built) = req.build_split();
     let mut built = built.map_err(|e| Outcome::retry(format!("cannot build the request: {e}")))?;
     if let Some(s) = signer {
-        s.sign(&mut built).map_err(|e| Outcome::Reject {
-            error: format!("cannot sign the request: {e}"),
-            http_status: None,
-            portal: None,
-        })?;
+        built = crate::signing::sign_request(s, built).await?;
     }
     record(&built);
     let resp = client

@@ -26,6 +26,7 @@ pub mod payment;
 pub mod peer;
 pub mod push;
 pub mod serde_duration;
+pub mod signing;
 pub mod webhook;
 
 use async_trait::async_trait;

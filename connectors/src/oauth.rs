@@ -154,7 +154,7 @@ impl TokenSource {
             ("client_id", self.client_id.as_str()),
             ("client_secret", self.client_secret.expose()),
         ]);
-        let (status, headers, text) = send(req, self.signer.as_deref()).await?;
+        let (status, headers, text) = send(req, self.signer.as_ref()).await?;
         if !status.is_success() {
             let o = crate::http::status_error(status, &headers, &text);
             // Even a 4xx from the token endpoint is retried: credentials get fixed by an
@@ -214,7 +214,7 @@ impl TokenSource {
         let mut answer = None;
         for _ in 0..2 {
             let token = self.token().await?;
-            let got = send(build(&token), self.signer.as_deref()).await?;
+            let got = send(build(&token), self.signer.as_ref()).await?;
             if got.0 != StatusCode::UNAUTHORIZED {
                 return Ok(got);
             }
@@ -279,7 +279,7 @@ impl Caller {
                 t.send_authorized(|token| build(&self.client).bearer_auth(token))
                     .await
             }
-            None => send(build(&self.client), self.signer.as_deref()).await,
+            None => send(build(&self.client), self.signer.as_ref()).await,
         }
     }
 }

@@ -1064,6 +1064,25 @@ impl Config {
                 }
                 DestinationKind::Peer(_) | DestinationKind::Webhook(_) => {}
             }
+            if let Some(t) = d.tls.as_ref().and_then(|t| t.client_key_pkcs11.as_ref()) {
+                add(
+                    key("tls.client_key_pkcs11.pin_file"),
+                    &Some(t.pin_file.clone()),
+                );
+            }
+        }
+        // A token's PIN is a secret like the others.
+        if let Some(t) = self.server.tls.as_ref().and_then(|t| t.key_pkcs11.as_ref()) {
+            add(
+                "server.tls.key_pkcs11.pin_file".into(),
+                &Some(t.pin_file.clone()),
+            );
+        }
+        if let Some(t) = self.signing.as_ref().and_then(|s| s.key_pkcs11.as_ref()) {
+            add(
+                "signing.key_pkcs11.pin_file".into(),
+                &Some(t.pin_file.clone()),
+            );
         }
         out
     }

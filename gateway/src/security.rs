@@ -11,13 +11,13 @@
 //! certificate for a destination takes a restart in this version).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use lienthong_certs::httpsig::{Algorithm, HmacSecret, SigningKey, VerifyingKey};
 use lienthong_certs::inspect::CertificateInfo;
-use lienthong_certs::keys::load_certificates;
+use lienthong_certs::keys::{PrivateKey, load_certificates};
 use lienthong_certs::tls::{self, Identity};
 use lienthong_certs::trust::CrlStatus;
 use lienthong_certs::trust::{Purpose, TrustStore, TrustStoreFiles};
@@ -87,6 +87,23 @@ pub struct Security {
     pub peers: Vec<InboundPeer>,
     /// Signs the answers to received edXML (with the `[signing]` identity).
     pub answerer: Option<Arc<lienthong_connectors::peer::answer::Answerer>>,
+    /// The keys on PKCS#11 tokens, by where they are configured (`signing`, `server.tls`,
+    /// `destinations.<name>.tls`): watched for availability.
+    pub token_keys: Vec<(String, Arc<PrivateKey>)>,
+}
+
+/// Whether a key on a token can be used now ([`Security::check_token_keys`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenKeyStatus {
+    /// Where it is configured, e.g. `signing`.
+    pub name: String,
+    /// The key, e.g. `ECDSA P-256 on pkcs11:… token … key …`.
+    pub key: String,
+    /// Whether it answered.
+    pub available: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A peer center we accept edXML from.
@@ -161,12 +178,25 @@ impl Security {
             found
         };
 
+        let mut token_keys = Vec::new();
+        let mut on_token = |name: String, key: &Arc<PrivateKey>| {
+            if key.token_kind().is_some() {
+                token_keys.push((name, Arc::clone(key)));
+            }
+        };
+
         // Listener.
         let mut listener_tls = None;
         if let Some(t) = &config.server.tls {
-            match Identity::load(&t.cert, &t.key) {
+            match load_identity(
+                &t.cert,
+                t.key.as_deref(),
+                t.key_pkcs11.as_ref(),
+                "server.tls.key",
+            ) {
                 Ok(id) => {
                     watch("server.tls".into(), &t.cert, &id.chain[..1]);
+                    on_token("server.tls".into(), &id.key);
                     let client_trust = match &t.client_trust {
                         Some(n) => store("server.tls.client_trust", n, &mut errors),
                         None => None,
@@ -180,7 +210,7 @@ impl Security {
                         Err(e) => errors.push(err("server.tls", e)),
                     }
                 }
-                Err(e) => errors.push(err("server.tls", e)),
+                Err(e) => errors.push(e),
             }
         }
         for (i, r) in config.server.client_auth.iter().enumerate() {
@@ -269,6 +299,7 @@ impl Security {
             match build_signing(s, &config.center.agency_code) {
                 Ok(id) => {
                     watch("signing".into(), &s.cert, &id.identity.chain[..1]);
+                    on_token("signing".into(), &id.identity.key);
                     signing = Some(id);
                 }
                 Err(e) => errors.push(e),
@@ -281,22 +312,28 @@ impl Security {
             let key = format!("destinations.{name}");
             let mut sec = OutboundSecurity::default();
             if let Some(t) = &d.tls {
-                let identity = match (&t.client_cert, &t.client_key) {
-                    (Some(c), Some(k)) => match Identity::load(c, k) {
+                let identity = match (&t.client_cert, &t.client_key, &t.client_key_pkcs11) {
+                    (None, None, None) => None,
+                    (Some(c), file, token) => match load_identity(
+                        c,
+                        file.as_deref(),
+                        token.as_ref(),
+                        &format!("{key}.tls.client_key"),
+                    ) {
                         Ok(id) => {
                             watch(format!("{key}.tls"), c, &id.chain[..1]);
+                            on_token(format!("{key}.tls"), &id.key);
                             Some(id)
                         }
                         Err(e) => {
-                            errors.push(err(format!("{key}.tls"), e));
+                            errors.push(e);
                             None
                         }
                     },
-                    (None, None) => None,
-                    _ => {
+                    (None, _, _) => {
                         errors.push(err(
-                            format!("{key}.tls"),
-                            "give client_cert and client_key together",
+                            format!("{key}.tls.client_cert"),
+                            "a client key needs its certificate (client_cert)",
                         ));
                         None
                     }
@@ -393,7 +430,28 @@ impl Security {
             outbound,
             certificates,
             warning: config.server.certificate_warning,
+            token_keys,
         })
+    }
+
+    /// Asks every key on a token whether it can be used now (blocking: one PKCS#11 round trip
+    /// each; a token that is back is found again here) and sets
+    /// `lienthong_signing_key_available{name}` to 1 or 0.
+    pub fn check_token_keys(&self) -> Vec<TokenKeyStatus> {
+        self.token_keys
+            .iter()
+            .map(|(name, key)| {
+                let reason = key.check_available().err().map(|e| e.to_string());
+                metrics::gauge!("lienthong_signing_key_available", "name" => name.clone())
+                    .set(if reason.is_none() { 1.0 } else { 0.0 });
+                TokenKeyStatus {
+                    name: name.clone(),
+                    key: key.describe(),
+                    available: reason.is_none(),
+                    reason,
+                }
+            })
+            .collect()
     }
 
     /// Certificates expired or expiring within the warning window at `now`, with seconds left.
@@ -459,22 +517,36 @@ impl Security {
     }
 }
 
+/// Loads a certificate chain and its key, from a file (`<key>`) or a token (`<key>_pkcs11`),
+/// exactly one of them; errors name the key that was used.
+fn load_identity(
+    cert: &Path,
+    file: Option<&Path>,
+    token: Option<&lienthong_certs::pkcs11::TokenKeyConfig>,
+    key: &str,
+) -> Result<Identity, ConfigError> {
+    match (file, token) {
+        (Some(file), None) => Identity::load(cert, file).map_err(|e| err(key, e)),
+        (None, Some(token)) => {
+            Identity::load_with_token(cert, token).map_err(|e| err(format!("{key}_pkcs11"), e))
+        }
+        _ => Err(err(
+            key,
+            format!("give the key file ({key}) or the key on a token ({key}_pkcs11), one of them"),
+        )),
+    }
+}
+
 fn build_signing(
     s: &crate::config::SigningConfig,
     agency_code: &str,
 ) -> Result<SigningIdentity, ConfigError> {
-    let identity = match (&s.key, &s.key_pkcs11) {
-        (Some(key), None) => Identity::load(&s.cert, key).map_err(|e| err("signing", e))?,
-        (None, Some(token)) => {
-            Identity::load_with_token(&s.cert, token).map_err(|e| err("signing.key_pkcs11", e))?
-        }
-        _ => {
-            return Err(err(
-                "signing.key",
-                "give the key file (key) or the key on a token (key_pkcs11), one of them",
-            ));
-        }
-    };
+    let identity = load_identity(
+        &s.cert,
+        s.key.as_deref(),
+        s.key_pkcs11.as_ref(),
+        "signing.key",
+    )?;
     let http = match &s.http_algorithm {
         Some(name) => {
             let algorithm = Algorithm::from_name(name)

@@ -18,6 +18,10 @@ pub struct SoftHsm {
     pub module: PathBuf,
     /// `SOFTHSM2_CONF` for processes that use it.
     pub conf: PathBuf,
+    /// Where SoftHSM keeps its tokens, one directory each.
+    tokens: PathBuf,
+    /// Where a token pulled out waits.
+    away: PathBuf,
 }
 
 impl SoftHsm {
@@ -62,7 +66,12 @@ impl SoftHsm {
             "softhsm2-util: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Some(Self { module, conf })
+        Some(Self {
+            module,
+            conf,
+            away: dir.join("pulled-out"),
+            tokens,
+        })
     }
 
     /// Generates a key pair (`rsa` or `ec`) on the token; its DER `SubjectPublicKeyInfo`.
@@ -87,5 +96,33 @@ impl SoftHsm {
             String::from_utf8_lossy(&out.stderr)
         );
         hex::decode(String::from_utf8_lossy(&out.stdout).trim()).expect("hex SPKI")
+    }
+
+    /// Pulls the token out (SoftHSM keeps a token in a directory: it is moved away), as an
+    /// operator unplugging a USB token.
+    ///
+    /// Panics when there is no token or it cannot be moved.
+    pub fn pull_out(&self) {
+        let token = std::fs::read_dir(&self.tokens)
+            .expect("token directory")
+            .map(|e| e.expect("entry").path())
+            .next()
+            .expect("a token");
+        std::fs::create_dir_all(&self.away).expect("away");
+        let name = token.file_name().expect("name").to_owned();
+        std::fs::rename(&token, self.away.join(name)).expect("pull the token out");
+    }
+
+    /// Puts back the token [`SoftHsm::pull_out`] took.
+    ///
+    /// Panics when no token was pulled out.
+    pub fn put_back(&self) {
+        let token = std::fs::read_dir(&self.away)
+            .expect("pulled out")
+            .map(|e| e.expect("entry").path())
+            .next()
+            .expect("a pulled-out token");
+        let name = token.file_name().expect("name").to_owned();
+        std::fs::rename(&token, self.tokens.join(name)).expect("put the token back");
     }
 }

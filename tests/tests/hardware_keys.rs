@@ -1,6 +1,8 @@
 //! The center's signing key on a PKCS#11 token (SoftHSM2), through the real binary: the
 //! province signs its edXML on the token and the commune, which trusts the province's CA and
-//! signer name, takes the dossier; a wrong PIN stops check-config and serve with the key named.
+//! signer name, takes the dossier; a wrong PIN stops check-config and serve with the key named;
+//! the token pulled out mid-run holds the next dossier back (retries, `/readyz` degraded, the
+//! metric at 0) and it goes out when the token is back, without a restart.
 
 use std::time::Duration;
 
@@ -17,7 +19,9 @@ async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
         return;
     };
     let spki = hsm.generate(TOKEN, PIN, "center-signer", "0a", "ec");
-    let (_, cert_pem) = province.pki.certificate_for(&province.signer_cn, &spki);
+    let (_, cert_pem) = province
+        .pki
+        .certificate_for(&province.signer_cn, &spki, &[]);
     let cert = province.dir.path().join("token-signing.pem");
     std::fs::write(&cert, cert_pem).expect("certificate");
     let pin_file = province.dir.path().join("token.pin");
@@ -80,5 +84,65 @@ async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
         arrived,
         "the commune did not take the token-signed dossier:\n{}",
         p.log()
+    );
+
+    // The token is pulled out: the next dossier is taken (durably) and waits, retrying.
+    hsm.pull_out();
+    let later = "000.02.01.H37-261204-0902";
+    let (status, body) = p
+        .post("/v1/dossiers", &dossier(later, &store, &files))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    p.wait_deliveries(Duration::from_secs(30), "a retry naming the token", |all| {
+        all.iter().any(|d| {
+            d["dossier_code"] == later
+                && d["attempts"].as_u64().unwrap_or(0) >= 2
+                && d["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("center-signer"))
+        })
+    })
+    .await;
+    let (status, ready) = p.get("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["signing_keys"][0]["name"], "signing", "{ready}");
+    assert_eq!(ready["signing_keys"][0]["available"], false, "{ready}");
+    assert!(
+        p.metrics()
+            .await
+            .contains("lienthong_signing_key_available{name=\"signing\"} 0"),
+        "the metric does not show the key unavailable"
+    );
+    assert!(
+        !commune
+            .center
+            .notices()
+            .iter()
+            .any(|n| n.data.to_string().contains(later)),
+        "a dossier went out while the signing key was away"
+    );
+
+    // Back: the dossier goes out, no restart.
+    hsm.put_back();
+    let arrived = commune
+        .center
+        .wait_for(Duration::from_secs(60), |n| {
+            n.iter()
+                .any(|n| n.event == "exchange.dossier" && n.data.to_string().contains(later))
+        })
+        .await;
+    assert!(
+        arrived,
+        "the dossier held back did not go out once the token was back:\n{}",
+        p.log()
+    );
+    let (_, ready) = p.get("/readyz").await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(
+        p.metrics()
+            .await
+            .contains("lienthong_signing_key_available{name=\"signing\"} 1"),
+        "the metric does not show the key back"
     );
 }

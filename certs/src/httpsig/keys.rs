@@ -131,8 +131,13 @@ impl SigningKey {
                 let alg = algorithm
                     .asymmetric()
                     .ok_or_else(|| HttpSigError::Signing("HMAC needs a shared secret".into()))?;
-                key.sign(alg, base)
-                    .map_err(|e| HttpSigError::Signing(e.to_string()))
+                key.sign(alg, base).map_err(|e| {
+                    if e.is_transient() {
+                        HttpSigError::KeyUnavailable(e.to_string())
+                    } else {
+                        HttpSigError::Signing(e.to_string())
+                    }
+                })
             }
             Self::Hmac(secret) => {
                 let key = hmac::Key::new(hmac::HMAC_SHA256, &secret.0);

@@ -33,6 +33,10 @@ pub use nonce::NonceCache;
 /// Why a message could not be signed or its signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpSigError {
+    /// The signing key is on a token that cannot be used just now (pulled out, failing): the
+    /// request may be signed later.
+    #[error("signing key unavailable: {0}")]
+    KeyUnavailable(String),
     /// `Content-Digest` is missing, malformed or does not match the body.
     #[error("Content-Digest: {0}")]
     Digest(String),

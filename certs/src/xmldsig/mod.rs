@@ -69,6 +69,14 @@ pub enum DsigError {
     Key(#[from] KeyError),
 }
 
+impl DsigError {
+    /// True when signing failed because the key is on a token that cannot be used just now;
+    /// the same document signed later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Key(k) if k.is_transient())
+    }
+}
+
 /// Signature algorithms, as XML-DSig names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XmlSignatureAlgorithm {

@@ -46,7 +46,7 @@ impl SessionClient {
             .client
             .post(&self.auth_url)
             .json(&json!({ "username": self.username, "password": self.password.expose() }));
-        let (status, headers, text) = send(req, self.signer.as_deref()).await?;
+        let (status, headers, text) = send(req, self.signer.as_ref()).await?;
         if !status.is_success() {
             let mut o = crate::http::status_error(status, &headers, &text);
             if let Outcome::Reject {
@@ -133,7 +133,7 @@ impl SessionClient {
             if let Some(d) = &self.dstcode {
                 req = req.header("dstcode", d);
             }
-            let (status, headers, text) = match send(req, self.signer.as_deref()).await {
+            let (status, headers, text) = match send(req, self.signer.as_ref()).await {
                 Ok(r) => r,
                 Err(o) => return Verdict::Failed(o),
             };

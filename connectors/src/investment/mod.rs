@@ -109,15 +109,18 @@ impl InvestmentConnector {
         self.mappings.render_xml(REGISTRATION_MAPPING, &input)
     }
 
-    /// The registration as sent: rendered and signed.
+    /// The registration as sent: rendered and signed (off the runtime).
     ///
-    /// Errors: the dossier cannot be rendered, or signing failed (both permanent).
-    pub fn signed_registration(&self, body: &MessageBody) -> Result<String, Outcome> {
+    /// Errors: the dossier cannot be rendered or signing failed (a reject); the signing key is
+    /// on a token that is away for now (a retry).
+    pub async fn signed_registration(&self, body: &MessageBody) -> Result<String, Outcome> {
         let xml = self
             .registration(body)
             .map_err(|e| Outcome::reject(format!("cannot render: {e}")))?;
-        xmldsig::sign(&xml, &self.xml_signer, &SignOptions::default())
-            .map_err(|e| Outcome::reject(format!("cannot sign: {e}")))
+        crate::signing::sign_xml(&self.xml_signer, xml, |xml, signer| {
+            xmldsig::sign(xml, signer, &SignOptions::default())
+        })
+        .await
     }
 }
 
@@ -147,7 +150,7 @@ impl Connector for InvestmentConnector {
         let Some(m) = batch.first() else {
             return Outcome::reject("empty batch");
         };
-        let xml = match self.signed_registration(&m.body) {
+        let xml = match self.signed_registration(&m.body).await {
             Ok(x) => x,
             Err(o) => return o,
         };

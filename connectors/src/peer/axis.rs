@@ -136,10 +136,16 @@ impl AxisClient {
         let (client, built) = req.header("from", &self.organ_id).build_split();
         let mut built = built.map_err(|e| AxisError::Unavailable(e.to_string()))?;
         if let Some(s) = &self.signer {
-            s.sign(&mut built).map_err(|e| AxisError::Refused {
-                operation,
-                reason: format!("cannot sign the request: {e}"),
-            })?;
+            built =
+                crate::signing::sign_request(s, built)
+                    .await
+                    .map_err(|outcome| match outcome {
+                        Outcome::Retry { error, .. } => AxisError::Unavailable(error),
+                        other => AxisError::Refused {
+                            operation,
+                            reason: other.error().unwrap_or_default().to_owned(),
+                        },
+                    })?;
         }
         crate::http::record(&built);
         let resp = client

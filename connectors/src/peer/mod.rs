@@ -310,10 +310,10 @@ impl PeerConnector {
         Ok(out)
     }
 
-    /// The signed edXML document for a message, with `attachments` in `AttachmentEncoded`.
+    /// The edXML document for a message before it is signed.
     ///
-    /// Errors: the mapping cannot render the message, or signing fails.
-    pub fn document(
+    /// Errors: the mapping cannot render the message.
+    fn unsigned_document(
         &self,
         body: &MessageBody,
         message_id: &str,
@@ -323,9 +323,21 @@ impl PeerConnector {
         if name == "dossier" {
             input["attachments"] = Value::Array(attachments);
         }
-        let xml = self.mappings.render_xml(name, &input)?;
+        self.mappings.render_xml(name, &input)
+    }
+
+    /// The signed edXML document for a message, with `attachments` in `AttachmentEncoded`.
+    ///
+    /// Errors: the mapping cannot render the message, or signing fails.
+    pub fn document(
+        &self,
+        body: &MessageBody,
+        message_id: &str,
+        attachments: Vec<Value>,
+    ) -> Result<String, RenderError> {
+        let xml = self.unsigned_document(body, message_id, attachments)?;
         sign_edxml(&xml, &self.sender.signer).map_err(|e| RenderError {
-            mapping: name.into(),
+            mapping: "edXML".into(),
             target: "Signature".into(),
             input: None,
             message: e.to_string(),
@@ -396,10 +408,16 @@ impl Connector for PeerConnector {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let document = match self.document(&msg.body, &msg.id, attachments) {
+        let document = match self.unsigned_document(&msg.body, &msg.id, attachments) {
             Ok(d) => d,
             Err(e) => return Outcome::reject(format!("cannot build the edXML message: {e}")),
         };
+        // As `document`, but signed off the runtime; a key on a token that is away is a retry.
+        let document =
+            match crate::signing::sign_xml(&self.sender.signer, document, sign_edxml).await {
+                Ok(d) => d,
+                Err(outcome) => return outcome,
+            };
         if let Some(axis) = &self.axis {
             return axis.send(&self.config.organ_id, document).await;
         }

@@ -161,7 +161,7 @@ impl Connector for WebhookConnector {
             .header("idempotency-key", msg.id.as_str())
             .header("lienthong-attempt", msg.attempt.to_string())
             .body(body);
-        let (status, headers, text) = match send(req, self.signer.as_deref()).await {
+        let (status, headers, text) = match send(req, self.signer.as_ref()).await {
             Ok(r) => r,
             Err(outcome) => return outcome,
         };

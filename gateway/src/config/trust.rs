@@ -40,8 +40,12 @@ impl TlsVersion {
 pub struct ListenerTlsConfig {
     /// PEM certificate chain of the gateway, leaf first.
     pub cert: PathBuf,
-    /// Its private key (PEM or DER; mode 0600).
-    pub key: PathBuf,
+    /// Its private key file (PEM or DER; mode 0600). One of `key`, `key_pkcs11`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Its private key on a PKCS#11 token or HSM (same form as `[signing] key_pkcs11`).
+    #[serde(default)]
+    pub key_pkcs11: Option<lienthong_certs::pkcs11::TokenKeyConfig>,
     /// Name of the `[trust.<name>]` store whose CAs may issue client certificates. Without it,
     /// clients cannot authenticate with certificates.
     #[serde(default)]
@@ -175,9 +179,12 @@ pub struct DestinationTlsConfig {
     /// Client certificate chain for mutual TLS.
     #[serde(default)]
     pub client_cert: Option<PathBuf>,
-    /// Its key.
+    /// Its key file (one of `client_key`, `client_key_pkcs11`).
     #[serde(default)]
     pub client_key: Option<PathBuf>,
+    /// Its key on a PKCS#11 token or HSM (same form as `[signing] key_pkcs11`).
+    #[serde(default)]
+    pub client_key_pkcs11: Option<lienthong_certs::pkcs11::TokenKeyConfig>,
     /// `"1.2"` (default) or `"1.3"`.
     #[serde(default)]
     pub min_version: TlsVersion,

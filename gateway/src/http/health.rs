@@ -96,12 +96,21 @@ pub(super) async fn readyz(
             })
         })
         .collect();
+    // A signing key on a token that is away does not stop intake (messages wait for it), but
+    // nothing it signs goes out: "degraded", still 200, named for administrators.
+    let keys = token_keys(&security).await;
+    let status = if keys.iter().all(|k| k.available) {
+        "ready"
+    } else {
+        "degraded"
+    };
     if !admin {
-        return axum::Json(json!({ "status": "ready" })).into_response();
+        return axum::Json(json!({ "status": status })).into_response();
     }
     axum::Json(json!({
-        "status": "ready",
+        "status": status,
         "store": "ok",
+        "signing_keys": keys,
         "circuits": circuits,
         "certificates": security.certificates.len(),
         "certificates_expiring": expiring,
@@ -109,6 +118,19 @@ pub(super) async fn readyz(
         "last_reload": st.reloader.last(),
     }))
     .into_response()
+}
+
+/// The state of every key on a token, asked off the runtime (a PKCS#11 round trip each).
+async fn token_keys(
+    security: &Arc<crate::security::Security>,
+) -> Vec<crate::security::TokenKeyStatus> {
+    if security.token_keys.is_empty() {
+        return Vec::new();
+    }
+    let security = Arc::clone(security);
+    tokio::task::spawn_blocking(move || security.check_token_keys())
+        .await
+        .unwrap_or_default()
 }
 
 /// `GET /metrics`: Prometheus text format. Queue depths and the oldest undelivered age are read
@@ -143,6 +165,8 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     for (name, d) in &st.destinations {
         telemetry::circuit(name, d.breaker.state());
     }
+    // Sets lienthong_signing_key_available.
+    token_keys(&st.security.current()).await;
     match st.store.audit_status().await {
         Ok(a) => {
             let lag = st.tsa_configured.then(|| {

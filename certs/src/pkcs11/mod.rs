@@ -12,14 +12,14 @@
 //!
 //! Uses `cryptoki` (Parsec project), not the unsound `pkcs11` crate (RUSTSEC-2022-0034).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
+use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
@@ -27,6 +27,12 @@ use cryptoki::types::AuthPin;
 use serde::Deserialize;
 
 use crate::keys::SignatureAlgorithm;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod keygen;
+pub mod module;
+
+use module::Module;
 
 /// Where a key on a token is (`[signing] key_pkcs11 = { … }` and the like).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -91,6 +97,9 @@ pub enum TokenError {
     /// The key was not found, or is of a kind Lienthong does not sign with.
     #[error("{0}")]
     Key(String),
+    /// The key cannot make the signature asked for (an RSA algorithm with an EC key…).
+    #[error("{0}")]
+    Unsupported(String),
     /// The token failed while signing (the caller retries later).
     #[error("{key}: signing failed on the token: {reason}")]
     Signing {
@@ -99,6 +108,15 @@ pub enum TokenError {
         /// Why.
         reason: String,
     },
+}
+
+impl TokenError {
+    /// True for a failure of a key that was opened before and may work again without a change
+    /// of configuration: the token pulled out, the module or the token failing, the PIN or the
+    /// key gone for now. A message that needs the key waits (retries) instead of being refused.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, Self::Config(_) | Self::Unsupported(_))
+    }
 }
 
 /// What kind of key is on the token.
@@ -113,11 +131,14 @@ pub enum TokenKeyKind {
 /// A private key on a token: signs through it, never sees the key material.
 pub struct TokenKey {
     config: TokenKeyConfig,
-    context: Pkcs11,
+    module: Arc<Module>,
     pin: String,
     kind: TokenKeyKind,
     public_key: Vec<u8>,
-    sessions: Mutex<Vec<Session>>,
+    /// Open, logged-in sessions with the module generation they belong to.
+    sessions: Mutex<Vec<(u64, Session)>>,
+    /// Why the last use of the token failed; `None` once it works again.
+    failure: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for TokenKey {
@@ -127,31 +148,6 @@ impl fmt::Debug for TokenKey {
             .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
-}
-
-/// One context per module for the whole process: `C_Initialize` may be called once, and the
-/// last context dropped finalises the module for everyone.
-fn context(module: &Path) -> Result<Pkcs11, TokenError> {
-    static MODULES: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
-    let mut modules = MODULES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(c) = modules.get(module) {
-        return Ok(c.clone());
-    }
-    let failed = |reason: String| TokenError::Module {
-        module: module.display().to_string(),
-        reason,
-    };
-    let ctx = Pkcs11::new(module).map_err(|e| failed(e.to_string()))?;
-    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        Ok(())
-        | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, Function::Initialize)) => {}
-        Err(e) => return Err(failed(e.to_string())),
-    }
-    modules.insert(module.to_path_buf(), ctx.clone());
-    Ok(ctx)
 }
 
 impl TokenKey {
@@ -185,20 +181,19 @@ impl TokenKey {
             })?
             .trim_end_matches(['\r', '\n'])
             .to_owned();
-        let context = context(&config.module)?;
+        let module = module::module(&config.module)?;
         let mut key = Self {
             config: config.clone(),
-            context,
+            module,
             pin,
             kind: TokenKeyKind::EcdsaP256,
             public_key: Vec::new(),
             sessions: Mutex::new(Vec::new()),
+            failure: Mutex::new(None),
         };
-        let session = key.open_session()?;
-        let (kind, public_key) = key.inspect(&session)?;
+        let (kind, public_key) = key.with_session(|session| key.inspect(session))?;
         key.kind = kind;
         key.public_key = public_key;
-        key.give_back(session);
         Ok(key)
     }
 
@@ -230,12 +225,7 @@ impl TokenKey {
         bits.extend(der_length(self.public_key.len() + 1));
         bits.push(0);
         bits.extend(&self.public_key);
-        let mut body = algorithm.to_vec();
-        body.extend(bits);
-        let mut out = vec![0x30];
-        out.extend(der_length(body.len()));
-        out.extend(body);
-        out
+        der_sequence(&[algorithm, &bits])
     }
 
     /// A description, e.g. `ECDSA P-256 on pkcs11:… token gw key signer`.
@@ -247,16 +237,15 @@ impl TokenKey {
         format!("{kind} on {}", self.config.describe())
     }
 
-    fn slot(&self) -> Result<Slot, TokenError> {
-        let slots = self
-            .context
+    fn slot(&self, context: &Pkcs11) -> Result<Slot, TokenError> {
+        let slots = context
             .get_slots_with_token()
             .map_err(|e| TokenError::Module {
                 module: self.config.module.display().to_string(),
                 reason: e.to_string(),
             })?;
         for slot in slots {
-            let Ok(info) = self.context.get_token_info(slot) else {
+            let Ok(info) = context.get_token_info(slot) else {
                 continue;
             };
             let label_ok = self
@@ -276,10 +265,9 @@ impl TokenKey {
         Err(TokenError::NoToken(self.config.describe()))
     }
 
-    fn open_session(&self) -> Result<Session, TokenError> {
-        let slot = self.slot()?;
-        let session = self
-            .context
+    fn open_session(&self, context: &Pkcs11) -> Result<Session, TokenError> {
+        let slot = self.slot(context)?;
+        let session = context
             .open_ro_session(slot)
             .map_err(|e| TokenError::Module {
                 module: self.config.module.display().to_string(),
@@ -298,13 +286,6 @@ impl TokenKey {
                 reason: format!("login: {e}"),
             }),
         }
-    }
-
-    fn give_back(&self, session: Session) {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(session);
     }
 
     fn template(&self, class: ObjectClass) -> Vec<Attribute> {
@@ -417,13 +398,158 @@ impl TokenKey {
         algorithm: SignatureAlgorithm,
         message: &[u8],
     ) -> Result<Vec<u8>, TokenError> {
-        let (mechanism, data) = match (self.kind, algorithm) {
+        let (mechanism, data) = self.mechanism(algorithm, message)?;
+        let signed = self.with_session(|session| {
+            let key = self.find(session, ObjectClass::PRIVATE_KEY)?;
+            session
+                .sign(&mechanism, key, &data)
+                .map_err(|e| TokenError::Signing {
+                    key: self.config.describe(),
+                    reason: e.to_string(),
+                })
+        });
+        self.record(signed.as_ref().err());
+        signed
+    }
+
+    /// Checks that the token is there and the key usable (a session, a login, the key found),
+    /// without signing; records the outcome for [`TokenKey::unavailable`].
+    ///
+    /// Errors: as [`TokenKey::sign`].
+    pub fn check(&self) -> Result<(), TokenError> {
+        let checked = self.with_session(|session| {
+            session
+                .get_session_info()
+                .map_err(|e| TokenError::Signing {
+                    key: self.config.describe(),
+                    reason: e.to_string(),
+                })?;
+            self.find(session, ObjectClass::PRIVATE_KEY).map(drop)
+        });
+        self.record(checked.as_ref().err());
+        checked
+    }
+
+    /// Why the key could not be used the last time it was tried (signing or
+    /// [`TokenKey::check`]); `None` when it worked.
+    pub fn unavailable(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn record(&self, error: Option<&TokenError>) {
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        match (error, failure.is_some()) {
+            (Some(e), _) => {
+                if failure.is_none() {
+                    tracing::error!(key = %self.config.describe(), "signing key unavailable: {e}");
+                }
+                *failure = Some(e.to_string());
+            }
+            (None, true) => {
+                tracing::info!(key = %self.config.describe(), "signing key available again");
+                *failure = None;
+            }
+            (None, false) => {}
+        }
+    }
+
+    /// Runs `op` on a session of the token. A pooled session is tried first; when it fails
+    /// (the token may have been pulled out and put back since it was opened) it is closed and
+    /// `op` runs once more on a new session. When the token cannot be found, the module is
+    /// restarted (see [`module`]) and the whole tried once more.
+    fn with_session<T>(
+        &self,
+        op: impl Fn(&Session) -> Result<T, TokenError>,
+    ) -> Result<T, TokenError> {
+        match self.try_with_session(&op) {
+            Err((TokenError::NoToken(what), generation)) => {
+                if self.module.restart(generation)? {
+                    self.try_with_session(&op).map_err(|(e, _)| e)
+                } else {
+                    Err(TokenError::NoToken(what))
+                }
+            }
+            done => done.map_err(|(e, _)| e),
+        }
+    }
+
+    /// [`TokenKey::with_session`] without the restart; the error comes with the generation it
+    /// happened in.
+    fn try_with_session<T>(
+        &self,
+        op: &impl Fn(&Session) -> Result<T, TokenError>,
+    ) -> Result<T, (TokenError, u64)> {
+        let in_use = self.module.use_now();
+        let generation = in_use.generation;
+        loop {
+            let pooled = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let Some((opened_in, session)) = pooled else {
+                break;
+            };
+            if opened_in != generation {
+                // Its handle died with the module's restart and may now name another session:
+                // closing it could close that one.
+                std::mem::forget(session);
+                continue;
+            }
+            if let Ok(done) = op(&session) {
+                self.give_back(generation, session);
+                return Ok(done);
+            }
+            break;
+        }
+        let session = self
+            .open_session(in_use.context)
+            .map_err(|e| (e, generation))?;
+        let done = op(&session).map_err(|e| (e, generation))?;
+        self.give_back(generation, session);
+        Ok(done)
+    }
+
+    fn give_back(&self, generation: u64, session: Session) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((generation, session));
+    }
+
+    /// The mechanism and the data to give it for `algorithm`.
+    fn mechanism(
+        &self,
+        algorithm: SignatureAlgorithm,
+        message: &[u8],
+    ) -> Result<(Mechanism<'static>, Vec<u8>), TokenError> {
+        Ok(match (self.kind, algorithm) {
             (TokenKeyKind::Rsa(_), SignatureAlgorithm::RsaPkcs1Sha256) => {
                 (Mechanism::Sha256RsaPkcs, message.to_vec())
             }
             (TokenKeyKind::Rsa(_), SignatureAlgorithm::RsaPkcs1Sha512) => {
                 (Mechanism::Sha512RsaPkcs, message.to_vec())
             }
+            // The salt is the hash's length, as TLS 1.3 and RFC 9421 require.
+            (TokenKeyKind::Rsa(_), SignatureAlgorithm::RsaPssSha256) => (
+                Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+                    hash_alg: MechanismType::SHA256,
+                    mgf: PkcsMgfType::MGF1_SHA256,
+                    s_len: 32.into(),
+                }),
+                message.to_vec(),
+            ),
+            (TokenKeyKind::Rsa(_), SignatureAlgorithm::RsaPssSha512) => (
+                Mechanism::Sha512RsaPkcsPss(PkcsPssParams {
+                    hash_alg: MechanismType::SHA512,
+                    mgf: PkcsMgfType::MGF1_SHA512,
+                    s_len: 64.into(),
+                }),
+                message.to_vec(),
+            ),
             (TokenKeyKind::EcdsaP256, SignatureAlgorithm::EcdsaP256Sha256) => (
                 Mechanism::Ecdsa,
                 aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message)
@@ -431,41 +557,13 @@ impl TokenKey {
                     .to_vec(),
             ),
             (_, alg) => {
-                return Err(TokenError::Key(format!(
+                return Err(TokenError::Unsupported(format!(
                     "{} cannot sign {}",
                     self.describe(),
                     alg.name()
                 )));
             }
-        };
-        let pooled = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
-        let session = match pooled {
-            Some(s) => s,
-            None => self.open_session()?,
-        };
-        let failed = |reason: String| TokenError::Signing {
-            key: self.config.describe(),
-            reason,
-        };
-        let signed = self
-            .find(&session, ObjectClass::PRIVATE_KEY)
-            .and_then(|key| {
-                session
-                    .sign(&mechanism, key, &data)
-                    .map_err(|e| failed(e.to_string()))
-            });
-        match signed {
-            Ok(signature) => {
-                self.give_back(session);
-                Ok(signature)
-            }
-            // The session is dropped: the next call opens (and logs in) a new one.
-            Err(e) => Err(e),
-        }
+        })
     }
 }
 
@@ -484,30 +582,36 @@ fn der_length(len: usize) -> Vec<u8> {
     out
 }
 
-/// DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    fn integer(bytes: &[u8]) -> Vec<u8> {
-        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
-        let mut body = if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
-            let mut v = vec![0];
-            v.extend(trimmed);
-            v
-        } else if trimmed.is_empty() {
-            vec![0]
-        } else {
-            trimmed
-        };
-        let mut out = vec![0x02];
-        out.extend(der_length(body.len()));
-        out.append(&mut body);
-        out
-    }
-    let mut body = integer(n);
-    body.extend(integer(e));
+/// A DER INTEGER holding the unsigned big-endian `bytes`.
+pub(crate) fn der_integer(bytes: &[u8]) -> Vec<u8> {
+    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut body = if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+        let mut v = vec![0];
+        v.extend(trimmed);
+        v
+    } else if trimmed.is_empty() {
+        vec![0]
+    } else {
+        trimmed
+    };
+    let mut out = vec![0x02];
+    out.extend(der_length(body.len()));
+    out.append(&mut body);
+    out
+}
+
+/// A DER SEQUENCE of already encoded `items`.
+pub(crate) fn der_sequence(items: &[&[u8]]) -> Vec<u8> {
+    let body = items.concat();
     let mut out = vec![0x30];
     out.extend(der_length(body.len()));
     out.extend(body);
     out
+}
+
+/// DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    der_sequence(&[&der_integer(n), &der_integer(e)])
 }
 
 #[cfg(test)]

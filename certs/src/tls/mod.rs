@@ -12,11 +12,15 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, ServerConfig};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::CertificateDer;
 
 use crate::keys::{KeyError, PrivateKey, load_certificates};
 use crate::trust::TrustStore;
+
+mod signing_key;
+pub use signing_key::TokenSigningKey;
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -29,20 +33,16 @@ pub enum TlsError {
     Rustls(String),
 }
 
-/// The identity's key as rustls takes it.
+/// The identity as rustls presents it: its chain and a signing key (in memory or on a token).
 ///
-/// Errors: the key is on a PKCS#11 token (TLS with a token key is not supported yet).
-fn memory_key(identity: &Identity) -> Result<PrivateKeyDer<'static>, TlsError> {
-    identity
-        .key
-        .der()
-        .map(PrivateKeyDer::clone_key)
-        .ok_or_else(|| {
-            TlsError::Rustls(format!(
-                "{}: a key on a PKCS#11 token cannot be a TLS key yet; use a key file for TLS",
-                identity.key.describe()
-            ))
-        })
+/// Errors: the provider refuses the key; the key is not the certificate's.
+fn certified_key(identity: &Identity) -> Result<Arc<CertifiedKey>, TlsError> {
+    let key = signing_key::signing_key(&identity.key, &provider())?;
+    let certified = CertifiedKey::new(identity.chain.clone(), key);
+    certified
+        .keys_match()
+        .map_err(|e| TlsError::Rustls(format!("{}: {e}", identity.key.describe())))?;
+    Ok(Arc::new(certified))
 }
 
 /// The lowest TLS version to accept.
@@ -152,9 +152,8 @@ pub fn server_config(
         ),
         ClientCertificates::None => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(identity.chain.clone(), memory_key(identity)?)
-        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let mut config =
+        builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key(identity)?)));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -182,9 +181,9 @@ pub fn client_config(
         .map_err(|e| TlsError::Rustls(e.to_string()))?
         .with_webpki_verifier(verifier);
     let mut config = match identity {
-        Some(id) => builder
-            .with_client_auth_cert(id.chain.clone(), memory_key(id)?)
-            .map_err(|e| TlsError::Rustls(e.to_string()))?,
+        Some(id) => {
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key(id)?)))
+        }
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
