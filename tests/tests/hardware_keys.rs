@@ -2,7 +2,8 @@
 //! province signs its edXML on the token and the commune, which trusts the province's CA and
 //! signer name, takes the dossier; a wrong PIN stops check-config and serve with the key named;
 //! the token pulled out mid-run holds the next dossier back (retries, `/readyz` degraded, the
-//! metric at 0) and it goes out when the token is back, without a restart.
+//! metric at 0; a lower-level center's dossier answered 503, nothing stored) and both go through
+//! when the token is back, without a restart.
 
 use std::time::Duration;
 
@@ -59,6 +60,50 @@ async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
         "{text}"
     );
 
+    // What the token holds, and a test signature through it.
+    let uri = format!(
+        "pkcs11:token={TOKEN}?module-path={}&pin-source=file:{}",
+        hsm.module.display(),
+        pin_file.display()
+    );
+    let out = std::process::Command::new(lienthong_tests::gateway_process::lienthong_bin())
+        .args(["certs", "inspect", &uri])
+        .envs(env)
+        .output()
+        .expect("certs inspect");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("token:              {TOKEN}"))
+            && text.lines().any(|l| l.starts_with("private key")
+                && l.contains("center-signer")
+                && l.contains("0a"))
+            && text
+                .lines()
+                .any(|l| l.starts_with("public key") && l.contains("center-signer")),
+        "{text}"
+    );
+    let good = province.dir.path().join("good.toml");
+    std::fs::write(&good, on_token(&pin_file)).expect("config");
+    let out = std::process::Command::new(lienthong_tests::gateway_process::lienthong_bin())
+        .args(["check-config", "--probe", "--config"])
+        .arg(&good)
+        .envs(env)
+        .output()
+        .expect("check-config --probe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("signing ")
+            && l.contains(" ok ")
+            && l.contains("ECDSA P-256 on pkcs11:")),
+        "the probe did not sign on the token:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The province signs on the token; the commune takes its dossier.
     let files = files();
     let store = lienthong_tests::file_server::FileServer::start(files.clone())
@@ -67,8 +112,10 @@ async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
     let p = province
         .start_with_env(&(on_token(&pin_file) + &store.attachments_toml()), &env)
         .await;
-    let _c = commune
-        .start(&commune.config(&province, &province.exchange_url(), ""))
+    let c = commune
+        .start(
+            &(commune.config(&province, &province.exchange_url(), "") + &store.attachments_toml()),
+        )
         .await;
     let code = "000.02.01.H37-261204-0901";
     let (status, body) = p.post("/v1/dossiers", &dossier(code, &store, &files)).await;
@@ -123,7 +170,23 @@ async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
         "a dossier went out while the signing key was away"
     );
 
-    // Back: the dossier goes out, no restart.
+    // A commune's dossier waits too: the province cannot sign its answer, so it stores
+    // nothing and answers 503; the commune retries.
+    let upward = "000.00.12.H37-261204-0903";
+    let (status, body) = c
+        .post("/v1/dossiers", &dossier(upward, &store, &files))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    c.wait_deliveries(Duration::from_secs(30), "503 from the province", |all| {
+        all.iter().any(|d| {
+            d["dossier_code"] == upward
+                && d["attempts"].as_u64().unwrap_or(0) >= 2
+                && d["last_http_status"] == 503
+        })
+    })
+    .await;
+
+    // Back: the dossiers go out, no restart.
     hsm.put_back();
     let arrived = commune
         .center
@@ -135,6 +198,18 @@ async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
     assert!(
         arrived,
         "the dossier held back did not go out once the token was back:\n{}",
+        p.log()
+    );
+    let upward_arrived = province
+        .center
+        .wait_for(Duration::from_secs(60), |n| {
+            n.iter()
+                .any(|n| n.event == "exchange.dossier" && n.dossier_code == upward)
+        })
+        .await;
+    assert!(
+        upward_arrived,
+        "the commune's dossier was not taken once the token was back:\n{}",
         p.log()
     );
     let (_, ready) = p.get("/readyz").await;

@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use crate::keys::SignatureAlgorithm;
 
+pub mod inventory;
 #[cfg(any(test, feature = "testing"))]
 pub mod keygen;
 pub mod module;

@@ -29,6 +29,10 @@ pub async fn run(config: &Config, probe: bool) -> anyhow::Result<ExitCode> {
             .map(|(c, left)| format!("; {} expires in {} day(s)", c.name, left.div_euclid(86_400)))
             .collect::<String>()
     );
+    let mut keys_failed = 0;
+    if probe {
+        keys_failed = probe_keys(&security);
+    }
     let destinations = match crate::destinations::build(config, &security) {
         Ok(d) => d,
         Err(e) => {
@@ -72,7 +76,61 @@ pub async fn run(config: &Config, probe: bool) -> anyhow::Result<ExitCode> {
     }
     if failed > 0 {
         eprintln!("{failed} destination(s) failed the probe");
+    }
+    if keys_failed > 0 {
+        eprintln!("{keys_failed} key(s) failed to sign");
+    }
+    if failed + keys_failed > 0 {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Signs a test message with the signing key and every key on a token, and checks each
+/// signature with the key's public half (for a token: the token really signs, with this PIN,
+/// now). Prints a table; the number of keys that failed.
+fn probe_keys(security: &crate::security::Security) -> usize {
+    let mut keys: Vec<(String, std::sync::Arc<lienthong_certs::keys::PrivateKey>)> =
+        security.token_keys.clone();
+    if let Some(s) = &security.signing
+        && !keys.iter().any(|(n, _)| n == "signing")
+    {
+        keys.insert(
+            0,
+            ("signing".into(), std::sync::Arc::clone(&s.identity.key)),
+        );
+    }
+    if keys.is_empty() {
+        return 0;
+    }
+    println!("\n{:<24} {:<6} KEY", "SIGNING KEY", "SIGNS");
+    let message = format!(
+        "lienthong check-config --probe {}",
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    );
+    let mut failed = 0;
+    for (name, key) in keys {
+        let algorithm = key.default_algorithm();
+        let outcome = key.sign(algorithm, message.as_bytes()).map(|sig| {
+            lienthong_certs::keys::verify_with_public_key(
+                key.public_key_bytes(),
+                algorithm,
+                message.as_bytes(),
+                &sig,
+            )
+        });
+        let (mark, detail) = match outcome {
+            Ok(true) => ("ok", format!("{} ({})", key.describe(), algorithm.name())),
+            Ok(false) => (
+                "FAIL",
+                format!("{}: the signature does not verify", key.describe()),
+            ),
+            Err(e) => ("FAIL", format!("{}: {e}", key.describe())),
+        };
+        if mark != "ok" {
+            failed += 1;
+        }
+        println!("{name:<24} {mark:<6} {detail}");
+    }
+    failed
 }

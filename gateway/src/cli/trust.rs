@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use lienthong_certs::inspect::CertificateInfo;
 use lienthong_certs::keys::{PrivateKey, key_file_permission_warning, load_certificates};
+use lienthong_certs::pkcs11::inventory::{Pkcs11Uri, inventory};
 use lienthong_certs::trust::{TrustStore, TrustStoreFiles};
 use lienthong_certs::xml::{Document, Limits};
 use lienthong_certs::xmldsig::{
@@ -22,9 +23,10 @@ use crate::security::Security;
 /// `lienthong certs …`.
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
-    /// Show what a certificate file (PEM or DER, one or more certificates) says.
+    /// Show what a certificate file (PEM or DER, one or more certificates) says, or what a
+    /// PKCS#11 token holds (`pkcs11:token=…?module-path=…[&pin-source=FILE]`, RFC 7512).
     Inspect {
-        /// Certificate file.
+        /// Certificate file, or a `pkcs11:` URI.
         file: PathBuf,
         /// Also check that this private key belongs to the (first) certificate.
         #[arg(long)]
@@ -94,6 +96,15 @@ pub enum XmlCommand {
 /// Runs `certs …`.
 pub fn certs(config_path: &Path, command: CertsCommand) -> anyhow::Result<ExitCode> {
     match command {
+        CertsCommand::Inspect { file, key } if file.to_string_lossy().starts_with("pkcs11:") => {
+            anyhow::ensure!(
+                key.is_none(),
+                "--key goes with a certificate file, not a token"
+            );
+            let uri = Pkcs11Uri::parse(&file.to_string_lossy())?;
+            print!("{}", inventory(&uri)?);
+            Ok(ExitCode::SUCCESS)
+        }
         CertsCommand::Inspect { file, key } => {
             let certs = load_certificates(&file).with_context(|| file.display().to_string())?;
             for (i, c) in certs.iter().enumerate() {

@@ -149,6 +149,10 @@ pub enum ReceiveError {
     /// This instance cannot receive (no signing identity to answer with…).
     #[error("{0}")]
     Internal(String),
+    /// The key that signs the answer is on a token that cannot be used just now: nothing was
+    /// stored, the sender tries again later.
+    #[error("the signing key is unavailable: {0}")]
+    KeyUnavailable(String),
     /// The store is unavailable: nothing was stored, try again later.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -157,7 +161,10 @@ pub enum ReceiveError {
 impl ReceiveError {
     /// Whether the sender can only be told to try again (nothing is wrong with the document).
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Self::Internal(_) | Self::Store(_))
+        matches!(
+            self,
+            Self::Internal(_) | Self::Store(_) | Self::KeyUnavailable(_)
+        )
     }
 }
 
@@ -334,9 +341,17 @@ pub fn prepare(
             "receiving edXML needs the center's [signing] identity to answer".into(),
         )
     })?;
-    let answer = answerer
-        .arrived(&m, now)
-        .map_err(|e| ReceiveError::Internal(format!("cannot sign the answer: {e}")))?;
+    let answer = answerer.arrived(&m, now).map_err(|e| {
+        // A token that is away was recorded as such by the failed signature.
+        match security
+            .signing
+            .as_ref()
+            .and_then(|s| s.identity.key.unavailable())
+        {
+            Some(reason) => ReceiveError::KeyUnavailable(reason),
+            None => ReceiveError::Internal(format!("cannot sign the answer: {e}")),
+        }
+    })?;
     let notices = crate::notice::for_center(&settings.forward_to, event, &m.dossier_code, data)
         .map_err(|e| ReceiveError::Internal(e.to_string()))?;
     Ok(ExchangeReceipt {

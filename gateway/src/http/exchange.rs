@@ -64,6 +64,16 @@ fn problem(e: ReceiveError) -> Problem {
             e.to_string(),
         ),
         ReceiveError::Internal(detail) => internal(detail),
+        ReceiveError::KeyUnavailable(detail) => {
+            tracing::warn!("an exchange document waits for the signing key: {detail}");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "signing-key-unavailable",
+                "The key that signs the answer is unavailable",
+                "nothing was stored; send the document again later",
+            )
+            .with_header(header::RETRY_AFTER, "30")
+        }
         ReceiveError::Store(e) => store_unavailable(&e),
     }
 }
