@@ -26,6 +26,8 @@ pub struct Pki {
     pub ca_cert: CertificateDer<'static>,
     /// The CA certificate (PEM).
     pub ca_pem: String,
+    /// The CA's private key (PKCS#8 PEM), for tools that act as the CA (`openssl ocsp`).
+    pub ca_key_pem: String,
     issuer: Issuer<'static, KeyPair>,
     next_serial: std::cell::Cell<u64>,
 }
@@ -63,6 +65,7 @@ impl Pki {
         let cert = params.self_signed(&key).expect("CA certificate");
         Self {
             ca_pem: cert.pem(),
+            ca_key_pem: key.serialize_pem(),
             ca_cert: cert.der().clone(),
             issuer: Issuer::new(params, key),
             next_serial: std::cell::Cell::new(100),
@@ -107,6 +110,77 @@ impl Pki {
             key_pem: key.serialize_pem(),
             serial,
         }
+    }
+
+    /// A leaf (as [`Pki::leaf`], EC P-256) whose Authority Information Access names the OCSP
+    /// responder `url`.
+    pub fn leaf_with_ocsp(&self, cn: &str, url: &str, eku: &[ExtendedKeyUsagePurpose]) -> Leaf {
+        use der::Encode;
+        use x509_cert::ext::pkix::name::GeneralName;
+        use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("leaf key");
+        let now = OffsetDateTime::now_utc();
+        let (mut params, serial) = self.leaf_params(cn, eku, now - days(1), now + days(365));
+        let aia = AuthorityInfoAccessSyntax(vec![AccessDescription {
+            access_method: der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1"),
+            access_location: GeneralName::UniformResourceIdentifier(
+                der::asn1::Ia5String::new(url).expect("an ASCII URL"),
+            ),
+        }])
+        .to_der()
+        .expect("AIA");
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                aia,
+            ));
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        Leaf {
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            serial,
+        }
+    }
+
+    /// A delegated OCSP responder certificate of this CA (EKU `id-kp-OCSPSigning`).
+    pub fn ocsp_signer(&self, cn: &str) -> Leaf {
+        self.leaf(
+            cn,
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &[ExtendedKeyUsagePurpose::OcspSigning],
+        )
+    }
+
+    /// The CA database `openssl ocsp -index` reads: each leaf valid (`V`) or, when its flag is
+    /// set, revoked (`R`) yesterday for key compromise.
+    pub fn ocsp_index(&self, leaves: &[(&Leaf, bool)]) -> String {
+        let fmt = time::macros::format_description!(
+            "[year repr:last_two][month][day][hour][minute][second]Z"
+        );
+        let now = OffsetDateTime::now_utc();
+        let expiry = (now + days(365)).format(&fmt).expect("date");
+        let revoked = (now - days(1)).format(&fmt).expect("date");
+        let mut out = String::new();
+        for (leaf, is_revoked) in leaves {
+            let mut serial = format!("{:X}", leaf.serial);
+            if serial.len() % 2 == 1 {
+                serial.insert(0, '0');
+            }
+            let (flag, when) = if *is_revoked {
+                ("R", format!("{revoked},keyCompromise"))
+            } else {
+                ("V", String::new())
+            };
+            out.push_str(&format!(
+                "{flag}\t{expiry}\t{when}\t{serial}\tunknown\t/CN=leaf{}\n",
+                leaf.serial
+            ));
+        }
+        out
     }
 
     /// A leaf certificate (as [`Pki::leaf`]) for a key held elsewhere (a PKCS#11 token), from its

@@ -19,6 +19,7 @@ use webpki::{
 
 use crate::inspect::CertificateInfo;
 use crate::keys::{KeyError, load_certificates};
+use crate::revocation::Revocation;
 
 /// Why a certificate is not trusted, or a trust store could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,28 @@ pub enum TrustError {
     /// A store with no anchors trusts nothing.
     #[error("trust store {0} has no trust anchor")]
     Empty(String),
+    /// The certificate's CA says it is revoked (its OCSP responder).
+    #[error("certificate {subject} is revoked ({store}): {reason}")]
+    Revoked {
+        /// The store's name.
+        store: String,
+        /// The certificate's subject.
+        subject: String,
+        /// When and why, as the responder said.
+        reason: String,
+    },
+    /// The revocation status could not be learnt and the store's `on_unknown` is `deny`.
+    #[error("certificate {subject}: revocation status unknown ({store}): {reason}")]
+    RevocationUnknown {
+        /// The store's name.
+        store: String,
+        /// The certificate's subject.
+        subject: String,
+        /// What the responder did or said.
+        reason: String,
+        /// Whether asking again later may help (the responder could not be reached).
+        transient: bool,
+    },
     /// Path validation failed (unknown issuer, expired, revoked, wrong usage…).
     #[error("certificate {subject} is not trusted by {store}: {reason}")]
     Untrusted {
@@ -62,6 +85,20 @@ pub enum TrustError {
         /// The purpose asked for.
         purpose: &'static str,
     },
+}
+
+impl TrustError {
+    /// Whether the same certificate may be accepted later without anything changing on the
+    /// sender's side (its CA's responder could not be reached): answer "try again", not "no".
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::RevocationUnknown {
+                transient: true,
+                ..
+            }
+        )
+    }
 }
 
 /// What a certificate is being validated for.
@@ -103,6 +140,8 @@ pub struct TrustStoreFiles {
     /// Accept a CRL past its `nextUpdate` as the last word on revocation. Off by default: a
     /// stale CRL makes every certificate it covers fail, and is reported.
     pub allow_stale_crl: bool,
+    /// How revocation is checked (CRL files, OCSP, or OCSP then CRL files).
+    pub revocation: Revocation,
 }
 
 /// What a trust store's CRL says about itself, for monitoring.
@@ -147,15 +186,23 @@ pub struct TrustStore {
     crl_status: Vec<CrlStatus>,
     allow_legacy: bool,
     allow_stale_crl: bool,
+    revocation: Revocation,
 }
 
 /// The certificate behind a valid signature, with the chain it was validated through.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedSigner {
     /// The signing certificate.
     pub certificate: CertificateInfo,
     /// The name of the trust store that vouched for it.
     pub trust_store: String,
+    /// The certificate itself.
+    pub end_entity: CertificateDer<'static>,
+    /// The certificates the peer sent with it.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The SubjectPublicKeyInfo (DER) of the CA that issued it, from the validated path: what
+    /// an OCSP request names and an answer is checked with.
+    pub issuer_spki: Vec<u8>,
 }
 
 impl TrustStore {
@@ -180,7 +227,8 @@ impl TrustStore {
         }
         Ok(
             Self::from_parts(name, anchors, intermediates, crls, files.allow_legacy)?
-                .allowing_stale_crls(files.allow_stale_crl),
+                .allowing_stale_crls(files.allow_stale_crl)
+                .with_revocation(files.revocation.clone()),
         )
     }
 
@@ -229,7 +277,30 @@ impl TrustStore {
             crl_status,
             allow_legacy,
             allow_stale_crl: false,
+            revocation: Revocation::default(),
         })
+    }
+
+    /// The same store, checking revocation as `revocation` says.
+    #[must_use]
+    pub fn with_revocation(mut self, revocation: Revocation) -> Self {
+        self.revocation = revocation;
+        self
+    }
+
+    /// How this store's certificates are checked for revocation.
+    pub fn revocation(&self) -> &Revocation {
+        &self.revocation
+    }
+
+    /// The CRLs a TLS handshake applies: all of them under the `crl` policy, none when a
+    /// responder is asked (the OCSP check, and its CRL fallback, follow the handshake).
+    pub fn handshake_crls(&self) -> &[CertificateRevocationListDer<'static>] {
+        if self.revocation.policy.uses_ocsp() {
+            &[]
+        } else {
+            &self.crl_der
+        }
     }
 
     /// The same store, accepting (or not) CRLs past their `nextUpdate`.
@@ -291,13 +362,55 @@ impl TrustStore {
     }
 
     /// Validates `end_entity` (with extra chain certificates the peer sent, e.g. from
-    /// `KeyInfo`) for `purpose` at instant `at`, checking CRLs when the store has any.
+    /// `KeyInfo`) for `purpose` at instant `at`, checking CRLs when the store has any and its
+    /// policy is `crl`. Under an OCSP policy the caller goes on with
+    /// [`crate::revocation::RevocationChecker::check_signer`].
     pub fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
         chain: &[CertificateDer<'_>],
         at: OffsetDateTime,
         purpose: Purpose,
+    ) -> Result<VerifiedSigner, TrustError> {
+        self.validate(
+            end_entity,
+            chain,
+            at,
+            purpose,
+            !self.revocation.policy.uses_ocsp(),
+        )
+    }
+
+    /// As [`Self::verify`], applying the CRL files whatever the policy: the fallback of
+    /// `ocsp-then-crl`. A store without CRL files refuses here (nothing says the certificate
+    /// is not revoked).
+    pub fn verify_with_crls(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        chain: &[CertificateDer<'_>],
+        at: OffsetDateTime,
+        purpose: Purpose,
+    ) -> Result<VerifiedSigner, TrustError> {
+        if self.crls.is_empty() {
+            return Err(TrustError::RevocationUnknown {
+                store: self.name.clone(),
+                subject: CertificateInfo::from_der(end_entity)
+                    .map(|i| i.subject)
+                    .unwrap_or_default(),
+                reason: "no OCSP answer and no CRL file to fall back on".into(),
+                transient: true,
+            });
+        }
+        self.validate(end_entity, chain, at, purpose, true)
+    }
+
+    fn validate(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        chain: &[CertificateDer<'_>],
+        at: OffsetDateTime,
+        purpose: Purpose,
+        with_crls: bool,
     ) -> Result<VerifiedSigner, TrustError> {
         let info = CertificateInfo::from_der(end_entity).map_err(|source| TrustError::Load {
             store: self.name.clone(),
@@ -316,7 +429,11 @@ impl TrustStore {
             .chain(chain.iter().filter(|c| *c != end_entity))
             .map(|c| CertificateDer::from(c.as_ref()))
             .collect();
-        let crl_refs: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
+        let crl_refs: Vec<&CertRevocationList<'_>> = if with_crls {
+            self.crls.iter().collect()
+        } else {
+            Vec::new()
+        };
         let revocation = if crl_refs.is_empty() {
             None
         } else {
@@ -365,7 +482,8 @@ impl TrustStore {
                 None,
             ),
         };
-        result.map_err(|e| untrusted(format!("{e:?}")))?;
+        let path = result.map_err(|e| untrusted(format!("{e:?}")))?;
+        let issuer_spki = path.issuer_spki().as_ref().to_vec();
         if purpose == Purpose::Signing && !info.allows_document_signing() {
             return Err(TrustError::WrongUsage {
                 subject: info.subject,
@@ -375,12 +493,15 @@ impl TrustStore {
         Ok(VerifiedSigner {
             certificate: info,
             trust_store: self.name.clone(),
+            end_entity: end_entity.clone().into_owned(),
+            chain: chain.iter().map(|c| c.clone().into_owned()).collect(),
+            issuer_spki,
         })
     }
 }
 
 /// The signature algorithms accepted in certificate chains (aws-lc-rs, as rustls uses).
-fn verification_algorithms()
+pub(crate) fn verification_algorithms()
 -> &'static [&'static dyn rustls_pki_types::SignatureVerificationAlgorithm] {
     static PROVIDER: std::sync::OnceLock<rustls::crypto::CryptoProvider> =
         std::sync::OnceLock::new();

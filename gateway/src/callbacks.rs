@@ -12,7 +12,9 @@
 //! format. A refused push stores nothing.
 
 use std::fmt;
+use std::sync::Arc;
 
+use lienthong_certs::trust::{Purpose, TrustStore, VerifiedSigner};
 use lienthong_certs::{Secret, sha256_hex};
 use lienthong_connectors::dvcqg::push::{self as portal, PortalPush};
 use lienthong_connectors::investment::result::{self as investment, Decision, InvestmentResult};
@@ -154,6 +156,9 @@ pub enum CallbackError {
     /// The store is unavailable (the pusher should retry).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The signer's revocation status cannot be learnt now (the pusher should retry).
+    #[error("revocation status unavailable: {0}")]
+    RevocationUnavailable(String),
 }
 
 /// A push ready for the store, with the status event it means for the dossier (a decision),
@@ -164,6 +169,31 @@ pub struct Prepared {
     pub receipt: CallbackReceipt,
     /// The decision as a status event, if the push is one.
     pub event: Option<StatusEvent>,
+    /// For a signed push: its signer and the trust store that vouched for it, whose OCSP
+    /// policy [`Prepared::check_revocation`] applies.
+    pub signed_by: Option<(VerifiedSigner, Arc<TrustStore>)>,
+}
+
+impl Prepared {
+    /// Asks the signer's CA whether its certificate is revoked, when its trust store says to
+    /// (nothing to do for unsigned pushes and the `crl` policy).
+    ///
+    /// Errors: [`CallbackError::Refused`] when revoked or refused for want of a status;
+    /// [`CallbackError::RevocationUnavailable`] when the responder could not be reached and
+    /// the policy refuses (the pusher retries).
+    pub async fn check_revocation(
+        &self,
+        checker: &lienthong_certs::revocation::RevocationChecker,
+    ) -> Result<(), CallbackError> {
+        let Some((signer, trust)) = &self.signed_by else {
+            return Ok(());
+        };
+        match checker.check_signer(trust, signer, Purpose::Signing).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_transient() => Err(CallbackError::RevocationUnavailable(e.to_string())),
+            Err(e) => Err(PushError::Forged(format!("signature not accepted: {e}")).into()),
+        }
+    }
 }
 
 /// Reads, authenticates and checks a push, and builds what storing it takes. `security` holds
@@ -179,6 +209,7 @@ pub fn prepare(
 ) -> Result<Prepared, CallbackError> {
     let window = |field: &str, at| fresh(field, at, now, settings.max_age, settings.max_skew);
     let mut decision = None;
+    let mut signed_by = None;
     let (event, dedupe_key, dossier_code, kept, data) = match source {
         Source::Investment => {
             let (trust_name, signers) = settings
@@ -192,6 +223,7 @@ pub fn prepare(
             let xml =
                 std::str::from_utf8(body).map_err(|_| PushError::Malformed("not UTF-8".into()))?;
             let r = InvestmentResult::read(xml, trust, signers)?;
+            signed_by = Some((r.signed_by.clone(), Arc::clone(trust)));
             window("NgayQuyetDinh", r.decided_at)?;
             decision = Some(investment_event(&r));
             let key = sha256_hex(
@@ -283,6 +315,7 @@ pub fn prepare(
             event_intake: None,
         },
         event: decision,
+        signed_by,
     })
 }
 

@@ -39,6 +39,7 @@ pub mod notice;
 pub mod reload;
 pub mod retention;
 pub mod retry;
+pub mod revocation;
 pub mod routing;
 pub mod security;
 pub mod server;

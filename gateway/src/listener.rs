@@ -88,7 +88,11 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let tls = security.current().listener_tls.clone();
+        let current = security.current();
+        let tls = current.listener_tls.clone();
+        let client_trust = current.listener_client_trust.clone();
+        drop(current);
+        let security = security.clone();
         let per_client = per_client.clone();
         let app = app.clone();
         let watcher = graceful.watcher();
@@ -109,6 +113,11 @@ pub async fn serve(
                 }
                 Some(config) => {
                     let Some(stream) = handshake(config, stream, peer).await else {
+                        return;
+                    };
+                    let Some(stream) =
+                        check_revocation(stream, client_trust.as_deref(), &security, peer).await
+                    else {
                         return;
                     };
                     let (_, session) = stream.get_ref();
@@ -162,6 +171,46 @@ async fn handshake(
     metrics::counter!("lienthong_tls_handshake_failures_total").increment(1);
     tracing::info!(%peer, error = failure, "TLS handshake refused");
     None
+}
+
+/// Under an OCSP policy of the client trust store, asks the client certificate's CA whether it
+/// is revoked before a byte of a request is read; a refused certificate ends the connection
+/// (counted with the handshake failures and logged). rustls verifies client certificates
+/// synchronously inside the handshake, where a network call cannot be made; in TLS 1.3 the
+/// server judges the client's certificate after its own last handshake flight anyway, so the
+/// client sees the same thing: the connection closed before any request is served.
+async fn check_revocation(
+    mut stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    trust: Option<&lienthong_certs::trust::TrustStore>,
+    security: &SecurityHandle,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let Some(trust) = trust.filter(|t| t.revocation().policy.uses_ocsp()) else {
+        return Some(stream);
+    };
+    let chain = match stream.get_ref().1.peer_certificates() {
+        Some([leaf, rest @ ..]) => (leaf.clone().into_owned(), rest.to_vec()),
+        _ => return Some(stream),
+    };
+    let checked = security
+        .revocation()
+        .verify(
+            trust,
+            &chain.0,
+            &chain.1,
+            lienthong_certs::trust::Purpose::TlsClient,
+        )
+        .await;
+    match checked {
+        Ok(_) => Some(stream),
+        Err(e) => {
+            metrics::counter!("lienthong_tls_handshake_failures_total").increment(1);
+            tracing::info!(%peer, error = %e, "TLS client certificate refused after the handshake");
+            use tokio::io::AsyncWriteExt;
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+            None
+        }
+    }
 }
 
 fn peer_certificate(chain: Option<&[CertificateDer<'_>]>) -> Option<PeerCertificate> {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use lienthong_certs::httpsig::{Algorithm, HmacSecret, SigningKey, VerifyingKey};
 use lienthong_certs::inspect::CertificateInfo;
 use lienthong_certs::keys::{PrivateKey, load_certificates};
+use lienthong_certs::revocation::RevocationChecker;
 use lienthong_certs::tls::{self, Identity};
 use lienthong_certs::trust::CrlStatus;
 use lienthong_certs::trust::{Purpose, TrustStore, TrustStoreFiles};
@@ -65,6 +66,9 @@ pub struct WatchedCertificate {
 pub struct Security {
     /// The listener's TLS configuration, when `[server.tls]` is set.
     pub listener_tls: Option<Arc<rustls::ServerConfig>>,
+    /// The store client certificates chain to (`server.tls.client_trust`): when it asks an
+    /// OCSP responder, a client's certificate is checked right after the handshake.
+    pub listener_client_trust: Option<Arc<TrustStore>>,
     /// Client-certificate rules.
     pub client_auth: Vec<ClientAuthRule>,
     /// Signed routes.
@@ -148,12 +152,34 @@ impl Security {
         // Trust stores.
         let mut trust = BTreeMap::new();
         for (name, t) in &config.trust {
+            use lienthong_certs::revocation::Policy;
+            if t.revocation == Policy::OcspThenCrl && t.crls.is_empty() {
+                errors.push(err(
+                    format!("trust.{name}.crls"),
+                    "revocation = \"ocsp-then-crl\" falls back on CRL files: list at least one",
+                ));
+            }
+            if let Some(url) = &t.ocsp_responder
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                errors.push(err(
+                    format!("trust.{name}.ocsp_responder"),
+                    format!("`{url}` is not an http:// or https:// URL"),
+                ));
+            }
+            if t.ocsp_timeout.is_zero() || t.ocsp_timeout > Duration::from_secs(60) {
+                errors.push(err(
+                    format!("trust.{name}.ocsp_timeout"),
+                    "must be between 1 ms and 60 s (a handshake or a received document waits for it)",
+                ));
+            }
             let files = TrustStoreFiles {
                 anchors: t.anchors.clone(),
                 intermediates: t.intermediates.clone(),
                 crls: t.crls.clone(),
                 allow_legacy: t.allow_legacy,
                 allow_stale_crl: t.allow_stale_crl,
+                revocation: t.revocation(),
             };
             match TrustStore::load(name, &files) {
                 Ok(store) => {
@@ -187,6 +213,7 @@ impl Security {
 
         // Listener.
         let mut listener_tls = None;
+        let mut listener_client_trust = None;
         if let Some(t) = &config.server.tls {
             match load_identity(
                 &t.cert,
@@ -201,6 +228,7 @@ impl Security {
                         Some(n) => store("server.tls.client_trust", n, &mut errors),
                         None => None,
                     };
+                    listener_client_trust = client_trust.clone();
                     let clients = match client_trust.as_deref() {
                         Some(ts) => tls::ClientCertificates::Optional(ts),
                         None => tls::ClientCertificates::None,
@@ -341,6 +369,19 @@ impl Security {
                 match &t.trust {
                     Some(tn) => {
                         if let Some(ts) = store(&format!("{key}.tls.trust"), tn, &mut errors) {
+                            // A destination's server certificate is validated inside the
+                            // handshake, where no responder can be asked: under an OCSP
+                            // policy it would not be checked at all, so it is refused rather
+                            // than left silently unchecked.
+                            if ts.revocation().policy.uses_ocsp() {
+                                errors.push(err(
+                                    format!("{key}.tls.trust"),
+                                    format!(
+                                        "trust store `{tn}` has revocation = \"{}\": OCSP is checked for peers, signers and client certificates, not yet for destinations' server certificates; give the destination a store with revocation = \"crl\"",
+                                        ts.revocation().policy.name()
+                                    ),
+                                ));
+                            }
                             match tls::client_config(&ts, identity.as_ref(), t.min_version.to_min()) {
                                 Ok(c) => sec.tls = Some(c),
                                 Err(e) => errors.push(err(format!("{key}.tls"), e)),
@@ -423,6 +464,7 @@ impl Security {
             peers,
             answerer,
             listener_tls,
+            listener_client_trust,
             client_auth: config.server.client_auth.clone(),
             signed_routes,
             trust,
@@ -594,14 +636,22 @@ fn build_signing(
 #[derive(Debug)]
 pub struct SecurityHandle {
     current: RwLock<Arc<Security>>,
+    revocation: Arc<RevocationChecker>,
 }
 
 impl SecurityHandle {
-    /// Wraps the material loaded at start-up.
-    pub fn new(security: Security) -> Self {
+    /// Wraps the material loaded at start-up, with the process's OCSP checker (its cache
+    /// outlives reloads).
+    pub fn new(security: Security, revocation: RevocationChecker) -> Self {
         Self {
             current: RwLock::new(Arc::new(security)),
+            revocation: Arc::new(revocation),
         }
+    }
+
+    /// The OCSP checker (for trust stores whose `revocation` asks a responder).
+    pub fn revocation(&self) -> &Arc<RevocationChecker> {
+        &self.revocation
     }
 
     /// The material in force.

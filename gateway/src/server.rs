@@ -40,6 +40,9 @@ pub enum ServerError {
     /// The HTTP server failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
+    /// The OCSP client could not be built.
+    #[error("OCSP client: {0}")]
+    Ocsp(#[from] reqwest::Error),
 }
 
 /// Runs the gateway until `shutdown` completes, then stops accepting requests, lets requests in
@@ -74,7 +77,10 @@ pub async fn run(
     let security = crate::security::Security::build(&config).map_err(ServerError::Security)?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security)?;
-    let security = Arc::new(crate::security::SecurityHandle::new(security));
+    let security = Arc::new(crate::security::SecurityHandle::new(
+        security,
+        crate::revocation::checker()?,
+    ));
     let callbacks = Arc::new(crate::reload::Current::new(
         crate::callbacks::CallbackSettings::new(&config.callbacks)
             .map_err(ServerError::Callbacks)?,

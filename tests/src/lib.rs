@@ -12,6 +12,7 @@ pub mod gateway_process;
 pub mod investment_sim;
 pub mod national;
 pub mod nbrs_sim;
+pub mod ocsp_responder;
 pub mod peer_sim;
 pub mod postgres;
 pub mod pushers;

@@ -131,7 +131,7 @@ pub fn server_config(
     let verifier = |trust: &TrustStore| {
         let b =
             WebPkiClientVerifier::builder_with_provider(Arc::new(trust.root_store()), provider())
-                .with_crls(trust.crls().iter().cloned());
+                .with_crls(trust.handshake_crls().iter().cloned());
         if trust.allows_stale_crls() {
             b
         } else {
@@ -169,7 +169,7 @@ pub fn client_config(
         Arc::new(trust.root_store()),
         provider(),
     )
-    .with_crls(trust.crls().iter().cloned());
+    .with_crls(trust.handshake_crls().iter().cloned());
     if !trust.allows_stale_crls() {
         verifier = verifier.enforce_revocation_expiration();
     }

@@ -53,6 +53,8 @@ pub struct InvestmentResult {
     pub signer: String,
     /// The SignatureValue (kept as evidence and as the dedupe key).
     pub signature_value: String,
+    /// The signer's certificate as the trust store validated it (for an OCSP check).
+    pub signed_by: lienthong_certs::trust::VerifiedSigner,
 }
 
 impl InvestmentResult {
@@ -142,6 +144,7 @@ impl InvestmentResult {
             note: field("GhiChu").unwrap_or_default(),
             signer: cert.subject.clone(),
             signature_value: verified.signature_value.clone(),
+            signed_by: verified.signer.clone(),
         })
     }
 

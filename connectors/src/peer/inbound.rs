@@ -109,6 +109,9 @@ pub struct Inbound {
     pub signer: String,
     /// SHA-256 (hex) of the signer's certificate, for the audit log.
     pub signer_certificate_sha256: String,
+    /// The signer's certificate as its trust store validated it: what an OCSP check of the
+    /// peer's trust store asks about ([`lienthong_certs::revocation`]).
+    pub signed_by: lienthong_certs::trust::VerifiedSigner,
     /// The base64 `SignatureValue`, for the audit log.
     pub signature_value: String,
 }
@@ -502,5 +505,6 @@ pub fn read(xml: &str, receiver: &Receiver<'_>) -> Result<Inbound, InboundError>
         signer: cert.subject.clone(),
         signer_certificate_sha256: cert.sha256_fingerprint.clone(),
         signature_value: verified.signature_value.clone(),
+        signed_by: verified.signer.clone(),
     })
 }

@@ -308,6 +308,7 @@ pub fn xml(command: XmlCommand) -> anyhow::Result<ExitCode> {
                     crls: crl,
                     allow_legacy: allow_sha1,
                     allow_stale_crl: false,
+                    revocation: Default::default(),
                 },
             )?;
             let xml = read_input(&input)?;

@@ -143,6 +143,43 @@ pub struct TrustStoreConfig {
     /// `lienthong_crl_next_update_seconds` metric and `certs check` report it).
     #[serde(default)]
     pub allow_stale_crl: bool,
+    /// How the certificates this store vouches for are checked for revocation: `"crl"`
+    /// (default: the `crls` files), `"ocsp"` (the CA's OCSP responder) or `"ocsp-then-crl"`
+    /// (the responder; the `crls` files when it gives no usable answer).
+    #[serde(default)]
+    pub revocation: lienthong_certs::revocation::Policy,
+    /// When OCSP cannot tell (the responder says `unknown`, cannot be reached in
+    /// `ocsp_timeout`, or answers something not believed): `"deny"` (default) or `"allow"`.
+    #[serde(default)]
+    pub on_unknown: lienthong_certs::revocation::OnUnknown,
+    /// The OCSP responder to ask (an `http://` or `https://` URL) instead of the one each
+    /// certificate names in its Authority Information Access.
+    #[serde(default)]
+    pub ocsp_responder: Option<String>,
+    /// Time limit of one exchange with the responder (default 5 s).
+    #[serde(default = "ocsp_timeout", with = "serde_duration")]
+    pub ocsp_timeout: Duration,
+    /// Refuse OCSP answers that do not echo the request's nonce (default true). Set false for a
+    /// responder that only serves pre-produced answers (RFC 5019).
+    #[serde(default = "yes")]
+    pub ocsp_require_nonce: bool,
+}
+
+fn ocsp_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl TrustStoreConfig {
+    /// The store's revocation settings as the certs crate takes them.
+    pub fn revocation(&self) -> lienthong_certs::revocation::Revocation {
+        lienthong_certs::revocation::Revocation {
+            policy: self.revocation,
+            on_unknown: self.on_unknown,
+            responder: self.ocsp_responder.clone(),
+            timeout: self.ocsp_timeout,
+            require_nonce: self.ocsp_require_nonce,
+        }
+    }
 }
 
 /// `[signing]`: the center's signing identity (XML-DSig and RFC 9421).

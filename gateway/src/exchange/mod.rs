@@ -23,8 +23,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::security::{InboundPeer, Security};
+use crate::security::{InboundPeer, Security, SecurityHandle};
 use crate::store::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome, Store, StoreError};
+use lienthong_certs::trust::{Purpose, TrustStore, VerifiedSigner};
 
 /// Receiving settings, from `[exchange]`.
 pub struct ExchangeSettings {
@@ -153,6 +154,11 @@ pub enum ReceiveError {
     /// stored, the sender tries again later.
     #[error("the signing key is unavailable: {0}")]
     KeyUnavailable(String),
+    /// The signer's CA could not say whether its certificate is revoked (its OCSP responder
+    /// is unreachable) and the peer's trust store refuses in that case: nothing was stored,
+    /// the sender tries again later.
+    #[error("revocation status unavailable: {0}")]
+    RevocationUnavailable(String),
     /// The store is unavailable: nothing was stored, try again later.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -163,8 +169,41 @@ impl ReceiveError {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            Self::Internal(_) | Self::Store(_) | Self::KeyUnavailable(_)
+            Self::Internal(_)
+                | Self::Store(_)
+                | Self::KeyUnavailable(_)
+                | Self::RevocationUnavailable(_)
         )
+    }
+}
+
+/// A document [`prepare`] believed, before its signer's revocation status is asked
+/// ([`Prepared::believe`]).
+#[derive(Debug)]
+pub struct Prepared {
+    receipt: ExchangeReceipt,
+    signer: VerifiedSigner,
+    trust: Arc<TrustStore>,
+}
+
+impl Prepared {
+    /// Asks the signer's CA (OCSP) whether its certificate is revoked, when the peer's trust
+    /// store says to (`revocation = "ocsp"` or `"ocsp-then-crl"`; under `"crl"` the CRLs were
+    /// applied when the signature was verified), and gives the receipt to store.
+    ///
+    /// Errors: [`ReceiveError::Refused`] when revoked or refused for want of a status;
+    /// [`ReceiveError::RevocationUnavailable`] (try again) when the responder could not be
+    /// reached and the policy refuses.
+    pub async fn believe(self, security: &SecurityHandle) -> Result<ExchangeReceipt, ReceiveError> {
+        match security
+            .revocation()
+            .check_signer(&self.trust, &self.signer, Purpose::Signing)
+            .await
+        {
+            Ok(()) => Ok(self.receipt),
+            Err(e) if e.is_transient() => Err(ReceiveError::RevocationUnavailable(e.to_string())),
+            Err(e) => Err(InboundError::BadSignature(e.to_string()).into()),
+        }
     }
 }
 
@@ -312,7 +351,7 @@ pub fn prepare(
     settings: &ExchangeSettings,
     now: OffsetDateTime,
     max_age: time::Duration,
-) -> Result<ExchangeReceipt, ReceiveError> {
+) -> Result<Prepared, ReceiveError> {
     let known: Vec<_> = security.peers.iter().map(|p| p.known.clone()).collect();
     let mut m = inbound::read(
         &xml,
@@ -354,7 +393,7 @@ pub fn prepare(
     })?;
     let notices = crate::notice::for_center(&settings.forward_to, event, &m.dossier_code, data)
         .map_err(|e| ReceiveError::Internal(e.to_string()))?;
-    Ok(ExchangeReceipt {
+    let receipt = ExchangeReceipt {
         source: m.from.clone(),
         dedupe_key: m.dedupe_key(),
         document_id: m.document_id.clone(),
@@ -367,6 +406,11 @@ pub fn prepare(
         answer,
         effect,
         notices,
+    };
+    Ok(Prepared {
+        receipt,
+        signer: m.signed_by.clone(),
+        trust: peer.known.trust.clone(),
     })
 }
 

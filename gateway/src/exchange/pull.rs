@@ -154,7 +154,10 @@ impl Puller {
             )))
         })?;
         let outcome = match prepared {
-            Ok(receipt) => super::commit(&self.store, receipt, "pull").await,
+            Ok(prepared) => match prepared.believe(&self.security).await {
+                Ok(receipt) => super::commit(&self.store, receipt, "pull").await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match outcome {

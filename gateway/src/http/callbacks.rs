@@ -43,7 +43,9 @@ fn refused(source: Source, e: &CallbackError) -> Response {
             source.refused(&PushError::Forged(e.to_string())),
         ),
         CallbackError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, source.unavailable()),
-        CallbackError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, source.unavailable()),
+        CallbackError::Store(_) | CallbackError::RevocationUnavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, source.unavailable())
+        }
     };
     let outcome = if status.is_server_error() {
         tracing::error!(source = source.name(), error = %e, "push not taken");
@@ -102,6 +104,9 @@ pub(super) async fn post_callback(
     .unwrap_or_else(|e| Err(CallbackError::Internal(e.to_string())));
     let receipt = match prepared {
         Ok(mut p) => {
+            if let Err(e) = p.check_revocation(st.security.revocation()).await {
+                return refused(source, &e);
+            }
             p.receipt.peer_certificate_sha256 =
                 peer.map(|axum::Extension(c)| c.info.sha256_fingerprint.clone());
             match callbacks::with_event(p, &st.store, &st.destinations).await {

@@ -74,6 +74,18 @@ fn problem(e: ReceiveError) -> Problem {
             )
             .with_header(header::RETRY_AFTER, "30")
         }
+        ReceiveError::RevocationUnavailable(detail) => {
+            tracing::warn!(
+                "an exchange document waits for its signer's revocation status: {detail}"
+            );
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "revocation-status-unavailable",
+                "The signer's certificate status cannot be checked now",
+                format!("nothing was stored; send the document again later ({detail})"),
+            )
+            .with_header(header::RETRY_AFTER, "30")
+        }
         ReceiveError::Store(e) => store_unavailable(&e),
     }
 }
@@ -185,6 +197,9 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     })
     .await
     .map_err(|e| internal(format!("verification task failed: {e}")))?
+    .map_err(problem)?
+    .believe(&st.security)
+    .await
     .map_err(problem)?;
     let received = exchange::commit(&st.store, receipt, "push")
         .await

@@ -1,0 +1,334 @@
+//! OCSP end to end: the commune's gateway checks the province's certificates (its TLS client
+//! certificate and its XML signing certificate) with the province CA's responder, a real
+//! `openssl ocsp` on loopback, under each policy of the trust store: good accepted, revoked
+//! refused at the connection and for a signature, answers cached until their `nextUpdate`, a
+//! responder that is down handled as the policy says, an answer signed by another CA refused.
+
+use std::time::Duration;
+
+use lienthong_certs::testpki::{Leaf, Pki};
+use lienthong_tests::gateway_process::{Gateway, free_port};
+use lienthong_tests::ocsp_responder::OcspResponder;
+use lienthong_tests::two_level::{Level, province_and_commune, received};
+use rcgen::ExtendedKeyUsagePurpose as Eku;
+use time::OffsetDateTime;
+
+mod common;
+use common::{signed_province_message, xml_signer};
+
+/// The province, the commune, and two more province certificates its CA has revoked.
+struct Setup {
+    province: Level,
+    commune: Level,
+    revoked_signer: Leaf,
+    revoked_tls: Leaf,
+}
+
+async fn setup() -> Setup {
+    let (province, commune) = province_and_commune().await;
+    // Same names as the genuine ones: only revocation tells them apart.
+    let revoked_signer = province
+        .pki
+        .leaf(&province.signer_cn, &rcgen::PKCS_RSA_SHA256, &[]);
+    let revoked_tls = province.pki.leaf(
+        "localhost",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ServerAuth, Eku::ClientAuth],
+    );
+    Setup {
+        province,
+        commune,
+        revoked_signer,
+        revoked_tls,
+    }
+}
+
+impl Setup {
+    /// The province CA's index: the genuine certificates good, the other two revoked.
+    fn index(&self) -> Vec<(&Leaf, bool)> {
+        vec![
+            (&self.province.tls, false),
+            (&self.province.signing, false),
+            (&self.revoked_signer, true),
+            (&self.revoked_tls, true),
+        ]
+    }
+
+    /// The commune's configuration: the province's client certificates and signatures are
+    /// checked through `[trust.peer_ocsp]` with `settings`; its server certificate (the
+    /// commune's outbound TLS) stays with the CRL store.
+    fn config(&self, settings: &str) -> String {
+        let base = self
+            .commune
+            .config(&self.province, &self.province.exchange_url(), "");
+        let ca = self.commune.dir.path().join("peer-ca.pem");
+        base.replacen("client_trust = \"peer\"", "client_trust = \"peer_ocsp\"", 1)
+            .replacen(
+                "signature_trust = \"peer\"",
+                "signature_trust = \"peer_ocsp\"",
+                1,
+            )
+            + &format!(
+                "\n[trust.peer_ocsp]\nanchors = [\"{}\"]\nocsp_timeout = \"2s\"\n{settings}\n",
+                ca.display()
+            )
+    }
+
+    /// A peer connection presenting `tls` (the province's by default).
+    fn client(&self, tls: &Leaf) -> reqwest::Client {
+        let pem = format!("{}{}", tls.cert_pem, tls.key_pem);
+        reqwest::Client::builder()
+            .tls_certs_only([
+                reqwest::Certificate::from_pem(self.commune.pki.ca_pem.as_bytes()).expect("CA"),
+            ])
+            .identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"))
+            .build()
+            .expect("client")
+    }
+
+    /// Sends dossier `code` signed by `signer` over a connection presenting `tls`: the HTTP
+    /// status and body, or the transport error when the connection was refused.
+    async fn send(
+        &self,
+        tls: &Leaf,
+        signer: &Leaf,
+        code: &str,
+    ) -> Result<(u16, String), reqwest::Error> {
+        let number = code.rsplit('-').next().unwrap_or("1");
+        let xml =
+            signed_province_message(code, number, OffsetDateTime::now_utc(), &xml_signer(signer));
+        let r = self
+            .client(tls)
+            .post(self.commune.exchange_url())
+            .header("content-type", "application/xml")
+            .body(xml)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.text().await.unwrap_or_default()))
+    }
+}
+
+async fn count_of(gw: &Gateway, needle: &str) -> bool {
+    gw.metrics().await.lines().any(|l| {
+        l.starts_with("lienthong_ocsp_checks_total") && needle.split(',').all(|n| l.contains(n))
+    })
+}
+
+#[tokio::test]
+async fn revoked_peers_are_refused_at_the_connection_and_for_a_signature_and_answers_are_cached() {
+    let s = setup().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let responder = OcspResponder::start(tmp.path(), &s.province.pki, None, &s.index()).await;
+    let mut gw = s
+        .commune
+        .start(&s.config(&format!(
+            "revocation = \"ocsp\"\nocsp_responder = \"{}\"",
+            responder.url()
+        )))
+        .await;
+    let (province, revoked_signer, revoked_tls) = (&s.province, &s.revoked_signer, &s.revoked_tls);
+
+    // Good: the connection's certificate and the signer's are both asked about, once each.
+    let (status, body) = s
+        .send(
+            &province.tls,
+            &province.signing,
+            "000.02.01.H37-261205-0001",
+        )
+        .await
+        .expect("connection accepted");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(responder.requests(), 2, "one request per certificate");
+    // Again, on a new connection: both answers come from the cache (valid five minutes).
+    let (status, body) = s
+        .send(
+            &province.tls,
+            &province.signing,
+            "000.02.01.H37-261205-0002",
+        )
+        .await
+        .expect("connection accepted");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(responder.requests(), 2, "the cache answered");
+    assert!(count_of(&gw, "result=\"good\",cached=\"true\"").await);
+
+    // A genuine connection carrying a document signed by the revoked certificate: 401.
+    let code = "000.02.01.H37-261205-0003";
+    let (status, body) = s
+        .send(&province.tls, revoked_signer, code)
+        .await
+        .expect("connection accepted");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("revoked"), "{body}");
+    assert!(received(&gw, code).await.is_empty(), "nothing stored");
+    assert_eq!(responder.requests(), 3);
+
+    // A connection presenting the revoked TLS certificate is closed before a request is read.
+    let code = "000.02.01.H37-261205-0004";
+    let refused = s.send(revoked_tls, &province.signing, code).await;
+    assert!(refused.is_err(), "served: {refused:?}");
+    gw.wait_for_log("TLS client certificate refused after the handshake", 1)
+        .await;
+    assert!(gw.log().contains("revoked"), "{}", gw.log());
+    assert!(received(&gw, code).await.is_empty(), "nothing stored");
+    assert!(
+        count_of(
+            &gw,
+            "result=\"revoked\",cached=\"false\",decision=\"refused\""
+        )
+        .await
+    );
+
+    // The accepted dossiers reached the commune's center.
+    assert_eq!(received(&gw, "000.02.01.H37-261205-0001").await.len(), 1);
+    assert_eq!(received(&gw, "000.02.01.H37-261205-0002").await.len(), 1);
+    gw.terminate().await;
+}
+
+#[tokio::test]
+async fn a_responder_that_is_down_follows_the_policy() {
+    let s = setup().await;
+    let down = format!("http://127.0.0.1:{}/", free_port());
+    let (province, revoked_signer) = (&s.province, &s.revoked_signer);
+
+    // ocsp, deny (the default): no status, no connection; nothing hangs (2 s time limit).
+    let mut gw = s
+        .commune
+        .start(&s.config(&format!(
+            "revocation = \"ocsp\"\nocsp_responder = \"{down}\""
+        )))
+        .await;
+    let started = std::time::Instant::now();
+    let refused = s
+        .send(
+            &province.tls,
+            &province.signing,
+            "000.02.01.H37-261205-0101",
+        )
+        .await;
+    assert!(refused.is_err(), "served: {refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    gw.wait_for_log("TLS client certificate refused after the handshake", 1)
+        .await;
+    assert!(
+        count_of(
+            &gw,
+            "result=\"unreachable\",cached=\"false\",decision=\"refused\""
+        )
+        .await
+    );
+    gw.terminate().await;
+
+    // ocsp, allow: accepted, and counted as accepted without a status.
+    let mut gw = s
+        .commune
+        .start(&s.config(&format!(
+            "revocation = \"ocsp\"\non_unknown = \"allow\"\nocsp_responder = \"{down}\""
+        )))
+        .await;
+    let (status, body) = s
+        .send(
+            &province.tls,
+            &province.signing,
+            "000.02.01.H37-261205-0102",
+        )
+        .await
+        .expect("connection accepted");
+    assert_eq!(status, 200, "{body}");
+    assert!(count_of(&gw, "result=\"unreachable\",decision=\"accepted\"").await);
+    gw.terminate().await;
+
+    // ocsp-then-crl: the CRL file decides — the genuine signer passes, the revoked one not.
+    let crl = s.commune.dir.path().join("province.crl");
+    std::fs::write(&crl, s.province.pki.crl(&[revoked_signer]).as_ref()).expect("crl");
+    let mut gw = s
+        .commune
+        .start(&s.config(&format!(
+            "revocation = \"ocsp-then-crl\"\nocsp_responder = \"{down}\"\ncrls = [\"{}\"]",
+            crl.display()
+        )))
+        .await;
+    let (status, body) = s
+        .send(
+            &province.tls,
+            &province.signing,
+            "000.02.01.H37-261205-0103",
+        )
+        .await
+        .expect("connection accepted");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .send(&province.tls, revoked_signer, "000.02.01.H37-261205-0104")
+        .await
+        .expect("connection accepted");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Revoked"), "{body}");
+    assert!(count_of(&gw, "result=\"unreachable\",decision=\"crl\"").await);
+    gw.terminate().await;
+}
+
+#[tokio::test]
+async fn an_answer_signed_by_another_ca_is_refused() {
+    let s = setup().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    // A responder that knows the province's serials but signs with another CA's responder key.
+    let other = Pki::new("Other CA");
+    let foreign = other.ocsp_signer("Other CA OCSP");
+    let responder = OcspResponder::start(tmp.path(), &other, Some(&foreign), &s.index()).await;
+    let mut gw = s
+        .commune
+        .start(&s.config(&format!(
+            "revocation = \"ocsp\"\nocsp_responder = \"{}\"",
+            responder.url()
+        )))
+        .await;
+    let refused = s
+        .send(
+            &s.province.tls,
+            &s.province.signing,
+            "000.02.01.H37-261205-0201",
+        )
+        .await;
+    assert!(refused.is_err(), "served: {refused:?}");
+    assert_eq!(responder.requests(), 1, "the responder was asked");
+    gw.wait_for_log("not signed by the issuer or its delegated responder", 1)
+        .await;
+    assert!(
+        count_of(
+            &gw,
+            "result=\"invalid\",cached=\"false\",decision=\"refused\""
+        )
+        .await
+    );
+    gw.terminate().await;
+}
+
+#[tokio::test]
+async fn check_config_refuses_an_ocsp_store_for_a_destination_and_a_fallback_without_crls() {
+    let s = setup().await;
+    let dir = s.commune.dir.path();
+    // ocsp-then-crl needs CRL files; a destination's server certificate cannot be checked by OCSP.
+    let config = s.config("revocation = \"ocsp-then-crl\"").replacen(
+        "trust = \"peer\"\nclient_cert",
+        "trust = \"peer_ocsp\"\nclient_cert",
+        1,
+    );
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, config).expect("config");
+    let (ok, out, err) = lienthong_tests::gateway_process::run_cli(&[
+        "check-config",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!ok, "{out}");
+    let text = format!("{out}{err}");
+    assert!(text.contains("trust.peer_ocsp.crls"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "destinations.{}.tls.trust",
+            s.province.destination
+        )),
+        "{text}"
+    );
+}
