@@ -4,7 +4,8 @@
 //! It also writes the document, keys and certificates to `target/bench-xmldsig/` so that
 //! `scripts/bench-xmlsec.py` can run xmlsec1 (through Python's in-process `xmlsec` binding) on
 //! exactly the same input. A plain timing loop is used (no criterion): each figure is the best of
-//! five runs of at least one second.
+//! five runs of at least one second. The same signatures with the keys on a SoftHSM2 token follow
+//! (skipped, and said so, when SoftHSM2 is not installed).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -71,6 +72,12 @@ fn rate(mut op: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    if std::env::var_os("LIENTHONG_BENCH_TOKEN_DIR").is_some() {
+        // The run with SoftHSM2 configured: the token rows only.
+        let pki = Pki::new("Bench Root");
+        token_keys(&document(), &pki, &pki.store("bench"));
+        return;
+    }
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-xmldsig");
     std::fs::create_dir_all(&out_dir).expect("output dir");
     let doc = document();
@@ -147,4 +154,93 @@ fn main() {
         );
     }
     println!("inputs for scripts/bench-xmlsec.py: {}", out_dir.display());
+    token_keys(&doc, &pki, &store);
+}
+
+/// Where SoftHSM2's module may be.
+const SOFTHSM: &[&str] = &[
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+];
+
+/// The same signatures with the keys on a PKCS#11 token (SoftHSM2, keys generated on it,
+/// non-extractable): what a signed delivery pays for its signature when the center's key is
+/// on a token instead of in a file. SoftHSM reads `SOFTHSM2_CONF` when its module loads, so
+/// the bench prepares a token and runs itself again with the variable set.
+fn token_keys(doc: &str, pki: &Pki, store: &lienthong_certs::trust::TrustStore) {
+    use lienthong_certs::pkcs11::TokenKeyConfig;
+    use lienthong_certs::pkcs11::keygen::{KeygenKind, generate_key_pair};
+    let Some(module) = SOFTHSM.iter().map(PathBuf::from).find(|p| p.exists()) else {
+        println!("token: SoftHSM2 is not installed (apt-get install softhsm2): rows skipped");
+        return;
+    };
+    let Some(dir) = std::env::var_os("LIENTHONG_BENCH_TOKEN_DIR").map(PathBuf::from) else {
+        let dir = tempfile::tempdir().expect("token dir");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).expect("tokens");
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .expect("conf");
+        let init = std::process::Command::new("softhsm2-util")
+            .args(["--init-token", "--free", "--label", "bench", "--pin", "1234", "--so-pin", "5678"])
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .expect("softhsm2-util");
+        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        std::fs::write(dir.path().join("pin"), "1234").expect("pin");
+        let status = std::process::Command::new(std::env::current_exe().expect("this bench"))
+            .env("SOFTHSM2_CONF", &conf)
+            .env("LIENTHONG_BENCH_TOKEN_DIR", dir.path())
+            .status()
+            .expect("the bench again");
+        assert!(status.success());
+        return;
+    };
+    let expected = Expected::WholeDocument;
+    let policy = VerifyPolicy::new(store, &expected);
+    for (name, kind, alg) in [
+        ("rsa2048", KeygenKind::Rsa2048, XmlSignatureAlgorithm::RsaSha256),
+        ("p256", KeygenKind::EcdsaP256, XmlSignatureAlgorithm::EcdsaSha256),
+    ] {
+        let config = TokenKeyConfig {
+            module: module.clone(),
+            token_label: Some("bench".into()),
+            token_serial: None,
+            key_label: Some(name.into()),
+            key_id: None,
+            pin_file: dir.join("pin"),
+        };
+        generate_key_pair(&config, name, name.as_bytes(), kind).expect("key on the token");
+        let key = Arc::new(PrivateKey::from_token(&config).expect("token key"));
+        let spki = key.subject_public_key_info().expect("public key");
+        let (cert, _) = pki.certificate_for("Bench token signer", &spki, &[]);
+        let raw = rate(|| {
+            black_box(
+                key.sign(key.default_algorithm(), black_box(b"SignedInfo"))
+                    .expect("sign"),
+            );
+        });
+        let signer = Signer::new(key, vec![cert], alg).expect("signer");
+        let options = SignOptions {
+            placement: Placement::After {
+                ns: NS.into(),
+                local: "TraceHeaderList".into(),
+            },
+            ..SignOptions::default()
+        };
+        let signed = sign(doc, &signer, &options).expect("sign");
+        verify(&signed, &policy).expect("a token signature verifies");
+        let sign_rate = rate(|| {
+            black_box(sign(black_box(doc), &signer, &options).expect("sign"));
+        });
+        println!(
+            "{name} on SoftHSM2: sign {sign_rate:.0}/s (the bare private-key operation alone: {raw:.0}/s)"
+        );
+    }
 }
