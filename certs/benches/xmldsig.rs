@@ -188,11 +188,24 @@ fn token_keys(doc: &str, pki: &Pki, store: &lienthong_certs::trust::TrustStore) 
         )
         .expect("conf");
         let init = std::process::Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", "bench", "--pin", "1234", "--so-pin", "5678"])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                "bench",
+                "--pin",
+                "1234",
+                "--so-pin",
+                "5678",
+            ])
             .env("SOFTHSM2_CONF", &conf)
             .output()
             .expect("softhsm2-util");
-        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
         std::fs::write(dir.path().join("pin"), "1234").expect("pin");
         let status = std::process::Command::new(std::env::current_exe().expect("this bench"))
             .env("SOFTHSM2_CONF", &conf)
@@ -205,8 +218,16 @@ fn token_keys(doc: &str, pki: &Pki, store: &lienthong_certs::trust::TrustStore) 
     let expected = Expected::WholeDocument;
     let policy = VerifyPolicy::new(store, &expected);
     for (name, kind, alg) in [
-        ("rsa2048", KeygenKind::Rsa2048, XmlSignatureAlgorithm::RsaSha256),
-        ("p256", KeygenKind::EcdsaP256, XmlSignatureAlgorithm::EcdsaSha256),
+        (
+            "rsa2048",
+            KeygenKind::Rsa2048,
+            XmlSignatureAlgorithm::RsaSha256,
+        ),
+        (
+            "p256",
+            KeygenKind::EcdsaP256,
+            XmlSignatureAlgorithm::EcdsaSha256,
+        ),
     ] {
         let config = TokenKeyConfig {
             module: module.clone(),
