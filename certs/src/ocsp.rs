@@ -340,6 +340,16 @@ impl Query {
     }
 }
 
+/// The DER SubjectPublicKeyInfo of a certificate (an issuer's key, for [`Query::new`]).
+pub fn public_key_of(cert: &[u8]) -> Option<Vec<u8>> {
+    Certificate::from_der(cert)
+        .ok()?
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .ok()
+}
+
 /// The OCSP responder a certificate names in its Authority Information Access extension.
 pub fn responder_url(leaf: &[u8]) -> Option<String> {
     let cert = Certificate::from_der(leaf).ok()?;

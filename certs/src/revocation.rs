@@ -408,6 +408,29 @@ impl RevocationChecker {
         cache.insert(key, entry);
     }
 
+    /// Asks `url` about the gateway's own certificate `leaf` (issued by the holder of
+    /// `issuer_spki`), for stapling: the DER answer and what it says. A nonce is sent; an answer
+    /// without one is accepted (responders for TLS stapling often pre-produce their answers), a
+    /// wrong one is not. Not cached: the caller keeps the answer until its refresh.
+    ///
+    /// Errors: one line naming what failed (transport, time limit, an answer not believed).
+    pub async fn fetch_for_staple(
+        &self,
+        url: &str,
+        leaf: &[u8],
+        issuer_spki: &[u8],
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, ocsp::Answer), String> {
+        let query = Query::new(leaf, issuer_spki).map_err(|e| e.to_string())?;
+        let body = tokio::time::timeout(timeout, self.transport.post(url, query.der()))
+            .await
+            .map_err(|_| format!("no answer from {url} within {timeout:?}"))??;
+        let answer = query
+            .check(&body, OffsetDateTime::now_utc(), false)
+            .map_err(|e| e.to_string())?;
+        Ok((body, answer))
+    }
+
     /// Forgets every cached answer (after a trust store changed).
     pub fn clear(&self) {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();

@@ -66,6 +66,8 @@ pub struct WatchedCertificate {
 pub struct Security {
     /// The listener's TLS configuration, when `[server.tls]` is set.
     pub listener_tls: Option<Arc<rustls::ServerConfig>>,
+    /// What stapling an OCSP answer to the listener's handshakes takes, when it is done.
+    pub listener_staple: Option<ListenerStaple>,
     /// The store client certificates chain to (`server.tls.client_trust`): when it asks an
     /// OCSP responder, a client's certificate is checked right after the handshake.
     pub listener_client_trust: Option<Arc<TrustStore>>,
@@ -94,6 +96,21 @@ pub struct Security {
     /// The keys on PKCS#11 tokens, by where they are configured (`signing`, `server.tls`,
     /// `destinations.<name>.tls`): watched for availability.
     pub token_keys: Vec<(String, Arc<PrivateKey>)>,
+}
+
+/// The listener's certificate, its issuer's key and its CA's responder: what the stapling task
+/// ([`crate::revocation::staple`]) asks about, and the resolver it hands the answer to.
+#[derive(Debug, Clone)]
+pub struct ListenerStaple {
+    /// Where the answer goes.
+    pub resolver: Arc<tls::StaplingResolver>,
+    /// The listener's certificate.
+    pub leaf: rustls_pki_types::CertificateDer<'static>,
+    /// Its issuer's SubjectPublicKeyInfo (from the certificate after it in `server.tls.cert`);
+    /// `None` when the file holds the leaf alone (then nothing can be asked, and it is logged).
+    pub issuer_spki: Option<Vec<u8>>,
+    /// The responder.
+    pub responder: String,
 }
 
 /// Whether a key on a token can be used now ([`Security::check_token_keys`]).
@@ -214,6 +231,7 @@ impl Security {
         // Listener.
         let mut listener_tls = None;
         let mut listener_client_trust = None;
+        let mut listener_staple = None;
         if let Some(t) = &config.server.tls {
             match load_identity(
                 &t.cert,
@@ -233,8 +251,27 @@ impl Security {
                         Some(ts) => tls::ClientCertificates::Optional(ts),
                         None => tls::ClientCertificates::None,
                     };
-                    match tls::server_config(&id, clients, t.min_version.to_min()) {
-                        Ok(c) => listener_tls = Some(c),
+                    match tls::server_config_stapling(&id, clients, t.min_version.to_min()) {
+                        Ok((c, resolver)) => {
+                            listener_tls = Some(c);
+                            let responder = t
+                                .ocsp_responder
+                                .clone()
+                                .or_else(|| lienthong_certs::ocsp::responder_url(&id.chain[0]));
+                            if t.staple_ocsp
+                                && let Some(responder) = responder
+                            {
+                                listener_staple = Some(ListenerStaple {
+                                    resolver,
+                                    leaf: id.chain[0].clone(),
+                                    issuer_spki: id
+                                        .chain
+                                        .get(1)
+                                        .and_then(|c| lienthong_certs::ocsp::public_key_of(c)),
+                                    responder,
+                                });
+                            }
+                        }
                         Err(e) => errors.push(err("server.tls", e)),
                     }
                 }
@@ -465,6 +502,7 @@ impl Security {
             answerer,
             listener_tls,
             listener_client_trust,
+            listener_staple,
             client_auth: config.server.client_auth.clone(),
             signed_routes,
             trust,

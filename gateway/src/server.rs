@@ -225,6 +225,7 @@ pub async fn run(
     });
     tokio::spawn(reload_on_sighup(reloader, stop.clone()));
     tokio::spawn(watch_expiry(security.clone(), stop.clone()));
+    tokio::spawn(crate::revocation::staple(security.clone(), stop.clone()));
     let addr = listener.local_addr()?;
     let scheme = if security.current().listener_tls.is_some() {
         "https"

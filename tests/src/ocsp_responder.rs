@@ -33,6 +33,18 @@ impl OcspResponder {
         signer: Option<&Leaf>,
         index: &[(&Leaf, bool)],
     ) -> Self {
+        Self::start_at(0, dir, ca, signer, index).await
+    }
+
+    /// As [`OcspResponder::start`], reached at `http://127.0.0.1:port/` (a port chosen before the
+    /// certificates naming it were issued; 0: any).
+    pub async fn start_at(
+        port: u16,
+        dir: &Path,
+        ca: &Pki,
+        signer: Option<&Leaf>,
+        index: &[(&Leaf, bool)],
+    ) -> Self {
         let files = Responder::write(dir, ca, signer, index);
         let backend = free_port();
         let mut child = tokio::process::Command::new("openssl")
@@ -75,7 +87,9 @@ impl OcspResponder {
             .await
             .expect("openssl ocsp listens within 10 s")
             .expect("openssl ocsp says it listens");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("relay port");
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("relay port");
         let port = listener.local_addr().expect("relay address").port();
         let requests = Arc::new(AtomicUsize::new(0));
         let counted = requests.clone();

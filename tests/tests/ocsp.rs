@@ -332,3 +332,79 @@ async fn check_config_refuses_an_ocsp_store_for_a_destination_and_a_fallback_wit
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_listener_staples_an_answer_about_its_own_certificate() {
+    let s = setup().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = s.commune.dir.path();
+    // The commune's listener certificate names its CA's responder (AIA); the file holds the
+    // issuer after the leaf, as stapling needs.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let listener =
+        s.commune
+            .pki
+            .leaf_with_ocsp("localhost", &url, &[Eku::ServerAuth, Eku::ClientAuth]);
+    let responder = OcspResponder::start_at(
+        port,
+        tmp.path(),
+        &s.commune.pki,
+        None,
+        &[(&listener, false)],
+    )
+    .await;
+    let (cert, key) = listener.write(dir, "stapled");
+    std::fs::write(
+        &cert,
+        format!("{}{}", listener.cert_pem, s.commune.pki.ca_pem),
+    )
+    .expect("chain");
+    let config = s
+        .commune
+        .config(&s.province, &s.province.exchange_url(), "")
+        .replacen(
+            &format!("cert = \"{}\"", dir.join("tls.pem").display()),
+            &format!("cert = \"{}\"", cert.display()),
+            1,
+        )
+        .replacen(
+            &format!("key = \"{}\"", dir.join("tls.key").display()),
+            &format!("key = \"{}\"", key.display()),
+            1,
+        );
+    let mut gw = s.commune.start(&config).await;
+    let ca = s.commune.ca_path();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let out = std::process::Command::new("openssl")
+            .args(["s_client", "-connect"])
+            .arg(format!("127.0.0.1:{}", s.commune.port))
+            .args(["-servername", "localhost", "-status", "-CAfile"])
+            .arg(&ca)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("openssl s_client");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("Cert Status:") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        status.contains("OCSP Response Status: successful"),
+        "{status}\n{}",
+        gw.log()
+    );
+    assert!(status.contains("Cert Status: good"), "{status}");
+    assert!(status.contains("Verify return code: 0 (ok)"), "{status}");
+    assert!(responder.requests() >= 1);
+    let metrics = gw.metrics().await;
+    let left: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lienthong_ocsp_staple_valid_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the staple gauge");
+    assert!(left > 0.0 && left <= 300.0, "{left}");
+    gw.terminate().await;
+}

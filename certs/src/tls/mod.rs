@@ -20,7 +20,9 @@ use crate::keys::{KeyError, PrivateKey, load_certificates};
 use crate::trust::TrustStore;
 
 mod signing_key;
+mod stapling;
 pub use signing_key::TokenSigningKey;
+pub use stapling::StaplingResolver;
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,16 @@ pub fn server_config(
     clients: ClientCertificates<'_>,
     min: MinVersion,
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_stapling(identity, clients, min).map(|(config, _)| config)
+}
+
+/// As [`server_config`], with the resolver through which an OCSP answer for the identity's
+/// certificate can be stapled ([`StaplingResolver::staple`]).
+pub fn server_config_stapling(
+    identity: &Identity,
+    clients: ClientCertificates<'_>,
+    min: MinVersion,
+) -> Result<(Arc<ServerConfig>, Arc<StaplingResolver>), TlsError> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions(min))
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
@@ -152,10 +164,10 @@ pub fn server_config(
         ),
         ClientCertificates::None => builder.with_no_client_auth(),
     };
-    let mut config =
-        builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key(identity)?)));
+    let resolver = Arc::new(StaplingResolver::new(certified_key(identity)?));
+    let mut config = builder.with_cert_resolver(resolver.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), resolver))
 }
 
 /// An outbound client configuration trusting only `trust` (with its CRLs), presenting

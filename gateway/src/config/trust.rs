@@ -53,6 +53,14 @@ pub struct ListenerTlsConfig {
     /// `"1.2"` (default) or `"1.3"`.
     #[serde(default)]
     pub min_version: TlsVersion,
+    /// Staple an OCSP answer about the gateway's certificate to its handshakes (default true;
+    /// done when the certificate names a responder, or `ocsp_responder` is set, and the `cert`
+    /// file holds the issuer after the leaf). Refreshed in the background.
+    #[serde(default = "yes")]
+    pub staple_ocsp: bool,
+    /// The responder to ask for the stapled answer, instead of the one the certificate names.
+    #[serde(default)]
+    pub ocsp_responder: Option<String>,
 }
 
 /// `[[server.client_auth]]`: which client certificates may call the paths under a prefix.
