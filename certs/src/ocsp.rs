@@ -107,7 +107,8 @@ pub struct Answer {
 #[derive(Debug, Clone)]
 pub struct Query {
     cert_id: CertId,
-    nonce: Vec<u8>,
+    /// `None` for a stapled answer, which was asked for by someone else with their nonce.
+    nonce: Option<Vec<u8>>,
     issuer_name: x509_cert::name::Name,
     issuer_spki: Vec<u8>,
     der: Vec<u8>,
@@ -161,10 +162,19 @@ impl Query {
         let der = request.to_der().map_err(|e| bad("encoding", &e))?;
         Ok(Self {
             cert_id,
-            nonce,
+            nonce: Some(nonce),
             issuer_name,
             issuer_spki: issuer_spki.to_vec(),
             der,
+        })
+    }
+
+    /// For checking an answer a TLS server stapled (RFC 6066): the same checks as
+    /// [`Query::check`] except the nonce, since the server asked with its own.
+    pub fn stapled(leaf: &[u8], issuer_spki: &[u8]) -> Result<Self, OcspError> {
+        Ok(Self {
+            nonce: None,
+            ..Self::new(leaf, issuer_spki)?
         })
     }
 
@@ -221,20 +231,21 @@ impl Query {
                 ));
             }
         };
-        match data.nonce() {
-            Some(n) if n.0.as_bytes() == self.nonce.as_slice() => {}
-            Some(_) => {
+        match (data.nonce(), &self.nonce) {
+            (_, None) => {}
+            (Some(n), Some(sent)) if n.0.as_bytes() == sent.as_slice() => {}
+            (Some(_), Some(_)) => {
                 return Err(OcspError::Mismatch(
                     "nonce differs from the one sent (a replayed answer)".into(),
                 ));
             }
-            None if require_nonce => {
+            (None, Some(_)) if require_nonce => {
                 return Err(OcspError::Mismatch(
                     "no nonce in the answer (set ocsp_require_nonce = false to accept pre-produced answers)"
                         .into(),
                 ));
             }
-            None => {}
+            (None, Some(_)) => {}
         }
         let this_update = time_of(&single.this_update)?;
         let next_update = single.next_update.as_ref().map(time_of).transpose()?;

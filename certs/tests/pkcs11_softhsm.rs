@@ -256,7 +256,7 @@ fn handshake(
 /// Mutual TLS where both ends sign on the token: RSA (PSS in TLS 1.3) and P-256 (DER ECDSA),
 /// and TLS 1.2 with a token server key.
 fn tls_handshakes_sign_on_the_token(pki: &Pki, rsa: &TokenKeyConfig, ec: &TokenKeyConfig) {
-    let trust = pki.store("token-test");
+    let trust = Arc::new(pki.store("token-test"));
     for (server_key, client_key) in [(rsa, ec), (ec, rsa)] {
         let server = tls_identity(pki, server_key, "localhost");
         let client = tls_identity(pki, client_key, "Trung tam PVHCC tinh Ninh Binh");

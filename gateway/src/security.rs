@@ -406,19 +406,6 @@ impl Security {
                 match &t.trust {
                     Some(tn) => {
                         if let Some(ts) = store(&format!("{key}.tls.trust"), tn, &mut errors) {
-                            // A destination's server certificate is validated inside the
-                            // handshake, where no responder can be asked: under an OCSP
-                            // policy it would not be checked at all, so it is refused rather
-                            // than left silently unchecked.
-                            if ts.revocation().policy.uses_ocsp() {
-                                errors.push(err(
-                                    format!("{key}.tls.trust"),
-                                    format!(
-                                        "trust store `{tn}` has revocation = \"{}\": OCSP is checked for peers, signers and client certificates, not yet for destinations' server certificates; give the destination a store with revocation = \"crl\"",
-                                        ts.revocation().policy.name()
-                                    ),
-                                ));
-                            }
                             match tls::client_config(&ts, identity.as_ref(), t.min_version.to_min()) {
                                 Ok(c) => sec.tls = Some(c),
                                 Err(e) => errors.push(err(format!("{key}.tls"), e)),

@@ -307,7 +307,7 @@ async fn a_slow_exchange_sender_holds_neither_the_budget_nor_its_connection() {
     let (cert, key) = leaf.write(dir.path(), "slow");
     let identity = Identity::load(&cert, &key).expect("identity");
     let mut config = lienthong_certs::tls::client_config(
-        &commune.pki.store("commune"),
+        &std::sync::Arc::new(commune.pki.store("commune")),
         Some(&identity),
         MinVersion::Tls12,
     )

@@ -2,14 +2,16 @@
 //! certificate and its XML signing certificate) with the province CA's responder, a real
 //! `openssl ocsp` on loopback, under each policy of the trust store: good accepted, revoked
 //! refused at the connection and for a signature, answers cached until their `nextUpdate`, a
-//! responder that is down handled as the policy says, an answer signed by another CA refused.
+//! responder that is down handled as the policy says, an answer signed by another CA refused;
+//! and the gateway's own listener stapling its CA's answer about its certificate.
 
 use std::time::Duration;
 
 use lienthong_certs::testpki::{Leaf, Pki};
+use lienthong_tests::file_server::FileServer;
 use lienthong_tests::gateway_process::{Gateway, free_port};
 use lienthong_tests::ocsp_responder::OcspResponder;
-use lienthong_tests::two_level::{Level, province_and_commune, received};
+use lienthong_tests::two_level::{Level, dossier, files, province_and_commune, received};
 use rcgen::ExtendedKeyUsagePurpose as Eku;
 use time::OffsetDateTime;
 
@@ -305,17 +307,11 @@ async fn an_answer_signed_by_another_ca_is_refused() {
 }
 
 #[tokio::test]
-async fn check_config_refuses_an_ocsp_store_for_a_destination_and_a_fallback_without_crls() {
+async fn check_config_refuses_a_crl_fallback_without_crl_files() {
     let s = setup().await;
     let dir = s.commune.dir.path();
-    // ocsp-then-crl needs CRL files; a destination's server certificate cannot be checked by OCSP.
-    let config = s.config("revocation = \"ocsp-then-crl\"").replacen(
-        "trust = \"peer\"\nclient_cert",
-        "trust = \"peer_ocsp\"\nclient_cert",
-        1,
-    );
     let path = dir.join("bad.toml");
-    std::fs::write(&path, config).expect("config");
+    std::fs::write(&path, s.config("revocation = \"ocsp-then-crl\"")).expect("config");
     let (ok, out, err) = lienthong_tests::gateway_process::run_cli(&[
         "check-config",
         "--config",
@@ -324,17 +320,24 @@ async fn check_config_refuses_an_ocsp_store_for_a_destination_and_a_fallback_wit
     assert!(!ok, "{out}");
     let text = format!("{out}{err}");
     assert!(text.contains("trust.peer_ocsp.crls"), "{text}");
-    assert!(
-        text.contains(&format!(
-            "destinations.{}.tls.trust",
-            s.province.destination
-        )),
-        "{text}"
+    // A destination's server certificate may be checked by OCSP (its stapled answer).
+    let path = dir.join("good.toml");
+    let config = s.config("revocation = \"ocsp\"").replacen(
+        "trust = \"peer\"\nclient_cert",
+        "trust = \"peer_ocsp\"\nclient_cert",
+        1,
     );
+    std::fs::write(&path, config).expect("config");
+    let (ok, out, err) = lienthong_tests::gateway_process::run_cli(&[
+        "check-config",
+        "--config",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    assert!(ok, "{out}{err}");
 }
 
 #[tokio::test]
-async fn the_listener_staples_an_answer_about_its_own_certificate() {
+async fn the_listener_staples_an_answer_that_a_delivering_peer_checks() {
     let s = setup().await;
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = s.commune.dir.path();
@@ -406,5 +409,36 @@ async fn the_listener_staples_an_answer_about_its_own_certificate() {
         .and_then(|v| v.trim().parse().ok())
         .expect("the staple gauge");
     assert!(left > 0.0 && left <= 300.0, "{left}");
+
+    // The province delivers to the commune through a trust store under the OCSP policy: the
+    // commune's certificate is judged by the answer its listener staples (the responder is
+    // the store's own only as far as the province's incoming checks go: nothing comes in here).
+    let files = files();
+    let documents = FileServer::start(files.clone()).await.expect("files");
+    let province_config = s
+        .province
+        .config(
+            &s.commune,
+            &s.commune.exchange_url(),
+            &documents.attachments_toml(),
+        )
+        .replacen(
+            "[trust.peer]\n",
+            &format!("[trust.peer]\nrevocation = \"ocsp\"\nocsp_responder = \"{url}\"\n"),
+            1,
+        );
+    let mut p = s.province.start(&province_config).await;
+    let code = "000.02.01.H37-261205-0301";
+    let (st, body) = p
+        .post("/v1/dossiers", &dossier(code, &documents, &files))
+        .await;
+    assert_eq!(st, 202, "{body}");
+    p.wait_deliveries(Duration::from_secs(20), "the peer delivery", |ds| {
+        ds.iter()
+            .any(|d| d["destination"] == s.commune.destination && d["state"] == "delivered")
+    })
+    .await;
+    assert_eq!(received(&gw, code).await.len(), 1);
+    p.terminate().await;
     gw.terminate().await;
 }

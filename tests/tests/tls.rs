@@ -244,7 +244,7 @@ struct RawConnection {
 
 impl RawConnection {
     async fn open(addr: &str, pki: &Pki) -> Self {
-        let store = pki.store("test");
+        let store = std::sync::Arc::new(pki.store("test"));
         let mut config =
             lienthong_certs::tls::client_config(&store, None, MinVersion::Tls12).expect("config");
         config.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -20,8 +20,10 @@ use crate::keys::{KeyError, PrivateKey, load_certificates};
 use crate::trust::TrustStore;
 
 mod signing_key;
+mod stapled;
 mod stapling;
 pub use signing_key::TokenSigningKey;
+pub use stapled::StapledOcspVerifier;
 pub use stapling::StaplingResolver;
 
 /// Why a TLS configuration could not be built.
@@ -170,10 +172,11 @@ pub fn server_config_stapling(
     Ok((Arc::new(config), resolver))
 }
 
-/// An outbound client configuration trusting only `trust` (with its CRLs), presenting
+/// An outbound client configuration trusting only `trust` (with its CRLs, or, when its policy
+/// asks a responder, the server's stapled OCSP answer: [`StapledOcspVerifier`]), presenting
 /// `identity` when the server asks for a client certificate.
 pub fn client_config(
-    trust: &TrustStore,
+    trust: &Arc<TrustStore>,
     identity: Option<&Identity>,
     min: MinVersion,
 ) -> Result<ClientConfig, TlsError> {
@@ -190,8 +193,17 @@ pub fn client_config(
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions(min))
-        .map_err(|e| TlsError::Rustls(e.to_string()))?
-        .with_webpki_verifier(verifier);
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let builder = if trust.revocation().policy.uses_ocsp() {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(StapledOcspVerifier::new(
+                verifier,
+                Arc::clone(trust),
+            )))
+    } else {
+        builder.with_webpki_verifier(verifier)
+    };
     let mut config = match identity {
         Some(id) => {
             builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key(id)?)))

@@ -377,7 +377,7 @@ async fn destination_trust_store_and_client_certificate_over_mutual_tls() {
         .expect("sim");
     let cfg = config(&sim, "lgsp");
     let identity = Identity::load(&cc, &ck).expect("client identity");
-    let portal_trust = portal_ca.store("portal");
+    let portal_trust = std::sync::Arc::new(portal_ca.store("portal"));
 
     // Trust store + client certificate: delivered.
     let security = OutboundSecurity {
