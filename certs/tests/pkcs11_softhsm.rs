@@ -198,17 +198,17 @@ fn run_with_token(module: &Path, dir: &Path) {
     // A wrong PIN is refused at opening, naming the key.
     let wrong = dir.join("wrong-pin");
     std::fs::write(&wrong, "0000").expect("pin");
-    let e = PrivateKey::from_token(&reference("ec-signer", &wrong)).unwrap_err();
+    let e = PrivateKey::from_token(&reference("ec-signer", &wrong)).expect_err("a wrong PIN");
     assert!(
         e.to_string().contains("PIN was refused") && e.to_string().contains("ec-signer"),
         "{e}"
     );
     // An unknown key and an absent token are named.
-    let e = PrivateKey::from_token(&reference("nobody", &pin_file)).unwrap_err();
+    let e = PrivateKey::from_token(&reference("nobody", &pin_file)).expect_err("no such key");
     assert!(e.to_string().contains("no such private key"), "{e}");
     let mut absent = reference("ec-signer", &pin_file);
     absent.token_label = Some("not-plugged-in".into());
-    let e = PrivateKey::from_token(&absent).unwrap_err();
+    let e = PrivateKey::from_token(&absent).expect_err("no such token");
     assert!(e.to_string().contains("is not present"), "{e}");
 }
 
@@ -283,7 +283,8 @@ fn tls_handshakes_sign_on_the_token(pki: &Pki, rsa: &TokenKeyConfig, ec: &TokenK
         // A client whose certificate is not its key's is refused before any handshake.
         let mut wrong = client.clone();
         wrong.chain = server.chain.clone();
-        let e = client_config(&trust, Some(&wrong), MinVersion::Tls12).unwrap_err();
+        let e = client_config(&trust, Some(&wrong), MinVersion::Tls12)
+            .expect_err("a key that is not the certificate's");
         assert!(e.to_string().contains("key"), "{e}");
     }
 }
@@ -310,7 +311,7 @@ fn a_token_that_goes_away_and_comes_back(dir: &Path, key: &TokenKeyConfig) {
         .expect("the token's directory");
     let away = dir.join("token-pulled-out");
     std::fs::rename(&token_dir, &away).expect("pull the token out");
-    let e = key.sign(alg, b"while away").unwrap_err();
+    let e = key.sign(alg, b"while away").expect_err("the token is away");
     assert!(
         key.unavailable().is_some(),
         "the key is reported unavailable"
