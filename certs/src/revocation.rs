@@ -304,24 +304,22 @@ impl RevocationChecker {
                 subject: subject.to_string(),
                 reason: format!("OCSP: {}", report.detail),
             }),
-            Decision::NoStatus { transient } => match (settings.policy, settings.on_unknown) {
-                (Policy::OcspThenCrl, _) => {
-                    report.decision = "crl";
-                    store
-                        .verify_with_crls(leaf, chain, now, purpose)
-                        .map(|_| ())
-                }
-                (_, OnUnknown::Allow) => {
-                    report.decision = "accepted";
-                    Ok(())
-                }
-                (_, OnUnknown::Deny) => Err(TrustError::RevocationUnknown {
-                    store: report.store.clone(),
-                    subject: subject.to_string(),
-                    reason: format!("OCSP {}: {}", report.result, report.detail),
+            Decision::NoStatus { transient } => {
+                report.decision = if settings.policy == Policy::OcspThenCrl {
+                    "crl"
+                } else {
+                    "accepted"
+                };
+                store.without_status(
+                    leaf,
+                    chain,
+                    now,
+                    purpose,
+                    subject,
+                    format!("OCSP {}: {}", report.result, report.detail),
                     transient,
-                }),
-            },
+                )
+            }
         };
         if result.is_err() {
             report.decision = "refused";

@@ -404,6 +404,36 @@ impl TrustStore {
         self.validate(end_entity, chain, at, purpose, true)
     }
 
+    /// What the store's policy makes of a certificate whose revocation status could not be
+    /// learnt from OCSP (`reason`): `ocsp-then-crl` applies the CRL files, otherwise
+    /// `on_unknown` accepts or refuses ([`TrustError::RevocationUnknown`], `transient` when
+    /// asking again later may help). The one rule for signers, clients and servers alike.
+    #[allow(clippy::too_many_arguments)]
+    pub fn without_status(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        chain: &[CertificateDer<'_>],
+        at: OffsetDateTime,
+        purpose: Purpose,
+        subject: &str,
+        reason: String,
+        transient: bool,
+    ) -> Result<(), TrustError> {
+        use crate::revocation::{OnUnknown, Policy};
+        match (self.revocation.policy, self.revocation.on_unknown) {
+            (Policy::OcspThenCrl, _) => self
+                .verify_with_crls(end_entity, chain, at, purpose)
+                .map(|_| ()),
+            (_, OnUnknown::Allow) => Ok(()),
+            (_, OnUnknown::Deny) => Err(TrustError::RevocationUnknown {
+                store: self.name.clone(),
+                subject: subject.to_string(),
+                reason,
+                transient,
+            }),
+        }
+    }
+
     fn validate(
         &self,
         end_entity: &CertificateDer<'_>,

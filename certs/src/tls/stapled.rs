@@ -18,7 +18,6 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use time::OffsetDateTime;
 
 use crate::ocsp::{Query, Status};
-use crate::revocation::{OnUnknown, Policy};
 use crate::trust::{Purpose, TrustError, TrustStore};
 
 /// [`WebPkiServerVerifier`] plus the stapled-OCSP check of the leaf.
@@ -53,19 +52,16 @@ impl StapledOcspVerifier {
                 .and_then(|q| q.check(stapled, now, false))
                 .map_err(|e| format!("stapled OCSP answer not believed: {e}"))
         };
-        let settings = self.trust.revocation();
-        let no_status = |reason: String| match (settings.policy, settings.on_unknown) {
-            (Policy::OcspThenCrl, _) => self
-                .trust
-                .verify_with_crls(end_entity, intermediates, now, Purpose::TlsServer)
-                .map(|_| ()),
-            (_, OnUnknown::Allow) => Ok(()),
-            (_, OnUnknown::Deny) => Err(TrustError::RevocationUnknown {
-                store: self.trust.name().to_string(),
-                subject: subject.clone(),
+        let no_status = |reason: String| {
+            self.trust.without_status(
+                end_entity,
+                intermediates,
+                now,
+                Purpose::TlsServer,
+                &subject,
                 reason,
-                transient: true,
-            }),
+                true,
+            )
         };
         match answer {
             Ok(a) => match a.status {
@@ -155,7 +151,7 @@ mod tests {
     use super::*;
     use crate::keys::PrivateKey;
     use crate::ocsp::openssl_responder::Responder;
-    use crate::revocation::Revocation;
+    use crate::revocation::{OnUnknown, Policy, Revocation};
     use crate::testpki::{Leaf, Pki};
     use crate::tls::{
         ClientCertificates, Identity, MinVersion, client_config, server_config_stapling,
