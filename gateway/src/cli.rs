@@ -38,7 +38,8 @@ pub enum Command {
     /// Run the gateway daemon.
     Serve,
     /// Run a self-contained demonstration: gateway on a temporary SQLite store, an in-process
-    /// DVCQG simulator, realistic dossiers, a portal outage and its recovery, then a summary.
+    /// DVCQG simulator, realistic dossiers, a portal outage and its recovery, then a summary
+    /// (runs the `lienthong-demo` program installed beside this one).
     Demo {
         /// Keep the temporary directory (store and config) and print where it is.
         #[arg(long)]
@@ -168,6 +169,31 @@ pub enum DeliveriesCommand {
     },
 }
 
+/// `lienthong demo`: runs the demonstration program, `lienthong-demo`, found beside this
+/// binary (cargo builds both into `target/<profile>/`).
+///
+/// The demo is a separate program so that the daemon links no portal simulator and no test
+/// PKI. Errors: the program is not installed beside this one, or it cannot be started.
+fn demo(keep: bool) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt as _;
+    let me = std::env::current_exe().context("cannot find this program's path")?;
+    let program = me.with_file_name("lienthong-demo");
+    if !program.exists() {
+        bail!(
+            "the demo is its own program, {}, which is not installed: build it with \
+             `cargo build --release -p lienthong-demo` (or run `cargo run --release -p lienthong-demo`)",
+            program.display()
+        );
+    }
+    let mut command = std::process::Command::new(&program);
+    if keep {
+        command.arg("--keep");
+    }
+    // exec() returns only when it failed.
+    let e = command.exec();
+    Err(anyhow::anyhow!("cannot start {}: {e}", program.display()))
+}
+
 /// Runs a parsed command line.
 ///
 /// Errors: a one-line reason for the user.
@@ -179,11 +205,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve(config))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { keep } => {
-            init_logging("text", "error");
-            runtime()?.block_on(crate::demo::run(keep))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Demo { keep } => demo(keep),
         Command::CheckConfig { probe } => {
             init_logging("text", "error");
             check_config(&cli.config, probe)

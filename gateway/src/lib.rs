@@ -15,7 +15,7 @@
 //! - [`telemetry`]: Prometheus metrics;
 //! - [`reload`] and [`systemd`]: configuration reload and the service manager's notifications;
 //! - [`server`]: wires them together; `run()` takes a bound listener and a shutdown future;
-//! - [`cli`] and [`demo`]: the `lienthong` command.
+//! - [`cli`]: the `lienthong` command (the demo is its own program, `lienthong-demo`).
 
 pub mod access;
 pub mod audit;
@@ -26,7 +26,6 @@ pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod deadlines;
-pub mod demo;
 pub mod destinations;
 pub mod dispatcher;
 pub mod exchange;

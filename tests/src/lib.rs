@@ -1,25 +1,10 @@
-//! Test support for Lienthong: portal simulators that speak real HTTP on loopback, helpers that
-//! run the real `lienthong` binary, and (in `src/bin/loadgen.rs`) the load generator.
-//!
-//! The simulators are also what `lienthong demo` talks to.
+//! Test support for Lienthong's end-to-end tests (`tests/tests/`): the portal simulators and
+//! the harness that runs the real `lienthong` binary (re-exported from
+//! [`lienthong_simulators`], which the demo shares), a throwaway PostgreSQL database per test
+//! ([`postgres`]) and a SoftHSM2 token ([`softhsm`]). The load generator and the exchange
+//! benchmark are in `src/bin/`.
 
-pub mod axis_sim;
-pub mod center_sim;
-pub mod dvcqg_sim;
-pub mod emc_sim;
-pub mod file_server;
-pub mod gateway_process;
-pub mod investment_sim;
-pub mod national;
-pub mod nbrs_sim;
-pub mod ocsp_responder;
-pub mod peer_sim;
+pub use lienthong_simulators::*;
+
 pub mod postgres;
-pub mod pushers;
-pub mod signatures;
 pub mod softhsm;
-pub mod token_issuer;
-pub mod tsa_sim;
-pub mod two_level;
-
-pub use dvcqg_sim::{DvcqgSim, FailKind, Faults, SimCredentials};

@@ -169,6 +169,23 @@ fn demo_runs_end_to_end() {
     }
 }
 
+/// The daemon does not carry the demo: `lienthong demo` runs `lienthong-demo` from beside it, and
+/// says so in one line when that program is not installed.
+#[test]
+fn demo_without_the_demo_program_says_how_to_get_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alone = dir.path().join("lienthong");
+    std::fs::copy(lienthong_tests::gateway_process::lienthong_bin(), &alone).expect("copy");
+    let out = std::process::Command::new(&alone)
+        .arg("demo")
+        .output()
+        .expect("run lienthong");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("lienthong-demo"), "{err}");
+}
+
 #[test]
 fn mapping_render_edxml_dossier_and_status_messages() {
     let input = repo("examples/dossier-business-registration.json");

@@ -1,4 +1,5 @@
-//! `lienthong demo`: the gateway's main job end to end on this machine, with nothing to install.
+//! `lienthong-demo` (also run by `lienthong demo`): the gateway's main job end to end on this
+//! machine, with nothing to install.
 //!
 //! It starts the real gateway (HTTP server, SQLite store in a temporary directory, dispatcher)
 //! with a DVCQG simulator in-process, submits a dozen realistic dossiers, pushes status events,
@@ -6,9 +7,17 @@
 //! back, lets one dossier be refused by the portal and replays it after the cause is fixed, shows
 //! what the certificates do, then prints what reached the portal. Last, a province and a commune
 //! exchange dossiers and statuses as signed edXML over mutual TLS ([`exchange`]).
+//!
+//! It is a program of its own, beside the `lienthong` daemon, because it needs the portal
+//! simulators and a throwaway PKI (`lienthong-simulators`, `lienthong_certs::testpki`), which the
+//! daemon must not link.
 
 mod exchange;
 mod national;
+
+use std::process::ExitCode;
+
+use clap::Parser;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,14 +27,14 @@ use lienthong_certs::inspect::CertificateInfo;
 use lienthong_certs::keys::PrivateKey;
 use lienthong_certs::testpki::{Leaf, Pki};
 use lienthong_certs::xmldsig::{self, Expected, Placement, SignOptions, Signer, VerifyPolicy};
-use lienthong_tests::gateway_process::TestConfig;
-use lienthong_tests::{DvcqgSim, FailKind, Faults};
+use lienthong_simulators::gateway_process::TestConfig;
+use lienthong_simulators::{DvcqgSim, FailKind, Faults};
 use rcgen::ExtendedKeyUsagePurpose as Eku;
 use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use lienthong::config::Config;
 
 struct Case {
     procedure: (&'static str, &'static str, &'static str, &'static str),
@@ -471,10 +480,40 @@ impl Client {
     }
 }
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lienthong-demo",
+    version,
+    about = "The Lienthong demonstration, end to end"
+)]
+struct Args {
+    /// Keep the temporary directory (store and config) and print where it is.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    lienthong::cli::init_logging("text", "error");
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(args.keep)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', "; "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the demo.
 ///
 /// Errors: the gateway or the simulator failed, or deliveries did not settle in time.
-pub async fn run(keep: bool) -> anyhow::Result<()> {
+async fn run(keep: bool) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("lienthong-demo-")
         .tempdir()
@@ -490,7 +529,7 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
-    let server = tokio::spawn(crate::server::run(
+    let server = tokio::spawn(lienthong::server::run(
         config,
         listener,
         stop.clone().cancelled_owned(),

@@ -8,15 +8,15 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lienthong_tests::gateway_process::example;
-use lienthong_tests::national::National;
-use lienthong_tests::pushers::{PAYMENT_SECRET, payment_confirmation, portal_time};
+use lienthong_simulators::gateway_process::example;
+use lienthong_simulators::national::National;
+use lienthong_simulators::pushers::{PAYMENT_SECRET, payment_confirmation, portal_time};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::Client;
-use crate::config::Config;
+use lienthong::config::Config;
 
 /// How long each step may take before the demo gives up.
 const STEP: Duration = Duration::from_secs(30);
@@ -92,7 +92,7 @@ pub(super) async fn run() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     let stop = CancellationToken::new();
-    let server = tokio::spawn(crate::server::run(
+    let server = tokio::spawn(lienthong::server::run(
         config,
         listener,
         stop.clone().cancelled_owned(),

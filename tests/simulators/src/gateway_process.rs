@@ -497,11 +497,21 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
     check()
 }
 
-/// An example from the repository's `examples/` folder.
+/// An example from the repository's `examples/` folder, built into the binary so that the demo
+/// runs from anywhere.
+///
+/// Panics for a name that is not one of the examples.
 pub fn example(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("example file"))
-        .expect("example JSON")
+    let text = match name {
+        "dossier-business-registration.json" => {
+            include_str!("../../../examples/dossier-business-registration.json")
+        }
+        "dossier-civil-status-interlevel.json" => {
+            include_str!("../../../examples/dossier-civil-status-interlevel.json")
+        }
+        "dossier-investment.json" => include_str!("../../../examples/dossier-investment.json"),
+        "event-processing.json" => include_str!("../../../examples/event-processing.json"),
+        other => panic!("{other} is not one of the examples"),
+    };
+    serde_json::from_str(text).expect("example JSON")
 }

@@ -280,7 +280,7 @@ pub fn files() -> BTreeMap<String, Vec<u8>> {
 /// `store` (with their sizes and SHA-256).
 pub fn dossier(code: &str, store: &FileServer, files: &BTreeMap<String, Vec<u8>>) -> Value {
     let mut d: Value = serde_json::from_str(include_str!(
-        "../../examples/dossier-business-registration.json"
+        "../../../examples/dossier-business-registration.json"
     ))
     .expect("example");
     d["code"] = json!(code);
@@ -304,7 +304,8 @@ pub fn dossier(code: &str, store: &FileServer, files: &BTreeMap<String, Vec<u8>>
 /// The processing example event with `id` and `status`, `minutes` from now.
 pub fn event(id: &str, status: &str, minutes: i64) -> Value {
     let mut e: Value =
-        serde_json::from_str(include_str!("../../examples/event-processing.json")).expect("event");
+        serde_json::from_str(include_str!("../../../examples/event-processing.json"))
+            .expect("event");
     e["id"] = json!(id);
     e["status"] = json!(status);
     let at = time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes);

@@ -7,14 +7,14 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lienthong_tests::center_sim::CenterSim;
-use lienthong_tests::file_server::FileServer;
-use lienthong_tests::two_level::{Level, dossier, event, files, province_and_commune};
+use lienthong_simulators::center_sim::CenterSim;
+use lienthong_simulators::file_server::FileServer;
+use lienthong_simulators::two_level::{Level, dossier, event, files, province_and_commune};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Client;
-use crate::config::Config;
+use lienthong::config::Config;
 
 /// How long each hop may take before the demo gives up.
 const HOP: Duration = Duration::from_secs(30);
@@ -22,7 +22,7 @@ const HOP: Duration = Duration::from_secs(30);
 /// One running level: its gateway task and a client for its center's calls.
 struct Running {
     client: Client,
-    task: JoinHandle<Result<(), crate::server::ServerError>>,
+    task: JoinHandle<Result<(), lienthong::server::ServerError>>,
 }
 
 /// Binds a listener for `level` and records its port (its peer's configuration points there).
@@ -44,7 +44,7 @@ async fn start(
     std::fs::write(level.dir.path().join("lienthong.toml"), &text)?;
     let config = Config::from_toml(&text, std::iter::empty())
         .map_err(|e| anyhow::anyhow!("{} config: {e}", level.destination))?;
-    let task = tokio::spawn(crate::server::run(
+    let task = tokio::spawn(lienthong::server::run(
         config,
         listener,
         stop.clone().cancelled_owned(),
@@ -66,7 +66,7 @@ async fn start(
 async fn wait_for(
     center: &CenterSim,
     what: &str,
-    pred: impl Fn(&[lienthong_tests::center_sim::Notice]) -> bool,
+    pred: impl Fn(&[lienthong_simulators::center_sim::Notice]) -> bool,
 ) -> anyhow::Result<()> {
     if center.wait_for(HOP, pred).await {
         Ok(())
