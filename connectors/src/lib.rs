@@ -101,8 +101,16 @@ pub trait Connector: Send + Sync {
         true
     }
 
+    /// Whether [`Connector::verify_at_intake`] does anything (a call to the destination); when
+    /// no destination of a dossier does, the gateway need not ask its store whether the dossier
+    /// is a repeat before storing it.
+    fn checks_at_intake(&self) -> bool {
+        false
+    }
+
     /// A check at intake that needs the destination itself (NBRS: does the enterprise an
-    /// amendment names exist?). Called after [`Connector::check`], before the dossier is stored.
+    /// amendment names exist?). Called after [`Connector::check`], before the dossier is stored,
+    /// and only for a dossier that is not an exact repeat of the stored one.
     async fn verify_at_intake(&self, body: &MessageBody) -> IntakeCheck {
         let _ = body;
         IntakeCheck::Passed

@@ -298,7 +298,7 @@ pub fn prepare(
         }
     };
     let body = kept.to_string();
-    let notices = crate::notice::for_center(&settings.forward_to, event, &dossier_code, data)
+    let notices = crate::outbox::Outbox::notice(&settings.forward_to, event, &dossier_code, data)
         .map_err(|e| CallbackError::Internal(e.to_string()))?;
     Ok(Prepared {
         receipt: CallbackReceipt {
@@ -391,14 +391,13 @@ pub async fn with_event(
         ))
         .into());
     }
-    match crate::status_event::from_outside(store, destinations, &code, &receipt.source, event)
-        .await
-    {
+    match crate::outbox::decision(store, destinations, &code, &receipt.source, event).await {
         Ok(e) => receipt.event_intake = Some(e),
+        Err(crate::outbox::OutboxError::Store(e)) => return Err(e.into()),
         Err(e) => tracing::warn!(
             source = receipt.source,
             dossier = code,
-            error = e,
+            error = %e,
             "the decision does not become a status event"
         ),
     }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cluster::JobLease;
 use crate::destinations::{Destination, Destinations};
+use crate::outbox::{Outbox, OutboxError};
 use crate::store::{EventIntake, Followup, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
 
 /// How often due follow-ups are looked for (they are due `interval` after their last poll).
@@ -167,7 +168,7 @@ impl Follower {
     async fn seen(&self, code: &str, reference: &str, s: Followed) -> Result<Seen, String> {
         let name = &self.destination.name;
         let kind = self.destination.connector().kind();
-        let notices = crate::notice::for_center(
+        let notices = Outbox::notice(
             &self.forward_to,
             &format!("{kind}.status"),
             code,
@@ -181,8 +182,17 @@ impl Follower {
             }),
         )
         .map_err(|e| e.to_string())?;
+        // The outbox's rule for a decision: one whose progress does not render for a
+        // destination is not recorded as an event (logged), and its notice still goes out.
         let event = match s.canonical {
-            Some(status) => Some(self.event(code, reference, &s.code, status).await?),
+            Some(status) => match self.event(code, reference, &s.code, status).await {
+                Ok(e) => Some(e),
+                Err(OutboxError::Store(e)) => return Err(e.to_string()),
+                Err(e) => {
+                    tracing::warn!(destination = name, dossier = code, error = %e, "the decision does not become a status event");
+                    None
+                }
+            },
             None => None,
         };
         Ok(Seen {
@@ -199,7 +209,7 @@ impl Follower {
         reference: &str,
         portal_code: &str,
         status: lienthong_mappings::DossierStatus,
-    ) -> Result<EventIntake, String> {
+    ) -> Result<EventIntake, OutboxError> {
         let name = &self.destination.name;
         let event = StatusEvent {
             id: format!("{name}:{reference}:{portal_code}"),
@@ -217,6 +227,6 @@ impl Follower {
             due_at: None,
             exchange: None,
         };
-        crate::status_event::from_outside(&self.store, &self.destinations, code, name, event).await
+        crate::outbox::decision(&self.store, &self.destinations, code, name, event).await
     }
 }

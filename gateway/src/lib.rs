@@ -5,6 +5,8 @@
 //! - [`store`]: the store, SQLite (one node, group-committing writer) or PostgreSQL (several
 //!   instances sharing the work);
 //! - [`routing`]: which destinations a dossier goes to;
+//! - [`outbox`]: turns a dossier, a status event or a notice into the messages for its
+//!   destinations (rendered at intake, one failure rule, lookups after the repeat check);
 //! - [`retry`] and [`breaker`]: the persisted retry schedule and the per-destination circuit breaker;
 //! - [`dispatcher`]: claims due deliveries and hands them to connectors;
 //! - [`exchange`]: receiving edXML from other centers, pushed or pulled from the axis;
@@ -34,7 +36,7 @@ pub mod http;
 pub mod limits;
 pub mod listener;
 pub mod logging;
-pub mod notice;
+pub mod outbox;
 pub mod reload;
 pub mod retention;
 pub mod retry;
@@ -42,7 +44,6 @@ pub mod revocation;
 pub mod routing;
 pub mod security;
 pub mod server;
-pub mod status_event;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;

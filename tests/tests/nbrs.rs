@@ -315,7 +315,30 @@ async fn an_amendment_must_name_an_enterprise_nbrs_knows() {
 
     let mut known = dossier(31);
     known["business"]["enterprise_code"] = json!(KNOWN_ENTERPRISE);
+    let before = sims.nbrs.lookups();
     assert_eq!(gw.post("/v1/dossiers", &known).await.0, 202);
+    assert_eq!(
+        sims.nbrs.lookups(),
+        before + 1,
+        "a new amendment is looked up"
+    );
+    // The same dossier again is a repeat: answered from the store, NBRS not asked again.
+    assert_eq!(gw.post("/v1/dossiers", &known).await.0, 200);
+    assert_eq!(
+        sims.nbrs.lookups(),
+        before + 1,
+        "a repeat is recognised before any lookup"
+    );
+    // A changed amendment (PUT) is looked up again.
+    known["summary"] = json!("Đăng ký thay đổi nội dung đăng ký doanh nghiệp (bổ sung)");
+    let code = known["code"].as_str().expect("code").to_owned();
+    let (st, v) = gw.put(&format!("/v1/dossiers/{code}"), &known).await;
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(
+        sims.nbrs.lookups(),
+        before + 2,
+        "a changed dossier is looked up"
+    );
 
     // NBRS down: the check is skipped, the dossier taken (and submitted once NBRS is back).
     sims.nbrs.set_down(true);

@@ -286,6 +286,10 @@ impl Connector for NbrsConnector {
         }
     }
 
+    fn checks_at_intake(&self) -> bool {
+        true
+    }
+
     async fn verify_at_intake(&self, body: &MessageBody) -> IntakeCheck {
         let MessageBody::Dossier { dossier, .. } = body else {
             return IntakeCheck::Passed;

@@ -391,7 +391,7 @@ pub fn prepare(
             None => ReceiveError::Internal(format!("cannot sign the answer: {e}")),
         }
     })?;
-    let notices = crate::notice::for_center(&settings.forward_to, event, &m.dossier_code, data)
+    let notices = crate::outbox::Outbox::notice(&settings.forward_to, event, &m.dossier_code, data)
         .map_err(|e| ReceiveError::Internal(e.to_string()))?;
     let receipt = ExchangeReceipt {
         source: m.from.clone(),

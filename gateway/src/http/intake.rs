@@ -7,17 +7,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lienthong_connectors::{DossierOp, IntakeCheck, MessageBody, MessageKind};
-use lienthong_mappings::{
-    Dossier, DossierContext, ProgressInput, RenderError, StatusEvent, ValidationErrors,
-};
+use lienthong_connectors::DossierOp;
+use lienthong_mappings::{Dossier, RenderError, StatusEvent, ValidationErrors};
 use serde_json::{Value, json};
 
 use super::body::read_json;
-use lienthong_certs::sha256_hex;
 
 use super::problem::Problem;
 use super::{AppState, internal, store_unavailable};
+use crate::outbox::{EventTarget, Outbox, OutboxError};
 use crate::store::{EventIntake, IntakeOutcome, NewDossier, NewMessage, ReplaceDossier};
 
 fn invalid(e: &ValidationErrors) -> Problem {
@@ -53,80 +51,27 @@ fn json_answer(status: StatusCode, body: String, location: Option<String>) -> Re
     resp
 }
 
-/// The destinations among `destinations` that take messages of `kind` (NBRS takes dossiers,
-/// not status events).
-fn taking(st: &AppState, destinations: &[String], kind: MessageKind) -> Vec<String> {
-    destinations
-        .iter()
-        .filter(|n| {
-            st.destinations
-                .get(*n)
-                .is_none_or(|d| d.connector().takes(kind))
-        })
-        .cloned()
-        .collect()
-}
-
-/// Renders a message body for each destination; the first failure is the answer.
-fn check_all(st: &AppState, destinations: &[String], body: &MessageBody) -> Result<(), Problem> {
-    for name in destinations {
-        let Some(d) = st.destinations.get(name) else {
-            return Err(internal(format!(
-                "destination `{name}` is routed to but not configured"
-            )));
-        };
-        d.connector()
-            .check(body)
-            .map_err(|e| not_renderable(name, &e))?;
+/// The outbox's refusal as the center's answer: 422 naming the destination and the field,
+/// except for a routing that names no configured destination (the gateway's own fault: 500).
+fn outbox_problem(e: OutboxError) -> Problem {
+    match e {
+        OutboxError::NotRenderable { destination, error } => not_renderable(&destination, &error),
+        OutboxError::Refused {
+            destination,
+            field,
+            message,
+        } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refused-by-destination",
+            "A destination refuses the dossier",
+            format!("{destination}: {field}: {message}"),
+        )
+        .with("destination", destination)
+        .with("field", field),
+        OutboxError::UnknownDossier(_) => Problem::not_found("no such dossier"),
+        OutboxError::Store(e) => store_unavailable(&e),
+        e @ (OutboxError::Unconfigured(_) | OutboxError::Encode(_)) => internal(e.to_string()),
     }
-    Ok(())
-}
-
-/// Each destination's own check at intake (NBRS: the enterprise an amendment names exists);
-/// a refusal is a 422 naming the destination and the field, a check that could not be made is
-/// logged and the dossier taken.
-async fn verify_all(
-    st: &AppState,
-    destinations: &[String],
-    body: &MessageBody,
-) -> Result<(), Problem> {
-    for name in destinations {
-        let Some(d) = st.destinations.get(name) else {
-            continue;
-        };
-        match d.connector().verify_at_intake(body).await {
-            IntakeCheck::Passed => {}
-            IntakeCheck::Refused { field, message } => {
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "refused-by-destination",
-                    "A destination refuses the dossier",
-                    format!("{name}: {field}: {message}"),
-                )
-                .with("destination", name.as_str())
-                .with("field", field));
-            }
-            IntakeCheck::Skipped(reason) => tracing::warn!(
-                destination = name,
-                dossier = body.dossier_code(),
-                reason,
-                "intake check skipped: the dossier is taken without it"
-            ),
-        }
-    }
-    Ok(())
-}
-
-fn messages(destinations: &[String], kind: MessageKind, body: &str) -> Vec<NewMessage> {
-    destinations
-        .iter()
-        .map(|d| NewMessage {
-            id: uuid::Uuid::now_v7().to_string(),
-            destination: d.clone(),
-            kind,
-            body: body.into(),
-        })
-        .collect()
 }
 
 fn message_list(ms: &[NewMessage]) -> Value {
@@ -169,39 +114,12 @@ fn settle(
     }
 }
 
-/// Where an existing dossier goes and what its messages need to know of it.
-struct Existing {
-    /// The configured destinations it was routed to.
-    destinations: Vec<String>,
-    /// For a dossier another center sent, the DocumentId it came in.
-    response_for: Option<String>,
-    /// The stored dossier's context for progress reports.
-    context: Option<Box<DossierContext>>,
-}
-
-/// What the store knows of an existing dossier (404 when it does not exist).
-async fn existing(st: &AppState, code: &str) -> Result<Existing, Problem> {
-    let record = st
-        .store
-        .dossier(code)
+/// The stored dossier `code` as a status event's target (404 when it does not exist).
+async fn existing(st: &AppState, code: &str) -> Result<EventTarget, Problem> {
+    EventTarget::load(&st.store, &st.destinations, code)
         .await
         .map_err(|e| store_unavailable(&e))?
-        .ok_or_else(|| Problem::not_found("no such dossier"))?;
-    let destinations = record
-        .destinations
-        .into_iter()
-        .filter(|d| st.destinations.contains_key(d))
-        .collect();
-    // Stored dossiers were validated at intake; one that no longer parses (an older model)
-    // still gets its events, without the context.
-    let context = serde_json::from_str::<Dossier>(&record.body)
-        .ok()
-        .map(|d| Box::new(DossierContext::of(&d)));
-    Ok(Existing {
-        destinations,
-        response_for: record.origin.map(|(_, document)| document),
-        context,
-    })
+        .ok_or_else(|| Problem::not_found("no such dossier"))
 }
 
 /// Every file a dossier names must lie in the center's document store (`[attachments]
@@ -233,8 +151,9 @@ struct Prepared {
     facts: crate::deadlines::DossierFacts,
 }
 
-/// Checks that the dossier renders for every destination (and passes their own checks) and
-/// builds what the store needs.
+/// Builds what the store needs through the outbox (which renders the dossier for every
+/// destination), then runs the destinations' own lookups unless the dossier is an exact repeat
+/// of the stored one (answered from the store without calling anyone).
 async fn prepare(
     st: &AppState,
     dossier: Dossier,
@@ -242,29 +161,37 @@ async fn prepare(
     destinations: &[String],
 ) -> Result<Prepared, Problem> {
     check_file_urls(st, &dossier)?;
-    let stored = serde_json::to_string(&dossier).map_err(|e| internal(e.to_string()))?;
-    let sha256 = sha256_hex(stored.as_bytes());
     let code = dossier.code.clone();
     let status = dossier.status.as_str().to_owned();
     let facts = crate::deadlines::DossierFacts::of(&dossier);
-    let message = MessageBody::Dossier {
-        op,
-        dossier: Box::new(dossier),
-    };
-    check_all(st, destinations, &message)?;
-    verify_all(st, destinations, &message).await?;
-    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
-    let messages = messages(destinations, MessageKind::Dossier, &message_json);
-    let answer = json!({ "code": code, "messages": message_list(&messages) }).to_string();
+    let outbox = Outbox::new(&st.destinations);
+    let out = outbox
+        .dossier(op, dossier, destinations)
+        .map_err(outbox_problem)?;
+    if outbox.needs_lookup(&out) && !is_repeat(st, &code, &out.stored).await? {
+        outbox.lookup(&out).await.map_err(outbox_problem)?;
+    }
+    let answer = json!({ "code": code, "messages": message_list(&out.messages) }).to_string();
     Ok(Prepared {
         code,
-        stored,
-        sha256,
+        stored: out.stored,
+        sha256: out.sha256,
         status,
         answer,
-        messages,
+        messages: out.messages,
         facts,
     })
+}
+
+/// Whether dossier `code` is stored exactly as `stored` (the store's own repeat check decides in
+/// the intake transaction; this read only spares a repeat the destinations' lookups).
+async fn is_repeat(st: &AppState, code: &str, stored: &str) -> Result<bool, Problem> {
+    Ok(st
+        .store
+        .dossier(code)
+        .await
+        .map_err(|e| store_unavailable(&e))?
+        .is_some_and(|r| r.body == stored))
 }
 
 /// `POST /v1/dossiers`.
@@ -352,37 +279,24 @@ async fn post_event_inner(
 ) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let event = StatusEvent::from_json(value).map_err(|e| invalid(&e))?;
-    let Existing {
-        destinations,
-        response_for,
-        context,
-    } = existing(&st, &code).await?;
-    let destinations = taking(&st, &destinations, MessageKind::Progress);
-    let stored = serde_json::to_string(&event).map_err(|e| internal(e.to_string()))?;
-    let sha256 = sha256_hex(stored.as_bytes());
+    let target = existing(&st, &code).await?;
     let event_id = event.id.clone();
     let status = event.status;
     let facts = crate::deadlines::EventFacts::of(&event);
-    let message = MessageBody::Progress(ProgressInput {
-        dossier: context,
-        response_for,
-        dossier_code: code.clone(),
-        event,
-    });
-    check_all(&st, &destinations, &message)?;
-    let message_json = serde_json::to_string(&message).map_err(|e| internal(e.to_string()))?;
-    let msgs = messages(&destinations, MessageKind::Progress, &message_json);
-    let answer = json!({ "dossier_code": code, "event_id": event_id, "status": status.as_str(), "messages": message_list(&msgs) }).to_string();
+    let out = Outbox::new(&st.destinations)
+        .event(target, event, None)
+        .map_err(outbox_problem)?;
+    let answer = json!({ "dossier_code": code, "event_id": event_id, "status": status.as_str(), "messages": message_list(&out.messages) }).to_string();
     let outcome = st
         .store
         .intake_event(EventIntake {
             dossier_code: code.clone(),
             event_id: event_id.clone(),
             status,
-            body: stored,
-            sha256,
+            body: out.stored,
+            sha256: out.sha256,
             answer,
-            messages: msgs,
+            messages: out.messages,
             facts,
         })
         .await

@@ -414,6 +414,19 @@ impl Gateway {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `PUT path` with a JSON body; returns status and parsed body (Null when not JSON).
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base_url))
+            .json(body)
+            .send()
+            .await
+            .expect("PUT");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// `GET path` as JSON.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self

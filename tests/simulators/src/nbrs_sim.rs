@@ -37,6 +37,8 @@ struct Inner {
     /// IN_JOURNAL_NO → when each status request came.
     polls: HashMap<String, Vec<Instant>>,
     submissions: usize,
+    /// Enterprise lookups asked for (`chiTietDoanhNghiep`).
+    lookups: usize,
     down: bool,
 }
 
@@ -109,6 +111,11 @@ impl NbrsSim {
     /// Submissions taken (repeats included).
     pub fn submissions(&self) -> usize {
         self.lock().submissions
+    }
+
+    /// Enterprise lookups asked for (`GET /chiTietDoanhNghiep`), answered or not.
+    pub fn lookups(&self) -> usize {
+        self.lock().lookups
     }
 
     /// Moves registration `journal_no` to `process_status`.
@@ -270,6 +277,7 @@ async fn enterprise(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    sim.lock().lookups += 1;
     if let Some(r) = gate(&sim, &headers) {
         return r;
     }
