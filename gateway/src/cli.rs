@@ -200,9 +200,10 @@ fn demo(keep: bool) -> anyhow::Result<ExitCode> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => {
-            let config = load(&cli.config)?;
-            init_logging(&config.log.format, &config.log.level);
-            runtime()?.block_on(serve(config))?;
+            let loaded = crate::loaded::Loaded::load(&cli.config)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", cli.config.display()))?;
+            init_logging(&loaded.config.log.format, &loaded.config.log.level);
+            runtime()?.block_on(serve(loaded))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { keep } => demo(keep),
@@ -255,17 +256,19 @@ pub fn init_logging(format: &str, level: &str) {
     crate::logging::init(format, level);
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
+async fn serve(loaded: crate::loaded::Loaded) -> anyhow::Result<()> {
+    let listen = loaded.config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("server.listen: cannot bind {}", config.server.listen))?;
-    crate::server::run(config, listener, crate::server::shutdown_signal(), || {}).await?;
+        .with_context(|| format!("server.listen: cannot bind {listen}"))?;
+    crate::server::run_loaded(loaded, listener, crate::server::shutdown_signal(), || {}).await?;
     Ok(())
 }
 
 fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
-    match Config::load(path) {
-        Ok(c) => {
+    match crate::loaded::Loaded::load(path) {
+        Ok(loaded) => {
+            let c = &loaded.config;
             println!(
                 "{}: ok ({} destination(s): {}; {} route(s))",
                 path.display(),
@@ -280,7 +283,7 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
             for w in c.warnings() {
                 eprintln!("{}: warning: {w}", path.display());
             }
-            runtime()?.block_on(probe::run(&c, probe))
+            runtime()?.block_on(probe::run(&loaded, probe))
         }
         Err(errors) => {
             for e in &errors.0 {

@@ -357,6 +357,17 @@ pub struct SharedKeyConfig {
 }
 
 impl SharedKeyConfig {
+    /// Checks that exactly one of `secret` and `secret_file` is given (without reading the file).
+    ///
+    /// Errors: neither or both given.
+    pub fn check(&self) -> Result<(), &'static str> {
+        match (&self.secret, &self.secret_file) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            (Some(_), Some(_)) => Err("give secret or secret_file, not both"),
+            (None, None) => Err("missing secret (or secret_file)"),
+        }
+    }
+
     /// The secret.
     ///
     /// Errors: neither or both given, or the file cannot be read.
@@ -936,19 +947,9 @@ impl Config {
         apply_env(&mut table, env, &mut errors);
         let parts = parse_sections(table, &mut errors);
         parts.validate(&mut errors);
+        // Nothing but the text is read here: the files it names are read once, by
+        // `crate::loaded::Loaded`.
         let config = parts.assemble();
-        if let Some(c) = &config
-            && errors.is_empty()
-        {
-            // Load every certificate, key and trust store, so that check-config and start-up
-            // find a bad file before traffic does.
-            if let Err(e) = crate::security::Security::build(c) {
-                errors.extend(e);
-            }
-            errors.extend(c.admin_token().err());
-            errors.extend(c.center_token().err());
-            errors.extend(c.viewer_token().err());
-        }
         match config {
             Some(c) if errors.is_empty() => Ok(c),
             _ => Err(ConfigErrors(errors)),
@@ -1478,11 +1479,6 @@ impl Parts {
                     for p in c.validate() {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
                     }
-                    if let Err(e) = lienthong_connectors::dvcqg::load_mappings(c) {
-                        for s in e.0 {
-                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
-                        }
-                    }
                 }
                 DestinationKind::Peer(c) => {
                     for p in c.validate() {
@@ -1506,13 +1502,6 @@ impl Parts {
                     for p in c.validate() {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
                     }
-                    if let Err(e) =
-                        lienthong_connectors::investment::load_mappings(c.mappings_dir.as_deref())
-                    {
-                        for s in e.0 {
-                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
-                        }
-                    }
                     if matches!(self.signing, Some(None)) {
                         errors.push(err(
                             format!("{key}.kind"),
@@ -1524,22 +1513,10 @@ impl Parts {
                     for p in c.validate() {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
                     }
-                    if let Err(e) =
-                        lienthong_connectors::nbrs::load_mappings(c.mappings_dir.as_deref())
-                    {
-                        for s in e.0 {
-                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
-                        }
-                    }
                 }
                 DestinationKind::Emc(c) => {
                     for p in c.validate() {
                         errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
-                    if let Err(e) = lienthong_connectors::emc::load_mappings(c) {
-                        for s in e.0 {
-                            errors.push(err(format!("{key}.mappings_dir"), s.to_string()));
-                        }
                     }
                 }
             }
@@ -1594,7 +1571,7 @@ impl Parts {
                 errors.push(err("callbacks.max_body", "must be more than 0"));
             }
             for (name, key) in [("dvcqg", &c.dvcqg), ("payment", &c.payment)] {
-                if let Some(Err(e)) = key.as_ref().map(SharedKeyConfig::load) {
+                if let Some(Err(e)) = key.as_ref().map(SharedKeyConfig::check) {
                     errors.push(err(format!("callbacks.{name}.secret"), e));
                 }
             }

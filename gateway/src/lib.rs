@@ -1,7 +1,8 @@
 //! Lienthong, the secure integration gateway of a provincial Public Administration Center.
 //!
 //! Layout (see `DESIGN.md`):
-//! - [`config`]: the configuration file and its validation;
+//! - [`config`]: the configuration file and its validation (the text; files are only looked for);
+//! - [`loaded`]: what the configuration names (certificates, keys, tokens, secrets), read once;
 //! - [`store`]: the store, SQLite (one node, group-committing writer) or PostgreSQL (several
 //!   instances sharing the work);
 //! - [`routing`]: which destinations a dossier goes to;
@@ -35,6 +36,7 @@ pub mod follow;
 pub mod http;
 pub mod limits;
 pub mod listener;
+pub mod loaded;
 pub mod logging;
 pub mod outbox;
 pub mod reload;

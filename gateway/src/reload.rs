@@ -138,15 +138,13 @@ impl Reloader {
             .source
             .as_ref()
             .ok_or("the gateway was not started from a configuration file")?;
-        let config = Config::load(source).map_err(|e| e.to_string())?;
-        let security = Security::build(&config).map_err(|e| {
-            e.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+        let crate::loaded::Loaded {
+            config,
+            security,
+            callbacks,
+            ..
+        } = crate::loaded::Loaded::load(source).map_err(|e| e.to_string())?;
         let built = destinations::build(&config, &security).map_err(|e| e.to_string())?;
-        let callbacks = CallbackSettings::new(&config.callbacks)?;
         let needs_restart = needs_restart(&running, &config);
         // Everything is built: from here on nothing can fail.
         let security = Arc::new(security);

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::destinations::{self, DestinationError};
 use crate::dispatcher::{self, DispatchSettings};
 use crate::http::{self, AppState};
+use crate::loaded::Loaded;
 use crate::routing::Router;
 use crate::store::{Store, StoreError};
 
@@ -25,18 +26,15 @@ pub enum ServerError {
     /// A destination could not be built.
     #[error(transparent)]
     Destination(#[from] DestinationError),
-    /// A bearer token (admin, center) could not be read or is too short.
+    /// What the configuration names (certificates, keys, tokens, secrets) could not be loaded.
     #[error("{0}")]
-    Token(crate::config::ConfigError),
+    Load(#[from] crate::config::ConfigErrors),
     /// The listener is reachable from other hosts and leaves an API without authentication.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Unprotected(Vec<crate::config::ConfigError>),
-    /// Certificates, keys or trust stores could not be loaded.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Security(Vec<crate::config::ConfigError>),
-    /// A `[callbacks]` secret could not be had.
-    #[error("{0}")]
-    Callbacks(String),
+    /// The time-stamping client could not be built.
+    #[error("audit.tsa: {0}")]
+    Tsa(String),
     /// The HTTP server failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
@@ -49,13 +47,33 @@ pub enum ServerError {
 /// progress finish, stops the dispatcher (finishing or releasing deliveries in flight) and closes
 /// the store. `on_ready` is called once everything is up (systemd notification, tests).
 ///
-/// Errors: start-up failures (store, destinations) and listener failures.
+/// Errors: start-up failures (files the configuration names, store, destinations) and listener
+/// failures.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce() + Send,
 ) -> Result<(), ServerError> {
+    run_loaded(Loaded::from_config(config)?, listener, shutdown, on_ready).await
+}
+
+/// [`run`] for a configuration whose files are already loaded (`lienthong serve`).
+///
+/// Errors: start-up failures (store, destinations) and listener failures.
+pub async fn run_loaded(
+    loaded: Loaded,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce() + Send,
+) -> Result<(), ServerError> {
+    let Loaded {
+        config,
+        security,
+        tokens,
+        callbacks,
+        tsa_certificate,
+    } = loaded;
     // Install the metrics recorder before anything is counted.
     crate::telemetry::handle();
     // The address actually bound decides (the configuration's may be overridden by the caller).
@@ -67,49 +85,30 @@ pub async fn run(
     for w in config.warnings_at(bound) {
         tracing::warn!(key = w.key, "{}", w.message);
     }
-    let admin_token = config.admin_token().map_err(ServerError::Token)?;
-    let center_token = config.center_token().map_err(ServerError::Token)?;
     // The owner of the leases (deliveries and periodic jobs) this instance holds: its stable
     // name, so a restart takes its own work back at once (a dead instance's goes to another once
     // its leases run out).
     let instance = config.server.instance_name();
     let store = Store::open_with(&config.store.url, &config.store.options(&instance)).await?;
-    let security = crate::security::Security::build(&config).map_err(ServerError::Security)?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security)?;
     let security = Arc::new(crate::security::SecurityHandle::new(
         security,
         crate::revocation::checker()?,
     ));
-    let callbacks = Arc::new(crate::reload::Current::new(
-        crate::callbacks::CallbackSettings::new(&config.callbacks)
-            .map_err(ServerError::Callbacks)?,
-    ));
+    let callbacks = Arc::new(crate::reload::Current::new(callbacks));
     let reloader = Arc::new(crate::reload::Reloader::new(
         &config,
         security.clone(),
         destinations.clone(),
         callbacks.clone(),
     ));
-    let stamper = match &config.audit.tsa {
-        Some(t) => {
-            let certificate = crate::audit::tsa::load_certificate(&t.certificate).map_err(|e| {
-                ServerError::Security(vec![crate::config::ConfigError {
-                    key: "audit.tsa.certificate".into(),
-                    message: e,
-                }])
-            })?;
-            Some(Arc::new(
-                crate::audit::tsa::Stamper::new(t.url.clone(), certificate, t.interval, t.timeout)
-                    .map_err(|e| {
-                        ServerError::Security(vec![crate::config::ConfigError {
-                            key: "audit.tsa".into(),
-                            message: e.to_string(),
-                        }])
-                    })?,
-            ))
-        }
-        None => None,
+    let stamper = match (&config.audit.tsa, tsa_certificate) {
+        (Some(t), Some(certificate)) => Some(Arc::new(
+            crate::audit::tsa::Stamper::new(t.url.clone(), certificate, t.interval, t.timeout)
+                .map_err(|e| ServerError::Tsa(e.to_string()))?,
+        )),
+        _ => None,
     };
     let exchange_settings = Arc::new(crate::exchange::ExchangeSettings::new(&config.exchange));
     let puller = match &config.exchange.pull {
@@ -131,9 +130,9 @@ pub async fn run(
             config.destinations.keys().cloned().collect(),
         ),
         max_body: config.server.max_body,
-        admin_token,
-        center_token,
-        viewer_token: config.viewer_token().map_err(ServerError::Token)?,
+        admin_token: tokens.admin,
+        center_token: tokens.center,
+        viewer_token: tokens.viewer,
         public_names: config.public_names(bound),
         secure_cookies: config.server.tls.is_some()
             || config
@@ -145,14 +144,14 @@ pub async fn run(
         sign_ins: crate::limits::SignInLimiter::default(),
         files: Arc::new(
             lienthong_connectors::files::FilePolicy::new(&config.attachments).map_err(|p| {
-                ServerError::Security(
+                ServerError::Load(crate::config::ConfigErrors(
                     p.into_iter()
                         .map(|p| crate::config::ConfigError {
                             key: format!("attachments.{}", p.key),
                             message: p.message,
                         })
                         .collect(),
-                )
+                ))
             })?,
         ),
         listener_loopback: bound.ip().is_loopback(),
@@ -279,10 +278,12 @@ fn puller(
     instance: &str,
 ) -> Result<crate::exchange::pull::Puller, ServerError> {
     let fail = |message: String| {
-        ServerError::Security(vec![crate::config::ConfigError {
-            key: "exchange.pull.axis".into(),
-            message,
-        }])
+        ServerError::Load(crate::config::ConfigErrors(vec![
+            crate::config::ConfigError {
+                key: "exchange.pull.axis".into(),
+                message,
+            },
+        ]))
     };
     let Some(crate::config::DestinationKind::Peer(peer)) =
         config.destinations.get(&pull.axis).map(|d| &d.kind)

@@ -4,22 +4,13 @@
 
 use std::process::ExitCode;
 
-use crate::config::Config;
+use crate::loaded::Loaded;
 
 /// Loads, and probes when asked; exit status 1 when anything fails.
 ///
 /// Errors: the runtime failed (not expected).
-pub async fn run(config: &Config, probe: bool) -> anyhow::Result<ExitCode> {
-    let security = match crate::security::Security::build(config) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            eprintln!("{} problem(s) loading certificates and keys", errors.len());
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+pub async fn run(loaded: &Loaded, probe: bool) -> anyhow::Result<ExitCode> {
+    let (config, security) = (&loaded.config, &loaded.security);
     println!(
         "certificates: ok ({} loaded{})",
         security.certificates.len(),
@@ -31,9 +22,9 @@ pub async fn run(config: &Config, probe: bool) -> anyhow::Result<ExitCode> {
     );
     let mut keys_failed = 0;
     if probe {
-        keys_failed = probe_keys(&security);
+        keys_failed = probe_keys(security);
     }
-    let destinations = match crate::destinations::build(config, &security) {
+    let destinations = match crate::destinations::build(config, security) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("{e}");

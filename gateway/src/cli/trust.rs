@@ -17,9 +17,6 @@ use lienthong_certs::xmldsig::{
 };
 use time::OffsetDateTime;
 
-use crate::config::Config;
-use crate::security::Security;
-
 /// `lienthong certs …`.
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
@@ -135,17 +132,9 @@ pub fn certs(config_path: &Path, command: CertsCommand) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Check { warn_days } => {
-            let config = Config::load(config_path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
-            let mut security = Security::build(&config).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}",
-                    e.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            })?;
+            let mut security = crate::loaded::Loaded::load(config_path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?
+                .security;
             if let Some(d) = warn_days {
                 security.warning = std::time::Duration::from_secs(u64::from(d) * 86_400);
             }

@@ -390,7 +390,11 @@ fn exposed_listeners_need_both_apis_protected() {
     assert!(!c.server.listen.ip().is_loopback());
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
     std::fs::write(dir.join("center.token"), "short").expect("write");
-    let e = Config::from_toml(&cluster, no_env()).expect_err("a short token");
+    // The text is still valid: the token file is read (once) when the files are loaded.
+    let c = Config::from_toml(&cluster, no_env()).expect("the text does not change");
+    let Err(e) = crate::loaded::Loaded::from_config(c) else {
+        panic!("a short token is refused when the files are loaded");
+    };
     assert_eq!(keys(&e), ["server.center_token_file"], "{e}");
     std::fs::remove_dir_all(&dir).expect("clean");
 
@@ -421,4 +425,26 @@ fn exposed_listeners_need_both_apis_protected() {
             "server.public_names"
         ]
     );
+}
+
+/// Parsing reads nothing but the text (it only looks whether secret files exist, so that
+/// check-config names them with the text's own problems): what the files hold is read once,
+/// when the configuration is loaded (`crate::loaded::Loaded`), which names every bad one.
+#[test]
+fn parsing_reads_no_file_and_loading_names_every_bad_one() {
+    let text = format!(
+        "{}\n[callbacks.dvcqg]\nsecret_file = \"/nonexistent/dvcqg.key\"\n",
+        example().replace(
+            "[destinations.dvcqg]",
+            "[destinations.dvcqg]\nmappings_dir = \"/nonexistent/mappings\""
+        )
+    );
+    let c = Config::from_toml(&text, no_env()).expect("the text alone is valid");
+    let Err(e) = crate::loaded::Loaded::from_config(c) else {
+        panic!("the files do not exist");
+    };
+    let keys = keys(&e);
+    for key in ["destinations.dvcqg.mappings_dir", "callbacks.dvcqg.secret"] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing from {e}");
+    }
 }
