@@ -17,7 +17,7 @@ use lienthong_connectors::{DossierOp, MessageBody, emc, investment, nbrs};
 use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet, ProgressInput, StatusEvent};
 
 use crate::config::{Config, DEFAULT_PATH, DestinationKind};
-use crate::store::{DeliveryFilter, ReplayOutcome, Store};
+use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome, Store};
 
 /// Lienthong: secure integration gateway of a provincial Public Administration Center
 /// (Trung tâm Phục vụ hành chính công).
@@ -527,14 +527,14 @@ async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Resu
             limit,
             json,
         } => {
-            if let Some(s) = &state
-                && !crate::http::ADMIN_STATES.contains(&s.as_str())
-            {
-                bail!(
+            let state = match state.as_deref().map(DeliveryState::parse) {
+                None => None,
+                Some(Some(s)) => Some(s),
+                Some(None) => bail!(
                     "--state: expected one of {}",
-                    crate::http::ADMIN_STATES.join(", ")
-                );
-            }
+                    DeliveryState::list(&DeliveryState::ALL)
+                ),
+            };
             let items = store
                 .deliveries(&DeliveryFilter {
                     state,

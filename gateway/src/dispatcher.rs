@@ -261,11 +261,7 @@ async fn deliver(
     let duration_ms = i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX);
     let attempts_made = head_attempts + 1;
     let decision = decide(dest, &outcome, attempts_made, head_age_from);
-    let decision_label = match decision {
-        Decision::Delivered => "delivered",
-        Decision::RetryAt { .. } => "retry_wait",
-        Decision::Dead => "dead",
-    };
+    let decision_label = decision.state().as_str();
     crate::telemetry::attempt(
         &dest.name,
         outcome.label(),

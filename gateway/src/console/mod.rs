@@ -32,7 +32,7 @@ use crate::breaker::CircuitState;
 use crate::deadlines::ms;
 use crate::http::AppState;
 use crate::http::problem::Problem;
-use crate::store::{DeliveryFilter, ReplayOutcome, now_ms};
+use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome, now_ms};
 use html::{esc, label, page, table};
 
 /// The console's routes, under `/console`; every page but the sign-in form behind [`guard`].
@@ -141,13 +141,17 @@ async fn overview(State(st): State<Arc<AppState>>) -> Response {
     let now = now_ms();
     let mut rows = Vec::new();
     for (name, d) in &st.destinations {
-        let n = |state: &str| {
+        let n = |state: DeliveryState| {
             counts
                 .iter()
                 .find(|c| &c.destination == name && c.state == state)
                 .map_or(0, |c| c.count)
         };
-        let queued = n("pending") + n("retry_wait") + n("in_flight");
+        let queued: i64 = DeliveryState::ALL
+            .into_iter()
+            .filter(|s| s.is_queued())
+            .map(n)
+            .sum();
         let oldest_age = oldest
             .iter()
             .find(|(dest, _)| dest == name)
@@ -164,8 +168,11 @@ async fn overview(State(st): State<Arc<AppState>>) -> Response {
         rows.push(vec![
             esc(name),
             format!("<span class=num>{queued}</span>"),
-            format!("<span class=num>{}</span>", n("retry_wait")),
-            format!("<a href=/console/dead class=num>{}</a>", n("dead")),
+            format!("<span class=num>{}</span>", n(DeliveryState::RetryWait)),
+            format!(
+                "<a href=/console/dead class=num>{}</a>",
+                n(DeliveryState::Dead)
+            ),
             oldest_age,
             circuit(d.breaker.state()),
             last_error,
@@ -256,7 +263,7 @@ async fn dead_letters(
     let dead = match st
         .store
         .deliveries(&DeliveryFilter {
-            state: Some("dead".into()),
+            state: Some(DeliveryState::Dead),
             destination: None,
             dossier_code: None,
             limit: 500,
@@ -449,7 +456,7 @@ async fn dossier(State(st): State<Arc<AppState>>, Query(q): Query<DossierQuery>)
                         vec![
                             esc(&d.destination),
                             esc(&d.kind),
-                            format!("<span class=state>{}</span>", esc(&d.state)),
+                            format!("<span class=state>{}</span>", esc(d.state.as_str())),
                             format!("<span class=num>{}</span>", d.attempts),
                             esc(d.delivered_at.as_deref().unwrap_or("—")),
                             esc(d.last_error.as_deref().unwrap_or("—")),

@@ -14,17 +14,7 @@ use serde_json::json;
 use super::problem::Problem;
 use super::{AppState, store_unavailable};
 use crate::access::Role;
-use crate::store::{DeliveryFilter, ReplayOutcome};
-
-/// Delivery states a filter may name.
-pub const STATES: &[&str] = &[
-    "pending",
-    "in_flight",
-    "retry_wait",
-    "delivered",
-    "dead",
-    "cancelled",
-];
+use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome};
 
 /// The credentials a request presents to the admin API.
 pub(crate) struct Presented<'a> {
@@ -148,18 +138,23 @@ pub(super) async fn list(
             e.body_text(),
         )
     })?;
-    if let Some(s) = &q.state
-        && !STATES.contains(&s.as_str())
-    {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query",
-            format!("state: expected one of {}", STATES.join(", ")),
-        ));
-    }
+    let state = match q.state.as_deref().map(DeliveryState::parse) {
+        None => None,
+        Some(Some(s)) => Some(s),
+        Some(None) => {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "Invalid query",
+                format!(
+                    "state: expected one of {}",
+                    DeliveryState::list(&DeliveryState::ALL)
+                ),
+            ));
+        }
+    };
     let filter = DeliveryFilter {
-        state: q.state,
+        state,
         destination: q.destination,
         dossier_code: q.dossier,
         limit: q.limit.unwrap_or(100).clamp(1, 10_000),
@@ -200,7 +195,7 @@ pub(super) async fn replay(
             tracing::info!(message = id, "delivery replayed by an operator");
             Ok((
                 StatusCode::ACCEPTED,
-                axum::Json(json!({ "id": id, "state": "pending" })),
+                axum::Json(json!({ "id": id, "state": DeliveryState::Pending })),
             )
                 .into_response())
         }

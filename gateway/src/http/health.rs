@@ -11,7 +11,7 @@ use super::AppState;
 use super::guard::Caller;
 use super::problem::Problem;
 use crate::breaker::CircuitState;
-use crate::http::ADMIN_STATES;
+use crate::store::DeliveryState;
 use crate::store::now_ms;
 use crate::telemetry;
 
@@ -141,12 +141,12 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     match st.store.delivery_counts().await {
         Ok(counts) => {
             for name in st.destinations.keys() {
-                for &state in ADMIN_STATES {
+                for state in DeliveryState::ALL {
                     let n = counts
                         .iter()
                         .find(|c| &c.destination == name && c.state == state)
                         .map_or(0, |c| c.count);
-                    telemetry::deliveries(name, state, n);
+                    telemetry::deliveries(name, state.as_str(), n);
                 }
             }
         }

@@ -3,7 +3,6 @@
 //! to a write is sent only after the store committed it.
 
 mod admin;
-pub use admin::STATES as ADMIN_STATES;
 pub(crate) use admin::{SESSION_COOKIE, session_cookie};
 pub mod body;
 mod callbacks;

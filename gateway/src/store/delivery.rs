@@ -66,6 +66,17 @@ pub enum Decision {
     Dead,
 }
 
+impl Decision {
+    /// The state a delivery is left in by this decision.
+    pub const fn state(&self) -> super::DeliveryState {
+        match self {
+            Self::Delivered => super::DeliveryState::Delivered,
+            Self::RetryAt { .. } => super::DeliveryState::RetryWait,
+            Self::Dead => super::DeliveryState::Dead,
+        }
+    }
+}
+
 /// The result of one exchange, for every message of its batch.
 #[derive(Debug, Clone)]
 pub struct Completion {
@@ -91,7 +102,7 @@ pub enum ReplayOutcome {
     /// No such message.
     NotFound,
     /// Only dead or cancelled deliveries can be replayed; this is the current state.
-    NotReplayable(String),
+    NotReplayable(super::DeliveryState),
 }
 
 /// Which claimed deliveries to give back without an attempt.

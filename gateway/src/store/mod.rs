@@ -42,6 +42,8 @@ mod reads;
 mod retention;
 mod sessions;
 mod sqlite;
+mod state;
+pub use state::DeliveryState;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! Reads for tracking, administration and health, on the read-only pool.
 
+use super::DeliveryState;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -43,7 +44,7 @@ pub struct DeliveryView {
     /// `dossier` or `progress`.
     pub kind: String,
     /// Delivery state.
-    pub state: String,
+    pub state: DeliveryState,
     /// Attempts made.
     pub attempts: i64,
     /// Next attempt (for pending and retry_wait).
@@ -119,7 +120,7 @@ pub struct DossierView {
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     /// Only this state.
-    pub state: Option<String>,
+    pub state: Option<DeliveryState>,
     /// Only this destination.
     pub destination: Option<String>,
     /// Only this dossier.
@@ -134,7 +135,7 @@ pub struct StateCount {
     /// Destination.
     pub destination: String,
     /// State.
-    pub state: String,
+    pub state: DeliveryState,
     /// Count.
     pub count: i64,
 }

@@ -254,7 +254,12 @@ async fn only_the_head_of_a_lane_is_claimed_and_progress_is_batched(f: Fixture) 
         "A-p10 must not overtake A-p0..9"
     );
     let counts = s.delivery_counts().await.expect("counts");
-    let get = |st: &str| counts.iter().find(|c| c.state == st).map_or(0, |c| c.count);
+    let get = |st: &str| {
+        counts
+            .iter()
+            .find(|c| c.state.as_str() == st)
+            .map_or(0, |c| c.count)
+    };
     assert_eq!(
         (
             get("delivered"),
@@ -288,7 +293,7 @@ async fn release_returns_claims_and_replay_revives_dead_letters(f: Fixture) {
     );
     let dead = s
         .deliveries(&DeliveryFilter {
-            state: Some("dead".into()),
+            state: Some(DeliveryState::Dead),
             limit: 10,
             ..Default::default()
         })
@@ -297,7 +302,7 @@ async fn release_returns_claims_and_replay_revives_dead_letters(f: Fixture) {
     assert_eq!(dead.len(), 1);
     let held = s
         .deliveries(&DeliveryFilter {
-            state: Some("pending".into()),
+            state: Some(DeliveryState::Pending),
             limit: 10,
             ..Default::default()
         })
@@ -310,7 +315,7 @@ async fn release_returns_claims_and_replay_revives_dead_letters(f: Fixture) {
     );
     assert_eq!(
         s.replay("A-d").await.expect("replay"),
-        ReplayOutcome::NotReplayable("pending".into())
+        ReplayOutcome::NotReplayable(DeliveryState::Pending)
     );
     assert_eq!(
         s.replay("nope").await.expect("replay"),
@@ -720,7 +725,7 @@ async fn claimers_never_share_a_lane_keep_its_order_and_send_each_message_once(f
         counts,
         [StateCount {
             destination: "dvcqg".into(),
-            state: "delivered".into(),
+            state: DeliveryState::Delivered,
             count: 240
         }]
     );

@@ -16,6 +16,7 @@ use crate::store::delivery::{
     Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, Release, ReplayOutcome,
 };
 use crate::store::now_ms;
+use crate::store::state::from_column;
 
 /// Leases that ran out (an instance died or hung mid-delivery) make their messages due again.
 async fn expire_leases(conn: &mut Conn, destination: &str, now: i64) -> Result<(), sqlx::Error> {
@@ -117,7 +118,7 @@ pub(super) async fn claim(conn: &mut Conn, c: &Claim) -> Result<Vec<ClaimedBatch
             for f in followers {
                 let (seq, k, state): (i64, String, String) =
                     (f.try_get(0)?, f.try_get(1)?, f.try_get(2)?);
-                if k != kind_text || !matches!(state.as_str(), "pending" | "retry_wait") {
+                if k != kind_text || !from_column(&state)?.is_due() {
                     break;
                 }
                 seqs.push(seq);
@@ -194,11 +195,12 @@ pub(super) async fn complete(
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
     for c in completions {
-        let (state, next, delay, delivered_at) = match c.decision {
-            Decision::Delivered => ("delivered", now, None, Some(now)),
-            Decision::RetryAt { at_ms, delay_ms } => ("retry_wait", at_ms, Some(delay_ms), None),
-            Decision::Dead => ("dead", now, None, None),
+        let (next, delay, delivered_at) = match c.decision {
+            Decision::Delivered => (now, None, Some(now)),
+            Decision::RetryAt { at_ms, delay_ms } => (at_ms, Some(delay_ms), None),
+            Decision::Dead => (now, None, None),
         };
+        let state = c.decision.state().as_str();
         let portal = c.outcome.portal();
         let batch_size = i64::try_from(c.messages.len()).unwrap_or(1);
         for &(seq, attempt) in &c.messages {
@@ -315,8 +317,8 @@ pub(super) async fn replay(conn: &mut Conn, id: &str) -> Result<ReplayOutcome, s
         return Ok(ReplayOutcome::NotFound);
     };
     let seq: i64 = row.try_get(0)?;
-    let state: String = row.try_get(1)?;
-    if !matches!(state.as_str(), "dead" | "cancelled") {
+    let state = from_column(&row.try_get::<String, _>(1)?)?;
+    if !state.is_replayable() {
         return Ok(ReplayOutcome::NotReplayable(state));
     }
     let now = now_ms();

@@ -3,6 +3,9 @@
 
 use sqlx::Row;
 
+use crate::store::DeliveryState;
+use crate::store::state::from_column;
+
 use super::{Db, Pool};
 use crate::store::followups::Followup;
 use crate::store::reads::{
@@ -29,15 +32,14 @@ macro_rules! select_deliveries {
 }
 
 fn delivery(row: &<Db as sqlx::Database>::Row) -> Result<DeliveryView, sqlx::Error> {
-    let state: String = row.try_get(4)?;
+    let state = from_column(&row.try_get::<String, _>(4)?)?;
     let next: i64 = row.try_get(6)?;
     Ok(DeliveryView {
         id: row.try_get(0)?,
         dossier_code: row.try_get(1)?,
         destination: row.try_get(2)?,
         kind: row.try_get(3)?,
-        next_attempt_at: matches!(state.as_str(), "pending" | "retry_wait")
-            .then(|| ms_to_rfc3339(next)),
+        next_attempt_at: state.is_due().then(|| ms_to_rfc3339(next)),
         state,
         attempts: row.try_get(5)?,
         last_error: row.try_get(7)?,
@@ -139,7 +141,7 @@ pub(in crate::store) async fn deliveries(
         "WHERE ($1 IS NULL OR d.state = $1) AND ($2 IS NULL OR d.destination = $2) AND ($3 IS NULL OR d.dossier_code = $3)
          ORDER BY d.message_seq DESC LIMIT $4"
     ))
-    .bind(&f.state)
+    .bind(f.state.map(DeliveryState::as_str))
     .bind(&f.destination)
     .bind(&f.dossier_code)
     .bind(f.limit)
@@ -187,7 +189,7 @@ pub(in crate::store) async fn delivery_counts(pool: &Pool) -> Result<Vec<StateCo
         .map(|r| {
             Ok(StateCount {
                 destination: r.try_get(0)?,
-                state: r.try_get(1)?,
+                state: from_column(&r.try_get::<String, _>(1)?)?,
                 count: r.try_get(2)?,
             })
         })
