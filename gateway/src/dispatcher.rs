@@ -320,6 +320,12 @@ async fn deliver(
         .iter()
         .map(|m| (m.seq, m.attempts + 1))
         .collect();
+    // A delivery the destination took and answered with its reference for the dossier (NBRS's
+    // IN_JOURNAL_NO) starts a follow-up: the dossier's status there is polled until final.
+    let follow_up = match decision {
+        Decision::Delivered => outcome.portal().and_then(|p| p.reference.clone()),
+        Decision::RetryAt { .. } | Decision::Dead => None,
+    };
     let completion = Completion {
         messages: seqs.clone(),
         started_at,
@@ -327,6 +333,7 @@ async fn deliver(
         outcome,
         decision,
         evidence,
+        follow_up,
     };
     if record(store, lease, completion).await {
         let mut f = lock(in_flight);

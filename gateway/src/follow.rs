@@ -18,7 +18,7 @@ use lienthong_mappings::{Actor, StatusEvent};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::JobLease;
+use crate::cluster::{JobLease, Rounds};
 use crate::destinations::{Destination, Destinations};
 use crate::outbox::{Outbox, OutboxError};
 use crate::store::{EventIntake, Followup, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
@@ -66,23 +66,22 @@ pub async fn run(f: Follower, stop: CancellationToken) {
         f.instance.clone(),
         JOB_LEASE,
     );
-    loop {
-        let due = if lease.hold().await {
-            f.store
-                .due_followups(&f.destination.name, now_ms(), pace.batch)
-                .await
-        } else {
-            Ok(Vec::new())
-        };
-        match due {
+    let look = LOOK_EVERY.min(pace.interval);
+    let mut rounds = Rounds::new(&lease, look, &stop);
+    'rounds: while rounds.next().await {
+        match f
+            .store
+            .due_followups(&f.destination.name, now_ms(), pace.batch)
+            .await
+        {
             Ok(due) => {
                 for followup in due {
                     tokio::select! {
                         _ = limiter.tick() => {}
-                        () = stop.cancelled() => break,
+                        () = stop.cancelled() => break 'rounds,
                     }
                     // Another instance may have taken the job over meanwhile.
-                    if stop.is_cancelled() || !lease.hold().await {
+                    if !lease.hold().await {
                         break;
                     }
                     f.poll(&followup, pace.interval).await;
@@ -92,14 +91,9 @@ pub async fn run(f: Follower, stop: CancellationToken) {
                 tracing::warn!(destination = f.destination.name, error = %e, "follow-ups unreadable")
             }
         }
-        tokio::select! {
-            () = tokio::time::sleep(LOOK_EVERY.min(pace.interval)) => {}
-            () = stop.cancelled() => {
-                lease.release().await;
-                return;
-            }
-        }
+        rounds.wait(look);
     }
+    lease.release().await;
 }
 
 impl Follower {

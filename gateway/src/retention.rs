@@ -4,7 +4,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::JobLease;
+use crate::cluster::{JobLease, Rounds};
 use crate::config::RetentionConfig;
 use crate::store::{PurgePlan, Purged, Store, now_ms};
 
@@ -59,13 +59,8 @@ pub async fn run(store: Store, c: RetentionConfig, instance: String, stop: Cance
             .saturating_mul(2)
             .max(std::time::Duration::from_secs(60)),
     );
-    loop {
-        if !lease.hold().await {
-            tokio::select! {
-                () = tokio::time::sleep(c.interval) => continue,
-                () = stop.cancelled() => return,
-            }
-        }
+    let mut rounds = Rounds::new(&lease, c.interval, &stop);
+    while rounds.next().await {
         match purge_all(&store, &c, &stop).await {
             Ok(p) => {
                 for (what, n) in [
@@ -86,12 +81,7 @@ pub async fn run(store: Store, c: RetentionConfig, instance: String, stop: Cance
             }
             Err(e) => tracing::warn!(error = %e, "retention: purge failed; tried again later"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(c.interval) => {}
-            () = stop.cancelled() => {
-                lease.release().await;
-                return;
-            }
-        }
+        rounds.wait(c.interval);
     }
+    lease.release().await;
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::JobLease;
+use crate::cluster::{JobLease, Rounds};
 use crate::store::Store;
 
 /// How often unlinked records are looked for.
@@ -30,30 +30,23 @@ pub async fn run(
 ) {
     let lease = JobLease::new(store.clone(), "audit:chain", instance, JOB_LEASE);
     let mut next_stamp = tokio::time::Instant::now();
-    loop {
+    let mut rounds = Rounds::new(&lease, LINK_EVERY, &stop);
+    while rounds.next().await {
         let mut busy = false;
-        if lease.hold().await {
-            match store.link_audit(LINK_BATCH).await {
-                Ok(n) => busy = n == LINK_BATCH as u64,
-                Err(e) => tracing::warn!(error = %e, "audit records not linked this round"),
-            }
-            if let Some(s) = &stamper
-                && tokio::time::Instant::now() >= next_stamp
-            {
-                // A failure is counted and logged by the stamper; the next round is at the next
-                // interval, and its stamp covers everything written meanwhile. Traffic does not
-                // wait for it.
-                s.stamp_head(&store).await;
-                next_stamp = tokio::time::Instant::now() + s.interval();
-            }
+        match store.link_audit(LINK_BATCH).await {
+            Ok(n) => busy = n == LINK_BATCH as u64,
+            Err(e) => tracing::warn!(error = %e, "audit records not linked this round"),
         }
-        if busy {
-            continue;
+        if let Some(s) = &stamper
+            && tokio::time::Instant::now() >= next_stamp
+        {
+            // A failure is counted and logged by the stamper; the next round is at the next
+            // interval, and its stamp covers everything written meanwhile. Traffic does not
+            // wait for it.
+            s.stamp_head(&store).await;
+            next_stamp = tokio::time::Instant::now() + s.interval();
         }
-        tokio::select! {
-            () = stop.cancelled() => break,
-            () = tokio::time::sleep(LINK_EVERY) => {}
-        }
+        rounds.wait(if busy { Duration::ZERO } else { LINK_EVERY });
     }
     // Link what the last requests wrote, so a clean stop leaves nothing unlinked.
     if lease.hold().await

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::{ExchangeSettings, ReceiveError};
-use crate::cluster::JobLease;
+use crate::cluster::{JobLease, Rounds};
 use crate::config::PullConfig;
 use crate::security::SecurityHandle;
 use crate::store::Store;
@@ -72,13 +72,8 @@ pub async fn run(p: Puller, stop: CancellationToken) {
             .max(Duration::from_secs(60)),
     );
     let mut failures = 0u32;
-    loop {
-        if !lease.hold().await {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(p.config.interval) => continue,
-            }
-        }
+    let mut rounds = Rounds::new(&lease, p.config.interval, &stop);
+    while rounds.next().await {
         let wait = match p.round(&stop).await {
             Ok(taken) => {
                 failures = 0;
@@ -89,10 +84,7 @@ pub async fn run(p: Puller, stop: CancellationToken) {
                     p.config.interval
                 }
             }
-            Err(Interrupted::Stopping) => {
-                lease.release().await;
-                return;
-            }
+            Err(Interrupted::Stopping) => break,
             Err(e) => {
                 failures = failures.saturating_add(1);
                 crate::telemetry::pull_round("failed");
@@ -101,14 +93,9 @@ pub async fn run(p: Puller, stop: CancellationToken) {
                 wait
             }
         };
-        tokio::select! {
-            () = stop.cancelled() => {
-                lease.release().await;
-                return;
-            }
-            () = tokio::time::sleep(wait) => {}
-        }
+        rounds.wait(wait);
     }
+    lease.release().await;
 }
 
 impl Puller {

@@ -92,6 +92,9 @@ pub struct Completion {
     pub decision: Decision,
     /// What went over the wire (for the audit log).
     pub evidence: lienthong_connectors::evidence::Evidence,
+    /// The destination's reference to follow the dossier by, when the gateway decided this
+    /// delivery starts (or restarts) a follow-up (`crate::dispatcher`).
+    pub follow_up: Option<String>,
 }
 
 /// What a replay request came to.

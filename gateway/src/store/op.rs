@@ -106,83 +106,77 @@ impl Op {
 
     /// Sends the result to the caller (who may have gone: then nobody hears it).
     pub(super) fn answer(self, result: Result<Done, StoreError>) {
-        fn send<T>(tx: Reply<T>, r: Result<T, StoreError>) {
-            let _ = tx.send(r);
-        }
-        let mismatch =
-            || StoreError::Corrupt("operation answered with the wrong kind of result".to_owned());
         match self {
-            Self::NewDossier(_, tx) | Self::ReplaceDossier(_, tx) | Self::Event(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Intake(o) => Ok(o),
-                    _ => Err(mismatch()),
-                }),
-            ),
-            Self::Claim(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Claimed(c) => Ok(c),
-                    _ => Err(mismatch()),
-                }),
-            ),
+            Self::NewDossier(_, tx) | Self::ReplaceDossier(_, tx) | Self::Event(_, tx) => {
+                send(tx, result);
+            }
+            Self::Claim(_, tx) => send(tx, result),
             Self::Complete(.., tx)
             | Self::ReleaseJob(.., tx)
             | Self::SessionStart(.., tx)
-            | Self::SessionEnd(.., tx) => send(tx, result.map(|_| ())),
-            Self::StampAudit(_, tx) => send(tx, result.map(|_| ())),
-            Self::Release(_, tx) | Self::Renew(.., tx) | Self::LinkAudit(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Count(n) => Ok(n),
-                    _ => Err(mismatch()),
-                }),
-            ),
-            Self::Replay(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Replay(r) => Ok(r),
-                    _ => Err(mismatch()),
-                }),
-            ),
-            Self::Receive(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Received(r) => Ok(r),
-                    _ => Err(mismatch()),
-                }),
-            ),
-            Self::Callback(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Callback(r) => Ok(r),
-                    _ => Err(mismatch()),
-                }),
-            ),
-            Self::Followup(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Followup(r) => Ok(r),
-                    _ => Err(mismatch()),
-                }),
-            ),
-            Self::Purge(_, tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Purged(p) => Ok(p),
-                    _ => Err(mismatch()),
-                }),
-            ),
-            Self::AcquireJob(.., tx) | Self::Nonce(.., tx) => send(
-                tx,
-                result.and_then(|d| match d {
-                    Done::Held(h) => Ok(h),
-                    _ => Err(mismatch()),
-                }),
-            ),
+            | Self::SessionEnd(.., tx)
+            | Self::StampAudit(_, tx) => send(tx, result),
+            Self::Release(_, tx) | Self::Renew(.., tx) | Self::LinkAudit(_, tx) => {
+                send(tx, result);
+            }
+            Self::Replay(_, tx) => send(tx, result),
+            Self::Receive(_, tx) => send(tx, result),
+            Self::Callback(_, tx) => send(tx, result),
+            Self::Followup(_, tx) => send(tx, result),
+            Self::Purge(_, tx) => send(tx, result),
+            Self::AcquireJob(.., tx) | Self::Nonce(.., tx) => send(tx, result),
             Self::Stop(tx) => {
                 let _ = tx.send(());
             }
         }
     }
+}
+
+/// Sends what an operation produced, as the type its caller waits for.
+fn send<T: FromDone>(tx: Reply<T>, result: Result<Done, StoreError>) {
+    let answer = result.and_then(|done| {
+        T::from_done(done).ok_or_else(|| {
+            StoreError::Corrupt("operation answered with the wrong kind of result".to_owned())
+        })
+    });
+    // The caller may have gone: then nobody hears it.
+    let _ = tx.send(answer);
+}
+
+/// A caller's result type, taken out of [`Done`].
+trait FromDone: Sized {
+    /// `None` when `done` is another kind of result (a bug: answered as corrupt).
+    fn from_done(done: Done) -> Option<Self>;
+}
+
+impl FromDone for () {
+    fn from_done(_: Done) -> Option<Self> {
+        Some(())
+    }
+}
+
+/// `FromDone` for the result types that one variant of [`Done`] carries.
+macro_rules! from_done {
+    ($($variant:ident => $t:ty),* $(,)?) => {$(
+        impl FromDone for $t {
+            fn from_done(done: Done) -> Option<Self> {
+                match done {
+                    Done::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+from_done! {
+    Intake => IntakeOutcome,
+    Claimed => Vec<ClaimedBatch>,
+    Count => u64,
+    Replay => ReplayOutcome,
+    Received => ReceiptOutcome,
+    Callback => CallbackOutcome,
+    Followup => FollowupOutcome,
+    Purged => Purged,
+    Held => bool,
 }

@@ -138,6 +138,7 @@ fn done(b: &ClaimedBatch, decision: Decision, outcome: Outcome) -> Completion {
         outcome,
         decision,
         evidence: lienthong_connectors::evidence::Evidence::default(),
+        follow_up: None,
     }
 }
 

@@ -256,9 +256,7 @@ pub(super) async fn complete(
             .bind(batch_size)
             .execute(&mut *conn)
             .await?;
-            if let (Decision::Delivered, Some(reference)) =
-                (&c.decision, portal.and_then(|p| p.reference.as_deref()))
-            {
+            if let Some(reference) = &c.follow_up {
                 super::followups::start(conn, seq, reference, now).await?;
             }
         }
