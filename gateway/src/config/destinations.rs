@@ -1,0 +1,279 @@
+//! `[destinations.<name>]` (with their retry schedule and circuit breaker) and `[[routes]]`.
+
+use super::*;
+
+/// `[destinations.<name>.retry]`: the persisted retry schedule of a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Delay bound of the first retry.
+    #[serde(default = "default_initial", with = "serde_duration")]
+    pub initial: Duration,
+    /// Growth of the delay bound per attempt.
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    /// Largest delay bound.
+    #[serde(default = "default_max_delay", with = "serde_duration")]
+    pub max_delay: Duration,
+    /// Attempts before the delivery is dead.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Age (since queued or replayed) after which the delivery is dead.
+    #[serde(default = "default_max_age", with = "serde_duration")]
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: default_initial(),
+            multiplier: default_multiplier(),
+            max_delay: default_max_delay(),
+            max_attempts: default_max_attempts(),
+            max_age: default_max_age(),
+        }
+    }
+}
+
+const fn default_initial() -> Duration {
+    Duration::from_secs(1)
+}
+const fn default_multiplier() -> f64 {
+    2.0
+}
+const fn default_max_delay() -> Duration {
+    Duration::from_secs(3600)
+}
+const fn default_max_attempts() -> u32 {
+    25
+}
+const fn default_max_age() -> Duration {
+    Duration::from_secs(72 * 3600)
+}
+
+/// `[destinations.<name>.circuit_breaker]`: pause a failing destination instead of burning attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Consecutive failed attempts that open the circuit.
+    #[serde(default = "default_failures")]
+    pub failures: u32,
+    /// Pause before the first probe.
+    #[serde(default = "default_cool_down", with = "serde_duration")]
+    pub cool_down: Duration,
+    /// Longest pause (it doubles after each failed probe).
+    #[serde(default = "default_max_cool_down", with = "serde_duration")]
+    pub max_cool_down: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: default_failures(),
+            cool_down: default_cool_down(),
+            max_cool_down: default_max_cool_down(),
+        }
+    }
+}
+
+const fn default_failures() -> u32 {
+    5
+}
+const fn default_cool_down() -> Duration {
+    Duration::from_secs(30)
+}
+const fn default_max_cool_down() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// The kind-specific part of a destination.
+#[derive(Debug, Clone)]
+pub enum DestinationKind {
+    /// The National Public Service Portal.
+    Dvcqg(Box<DvcqgConfig>),
+    /// Another center, exchanging signed edXML (liên thông).
+    Peer(Box<lienthong_connectors::peer::PeerConfig>),
+    /// The center's one-stop software, told what comes back.
+    Webhook(Box<lienthong_connectors::webhook::WebhookConfig>),
+    /// The national e-monitoring system, told every processing step.
+    Emc(Box<lienthong_connectors::emc::EmcConfig>),
+    /// The National Business Registration System: registrations submitted and followed.
+    Nbrs(Box<lienthong_connectors::nbrs::NbrsConfig>),
+    /// The National Investment Information System: signed registrations.
+    Investment(Box<lienthong_connectors::investment::InvestmentConfig>),
+}
+
+impl DestinationKind {
+    /// The URLs this destination is configured to call, with their keys (relative to the
+    /// destination's table).
+    pub fn urls(&self) -> Vec<(&'static str, &str)> {
+        fn oauth(
+            o: &Option<lienthong_connectors::oauth::OAuthConfig>,
+        ) -> Option<(&'static str, &str)> {
+            o.as_ref()
+                .map(|o| ("oauth.token_url", o.token_url.as_str()))
+        }
+        match self {
+            Self::Dvcqg(c) => [
+                ("base_url", &c.base_url),
+                ("token_url", &c.token_url),
+                ("create_url", &c.create_url),
+                ("update_url", &c.update_url),
+                ("progress_url", &c.progress_url),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+            .collect(),
+            Self::Peer(c) => vec![("url", c.url.as_str())],
+            Self::Webhook(c) => vec![("url", c.url.as_str())],
+            Self::Emc(c) => std::iter::once(("url", c.url.as_str()))
+                .chain(oauth(&c.oauth))
+                .collect(),
+            Self::Nbrs(c) => std::iter::once(("base_url", c.base_url.as_str()))
+                .chain(oauth(&c.oauth))
+                .collect(),
+            Self::Investment(c) => std::iter::once(("url", c.url.as_str()))
+                .chain(oauth(&c.oauth))
+                .collect(),
+        }
+    }
+
+    /// The `kind` key's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Dvcqg(_) => "dvcqg",
+            Self::Peer(_) => "peer",
+            Self::Webhook(_) => "webhook",
+            Self::Emc(_) => "emc",
+            Self::Nbrs(_) => "nbrs",
+            Self::Investment(_) => "investment",
+        }
+    }
+}
+
+/// `[destinations.<name>]`.
+#[derive(Debug, Clone)]
+pub struct DestinationConfig {
+    /// Kind and its settings.
+    pub kind: DestinationKind,
+    /// Retry schedule.
+    pub retry: RetryPolicy,
+    /// Most deliveries in flight at once.
+    pub concurrency: usize,
+    /// Circuit breaker.
+    pub circuit_breaker: BreakerConfig,
+    /// `[destinations.<name>.tls]`: own trust store and client identity.
+    pub tls: Option<DestinationTlsConfig>,
+    /// Sign every request with RFC 9421 using `[signing]`.
+    pub sign_requests: bool,
+}
+
+/// Default `concurrency` of a destination.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// `[[routes]]`: a rule choosing destinations. Every condition given must hold; all matching
+/// rules add their destinations (a dossier's explicit `routing` replaces them all).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Procedure code prefix (`""` matches every code).
+    #[serde(default)]
+    pub procedure_prefix: Option<String>,
+    /// Field code (mã lĩnh vực), exactly.
+    #[serde(default)]
+    pub field_code: Option<String>,
+    /// Agency code prefix (mã định danh).
+    #[serde(default)]
+    pub agency_code: Option<String>,
+    /// Level: `province`, `district` or `commune`.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Destination names.
+    pub destinations: Vec<String>,
+}
+
+pub(super) fn destination(
+    name: &str,
+    v: toml::Value,
+    errors: &mut Vec<ConfigError>,
+) -> Option<DestinationConfig> {
+    let key = format!("destinations.{name}");
+    let toml::Value::Table(mut t) = v else {
+        errors.push(err(key, "must be a table"));
+        return None;
+    };
+    let kind = match t.remove("kind") {
+        Some(toml::Value::String(k)) => k,
+        Some(_) => {
+            errors.push(err(format!("{key}.kind"), "must be a string"));
+            return None;
+        }
+        None => {
+            errors.push(err(format!("{key}.kind"), "required (dvcqg)"));
+            return None;
+        }
+    };
+    let retry = match t.remove("retry") {
+        Some(v) => section::<RetryPolicy>(&format!("{key}.retry"), v, errors),
+        None => Some(RetryPolicy::default()),
+    };
+    let circuit_breaker = match t.remove("circuit_breaker") {
+        Some(v) => section::<BreakerConfig>(&format!("{key}.circuit_breaker"), v, errors),
+        None => Some(BreakerConfig::default()),
+    };
+    let tls = match t.remove("tls") {
+        Some(v) => section::<DestinationTlsConfig>(&format!("{key}.tls"), v, errors).map(Some),
+        None => Some(None),
+    };
+    let sign_requests = match t.remove("sign_requests") {
+        Some(v) => section::<bool>(&format!("{key}.sign_requests"), v, errors),
+        None => Some(false),
+    };
+    let concurrency = match t.remove("concurrency") {
+        Some(v) => section::<usize>(&format!("{key}.concurrency"), v, errors),
+        None => Some(DEFAULT_CONCURRENCY),
+    };
+    let kind = match kind.as_str() {
+        "dvcqg" => section::<DvcqgConfig>(&key, toml::Value::Table(t), errors)
+            .map(|c| DestinationKind::Dvcqg(Box::new(c))),
+        "peer" => {
+            section::<lienthong_connectors::peer::PeerConfig>(&key, toml::Value::Table(t), errors)
+                .map(|c| DestinationKind::Peer(Box::new(c)))
+        }
+        "webhook" => section::<lienthong_connectors::webhook::WebhookConfig>(
+            &key,
+            toml::Value::Table(t),
+            errors,
+        )
+        .map(|c| DestinationKind::Webhook(Box::new(c))),
+        "emc" => {
+            section::<lienthong_connectors::emc::EmcConfig>(&key, toml::Value::Table(t), errors)
+                .map(|c| DestinationKind::Emc(Box::new(c)))
+        }
+        "nbrs" => {
+            section::<lienthong_connectors::nbrs::NbrsConfig>(&key, toml::Value::Table(t), errors)
+                .map(|c| DestinationKind::Nbrs(Box::new(c)))
+        }
+        "investment" => section::<lienthong_connectors::investment::InvestmentConfig>(
+            &key,
+            toml::Value::Table(t),
+            errors,
+        )
+        .map(|c| DestinationKind::Investment(Box::new(c))),
+        other => {
+            errors.push(err(
+                format!("{key}.kind"),
+                format!("unknown kind `{other}` (expected dvcqg, emc, investment, nbrs, peer or webhook)"),
+            ));
+            None
+        }
+    };
+    Some(DestinationConfig {
+        kind: kind?,
+        retry: retry?,
+        concurrency: concurrency?,
+        circuit_breaker: circuit_breaker?,
+        tls: tls?,
+        sign_requests: sign_requests?,
+    })
+}

@@ -1,0 +1,216 @@
+//! `[server]`: the HTTP listener, its limits, its TLS and who may call which part of the API.
+
+use super::*;
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address for intake, callbacks, exchange, admin and health.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted (`10MiB`).
+    #[serde(default = "default_max_body", deserialize_with = "de_size")]
+    pub max_body: u64,
+    /// Bearer token for the admin API (`/v1/deliveries…`); without it the admin API answers
+    /// loopback clients only.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+    /// File holding the admin token.
+    #[serde(default)]
+    pub admin_token_file: Option<PathBuf>,
+    /// File holding the center's bearer token: the one-stop system (phần mềm một cửa) sends it as
+    /// `Authorization: Bearer …` on intake, events, tracking and statistics. Compared in constant
+    /// time; at least 32 characters.
+    #[serde(default)]
+    pub center_token_file: Option<PathBuf>,
+    /// File holding the viewer token: a read-only role for the statistics screens (the console's
+    /// overview and deadline boards, `/v1/stats`); it cannot replay, reload or read dossiers.
+    #[serde(default)]
+    pub viewer_token_file: Option<PathBuf>,
+    /// The names clients reach the gateway by (`Host`), e.g. `["lienthong.ninhbinh.gov.vn"]`.
+    /// A request naming another host gets 421 (a DNS-rebinding page cannot reach the admin
+    /// API). Empty: on a loopback listener `localhost` and the loopback addresses; on another
+    /// listener the `Host` is not checked (check-config warns).
+    #[serde(default)]
+    pub public_names: Vec<String>,
+    /// The URL operators reach the gateway at, e.g. `https://lienthong.ninhbinh.gov.vn` (behind
+    /// a TLS-terminating proxy too): its host is a public name, and an `https` URL makes the
+    /// console's cookie `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// How long a console sign-in lasts (`8h`).
+    #[serde(default = "default_console_session", with = "serde_duration")]
+    pub console_session: Duration,
+    /// Serve a listener other hosts can reach with the center's API or the admin API left
+    /// without authentication. Only for a lab: every start logs a warning.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// How long shutdown waits for in-flight deliveries before releasing them.
+    #[serde(default = "default_grace", with = "serde_duration")]
+    pub shutdown_grace: Duration,
+    /// `[server.tls]`: serve HTTPS (with optional client certificates).
+    #[serde(default)]
+    pub tls: Option<ListenerTlsConfig>,
+    /// `[[server.client_auth]]`: client-certificate rules per path prefix.
+    #[serde(default)]
+    pub client_auth: Vec<ClientAuthRule>,
+    /// `[[server.signed_routes]]`: RFC 9421 signatures required per path prefix.
+    #[serde(default)]
+    pub signed_routes: Vec<SignedRouteRule>,
+    /// Time allowed for a request's head (line and headers); also how long an idle keep-alive
+    /// connection stays open (`10s`).
+    #[serde(default = "default_header_timeout", with = "serde_duration")]
+    pub header_timeout: Duration,
+    /// Grace a request body has beyond what its rate earns (`30s`): a body must arrive at
+    /// `min_body_rate` on average after it, or the request gets 408.
+    #[serde(default = "default_body_timeout", with = "serde_duration")]
+    pub body_timeout: Duration,
+    /// The slowest average rate a request body may be sent at, per second (`16KiB`).
+    #[serde(default = "default_min_body_rate", deserialize_with = "de_size")]
+    pub min_body_rate: u64,
+    /// Connections open at once (`4096`); past it a new connection is closed at once.
+    #[serde(default = "default_server_max_connections")]
+    pub max_connections: usize,
+    /// Requests in flight per client address (`64`); past it 429 with `Retry-After`.
+    #[serde(default = "default_max_requests_per_client")]
+    pub max_requests_per_client: usize,
+    /// Certificates expiring within this period are warned about (`30d`).
+    #[serde(default = "default_certificate_warning", with = "serde_duration")]
+    pub certificate_warning: Duration,
+    /// This instance's name among those sharing a store (default: the host name). Periodic jobs
+    /// (pollers, retention) hold leases under it, so a restarted instance takes its own jobs
+    /// back at once; give each instance of a cluster its own name.
+    #[serde(default)]
+    pub instance: Option<String>,
+}
+
+impl ServerConfig {
+    /// [`ServerConfig::instance`], or the host name (`lienthong` when it cannot be read).
+    pub fn instance_name(&self) -> String {
+        if let Some(name) = &self.instance {
+            return name.clone();
+        }
+        std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "lienthong".to_owned())
+    }
+}
+
+const fn default_console_session() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
+const fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+const fn default_body_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+const fn default_min_body_rate() -> u64 {
+    16 * 1024
+}
+const fn default_server_max_connections() -> usize {
+    4096
+}
+const fn default_max_requests_per_client() -> usize {
+    64
+}
+
+impl ServerConfig {
+    /// The connection limits of this section.
+    pub fn limits(&self) -> crate::limits::ConnectionLimits {
+        crate::limits::ConnectionLimits {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            min_body_rate: self.min_body_rate,
+            max_connections: self.max_connections,
+            max_requests_per_client: self.max_requests_per_client,
+        }
+    }
+}
+
+const fn default_certificate_warning() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8440))
+}
+const fn default_max_body() -> u64 {
+    10 * 1024 * 1024
+}
+const fn default_grace() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl ServerConfig {
+    pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
+        if self.max_body == 0 {
+            errors.push(err("server.max_body", "must be more than 0"));
+        }
+        for (key, zero) in [
+            ("server.header_timeout", self.header_timeout.is_zero()),
+            ("server.body_timeout", self.body_timeout.is_zero()),
+        ] {
+            if zero {
+                errors.push(err(key, "must be longer than 0s"));
+            }
+        }
+        for (key, zero) in [
+            ("server.min_body_rate", self.min_body_rate == 0),
+            ("server.max_connections", self.max_connections == 0),
+            (
+                "server.max_requests_per_client",
+                self.max_requests_per_client == 0,
+            ),
+        ] {
+            if zero {
+                errors.push(err(key, "must be at least 1"));
+            }
+        }
+        if self.admin_token.is_some() && self.admin_token_file.is_some() {
+            errors.push(err(
+                "server.admin_token_file",
+                "give admin_token or admin_token_file, not both",
+            ));
+        }
+        if let Some(f) = &self.admin_token_file
+            && !f.is_file()
+        {
+            errors.push(err(
+                "server.admin_token_file",
+                format!("{} does not exist", f.display()),
+            ));
+        }
+        if let Some(u) = &self.public_url
+            && !lienthong_connectors::http::is_http_url(u)
+        {
+            errors.push(err("server.public_url", "must be an http(s) URL"));
+        }
+        if self.console_session.is_zero() {
+            errors.push(err("server.console_session", "must be longer than 0s"));
+        }
+        if let Some(f) = &self.viewer_token_file
+            && !f.is_file()
+        {
+            errors.push(err(
+                "server.viewer_token_file",
+                format!("{} does not exist", f.display()),
+            ));
+        }
+        if let Some(f) = &self.center_token_file
+            && !f.is_file()
+        {
+            errors.push(err(
+                "server.center_token_file",
+                format!("{} does not exist", f.display()),
+            ));
+        }
+        if !self.allow_unauthenticated {
+            errors.extend(crate::access::unprotected(self, self.listen));
+        }
+    }
+}
