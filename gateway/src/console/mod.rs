@@ -33,7 +33,11 @@ use crate::deadlines::ms;
 use crate::http::AppState;
 use crate::http::problem::Problem;
 use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome, now_ms};
-use html::{esc, label, page, table};
+use askama::Template;
+use html::{
+    CertificateRow, Chart, DeadPage, DestinationRow, DossierPage, LoginPage, MessagePage,
+    OverviewPage, StatsLine, StatsPage, StatsTable,
+};
 
 /// The console's routes, under `/console`; every page but the sign-in form behind [`guard`].
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
@@ -60,8 +64,23 @@ async fn guard(
     }
 }
 
-/// Headers of every console page: no caching, no framing, no script.
-fn html_response(status: StatusCode, body: String) -> Response {
+/// A rendered page with the headers of every console page: no caching, no framing, no script.
+fn html_response(status: StatusCode, page: &impl Template) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        // Templates are checked at compile time; rendering fails only when a value's Display
+        // does (not expected).
+        Err(e) => {
+            tracing::error!(error = %e, "console page not rendered");
+            return crate::http::problem::Problem::internal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                &e,
+            )
+            .into_response();
+        }
+    };
     (
         status,
         [
@@ -98,11 +117,11 @@ fn refusal(st: &AppState, caller: Option<&crate::http::guard::Caller>) -> Option
 fn fail(e: impl std::fmt::Display) -> Response {
     html_response(
         StatusCode::SERVICE_UNAVAILABLE,
-        page(
-            "Không đọc được dữ liệu",
-            "Data unavailable",
-            &format!("<p class=err>{}</p>", esc(&e.to_string())),
-        ),
+        &MessagePage {
+            title: ("Không đọc được dữ liệu", "Data unavailable"),
+            message: None,
+            detail: e.to_string(),
+        },
     )
 }
 
@@ -115,16 +134,12 @@ fn age(seconds: i64) -> String {
     }
 }
 
-fn circuit(state: CircuitState) -> String {
+/// A circuit's CSS class and labels.
+fn circuit(state: CircuitState) -> (&'static str, &'static str, &'static str) {
     match state {
-        CircuitState::Closed => format!("<span class=ok>{}</span>", label("Bình thường", "closed")),
-        CircuitState::HalfOpen => {
-            format!("<span class=warn>{}</span>", label("Đang thử", "half-open"))
-        }
-        CircuitState::Open => format!(
-            "<span class=bad>{}</span>",
-            label("Tạm dừng", "open (paused)")
-        ),
+        CircuitState::Closed => ("ok", "Bình thường", "closed"),
+        CircuitState::HalfOpen => ("warn", "Đang thử", "half-open"),
+        CircuitState::Open => ("bad", "Tạm dừng", "open (paused)"),
     }
 }
 
@@ -157,88 +172,54 @@ async fn overview(State(st): State<Arc<AppState>>) -> Response {
             .find(|(dest, _)| dest == name)
             .map_or_else(|| "—".to_owned(), |(_, at)| age((now - at).max(0) / 1000));
         let last_error = match st.store.last_error(name).await {
-            Ok(Some((e, at))) => format!(
-                "{} <span class=en>({})</span>",
-                esc(&e),
-                esc(&crate::store::ms_to_rfc3339(at))
-            ),
-            Ok(None) => "—".to_owned(),
+            Ok(Some((e, at))) => Some((e, crate::store::ms_to_rfc3339(at))),
+            Ok(None) => None,
             Err(e) => return fail(e),
         };
-        rows.push(vec![
-            esc(name),
-            format!("<span class=num>{queued}</span>"),
-            format!("<span class=num>{}</span>", n(DeliveryState::RetryWait)),
-            format!(
-                "<a href=/console/dead class=num>{}</a>",
-                n(DeliveryState::Dead)
-            ),
-            oldest_age,
-            circuit(d.breaker.state()),
+        rows.push(DestinationRow {
+            name: name.clone(),
+            queued,
+            retrying: n(DeliveryState::RetryWait),
+            dead: n(DeliveryState::Dead),
+            oldest: oldest_age,
+            circuit: circuit(d.breaker.state()),
             last_error,
-        ]);
+        });
     }
-    let destinations = table(
-        "destinations",
-        &[
-            ("Điểm đến", "Destination"),
-            ("Đang chờ gửi", "Queued"),
-            ("Chờ gửi lại", "Retrying"),
-            ("Thư lỗi", "Dead"),
-            ("Chờ lâu nhất", "Oldest"),
-            ("Trạng thái", "Circuit"),
-            ("Lỗi gần nhất", "Last error"),
-        ],
-        &rows,
-    );
     let at = OffsetDateTime::now_utc();
-    let certs: Vec<Vec<String>> = st
+    let certificates = st
         .security
         .current()
         .certificates
         .iter()
         .map(|c| {
-            let days = c.info.seconds_left(at).div_euclid(86_400);
-            let class = match days {
-                d if d < 0 => "bad",
-                d if d <= 30 => "warn",
-                _ => "ok",
-            };
-            vec![
-                esc(&c.name),
-                esc(&c.info.subject),
-                esc(&c.info.not_after.date().to_string()),
-                format!("<span class=\"num {class}\">{days}</span>"),
-            ]
+            let days_left = c.info.seconds_left(at).div_euclid(86_400);
+            CertificateRow {
+                name: c.name.clone(),
+                subject: c.info.subject.clone(),
+                expires: c.info.not_after.date().to_string(),
+                days_left,
+                class: match days_left {
+                    d if d < 0 => "bad",
+                    d if d <= 30 => "warn",
+                    _ => "ok",
+                },
+            }
         })
         .collect();
-    let certificates = table(
-        "certificates",
-        &[
-            ("Chứng thư", "Certificate"),
-            ("Chủ thể", "Subject"),
-            ("Hết hạn", "Expires"),
-            ("Còn (ngày)", "Days left"),
-        ],
-        &certs,
-    );
     let stats =
         match crate::http::stats::compute(&st, (i64::MIN, i64::MAX), now, due_soon_ms(&st)).await {
             Ok(s) => s,
             Err(p) => return p.into_response(),
         };
-    let body = format!(
-        "<h2>{}</h2>{destinations}<h2>{}</h2>{certificates}<h2>{}</h2>{}<p><a href=/console/stats>{}</a></p>",
-        label("Điểm đến", "Destinations"),
-        label("Chứng thư số", "Certificates"),
-        label("Hồ sơ theo hạn giải quyết", "Dossiers by deadline"),
-        html::chart(&stats.totals),
-        label(
-            "Chi tiết theo cơ quan, thủ tục, lĩnh vực",
-            "By agency, procedure and field"
-        ),
-    );
-    html_response(StatusCode::OK, page("Tổng quan", "Overview", &body))
+    html_response(
+        StatusCode::OK,
+        &OverviewPage {
+            destinations: rows,
+            certificates,
+            chart: Chart::of(&stats.totals),
+        },
+    )
 }
 
 fn due_soon_ms(st: &AppState) -> i64 {
@@ -273,55 +254,15 @@ async fn dead_letters(
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let csrf = esc(&csrf_token(&st, &headers));
-    let rows: Vec<Vec<String>> = dead
-        .iter()
-        .map(|d| {
-            vec![
-                format!("<code>{}</code>", esc(&d.id)),
-                format!(
-                    "<a href=\"/console/dossier?code={}\">{}</a>",
-                    esc(&urlencoding(&d.dossier_code)),
-                    esc(&d.dossier_code)
-                ),
-                esc(&d.destination),
-                esc(&d.kind),
-                format!("<span class=num>{}</span>", d.attempts),
-                esc(d.last_error.as_deref().unwrap_or("—")),
-                format!(
-                    "<form class=inline method=post action=\"/console/replay/{}\">\
-                     <input type=hidden name=csrf value=\"{csrf}\">\
-                     <button type=submit>Gửi lại / Replay</button></form>",
-                    esc(&d.id)
-                ),
-            ]
-        })
-        .collect();
-    let mut body = String::new();
-    if let Some(id) = &q.replayed {
-        body.push_str(&format!(
-            "<p class=notice id=replayed>{} <code>{}</code></p>",
-            label("Đã đưa lại vào hàng đợi", "Queued again"),
-            esc(id)
-        ));
-    }
-    if let Some(why) = &q.refused {
-        body.push_str(&format!("<p class=err>{}</p>", esc(why)));
-    }
-    body.push_str(&table(
-        "dead-letters",
-        &[
-            ("Mã thư", "Message"),
-            ("Hồ sơ", "Dossier"),
-            ("Điểm đến", "Destination"),
-            ("Loại", "Kind"),
-            ("Số lần", "Attempts"),
-            ("Lý do", "Reason"),
-            ("", "Action"),
-        ],
-        &rows,
-    ));
-    html_response(StatusCode::OK, page("Thư lỗi", "Dead letters", &body))
+    html_response(
+        StatusCode::OK,
+        &DeadPage {
+            replayed: q.replayed.as_deref(),
+            refused: q.refused.as_deref(),
+            dead: &dead,
+            csrf: &csrf_token(&st, &headers),
+        },
+    )
 }
 
 /// The replay form.
@@ -408,89 +349,20 @@ struct DossierQuery {
 /// `GET /console/dossier?code=`.
 async fn dossier(State(st): State<Arc<AppState>>, Query(q): Query<DossierQuery>) -> Response {
     let code = q.code.unwrap_or_default();
-    let mut body = format!(
-        "<form method=get action=/console/dossier><label>{} <input name=code value=\"{}\" size=40></label> \
-         <button type=submit>Tra cứu / Look up</button></form>",
-        label("Mã hồ sơ", "Dossier code"),
-        esc(&code)
-    );
-    if !code.is_empty() {
+    let view = if code.is_empty() {
+        None
+    } else {
         match st.store.dossier_view(&code).await {
-            Ok(Some(v)) => {
-                body.push_str(&format!(
-                    "<h2>{} {}</h2><p>{}: <strong id=status>{}</strong> · {}: {}</p>",
-                    label("Hồ sơ", "Dossier"),
-                    esc(&v.code),
-                    label("Trạng thái", "Status"),
-                    esc(&v.status),
-                    label("Tiếp nhận", "Accepted"),
-                    esc(&v.accepted_at)
-                ));
-                let events: Vec<Vec<String>> = v
-                    .events
-                    .iter()
-                    .map(|e| {
-                        vec![
-                            esc(&e.id),
-                            esc(&e.status),
-                            esc(&e.received_at),
-                            esc(e.event["note"].as_str().unwrap_or("")),
-                        ]
-                    })
-                    .collect();
-                body.push_str(&format!("<h3>{}</h3>", label("Quá trình xử lý", "History")));
-                body.push_str(&table(
-                    "history",
-                    &[
-                        ("Mã", "Id"),
-                        ("Trạng thái", "Status"),
-                        ("Lúc", "At"),
-                        ("Ghi chú", "Note"),
-                    ],
-                    &events,
-                ));
-                let deliveries: Vec<Vec<String>> = v
-                    .deliveries
-                    .iter()
-                    .map(|d| {
-                        vec![
-                            esc(&d.destination),
-                            esc(&d.kind),
-                            format!("<span class=state>{}</span>", esc(d.state.as_str())),
-                            format!("<span class=num>{}</span>", d.attempts),
-                            esc(d.delivered_at.as_deref().unwrap_or("—")),
-                            esc(d.last_error.as_deref().unwrap_or("—")),
-                        ]
-                    })
-                    .collect();
-                body.push_str(&format!(
-                    "<h3>{}</h3>",
-                    label("Gửi đến các điểm đến", "Delivery per destination")
-                ));
-                body.push_str(&table(
-                    "deliveries",
-                    &[
-                        ("Điểm đến", "Destination"),
-                        ("Loại", "Kind"),
-                        ("Trạng thái", "State"),
-                        ("Số lần", "Attempts"),
-                        ("Đã gửi lúc", "Delivered at"),
-                        ("Lỗi", "Error"),
-                    ],
-                    &deliveries,
-                ));
-            }
-            Ok(None) => body.push_str(&format!(
-                "<p class=err>{} <code>{}</code></p>",
-                label("Không có hồ sơ", "No such dossier"),
-                esc(&code)
-            )),
+            Ok(v) => v,
             Err(e) => return fail(e),
         }
-    }
+    };
     html_response(
         StatusCode::OK,
-        page("Tra cứu hồ sơ", "Dossier lookup", &body),
+        &DossierPage {
+            code: &code,
+            view: view.as_ref(),
+        },
     )
 }
 
@@ -502,59 +374,53 @@ async fn stats(State(st): State<Arc<AppState>>) -> Response {
             Ok(s) => s,
             Err(p) => return p.into_response(),
         };
-    let mut headers_row: Vec<(&str, &str)> = vec![("Mã", "Code")];
-    headers_row.extend(html::STATES.iter().map(|(_, vi, en, _)| (*vi, *en)));
-    headers_row.push(("Tổng", "Total"));
-    let lines = |lines: &[crate::deadlines::Line]| -> Vec<Vec<String>> {
-        lines
-            .iter()
-            .map(|l| {
-                let mut row = vec![esc(if l.code.is_empty() { "—" } else { &l.code })];
-                row.extend(
-                    l.counts
-                        .states()
-                        .iter()
-                        .map(|(_, n)| format!("<span class=num>{n}</span>")),
-                );
-                row.push(format!("<span class=num>{}</span>", l.counts.total));
-                row
-            })
-            .collect()
-    };
+    let mut headers = vec![("Mã", "Code")];
+    headers.extend(html::STATES.iter().map(|(_, vi, en, _)| (*vi, *en)));
+    headers.push(("Tổng", "Total"));
+    let lines = |lines: &[crate::deadlines::Line]| lines.iter().map(StatsLine::of).collect();
     let totals = crate::deadlines::Line {
         code: "Tất cả / All".into(),
         counts: s.totals,
     };
-    let body = format!(
-        "{}<h2>{}</h2>{}<h2>{}</h2>{}<h2>{}</h2>{}<h2>{}</h2>{}",
-        html::chart(&s.totals),
-        label("Tổng", "Totals"),
-        table(
-            "totals",
-            &headers_row,
-            &lines(std::slice::from_ref(&totals))
-        ),
-        label("Theo cơ quan", "By agency"),
-        table("by-agency", &headers_row, &lines(&s.by_agency)),
-        label("Theo thủ tục", "By procedure"),
-        table("by-procedure", &headers_row, &lines(&s.by_procedure)),
-        label("Theo lĩnh vực", "By field"),
-        table("by-field", &headers_row, &lines(&s.by_field)),
-    );
+    let tables = vec![
+        StatsTable {
+            id: "totals",
+            vi: "Tổng",
+            en: "Totals",
+            lines: lines(std::slice::from_ref(&totals)),
+        },
+        StatsTable {
+            id: "by-agency",
+            vi: "Theo cơ quan",
+            en: "By agency",
+            lines: lines(&s.by_agency),
+        },
+        StatsTable {
+            id: "by-procedure",
+            vi: "Theo thủ tục",
+            en: "By procedure",
+            lines: lines(&s.by_procedure),
+        },
+        StatsTable {
+            id: "by-field",
+            vi: "Theo lĩnh vực",
+            en: "By field",
+            lines: lines(&s.by_field),
+        },
+    ];
     html_response(
         StatusCode::OK,
-        page("Thống kê hạn giải quyết", "Deadline statistics", &body),
+        &StatsPage {
+            chart: Chart::of(&s.totals),
+            headers,
+            tables,
+        },
     )
 }
 
 /// `GET /console/login`.
 async fn login_form() -> Response {
-    let body = format!(
-        "<form method=post action=/console/login><label>{} <input type=password name=token autocomplete=current-password></label> \
-         <button type=submit>Đăng nhập / Sign in</button></form>",
-        label("Mã quản trị", "Admin token")
-    );
-    html_response(StatusCode::OK, page("Đăng nhập", "Sign in", &body))
+    html_response(StatusCode::OK, &LoginPage)
 }
 
 /// The login form.
@@ -576,11 +442,11 @@ async fn login(
     let refused = |status: StatusCode, vi: &str, en: &str| {
         html_response(
             status,
-            page(
-                "Đăng nhập",
-                "Sign in",
-                &format!("<p class=err>{}</p>", label(vi, en)),
-            ),
+            &MessagePage {
+                title: ("Đăng nhập", "Sign in"),
+                message: Some((vi, en)),
+                detail: String::new(),
+            },
         )
     };
     if let Err(wait) = st.sign_ins.check(peer.ip()) {
