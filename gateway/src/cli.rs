@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use lienthong_connectors::dvcqg::{self, HOSO_MAPPING, PROGRESS_MAPPING};
+use lienthong_connectors::dvcqg::{HOSO_MAPPING, PROGRESS_MAPPING};
 use lienthong_connectors::{DossierOp, MessageBody, emc, investment, nbrs};
 use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet, ProgressInput, StatusEvent};
 
@@ -329,24 +329,8 @@ fn mapping_sets(
     let mut sets: Vec<_> = config
         .destinations
         .iter()
-        .filter_map(|(name, d)| match &d.kind {
-            DestinationKind::Dvcqg(c) => Some((name.clone(), dvcqg::load_mappings(c))),
-            DestinationKind::Peer(_) => Some((
-                name.clone(),
-                MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
-            )),
-            DestinationKind::Emc(c) => Some((name.clone(), emc::load_mappings(c))),
-            DestinationKind::Nbrs(c) => Some((
-                name.clone(),
-                nbrs::load_mappings(c.mappings_dir.as_deref()).map(|(set, _)| set),
-            )),
-            DestinationKind::Investment(c) => Some((
-                name.clone(),
-                investment::load_mappings(c.mappings_dir.as_deref()),
-            )),
-            // Webhooks send the canonical JSON: no mapping files.
-            DestinationKind::Webhook(_) => None,
-        })
+        // Webhooks send the canonical JSON: no mapping files.
+        .filter_map(|(name, d)| d.kind.mappings().map(|set| (name.clone(), set)))
         .collect();
     sets.push(edxml);
     Ok(sets)
@@ -391,24 +375,15 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             let (set, kind) = if config_path.exists() {
                 let config = load(config_path)?;
                 match config.destinations.get(&destination).map(|d| &d.kind) {
-                    Some(DestinationKind::Dvcqg(c)) => (dvcqg::load_mappings(c)?, Rendered::Dvcqg),
-                    Some(DestinationKind::Emc(c)) => (emc::load_mappings(c)?, Rendered::Emc),
-                    Some(DestinationKind::Nbrs(c)) => (
-                        nbrs::load_mappings(c.mappings_dir.as_deref())?.0,
-                        Rendered::Nbrs,
-                    ),
-                    Some(DestinationKind::Investment(c)) => (
-                        investment::load_mappings(c.mappings_dir.as_deref())?,
-                        Rendered::Investment,
-                    ),
                     Some(DestinationKind::Peer(_)) => {
                         bail!("`{destination}` is a peer: use --destination edxml")
                     }
-                    Some(DestinationKind::Webhook(_)) => {
-                        bail!(
+                    Some(kind) => match (kind.mappings(), Rendered::of(kind.name())) {
+                        (Some(set), Some(rendered)) => (set?, rendered),
+                        _ => bail!(
                             "`{destination}` is a webhook: it receives the canonical JSON unmapped"
-                        )
-                    }
+                        ),
+                    },
                     None => builtin_render_set(&destination).with_context(|| {
                         format!(
                             "no destination `{destination}` in {}",
@@ -499,18 +474,30 @@ enum Rendered {
     Investment,
 }
 
+impl Rendered {
+    /// The rendering of a destination kind (`kind` key), `None` for one `mapping render`
+    /// does not render this way (a peer: `--destination edxml`; a webhook: unmapped).
+    fn of(kind: &str) -> Option<Self> {
+        match kind {
+            "dvcqg" => Some(Self::Dvcqg),
+            "emc" => Some(Self::Emc),
+            "nbrs" => Some(Self::Nbrs),
+            "investment" => Some(Self::Investment),
+            _ => None,
+        }
+    }
+}
+
 /// The built-in mapping set of a destination kind named on the command line.
 fn builtin_render_set(kind: &str) -> anyhow::Result<(MappingSet, Rendered)> {
-    let (files, rendered) = match kind {
-        "dvcqg" => (lienthong_mappings::engine::DVCQG_FILES, Rendered::Dvcqg),
-        "emc" => (lienthong_mappings::engine::EMC_FILES, Rendered::Emc),
-        "nbrs" => (lienthong_mappings::engine::NBRS_FILES, Rendered::Nbrs),
-        "investment" => (
-            lienthong_mappings::engine::INVESTMENT_FILES,
-            Rendered::Investment,
-        ),
+    let files = match kind {
+        "dvcqg" => lienthong_mappings::engine::DVCQG_FILES,
+        "emc" => lienthong_mappings::engine::EMC_FILES,
+        "nbrs" => lienthong_mappings::engine::NBRS_FILES,
+        "investment" => lienthong_mappings::engine::INVESTMENT_FILES,
         other => bail!("no built-in mappings for `{other}`"),
     };
+    let rendered = Rendered::of(kind).context("no built-in rendering")?;
     Ok((
         MappingSet::from_sources(&format!("builtin:{kind}"), files)?,
         rendered,

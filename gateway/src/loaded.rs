@@ -11,7 +11,7 @@
 use lienthong_certs::Secret;
 
 use crate::callbacks::CallbackSettings;
-use crate::config::{Config, ConfigError, ConfigErrors, DestinationKind};
+use crate::config::{Config, ConfigError, ConfigErrors};
 use crate::security::Security;
 
 /// The bearer tokens of the HTTP API, read from their files.
@@ -111,18 +111,8 @@ impl Loaded {
 /// Loads every destination's mapping files, so that check-config and start-up find a bad one
 /// before traffic does; each problem is named by the destination's `mappings_dir`.
 fn check_mappings(config: &Config, errors: &mut Vec<ConfigError>) {
-    use lienthong_connectors::{dvcqg, emc, investment, nbrs};
     for (name, d) in &config.destinations {
-        let loaded = match &d.kind {
-            DestinationKind::Dvcqg(c) => dvcqg::load_mappings(c).map(drop),
-            DestinationKind::Investment(c) => {
-                investment::load_mappings(c.mappings_dir.as_deref()).map(drop)
-            }
-            DestinationKind::Nbrs(c) => nbrs::load_mappings(c.mappings_dir.as_deref()).map(drop),
-            DestinationKind::Emc(c) => emc::load_mappings(c).map(drop),
-            DestinationKind::Peer(_) | DestinationKind::Webhook(_) => Ok(()),
-        };
-        if let Err(e) = loaded {
+        if let Some(Err(e)) = d.kind.mappings() {
             errors.extend(e.0.into_iter().map(|problem| ConfigError {
                 key: format!("destinations.{name}.mappings_dir"),
                 message: problem.to_string(),

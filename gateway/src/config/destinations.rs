@@ -138,6 +138,29 @@ impl DestinationKind {
         }
     }
 
+    /// The mapping set this destination renders with: its `mappings_dir`, else the kind's
+    /// built-in files (a peer: the built-in edXML set). `None` for a webhook, which sends the
+    /// canonical JSON unmapped. The one place that knows which kind loads which mappings
+    /// (check-config, `mapping check` and `mapping render` ask here).
+    ///
+    /// Errors: a mapping file is missing or invalid, each problem with its file.
+    pub fn mappings(
+        &self,
+    ) -> Option<Result<lienthong_mappings::MappingSet, lienthong_mappings::LoadError>> {
+        use lienthong_connectors::{dvcqg, emc, investment, nbrs};
+        Some(match self {
+            Self::Dvcqg(c) => dvcqg::load_mappings(c),
+            Self::Emc(c) => emc::load_mappings(c),
+            Self::Nbrs(c) => nbrs::load_mappings(c.mappings_dir.as_deref()).map(|(set, _)| set),
+            Self::Investment(c) => investment::load_mappings(c.mappings_dir.as_deref()),
+            Self::Peer(_) => lienthong_mappings::MappingSet::from_sources(
+                "builtin:edxml",
+                lienthong_mappings::engine::EDXML_FILES,
+            ),
+            Self::Webhook(_) => return None,
+        })
+    }
+
     /// The `kind` key's value.
     pub fn name(&self) -> &'static str {
         match self {
