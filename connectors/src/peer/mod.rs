@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::files::FileFetcher;
-use crate::http::{OutboundSecurity, is_retryable_status, retry_after, transport_error};
+use crate::http::{OutboundSecurity, is_retryable_status, retry_after};
 use crate::{
     BuildError, ConfigProblem, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage,
     Outcome, PortalAnswer,
@@ -169,6 +169,8 @@ pub struct PeerConnector {
     config: PeerConfig,
     sender: Sender,
     client: reqwest::Client,
+    /// Signs direct deliveries (RFC 9421) when the destination says `sign_requests`.
+    signer: Option<Arc<crate::http::RequestSigner>>,
     /// Fetches the dossier's files (system roots: they live on the center's own storage).
     files: FileFetcher,
     mappings: MappingSet,
@@ -208,6 +210,7 @@ impl PeerConnector {
             config: config.clone(),
             sender,
             client,
+            signer: security.signer.clone(),
             files,
             mappings,
             axis,
@@ -421,28 +424,21 @@ impl Connector for PeerConnector {
         if let Some(axis) = &self.axis {
             return axis.send(&self.config.organ_id, document).await;
         }
-        crate::evidence::record_request(document.as_bytes(), None);
-        let sent = self
+        // The same way out as every other destination: evidence for the audit log, RFC 9421
+        // signing when configured, the answer read within its limit.
+        let req = self
             .client
             .post(&self.config.url)
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/xml; charset=utf-8",
             )
-            .body(document)
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) => return transport_error(&e),
+            .body(document);
+        let (status, headers, text) = match crate::http::send(req, self.signer.as_ref()).await {
+            Ok(answer) => answer,
+            Err(outcome) => return outcome,
         };
-        crate::evidence::record_response(&resp);
-        let status = resp.status();
-        let after = retry_after(resp.headers());
-        let text = match crate::http::read_text(resp, crate::http::MAX_ANSWER_BYTES).await {
-            Ok(t) => t,
-            Err(e) => return Outcome::retry(format!("peer answered HTTP {status}: {e}")),
-        };
+        let after = retry_after(&headers);
         let portal = status_of(&text);
         if status.is_success() {
             match &portal {

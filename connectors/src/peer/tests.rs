@@ -25,6 +25,16 @@ fn fetcher(urls: &[&str], networks: &[&str]) -> FileFetcher {
 }
 
 fn connector_with(pki: &Pki, url: &str, extra: &str, files: FileFetcher) -> PeerConnector {
+    connector_secured(pki, url, extra, files, &OutboundSecurity::default())
+}
+
+fn connector_secured(
+    pki: &Pki,
+    url: &str,
+    extra: &str,
+    files: FileFetcher,
+    security: &OutboundSecurity,
+) -> PeerConnector {
     let leaf = pki.leaf("Trung tam PVHCC tinh", &rcgen::PKCS_ECDSA_P256_SHA256, &[]);
     let key = Arc::new(PrivateKey::from_bytes(leaf.key_pem.as_bytes(), "key").unwrap());
     let signer = Signer::new(
@@ -44,7 +54,7 @@ fn connector_with(pki: &Pki, url: &str, extra: &str, files: FileFetcher) -> Peer
             organ_name: "Trung tâm Phục vụ hành chính công tỉnh Ninh Bình".into(),
             signer: Arc::new(signer),
         },
-        &OutboundSecurity::default(),
+        security,
         files,
     )
     .unwrap()
@@ -159,6 +169,63 @@ async fn answers_are_classified() {
         ),
         "{out:?}"
     );
+}
+
+/// A direct delivery goes out the way every destination's does (`crate::http::send`): signed
+/// (RFC 9421) when the destination says `sign_requests`, and recorded for the audit log.
+#[tokio::test]
+async fn direct_deliveries_are_signed_and_recorded_like_every_other() {
+    use axum::http::HeaderMap;
+    use lienthong_certs::httpsig::{HmacSecret, SigningKey, VerifyingKey};
+    let secret = b"a secret the province and the commune agreed on".to_vec();
+    let verdicts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/exchange", listener.local_addr().unwrap());
+    let app = {
+        let (verdicts, url, key) = (
+            verdicts.clone(),
+            url.clone(),
+            VerifyingKey::Hmac(HmacSecret::new(secret.clone())),
+        );
+        axum::Router::new().route(
+            "/v1/exchange",
+            axum::routing::post(
+                move |headers: HeaderMap, body: axum::body::Bytes| async move {
+                    let ok =
+                        lienthong_tests::signatures::verified("POST", &url, &headers, &body, &key);
+                    verdicts.lock().unwrap().push(ok);
+                    ""
+                },
+            ),
+        )
+    };
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let pki = Pki::new("Province CA");
+    let security = OutboundSecurity {
+        tls: None,
+        signer: Some(Arc::new(crate::http::RequestSigner::new(
+            SigningKey::Hmac(HmacSecret::new(secret)),
+            "province-hmac",
+        ))),
+    };
+    let conn = connector_secured(
+        &pki,
+        &url,
+        "attachments = false\n",
+        fetcher(&[], &[]),
+        &security,
+    );
+    let create = MessageBody::Dossier {
+        op: DossierOp::Create,
+        dossier: Box::new(dossier()),
+    };
+    let (out, evidence) = crate::evidence::collect(conn.deliver(&[msg("m-signed", create)])).await;
+    assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
+    assert_eq!(*verdicts.lock().unwrap(), [true], "the signature verifies");
+    assert!(evidence.payload_sha256.is_some(), "{evidence:?}");
+    assert!(evidence.signature.is_some(), "{evidence:?}");
 }
 
 /// The center's document storage: serves `/files/{name}` with fixed contents.
