@@ -8,7 +8,9 @@
 //!
 //! Layout of a connector module (`dvcqg/`): `config.rs` (the documented config struct and its
 //! validation), `session.rs` / `lgsp.rs` (transports), `classify.rs` (answers → outcomes),
-//! `mod.rs` (the [`Connector`] implementation).
+//! `mod.rs` (the [`Connector`] implementation, and the config's [`kind::KindConfig`]: its URLs,
+//! secret files, mapping set and how the gateway builds it), `tests.rs`. The gateway lists the
+//! kinds once (`kind` value → config type); everything else it asks through [`kind::KindConfig`].
 
 pub mod dvcqg;
 pub mod emc;
@@ -18,6 +20,7 @@ pub mod follow;
 pub mod health;
 pub mod http;
 pub mod investment;
+pub mod kind;
 pub mod message;
 pub mod nbrs;
 pub mod oauth;

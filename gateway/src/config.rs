@@ -291,30 +291,8 @@ impl Config {
         }
         for (name, d) in &self.destinations {
             let key = |k: &str| format!("destinations.{name}.{k}");
-            match &d.kind {
-                DestinationKind::Dvcqg(c) => {
-                    add(key("password_file"), &c.password_file);
-                    add(key("client_secret_file"), &c.client_secret_file);
-                }
-                DestinationKind::Emc(c) => {
-                    add(
-                        key("oauth.client_secret_file"),
-                        &c.oauth.as_ref().and_then(|o| o.client_secret_file.clone()),
-                    );
-                }
-                DestinationKind::Nbrs(c) => {
-                    add(
-                        key("oauth.client_secret_file"),
-                        &c.oauth.as_ref().and_then(|o| o.client_secret_file.clone()),
-                    );
-                }
-                DestinationKind::Investment(c) => {
-                    add(
-                        key("oauth.client_secret_file"),
-                        &c.oauth.as_ref().and_then(|o| o.client_secret_file.clone()),
-                    );
-                }
-                DestinationKind::Peer(_) | DestinationKind::Webhook(_) => {}
+            for (k, file) in d.kind.config().secret_files() {
+                add(key(k), &Some(file));
             }
             if let Some(t) = d.tls.as_ref().and_then(|t| t.client_key_pkcs11.as_ref()) {
                 add(
@@ -536,16 +514,12 @@ impl Parts {
                     "must be at least 1",
                 ));
             }
+            for p in d.kind.config().validate() {
+                errors.push(err(format!("{key}.{}", p.key), p.message));
+            }
+            // What a kind needs of other sections.
             match &d.kind {
-                DestinationKind::Dvcqg(c) => {
-                    for p in c.validate() {
-                        errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
-                }
                 DestinationKind::Peer(c) => {
-                    for p in c.validate() {
-                        errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
                     if let (Some(t), Some(stores)) = (&c.signature_trust, &self.trust)
                         && !stores.contains_key(t)
                     {
@@ -555,32 +529,13 @@ impl Parts {
                         ));
                     }
                 }
-                DestinationKind::Webhook(c) => {
-                    for p in c.validate() {
-                        errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
+                DestinationKind::Investment(_) if matches!(self.signing, Some(None)) => {
+                    errors.push(err(
+                        format!("{key}.kind"),
+                        "an investment destination signs its registrations: add [signing]",
+                    ));
                 }
-                DestinationKind::Investment(c) => {
-                    for p in c.validate() {
-                        errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
-                    if matches!(self.signing, Some(None)) {
-                        errors.push(err(
-                            format!("{key}.kind"),
-                            "an investment destination signs its registrations: add [signing]",
-                        ));
-                    }
-                }
-                DestinationKind::Nbrs(c) => {
-                    for p in c.validate() {
-                        errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
-                }
-                DestinationKind::Emc(c) => {
-                    for p in c.validate() {
-                        errors.push(err(format!("{key}.{}", p.key), p.message));
-                    }
-                }
+                _ => {}
             }
         }
         if let Some(r) = &self.retention {

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use lienthong_connectors::Connector;
-use lienthong_connectors::dvcqg::DvcqgConnector;
 use lienthong_connectors::follow::Follow;
+use lienthong_connectors::kind::BuildContext;
 use tokio::sync::Semaphore;
 
 use crate::breaker::Breaker;
-use crate::config::{Config, DestinationKind, RetryPolicy};
+use crate::config::{Config, RetryPolicy};
 use crate::security::Security;
 
 /// One destination, ready to deliver to.
@@ -93,93 +93,21 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
     let mut out = BTreeMap::new();
     for (name, d) in &config.destinations {
         let outbound = security.outbound.get(name).cloned().unwrap_or_default();
-        let mut follow: Option<Arc<dyn Follow>> = None;
-        let connector: Arc<dyn Connector> = match &d.kind {
-            DestinationKind::Nbrs(c) => {
-                let nbrs = Arc::new(
-                    lienthong_connectors::nbrs::NbrsConnector::new(c, &outbound).map_err(
-                        |source| DestinationError {
-                            name: name.clone(),
-                            source,
-                        },
-                    )?,
-                );
-                follow = Some(nbrs.clone());
-                nbrs
-            }
-            DestinationKind::Dvcqg(c) => Arc::new(
-                DvcqgConnector::with_security(c, &outbound).map_err(|source| DestinationError {
-                    name: name.clone(),
-                    source,
-                })?,
-            ),
-            DestinationKind::Webhook(c) => Arc::new(
-                lienthong_connectors::webhook::WebhookConnector::new(c, &outbound).map_err(
-                    |source| DestinationError {
-                        name: name.clone(),
-                        source,
-                    },
-                )?,
-            ),
-            DestinationKind::Investment(c) => {
-                let signing = security.signing.as_ref().ok_or_else(|| DestinationError {
-                    name: name.clone(),
-                    source: lienthong_connectors::BuildError::Config(vec![
-                        lienthong_connectors::ConfigProblem::new(
-                            "kind",
-                            "an investment destination needs the center's [signing] identity",
-                        ),
-                    ]),
-                })?;
-                Arc::new(
-                    lienthong_connectors::investment::InvestmentConnector::new(
-                        c,
-                        &outbound,
-                        Arc::new(signing.xml.clone()),
-                    )
-                    .map_err(|source| DestinationError {
-                        name: name.clone(),
-                        source,
-                    })?,
-                )
-            }
-            DestinationKind::Emc(c) => Arc::new(
-                lienthong_connectors::emc::EmcConnector::new(c, &outbound).map_err(|source| {
-                    DestinationError {
-                        name: name.clone(),
-                        source,
-                    }
-                })?,
-            ),
-            DestinationKind::Peer(c) => {
-                let signing = security.signing.as_ref().ok_or_else(|| DestinationError {
-                    name: name.clone(),
-                    source: lienthong_connectors::BuildError::Config(vec![
-                        lienthong_connectors::ConfigProblem::new(
-                            "kind",
-                            "a peer destination needs the center's [signing] identity",
-                        ),
-                    ]),
-                })?;
-                let sender = lienthong_connectors::peer::Sender {
-                    organ_id: config.center.agency_code.clone(),
-                    organ_name: config.center.agency_name.clone(),
-                    signer: Arc::new(signing.xml.clone()),
-                };
-                let failed = |source| DestinationError {
-                    name: name.clone(),
-                    source,
-                };
-                let policy = lienthong_connectors::files::FilePolicy::new(&config.attachments)
-                    .map_err(|p| failed(lienthong_connectors::BuildError::Config(p)))?;
-                let files = lienthong_connectors::files::FileFetcher::new(policy)
-                    .map_err(|e| failed(e.into()))?;
-                Arc::new(
-                    lienthong_connectors::peer::PeerConnector::new(c, sender, &outbound, files)
-                        .map_err(failed)?,
-                )
-            }
-        };
+        let built = d
+            .kind
+            .config()
+            .build(&BuildContext {
+                outbound: &outbound,
+                xml_signer: security.signing.as_ref().map(|s| Arc::new(s.xml.clone())),
+                center_code: &config.center.agency_code,
+                center_name: &config.center.agency_name,
+                attachments: &config.attachments,
+            })
+            .map_err(|source| DestinationError {
+                name: name.clone(),
+                source,
+            })?;
+        let (connector, follow) = (built.connector, built.follow);
         out.insert(
             name.clone(),
             Arc::new(Destination {

@@ -290,5 +290,44 @@ impl Connector for DvcqgConnector {
     }
 }
 
+impl crate::kind::KindConfig for DvcqgConfig {
+    fn validate(&self) -> Vec<crate::ConfigProblem> {
+        DvcqgConfig::validate(self)
+    }
+
+    fn urls(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("base_url", &self.base_url),
+            ("token_url", &self.token_url),
+            ("create_url", &self.create_url),
+            ("update_url", &self.update_url),
+            ("progress_url", &self.progress_url),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
+    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
+        [
+            ("password_file", &self.password_file),
+            ("client_secret_file", &self.client_secret_file),
+        ]
+        .into_iter()
+        .filter_map(|(k, f)| f.clone().map(|f| (k, f)))
+        .collect()
+    }
+
+    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
+        Some(load_mappings(self))
+    }
+
+    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
+        Ok(crate::kind::Built::connector(
+            DvcqgConnector::with_security(self, ctx.outbound)?,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests;

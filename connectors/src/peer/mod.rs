@@ -474,5 +474,36 @@ pub mod answer;
 pub mod axis;
 pub mod inbound;
 
+impl crate::kind::KindConfig for PeerConfig {
+    fn validate(&self) -> Vec<crate::ConfigProblem> {
+        PeerConfig::validate(self)
+    }
+
+    fn urls(&self) -> Vec<(&'static str, &str)> {
+        vec![("url", self.url.as_str())]
+    }
+
+    /// A peer renders with the built-in edXML set.
+    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
+        Some(MappingSet::from_sources("builtin:edxml", EDXML_FILES))
+    }
+
+    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
+        let sender = Sender {
+            organ_id: ctx.center_code.to_owned(),
+            organ_name: ctx.center_name.to_owned(),
+            signer: ctx.require_signer("a peer destination")?,
+        };
+        let policy = crate::files::FilePolicy::new(ctx.attachments).map_err(BuildError::Config)?;
+        let files = FileFetcher::new(policy)?;
+        Ok(crate::kind::Built::connector(PeerConnector::new(
+            self,
+            sender,
+            ctx.outbound,
+            files,
+        )?))
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -176,5 +176,22 @@ impl Connector for WebhookConnector {
     }
 }
 
+impl crate::kind::KindConfig for WebhookConfig {
+    fn validate(&self) -> Vec<crate::ConfigProblem> {
+        WebhookConfig::validate(self)
+    }
+
+    fn urls(&self) -> Vec<(&'static str, &str)> {
+        vec![("url", self.url.as_str())]
+    }
+
+    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
+        Ok(crate::kind::Built::connector(WebhookConnector::new(
+            self,
+            ctx.outbound,
+        )?))
+    }
+}
+
 #[cfg(test)]
 mod tests;

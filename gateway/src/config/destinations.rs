@@ -1,5 +1,7 @@
 //! `[destinations.<name>]` (with their retry schedule and circuit breaker) and `[[routes]]`.
 
+use lienthong_connectors::kind::KindConfig;
+
 use super::*;
 
 /// `[destinations.<name>.retry]`: the persisted retry schedule of a destination.
@@ -86,91 +88,87 @@ const fn default_max_cool_down() -> Duration {
     Duration::from_secs(600)
 }
 
-/// The kind-specific part of a destination.
-#[derive(Debug, Clone)]
-pub enum DestinationKind {
+/// The registry of destination kinds: the `kind` value, the enum variant and the connector's
+/// configuration type, one line each. Everything else about a kind is asked of its
+/// configuration through [`KindConfig`] (in its connector folder), so adding a kind is its
+/// folder and one line here.
+macro_rules! destination_kinds {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal,)*) => {
+        /// The kind-specific part of a destination.
+        #[derive(Debug, Clone)]
+        pub enum DestinationKind {
+            $($(#[$doc])* $variant(Box<$ty>),)*
+        }
+
+        impl DestinationKind {
+            /// Every `kind` value, in the registry's order.
+            pub const NAMES: &[&str] = &[$($name),*];
+
+            /// The `kind` key's value.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $name,)*
+                }
+            }
+
+            /// What the kind's configuration knows: validation, URLs, secret files, mappings,
+            /// how its connector is built.
+            pub fn config(&self) -> &dyn KindConfig {
+                match self {
+                    $(Self::$variant(c) => c.as_ref(),)*
+                }
+            }
+
+            /// Deserializes the kind-specific keys of `table` as kind `kind`; `None` for an
+            /// unknown kind (problems of a known kind are pushed to `errors`).
+            fn parse(
+                kind: &str,
+                key: &str,
+                table: toml::Value,
+                errors: &mut Vec<ConfigError>,
+            ) -> Option<Option<Self>> {
+                match kind {
+                    $($name => Some(
+                        section::<$ty>(key, table, errors).map(|c| Self::$variant(Box::new(c))),
+                    ),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+destination_kinds! {
     /// The National Public Service Portal.
-    Dvcqg(Box<DvcqgConfig>),
+    Dvcqg(DvcqgConfig) = "dvcqg",
     /// Another center, exchanging signed edXML (liên thông).
-    Peer(Box<lienthong_connectors::peer::PeerConfig>),
+    Peer(lienthong_connectors::peer::PeerConfig) = "peer",
     /// The center's one-stop software, told what comes back.
-    Webhook(Box<lienthong_connectors::webhook::WebhookConfig>),
+    Webhook(lienthong_connectors::webhook::WebhookConfig) = "webhook",
     /// The national e-monitoring system, told every processing step.
-    Emc(Box<lienthong_connectors::emc::EmcConfig>),
+    Emc(lienthong_connectors::emc::EmcConfig) = "emc",
     /// The National Business Registration System: registrations submitted and followed.
-    Nbrs(Box<lienthong_connectors::nbrs::NbrsConfig>),
+    Nbrs(lienthong_connectors::nbrs::NbrsConfig) = "nbrs",
     /// The National Investment Information System: signed registrations.
-    Investment(Box<lienthong_connectors::investment::InvestmentConfig>),
+    Investment(lienthong_connectors::investment::InvestmentConfig) = "investment",
 }
 
 impl DestinationKind {
     /// The URLs this destination is configured to call, with their keys (relative to the
     /// destination's table).
     pub fn urls(&self) -> Vec<(&'static str, &str)> {
-        fn oauth(
-            o: &Option<lienthong_connectors::oauth::OAuthConfig>,
-        ) -> Option<(&'static str, &str)> {
-            o.as_ref()
-                .map(|o| ("oauth.token_url", o.token_url.as_str()))
-        }
-        match self {
-            Self::Dvcqg(c) => [
-                ("base_url", &c.base_url),
-                ("token_url", &c.token_url),
-                ("create_url", &c.create_url),
-                ("update_url", &c.update_url),
-                ("progress_url", &c.progress_url),
-            ]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-            .collect(),
-            Self::Peer(c) => vec![("url", c.url.as_str())],
-            Self::Webhook(c) => vec![("url", c.url.as_str())],
-            Self::Emc(c) => std::iter::once(("url", c.url.as_str()))
-                .chain(oauth(&c.oauth))
-                .collect(),
-            Self::Nbrs(c) => std::iter::once(("base_url", c.base_url.as_str()))
-                .chain(oauth(&c.oauth))
-                .collect(),
-            Self::Investment(c) => std::iter::once(("url", c.url.as_str()))
-                .chain(oauth(&c.oauth))
-                .collect(),
-        }
+        self.config().urls()
     }
 
     /// The mapping set this destination renders with: its `mappings_dir`, else the kind's
     /// built-in files (a peer: the built-in edXML set). `None` for a webhook, which sends the
-    /// canonical JSON unmapped. The one place that knows which kind loads which mappings
-    /// (check-config, `mapping check` and `mapping render` ask here).
+    /// canonical JSON unmapped.
     ///
     /// Errors: a mapping file is missing or invalid, each problem with its file.
     pub fn mappings(
         &self,
     ) -> Option<Result<lienthong_mappings::MappingSet, lienthong_mappings::LoadError>> {
-        use lienthong_connectors::{dvcqg, emc, investment, nbrs};
-        Some(match self {
-            Self::Dvcqg(c) => dvcqg::load_mappings(c),
-            Self::Emc(c) => emc::load_mappings(c),
-            Self::Nbrs(c) => nbrs::load_mappings(c.mappings_dir.as_deref()).map(|(set, _)| set),
-            Self::Investment(c) => investment::load_mappings(c.mappings_dir.as_deref()),
-            Self::Peer(_) => lienthong_mappings::MappingSet::from_sources(
-                "builtin:edxml",
-                lienthong_mappings::engine::EDXML_FILES,
-            ),
-            Self::Webhook(_) => return None,
-        })
-    }
-
-    /// The `kind` key's value.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Dvcqg(_) => "dvcqg",
-            Self::Peer(_) => "peer",
-            Self::Webhook(_) => "webhook",
-            Self::Emc(_) => "emc",
-            Self::Nbrs(_) => "nbrs",
-            Self::Investment(_) => "investment",
-        }
+        self.config().mappings()
     }
 }
 
@@ -256,37 +254,15 @@ pub(super) fn destination(
         Some(v) => section::<usize>(&format!("{key}.concurrency"), v, errors),
         None => Some(DEFAULT_CONCURRENCY),
     };
-    let kind = match kind.as_str() {
-        "dvcqg" => section::<DvcqgConfig>(&key, toml::Value::Table(t), errors)
-            .map(|c| DestinationKind::Dvcqg(Box::new(c))),
-        "peer" => {
-            section::<lienthong_connectors::peer::PeerConfig>(&key, toml::Value::Table(t), errors)
-                .map(|c| DestinationKind::Peer(Box::new(c)))
-        }
-        "webhook" => section::<lienthong_connectors::webhook::WebhookConfig>(
-            &key,
-            toml::Value::Table(t),
-            errors,
-        )
-        .map(|c| DestinationKind::Webhook(Box::new(c))),
-        "emc" => {
-            section::<lienthong_connectors::emc::EmcConfig>(&key, toml::Value::Table(t), errors)
-                .map(|c| DestinationKind::Emc(Box::new(c)))
-        }
-        "nbrs" => {
-            section::<lienthong_connectors::nbrs::NbrsConfig>(&key, toml::Value::Table(t), errors)
-                .map(|c| DestinationKind::Nbrs(Box::new(c)))
-        }
-        "investment" => section::<lienthong_connectors::investment::InvestmentConfig>(
-            &key,
-            toml::Value::Table(t),
-            errors,
-        )
-        .map(|c| DestinationKind::Investment(Box::new(c))),
-        other => {
+    let kind = match DestinationKind::parse(&kind, &key, toml::Value::Table(t), errors) {
+        Some(parsed) => parsed,
+        None => {
             errors.push(err(
                 format!("{key}.kind"),
-                format!("unknown kind `{other}` (expected dvcqg, emc, investment, nbrs, peer or webhook)"),
+                format!(
+                    "unknown kind `{kind}` (expected {})",
+                    DestinationKind::NAMES.join(", ")
+                ),
             ));
             None
         }

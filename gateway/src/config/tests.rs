@@ -448,3 +448,23 @@ fn parsing_reads_no_file_and_loading_names_every_bad_one() {
         assert!(keys.iter().any(|k| k == key), "{key} missing from {e}");
     }
 }
+
+/// The registry of destination kinds is the one list: an unknown kind is refused naming every
+/// kind it has, and each registered kind answers to its own name.
+#[test]
+fn the_kind_registry_names_every_kind_and_refuses_others() {
+    let text = example().replace("kind = \"dvcqg\"", "kind = \"fax\"");
+    let e = Config::from_toml(&text, no_env()).expect_err("an unknown kind");
+    assert_eq!(keys(&e), ["destinations.dvcqg.kind"], "{e}");
+    for name in DestinationKind::NAMES {
+        assert!(e.to_string().contains(name), "{name} missing from {e}");
+    }
+    let c = Config::from_toml(&example(), no_env()).expect("the example");
+    let kind = &c.destinations["dvcqg"].kind;
+    assert_eq!(kind.name(), "dvcqg");
+    assert!(kind.urls().iter().any(|(k, _)| *k == "base_url"));
+    assert!(
+        kind.mappings().is_some_and(|m| m.is_ok()),
+        "built-in mappings"
+    );
+}

@@ -1,0 +1,109 @@
+//! The registry contract of a destination kind: everything the gateway needs to know about a
+//! kind, implemented by the kind's configuration type in its own folder (`dvcqg/`, `peer/`…).
+//!
+//! The gateway lists the kinds once (`kind` value → configuration type, in
+//! `gateway/src/config/destinations.rs`); every other question — is the table valid, which URLs
+//! and secret files does it name, which mapping set does it render with, how is its connector
+//! built — goes through [`KindConfig`]. Adding a destination kind is its folder and that line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lienthong_certs::xmldsig::Signer;
+use lienthong_mappings::{LoadError, MappingSet};
+
+use crate::files::AttachmentsConfig;
+use crate::follow::Follow;
+use crate::http::OutboundSecurity;
+use crate::{BuildError, ConfigProblem, Connector};
+
+/// What building a connector may take from the gateway.
+pub struct BuildContext<'a> {
+    /// The destination's TLS settings and RFC 9421 request signer.
+    pub outbound: &'a OutboundSecurity,
+    /// The center's XML-DSig identity (`[signing]`), for kinds that sign documents.
+    pub xml_signer: Option<Arc<Signer>>,
+    /// The center's agency code (mã định danh).
+    pub center_code: &'a str,
+    /// The center's name.
+    pub center_name: &'a str,
+    /// Where a dossier's files may be fetched from (`[attachments]`).
+    pub attachments: &'a AttachmentsConfig,
+}
+
+impl BuildContext<'_> {
+    /// The center's XML-DSig identity, which `what` needs.
+    ///
+    /// Errors: `[signing]` is not configured (a problem under the destination's `kind`).
+    pub fn require_signer(&self, what: &str) -> Result<Arc<Signer>, BuildError> {
+        self.xml_signer.clone().ok_or_else(|| {
+            BuildError::Config(vec![ConfigProblem::new(
+                "kind",
+                format!("{what} needs the center's [signing] identity"),
+            )])
+        })
+    }
+}
+
+/// A built destination: its connector, and its follow-up poller when the kind follows what it
+/// delivered (NBRS).
+pub struct Built {
+    /// Delivers, renders, probes.
+    pub connector: Arc<dyn Connector>,
+    /// Polls the destination's status of what it took.
+    pub follow: Option<Arc<dyn Follow>>,
+}
+
+impl Built {
+    /// A connector that follows nothing.
+    pub fn connector(connector: impl Connector + 'static) -> Self {
+        Self {
+            connector: Arc::new(connector),
+            follow: None,
+        }
+    }
+}
+
+/// A destination kind's configuration (`[destinations.<name>]` less the keys every kind has).
+pub trait KindConfig: std::fmt::Debug + Send + Sync {
+    /// Problems of the table alone, keys relative to it (reads no file; it may look whether a
+    /// secret file it names exists).
+    fn validate(&self) -> Vec<ConfigProblem>;
+
+    /// The URLs it calls, with their keys.
+    fn urls(&self) -> Vec<(&'static str, &str)>;
+
+    /// The secret files it names, with their keys (their permissions are checked).
+    fn secret_files(&self) -> Vec<(&'static str, PathBuf)> {
+        Vec::new()
+    }
+
+    /// The mapping set it renders with (its `mappings_dir`, else the built-in files); `None`
+    /// for a kind that sends the canonical JSON unmapped.
+    ///
+    /// Errors: a mapping file is missing or invalid.
+    fn mappings(&self) -> Option<Result<MappingSet, LoadError>> {
+        None
+    }
+
+    /// Builds its connector (reads the secret files it names).
+    ///
+    /// Errors: configuration problems, an unreadable secret, the mappings, the HTTP client.
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Built, BuildError>;
+}
+
+/// The `oauth.client_secret_file` of an `[oauth]` table, as a secret file of a kind.
+pub fn oauth_secret_file(
+    oauth: Option<&crate::oauth::OAuthConfig>,
+) -> Vec<(&'static str, PathBuf)> {
+    oauth
+        .and_then(|o| o.client_secret_file.clone())
+        .map(|f| ("oauth.client_secret_file", f))
+        .into_iter()
+        .collect()
+}
+
+/// The `oauth.token_url` of an `[oauth]` table, as a URL of a kind.
+pub fn oauth_url(oauth: Option<&crate::oauth::OAuthConfig>) -> Option<(&'static str, &str)> {
+    oauth.map(|o| ("oauth.token_url", o.token_url.as_str()))
+}
