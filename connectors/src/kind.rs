@@ -103,7 +103,12 @@ pub fn oauth_secret_file(
         .collect()
 }
 
-/// The `oauth.token_url` of an `[oauth]` table, as a URL of a kind.
-pub fn oauth_url(oauth: Option<&crate::oauth::OAuthConfig>) -> Option<(&'static str, &str)> {
-    oauth.map(|o| ("oauth.token_url", o.token_url.as_str()))
+/// The URLs of a kind that calls one endpoint, maybe behind an `[oauth]` token endpoint.
+pub fn endpoint_urls<'a>(
+    endpoint: (&'static str, &'a str),
+    oauth: Option<&'a crate::oauth::OAuthConfig>,
+) -> Vec<(&'static str, &'a str)> {
+    std::iter::once(endpoint)
+        .chain(oauth.map(|o| ("oauth.token_url", o.token_url.as_str())))
+        .collect()
 }

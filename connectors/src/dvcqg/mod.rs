@@ -290,6 +290,9 @@ impl Connector for DvcqgConnector {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 impl crate::kind::KindConfig for DvcqgConfig {
     fn validate(&self) -> Vec<crate::ConfigProblem> {
         DvcqgConfig::validate(self)
@@ -328,6 +331,3 @@ impl crate::kind::KindConfig for DvcqgConfig {
         ))
     }
 }
-
-#[cfg(test)]
-mod tests;

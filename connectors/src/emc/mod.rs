@@ -11,32 +11,6 @@
 //! EMC's message), 408/429/5xx and transport failures are retried by the dispatcher.
 
 pub mod config;
-impl crate::kind::KindConfig for EmcConfig {
-    fn validate(&self) -> Vec<crate::ConfigProblem> {
-        EmcConfig::validate(self)
-    }
-
-    fn urls(&self) -> Vec<(&'static str, &str)> {
-        std::iter::once(("url", self.url.as_str()))
-            .chain(crate::kind::oauth_url(self.oauth.as_ref()))
-            .collect()
-    }
-
-    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
-        crate::kind::oauth_secret_file(self.oauth.as_ref())
-    }
-
-    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(load_mappings(self))
-    }
-
-    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
-        Ok(crate::kind::Built::connector(EmcConnector::new(
-            self,
-            ctx.outbound,
-        )?))
-    }
-}
 
 #[cfg(test)]
 mod tests;
@@ -251,5 +225,30 @@ impl Connector for EmcConnector {
             Ok((status, headers, text)) => classify(status, &headers, &text),
             Err(o) => o,
         }
+    }
+}
+
+impl crate::kind::KindConfig for EmcConfig {
+    fn validate(&self) -> Vec<crate::ConfigProblem> {
+        EmcConfig::validate(self)
+    }
+
+    fn urls(&self) -> Vec<(&'static str, &str)> {
+        crate::kind::endpoint_urls(("url", &self.url), self.oauth.as_ref())
+    }
+
+    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
+        crate::kind::oauth_secret_file(self.oauth.as_ref())
+    }
+
+    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
+        Some(load_mappings(self))
+    }
+
+    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
+        Ok(crate::kind::Built::connector(EmcConnector::new(
+            self,
+            ctx.outbound,
+        )?))
     }
 }

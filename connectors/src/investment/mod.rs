@@ -13,34 +13,6 @@
 
 pub mod config;
 pub mod result;
-impl crate::kind::KindConfig for InvestmentConfig {
-    fn validate(&self) -> Vec<crate::ConfigProblem> {
-        InvestmentConfig::validate(self)
-    }
-
-    fn urls(&self) -> Vec<(&'static str, &str)> {
-        std::iter::once(("url", self.url.as_str()))
-            .chain(crate::kind::oauth_url(self.oauth.as_ref()))
-            .collect()
-    }
-
-    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
-        crate::kind::oauth_secret_file(self.oauth.as_ref())
-    }
-
-    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(load_mappings(self.mappings_dir.as_deref()))
-    }
-
-    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
-        let signer = ctx.require_signer("an investment destination")?;
-        Ok(crate::kind::Built::connector(InvestmentConnector::new(
-            self,
-            ctx.outbound,
-            signer,
-        )?))
-    }
-}
 
 #[cfg(test)]
 mod tests;
@@ -235,5 +207,32 @@ impl Connector for InvestmentConnector {
                 portal: Some(answer),
             }
         }
+    }
+}
+
+impl crate::kind::KindConfig for InvestmentConfig {
+    fn validate(&self) -> Vec<crate::ConfigProblem> {
+        InvestmentConfig::validate(self)
+    }
+
+    fn urls(&self) -> Vec<(&'static str, &str)> {
+        crate::kind::endpoint_urls(("url", &self.url), self.oauth.as_ref())
+    }
+
+    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
+        crate::kind::oauth_secret_file(self.oauth.as_ref())
+    }
+
+    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
+        Some(load_mappings(self.mappings_dir.as_deref()))
+    }
+
+    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
+        let signer = ctx.require_signer("an investment destination")?;
+        Ok(crate::kind::Built::connector(InvestmentConnector::new(
+            self,
+            ctx.outbound,
+            signer,
+        )?))
     }
 }

@@ -15,34 +15,6 @@
 //! NBRS takes only dossiers: the center's status events are not sent to it (NBRS decides them).
 
 pub mod config;
-impl crate::kind::KindConfig for NbrsConfig {
-    fn validate(&self) -> Vec<crate::ConfigProblem> {
-        NbrsConfig::validate(self)
-    }
-
-    fn urls(&self) -> Vec<(&'static str, &str)> {
-        std::iter::once(("base_url", self.base_url.as_str()))
-            .chain(crate::kind::oauth_url(self.oauth.as_ref()))
-            .collect()
-    }
-
-    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
-        crate::kind::oauth_secret_file(self.oauth.as_ref())
-    }
-
-    fn mappings(&self) -> Option<Result<MappingSet, LoadError>> {
-        Some(load_mappings(self.mappings_dir.as_deref()).map(|(set, _)| set))
-    }
-
-    /// NBRS is followed: what it took is polled until its registration is final.
-    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
-        let nbrs = std::sync::Arc::new(NbrsConnector::new(self, ctx.outbound)?);
-        Ok(crate::kind::Built {
-            connector: nbrs.clone(),
-            follow: Some(nbrs),
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests;
@@ -424,6 +396,33 @@ impl crate::follow::Follow for NbrsConnector {
             canonical: s.canonical,
             is_final: s.is_final,
             report: s.report,
+        })
+    }
+}
+
+impl crate::kind::KindConfig for NbrsConfig {
+    fn validate(&self) -> Vec<crate::ConfigProblem> {
+        NbrsConfig::validate(self)
+    }
+
+    fn urls(&self) -> Vec<(&'static str, &str)> {
+        crate::kind::endpoint_urls(("base_url", &self.base_url), self.oauth.as_ref())
+    }
+
+    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
+        crate::kind::oauth_secret_file(self.oauth.as_ref())
+    }
+
+    fn mappings(&self) -> Option<Result<MappingSet, LoadError>> {
+        Some(load_mappings(self.mappings_dir.as_deref()).map(|(set, _)| set))
+    }
+
+    /// NBRS is followed: what it took is polled until its registration is final.
+    fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
+        let nbrs = std::sync::Arc::new(NbrsConnector::new(self, ctx.outbound)?);
+        Ok(crate::kind::Built {
+            connector: nbrs.clone(),
+            follow: Some(nbrs),
         })
     }
 }

@@ -474,6 +474,9 @@ pub mod answer;
 pub mod axis;
 pub mod inbound;
 
+#[cfg(test)]
+mod tests;
+
 impl crate::kind::KindConfig for PeerConfig {
     fn validate(&self) -> Vec<crate::ConfigProblem> {
         PeerConfig::validate(self)
@@ -504,6 +507,3 @@ impl crate::kind::KindConfig for PeerConfig {
         )?))
     }
 }
-
-#[cfg(test)]
-mod tests;

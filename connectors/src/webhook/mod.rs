@@ -176,6 +176,9 @@ impl Connector for WebhookConnector {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 impl crate::kind::KindConfig for WebhookConfig {
     fn validate(&self) -> Vec<crate::ConfigProblem> {
         WebhookConfig::validate(self)
@@ -192,6 +195,3 @@ impl crate::kind::KindConfig for WebhookConfig {
         )?))
     }
 }
-
-#[cfg(test)]
-mod tests;
