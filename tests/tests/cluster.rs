@@ -140,9 +140,16 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
         }
     };
     let mut waited = 0;
-    while acknowledged.load(Ordering::SeqCst) < DOSSIERS / 3
-        || in_flight_of("node-0").await.is_empty()
-    {
+    while acknowledged.load(Ordering::SeqCst) < DOSSIERS / 3 {
+        waited += 1;
+        assert!(waited < 6000, "a third of the dossiers never got accepted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Slow the portal down so that what node-0 holds is still in flight when it is killed: with
+    // 10 ms answers, an attempt seen in flight could finish between the query and the kill.
+    sim.update_faults(|f| f.latency = Duration::from_millis(1500));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while in_flight_of("node-0").await.is_empty() {
         waited += 1;
         assert!(waited < 6000, "node-0 never held work");
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -150,6 +157,7 @@ async fn three_instances_share_the_work_and_finish_a_killed_ones_leases() {
     alive[0].store(false, Ordering::SeqCst);
     gateways[0].kill9().await;
     let orphaned: BTreeSet<String> = in_flight_of("node-0").await.into_iter().collect();
+    sim.update_faults(|f| f.latency = Duration::from_millis(10));
     assert!(!orphaned.is_empty(), "node-0 died holding leased work");
     let at_kill = acknowledged.load(Ordering::SeqCst);
     assert!(
