@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lienthong_certs::xmldsig::Signer;
-use lienthong_mappings::{LoadError, MappingSet};
+use lienthong_mappings::{LoadError, MappingSet, RenderError};
 
 use crate::files::AttachmentsConfig;
 use crate::follow::Follow;
 use crate::http::OutboundSecurity;
-use crate::{BuildError, ConfigProblem, Connector};
+use crate::{BuildError, ConfigProblem, Connector, MessageBody};
 
 /// What building a connector may take from the gateway.
 pub struct BuildContext<'a> {
@@ -64,6 +64,31 @@ impl Built {
     }
 }
 
+/// A message as a destination receives it, before signing and before the transport's own fields
+/// (an EMC report's `SiteId`): what `lienthong mapping render` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preview {
+    /// A JSON body.
+    Json(serde_json::Value),
+    /// An XML document.
+    Xml(String),
+}
+
+/// How a kind renders a message with a mapping set: the one function its connector renders,
+/// checks and delivers with, and `lienthong mapping render` previews with.
+#[derive(Clone, Copy)]
+pub struct Rendering {
+    /// Loads the kind's mapping set from a `mappings_dir`, else its built-in files, and checks
+    /// that it has what the kind renders.
+    ///
+    /// Errors: a file is missing or invalid, a mapping the kind needs is absent.
+    pub load: fn(Option<&std::path::Path>) -> Result<MappingSet, LoadError>,
+    /// Renders a message with a set `load` returned.
+    ///
+    /// Errors: a kind of message the kind does not take, a field the mapping cannot fill.
+    pub render: fn(&MappingSet, &MessageBody) -> Result<Preview, RenderError>,
+}
+
 /// A destination kind's configuration (`[destinations.<name>]` less the keys every kind has).
 pub trait KindConfig: std::fmt::Debug + Send + Sync {
     /// Problems of the table alone, keys relative to it (reads no file; it may look whether a
@@ -83,6 +108,16 @@ pub trait KindConfig: std::fmt::Debug + Send + Sync {
     ///
     /// Errors: a mapping file is missing or invalid.
     fn mappings(&self) -> Option<Result<MappingSet, LoadError>> {
+        None
+    }
+
+    /// How the kind renders with its mappings; `None` for a kind with no mapping rendering of
+    /// its own (a webhook sends the canonical JSON; a peer's edXML needs an envelope, previewed
+    /// with `mapping render --destination edxml`).
+    fn rendering() -> Option<Rendering>
+    where
+        Self: Sized,
+    {
         None
     }
 

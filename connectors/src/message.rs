@@ -77,6 +77,22 @@ pub struct Notice {
     pub data: serde_json::Value,
 }
 
+/// `value` as the input of mapping `mapping`.
+///
+/// Errors: `value` does not serialise to JSON (a map with non-string keys; not expected of the
+/// canonical model), reported as a render error of that mapping.
+pub fn mapping_input(
+    mapping: &str,
+    value: &impl Serialize,
+) -> Result<serde_json::Value, lienthong_mappings::RenderError> {
+    serde_json::to_value(value).map_err(|e| lienthong_mappings::RenderError {
+        mapping: mapping.to_owned(),
+        target: String::new(),
+        input: None,
+        message: e.to_string(),
+    })
+}
+
 /// The `RenderError` of a connector that does not send a kind of message.
 pub fn unsupported(connector: &str, body: &MessageBody) -> lienthong_mappings::RenderError {
     lienthong_mappings::RenderError {

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use lienthong_connectors::dvcqg::{HOSO_MAPPING, PROGRESS_MAPPING};
-use lienthong_connectors::{DossierOp, MessageBody, emc, investment, nbrs};
+use lienthong_connectors::kind::{Preview, Rendering};
+use lienthong_connectors::{DossierOp, MessageBody};
 use lienthong_mappings::{Agency, Dossier, ExchangeInput, MappingSet, ProgressInput, StatusEvent};
 
 use crate::config::{Config, DEFAULT_PATH, DestinationKind};
@@ -310,20 +310,15 @@ fn mapping_sets(
         MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
     );
     if !config_path.exists() {
-        let builtin =
-            MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES);
-        let emc = MappingSet::from_sources("builtin:emc", lienthong_mappings::engine::EMC_FILES);
-        let nbrs = nbrs::load_mappings(None).map(|(set, _)| set);
-        return Ok(vec![
-            ("dvcqg (built-in)".to_owned(), builtin),
-            ("emc (built-in)".to_owned(), emc),
-            ("nbrs (built-in)".to_owned(), nbrs),
-            (
-                "investment (built-in)".to_owned(),
-                investment::load_mappings(None),
-            ),
-            edxml,
-        ]);
+        let mut sets: Vec<_> = DestinationKind::NAMES
+            .iter()
+            .filter_map(|kind| {
+                DestinationKind::rendering_of(kind)
+                    .map(|r| (format!("{kind} (built-in)"), (r.load)(None)))
+            })
+            .collect();
+        sets.push(edxml);
+        return Ok(sets);
     }
     let config = load(config_path)?;
     let mut sets: Vec<_> = config
@@ -372,135 +367,83 @@ fn mapping(config_path: &Path, command: MappingCommand) -> anyhow::Result<ExitCo
             event,
             ..
         } => {
-            let (set, kind) = if config_path.exists() {
-                let config = load(config_path)?;
-                match config.destinations.get(&destination).map(|d| &d.kind) {
-                    Some(DestinationKind::Peer(_)) => {
-                        bail!("`{destination}` is a peer: use --destination edxml")
-                    }
-                    Some(kind) => match (kind.mappings(), Rendered::of(kind.name())) {
-                        (Some(set), Some(rendered)) => (set?, rendered),
-                        _ => bail!(
-                            "`{destination}` is a webhook: it receives the canonical JSON unmapped"
-                        ),
-                    },
-                    None => builtin_render_set(&destination).with_context(|| {
-                        format!(
-                            "no destination `{destination}` in {}",
-                            config_path.display()
-                        )
-                    })?,
-                }
-            } else {
-                builtin_render_set(&destination).with_context(|| {
-                    format!(
-                        "no configuration at {}: only the built-in `dvcqg`, `emc` and `nbrs` mappings are available",
-                        config_path.display()
-                    )
-                })?
+            let (set, rendering) = render_set(config_path, &destination)?;
+            let read = |p: &Path| -> anyhow::Result<serde_json::Value> {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: invalid JSON", p.display()))
             };
-            let text = std::fs::read_to_string(&input)
-                .with_context(|| format!("cannot read {}", input.display()))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{}: invalid JSON", input.display()))?;
-            let dossier = Dossier::from_json(value)
+            let dossier = Dossier::from_json(read(&input)?)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-            let out = match (kind, event) {
-                (Rendered::Investment, Some(_)) => bail!(
-                    "the investment system takes dossiers only: status events are not sent to it"
-                ),
-                // The registration as it is signed and sent (the signature is added at sending).
-                (Rendered::Investment, None) => {
-                    let xml = set
-                        .render_xml(
-                            investment::REGISTRATION_MAPPING,
-                            &serde_json::to_value(&dossier)?,
-                        )
-                        .map_err(|e| anyhow::anyhow!("{destination}: {e}"))?;
-                    print!("{xml}");
-                    return Ok(ExitCode::SUCCESS);
-                }
-                (Rendered::Nbrs, Some(_)) => {
-                    bail!("NBRS takes dossiers only: status events are not sent to it")
-                }
-                (Rendered::Nbrs, None) => {
-                    set.render(nbrs::SUBMIT_MAPPING, &serde_json::to_value(&dossier)?)
-                }
-                // EMC reports a new dossier as the step of its status.
-                (Rendered::Emc, None) => {
-                    let step = emc::step_of(&MessageBody::Dossier {
-                        op: DossierOp::Create,
-                        dossier: Box::new(dossier),
-                    })?;
-                    set.render(emc::REPORT_MAPPING, &serde_json::to_value(&step)?)
-                }
-                (Rendered::Dvcqg, None) => {
-                    set.render(HOSO_MAPPING, &serde_json::to_value(&dossier)?)
-                }
-                (kind, Some(path)) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("cannot read {}", path.display()))?;
-                    let value: serde_json::Value = serde_json::from_str(&text)
-                        .with_context(|| format!("{}: invalid JSON", path.display()))?;
-                    let event = StatusEvent::from_json(value)
+            // Without an event, the dossier as it is first sent; with one, that event's
+            // progress message, as the gateway builds it for a stored dossier.
+            let body = match event {
+                None => MessageBody::Dossier {
+                    op: DossierOp::Create,
+                    dossier: Box::new(dossier),
+                },
+                Some(path) => {
+                    let event = StatusEvent::from_json(read(&path)?)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    let p = ProgressInput {
+                    MessageBody::Progress(ProgressInput {
                         dossier: Some(Box::new(lienthong_mappings::DossierContext::of(&dossier))),
                         response_for: None,
                         dossier_code: dossier.code.clone(),
                         event,
-                    };
-                    let mapping = if kind == Rendered::Emc {
-                        emc::REPORT_MAPPING
-                    } else {
-                        PROGRESS_MAPPING
-                    };
-                    set.render(mapping, &serde_json::to_value(&p)?)
+                    })
                 }
+            };
+            match (rendering.render)(&set, &body)
+                .map_err(|e| anyhow::anyhow!("{destination}: {e}"))?
+            {
+                Preview::Json(value) => println!("{}", serde_json::to_string_pretty(&value)?),
+                // An XML document as it is signed and sent (the signature is added at sending).
+                Preview::Xml(xml) => print!("{xml}"),
             }
-            .map_err(|e| anyhow::anyhow!("{destination}: {e}"))?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Which destination format `mapping render` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rendered {
-    Dvcqg,
-    Emc,
-    Nbrs,
-    Investment,
-}
-
-impl Rendered {
-    /// The rendering of a destination kind (`kind` key), `None` for one `mapping render`
-    /// does not render this way (a peer: `--destination edxml`; a webhook: unmapped).
-    fn of(kind: &str) -> Option<Self> {
-        match kind {
-            "dvcqg" => Some(Self::Dvcqg),
-            "emc" => Some(Self::Emc),
-            "nbrs" => Some(Self::Nbrs),
-            "investment" => Some(Self::Investment),
-            _ => None,
-        }
-    }
-}
-
-/// The built-in mapping set of a destination kind named on the command line.
-fn builtin_render_set(kind: &str) -> anyhow::Result<(MappingSet, Rendered)> {
-    let files = match kind {
-        "dvcqg" => lienthong_mappings::engine::DVCQG_FILES,
-        "emc" => lienthong_mappings::engine::EMC_FILES,
-        "nbrs" => lienthong_mappings::engine::NBRS_FILES,
-        "investment" => lienthong_mappings::engine::INVESTMENT_FILES,
-        other => bail!("no built-in mappings for `{other}`"),
+/// The mapping set and rendering `mapping render --destination <destination>` uses: the
+/// configured destination of that name, else the built-in mappings of the kind of that name.
+fn render_set(config_path: &Path, destination: &str) -> anyhow::Result<(MappingSet, Rendering)> {
+    let builtin = |why: String| -> anyhow::Result<(MappingSet, Rendering)> {
+        let Some(rendering) = DestinationKind::rendering_of(destination) else {
+            let kinds: Vec<&str> = DestinationKind::NAMES
+                .iter()
+                .copied()
+                .filter(|k| DestinationKind::rendering_of(k).is_some())
+                .chain(["edxml"])
+                .collect();
+            bail!("{why}: the built-in mappings are {}", kinds.join(", "));
+        };
+        let set = (rendering.load)(None).map_err(|e| anyhow::anyhow!("{destination}: {e}"))?;
+        Ok((set, rendering))
     };
-    let rendered = Rendered::of(kind).context("no built-in rendering")?;
+    if !config_path.exists() {
+        return builtin(format!("no configuration at {}", config_path.display()));
+    }
+    let config = load(config_path)?;
+    let Some(d) = config.destinations.get(destination) else {
+        return builtin(format!(
+            "no destination `{destination}` in {}",
+            config_path.display()
+        ));
+    };
+    let kind = d.kind.name();
+    let (Some(rendering), Some(set)) = (DestinationKind::rendering_of(kind), d.kind.mappings())
+    else {
+        bail!(
+            "`{destination}` is a {kind} destination, which has no mapping rendering of its own \
+             (a webhook receives the canonical JSON unmapped; a peer's edXML is shown by \
+             --destination edxml --to <its code>)"
+        );
+    };
     Ok((
-        MappingSet::from_sources(&format!("builtin:{kind}"), files)?,
-        rendered,
+        set.map_err(|e| anyhow::anyhow!("{destination}: {e}"))?,
+        rendering,
     ))
 }
 

@@ -110,6 +110,46 @@ fn mapping_check_and_render() {
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("\"TrangThai\": \"4\""), "{out}");
+
+    // The investment system's registration is XML, printed as the document it signs and sends.
+    let investment = repo("examples/dossier-investment.json");
+    let (ok, out, err) = run(&[
+        "mapping",
+        "render",
+        "--destination",
+        "investment",
+        "--input",
+        investment.to_str().expect("path"),
+        "--config",
+        missing_config.to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("<?xml"), "{out}");
+    // A kind the registry has no rendering for, or a status event for a system that takes
+    // dossiers only: one line, non-zero.
+    for (destination, extra) in [("webhook", None), ("nbrs", Some(&event))] {
+        let mut args = vec![
+            "mapping",
+            "render",
+            "--destination",
+            destination,
+            "--input",
+            input.to_str().expect("path"),
+            "--config",
+            missing_config.to_str().expect("path"),
+        ];
+        if let Some(e) = extra {
+            args.extend(["--event", e.to_str().expect("path")]);
+        }
+        let (ok, _, err) = run(&args);
+        assert!(!ok, "{destination}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("built-in mappings are dvcqg, emc, nbrs, investment, edxml")
+                || err.contains("do not take progress messages"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

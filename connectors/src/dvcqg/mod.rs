@@ -45,14 +45,35 @@ pub struct DvcqgConnector {
 /// Loads the mapping set of a DVCQG destination: `mappings_dir` when configured, else built-in.
 ///
 /// Errors: the files have problems, or lack the `hoso` / `tien-do` mappings.
-pub fn load_mappings(config: &DvcqgConfig) -> Result<MappingSet, lienthong_mappings::LoadError> {
-    let set = match &config.mappings_dir {
+pub fn load_mappings(
+    mappings_dir: Option<&std::path::Path>,
+) -> Result<MappingSet, lienthong_mappings::LoadError> {
+    let set = match mappings_dir {
         Some(dir) => MappingSet::from_dir(dir)?,
         None => MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES)?,
     };
     set.require(HOSO_MAPPING, InputKind::Dossier)?;
     set.require(PROGRESS_MAPPING, InputKind::Progress)?;
     Ok(set)
+}
+
+/// A message as the portal receives it: a dossier as `HoSo`, a status event as a
+/// `QuaTrinhXuLy` entry.
+///
+/// Errors: a notice (not sent to the portal), a field the mapping cannot fill.
+pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<Value, RenderError> {
+    let (mapping, input) = match body {
+        MessageBody::Dossier { dossier, .. } => (
+            HOSO_MAPPING,
+            crate::message::mapping_input(HOSO_MAPPING, dossier)?,
+        ),
+        MessageBody::Progress(p) => (
+            PROGRESS_MAPPING,
+            crate::message::mapping_input(PROGRESS_MAPPING, p)?,
+        ),
+        MessageBody::Notice(_) => return Err(crate::message::unsupported("dvcqg", body)),
+    };
+    mappings.render(mapping, &input)
 }
 
 fn secret(
@@ -98,7 +119,7 @@ impl DvcqgConnector {
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let mappings = load_mappings(config)?;
+        let mappings = load_mappings(config.mappings_dir.as_deref())?;
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
         let signer = security.signer.clone();
         let rules = Rules {
@@ -239,18 +260,7 @@ impl Connector for DvcqgConnector {
     }
 
     fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
-        let (mapping, input) = match body {
-            MessageBody::Dossier { dossier, .. } => (HOSO_MAPPING, serde_json::to_value(dossier)),
-            MessageBody::Progress(p) => (PROGRESS_MAPPING, serde_json::to_value(p)),
-            MessageBody::Notice(_) => return Err(crate::message::unsupported("dvcqg", body)),
-        };
-        let input = input.map_err(|e| RenderError {
-            mapping: mapping.to_owned(),
-            target: String::new(),
-            input: None,
-            message: e.to_string(),
-        })?;
-        self.mappings.render(mapping, &input)
+        render(&self.mappings, body)
     }
 
     async fn healthcheck(&self) -> crate::health::Health {
@@ -322,7 +332,14 @@ impl crate::kind::KindConfig for DvcqgConfig {
     }
 
     fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(load_mappings(self))
+        Some(load_mappings(self.mappings_dir.as_deref()))
+    }
+
+    fn rendering() -> Option<crate::kind::Rendering> {
+        Some(crate::kind::Rendering {
+            load: load_mappings,
+            render: |set, body| render(set, body).map(crate::kind::Preview::Json),
+        })
     }
 
     fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {

@@ -38,13 +38,24 @@ pub const REPORT_MAPPING: &str = "bao-cao";
 /// Loads the mapping set of an EMC destination: `mappings_dir` when configured, else built-in.
 ///
 /// Errors: the files have problems, or lack the `bao-cao` mapping.
-pub fn load_mappings(config: &EmcConfig) -> Result<MappingSet, lienthong_mappings::LoadError> {
-    let set = match &config.mappings_dir {
+pub fn load_mappings(
+    mappings_dir: Option<&std::path::Path>,
+) -> Result<MappingSet, lienthong_mappings::LoadError> {
+    let set = match mappings_dir {
         Some(dir) => MappingSet::from_dir(dir)?,
         None => MappingSet::from_sources("builtin:emc", lienthong_mappings::engine::EMC_FILES)?,
     };
     set.require(REPORT_MAPPING, InputKind::Progress)?;
     Ok(set)
+}
+
+/// One report as the `bao-cao` mapping renders it, before the connector adds the `SiteId` of
+/// its configuration.
+///
+/// Errors: a notice (not reported to EMC), a field the mapping cannot fill.
+pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<Value, RenderError> {
+    let input = crate::message::mapping_input(REPORT_MAPPING, &step_of(body)?)?;
+    mappings.render(REPORT_MAPPING, &input)
 }
 
 /// A configured EMC destination.
@@ -69,7 +80,7 @@ impl EmcConnector {
             url: config.url.clone(),
             site_id: config.site_id.clone(),
             batch: config.batch,
-            mappings: load_mappings(config)?,
+            mappings: load_mappings(config.mappings_dir.as_deref())?,
             caller: Caller::new(
                 config.oauth.as_ref(),
                 config.connect_timeout,
@@ -81,14 +92,7 @@ impl EmcConnector {
 
     /// One report as EMC receives it, with `SiteId` from the configuration.
     fn report(&self, body: &MessageBody) -> Result<Value, RenderError> {
-        let input = step_of(body)?;
-        let value = serde_json::to_value(&input).map_err(|e| RenderError {
-            mapping: REPORT_MAPPING.into(),
-            target: String::new(),
-            input: None,
-            message: e.to_string(),
-        })?;
-        let mut rendered = self.mappings.render(REPORT_MAPPING, &value)?;
+        let mut rendered = render(&self.mappings, body)?;
         if let Value::Object(fields) = &mut rendered {
             fields.insert("SiteId".into(), Value::String(self.site_id.clone()));
         }
@@ -242,7 +246,14 @@ impl crate::kind::KindConfig for EmcConfig {
     }
 
     fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(load_mappings(self))
+        Some(load_mappings(self.mappings_dir.as_deref()))
+    }
+
+    fn rendering() -> Option<crate::kind::Rendering> {
+        Some(crate::kind::Rendering {
+            load: load_mappings,
+            render: |set, body| render(set, body).map(crate::kind::Preview::Json),
+        })
     }
 
     fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {

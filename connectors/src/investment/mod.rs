@@ -36,6 +36,17 @@ use crate::{
 /// Mapping rendering a registration.
 pub const REGISTRATION_MAPPING: &str = "dang-ky-dau-tu";
 
+/// The registration XML as the `dang-ky-dau-tu` mapping writes it, before it is signed.
+///
+/// Errors: not a dossier (the system takes nothing else), a field the mapping cannot fill.
+pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<String, RenderError> {
+    let MessageBody::Dossier { dossier, .. } = body else {
+        return Err(crate::message::unsupported("investment", body));
+    };
+    let input = crate::message::mapping_input(REGISTRATION_MAPPING, dossier)?;
+    mappings.render_xml(REGISTRATION_MAPPING, &input)
+}
+
 /// Loads the mapping set of an investment destination (`mappings_dir`, else built-in).
 ///
 /// Errors: the files have problems, or lack `dang-ky-dau-tu` (or it does not write XML).
@@ -96,27 +107,12 @@ impl InvestmentConnector {
         })
     }
 
-    /// The registration XML, unsigned.
-    fn registration(&self, body: &MessageBody) -> Result<String, RenderError> {
-        let MessageBody::Dossier { dossier, .. } = body else {
-            return Err(crate::message::unsupported("investment", body));
-        };
-        let input = serde_json::to_value(dossier.as_ref()).map_err(|e| RenderError {
-            mapping: REGISTRATION_MAPPING.into(),
-            target: String::new(),
-            input: None,
-            message: e.to_string(),
-        })?;
-        self.mappings.render_xml(REGISTRATION_MAPPING, &input)
-    }
-
     /// The registration as sent: rendered and signed (off the runtime).
     ///
     /// Errors: the dossier cannot be rendered or signing failed (a reject); the signing key is
     /// on a token that is away for now (a retry).
     pub async fn signed_registration(&self, body: &MessageBody) -> Result<String, Outcome> {
-        let xml = self
-            .registration(body)
+        let xml = render(&self.mappings, body)
             .map_err(|e| Outcome::reject(format!("cannot render: {e}")))?;
         crate::signing::sign_xml(&self.xml_signer, xml, |xml, signer| {
             xmldsig::sign(xml, signer, &SignOptions::default())
@@ -136,11 +132,11 @@ impl Connector for InvestmentConnector {
     }
 
     fn check(&self, body: &MessageBody) -> Result<(), RenderError> {
-        self.registration(body).map(drop)
+        render(&self.mappings, body).map(drop)
     }
 
     fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
-        self.registration(body).map(Value::String)
+        render(&self.mappings, body).map(Value::String)
     }
 
     async fn healthcheck(&self) -> crate::health::Health {
@@ -225,6 +221,13 @@ impl crate::kind::KindConfig for InvestmentConfig {
 
     fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
         Some(load_mappings(self.mappings_dir.as_deref()))
+    }
+
+    fn rendering() -> Option<crate::kind::Rendering> {
+        Some(crate::kind::Rendering {
+            load: load_mappings,
+            render: |set, body| render(set, body).map(crate::kind::Preview::Xml),
+        })
     }
 
     fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {

@@ -44,6 +44,22 @@ pub const PROCESS_STATUS_TABLE: &str = "process_status";
 /// Code table of the `PROCESS_STATUS` codes after which NBRS changes nothing (`code = true`).
 pub const FINAL_STATUS_TABLE: &str = "final_status";
 
+/// A registration as NBRS receives it: the `dang-ky` mapping of the dossier, with `CAP_NHAT`
+/// set for an amendment (a dossier sent again).
+///
+/// Errors: not a dossier (NBRS takes nothing else), a field the mapping cannot fill.
+pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<Value, RenderError> {
+    let MessageBody::Dossier { op, dossier } = body else {
+        return Err(crate::message::unsupported("nbrs", body));
+    };
+    let input = crate::message::mapping_input(SUBMIT_MAPPING, dossier)?;
+    let mut out = mappings.render(SUBMIT_MAPPING, &input)?;
+    if let Value::Object(m) = &mut out {
+        m.insert("CAP_NHAT".into(), Value::Bool(*op == DossierOp::Update));
+    }
+    Ok(out)
+}
+
 /// Loads the mapping set of an NBRS destination (its `mappings_dir`, else the built-in one) and
 /// its status table (NBRS code → canonical status).
 ///
@@ -204,23 +220,6 @@ impl NbrsConnector {
         url.map_err(|e| Outcome::reject(format!("bad NBRS URL {base}: {e}")))
     }
 
-    fn registration(&self, op: DossierOp, body: &MessageBody) -> Result<Value, RenderError> {
-        let MessageBody::Dossier { dossier, .. } = body else {
-            return Err(crate::message::unsupported("nbrs", body));
-        };
-        let input = serde_json::to_value(dossier.as_ref()).map_err(|e| RenderError {
-            mapping: SUBMIT_MAPPING.into(),
-            target: String::new(),
-            input: None,
-            message: e.to_string(),
-        })?;
-        let mut out = self.mappings.render(SUBMIT_MAPPING, &input)?;
-        if let Value::Object(m) = &mut out {
-            m.insert("CAP_NHAT".into(), Value::Bool(op == DossierOp::Update));
-        }
-        Ok(out)
-    }
-
     /// The status of the registration with receipt number `in_journal_no`.
     ///
     /// Errors: the outcome of a failed call (transport, HTTP error, NBRS's `Status` "0", an
@@ -282,7 +281,7 @@ impl Connector for NbrsConnector {
 
     fn render(&self, body: &MessageBody) -> Result<Value, RenderError> {
         match body {
-            MessageBody::Dossier { op, .. } => self.registration(*op, body),
+            MessageBody::Dossier { .. } => render(&self.mappings, body),
             _ => Err(crate::message::unsupported("nbrs", body)),
         }
     }
@@ -327,10 +326,10 @@ impl Connector for NbrsConnector {
         let Some(m) = batch.first() else {
             return Outcome::reject("empty batch");
         };
-        let MessageBody::Dossier { op, .. } = &m.body else {
+        let MessageBody::Dossier { .. } = &m.body else {
             return Outcome::reject("NBRS takes only dossiers");
         };
-        let registration = match self.registration(*op, &m.body) {
+        let registration = match render(&self.mappings, &m.body) {
             Ok(r) => r,
             Err(e) => return Outcome::reject(format!("cannot render: {e}")),
         };
@@ -415,6 +414,13 @@ impl crate::kind::KindConfig for NbrsConfig {
 
     fn mappings(&self) -> Option<Result<MappingSet, LoadError>> {
         Some(load_mappings(self.mappings_dir.as_deref()).map(|(set, _)| set))
+    }
+
+    fn rendering() -> Option<crate::kind::Rendering> {
+        Some(crate::kind::Rendering {
+            load: |dir| load_mappings(dir).map(|(set, _)| set),
+            render: |set, body| render(set, body).map(crate::kind::Preview::Json),
+        })
     }
 
     /// NBRS is followed: what it took is polled until its registration is final.

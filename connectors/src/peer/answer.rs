@@ -74,12 +74,7 @@ impl Answerer {
                 exchange: None,
             },
         });
-        let value = serde_json::to_value(&input).map_err(|e| RenderError {
-            mapping: "status".into(),
-            target: String::new(),
-            input: None,
-            message: e.to_string(),
-        })?;
+        let value = crate::message::mapping_input("status", &input)?;
         let xml = self.mappings.render_xml("status", &value)?;
         sign_edxml(&xml, &self.sender.signer).map_err(|e| RenderError {
             mapping: "status".into(),

@@ -263,12 +263,7 @@ impl PeerConnector {
             }
             MessageBody::Notice(_) => return Err(crate::message::unsupported("peer", body)),
         };
-        let v = serde_json::to_value(&input).map_err(|e| RenderError {
-            mapping: name.into(),
-            target: String::new(),
-            input: None,
-            message: e.to_string(),
-        })?;
+        let v = crate::message::mapping_input(name, &input)?;
         Ok((name, v))
     }
 

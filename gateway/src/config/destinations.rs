@@ -1,6 +1,6 @@
 //! `[destinations.<name>]` (with their retry schedule and circuit breaker) and `[[routes]]`.
 
-use lienthong_connectors::kind::KindConfig;
+use lienthong_connectors::kind::{KindConfig, Rendering};
 
 use super::*;
 
@@ -116,6 +116,15 @@ macro_rules! destination_kinds {
             pub fn config(&self) -> &dyn KindConfig {
                 match self {
                     $(Self::$variant(c) => c.as_ref(),)*
+                }
+            }
+
+            /// How kind `kind` renders with its mappings (`mapping render`); `None` for an
+            /// unknown kind or one without a mapping rendering of its own.
+            pub fn rendering_of(kind: &str) -> Option<Rendering> {
+                match kind {
+                    $($name => <$ty as KindConfig>::rendering(),)*
+                    _ => None,
                 }
             }
 

@@ -468,3 +468,52 @@ fn the_kind_registry_names_every_kind_and_refuses_others() {
         "built-in mappings"
     );
 }
+
+/// `mapping render` asks the registry, not a list of its own: every kind that renders with
+/// mappings renders the example dossier with its built-in set, in the form it sends (JSON, or
+/// XML for the investment system), and refuses what it does not take; the others have none.
+#[test]
+fn the_kind_registry_renders_each_kind_with_its_built_in_mappings() {
+    use lienthong_connectors::kind::Preview;
+    use lienthong_connectors::{DossierOp, MessageBody};
+    let body = |text: &str| MessageBody::Dossier {
+        op: DossierOp::Create,
+        dossier: Box::new(
+            lienthong_mappings::Dossier::from_json(serde_json::from_str(text).expect("JSON"))
+                .expect("an example dossier"),
+        ),
+    };
+    let business = body(include_str!(
+        "../../../examples/dossier-business-registration.json"
+    ));
+    let investment = body(include_str!("../../../examples/dossier-investment.json"));
+    let notice = MessageBody::Notice(lienthong_connectors::Notice {
+        event: "test".into(),
+        dossier_code: "X".into(),
+        data: serde_json::Value::Null,
+    });
+    let mut rendered = Vec::new();
+    for kind in DestinationKind::NAMES {
+        let Some(rendering) = DestinationKind::rendering_of(kind) else {
+            continue;
+        };
+        let set = (rendering.load)(None).expect("built-in mappings");
+        let example = if *kind == "investment" {
+            &investment
+        } else {
+            &business
+        };
+        let preview = (rendering.render)(&set, example).expect("renders the example");
+        match (*kind, preview) {
+            ("investment", Preview::Xml(xml)) => assert!(xml.starts_with("<?xml"), "{xml}"),
+            ("dvcqg" | "emc" | "nbrs", Preview::Json(v)) => assert!(v.is_object(), "{v}"),
+            (kind, other) => panic!("{kind} rendered {other:?}"),
+        }
+        let refused = (rendering.render)(&set, &notice).expect_err("a notice is not sent");
+        assert!(refused.to_string().contains("notice"), "{kind}: {refused}");
+        rendered.push(*kind);
+    }
+    assert_eq!(rendered, ["dvcqg", "emc", "nbrs", "investment"]);
+    assert!(DestinationKind::rendering_of("webhook").is_none());
+    assert!(DestinationKind::rendering_of("fax").is_none());
+}
