@@ -89,6 +89,16 @@ pub struct Rendering {
     pub render: fn(&MappingSet, &MessageBody) -> Result<Preview, RenderError>,
 }
 
+/// What a kind needs of the configuration's other sections, checked once by the gateway with
+/// the other cross-section rules.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Needs {
+    /// The center's `[signing]` identity: the problem to report when it is absent.
+    pub signing: Option<&'static str>,
+    /// The trust stores it names (key, store name), each to be a `[trust.<name>]` table.
+    pub trust_stores: Vec<(&'static str, String)>,
+}
+
 /// A destination kind's configuration (`[destinations.<name>]` less the keys every kind has).
 pub trait KindConfig: std::fmt::Debug + Send + Sync {
     /// Problems of the table alone, keys relative to it (reads no file; it may look whether a
@@ -101,6 +111,11 @@ pub trait KindConfig: std::fmt::Debug + Send + Sync {
     /// The secret files it names, with their keys (their permissions are checked).
     fn secret_files(&self) -> Vec<(&'static str, PathBuf)> {
         Vec::new()
+    }
+
+    /// What it needs of other sections (`[signing]`, `[trust.<name>]`).
+    fn needs(&self) -> Needs {
+        Needs::default()
     }
 
     /// The mapping set it renders with (its `mappings_dir`, else the built-in files); `None`

@@ -517,25 +517,21 @@ impl Parts {
             for p in d.kind.config().validate() {
                 errors.push(err(format!("{key}.{}", p.key), p.message));
             }
-            // What a kind needs of other sections.
-            match &d.kind {
-                DestinationKind::Peer(c) => {
-                    if let (Some(t), Some(stores)) = (&c.signature_trust, &self.trust)
-                        && !stores.contains_key(t)
-                    {
-                        errors.push(err(
-                            format!("{key}.signature_trust"),
-                            format!("unknown trust store `{t}` (add [trust.{t}])"),
-                        ));
-                    }
-                }
-                DestinationKind::Investment(_) if matches!(self.signing, Some(None)) => {
+            // What its kind needs of other sections (a section that failed to parse has
+            // its own error already).
+            let needs = d.kind.config().needs();
+            if let (Some(problem), Some(None)) = (needs.signing, &self.signing) {
+                errors.push(err(format!("{key}.kind"), problem));
+            }
+            for (store_key, t) in &needs.trust_stores {
+                if let Some(stores) = &self.trust
+                    && !stores.contains_key(t)
+                {
                     errors.push(err(
-                        format!("{key}.kind"),
-                        "an investment destination signs its registrations: add [signing]",
+                        format!("{key}.{store_key}"),
+                        format!("unknown trust store `{t}` (add [trust.{t}])"),
                     ));
                 }
-                _ => {}
             }
         }
         if let Some(r) = &self.retention {

@@ -419,12 +419,6 @@ impl Security {
                     None => {}
                 }
             }
-            if matches!(d.kind, crate::config::DestinationKind::Peer(_)) && signing.is_none() {
-                errors.push(err(
-                    format!("{key}.kind"),
-                    "a peer destination signs its edXML with the center's [signing] identity; add [signing]",
-                ));
-            }
             if d.sign_requests {
                 match &signing {
                     Some(s) => {

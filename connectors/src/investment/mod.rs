@@ -211,6 +211,13 @@ impl crate::kind::KindConfig for InvestmentConfig {
         InvestmentConfig::validate(self)
     }
 
+    fn needs(&self) -> crate::kind::Needs {
+        crate::kind::Needs {
+            signing: Some("an investment destination signs its registrations: add [signing]"),
+            trust_stores: Vec::new(),
+        }
+    }
+
     fn urls(&self) -> Vec<(&'static str, &str)> {
         crate::kind::endpoint_urls(("url", &self.url), self.oauth.as_ref())
     }

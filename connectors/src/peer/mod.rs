@@ -477,6 +477,20 @@ impl crate::kind::KindConfig for PeerConfig {
         PeerConfig::validate(self)
     }
 
+    /// A peer signs its edXML as the center, and may name the store its senders chain to.
+    fn needs(&self) -> crate::kind::Needs {
+        crate::kind::Needs {
+            signing: Some(
+                "a peer destination signs its edXML with the center's [signing] identity; add [signing]",
+            ),
+            trust_stores: self
+                .signature_trust
+                .iter()
+                .map(|t| ("signature_trust", t.clone()))
+                .collect(),
+        }
+    }
+
     fn urls(&self) -> Vec<(&'static str, &str)> {
         vec![("url", self.url.as_str())]
     }

@@ -517,3 +517,30 @@ fn the_kind_registry_renders_each_kind_with_its_built_in_mappings() {
     assert!(DestinationKind::rendering_of("webhook").is_none());
     assert!(DestinationKind::rendering_of("fax").is_none());
 }
+
+/// A peer's needs of other sections come from its kind (`KindConfig::needs`) and are reported at
+/// parsing, with the key of what needs them: the `[signing]` it signs with, the trust store its
+/// senders chain to.
+#[test]
+fn a_peer_needs_signing_and_a_known_signature_trust_store() {
+    let peer = "\n[destinations.xa]\nkind = \"peer\"\nurl = \"https://xa.example/v1/exchange\"\norgan_id = \"000.00.12.H37\"\norgan_name = \"UBND xã\"\nsignature_trust = \"xa-ca\"\n";
+    let e = Config::from_toml(&format!("{}{peer}", example()), no_env()).expect_err("invalid");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("destinations.xa.kind: a peer destination signs its edXML with the center's [signing] identity"),
+        "{msg}"
+    );
+    let e = Config::from_toml(
+        &format!(
+            "{}{peer}[trust.other]\nanchors = [\"/dev/null\"]\n",
+            example()
+        ),
+        no_env(),
+    )
+    .expect_err("invalid");
+    assert!(
+        e.to_string()
+            .contains("destinations.xa.signature_trust: unknown trust store `xa-ca`"),
+        "{e}"
+    );
+}
