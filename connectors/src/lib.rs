@@ -8,8 +8,10 @@
 //!
 //! Layout of a connector module (`dvcqg/`): `config.rs` (the documented config struct and its
 //! validation), `session.rs` / `lgsp.rs` (transports), `classify.rs` (answers → outcomes),
-//! `mod.rs` (the [`Connector`] implementation, and the config's [`kind::KindConfig`]: its URLs,
-//! secret files, mapping set and how the gateway builds it), `tests.rs`. The gateway lists the
+//! `mod.rs` (the [`Connector`] implementation, the kind's `render(set, body)` that the connector and
+//! `lienthong mapping render` share, and the config's [`kind::KindConfig`]: its URLs, secret
+//! files, mapping set, rendering, needs of other sections and how the gateway builds it),
+//! `tests.rs`. The gateway lists the
 //! kinds once (`kind` value → config type); everything else it asks through [`kind::KindConfig`].
 
 pub mod dvcqg;
