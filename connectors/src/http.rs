@@ -188,6 +188,29 @@ pub fn status_error(status: StatusCode, headers: &HeaderMap, body: &str) -> Outc
     }
 }
 
+/// Reads a 2xx answer as JSON; a non-2xx status is classified by [`status_error`], and a 2xx
+/// body that is not JSON (a proxy's page, a maintenance page) is not a receipt: retried.
+///
+/// Errors: the outcome to report.
+pub fn json_answer(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<serde_json::Value, Outcome> {
+    if !status.is_success() {
+        return Err(status_error(status, headers, body));
+    }
+    serde_json::from_str(body).map_err(|_| {
+        let snippet: String = body.chars().take(200).collect();
+        Outcome::Retry {
+            error: format!("unreadable answer (not JSON): {snippet}"),
+            http_status: Some(status.as_u16()),
+            retry_after: None,
+            portal: None,
+        }
+    })
+}
+
 /// The error and its causes on one line (reqwest hides the interesting part in the source chain).
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();

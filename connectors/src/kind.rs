@@ -12,6 +12,7 @@ use std::sync::Arc;
 use lienthong_certs::xmldsig::Signer;
 use lienthong_mappings::{LoadError, MappingSet, RenderError};
 
+use crate::endpoint::EndpointConfig;
 use crate::files::AttachmentsConfig;
 use crate::follow::Follow;
 use crate::http::OutboundSecurity;
@@ -29,9 +30,29 @@ pub struct BuildContext<'a> {
     pub center_name: &'a str,
     /// Where a dossier's files may be fetched from (`[attachments]`).
     pub attachments: &'a AttachmentsConfig,
+    /// The destination's mapping set as the gateway loaded it when it read the configuration
+    /// (so its files are read once); `None`: the builder loads it.
+    pub loaded_mappings: Option<&'a MappingSet>,
 }
 
 impl BuildContext<'_> {
+    /// The mapping set `config` renders with: the one loaded with the configuration, else
+    /// loaded now (see [`mapping_set`]).
+    ///
+    /// Errors: a mapping file is missing or invalid; the kind renders with no mapping set.
+    pub fn mappings<K: KindConfig>(&self, config: &K) -> Result<MappingSet, LoadError> {
+        match self.loaded_mappings {
+            Some(set) => Ok(set.clone()),
+            None => mapping_set(config).unwrap_or_else(|| {
+                Err(LoadError(vec![lienthong_mappings::engine::SpecError {
+                    file: "(none)".into(),
+                    line: 0,
+                    message: "this kind renders with no mapping set".into(),
+                }]))
+            }),
+        }
+    }
+
     /// The center's XML-DSig identity, which `what` needs.
     ///
     /// Errors: `[signing]` is not configured (a problem under the destination's `kind`).
@@ -100,7 +121,10 @@ pub struct Needs {
 }
 
 /// A destination kind's configuration (`[destinations.<name>]` less the keys every kind has).
-pub trait KindConfig: std::fmt::Debug + Send + Sync {
+///
+/// Its shared endpoint keys (timeouts, `[oauth]`, `mappings_dir`) come from
+/// [`crate::endpoint::destination_config!`], through [`EndpointConfig`].
+pub trait KindConfig: EndpointConfig + std::fmt::Debug + Send + Sync {
     /// Problems of the table alone, keys relative to it (reads no file; it may look whether a
     /// secret file it names exists).
     fn validate(&self) -> Vec<ConfigProblem>;
@@ -108,9 +132,10 @@ pub trait KindConfig: std::fmt::Debug + Send + Sync {
     /// The URLs it calls, with their keys.
     fn urls(&self) -> Vec<(&'static str, &str)>;
 
-    /// The secret files it names, with their keys (their permissions are checked).
+    /// The secret files it names, with their keys (their permissions are checked); by default
+    /// its `[oauth]` table's `client_secret_file`.
     fn secret_files(&self) -> Vec<(&'static str, PathBuf)> {
-        Vec::new()
+        oauth_secret_file(self.endpoint().oauth)
     }
 
     /// What it needs of other sections (`[signing]`, `[trust.<name>]`).
@@ -118,11 +143,13 @@ pub trait KindConfig: std::fmt::Debug + Send + Sync {
         Needs::default()
     }
 
-    /// The mapping set it renders with (its `mappings_dir`, else the built-in files); `None`
-    /// for a kind that sends the canonical JSON unmapped.
+    /// The mapping set of a kind that renders with mappings but has no [`Rendering`] of its
+    /// own (a peer's fixed edXML set); a kind with a rendering is loaded by its
+    /// [`Rendering::load`] over its `mappings_dir` (see [`mapping_set`]). `None` for a kind that
+    /// sends the canonical JSON unmapped.
     ///
     /// Errors: a mapping file is missing or invalid.
-    fn mappings(&self) -> Option<Result<MappingSet, LoadError>> {
+    fn fixed_mappings(&self) -> Option<Result<MappingSet, LoadError>> {
         None
     }
 
@@ -140,6 +167,18 @@ pub trait KindConfig: std::fmt::Debug + Send + Sync {
     ///
     /// Errors: configuration problems, an unreadable secret, the mappings, the HTTP client.
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Built, BuildError>;
+}
+
+/// The mapping set a destination of kind `K` renders with: its rendering's `load` over its
+/// `mappings_dir` (else the built-in files), or the kind's [`KindConfig::fixed_mappings`]; `None`
+/// for a kind that renders with no mappings.
+///
+/// Errors: a mapping file is missing or invalid, a mapping the kind needs is absent.
+pub fn mapping_set<K: KindConfig>(config: &K) -> Option<Result<MappingSet, LoadError>> {
+    match K::rendering() {
+        Some(rendering) => Some((rendering.load)(config.endpoint().mappings_dir)),
+        None => config.fixed_mappings(),
+    }
 }
 
 /// The `oauth.client_secret_file` of an `[oauth]` table, as a secret file of a kind.

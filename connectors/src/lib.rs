@@ -6,16 +6,22 @@
 //! gateway's dispatcher, from the destination's retry policy (the same split as Vector's sinks and
 //! `RetryLogic`).
 //!
-//! Layout of a connector module (`dvcqg/`): `config.rs` (the documented config struct and its
-//! validation), `session.rs` / `lgsp.rs` (transports), `classify.rs` (answers → outcomes),
-//! `mod.rs` (the [`Connector`] implementation, the kind's `render(set, body)` that the connector and
-//! `lienthong mapping render` share, and the config's [`kind::KindConfig`]: its URLs, secret
-//! files, mapping set, rendering, needs of other sections and how the gateway builds it),
-//! `tests.rs`. The gateway lists the
-//! kinds once (`kind` value → config type); everything else it asks through [`kind::KindConfig`].
+//! Layout of a connector module, the same in every folder: `config.rs` (the documented config
+//! struct and its validation, declared with [`endpoint::destination_config!`], which appends the
+//! keys every kind shares — timeouts, `[oauth]`, `mappings_dir` — with one documentation and one
+//! set of defaults), `classify.rs` (answers → outcomes; a webhook's is two lines: 2xx, else
+//! [`http::status_error`]), transports where the kind has more than one (`dvcqg/session.rs`,
+//! `dvcqg/lgsp.rs`, `peer/axis.rs`), `inbound.rs` / `push.rs` / `result.rs` where the kind also
+//! receives, `mod.rs` (the [`Connector`] implementation, the kind's `render(set, body)` that the
+//! connector and `lienthong mapping render` share, and the config's [`kind::KindConfig`]: its
+//! URLs, secret files, rendering, needs of other sections and how the gateway builds it) and
+//! `tests.rs`. The gateway lists the kinds once (`kind` value → config type); everything else it
+//! asks through [`kind::KindConfig`], and it loads each destination's mapping set once, with the
+//! configuration, and hands it to the builder.
 
 pub mod dvcqg;
 pub mod emc;
+pub mod endpoint;
 pub mod evidence;
 pub mod files;
 pub mod follow;

@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::breaker::Breaker;
 use crate::config::{Config, RetryPolicy};
+use crate::loaded::MappingSets;
 use crate::security::Security;
 
 /// One destination, ready to deliver to.
@@ -86,10 +87,15 @@ pub struct DestinationError {
 pub type Destinations = BTreeMap<String, Arc<Destination>>;
 
 /// Builds all destinations of a configuration, each with its outbound TLS and signer from
-/// `security`.
+/// `security` and its mapping set from `mappings` (loaded with the configuration; a destination
+/// absent from it loads its own).
 ///
 /// Errors: the first destination that cannot be built (bad credentials file, mappings…).
-pub fn build(config: &Config, security: &Security) -> Result<Destinations, DestinationError> {
+pub fn build(
+    config: &Config,
+    security: &Security,
+    mappings: &MappingSets,
+) -> Result<Destinations, DestinationError> {
     let mut out = BTreeMap::new();
     for (name, d) in &config.destinations {
         let outbound = security.outbound.get(name).cloned().unwrap_or_default();
@@ -102,6 +108,7 @@ pub fn build(config: &Config, security: &Security) -> Result<Destinations, Desti
                 center_code: &config.center.agency_code,
                 center_name: &config.center.agency_name,
                 attachments: &config.attachments,
+                loaded_mappings: mappings.get(name),
             })
             .map_err(|source| DestinationError {
                 name: name.clone(),

@@ -4,11 +4,15 @@
 //! file (it only looks whether the secret files it names exist, so that check-config names them
 //! beside the text's own problems). [`Loaded`] then reads what the configuration names —
 //! certificates, keys and trust stores ([`Security`]), the bearer tokens, the shared secrets of
-//! pushing systems, the time-stamping authority's certificate — once, collecting every problem
+//! pushing systems, the time-stamping authority's certificate, each destination's mapping files —
+//! once, collecting every problem
 //! with its key. `serve`, `check-config`, `certs check` and a reload each build one `Loaded` and
 //! pass it on, so nothing is loaded twice and what check-config accepts is what serve runs.
 
+use std::collections::BTreeMap;
+
 use lienthong_certs::Secret;
+use lienthong_mappings::MappingSet;
 
 use crate::callbacks::CallbackSettings;
 use crate::config::{Config, ConfigError, ConfigErrors};
@@ -37,7 +41,12 @@ pub struct Loaded {
     pub callbacks: CallbackSettings,
     /// The time-stamping authority's certificate (DER), when `[audit.tsa]` is set.
     pub tsa_certificate: Option<Vec<u8>>,
+    /// Each destination's mapping set, by destination name (none for a webhook).
+    pub mappings: MappingSets,
 }
+
+/// Destinations' loaded mapping sets, by destination name.
+pub type MappingSets = BTreeMap<String, MappingSet>;
 
 impl Loaded {
     /// Reads the configuration file (with environment overrides) and what it names.
@@ -94,7 +103,7 @@ impl Loaded {
                 .flatten(),
             None => None,
         };
-        check_mappings(&config, &mut errors);
+        let mappings = load_mappings(&config, &mut errors);
         match (security, callbacks) {
             (Some(security), Some(callbacks)) if errors.is_empty() => Ok(Self {
                 config,
@@ -102,6 +111,7 @@ impl Loaded {
                 tokens,
                 callbacks,
                 tsa_certificate,
+                mappings,
             }),
             _ => Err(ConfigErrors(errors)),
         }
@@ -109,14 +119,21 @@ impl Loaded {
 }
 
 /// Loads every destination's mapping files, so that check-config and start-up find a bad one
-/// before traffic does; each problem is named by the destination's `mappings_dir`.
-fn check_mappings(config: &Config, errors: &mut Vec<ConfigError>) {
+/// before traffic does, and the connectors are built with what was checked; each problem is
+/// named by the destination's `mappings_dir`.
+fn load_mappings(config: &Config, errors: &mut Vec<ConfigError>) -> MappingSets {
+    let mut sets = MappingSets::new();
     for (name, d) in &config.destinations {
-        if let Some(Err(e)) = d.kind.mappings() {
-            errors.extend(e.0.into_iter().map(|problem| ConfigError {
+        match d.kind.mappings() {
+            Some(Ok(set)) => {
+                sets.insert(name.clone(), set);
+            }
+            Some(Err(e)) => errors.extend(e.0.into_iter().map(|problem| ConfigError {
                 key: format!("destinations.{name}.mappings_dir"),
                 message: problem.to_string(),
-            }));
+            })),
+            None => {}
         }
     }
+    sets
 }

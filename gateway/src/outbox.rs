@@ -19,9 +19,11 @@
 //!   22 µs for DVCQG (`cargo bench -p lienthong-mappings --bench render`: 9 µs to the mapping's
 //!   input, 13 µs to render), about 5% of the gateway's CPU per delivery (~450 µs, two portal
 //!   calls; BENCHMARKS.md).
-//! - **Serialised once, stored once per message.** The canonical dossier is serialised once;
-//!   the message body embeds that same text (no second serialisation) and is shared by every
-//!   destination's message (`Arc<str>`), so the store binds it without copies.
+//! - **Serialised once, stored once.** The canonical dossier is serialised once; the message
+//!   body embeds that same text (no second serialisation) and is shared by every destination's
+//!   message (`Arc<str>`). The store keeps it once, in `message_bodies` by its SHA-256, and each
+//!   destination's message names it: a dossier for N destinations is stored twice (the dossier,
+//!   the message body), not N + 1 times.
 //! - **Lookups after the repeat check.** A destination's own check that needs the network
 //!   (NBRS: does the enterprise an amendment names exist?) runs only for a dossier that is not
 //!   an exact repeat of what is stored ([`Outbox::needs_lookup`], [`Outbox::lookup`]): a repeated

@@ -142,9 +142,11 @@ impl Reloader {
             config,
             security,
             callbacks,
+            mappings,
             ..
         } = crate::loaded::Loaded::load(source).map_err(|e| e.to_string())?;
-        let built = destinations::build(&config, &security).map_err(|e| e.to_string())?;
+        let built =
+            destinations::build(&config, &security, &mappings).map_err(|e| e.to_string())?;
         let needs_restart = needs_restart(&running, &config);
         // Everything is built: from here on nothing can fail.
         let security = Arc::new(security);

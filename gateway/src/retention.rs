@@ -34,6 +34,7 @@ pub async fn purge_all(
     loop {
         let round = store.purge(plan(c, now_ms())).await?;
         total.messages += round.messages;
+        total.bodies += round.bodies;
         total.dossiers += round.dossiers;
         total.dedupe += round.dedupe;
         if !round.full(c.batch) || stop.is_cancelled() {
@@ -65,6 +66,7 @@ pub async fn run(store: Store, c: RetentionConfig, instance: String, stop: Cance
             Ok(p) => {
                 for (what, n) in [
                     ("messages", p.messages),
+                    ("bodies", p.bodies),
                     ("dossiers", p.dossiers),
                     ("dedupe", p.dedupe),
                 ] {
@@ -73,6 +75,7 @@ pub async fn run(store: Store, c: RetentionConfig, instance: String, stop: Cance
                 if p != Purged::default() {
                     tracing::info!(
                         messages = p.messages,
+                        bodies = p.bodies,
                         dossiers = p.dossiers,
                         dedupe = p.dedupe,
                         "retention: purged"

@@ -73,6 +73,7 @@ pub async fn run_loaded(
         tokens,
         callbacks,
         tsa_certificate,
+        mappings,
     } = loaded;
     // Install the metrics recorder before anything is counted.
     crate::telemetry::handle();
@@ -91,7 +92,7 @@ pub async fn run_loaded(
     let instance = config.server.instance_name();
     let store = Store::open_with(&config.store.url, &config.store.options(&instance)).await?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
-    let destinations = destinations::build(&config, &security)?;
+    let destinations = destinations::build(&config, &security, &mappings)?;
     let security = Arc::new(crate::security::SecurityHandle::new(
         security,
         crate::revocation::checker()?,

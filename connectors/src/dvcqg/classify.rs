@@ -44,17 +44,9 @@ pub(super) fn classify(
     if status == StatusCode::UNAUTHORIZED {
         return Verdict::AuthExpired;
     }
-    if !status.is_success() {
-        return Verdict::Failed(http::status_error(status, headers, body));
-    }
-    let Ok(json) = serde_json::from_str::<Value>(body) else {
-        let snippet: String = body.chars().take(200).collect();
-        return Verdict::Failed(Outcome::Retry {
-            error: format!("unreadable answer (not JSON): {snippet}"),
-            http_status: Some(status.as_u16()),
-            retry_after: None,
-            portal: None,
-        });
+    let json = match http::json_answer(status, headers, body) {
+        Ok(json) => json,
+        Err(outcome) => return Verdict::Failed(outcome),
     };
     let Some(code) = error_code(&json) else {
         return Verdict::Failed(Outcome::Retry {

@@ -18,76 +18,73 @@ pub enum Transport {
     Lgsp,
 }
 
-/// `[destinations.<name>]` with `kind = "dvcqg"`. The keys `kind`, `retry`, `concurrency` and
-/// `circuit_breaker` are read by the gateway; everything else is here. Unknown keys are errors.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DvcqgConfig {
-    /// `session` or `lgsp`.
-    pub transport: Transport,
-    /// Portal base URL (session transport), e.g. `https://dichvucong.gov.vn`.
-    #[serde(default)]
-    pub base_url: Option<String>,
-    /// Login path under `base_url` (session transport).
-    #[serde(default = "default_auth_path")]
-    pub auth_path: String,
-    /// Integration path under `base_url` (session transport).
-    #[serde(default = "default_integration_path")]
-    pub integration_path: String,
-    /// Account name (session transport).
-    #[serde(default)]
-    pub username: Option<String>,
-    /// Account password (session transport); prefer `password_file`.
-    #[serde(default)]
-    pub password: Option<Secret>,
-    /// File holding the password (e.g. a systemd credential).
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// The province's unit code on the portal (`madonvi`).
-    #[serde(default)]
-    pub madonvi: Option<String>,
-    /// Routing code sent in the `dstcode` header.
-    #[serde(default)]
-    pub dstcode: Option<String>,
-    /// OAuth2 token URL (LGSP transport).
-    #[serde(default)]
-    pub token_url: Option<String>,
-    /// OAuth2 client id (LGSP transport).
-    #[serde(default)]
-    pub client_id: Option<String>,
-    /// OAuth2 client secret (LGSP transport); prefer `client_secret_file`.
-    #[serde(default)]
-    pub client_secret: Option<Secret>,
-    /// File holding the client secret.
-    #[serde(default)]
-    pub client_secret_file: Option<PathBuf>,
-    /// URL that creates dossiers (LGSP transport).
-    #[serde(default)]
-    pub create_url: Option<String>,
-    /// URL that updates dossiers (LGSP transport).
-    #[serde(default)]
-    pub update_url: Option<String>,
-    /// URL that takes progress entries (LGSP transport).
-    #[serde(default)]
-    pub progress_url: Option<String>,
-    /// A cached token is renewed this long before it expires.
-    #[serde(default = "default_token_margin", with = "crate::serde_duration")]
-    pub token_margin: Duration,
-    /// Time allowed to connect.
-    #[serde(default = "default_connect_timeout", with = "crate::serde_duration")]
-    pub connect_timeout: Duration,
-    /// Time allowed for one call, answer included.
-    #[serde(default = "default_timeout", with = "crate::serde_duration")]
-    pub timeout: Duration,
-    /// Directory of edited mapping files replacing the built-in DVCQG mappings.
-    #[serde(default)]
-    pub mappings_dir: Option<PathBuf>,
-    /// Text in an answer that means "the dossier already exists" (the create is resent as update).
-    #[serde(default = "default_exists_markers")]
-    pub already_exists_markers: Vec<String>,
-    /// Portal `error_code`s (besides 0) that mean a temporary failure rather than invalid data.
-    #[serde(default)]
-    pub retry_error_codes: Vec<String>,
+crate::endpoint::destination_config! {
+    /// `[destinations.<name>]` with `kind = "dvcqg"`. The keys `kind`, `retry`, `concurrency` and
+    /// `circuit_breaker` are read by the gateway; everything else is here. Unknown keys are errors.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct DvcqgConfig {
+        /// `session` or `lgsp`.
+        pub transport: Transport,
+        /// Portal base URL (session transport), e.g. `https://dichvucong.gov.vn`.
+        #[serde(default)]
+        pub base_url: Option<String>,
+        /// Login path under `base_url` (session transport).
+        #[serde(default = "default_auth_path")]
+        pub auth_path: String,
+        /// Integration path under `base_url` (session transport).
+        #[serde(default = "default_integration_path")]
+        pub integration_path: String,
+        /// Account name (session transport).
+        #[serde(default)]
+        pub username: Option<String>,
+        /// Account password (session transport); prefer `password_file`.
+        #[serde(default)]
+        pub password: Option<Secret>,
+        /// File holding the password (e.g. a systemd credential).
+        #[serde(default)]
+        pub password_file: Option<PathBuf>,
+        /// The province's unit code on the portal (`madonvi`).
+        #[serde(default)]
+        pub madonvi: Option<String>,
+        /// Routing code sent in the `dstcode` header.
+        #[serde(default)]
+        pub dstcode: Option<String>,
+        /// OAuth2 token URL (LGSP transport).
+        #[serde(default)]
+        pub token_url: Option<String>,
+        /// OAuth2 client id (LGSP transport).
+        #[serde(default)]
+        pub client_id: Option<String>,
+        /// OAuth2 client secret (LGSP transport); prefer `client_secret_file`.
+        #[serde(default)]
+        pub client_secret: Option<Secret>,
+        /// File holding the client secret.
+        #[serde(default)]
+        pub client_secret_file: Option<PathBuf>,
+        /// URL that creates dossiers (LGSP transport).
+        #[serde(default)]
+        pub create_url: Option<String>,
+        /// URL that updates dossiers (LGSP transport).
+        #[serde(default)]
+        pub update_url: Option<String>,
+        /// URL that takes progress entries (LGSP transport).
+        #[serde(default)]
+        pub progress_url: Option<String>,
+        /// A cached token is renewed this long before it expires.
+        #[serde(default = "default_token_margin", with = "crate::serde_duration")]
+        pub token_margin: Duration,
+        /// Text in an answer that means "the dossier already exists" (the create is resent as update).
+        #[serde(default = "default_exists_markers")]
+        pub already_exists_markers: Vec<String>,
+        /// Portal `error_code`s (besides 0) that mean a temporary failure rather than invalid data.
+        #[serde(default)]
+        pub retry_error_codes: Vec<String>,
+    }
+    endpoint {
+        connect_timeout = "crate::endpoint::ten_seconds",
+        timeout = "crate::endpoint::thirty_seconds", mappings_dir
+    }
 }
 
 fn default_auth_path() -> String {
@@ -97,12 +94,6 @@ fn default_integration_path() -> String {
     "/api/service".to_owned()
 }
 const fn default_token_margin() -> Duration {
-    Duration::from_secs(30)
-}
-const fn default_connect_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-const fn default_timeout() -> Duration {
     Duration::from_secs(30)
 }
 fn default_exists_markers() -> Vec<String> {

@@ -99,27 +99,29 @@ fn join_url(base: &str, path: &str) -> String {
 }
 
 impl DvcqgConnector {
-    /// Builds the connector: validates the configuration, reads credential files, compiles the
-    /// mappings and builds the HTTP client. Nothing is sent until the first delivery.
+    /// Builds the connector: validates the configuration, reads credential files, loads the
+    /// mappings (its `mappings_dir`, else the built-in set) and builds the HTTP client, with the
+    /// system's trust roots. Nothing is sent until the first delivery.
     ///
     /// Errors: configuration problems, unreadable credential files, bad mappings.
     pub fn new(config: &DvcqgConfig) -> Result<Self, BuildError> {
-        Self::with_security(config, &OutboundSecurity::default())
+        let mappings = load_mappings(config.mappings_dir.as_deref())?;
+        Self::with_security(config, &OutboundSecurity::default(), mappings)
     }
 
     /// Like [`DvcqgConnector::new`], with the destination's own trust store, client identity
-    /// and request signer.
+    /// and request signer, rendering with `mappings` (from [`load_mappings`]).
     ///
-    /// Errors: as [`DvcqgConnector::new`].
+    /// Errors: configuration problems, unreadable credential files.
     pub fn with_security(
         config: &DvcqgConfig,
         security: &OutboundSecurity,
+        mappings: MappingSet,
     ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let mappings = load_mappings(config.mappings_dir.as_deref())?;
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
         let signer = security.signer.clone();
         let rules = Rules {
@@ -331,10 +333,6 @@ impl crate::kind::KindConfig for DvcqgConfig {
         .collect()
     }
 
-    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(load_mappings(self.mappings_dir.as_deref()))
-    }
-
     fn rendering() -> Option<crate::kind::Rendering> {
         Some(crate::kind::Rendering {
             load: load_mappings,
@@ -344,7 +342,7 @@ impl crate::kind::KindConfig for DvcqgConfig {
 
     fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
         Ok(crate::kind::Built::connector(
-            DvcqgConnector::with_security(self, ctx.outbound)?,
+            DvcqgConnector::with_security(self, ctx.outbound, ctx.mappings(self)?)?,
         ))
     }
 }

@@ -330,8 +330,8 @@ async fn requests_are_signed_when_a_signer_is_configured() {
         tls: None,
         signer: Some(Arc::new(signer)),
     };
-    let signed =
-        DvcqgConnector::with_security(&config(&sim, "lgsp"), &security).expect("connector");
+    let signed = DvcqgConnector::with_security(&config(&sim, "lgsp"), &security, builtin())
+        .expect("connector");
     let out = signed.deliver(&[create("000.02.01.H37-261128-0101")]).await;
     assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
     assert!(sim.hoso("000.02.01.H37-261128-0101").is_some());
@@ -384,7 +384,7 @@ async fn destination_trust_store_and_client_certificate_over_mutual_tls() {
         tls: Some(client_config(&portal_trust, Some(&identity), MinVersion::Tls12).expect("tls")),
         signer: None,
     };
-    let conn = DvcqgConnector::with_security(&cfg, &security).expect("connector");
+    let conn = DvcqgConnector::with_security(&cfg, &security, builtin()).expect("connector");
     let out = conn.deliver(&[create("000.02.01.H37-261128-0201")]).await;
     assert!(matches!(out, Outcome::Delivered { .. }), "{out:?}");
 
@@ -393,7 +393,7 @@ async fn destination_trust_store_and_client_certificate_over_mutual_tls() {
         tls: Some(client_config(&portal_trust, None, MinVersion::Tls12).expect("tls")),
         signer: None,
     };
-    let conn = DvcqgConnector::with_security(&cfg, &security).expect("connector");
+    let conn = DvcqgConnector::with_security(&cfg, &security, builtin()).expect("connector");
     let out = conn.deliver(&[create("000.02.01.H37-261128-0202")]).await;
     assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
 
@@ -404,4 +404,9 @@ async fn destination_trust_store_and_client_certificate_over_mutual_tls() {
     assert!(sim.hoso("000.02.01.H37-261128-0202").is_none());
     assert!(sim.hoso("000.02.01.H37-261128-0203").is_none());
     assert!(sim.hoso("000.02.01.H37-261128-0201").is_some());
+}
+
+/// The built-in DVCQG mapping set.
+fn builtin() -> MappingSet {
+    load_mappings(None).expect("the built-in DVCQG mappings load")
 }

@@ -10,6 +10,7 @@
 //! specification): 0 or an empty 2xx is delivered, another code is invalid data (dead, with
 //! EMC's message), 408/429/5xx and transport failures are retried by the dispatcher.
 
+mod classify;
 pub mod config;
 
 #[cfg(test)]
@@ -20,17 +21,12 @@ use lienthong_mappings::engine::InputKind;
 use lienthong_mappings::{
     Actor, DossierContext, MappingSet, ProgressInput, RenderError, StatusEvent,
 };
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 pub use self::config::EmcConfig;
 use crate::http::OutboundSecurity;
 use crate::oauth::Caller;
-use crate::{
-    BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome,
-    PortalAnswer,
-};
+use crate::{BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome};
 
 /// Mapping rendering one report.
 pub const REPORT_MAPPING: &str = "bao-cao";
@@ -68,10 +64,15 @@ pub struct EmcConnector {
 }
 
 impl EmcConnector {
-    /// Builds the connector with the destination's TLS settings and request signer.
+    /// Builds the connector with the destination's TLS settings and request signer, rendering
+    /// with `mappings` (from [`load_mappings`]).
     ///
-    /// Errors: configuration problems, an unreadable secret file, bad mappings.
-    pub fn new(config: &EmcConfig, security: &OutboundSecurity) -> Result<Self, BuildError> {
+    /// Errors: configuration problems, an unreadable secret file.
+    pub fn new(
+        config: &EmcConfig,
+        security: &OutboundSecurity,
+        mappings: MappingSet,
+    ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
@@ -80,7 +81,7 @@ impl EmcConnector {
             url: config.url.clone(),
             site_id: config.site_id.clone(),
             batch: config.batch,
-            mappings: load_mappings(config.mappings_dir.as_deref())?,
+            mappings,
             caller: Caller::new(
                 config.oauth.as_ref(),
                 config.connect_timeout,
@@ -143,53 +144,6 @@ const fn op_name(op: DossierOp) -> &'static str {
     }
 }
 
-/// Reads EMC's answer to a call.
-fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Outcome {
-    if !status.is_success() {
-        return crate::http::status_error(status, headers, body);
-    }
-    let delivered = |portal| Outcome::Delivered {
-        http_status: Some(status.as_u16()),
-        portal,
-    };
-    if body.trim().is_empty() {
-        return delivered(None);
-    }
-    let Ok(json) = serde_json::from_str::<Value>(body) else {
-        // A 2xx page that is not EMC's answer (a proxy's, a maintenance page) is not a receipt.
-        let snippet: String = body.chars().take(200).collect();
-        return Outcome::Retry {
-            error: format!("unreadable answer (not JSON): {snippet}"),
-            http_status: Some(status.as_u16()),
-            retry_after: None,
-            portal: None,
-        };
-    };
-    let code = match json.get("error_code") {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_owned(),
-        _ => "0".to_owned(),
-    };
-    let answer = PortalAnswer {
-        reference: None,
-        message: json
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        code,
-    };
-    if answer.code == "0" {
-        delivered(Some(answer))
-    } else {
-        Outcome::Reject {
-            error: format!("EMC refused the report: {} {}", answer.code, answer.message),
-            http_status: Some(status.as_u16()),
-            portal: Some(answer),
-        }
-    }
-}
-
 #[async_trait]
 impl Connector for EmcConnector {
     fn kind(&self) -> &'static str {
@@ -226,7 +180,7 @@ impl Connector for EmcConnector {
         let body = Value::Array(reports);
         let answer = self.caller.send(|c| c.post(&self.url).json(&body)).await;
         match answer {
-            Ok((status, headers, text)) => classify(status, &headers, &text),
+            Ok((status, headers, text)) => classify::answer(status, &headers, &text),
             Err(o) => o,
         }
     }
@@ -241,14 +195,6 @@ impl crate::kind::KindConfig for EmcConfig {
         crate::kind::endpoint_urls(("url", &self.url), self.oauth.as_ref())
     }
 
-    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
-        crate::kind::oauth_secret_file(self.oauth.as_ref())
-    }
-
-    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(load_mappings(self.mappings_dir.as_deref()))
-    }
-
     fn rendering() -> Option<crate::kind::Rendering> {
         Some(crate::kind::Rendering {
             load: load_mappings,
@@ -260,6 +206,7 @@ impl crate::kind::KindConfig for EmcConfig {
         Ok(crate::kind::Built::connector(EmcConnector::new(
             self,
             ctx.outbound,
+            ctx.mappings(self)?,
         )?))
     }
 }

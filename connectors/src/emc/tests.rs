@@ -26,7 +26,7 @@ fn connector(sim: &EmcSim, batch: usize) -> EmcConnector {
         oauth = TokenIssuer::config_toml(&format!("{}/token", sim.base_url())),
     ))
     .unwrap();
-    EmcConnector::new(&config, &OutboundSecurity::default()).unwrap()
+    EmcConnector::new(&config, &OutboundSecurity::default(), builtin()).unwrap()
 }
 
 fn step(d: &Dossier, n: u32, status: &str) -> OutboundMessage {
@@ -163,7 +163,7 @@ async fn an_outage_is_retried_and_invalid_data_is_permanent() {
         oauth = TokenIssuer::config_toml(&format!("http://{closed}/token")),
     ))
     .unwrap();
-    let c = EmcConnector::new(&config, &OutboundSecurity::default()).unwrap();
+    let c = EmcConnector::new(&config, &OutboundSecurity::default(), builtin()).unwrap();
     let outcome = c.deliver(&[step(&d, 3, "processing")]).await;
     assert_eq!(outcome.label(), "retry", "{outcome:?}");
 }
@@ -192,7 +192,8 @@ async fn a_report_the_simulator_finds_invalid_is_refused_with_its_reason() {
         oauth = TokenIssuer::config_toml(&format!("{}/token", sim.base_url())),
     ))
     .unwrap();
-    let c = EmcConnector::new(&config, &OutboundSecurity::default()).unwrap();
+    let edited = load_mappings(config.mappings_dir.as_deref()).unwrap();
+    let c = EmcConnector::new(&config, &OutboundSecurity::default(), edited).unwrap();
     match c.deliver(&[step(&business(), 1, "processing")]).await {
         Outcome::Reject { portal, .. } => {
             assert_eq!(portal.expect("answer").message, "Thiếu trường NameTTHC");
@@ -228,6 +229,11 @@ fn a_notice_is_not_an_emc_message() {
     });
     let config: EmcConfig =
         toml::from_str("url = \"http://127.0.0.1:9/reports\"\nsite_id = \"H37\"\n").unwrap();
-    let c = EmcConnector::new(&config, &OutboundSecurity::default()).unwrap();
+    let c = EmcConnector::new(&config, &OutboundSecurity::default(), builtin()).unwrap();
     assert!(c.check(&body).is_err());
+}
+
+/// The built-in EMC mapping set.
+fn builtin() -> MappingSet {
+    load_mappings(None).expect("the built-in EMC mappings load")
 }

@@ -11,6 +11,7 @@
 //!
 //! The system takes only dossiers: the center's status events are not sent to it.
 
+mod classify;
 pub mod config;
 pub mod result;
 
@@ -29,9 +30,7 @@ use serde_json::Value;
 pub use self::config::InvestmentConfig;
 use crate::http::OutboundSecurity;
 use crate::oauth::Caller;
-use crate::{
-    BuildError, Connector, MessageBody, MessageKind, OutboundMessage, Outcome, PortalAnswer,
-};
+use crate::{BuildError, Connector, MessageBody, MessageKind, OutboundMessage, Outcome};
 
 /// Mapping rendering a registration.
 pub const REGISTRATION_MAPPING: &str = "dang-ky-dau-tu";
@@ -89,6 +88,7 @@ impl InvestmentConnector {
         config: &InvestmentConfig,
         security: &OutboundSecurity,
         xml_signer: Arc<Signer>,
+        mappings: MappingSet,
     ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
@@ -102,7 +102,7 @@ impl InvestmentConnector {
                 config.timeout,
                 security,
             )?,
-            mappings: load_mappings(config.mappings_dir.as_deref())?,
+            mappings,
             xml_signer,
         })
     }
@@ -162,47 +162,7 @@ impl Connector for InvestmentConnector {
             Ok(a) => a,
             Err(o) => return o,
         };
-        if !status.is_success() {
-            return crate::http::status_error(status, &headers, &text);
-        }
-        let Ok(v) = serde_json::from_str::<Value>(&text) else {
-            return Outcome::Retry {
-                error: format!(
-                    "unreadable answer (not JSON): {}",
-                    text.chars().take(200).collect::<String>()
-                ),
-                http_status: Some(status.as_u16()),
-                retry_after: None,
-                portal: None,
-            };
-        };
-        let field = |f: &str| match v.get(f) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => String::new(),
-        };
-        let receipt = field("SoTiepNhan");
-        let answer = PortalAnswer {
-            code: field("MaLoi"),
-            message: if receipt.is_empty() {
-                field("MoTa")
-            } else {
-                format!("{} (số tiếp nhận {receipt})", field("MoTa"))
-            },
-            reference: None,
-        };
-        if answer.code == "0" {
-            Outcome::Delivered {
-                http_status: Some(status.as_u16()),
-                portal: Some(answer),
-            }
-        } else {
-            Outcome::Reject {
-                error: format!("the investment system refused: {}", answer.message),
-                http_status: Some(status.as_u16()),
-                portal: Some(answer),
-            }
-        }
+        classify::answer(status, &headers, &text)
     }
 }
 
@@ -222,14 +182,6 @@ impl crate::kind::KindConfig for InvestmentConfig {
         crate::kind::endpoint_urls(("url", &self.url), self.oauth.as_ref())
     }
 
-    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
-        crate::kind::oauth_secret_file(self.oauth.as_ref())
-    }
-
-    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(load_mappings(self.mappings_dir.as_deref()))
-    }
-
     fn rendering() -> Option<crate::kind::Rendering> {
         Some(crate::kind::Rendering {
             load: load_mappings,
@@ -243,6 +195,7 @@ impl crate::kind::KindConfig for InvestmentConfig {
             self,
             ctx.outbound,
             signer,
+            ctx.mappings(self)?,
         )?))
     }
 }

@@ -38,7 +38,13 @@ fn center() -> Center {
 fn connector(url: &str, c: &Center) -> InvestmentConnector {
     let config: InvestmentConfig =
         toml::from_str(&format!("url = \"{url}\"\ntimeout = \"5s\"\n")).unwrap();
-    InvestmentConnector::new(&config, &OutboundSecurity::default(), c.signer.clone()).unwrap()
+    InvestmentConnector::new(
+        &config,
+        &OutboundSecurity::default(),
+        c.signer.clone(),
+        load_mappings(None).unwrap(),
+    )
+    .unwrap()
 }
 
 fn registration() -> OutboundMessage {

@@ -1,51 +1,43 @@
 //! Configuration of a `kind = "nbrs"` destination (the National Business Registration System).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::ConfigProblem;
-use crate::oauth::OAuthConfig;
 
-/// `[destinations.<name>]` with `kind = "nbrs"`. The keys `kind`, `retry`, `concurrency` and
-/// `circuit_breaker` are read by the gateway; everything else is here. Unknown keys are errors.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NbrsConfig {
-    /// Base URL of NBRS behind the integration platform, e.g. `https://lgsp.example/nbrs`.
-    pub base_url: String,
-    /// Path of the (provisional) submission operation under `base_url`.
-    #[serde(default = "default_submit_path")]
-    pub submit_path: String,
-    /// Path of the registration-status read (`tinhTrangHoSo?in_journal_no=`).
-    #[serde(default = "default_status_path")]
-    pub status_path: String,
-    /// Path of the enterprise read (`chiTietDoanhNghiep?msdn=`).
-    #[serde(default = "default_lookup_path")]
-    pub lookup_path: String,
-    /// Bearer tokens from the integration platform.
-    #[serde(default)]
-    pub oauth: Option<OAuthConfig>,
-    /// Check at intake that an amendment dossier (`business.enterprise_code`) names an existing
-    /// enterprise (422 if not; skipped when NBRS does not answer within `lookup_timeout`).
-    #[serde(default = "yes")]
-    pub lookup: bool,
-    /// Time the intake check may take before it is skipped.
-    #[serde(default = "default_lookup_timeout", with = "crate::serde_duration")]
-    pub lookup_timeout: Duration,
-    /// The status poller.
-    #[serde(default)]
-    pub poll: PollConfig,
-    /// Directory of edited mapping files replacing the built-in NBRS mappings.
-    #[serde(default)]
-    pub mappings_dir: Option<PathBuf>,
-    /// Time allowed to connect.
-    #[serde(default = "default_connect_timeout", with = "crate::serde_duration")]
-    pub connect_timeout: Duration,
-    /// Time allowed for one call, answer included.
-    #[serde(default = "default_timeout", with = "crate::serde_duration")]
-    pub timeout: Duration,
+crate::endpoint::destination_config! {
+    /// `[destinations.<name>]` with `kind = "nbrs"`. The keys `kind`, `retry`, `concurrency` and
+    /// `circuit_breaker` are read by the gateway; everything else is here. Unknown keys are errors.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct NbrsConfig {
+        /// Base URL of NBRS behind the integration platform, e.g. `https://lgsp.example/nbrs`.
+        pub base_url: String,
+        /// Path of the (provisional) submission operation under `base_url`.
+        #[serde(default = "default_submit_path")]
+        pub submit_path: String,
+        /// Path of the registration-status read (`tinhTrangHoSo?in_journal_no=`).
+        #[serde(default = "default_status_path")]
+        pub status_path: String,
+        /// Path of the enterprise read (`chiTietDoanhNghiep?msdn=`).
+        #[serde(default = "default_lookup_path")]
+        pub lookup_path: String,
+        /// Check at intake that an amendment dossier (`business.enterprise_code`) names an existing
+        /// enterprise (422 if not; skipped when NBRS does not answer within `lookup_timeout`).
+        #[serde(default = "yes")]
+        pub lookup: bool,
+        /// Time the intake check may take before it is skipped.
+        #[serde(default = "default_lookup_timeout", with = "crate::serde_duration")]
+        pub lookup_timeout: Duration,
+        /// The status poller.
+        #[serde(default)]
+        pub poll: PollConfig,
+    }
+    endpoint {
+        connect_timeout = "crate::endpoint::ten_seconds",
+        timeout = "crate::endpoint::thirty_seconds", oauth, mappings_dir
+    }
 }
 
 /// `[destinations.<name>.poll]`: asking NBRS for the status of every open registration.
@@ -96,12 +88,6 @@ const fn default_rate() -> f64 {
 }
 const fn default_poll_batch() -> u32 {
     100
-}
-const fn default_connect_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-const fn default_timeout() -> Duration {
-    Duration::from_secs(30)
 }
 
 impl NbrsConfig {

@@ -14,6 +14,7 @@
 //!
 //! NBRS takes only dossiers: the center's status events are not sent to it (NBRS decides them).
 
+mod classify;
 pub mod config;
 
 #[cfg(test)]
@@ -25,8 +26,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lienthong_mappings::engine::{InputKind, SpecError};
 use lienthong_mappings::{DossierStatus, LoadError, MappingSet, RenderError};
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 pub use self::config::{NbrsConfig, PollConfig};
@@ -34,7 +33,7 @@ use crate::http::OutboundSecurity;
 use crate::oauth::Caller;
 use crate::{
     BuildError, Connector, DossierOp, IntakeCheck, MessageBody, MessageKind, OutboundMessage,
-    Outcome, PortalAnswer,
+    Outcome,
 };
 
 /// Mapping rendering a registration.
@@ -61,18 +60,25 @@ pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<Value, Render
 }
 
 /// Loads the mapping set of an NBRS destination (its `mappings_dir`, else the built-in one) and
-/// its status table (NBRS code → canonical status).
+/// checks it: the `dang-ky` mapping, and a status table ([`statuses`]) that names canonical
+/// statuses.
 ///
 /// Errors: the files have problems, lack `dang-ky`, or the status table names a status that
 /// does not exist.
-pub fn load_mappings(
-    mappings_dir: Option<&std::path::Path>,
-) -> Result<(MappingSet, BTreeMap<String, DossierStatus>), LoadError> {
+pub fn load_mappings(mappings_dir: Option<&std::path::Path>) -> Result<MappingSet, LoadError> {
     let set = match mappings_dir {
         Some(dir) => MappingSet::from_dir(dir)?,
         None => MappingSet::from_sources("builtin:nbrs", lienthong_mappings::engine::NBRS_FILES)?,
     };
     set.require(SUBMIT_MAPPING, InputKind::Dossier)?;
+    statuses(&set)?;
+    Ok(set)
+}
+
+/// The status table of a set (NBRS `PROCESS_STATUS` code → canonical status).
+///
+/// Errors: the table is absent, or names a status that does not exist.
+pub fn statuses(set: &MappingSet) -> Result<BTreeMap<String, DossierStatus>, LoadError> {
     let problem = |message: String| {
         LoadError(vec![SpecError {
             file: format!("{}/codes.toml", set.origin()),
@@ -97,7 +103,7 @@ pub fn load_mappings(
             })?;
         statuses.insert(code.to_owned(), status);
     }
-    Ok((set, statuses))
+    Ok(statuses)
 }
 
 /// A registration's status as NBRS reports it.
@@ -128,51 +134,16 @@ pub struct NbrsConnector {
     poll: PollConfig,
 }
 
-/// `Status` of an NBRS answer as text ("1" found / done, "0" not).
-fn status_flag(v: &Value) -> Option<String> {
-    match v.get("Status")? {
-        Value::String(s) => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn text(v: &Value, field: &str) -> Option<String> {
-    match v.get(field)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn message(v: &Value) -> String {
-    v.get("Message")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Reads a 2xx JSON answer; anything else is the outcome to report.
-fn json_answer(status: StatusCode, headers: &HeaderMap, body: &str) -> Result<Value, Outcome> {
-    if !status.is_success() {
-        return Err(crate::http::status_error(status, headers, body));
-    }
-    serde_json::from_str(body).map_err(|_| {
-        let snippet: String = body.chars().take(200).collect();
-        Outcome::Retry {
-            error: format!("unreadable answer (not JSON): {snippet}"),
-            http_status: Some(status.as_u16()),
-            retry_after: None,
-            portal: None,
-        }
-    })
-}
-
 impl NbrsConnector {
-    /// Builds the connector with the destination's TLS settings and request signer.
+    /// Builds the connector with the destination's TLS settings and request signer, rendering
+    /// and reading statuses with `mappings` (from [`load_mappings`]).
     ///
-    /// Errors: configuration problems, an unreadable secret file, bad mappings.
-    pub fn new(config: &NbrsConfig, security: &OutboundSecurity) -> Result<Self, BuildError> {
+    /// Errors: configuration problems, an unreadable secret file, a set without a status table.
+    pub fn new(
+        config: &NbrsConfig,
+        security: &OutboundSecurity,
+        mappings: MappingSet,
+    ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
@@ -183,7 +154,7 @@ impl NbrsConnector {
             config.timeout,
             security,
         )?;
-        let (mappings, statuses) = load_mappings(config.mappings_dir.as_deref())?;
+        let statuses = statuses(&mappings)?;
         let finals = mappings
             .tables()
             .get(FINAL_STATUS_TABLE)
@@ -227,18 +198,7 @@ impl NbrsConnector {
     pub async fn status(&self, in_journal_no: &str) -> Result<RegistrationStatus, Outcome> {
         let url = self.url(&self.status_path, &[("in_journal_no", in_journal_no)])?;
         let (st, headers, body) = self.caller.send(|c| c.get(url.clone())).await?;
-        let v = json_answer(st, &headers, &body)?;
-        if status_flag(&v).as_deref() == Some("0") {
-            return Err(Outcome::reject(format!(
-                "NBRS has no registration {in_journal_no}: {}",
-                message(&v)
-            )));
-        }
-        let process_status = text(&v, "PROCESS_STATUS").ok_or_else(|| {
-            Outcome::retry(format!(
-                "NBRS answered without PROCESS_STATUS for {in_journal_no}"
-            ))
-        })?;
+        let (process_status, v) = classify::status(in_journal_no, st, &headers, &body)?;
         Ok(RegistrationStatus {
             canonical: self.statuses.get(&process_status).copied(),
             is_final: self.finals.contains(&process_status),
@@ -253,15 +213,7 @@ impl NbrsConnector {
     pub async fn enterprise(&self, msdn: &str) -> Result<Option<Value>, Outcome> {
         let url = self.url(&self.lookup_path, &[("msdn", msdn)])?;
         let (st, headers, body) = self.caller.send(|c| c.get(url.clone())).await?;
-        let v = json_answer(st, &headers, &body)?;
-        match status_flag(&v).as_deref() {
-            Some("1") if v.get("MainInformation").is_some_and(Value::is_object) => Ok(Some(v)),
-            Some("0") => Ok(None),
-            _ => Err(Outcome::retry(format!(
-                "unexpected enterprise answer: {}",
-                v.to_string().chars().take(200).collect::<String>()
-            ))),
-        }
+        classify::enterprise(st, &headers, &body)
     }
 }
 
@@ -349,32 +301,7 @@ impl Connector for NbrsConnector {
             Ok(r) => r,
             Err(o) => return o,
         };
-        let v = match json_answer(st, &headers, &body) {
-            Ok(v) => v,
-            Err(o) => return o,
-        };
-        let answer = PortalAnswer {
-            code: status_flag(&v).unwrap_or_default(),
-            message: message(&v),
-            reference: text(&v, "IN_JOURNAL_NO"),
-        };
-        match (answer.code.as_str(), &answer.reference) {
-            ("1", Some(_)) => Outcome::Delivered {
-                http_status: Some(st.as_u16()),
-                portal: Some(answer),
-            },
-            ("1", None) => Outcome::Retry {
-                error: "NBRS took the registration but gave no IN_JOURNAL_NO".into(),
-                http_status: Some(st.as_u16()),
-                retry_after: None,
-                portal: Some(answer),
-            },
-            _ => Outcome::Reject {
-                error: format!("NBRS refused the registration: {}", answer.message),
-                http_status: Some(st.as_u16()),
-                portal: Some(answer),
-            },
-        }
+        classify::submission(st, &headers, &body)
     }
 }
 
@@ -408,24 +335,17 @@ impl crate::kind::KindConfig for NbrsConfig {
         crate::kind::endpoint_urls(("base_url", &self.base_url), self.oauth.as_ref())
     }
 
-    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
-        crate::kind::oauth_secret_file(self.oauth.as_ref())
-    }
-
-    fn mappings(&self) -> Option<Result<MappingSet, LoadError>> {
-        Some(load_mappings(self.mappings_dir.as_deref()).map(|(set, _)| set))
-    }
-
     fn rendering() -> Option<crate::kind::Rendering> {
         Some(crate::kind::Rendering {
-            load: |dir| load_mappings(dir).map(|(set, _)| set),
+            load: load_mappings,
             render: |set, body| render(set, body).map(crate::kind::Preview::Json),
         })
     }
 
     /// NBRS is followed: what it took is polled until its registration is final.
     fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
-        let nbrs = std::sync::Arc::new(NbrsConnector::new(self, ctx.outbound)?);
+        let nbrs =
+            std::sync::Arc::new(NbrsConnector::new(self, ctx.outbound, ctx.mappings(self)?)?);
         Ok(crate::kind::Built {
             connector: nbrs.clone(),
             follow: Some(nbrs),

@@ -21,7 +21,12 @@ fn connector(sim: &NbrsSim) -> NbrsConnector {
         oauth = TokenIssuer::config_toml(&format!("{}/token", sim.base_url())),
     ))
     .unwrap();
-    NbrsConnector::new(&config, &OutboundSecurity::default()).unwrap()
+    NbrsConnector::new(
+        &config,
+        &OutboundSecurity::default(),
+        load_mappings(None).unwrap(),
+    )
+    .unwrap()
 }
 
 fn message(d: Value, op: DossierOp) -> OutboundMessage {
@@ -157,7 +162,12 @@ async fn an_amendment_must_name_a_known_enterprise_unless_nbrs_is_down() {
         TokenIssuer::config_toml(&format!("{}/token", sim.base_url())),
     ))
     .unwrap();
-    let off = NbrsConnector::new(&off, &OutboundSecurity::default()).unwrap();
+    let off = NbrsConnector::new(
+        &off,
+        &OutboundSecurity::default(),
+        load_mappings(None).unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         off.verify_at_intake(&amend("0799999999")).await,
         IntakeCheck::Passed

@@ -16,23 +16,25 @@
 //! stores the whole dossier. Receiving is [`inbound`] (reading and believing) and [`answer`]
 //! (the signed status the receiver answers with).
 
+pub mod answer;
+pub mod axis;
+mod classify;
+pub mod config;
+pub mod inbound;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use lienthong_certs::xmldsig::{self, Placement, SignOptions, Signer};
 use lienthong_mappings::engine::{EDXML_FILES, InputKind};
 use lienthong_mappings::{Agency, ExchangeInput, MappingSet, RenderError};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+pub use self::config::{PeerConfig, Transport};
 use crate::files::FileFetcher;
-use crate::http::{OutboundSecurity, is_retryable_status, retry_after};
-use crate::{
-    BuildError, ConfigProblem, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage,
-    Outcome, PortalAnswer,
-};
+use crate::http::OutboundSecurity;
+use crate::{BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome};
 
 /// The edXML namespace.
 pub const EDXML_NS: &str = "http://www.mic.gov.vn/TBT/QCVN_102_2016";
@@ -66,91 +68,6 @@ pub fn sign_edxml(xml: &str, signer: &Signer) -> Result<String, xmldsig::DsigErr
             ..SignOptions::default()
         },
     )
-}
-
-/// `[destinations.<name>]` with `kind = "peer"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerConfig {
-    /// The peer's exchange endpoint, e.g. `https://lienthong.xa-gia-vien.example.gov.vn/v1/exchange`;
-    /// with `transport = "axis"`, the axis's base URL (operations are appended).
-    pub url: String,
-    /// How messages reach the peer: `direct` (POST to its exchange endpoint, answered with a
-    /// signed edXML status) or `axis` (through the national document-exchange axis, [`axis`]).
-    #[serde(default)]
-    pub transport: Transport,
-    /// The peer's agency code (mã định danh), `To/OrganId`.
-    pub organ_id: String,
-    /// The peer's name.
-    pub organ_name: String,
-    /// `Code/CodeNotation` of the messages (ký hiệu), default `LT`.
-    #[serde(default = "default_notation")]
-    pub code_notation: String,
-    /// Time allowed to connect.
-    #[serde(default = "default_connect_timeout", with = "crate::serde_duration")]
-    pub connect_timeout: Duration,
-    /// Time allowed for one exchange, answer included.
-    #[serde(default = "default_timeout", with = "crate::serde_duration")]
-    pub timeout: Duration,
-    /// Carry the dossier's files in `AttachmentEncoded` (fetched from their URLs).
-    #[serde(default = "yes")]
-    pub attachments: bool,
-    /// Largest file carried, in bytes (default 20 MiB); a larger file makes the message fail
-    /// with the file named, rather than be sent without it.
-    #[serde(default = "default_max_attachment")]
-    pub max_attachment_bytes: u64,
-    /// Receiving from this peer: the `[trust.<name>]` store its signing certificates chain to.
-    /// Without it, messages claiming to come from this peer are refused (403).
-    #[serde(default)]
-    pub signature_trust: Option<String>,
-    /// Receiving: the names its signing certificate may carry (the whole subject DN as
-    /// `lienthong certs inspect` prints it, a CN or a SAN, each exact). Empty: the certificate's
-    /// subject must carry `organ_id` as the whole value of its UID, serialNumber,
-    /// organizationIdentifier, OU or CN (or `LABEL:organ_id`, e.g. `MNS:000.00.12.H37`).
-    #[serde(default)]
-    pub signers: Vec<String>,
-}
-
-/// How a peer is reached.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// Straight to the peer's `/v1/exchange`.
-    #[default]
-    Direct,
-    /// Through the document-exchange axis (`sendEdoc`; the peer pulls).
-    Axis,
-}
-
-fn yes() -> bool {
-    true
-}
-const fn default_max_attachment() -> u64 {
-    20 * 1024 * 1024
-}
-
-fn default_notation() -> String {
-    "LT".into()
-}
-const fn default_connect_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-const fn default_timeout() -> Duration {
-    Duration::from_secs(60)
-}
-
-impl PeerConfig {
-    /// Every problem of the configuration, with its key.
-    pub fn validate(&self) -> Vec<ConfigProblem> {
-        let mut p = Vec::new();
-        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
-            p.push(ConfigProblem::new("url", "must be an http(s) URL"));
-        }
-        if self.organ_id.trim().is_empty() {
-            p.push(ConfigProblem::new("organ_id", "required"));
-        }
-        p
-    }
 }
 
 /// Who sends: the center's agency and its XML-DSig signer.
@@ -343,29 +260,6 @@ impl PeerConnector {
     }
 }
 
-/// Reads `StatusCode` (and `Description`) of an edXML status answer, along the fixed path
-/// `edXML/edXMLEnvelope/edXMLHeader/MessageStatus` (never a search, which would find a copy
-/// hidden anywhere, e.g. inside the answer's `Signature`).
-fn status_of(answer: &str) -> Option<PortalAnswer> {
-    let doc =
-        lienthong_certs::xml::Document::parse(answer, lienthong_certs::xml::Limits::default())
-            .ok()?;
-    let root = doc.root();
-    doc.element(root).filter(|e| e.is(EDXML_NS, "edXML"))?;
-    let status = ["edXMLEnvelope", "edXMLHeader", "MessageStatus"]
-        .into_iter()
-        .try_fold(root, |node, local| doc.child(node, EDXML_NS, local))?;
-    let text = |local: &str| {
-        doc.child(status, EDXML_NS, local)
-            .map(|n| doc.text(n).trim().to_string())
-    };
-    Some(PortalAnswer {
-        reference: None,
-        code: text("StatusCode")?,
-        message: text("Description").unwrap_or_default(),
-    })
-}
-
 #[async_trait]
 impl Connector for PeerConnector {
     fn kind(&self) -> &'static str {
@@ -433,41 +327,9 @@ impl Connector for PeerConnector {
             Ok(answer) => answer,
             Err(outcome) => return outcome,
         };
-        let after = retry_after(&headers);
-        let portal = status_of(&text);
-        if status.is_success() {
-            match &portal {
-                Some(p) if p.code == "02" => Outcome::Reject {
-                    error: format!("the peer refused the message: {}", p.message),
-                    http_status: Some(status.as_u16()),
-                    portal,
-                },
-                _ => Outcome::Delivered {
-                    http_status: Some(status.as_u16()),
-                    portal,
-                },
-            }
-        } else if is_retryable_status(status) {
-            Outcome::Retry {
-                error: format!("peer answered HTTP {status}"),
-                http_status: Some(status.as_u16()),
-                retry_after: after,
-                portal,
-            }
-        } else {
-            let detail: String = text.chars().take(300).collect();
-            Outcome::Reject {
-                error: format!("peer answered HTTP {status}: {detail}"),
-                http_status: Some(status.as_u16()),
-                portal,
-            }
-        }
+        classify::answer(status, &headers, &text)
     }
 }
-
-pub mod answer;
-pub mod axis;
-pub mod inbound;
 
 #[cfg(test)]
 mod tests;
@@ -496,7 +358,7 @@ impl crate::kind::KindConfig for PeerConfig {
     }
 
     /// A peer renders with the built-in edXML set.
-    fn mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
+    fn fixed_mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
         Some(MappingSet::from_sources("builtin:edxml", EDXML_FILES))
     }
 

@@ -485,7 +485,7 @@ mod reading {
         let xml = answerer
             .arrived(&received, time::OffsetDateTime::now_utc())
             .unwrap();
-        assert_eq!(status_of(&xml).unwrap().code, "01");
+        assert_eq!(super::classify::status_of(&xml).unwrap().code, "01");
         let commune_peer = vec![KnownPeer {
             organ_id: "000.00.12.H37".into(),
             trust: Arc::new(pki.store("commune")),

@@ -9,47 +9,15 @@
 //! signature and a `Content-Digest`. 2xx is delivered; 408, 429 and 5xx are retried (honouring
 //! `Retry-After`); other answers are permanent failures kept for replay.
 
-use std::time::Duration;
+pub mod config;
 
 use async_trait::async_trait;
 use lienthong_mappings::RenderError;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use self::config::WebhookConfig;
 use crate::http::{OutboundSecurity, RequestSigner, send, status_error};
-use crate::{BuildError, ConfigProblem, Connector, MessageBody, OutboundMessage, Outcome};
-
-/// `[destinations.<name>]` with `kind = "webhook"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// Where notices are posted, e.g. `https://motcua.example.gov.vn/api/lienthong/notices`.
-    pub url: String,
-    /// Time allowed to connect.
-    #[serde(default = "default_connect_timeout", with = "crate::serde_duration")]
-    pub connect_timeout: Duration,
-    /// Time allowed for one request, answer included.
-    #[serde(default = "default_timeout", with = "crate::serde_duration")]
-    pub timeout: Duration,
-}
-
-const fn default_connect_timeout() -> Duration {
-    Duration::from_secs(5)
-}
-const fn default_timeout() -> Duration {
-    Duration::from_secs(30)
-}
-
-impl WebhookConfig {
-    /// Every problem of the configuration, with its key.
-    pub fn validate(&self) -> Vec<ConfigProblem> {
-        let mut p = Vec::new();
-        if !crate::http::is_http_url(&self.url) {
-            p.push(ConfigProblem::new("url", "must be an http(s) URL"));
-        }
-        p
-    }
-}
+use crate::{BuildError, Connector, MessageBody, OutboundMessage, Outcome};
 
 /// The webhook connector.
 pub struct WebhookConnector {

@@ -24,7 +24,7 @@ pub async fn run(loaded: &Loaded, probe: bool) -> anyhow::Result<ExitCode> {
     if probe {
         keys_failed = probe_keys(security);
     }
-    let destinations = match crate::destinations::build(config, security) {
+    let destinations = match crate::destinations::build(config, security, &loaded.mappings) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("{e}");

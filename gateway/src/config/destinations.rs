@@ -119,6 +119,19 @@ macro_rules! destination_kinds {
                 }
             }
 
+            /// The mapping set this destination renders with: its `mappings_dir`, else the
+            /// kind's built-in files (a peer: the built-in edXML set). `None` for a webhook,
+            /// which sends the canonical JSON unmapped.
+            ///
+            /// Errors: a mapping file is missing or invalid, each problem with its file.
+            pub fn mappings(
+                &self,
+            ) -> Option<Result<lienthong_mappings::MappingSet, lienthong_mappings::LoadError>> {
+                match self {
+                    $(Self::$variant(c) => lienthong_connectors::kind::mapping_set(c.as_ref()),)*
+                }
+            }
+
             /// How kind `kind` renders with its mappings (`mapping render`); `None` for an
             /// unknown kind or one without a mapping rendering of its own.
             pub fn rendering_of(kind: &str) -> Option<Rendering> {
@@ -167,17 +180,6 @@ impl DestinationKind {
     /// destination's table).
     pub fn urls(&self) -> Vec<(&'static str, &str)> {
         self.config().urls()
-    }
-
-    /// The mapping set this destination renders with: its `mappings_dir`, else the kind's
-    /// built-in files (a peer: the built-in edXML set). `None` for a webhook, which sends the
-    /// canonical JSON unmapped.
-    ///
-    /// Errors: a mapping file is missing or invalid, each problem with its file.
-    pub fn mappings(
-        &self,
-    ) -> Option<Result<lienthong_mappings::MappingSet, lienthong_mappings::LoadError>> {
-        self.config().mappings()
     }
 }
 

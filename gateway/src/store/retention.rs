@@ -29,6 +29,8 @@ pub struct PurgePlan {
 pub struct Purged {
     /// Messages (with their delivery and attempts).
     pub messages: u64,
+    /// Message bodies no message names any more.
+    pub bodies: u64,
     /// Dossiers (with their events, received documents, pushes and follow-ups).
     pub dossiers: u64,
     /// Dedupe records.
@@ -39,7 +41,7 @@ impl Purged {
     /// Whether any kind filled its batch (another round may find more).
     pub fn full(&self, batch: u32) -> bool {
         let b = u64::from(batch);
-        self.messages >= b || self.dossiers >= b || self.dedupe >= b
+        self.messages >= b || self.bodies >= b || self.dossiers >= b || self.dedupe >= b
     }
 }
 

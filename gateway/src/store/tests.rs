@@ -55,6 +55,23 @@ impl Fixture {
         }
     }
 
+    /// Counts the rows `sql` selects (a `SELECT COUNT(*)`), on a connection of its own.
+    async fn count(&self, sql: &'static str) -> i64 {
+        if self.is_postgres() {
+            let pool = sqlx::PgPool::connect(&self.url()).await.expect("connect");
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("sql");
+            pool.close().await;
+            n
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.url())
+                .await
+                .expect("connect");
+            let n = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("sql");
+            pool.close().await;
+            n
+        }
+    }
+
     async fn finish(self) {
         self.store.finish().await;
     }
@@ -67,6 +84,7 @@ lienthong_tests::on_both_stores!(
     data_survives_reopening,
     a_failing_operation_fails_alone_and_leaves_nothing,
     retention_purges_old_delivered_work_in_batches_and_keeps_the_rest,
+    a_body_is_stored_once_for_all_its_destinations_and_purged_after_its_last_message,
     a_job_lease_is_held_by_one_owner_renewed_taken_over_when_it_runs_out_and_released,
     claimers_never_share_a_lane_keep_its_order_and_send_each_message_once,
     a_dead_instances_lease_is_taken_over_and_its_late_completion_ignored,
@@ -489,6 +507,114 @@ async fn retention_purges_old_delivered_work_in_batches_and_keeps_the_rest(f: Fi
     assert_eq!(
         s.receive_callback(push()).await.expect("push"),
         CallbackOutcome::Stored("ok".into())
+    );
+    s.close().await;
+    f.finish().await;
+}
+
+async fn a_body_is_stored_once_for_all_its_destinations_and_purged_after_its_last_message(
+    f: Fixture,
+) {
+    let s = f.open().await;
+    let destinations = ["dvcqg", "emc", "webhook"];
+    let with_body = |code: &str, body: &str| {
+        let body: std::sync::Arc<str> = body.into();
+        NewDossier {
+            destinations: destinations.iter().map(|d| (*d).to_owned()).collect(),
+            messages: destinations
+                .iter()
+                .map(|d| NewMessage {
+                    id: format!("{code}-{d}"),
+                    destination: (*d).to_owned(),
+                    kind: MessageKind::Dossier,
+                    body: body.clone(),
+                })
+                .collect(),
+            ..dossier(code, code)
+        }
+    };
+    let a_body = r#"{"op":"create","dossier":{"code":"A","note":"ba nơi nhận"}}"#;
+    s.intake_dossier(with_body("A", a_body)).await.expect("ok");
+    s.intake_dossier(with_body("B", r#"{"op":"create","dossier":{"code":"B"}}"#))
+        .await
+        .expect("ok");
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM message_bodies").await,
+        2,
+        "one body per dossier, not one per destination"
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM messages WHERE body <> ''")
+            .await,
+        0,
+        "messages name their body, they do not copy it"
+    );
+    // A message written before bodies were shared keeps its body inline and is still sent.
+    f.execute(
+        "INSERT INTO messages (id, dossier_code, destination, kind, body, created_at)
+         VALUES ('old', 'O', 'webhook', 'dossier', '{\"inline\":true}', $1)",
+        now_ms(),
+    )
+    .await;
+
+    // Every destination reads the whole body; A's three deliveries are done, B's are not.
+    let mut read = Vec::new();
+    for d in destinations {
+        let batches = s
+            .claim(Claim {
+                destination: d.into(),
+                ..claim(10, 1)
+            })
+            .await
+            .expect("claim");
+        for b in &batches {
+            for m in &b.messages {
+                read.push((m.id.clone(), m.body.clone()));
+            }
+        }
+        let completions = batches
+            .iter()
+            .filter(|b| b.dossier_code == "A")
+            .map(|b| done(b, Decision::Delivered, delivered()))
+            .collect();
+        s.complete("t", completions).await.expect("complete");
+    }
+    read.sort();
+    assert_eq!(read.len(), 7, "{read:?}");
+    for d in destinations {
+        assert!(
+            read.contains(&(format!("A-{d}"), a_body.to_owned())),
+            "{read:?}"
+        );
+    }
+    assert!(read.contains(&("old".to_owned(), r#"{"inline":true}"#.to_owned())));
+
+    let day = 24 * 3600 * 1000;
+    age_everything(&f, 40 * day).await;
+    f.execute(
+        "UPDATE message_bodies SET touched_at = touched_at - $1",
+        40 * day,
+    )
+    .await;
+    let now = now_ms();
+    let p = s
+        .purge(PurgePlan {
+            delivered_before: now - 30 * day,
+            dossiers_before: now - 365 * day,
+            dedupe_before: now - 30 * day,
+            batch: 10,
+        })
+        .await
+        .expect("purge");
+    assert_eq!(
+        (p.messages, p.bodies),
+        (3, 1),
+        "A's messages, then A's body"
+    );
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM message_bodies").await,
+        1,
+        "B's body stays while its messages wait"
     );
     s.close().await;
     f.finish().await;

@@ -140,8 +140,10 @@ pub(super) async fn claim(conn: &mut Conn, c: &Claim) -> Result<Vec<ClaimedBatch
                 .await?;
             }
             let row = sqlx::query(
-                "SELECT m.id, m.body, d.attempts, d.age_from FROM messages m
-                 JOIN deliveries d ON d.message_seq = m.seq WHERE m.seq = $1",
+                "SELECT m.id, COALESCE(b.body, m.body), d.attempts, d.age_from FROM messages m
+                 JOIN deliveries d ON d.message_seq = m.seq
+                 LEFT JOIN message_bodies b ON b.sha256 = m.body_sha256
+                 WHERE m.seq = $1",
             )
             .bind(seq)
             .fetch_one(&mut *conn)

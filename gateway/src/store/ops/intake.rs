@@ -8,22 +8,46 @@ use crate::store::now_ms;
 
 /// Writes `messages` of dossier `dossier_code`; the `messages_start_delivery` trigger creates
 /// each one's pending delivery in the same statement.
+///
+/// Each body is stored once in `message_bodies`, by its SHA-256, however many destinations take
+/// it (the outbox shares one body between a dossier's destinations, so it is hashed once). A
+/// body already stored is touched instead: on PostgreSQL that locks its row until this
+/// transaction ends, so a retention round (which skips locked rows and keeps recently touched
+/// ones) cannot remove it under a message being written.
 pub(super) async fn queue(
     conn: &mut Conn,
     dossier_code: &str,
     messages: &[NewMessage],
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let mut stored: Option<(&std::sync::Arc<str>, String)> = None;
     for m in messages {
+        let sha256 = match &stored {
+            Some((body, sha256)) if std::sync::Arc::ptr_eq(body, &m.body) => sha256.clone(),
+            _ => {
+                let sha256 = lienthong_certs::sha256_hex(m.body.as_bytes());
+                sqlx::query(
+                    "INSERT INTO message_bodies (sha256, body, touched_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (sha256) DO UPDATE SET touched_at = excluded.touched_at",
+                )
+                .bind(&sha256)
+                .bind(m.body.clone())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                stored = Some((&m.body, sha256.clone()));
+                sha256
+            }
+        };
         sqlx::query(
-            "INSERT INTO messages (id, dossier_code, destination, kind, body, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO messages (id, dossier_code, destination, kind, body, body_sha256, created_at)
+             VALUES ($1, $2, $3, $4, '', $5, $6)",
         )
         .bind(&m.id)
         .bind(dossier_code)
         .bind(&m.destination)
         .bind(m.kind.as_str())
-        .bind(m.body.clone())
+        .bind(sha256)
         .bind(now)
         .execute(&mut *conn)
         .await?;

@@ -1,5 +1,6 @@
-//! One retention round: delivered messages with their attempts, then dossiers with nothing
-//! left to deliver with what belongs to them, then old dedupe records — at most `batch` of each.
+//! One retention round: delivered messages with their attempts, then the bodies no message
+//! names any more, then dossiers with nothing left to deliver with what belongs to them, then old
+//! dedupe records — at most `batch` of each.
 //! On PostgreSQL the rows are taken with `SKIP LOCKED`, so a round never waits on (or fights
 //! with) work another instance is doing on the same rows.
 
@@ -30,6 +31,26 @@ pub(super) async fn purge(conn: &mut Conn, plan: &PurgePlan) -> Result<Purged, s
             sqlx::query(sql).bind(seq).execute(&mut *conn).await?;
         }
     }
+
+    // Bodies no message names, not queued with for the retention period (a body touched by an
+    // intake still writing holds its row lock: skipped, and too recent anyway).
+    let bodies = sqlx::query(dialect(
+        "DELETE FROM message_bodies WHERE sha256 IN
+           (SELECT b.sha256 FROM message_bodies b
+            WHERE b.touched_at < $1
+              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_sha256 = b.sha256)
+            LIMIT $2)",
+        "DELETE FROM message_bodies WHERE sha256 IN
+           (SELECT b.sha256 FROM message_bodies b
+            WHERE b.touched_at < $1
+              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_sha256 = b.sha256)
+            LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    ))
+    .bind(plan.delivered_before)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
 
     // Dossiers with nothing left to deliver, unchanged for the retention period.
     let codes: Vec<String> = sqlx::query_scalar(dialect(
@@ -67,6 +88,7 @@ pub(super) async fn purge(conn: &mut Conn, plan: &PurgePlan) -> Result<Purged, s
     .rows_affected();
     Ok(Purged {
         messages: u64::try_from(seqs.len()).unwrap_or(u64::MAX),
+        bodies,
         dossiers: u64::try_from(codes.len()).unwrap_or(u64::MAX),
         dedupe,
     })

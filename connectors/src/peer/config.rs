@@ -1,0 +1,84 @@
+//! Configuration of a `kind = "peer"` destination (another center, exchanging edXML).
+
+use serde::Deserialize;
+
+use crate::ConfigProblem;
+
+crate::endpoint::destination_config! {
+    /// `[destinations.<name>]` with `kind = "peer"`.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PeerConfig {
+        /// The peer's exchange endpoint, e.g. `https://lienthong.xa-gia-vien.example.gov.vn/v1/exchange`;
+        /// with `transport = "axis"`, the axis's base URL (operations are appended).
+        pub url: String,
+        /// How messages reach the peer: `direct` (POST to its exchange endpoint, answered with a
+        /// signed edXML status) or `axis` (through the national document-exchange axis, [`super::axis`]).
+        #[serde(default)]
+        pub transport: Transport,
+        /// The peer's agency code (mã định danh), `To/OrganId`.
+        pub organ_id: String,
+        /// The peer's name.
+        pub organ_name: String,
+        /// `Code/CodeNotation` of the messages (ký hiệu), default `LT`.
+        #[serde(default = "default_notation")]
+        pub code_notation: String,
+        /// Carry the dossier's files in `AttachmentEncoded` (fetched from their URLs).
+        #[serde(default = "yes")]
+        pub attachments: bool,
+        /// Largest file carried, in bytes (default 20 MiB); a larger file makes the message fail
+        /// with the file named, rather than be sent without it.
+        #[serde(default = "default_max_attachment")]
+        pub max_attachment_bytes: u64,
+        /// Receiving from this peer: the `[trust.<name>]` store its signing certificates chain to.
+        /// Without it, messages claiming to come from this peer are refused (403).
+        #[serde(default)]
+        pub signature_trust: Option<String>,
+        /// Receiving: the names its signing certificate may carry (the whole subject DN as
+        /// `lienthong certs inspect` prints it, a CN or a SAN, each exact). Empty: the certificate's
+        /// subject must carry `organ_id` as the whole value of its UID, serialNumber,
+        /// organizationIdentifier, OU or CN (or `LABEL:organ_id`, e.g. `MNS:000.00.12.H37`).
+        #[serde(default)]
+        pub signers: Vec<String>,
+    }
+    endpoint {
+        connect_timeout = "crate::endpoint::ten_seconds",
+        timeout = "crate::endpoint::sixty_seconds"
+    }
+}
+
+/// How a peer is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Straight to the peer's `/v1/exchange`.
+    #[default]
+    Direct,
+    /// Through the document-exchange axis (`sendEdoc`; the peer pulls).
+    Axis,
+}
+
+fn yes() -> bool {
+    true
+}
+const fn default_max_attachment() -> u64 {
+    20 * 1024 * 1024
+}
+
+fn default_notation() -> String {
+    "LT".into()
+}
+
+impl PeerConfig {
+    /// Every problem of the configuration, with its key.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            p.push(ConfigProblem::new("url", "must be an http(s) URL"));
+        }
+        if self.organ_id.trim().is_empty() {
+            p.push(ConfigProblem::new("organ_id", "required"));
+        }
+        p
+    }
+}
