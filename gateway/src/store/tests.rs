@@ -549,6 +549,14 @@ async fn a_body_is_stored_once_for_all_its_destinations_and_purged_after_its_las
         0,
         "messages name their body, they do not copy it"
     );
+    // A body only one message has stays in its row: no hashing, no second row.
+    s.intake_dossier(dossier("C", "c")).await.expect("ok");
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM messages WHERE body <> '' AND body_sha256 IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(f.count("SELECT COUNT(*) FROM message_bodies").await, 2);
     // A message written before bodies were shared keeps its body inline and is still sent.
     f.execute(
         "INSERT INTO messages (id, dossier_code, destination, kind, body, created_at)
@@ -580,7 +588,8 @@ async fn a_body_is_stored_once_for_all_its_destinations_and_purged_after_its_las
         s.complete("t", completions).await.expect("complete");
     }
     read.sort();
-    assert_eq!(read.len(), 7, "{read:?}");
+    assert_eq!(read.len(), 8, "{read:?}");
+    assert!(read.contains(&("C-d".to_owned(), "{}".to_owned())));
     for d in destinations {
         assert!(
             read.contains(&(format!("A-{d}"), a_body.to_owned())),

@@ -9,8 +9,9 @@ use crate::store::now_ms;
 /// Writes `messages` of dossier `dossier_code`; the `messages_start_delivery` trigger creates
 /// each one's pending delivery in the same statement.
 ///
-/// Each body is stored once in `message_bodies`, by its SHA-256, however many destinations take
-/// it (the outbox shares one body between a dossier's destinations, so it is hashed once). A
+/// A body that several of the messages share (the outbox gives a dossier's destinations one
+/// body) is stored once in `message_bodies`, by its SHA-256, and each message names it; a body
+/// only one message has stays in the message's row, as before (no hashing, no second row). A
 /// body already stored is touched instead: on PostgreSQL that locks its row until this
 /// transaction ends, so a retention round (which skips locked rows and keeps recently touched
 /// ones) cannot remove it under a message being written.
@@ -22,6 +23,26 @@ pub(super) async fn queue(
 ) -> Result<(), sqlx::Error> {
     let mut stored: Option<(&std::sync::Arc<str>, String)> = None;
     for m in messages {
+        let shared = messages
+            .iter()
+            .filter(|other| std::sync::Arc::ptr_eq(&other.body, &m.body))
+            .nth(1)
+            .is_some();
+        if !shared {
+            sqlx::query(
+                "INSERT INTO messages (id, dossier_code, destination, kind, body, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&m.id)
+            .bind(dossier_code)
+            .bind(&m.destination)
+            .bind(m.kind.as_str())
+            .bind(m.body.clone())
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            continue;
+        }
         let sha256 = match &stored {
             Some((body, sha256)) if std::sync::Arc::ptr_eq(body, &m.body) => sha256.clone(),
             _ => {
