@@ -93,6 +93,8 @@ pub async fn run_loaded(
     let store = Store::open_with(&config.store.url, &config.store.options(&instance)).await?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security, &mappings)?;
+    // Each connector holds its own copy; the loaded sets are not kept for the server's life.
+    drop(mappings);
     let security = Arc::new(crate::security::SecurityHandle::new(
         security,
         crate::revocation::checker()?,

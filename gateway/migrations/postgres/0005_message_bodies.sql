@@ -9,4 +9,6 @@ CREATE TABLE message_bodies (
 );
 CREATE INDEX message_bodies_by_touch ON message_bodies (touched_at);
 ALTER TABLE messages ADD COLUMN body_sha256 TEXT REFERENCES message_bodies (sha256);
-CREATE INDEX messages_by_body ON messages (body_sha256);
+-- Only messages that name a shared body are indexed: a one-destination message (body inline,
+-- no name) costs no index entry at intake.
+CREATE INDEX messages_by_body ON messages (body_sha256) WHERE body_sha256 IS NOT NULL;
