@@ -95,23 +95,32 @@ pub struct PeerConnector {
     axis: Option<axis::AxisClient>,
 }
 
+/// The built-in edXML mapping set a peer renders with, checked for its `dossier` and `status`
+/// mappings.
+///
+/// Errors: the set lacks one of them (a build of this crate with broken built-in files).
+pub fn load_mappings() -> Result<MappingSet, lienthong_mappings::LoadError> {
+    let mappings = MappingSet::from_sources("builtin:edxml", EDXML_FILES)?;
+    mappings.require("dossier", InputKind::Exchange)?;
+    mappings.require("status", InputKind::Exchange)?;
+    Ok(mappings)
+}
+
 impl PeerConnector {
-    /// Builds the connector.
+    /// Builds the connector, rendering with `mappings` (from [`load_mappings`]).
     ///
-    /// Errors: configuration problems, the edXML mappings, the HTTP client.
+    /// Errors: configuration problems, the HTTP client.
     pub fn new(
         config: &PeerConfig,
         sender: Sender,
         security: &OutboundSecurity,
         files: FileFetcher,
+        mappings: MappingSet,
     ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
             return Err(BuildError::Config(problems));
         }
-        let mappings = MappingSet::from_sources("builtin:edxml", EDXML_FILES)?;
-        mappings.require("dossier", InputKind::Exchange)?;
-        mappings.require("status", InputKind::Exchange)?;
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
         let axis = match config.transport {
             Transport::Direct => None,
@@ -359,7 +368,7 @@ impl crate::kind::KindConfig for PeerConfig {
 
     /// A peer renders with the built-in edXML set.
     fn fixed_mappings(&self) -> Option<Result<MappingSet, lienthong_mappings::LoadError>> {
-        Some(MappingSet::from_sources("builtin:edxml", EDXML_FILES))
+        Some(load_mappings())
     }
 
     fn build(&self, ctx: &crate::kind::BuildContext<'_>) -> Result<crate::kind::Built, BuildError> {
@@ -375,6 +384,7 @@ impl crate::kind::KindConfig for PeerConfig {
             sender,
             ctx.outbound,
             files,
+            ctx.mappings(self)?,
         )?))
     }
 }

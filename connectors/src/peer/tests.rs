@@ -56,6 +56,7 @@ fn connector_secured(
         },
         security,
         files,
+        load_mappings().unwrap(),
     )
     .unwrap()
 }
