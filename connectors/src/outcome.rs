@@ -35,6 +35,14 @@ pub enum Outcome {
         /// The portal's own answer, when there was one.
         portal: Option<PortalAnswer>,
     },
+    /// Nothing was sent: something of this gateway's own is unavailable for now (the signing key
+    /// on a token that was pulled out). Not the destination's fault: its circuit breaker does not
+    /// count it, and the message waits, without becoming a dead letter, until the resource is
+    /// back.
+    Local {
+        /// What is missing.
+        error: String,
+    },
     /// A permanent refusal (invalid data, other 4xx): trying again cannot help.
     Reject {
         /// What went wrong.
@@ -57,6 +65,13 @@ impl Outcome {
         }
     }
 
+    /// This gateway cannot make the attempt now ([`Outcome::Local`]).
+    pub fn local(error: impl Into<String>) -> Self {
+        Self::Local {
+            error: error.into(),
+        }
+    }
+
     /// A permanent failure without an HTTP answer.
     pub fn reject(error: impl Into<String>) -> Self {
         Self::Reject {
@@ -71,6 +86,7 @@ impl Outcome {
         match self {
             Self::Delivered { .. } => "delivered",
             Self::Retry { .. } => "retry",
+            Self::Local { .. } => "local",
             Self::Reject { .. } => "rejected",
         }
     }
@@ -81,6 +97,7 @@ impl Outcome {
             Self::Delivered { http_status, .. }
             | Self::Retry { http_status, .. }
             | Self::Reject { http_status, .. } => *http_status,
+            Self::Local { .. } => None,
         }
     }
 
@@ -90,6 +107,7 @@ impl Outcome {
             Self::Delivered { portal, .. }
             | Self::Retry { portal, .. }
             | Self::Reject { portal, .. } => portal.as_ref(),
+            Self::Local { .. } => None,
         }
     }
 
@@ -97,7 +115,9 @@ impl Outcome {
     pub fn error(&self) -> Option<&str> {
         match self {
             Self::Delivered { .. } => None,
-            Self::Retry { error, .. } | Self::Reject { error, .. } => Some(error),
+            Self::Retry { error, .. } | Self::Reject { error, .. } | Self::Local { error } => {
+                Some(error)
+            }
         }
     }
 }

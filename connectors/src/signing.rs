@@ -4,8 +4,9 @@
 //! milliseconds; RSA in memory takes about a millisecond): either way it is blocking work, so
 //! it runs on tokio's blocking pool, never on a runtime worker that other deliveries share.
 //! A key on a token that cannot be used just now (pulled out, failing) makes the attempt a
-//! *retry*: the message goes out when the key is back. Any other signing failure is permanent
-//! for that message (a *reject*).
+//! *local* failure ([`Outcome::Local`]): not the destination's fault, so its circuit breaker is
+//! not fed, and the message goes out when the key is back. Any other signing failure is
+//! permanent for that message (a *reject*).
 
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ async fn off_runtime<T: Send + 'static>(
 
 /// Signs `req` with RFC 9421 (see [`RequestSigner::sign`]) and gives it back.
 ///
-/// Errors: a retry when the key is unavailable for now, a reject otherwise.
+/// Errors: a local failure when the key is unavailable for now, a reject otherwise.
 pub async fn sign_request(
     signer: &Arc<RequestSigner>,
     mut req: reqwest::Request,
@@ -38,7 +39,7 @@ pub async fn sign_request(
         .await?
         .map_err(|e| match e {
             HttpSigError::KeyUnavailable(_) => {
-                Outcome::retry(format!("cannot sign the request: {e}"))
+                Outcome::local(format!("cannot sign the request: {e}"))
             }
             e => Outcome::reject(format!("cannot sign the request: {e}")),
         })
@@ -46,7 +47,7 @@ pub async fn sign_request(
 
 /// Signs the XML document `xml` with `sign` (enveloped placement of the caller's choice).
 ///
-/// Errors: a retry when the key is unavailable for now, a reject otherwise.
+/// Errors: a local failure when the key is unavailable for now, a reject otherwise.
 pub async fn sign_xml(
     signer: &Signer,
     xml: String,
@@ -57,7 +58,7 @@ pub async fn sign_xml(
         .await?
         .map_err(|e| {
             if e.is_transient() {
-                Outcome::retry(format!("cannot sign: {e}"))
+                Outcome::local(format!("cannot sign: {e}"))
             } else {
                 Outcome::reject(format!("cannot sign: {e}"))
             }

@@ -2,30 +2,30 @@
 //! is left open on a listener other hosts can reach.
 //!
 //! The API has four parts ([`Area`]):
-//! - the **center's API** (intake, events, tracking, statistics: `/v1/dossiers…`, `/v1/stats`),
+//! - the **center's API** (intake, events, tracking, statistics, the dossier schema:
+//!   `/v1/dossiers…`, `/v1/stats`, `/v1/schema/dossier`),
 //!   called by the center's one-stop system (phần mềm một cửa);
 //! - the **admin API** (deliveries, replay, reload, received messages, metrics, the console);
 //! - **inbound** routes (`/v1/exchange`, `/v1/callbacks/{source}`), which authenticate each
 //!   message by its own signature, shared key or client certificate;
-//! - **public** routes (liveness, readiness status, the dossier schema).
+//! - **public** routes: liveness and readiness's status, nothing else.
 //!
 //! The center's API is authenticated by a client-certificate rule, an RFC 9421 signed route or
 //! the center's bearer token; the admin API by the admin token (or a console session) or a
-//! client-certificate rule for admin paths, and by the loopback address only when the listener
-//! itself is loopback. A configuration whose listener is not loopback and leaves either API
-//! without a method is refused (a "protected mode", as Redis has), unless
-//! `server.allow_unauthenticated = true` says it is a lab — then every start logs a warning.
+//! client-certificate rule for admin paths. No address is an identity: an API the configuration
+//! leaves without a credential gets a token generated at the first start ([`crate::tokens`]),
+//! unless `server.allow_unauthenticated = true` says it is a lab — then it is open to everyone
+//! and every start logs a warning.
 //!
 //! This module is pure policy over the configuration; `http::guard` applies it per request.
-
-use std::net::SocketAddr;
 
 use crate::config::{ClientAuthRule, ConfigError, ServerConfig, SignedRouteRule};
 
 /// A part of the HTTP API, by path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
-    /// Intake, events, tracking and statistics, for the center's one-stop system.
+    /// Intake, events, tracking, statistics and the dossier schema, for the center's one-stop
+    /// system.
     Center,
     /// Delivery administration, reload, received messages, metrics, the console.
     Admin,
@@ -33,7 +33,7 @@ pub enum Area {
     ConsoleLogin,
     /// Messages from other systems, each authenticated by its own signature or key.
     Inbound,
-    /// Liveness, readiness status and the dossier schema.
+    /// Liveness and readiness's status (and unknown paths, which answer 404).
     Public,
 }
 
@@ -80,6 +80,7 @@ pub const CENTER_PATHS: &[&str] = &[
     "/v1/dossiers/{code}",
     "/v1/dossiers/{code}/events",
     "/v1/stats",
+    "/v1/schema/dossier",
 ];
 
 /// Sample paths of the admin API, checked by [`unprotected`].
@@ -103,7 +104,7 @@ pub fn area(path: &str) -> Area {
     };
     if path == "/console/login" {
         Area::ConsoleLogin
-    } else if under("/v1/dossiers") || under("/v1/stats") {
+    } else if under("/v1/dossiers") || under("/v1/stats") || under("/v1/schema") {
         Area::Center
     } else if under("/v1/deliveries")
         || under("/v1/admin")
@@ -192,13 +193,11 @@ pub fn longest<'a, T>(rules: &'a [T], path: &str, prefix: impl Fn(&T) -> &String
         .max_by_key(|r| prefix(r).len())
 }
 
-/// What a listener at `addr` leaves without authentication: nothing when `addr` is loopback;
-/// otherwise one problem per API (center, admin) with the paths left open and the keys that
-/// would close them.
-pub fn unprotected(server: &ServerConfig, addr: SocketAddr) -> Vec<ConfigError> {
-    if addr.ip().is_loopback() {
-        return Vec::new();
-    }
+/// What the configuration leaves without a credential of its own: one problem per API (center,
+/// admin) with the paths and the keys that would close them. Without
+/// `server.allow_unauthenticated` these get a token generated at the first start
+/// ([`crate::tokens`]); with it (a lab) they are open to every caller, whatever its address.
+pub fn unprotected(server: &ServerConfig) -> Vec<ConfigError> {
     let methods = Methods::of(server);
     let mut problems = Vec::new();
     let open: Vec<&str> = CENTER_PATHS
@@ -210,7 +209,7 @@ pub fn unprotected(server: &ServerConfig, addr: SocketAddr) -> Vec<ConfigError> 
         problems.push(ConfigError {
             key: "server.center_token_file".into(),
             message: format!(
-                "the listener {addr} is not loopback and the center's API ({}) has no authentication: set server.center_token_file, or a [[server.client_auth]] or [[server.signed_routes]] rule covering it (server.allow_unauthenticated = true only for a lab)",
+                "the center's API ({}) has no credential of its own: set server.center_token_file, or a [[server.client_auth]] or [[server.signed_routes]] rule covering it",
                 open.join(", ")
             ),
         });
@@ -224,7 +223,7 @@ pub fn unprotected(server: &ServerConfig, addr: SocketAddr) -> Vec<ConfigError> 
         problems.push(ConfigError {
             key: "server.admin_token_file".into(),
             message: format!(
-                "the listener {addr} is not loopback and the admin API ({}) has no authentication: set server.admin_token_file, or a required [[server.client_auth]] rule for the admin paths (server.allow_unauthenticated = true only for a lab)",
+                "the admin API ({}) has no credential of its own: set server.admin_token_file, or a required [[server.client_auth]] rule for the admin paths",
                 open.join(", ")
             ),
         });
@@ -260,21 +259,15 @@ mod tests {
             ("/v1/exchange", Area::Inbound),
             ("/healthz", Area::Public),
             ("/readyz", Area::Public),
-            ("/v1/schema/dossier", Area::Public),
+            ("/v1/schema/dossier", Area::Center),
         ] {
             assert_eq!(area(path), want, "{path}");
         }
     }
 
     #[test]
-    fn a_loopback_listener_needs_nothing() {
-        assert!(unprotected(&server(""), "127.0.0.1:8440".parse().unwrap()).is_empty());
-        assert!(unprotected(&server(""), "[::1]:8440".parse().unwrap()).is_empty());
-    }
-
-    #[test]
-    fn an_exposed_listener_names_what_is_open() {
-        let p = unprotected(&server(""), "0.0.0.0:8440".parse().unwrap());
+    fn what_is_left_without_a_credential_is_named() {
+        let p = unprotected(&server(""));
         let keys: Vec<&str> = p.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -282,14 +275,11 @@ mod tests {
         );
         assert!(p[0].message.contains("/v1/dossiers/{code}"), "{}", p[0]);
         // The admin token alone leaves the center's API open (the cluster example before).
-        let p = unprotected(
-            &server("admin_token_file = \"/x\""),
-            "10.0.0.5:8440".parse().unwrap(),
-        );
+        let p = unprotected(&server("admin_token_file = \"/x\""));
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].key, "server.center_token_file");
         let both = server("admin_token_file = \"/x\"\ncenter_token_file = \"/y\"");
-        assert!(unprotected(&both, "0.0.0.0:8440".parse().unwrap()).is_empty());
+        assert!(unprotected(&both).is_empty());
     }
 
     #[test]
@@ -298,7 +288,7 @@ mod tests {
         let s = server(
             "admin_token_file = \"/x\"\n[[signed_routes]]\npath_prefix = \"/v1/dossiers\"\nkeys = []\n",
         );
-        let p = unprotected(&s, "0.0.0.0:8440".parse().unwrap());
+        let p = unprotected(&s);
         assert_eq!(p.len(), 1);
         assert!(p[0].message.contains("/v1/stats"), "{}", p[0]);
         assert!(!p[0].message.contains("/v1/dossiers/{code}"), "{}", p[0]);
@@ -306,19 +296,19 @@ mod tests {
         let s = server(
             "admin_token_file = \"/x\"\n[[client_auth]]\npath_prefix = \"/v1/\"\nrequired = false\n",
         );
-        assert_eq!(unprotected(&s, "0.0.0.0:8440".parse().unwrap()).len(), 1);
+        assert_eq!(unprotected(&s).len(), 1);
         // A required rule for /v1/ protects the center's API, not the admin API.
         let s = server("center_token_file = \"/y\"\n[[client_auth]]\npath_prefix = \"/v1/\"\n");
         let m = Methods::of(&s);
         assert!(m.center_protected("/v1/dossiers"));
         assert!(!m.certificate_is_admin("/v1/deliveries"));
-        let p = unprotected(&s, "0.0.0.0:8440".parse().unwrap());
+        let p = unprotected(&s);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].key, "server.admin_token_file");
         // Rules for every admin path do.
         let s = server(
             "center_token_file = \"/y\"\n[[client_auth]]\npath_prefix = \"/v1/deliveries\"\n[[client_auth]]\npath_prefix = \"/v1/admin/\"\n[[client_auth]]\npath_prefix = \"/v1/callbacks/received/\"\n[[client_auth]]\npath_prefix = \"/v1/exchange/received/\"\n[[client_auth]]\npath_prefix = \"/metrics\"\n[[client_auth]]\npath_prefix = \"/console\"\n",
         );
-        assert!(unprotected(&s, "0.0.0.0:8440".parse().unwrap()).is_empty());
+        assert!(unprotected(&s).is_empty());
     }
 }

@@ -114,6 +114,16 @@ pub struct CallbackSettings {
 }
 
 impl CallbackSettings {
+    /// Whether pushes from `source` can be believed at all (its secret or trust is configured):
+    /// checked before a byte of a push is read.
+    pub fn configured(&self, source: Source) -> bool {
+        match source {
+            Source::Dvcqg => self.dvcqg_key.is_some(),
+            Source::Payment => self.payment_key.is_some(),
+            Source::Investment => self.investment.is_some(),
+        }
+    }
+
     /// From the configuration (reads the secret files).
     ///
     /// Errors: a secret that cannot be had, named by its key.

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `demo`, `check-config`, `mapping check|render`,
-//! `deliveries list|replay`, `certs inspect|check`, `xml sign|verify`. `anyhow` lives here, at
+//! `deliveries list|replay`, `tokens show`, `certs inspect|check`, `xml sign|verify`. `anyhow` lives here, at
 //! the binary's edge.
 
 mod audit;
@@ -77,11 +77,32 @@ pub enum Command {
         #[command(subcommand)]
         command: XmlCommand,
     },
+    /// The API's bearer tokens (mã truy cập): print the one in force for a role.
+    Tokens {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
     /// The audit log (nhật ký kiểm toán): verify the hash chain.
     Audit {
         /// What to do.
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+/// `lienthong tokens …`.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Print the token in force for `admin` (admin API, metrics, console) or `center` (the
+    /// one-stop system's API): the configured file's, else the one the first `serve` generated
+    /// (kept in the store). With `--path`, print where its file is instead.
+    Show {
+        /// `admin` or `center`.
+        role: String,
+        /// Print the file's path, not the token.
+        #[arg(long)]
+        path: bool,
     },
 }
 
@@ -225,6 +246,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             runtime()?.block_on(deliveries(&config, command))
         }
+        Command::Tokens {
+            command: TokensCommand::Show { role, path },
+        } => {
+            init_logging("text", "warn");
+            let config = load(&cli.config)?;
+            runtime()?.block_on(show_token(&config, &role, path))
+        }
         Command::Audit {
             command:
                 AuditCommand::Verify {
@@ -282,6 +310,15 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
             );
             for w in c.warnings() {
                 eprintln!("{}: warning: {w}", path.display());
+            }
+            for role in crate::tokens::needed(c) {
+                println!(
+                    "{}: not set: `serve` uses the {} token it generates at its first start, in {} (mode 0600; `lienthong tokens show {}`)",
+                    role.key(),
+                    role.as_str(),
+                    crate::tokens::file_of(c, role).display(),
+                    role.as_str()
+                );
             }
             runtime()?.block_on(probe::run(&loaded, probe))
         }
@@ -445,6 +482,62 @@ fn render_set(config_path: &Path, destination: &str) -> anyhow::Result<(MappingS
         set.map_err(|e| anyhow::anyhow!("{destination}: {e}"))?,
         rendering,
     ))
+}
+
+/// `lienthong tokens show ROLE [--path]`.
+async fn show_token(config: &Config, role: &str, path: bool) -> anyhow::Result<ExitCode> {
+    use crate::tokens::TokenRole;
+    let Some(role) = TokenRole::parse(role) else {
+        bail!("{role}: expected admin or center");
+    };
+    let configured = match role {
+        TokenRole::Admin => (
+            config.server.admin_token_file.clone(),
+            config.admin_token().map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        TokenRole::Center => (
+            config.server.center_token_file.clone(),
+            config.center_token().map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+    };
+    if let (file, Some(token)) = configured {
+        match (path, file) {
+            (true, Some(f)) => println!("{}", f.display()),
+            (true, None) => bail!(
+                "the {} token is inline in the configuration (server.admin_token)",
+                role.as_str()
+            ),
+            (false, _) => println!("{}", token.expose()),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !crate::tokens::needed(config).contains(&role) {
+        bail!(
+            "the {} API has no token: {}",
+            role.as_str(),
+            if config.server.allow_unauthenticated {
+                "server.allow_unauthenticated leaves it open (a lab)"
+            } else {
+                "its callers authenticate with client certificates or signatures"
+            }
+        );
+    }
+    if path {
+        println!("{}", crate::tokens::file_of(config, role).display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = Store::open(&config.store.url, 16, 1).await?;
+    let token = store.generated_token(role.as_str()).await?;
+    store.close().await;
+    match token {
+        Some(t) => println!("{t}"),
+        None => bail!(
+            "no {} token yet: `lienthong serve` generates it at its first start (or set {})",
+            role.as_str(),
+            role.key()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Result<ExitCode> {

@@ -327,7 +327,7 @@ impl Config {
     pub fn warnings_at(&self, listen: std::net::SocketAddr) -> Vec<ConfigError> {
         let mut warnings = Vec::new();
         if self.server.allow_unauthenticated {
-            let open = crate::access::unprotected(&self.server, listen);
+            let open = crate::access::unprotected(&self.server);
             if open.is_empty() {
                 warnings.push(err(
                     "server.allow_unauthenticated",
@@ -335,7 +335,10 @@ impl Config {
                 ));
             }
             warnings.extend(open.into_iter().map(|e| ConfigError {
-                message: format!("{} — allowed by server.allow_unauthenticated", e.message),
+                message: format!(
+                    "{} — open to every caller, whatever its address, because server.allow_unauthenticated is set (a lab only)",
+                    e.message
+                ),
                 ..e
             }));
         }
@@ -573,6 +576,29 @@ impl Parts {
                         format!(
                             "must be at least {key} ({}): a replay inside that window must still be recognised",
                             humantime::format_duration(w)
+                        ),
+                    ));
+                }
+            }
+        }
+        // A body no client address may hold in memory could never be received.
+        if let Some(server) = &self.server {
+            let share = server.body_memory_per_client();
+            // Pushes are read only from a source that has something to check them by.
+            let callbacks = self
+                .callbacks
+                .as_ref()
+                .filter(|c| c.dvcqg.is_some() || c.payment.is_some() || c.investment.is_some())
+                .map(|c| c.max_body);
+            for (key, limit) in [
+                ("server.max_body", Some(server.max_body)),
+                ("callbacks.max_body", callbacks),
+            ] {
+                if let Some(limit) = limit.filter(|l| *l > share) {
+                    errors.push(err(
+                        key,
+                        format!(
+                            "{limit} bytes is more than one client address may hold in memory ({share} bytes, server.max_body_memory_per_client, by default half of server.max_body_memory): such a body would always be refused; raise server.max_body_memory"
                         ),
                     ));
                 }

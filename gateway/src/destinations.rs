@@ -31,6 +31,8 @@ pub struct Destination {
     pub concurrency: usize,
     /// Circuit breaker.
     pub breaker: Breaker,
+    /// Held back by a failure of this gateway's own (kept out of the breaker).
+    pub hold: crate::hold::Hold,
 }
 
 /// The reloadable part of a destination.
@@ -127,6 +129,7 @@ pub fn build(
                 slots: Arc::new(Semaphore::new(d.concurrency)),
                 concurrency: d.concurrency,
                 breaker: Breaker::new(d.circuit_breaker),
+                hold: crate::hold::Hold::default(),
             }),
         );
     }

@@ -152,7 +152,7 @@ async fn claim_for(
     tasks: &mut JoinSet<()>,
 ) {
     let free = dest.slots.available_permits();
-    if free == 0 {
+    if free == 0 || !dest.hold.admits(Instant::now()) {
         return;
     }
     let admit = dest.breaker.admit(Instant::now());
@@ -270,9 +270,20 @@ async fn deliver(
         batch.messages.len(),
     );
     let _enter = span.enter();
-    let change = dest
-        .breaker
-        .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now());
+    // A failure of this gateway's own (the signing key's token pulled out) says nothing about the
+    // destination: it holds the destination briefly and leaves the breaker alone.
+    let change = if matches!(outcome, Outcome::Local { .. }) {
+        None
+    } else {
+        if dest.hold.cleared() {
+            tracing::info!(
+                destination = dest.name,
+                "the local resource is back: deliveries resume"
+            );
+        }
+        dest.breaker
+            .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now())
+    };
     if let Some(change) = change {
         crate::telemetry::circuit(&dest.name, change);
         match change {
@@ -315,10 +326,13 @@ async fn deliver(
     {
         tracing::warn!(destination = dest.name, error = %e, "probe lease not released: it runs out");
     }
+    // An attempt this gateway could not make (Outcome::Local) does not use up the message's
+    // attempts: once the key is back, the retry schedule starts where it was.
+    let counted = u32::from(!matches!(outcome, Outcome::Local { .. }));
     let seqs: Vec<(i64, u32)> = batch
         .messages
         .iter()
-        .map(|m| (m.seq, m.attempts + 1))
+        .map(|m| (m.seq, m.attempts + counted))
         .collect();
     // A delivery the destination took and answered with its reference for the dossier (NBRS's
     // IN_JOURNAL_NO) starts a follow-up: the dossier's status there is polled until final.
@@ -399,6 +413,15 @@ fn decide(dest: &Destination, outcome: &Outcome, attempts_made: u32, age_from: i
     match outcome {
         Outcome::Delivered { .. } => Decision::Delivered,
         Outcome::Reject { .. } => Decision::Dead,
+        // Due again when the destination's hold ends; never a dead letter for it.
+        Outcome::Local { .. } => {
+            let wait = dest.hold.failed(Instant::now());
+            let delay_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+            Decision::RetryAt {
+                at_ms: now_ms().saturating_add(delay_ms),
+                delay_ms,
+            }
+        }
         Outcome::Retry { retry_after, .. } => {
             let now = now_ms();
             match retry::next_attempt(

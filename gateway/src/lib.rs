@@ -9,9 +9,11 @@
 //! - [`outbox`]: turns a dossier, a status event or a notice into the messages for its
 //!   destinations (rendered at intake, one failure rule, lookups after the repeat check);
 //! - [`retry`] and [`breaker`]: the persisted retry schedule and the per-destination circuit breaker;
+//! - [`hold`]: a destination held back by a failure of the gateway's own (a pulled-out token);
 //! - [`dispatcher`]: claims due deliveries and hands them to connectors;
 //! - [`exchange`]: receiving edXML from other centers, pushed or pulled from the axis;
-//! - [`access`]: who may call which part of the HTTP API, and the protected mode;
+//! - [`access`]: who may call which part of the HTTP API;
+//! - [`tokens`]: the bearer tokens generated at the first start for roles left without one;
 //! - [`http`]: the HTTP API (intake, tracking, admin, health);
 //! - [`listener`] and [`limits`]: the accept loop, TLS, and what one client may hold;
 //! - [`audit`]: the hash-chained audit log of every message sent and received;
@@ -33,6 +35,7 @@ pub mod destinations;
 pub mod dispatcher;
 pub mod exchange;
 pub mod follow;
+pub mod hold;
 pub mod http;
 pub mod limits;
 pub mod listener;
@@ -49,3 +52,4 @@ pub mod server;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+pub mod tokens;

@@ -1,14 +1,18 @@
 //! What one client may hold of the gateway (giới hạn kết nối): connections, requests in flight
 //! per address, and the time it may take to send a request body.
 //!
-//! The accept loop takes a [`ConnectionSlot`] per connection (past `server.max_connections` a
-//! connection is closed at once, counted); each request takes an [`InFlight`] slot for its
+//! The accept loop takes a slot per connection and one of its address's share (past
+//! `server.max_connections`, or `server.max_connections_per_client` for one address, a
+//! connection is closed at once, counted); an HTTP/2 connection with no stream open for
+//! `server.header_timeout` is closed like an idle HTTP/1 one ([`Activity`]); each request takes an [`InFlight`] slot for its
 //! client address (past `server.max_requests_per_client`: 429 with `Retry-After`); each request
 //! body is wrapped in a [`DeadlineBody`], which fails the read when the client has sent less
 //! than `min_body_rate` per second beyond a `body_timeout` grace — so a client trickling a body
 //! byte by byte is cut off (408), while a large body sent at a reasonable rate is not. How long
 //! the request head may take (and how long an idle keep-alive connection stays) is hyper's
-//! header read timeout (`server.header_timeout`).
+//! header read timeout (`server.header_timeout`). Request bodies in memory are bounded all
+//! together and per address by a [`BodyBudget`]: a body that does not fit is refused (503) before
+//! it is read.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,11 +37,13 @@ pub struct ConnectionLimits {
     pub min_body_rate: u64,
     /// `server.max_connections`: connections open at once.
     pub max_connections: usize,
+    /// `server.max_connections_per_client`: connections open at once from one address.
+    pub max_connections_per_client: usize,
     /// `server.max_requests_per_client`: requests in flight per client address.
     pub max_requests_per_client: usize,
 }
 
-/// Requests in flight per client address.
+/// Requests in flight (or connections open) per client address.
 #[derive(Debug, Default)]
 pub struct PerClient {
     counts: Mutex<HashMap<IpAddr, usize>>,
@@ -59,7 +65,7 @@ impl PerClient {
     }
 }
 
-/// A request in flight for its client address; released when dropped.
+/// A request in flight (or a connection open) for its client address; released when dropped.
 #[derive(Debug)]
 pub struct InFlight {
     table: Arc<PerClient>,
@@ -75,6 +81,249 @@ impl Drop for InFlight {
                 counts.remove(&self.ip);
             }
         }
+    }
+}
+
+/// Request body bytes held in memory by every route together (`server.max_body_memory`), with
+/// each client address's share (`server.max_body_memory_per_client`): a body is counted from
+/// its first byte until the answer to its request is produced (parsing and checking it hold
+/// memory too). A body whose announced length does not fit is refused before a byte of it is
+/// read; one without a length is counted as it arrives.
+#[derive(Debug)]
+pub struct BodyBudget {
+    total: u64,
+    per_client: u64,
+    used: Mutex<(u64, HashMap<IpAddr, u64>)>,
+}
+
+impl BodyBudget {
+    /// A budget of `total` bytes, at most `per_client` of them for one address.
+    pub fn new(total: u64, per_client: u64) -> Self {
+        Self {
+            total,
+            per_client: per_client.min(total),
+            used: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    /// Takes `n` more bytes for `ip`; false (nothing taken) when the budget or the address's
+    /// share would be exceeded.
+    fn take(&self, ip: IpAddr, n: u64) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = used.1.get(&ip).copied().unwrap_or(0);
+        if used.0.saturating_add(n) > self.total || mine.saturating_add(n) > self.per_client {
+            return false;
+        }
+        used.0 += n;
+        *used.1.entry(ip).or_insert(0) += n;
+        true
+    }
+
+    fn give_back(&self, ip: IpAddr, n: u64) {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        used.0 = used.0.saturating_sub(n);
+        if let Some(mine) = used.1.get_mut(&ip) {
+            *mine = mine.saturating_sub(n);
+            if *mine == 0 {
+                used.1.remove(&ip);
+            }
+        }
+    }
+
+    /// Bytes held now (all addresses).
+    pub fn in_use(&self) -> u64 {
+        self.used.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// An empty allowance for one request of `ip`.
+    pub fn allowance(self: &Arc<Self>, ip: IpAddr) -> Arc<Allowance> {
+        Arc::new(Allowance {
+            budget: self.clone(),
+            ip,
+            held: Mutex::new(0),
+        })
+    }
+}
+
+/// What one request holds of the [`BodyBudget`]; given back when the last holder (its body and
+/// the request's service future) drops it.
+#[derive(Debug)]
+pub struct Allowance {
+    budget: Arc<BodyBudget>,
+    ip: IpAddr,
+    held: Mutex<u64>,
+}
+
+impl Allowance {
+    /// Holds at least `total` bytes in all for this request (only what it does not hold yet is
+    /// taken); false when that does not fit.
+    pub fn hold_at_least(&self, total: u64) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if total <= *held {
+            return true;
+        }
+        if self.budget.take(self.ip, total - *held) {
+            *held = total;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Drop for Allowance {
+    fn drop(&mut self) {
+        let held = *self.held.get_mut().unwrap_or_else(|p| p.into_inner());
+        self.budget.give_back(self.ip, held);
+    }
+}
+
+/// The error a [`BudgetedBody`] fails with: its bytes do not fit in the body budget now.
+#[derive(Debug, thiserror::Error)]
+#[error("request bodies in memory fill server.max_body_memory (or this address's share of it)")]
+pub struct OverBudget;
+
+pin_project_lite::pin_project! {
+    /// A request body counted against the [`BodyBudget`]: its announced length is held before
+    /// its first byte is read; without one, each frame is held as it arrives.
+    pub struct BudgetedBody<B> {
+        #[pin]
+        inner: B,
+        allowance: Arc<Allowance>,
+        announced: Option<u64>,
+        received: u64,
+    }
+}
+
+impl<B> BudgetedBody<B> {
+    /// Wraps `inner`, whose `Content-Length` is `announced`.
+    pub fn new(inner: B, allowance: Arc<Allowance>, announced: Option<u64>) -> Self {
+        Self {
+            inner,
+            allowance,
+            announced,
+            received: 0,
+        }
+    }
+}
+
+impl<B> Body for BudgetedBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        if let Some(n) = *this.announced
+            && !this.allowance.hold_at_least(n)
+        {
+            metrics::counter!("lienthong_body_budget_refused_total").increment(1);
+            return Poll::Ready(Some(Err(Box::new(OverBudget))));
+        }
+        match this.inner.poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    *this.received += data.len() as u64;
+                    if !this.allowance.hold_at_least(*this.received) {
+                        metrics::counter!("lienthong_body_budget_refused_total").increment(1);
+                        return Poll::Ready(Some(Err(Box::new(OverBudget))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            other => other.map(|o| o.map(|r| r.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Whether an error from reading a request body is an [`OverBudget`] (anywhere in its chain).
+pub fn is_over_budget(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut e: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = e {
+        if err.is::<OverBudget>() {
+            return true;
+        }
+        e = err.source();
+    }
+    false
+}
+
+/// What a connection is doing, for closing an idle HTTP/2 connection: its streams in flight
+/// and when the last one started or ended. PING frames are not requests, so a client that only
+/// answers pings is idle.
+#[derive(Debug)]
+pub struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Activity {
+    /// A request starts; it ends when the guard is dropped.
+    pub fn start(self: &Arc<Self>) -> ActiveRequest {
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.touch();
+        ActiveRequest(self.clone())
+    }
+
+    fn touch(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// Waits until the connection has had no request in flight for `idle`.
+    pub async fn idle_for(&self, idle: Duration) {
+        loop {
+            let last = *self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let busy = self.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0;
+            if !busy && last.elapsed() >= idle {
+                return;
+            }
+            // A busy connection is looked at again after a full period: a request that ends
+            // restarts the clock anyway.
+            tokio::time::sleep_until(if busy {
+                Instant::now() + idle
+            } else {
+                last + idle
+            })
+            .await;
+        }
+    }
+}
+
+/// A request in flight on its connection ([`Activity::start`]).
+#[derive(Debug)]
+pub struct ActiveRequest(Arc<Activity>);
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.touch();
     }
 }
 
@@ -231,6 +480,7 @@ mod tests {
             body_timeout: Duration::from_millis(200),
             min_body_rate: 1000,
             max_connections: 10,
+            max_connections_per_client: 4,
             max_requests_per_client: 2,
         }
     }
@@ -251,6 +501,76 @@ mod tests {
         assert!(
             table.enter(a, 2).is_some(),
             "a finished request frees its slot"
+        );
+    }
+
+    #[test]
+    fn the_body_budget_holds_the_total_and_each_addresss_share() {
+        let budget = Arc::new(BodyBudget::new(100, 60));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = budget.allowance(a);
+        assert!(first.hold_at_least(50));
+        let second = budget.allowance(a);
+        assert!(!second.hold_at_least(20), "a's share is 60");
+        assert!(second.hold_at_least(10));
+        let other = budget.allowance(b);
+        assert!(!other.hold_at_least(41), "the total is 100");
+        assert!(other.hold_at_least(40));
+        assert!(other.hold_at_least(30), "already held");
+        assert_eq!(budget.in_use(), 100);
+        drop(first);
+        assert_eq!(budget.in_use(), 50);
+        drop((second, other));
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_over_budget_is_refused_before_it_is_read() {
+        let budget = Arc::new(BodyBudget::new(1000, 1000));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let busy = budget.allowance(ip);
+        assert!(busy.hold_at_least(900));
+        // Announced 200: refused at once, the inner body never polled.
+        let (mut tx, rx) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(1);
+        let body = BudgetedBody::new(rx, budget.allowance(ip), Some(200));
+        let err = body.collect().await.unwrap_err();
+        assert!(is_over_budget(err.as_ref()), "{err}");
+        assert!(
+            tx.send_data(Bytes::from_static(b"x")).await.is_err(),
+            "nothing was read"
+        );
+        // Unannounced: taken as it arrives, cut where it stops fitting.
+        let (mut tx, rx) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(8);
+        let allowance = budget.allowance(ip);
+        let body = BudgetedBody::new(rx, allowance.clone(), None);
+        let reader = tokio::spawn(async move { body.collect().await });
+        for _ in 0..3 {
+            let _ = tx.send_data(Bytes::from(vec![b'x'; 60])).await;
+        }
+        drop(tx);
+        let err = reader.await.unwrap().unwrap_err();
+        assert!(is_over_budget(err.as_ref()), "{err}");
+        assert_eq!(budget.in_use(), 900 + 60, "the bytes that fitted stay held");
+        drop((allowance, busy));
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_idle_only_without_requests() {
+        let activity = Arc::new(Activity::default());
+        let guard = activity.start();
+        let idle = activity.clone();
+        let waiting = tokio::spawn(async move { idle.idle_for(Duration::from_secs(10)).await });
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!waiting.is_finished(), "a request in flight is not idle");
+        drop(guard);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!waiting.is_finished(), "idle for 5 s of 10");
+        tokio::time::sleep(Duration::from_secs(16)).await;
+        assert!(
+            waiting.is_finished(),
+            "idle for 10 s after the last request"
         );
     }
 

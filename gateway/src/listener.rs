@@ -20,14 +20,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use lienthong_certs::inspect::CertificateInfo;
 use rustls_pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::limits::{ConnectionLimits, DeadlineBody, PerClient};
+use crate::limits::{
+    Activity, BodyBudget, BudgetedBody, ConnectionLimits, DeadlineBody, PerClient,
+};
 use crate::security::SecurityHandle;
 
 /// How long a client may take to finish the TLS handshake.
@@ -62,11 +64,13 @@ pub async fn serve(
     app: Router,
     security: Arc<SecurityHandle>,
     limits: ConnectionLimits,
+    budget: Arc<BodyBudget>,
     shutdown: CancellationToken,
 ) {
-    let graceful = GracefulShutdown::new();
+    let connections = tokio_util::task::TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
+    let connections_per_client = Arc::new(PerClient::default());
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -82,8 +86,19 @@ pub async fn serve(
         // Past the limit the connection is closed at once: the client learns at once, and the
         // kernel's backlog does not fill with connections nobody will read.
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            metrics::counter!("lienthong_connections_refused_total").increment(1);
+            metrics::counter!("lienthong_connections_refused_total", "limit" => "server")
+                .increment(1);
             tracing::debug!(%peer, "connection refused: server.max_connections reached");
+            drop(stream);
+            continue;
+        };
+        // One address holds at most its share, so one client cannot take every slot.
+        let Some(address_slot) =
+            connections_per_client.enter(peer.ip(), limits.max_connections_per_client)
+        else {
+            metrics::counter!("lienthong_connections_refused_total", "limit" => "client")
+                .increment(1);
+            tracing::debug!(%peer, "connection refused: server.max_connections_per_client reached");
             drop(stream);
             continue;
         };
@@ -94,22 +109,29 @@ pub async fn serve(
         drop(current);
         let security = security.clone();
         let per_client = per_client.clone();
+        let budget = budget.clone();
         let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let _slot = slot;
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let _slots = (slot, address_slot);
+            let activity = Arc::new(Activity::default());
             let ctx = Served {
                 app,
                 peer,
                 limits,
                 per_client,
+                activity: activity.clone(),
+                budget,
             };
             let result = match tls {
                 None => {
                     let svc = ctx.service(ConnectionInfo { tls: false }, None);
-                    watcher
-                        .watch(http1(&limits).serve_connection(TokioIo::new(stream), svc))
-                        .await
+                    drive(
+                        http1(&limits).serve_connection(TokioIo::new(stream), svc),
+                        &shutdown,
+                        None,
+                    )
+                    .await
                 }
                 Some(config) => {
                     let Some(stream) = handshake(config, stream, peer).await else {
@@ -132,13 +154,21 @@ pub async fn serve(
                             .max_concurrent_streams(
                                 u32::try_from(limits.max_requests_per_client).unwrap_or(u32::MAX),
                             );
-                        watcher
-                            .watch(b.serve_connection(TokioIo::new(stream), svc))
-                            .await
+                        // hyper's HTTP/2 has no idle timeout: a client that only answers PINGs
+                        // would hold its connection for ever.
+                        drive(
+                            b.serve_connection(TokioIo::new(stream), svc),
+                            &shutdown,
+                            Some((&activity, limits.header_timeout)),
+                        )
+                        .await
                     } else {
-                        watcher
-                            .watch(http1(&limits).serve_connection(TokioIo::new(stream), svc))
-                            .await
+                        drive(
+                            http1(&limits).serve_connection(TokioIo::new(stream), svc),
+                            &shutdown,
+                            None,
+                        )
+                        .await
                     }
                 }
             };
@@ -148,11 +178,45 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    connections.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+    }
+}
+
+/// Serves one connection until it ends; at shutdown, or once it has been idle (no request in
+/// flight) for the given time, it is closed gracefully: requests in flight finish, HTTP/2 sends
+/// GOAWAY, HTTP/1 closes after the current response.
+async fn drive<C: GracefulConnection>(
+    conn: C,
+    shutdown: &CancellationToken,
+    idle: Option<(&Arc<Activity>, Duration)>,
+) -> Result<(), C::Error> {
+    tokio::pin!(conn);
+    let idle_wait = async {
+        match idle {
+            Some((activity, limit)) => activity.idle_for(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(idle_wait);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => return result,
+            () = shutdown.cancelled(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = &mut idle_wait, if !closing => {
+                metrics::counter!("lienthong_idle_connections_closed_total").increment(1);
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
     }
 }
 
@@ -239,6 +303,8 @@ struct Served {
     peer: SocketAddr,
     limits: ConnectionLimits,
     per_client: Arc<PerClient>,
+    activity: Arc<Activity>,
+    budget: Arc<BodyBudget>,
 }
 
 impl Served {
@@ -259,10 +325,27 @@ impl Served {
             peer,
             limits,
             per_client,
+            activity,
+            budget,
         } = self;
         let svc = tower::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let active = activity.start();
             let slot = per_client.enter(peer.ip(), limits.max_requests_per_client);
-            let mut req = req.map(|b| axum::body::Body::new(DeadlineBody::new(b, &limits)));
+            // The body is counted against the memory budget from its first byte (its announced
+            // length before any is read) until the answer is produced.
+            // A route with a budget of its own (edXML documents: exchange.memory_budget, which
+            // also counts their parsing) is counted there instead.
+            let allowance = budget.allowance(peer.ip());
+            let announced = crate::http::body::announced_length(req.headers());
+            let own_budget = crate::http::has_own_budget(req.uri().path());
+            let mut req = req.map(|b| {
+                let b = DeadlineBody::new(b, &limits);
+                if own_budget {
+                    axum::body::Body::new(b)
+                } else {
+                    axum::body::Body::new(BudgetedBody::new(b, allowance.clone(), announced))
+                }
+            });
             let ext = req.extensions_mut();
             ext.insert(ConnectInfo(peer));
             ext.insert(conn);
@@ -271,6 +354,7 @@ impl Served {
             }
             let app = app.clone();
             async move {
+                let _held = (active, allowance);
                 let Some(_slot) = slot else {
                     metrics::counter!("lienthong_requests_refused_total").increment(1);
                     return Ok(too_many_requests());

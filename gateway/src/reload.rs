@@ -152,6 +152,9 @@ impl Reloader {
         let security = Arc::new(security);
         security.publish_expiry(OffsetDateTime::now_utc());
         self.security.swap(security.clone());
+        // An urgent revocation (a peer's key compromised) must not wait for the responder's
+        // nextUpdate: every certificate is asked about again after a reload.
+        self.security.revocation().clear();
         self.callbacks.set(callbacks);
         let mut rewired = Vec::new();
         for (name, dest) in &self.destinations {

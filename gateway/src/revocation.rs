@@ -1,9 +1,11 @@
 //! OCSP in the daemon: the HTTP transport the certs crate's [`RevocationChecker`] sends
 //! through, and what each decision leaves behind (a metric and a log line).
 //!
-//! One checker lives in the [`crate::security::SecurityHandle`] for the life of the process,
-//! so its cache of answers survives configuration reloads (an answer is a CA's signed statement
-//! about one certificate, true until its `nextUpdate` whatever the configuration says).
+//! One checker lives in the [`crate::security::SecurityHandle`] for the life of the process; its
+//! cache of answers (kept until each answer's `nextUpdate`) is emptied by every configuration
+//! reload, so an urgent revocation is seen at once when the operator reloads (RUNBOOK: "A
+//! peer's key is compromised"). A destination's stapled answer, judged inside the TLS
+//! handshake ([`lienthong_certs::tls::StapledOcspVerifier`]), is reported to the same observer.
 //!
 //! [`staple`] keeps an OCSP answer about the listener's own certificate stapled to its
 //! handshakes: fetched at start and after each reload, refreshed half-way to its `nextUpdate`
@@ -77,7 +79,13 @@ impl OcspTransport for HttpTransport {
 ///
 /// Errors: the HTTP client cannot be built.
 pub fn checker() -> Result<RevocationChecker, reqwest::Error> {
-    Ok(RevocationChecker::new(Arc::new(HttpTransport::new()?)).with_observer(Arc::new(observe)))
+    Ok(RevocationChecker::new(Arc::new(HttpTransport::new()?)).with_observer(observer()))
+}
+
+/// The observer every OCSP decision is reported to (metric and log line), the checker's and the
+/// stapled answers' of destinations' TLS servers.
+pub fn observer() -> lienthong_certs::revocation::Observer {
+    Arc::new(observe)
 }
 
 fn observe(r: &Report) {

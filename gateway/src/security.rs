@@ -134,6 +134,8 @@ pub struct InboundPeer {
     pub destination: String,
     /// Its agency code, trust store and accepted signer names.
     pub known: lienthong_connectors::peer::inbound::KnownPeer,
+    /// Whose TLS client certificate may push its documents.
+    pub transport_identity: lienthong_connectors::peer::TransportIdentity,
 }
 
 fn err(key: impl Into<String>, message: impl ToString) -> ConfigError {
@@ -406,7 +408,12 @@ impl Security {
                 match &t.trust {
                     Some(tn) => {
                         if let Some(ts) = store(&format!("{key}.tls.trust"), tn, &mut errors) {
-                            match tls::client_config(&ts, identity.as_ref(), t.min_version.to_min()) {
+                            match tls::observed_client_config(
+                                &ts,
+                                identity.as_ref(),
+                                t.min_version.to_min(),
+                                Some(crate::revocation::observer()),
+                            ) {
                                 Ok(c) => sec.tls = Some(c),
                                 Err(e) => errors.push(err(format!("{key}.tls"), e)),
                             }
@@ -454,6 +461,7 @@ impl Security {
                         trust: ts,
                         signers: p.signers.clone(),
                     },
+                    transport_identity: p.transport_identity(),
                 });
             }
         }

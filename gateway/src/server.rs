@@ -29,15 +29,15 @@ pub enum ServerError {
     /// What the configuration names (certificates, keys, tokens, secrets) could not be loaded.
     #[error("{0}")]
     Load(#[from] crate::config::ConfigErrors),
-    /// The listener is reachable from other hosts and leaves an API without authentication.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Unprotected(Vec<crate::config::ConfigError>),
     /// The time-stamping client could not be built.
     #[error("audit.tsa: {0}")]
     Tsa(String),
     /// The HTTP server failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
+    /// The generated tokens could not be kept or read.
+    #[error(transparent)]
+    Tokens(#[from] crate::tokens::TokenError),
     /// The OCSP client could not be built.
     #[error("OCSP client: {0}")]
     Ocsp(#[from] reqwest::Error),
@@ -79,10 +79,6 @@ pub async fn run_loaded(
     crate::telemetry::handle();
     // The address actually bound decides (the configuration's may be overridden by the caller).
     let bound = listener.local_addr()?;
-    let exposed = crate::access::unprotected(&config.server, bound);
-    if !exposed.is_empty() && !config.server.allow_unauthenticated {
-        return Err(ServerError::Unprotected(exposed));
-    }
     for w in config.warnings_at(bound) {
         tracing::warn!(key = w.key, "{}", w.message);
     }
@@ -91,6 +87,8 @@ pub async fn run_loaded(
     // its leases run out).
     let instance = config.server.instance_name();
     let store = Store::open_with(&config.store.url, &config.store.options(&instance)).await?;
+    // Roles the configuration gives no credential get the token generated at the first start.
+    let generated = crate::tokens::ensure(&config, &store).await?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security, &mappings)?;
     // Each connector holds its own copy; the loaded sets are not kept for the server's life.
@@ -133,8 +131,8 @@ pub async fn run_loaded(
             config.destinations.keys().cloned().collect(),
         ),
         max_body: config.server.max_body,
-        admin_token: tokens.admin,
-        center_token: tokens.center,
+        admin_token: tokens.admin.or(generated.admin),
+        center_token: tokens.center.or(generated.center),
         viewer_token: tokens.viewer,
         public_names: config.public_names(bound),
         secure_cookies: config.server.tls.is_some()
@@ -157,7 +155,6 @@ pub async fn run_loaded(
                 ))
             })?,
         ),
-        listener_loopback: bound.ip().is_loopback(),
         allow_unauthenticated: config.server.allow_unauthenticated,
         dossier_schema: lienthong_mappings::dossier_schema(),
         security: security.clone(),
@@ -168,9 +165,6 @@ pub async fn run_loaded(
         tsa_configured: config.audit.tsa.is_some(),
         console_csrf: lienthong_certs::Secret::new(hex::encode(rand::random::<[u8; 32]>())),
     });
-    if state.admin_token.is_none() {
-        tracing::warn!("no server.admin_token: the admin API answers loopback clients only");
-    }
     let stop = CancellationToken::new();
     let settings = DispatchSettings {
         owner: instance.clone(),
@@ -242,6 +236,10 @@ pub async fn run_loaded(
         http::router(state),
         security,
         config.server.limits(),
+        Arc::new(crate::limits::BodyBudget::new(
+            config.server.max_body_memory,
+            config.server.body_memory_per_client(),
+        )),
         stop.clone(),
     )
     .await;

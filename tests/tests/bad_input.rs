@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 async fn raw(gw: &Gateway, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String, Value) {
     let r = gw
-        .http
-        .post(format!("{}{path}", gw.base_url))
+        .authorized(path, gw.http.post(format!("{}{path}", gw.base_url)))
         .header("content-type", content_type)
         .body(body)
         .send()

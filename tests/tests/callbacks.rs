@@ -215,8 +215,7 @@ async fn pushes_are_verified_stored_once_and_forwarded_to_the_center() {
     );
     let (_, metrics) = {
         let r = gw
-            .http
-            .get(format!("{}/metrics", gw.base_url))
+            .admin(gw.http.get(format!("{}/metrics", gw.base_url)))
             .send()
             .await
             .expect("metrics");

@@ -86,14 +86,15 @@ async fn a_half_sent_request_line_is_closed_within_the_header_timeout() {
 async fn two_thousand_idle_connections_do_not_stop_a_request() {
     let dir = tempfile::tempdir().expect("dir");
     let gw = gateway(dir.path(), "").await;
-    let target = addr(&gw);
+    let target: std::net::SocketAddr = addr(&gw).parse().expect("address");
+    // From four addresses of their own, 500 each (one address may hold an eighth of
+    // server.max_connections, 512).
     let mut idle = Vec::new();
-    for _ in 0..2000 {
-        idle.push(
-            tokio::net::TcpStream::connect(&target)
-                .await
-                .expect("connect"),
-        );
+    for i in 0..2000 {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind(format!("127.0.1.{}:0", 10 + i % 4).parse().expect("addr"))
+            .expect("bind");
+        idle.push(sock.connect(target).await.expect("connect"));
     }
     // Half of them have started a request and stopped.
     for s in idle.iter_mut().step_by(2) {
@@ -124,7 +125,12 @@ async fn two_thousand_idle_connections_do_not_stop_a_request() {
 #[tokio::test]
 async fn connections_past_max_connections_are_closed_at_once() {
     let dir = tempfile::tempdir().expect("dir");
-    let gw = gateway(dir.path(), "max_connections = 20").await;
+    // One address may hold them all here: the global cap is what is tried.
+    let gw = gateway(
+        dir.path(),
+        "max_connections = 20\nmax_connections_per_client = 20",
+    )
+    .await;
     let target = addr(&gw);
     let mut held = Vec::new();
     for _ in 0..20 {
@@ -158,14 +164,14 @@ async fn connections_past_max_connections_are_closed_at_once() {
 
 /// Sends a request with `declared` Content-Length (or chunked when `None`) and `body`, writing
 /// everything before reading, as Python's urllib does: the answer's first line.
-fn blocking_post(target: &str, declared: Option<usize>, body: &[u8]) -> String {
+fn blocking_post(target: &str, token: &str, declared: Option<usize>, body: &[u8]) -> String {
     let mut s = TcpStream::connect(target).expect("connect");
     let head = match declared {
         Some(n) => format!(
-            "POST /v1/dossiers HTTP/1.1\r\nHost: {target}\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n\r\n"
+            "POST /v1/dossiers HTTP/1.1\r\nHost: {target}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {n}\r\n\r\n"
         ),
         None => format!(
-            "POST /v1/dossiers HTTP/1.1\r\nHost: {target}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "POST /v1/dossiers HTTP/1.1\r\nHost: {target}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         ),
     };
     s.write_all(head.as_bytes()).expect("head");
@@ -201,9 +207,11 @@ async fn an_oversized_body_gets_its_413_while_the_client_still_writes() {
     for declared in [Some(body.len()), None] {
         let target = addr(&gw);
         let body = body.clone();
-        let first = tokio::task::spawn_blocking(move || blocking_post(&target, declared, &body))
-            .await
-            .expect("client");
+        let token = gw.center_token.clone().expect("center token");
+        let first =
+            tokio::task::spawn_blocking(move || blocking_post(&target, &token, declared, &body))
+                .await
+                .expect("client");
         assert!(first.starts_with("HTTP/1.1 413"), "{declared:?}: {first:?}");
     }
 }
@@ -220,7 +228,7 @@ async fn slow_senders_are_timed_out_and_limited_per_client() {
     let mut slow = Vec::new();
     for _ in 0..3 {
         let mut s = TcpStream::connect(addr(&gw)).expect("connect");
-        s.write_all(format!("POST /v1/dossiers HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 102400\r\n\r\n{{", addr(&gw)).as_bytes())
+        s.write_all(format!("POST /v1/dossiers HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 102400\r\n\r\n{{", addr(&gw), gw.center_token.as_deref().unwrap_or_default()).as_bytes())
             .expect("head");
         slow.push(s);
     }

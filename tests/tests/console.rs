@@ -95,6 +95,36 @@ async fn an_operator_replays_a_dead_letter_from_the_console() {
         .expect("a headless Chromium session");
     let shots = screenshots();
 
+    // The operator signs in with the admin token the gateway generated at its first start
+    // (no address lets anyone in).
+    browser
+        .goto(&format!("{}/console", gw.base_url))
+        .await
+        .expect("open the console");
+    assert!(
+        browser
+            .current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .ends_with("/console/login"),
+        "the console opened without signing in"
+    );
+    browser
+        .find(Locator::Css("input[name=token]"))
+        .await
+        .expect("the token field")
+        .send_keys(gw.admin_token.as_deref().expect("generated admin token"))
+        .await
+        .expect("type the token");
+    browser
+        .find(Locator::Css("form[action='/console/login'] button"))
+        .await
+        .expect("sign-in button")
+        .click()
+        .await
+        .expect("sign in");
+
     // The overview shows the destination, its dead letter and the deadline chart.
     browser
         .goto(&format!("{}/console", gw.base_url))
@@ -198,8 +228,10 @@ async fn an_operator_replays_a_dead_letter_from_the_console() {
         .expect("id")
         .to_owned();
     let r = gw
-        .http
-        .post(format!("{}/console/replay/{dead_id}", gw.base_url))
+        .admin(
+            gw.http
+                .post(format!("{}/console/replay/{dead_id}", gw.base_url)),
+        )
         .form(&[("csrf", "guess")])
         .send()
         .await

@@ -126,7 +126,7 @@ async fn kill_9_mid_way_loses_nothing_and_keeps_order() {
             }
         }
     };
-    let submitting = submit_all(gw.http.clone(), gw.base_url.clone(), todo, acked.clone());
+    let submitting = submit_all(gw.center_client(), gw.base_url.clone(), todo, acked.clone());
     tokio::pin!(submitting);
     let first = tokio::select! {
         a = &mut submitting => a,
@@ -157,7 +157,7 @@ async fn kill_9_mid_way_loses_nothing_and_keeps_order() {
         }
     }
     let second = submit_all(
-        gw.http.clone(),
+        gw.center_client(),
         gw.base_url.clone(),
         todo,
         Arc::new(AtomicUsize::new(0)),

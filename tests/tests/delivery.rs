@@ -221,8 +221,7 @@ async fn put_refreshes_the_dossier_on_the_portal(store: TestStore) {
         "a changed body under the same code is a conflict: {a}"
     );
     let r = gw
-        .http
-        .put(format!("{}/v1/dossiers/{code}", gw.base_url))
+        .center(gw.http.put(format!("{}/v1/dossiers/{code}", gw.base_url)))
         .json(&dossier)
         .send()
         .await

@@ -1,7 +1,7 @@
 //! The center's signing key on a PKCS#11 token (SoftHSM2), through the real binary: the
 //! province signs its edXML on the token and the commune, which trusts the province's CA and
 //! signer name, takes the dossier; a wrong PIN stops check-config and serve with the key named;
-//! the token pulled out mid-run holds the next dossier back (retries, `/readyz` degraded, the
+//! the token pulled out mid-run holds the next dossier back (waits, `/readyz` degraded, the
 //! metric at 0; a lower-level center's dossier answered 503, nothing stored) and both go through
 //! when the token is back, without a restart.
 
@@ -140,10 +140,12 @@ async fn edxml_signed_on_a_token_is_believed_by_the_peer() {
         .post("/v1/dossiers", &dossier(later, &store, &files))
         .await;
     assert_eq!(status, 202, "{body}");
-    p.wait_deliveries(Duration::from_secs(30), "a retry naming the token", |all| {
+    // It waits as a failure of this gateway's own: its attempts are not used up.
+    p.wait_deliveries(Duration::from_secs(30), "a wait naming the token", |all| {
         all.iter().any(|d| {
             d["dossier_code"] == later
-                && d["attempts"].as_u64().unwrap_or(0) >= 2
+                && d["state"] == "retry_wait"
+                && d["attempts"] == 0
                 && d["last_error"]
                     .as_str()
                     .is_some_and(|e| e.contains("center-signer"))

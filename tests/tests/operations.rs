@@ -257,8 +257,7 @@ async fn metrics_carry_the_values_of_a_scripted_run() {
     let (s, _) = gw.post("/v1/dossiers", &again).await;
     assert_eq!(s, 200);
     let r = gw
-        .http
-        .post(format!("{}/v1/dossiers", gw.base_url))
+        .center(gw.http.post(format!("{}/v1/dossiers", gw.base_url)))
         .header("content-type", "application/json")
         .body("{not json")
         .send()

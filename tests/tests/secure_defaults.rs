@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lienthong_tests::DvcqgSim;
 use lienthong_tests::gateway_process::{Gateway, TestConfig, example, free_port, lienthong_bin};
@@ -33,34 +33,6 @@ fn exposed(dir: &Path, sim: &DvcqgSim, server_extra: String) -> String {
     .replace("listen = \"127.0.0.1:", "listen = \"0.0.0.0:")
 }
 
-/// `lienthong serve` on `config`: its exit status and output when it ends within 15 s, `None`
-/// (after killing it) when it keeps running.
-fn serve_briefly(config: &Path) -> Option<(bool, String)> {
-    let mut child = std::process::Command::new(lienthong_bin())
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn lienthong");
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(15) {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let out = child.wait_with_output().expect("output");
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return Some((status.success(), text));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
 fn check_config(config: &Path) -> (bool, String) {
     let out = std::process::Command::new(lienthong_bin())
         .args(["check-config", "--config"])
@@ -78,11 +50,12 @@ fn check_config(config: &Path) -> (bool, String) {
 }
 
 #[tokio::test]
-async fn an_exposed_listener_with_an_api_left_open_is_refused_naming_the_key() {
+async fn an_exposed_listener_never_leaves_an_api_open() {
     let sim = DvcqgSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("dir");
     let admin = secret(dir.path(), "admin.token", ADMIN_TOKEN);
-    // The cluster example as it was: every interface, an admin token, the center's API open.
+    // The cluster example as it was: every interface, an admin token, the center's API with no
+    // credential of its own: the first start generates the center's token, and says where.
     let config = exposed(
         dir.path(),
         &sim,
@@ -91,20 +64,39 @@ async fn an_exposed_listener_with_an_api_left_open_is_refused_naming_the_key() {
     let path = dir.path().join("lienthong.toml");
     std::fs::write(&path, &config).expect("config");
     let (ok, out) = check_config(&path);
-    assert!(!ok, "check-config accepted an open center API:\n{out}");
+    assert!(ok, "{out}");
+    let center_file = dir.path().join("center.token");
     assert!(
-        out.contains("server.center_token_file") && out.contains("/v1/dossiers/{code}"),
+        out.contains("server.center_token_file: not set")
+            && out.contains(&center_file.display().to_string()),
         "{out}"
     );
-    assert!(!out.contains("server.admin_token_file:"), "{out}");
-    let (ok, out) = serve_briefly(&path).expect("serve refused to start");
-    assert!(!ok && out.contains("server.center_token_file"), "{out}");
+    assert!(!out.contains("server.admin_token_file: not set"), "{out}");
+    let gw = Gateway::start(dir.path(), &config).await;
+    assert_eq!(gw.admin_token.as_deref(), Some(ADMIN_TOKEN));
+    let generated = gw.center_token.clone().expect("generated center token");
+    assert_eq!(
+        std::fs::read_to_string(&center_file).expect("copy").trim(),
+        generated
+    );
+    let http = Client::new();
+    let url = format!("{}/v1/dossiers", gw.base_url);
+    let dossier = example("dossier-business-registration.json");
+    let (status, _, _) = status_of(http.post(&url).json(&dossier)).await;
+    assert_eq!(
+        status, 401,
+        "the center's API is open on an exposed listener"
+    );
+    let (status, body, _) = status_of(http.post(&url).bearer_auth(&generated).json(&dossier)).await;
+    assert_eq!(status, 202, "{body}");
+    drop(gw);
 
-    // Nothing at all: both APIs named.
+    // Nothing at all: both tokens generated, both named by check-config.
     std::fs::write(&path, exposed(dir.path(), &sim, String::new())).expect("config");
     let (ok, out) = check_config(&path);
     assert!(
-        !ok && out.contains("server.center_token_file") && out.contains("server.admin_token_file"),
+        ok && out.contains("server.center_token_file: not set")
+            && out.contains("server.admin_token_file: not set"),
         "{out}"
     );
 
@@ -126,7 +118,7 @@ async fn an_exposed_listener_with_an_api_left_open_is_refused_naming_the_key() {
         "{out}"
     );
     let lab = Gateway::start(dir.path(), &std::fs::read_to_string(&path).expect("config")).await;
-    lab.wait_for_log("allowed by server.allow_unauthenticated", 2)
+    lab.wait_for_log("because server.allow_unauthenticated is set", 2)
         .await;
 
     // A short token is refused with its key.

@@ -222,8 +222,7 @@ async fn notify_ready_watchdog_reload_and_stopping() {
     .await;
     // The admin API reload gives the same refusal as a problem.
     let r = gw
-        .http
-        .post(format!("{}/v1/admin/reload", gw.base_url))
+        .admin(gw.http.post(format!("{}/v1/admin/reload", gw.base_url)))
         .send()
         .await
         .expect("reload");

@@ -339,8 +339,7 @@ async fn sighup_and_admin_reload_swap_the_server_certificate_without_dropping_co
     );
     third.write(s.dir.path(), "server");
     let r =
-        s.gw.http
-            .post(format!("{}/v1/admin/reload", s.gw.base_url))
+        s.gw.admin(s.gw.http.post(format!("{}/v1/admin/reload", s.gw.base_url)))
             .send()
             .await
             .expect("reload");
@@ -357,8 +356,7 @@ async fn sighup_and_admin_reload_swap_the_server_certificate_without_dropping_co
     assert_ne!(newest.server_serial, fresh.server_serial);
     // And the expiry gauge is published for it.
     let metrics =
-        s.gw.http
-            .get(format!("{}/metrics", s.gw.base_url))
+        s.gw.admin(s.gw.http.get(format!("{}/metrics", s.gw.base_url)))
             .send()
             .await
             .expect("metrics")

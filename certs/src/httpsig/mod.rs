@@ -362,32 +362,59 @@ pub fn verify_request(
     policy: &VerifyPolicy<'_>,
     resolve: impl Fn(Option<&str>, Option<Algorithm>) -> Option<VerifyingKey>,
 ) -> Result<VerifiedHttpSignature, HttpSigError> {
-    // One field line each: a reader that takes the first line of a repeated field while the
-    // signature base joins them all would check something else than what was signed.
-    let field = |name: &str| {
-        let mut lines = headers.get_all(name).iter();
-        match (lines.next(), lines.next()) {
-            (Some(v), None) => v
-                .to_str()
-                .map_err(|_| HttpSigError::Malformed(format!("{name} is not visible ASCII"))),
-            (None, _) => Err(HttpSigError::Malformed(format!("{name} is required"))),
-            (Some(_), Some(_)) => Err(HttpSigError::Malformed(format!(
-                "more than one {name} field line"
-            ))),
-        }
-    };
-    let digest = field("content-digest").map_err(|e| match e {
+    verify_request_body(headers, body)?;
+    verify_request_head(method, target_uri, headers, policy, resolve)
+}
+
+/// One field line of `name` (a reader that takes the first line of a repeated field while the
+/// signature base joins them all would check something else than what was signed).
+fn single_field<'h>(headers: &'h http::HeaderMap, name: &str) -> Result<&'h str, HttpSigError> {
+    let mut lines = headers.get_all(name).iter();
+    match (lines.next(), lines.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .map_err(|_| HttpSigError::Malformed(format!("{name} is not visible ASCII"))),
+        (None, _) => Err(HttpSigError::Malformed(format!("{name} is required"))),
+        (Some(_), Some(_)) => Err(HttpSigError::Malformed(format!(
+            "more than one {name} field line"
+        ))),
+    }
+}
+
+fn digest_field(headers: &http::HeaderMap) -> Result<&str, HttpSigError> {
+    single_field(headers, "content-digest").map_err(|e| match e {
         HttpSigError::Malformed(m) => HttpSigError::Digest(m),
         other => other,
-    })?;
-    crate::verify_content_digest(digest, body).map_err(|e| HttpSigError::Digest(e.to_string()))?;
+    })
+}
+
+/// The first half of [`verify_request`], from the head alone: `Content-Digest` present once and
+/// the signature verified under `policy` (which should require `content-digest`). A receiver
+/// knows who signed before it reads the body, and reads it only then; it must then call
+/// [`verify_request_body`], or the body is not bound.
+pub fn verify_request_head(
+    method: &str,
+    target_uri: &str,
+    headers: &http::HeaderMap,
+    policy: &VerifyPolicy<'_>,
+    resolve: impl Fn(Option<&str>, Option<Algorithm>) -> Option<VerifyingKey>,
+) -> Result<VerifiedHttpSignature, HttpSigError> {
+    digest_field(headers)?;
     verify(
         &Message::request(method, target_uri, headers),
-        field("signature-input")?,
-        field("signature")?,
+        single_field(headers, "signature-input")?,
+        single_field(headers, "signature")?,
         policy,
         resolve,
     )
+}
+
+/// The second half of [`verify_request`]: the body matches the request's single
+/// `Content-Digest`.
+pub fn verify_request_body(headers: &http::HeaderMap, body: &[u8]) -> Result<(), HttpSigError> {
+    crate::verify_content_digest(digest_field(headers)?, body)
+        .map(|_| ())
+        .map_err(|e| HttpSigError::Digest(e.to_string()))
 }
 
 fn integer(v: i64) -> Result<sfv::Integer, HttpSigError> {

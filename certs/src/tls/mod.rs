@@ -180,6 +180,19 @@ pub fn client_config(
     identity: Option<&Identity>,
     min: MinVersion,
 ) -> Result<ClientConfig, TlsError> {
+    observed_client_config(trust, identity, min, None)
+}
+
+/// [`client_config`] whose stapled-OCSP decisions are reported to `observer` (the daemon's
+/// metric and log line).
+///
+/// Errors: as [`client_config`].
+pub fn observed_client_config(
+    trust: &Arc<TrustStore>,
+    identity: Option<&Identity>,
+    min: MinVersion,
+    observer: Option<crate::revocation::Observer>,
+) -> Result<ClientConfig, TlsError> {
     let mut verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
         Arc::new(trust.root_store()),
         provider(),
@@ -200,6 +213,7 @@ pub fn client_config(
             .with_custom_certificate_verifier(Arc::new(StapledOcspVerifier::new(
                 verifier,
                 Arc::clone(trust),
+                observer,
             )))
     } else {
         builder.with_webpki_verifier(verifier)

@@ -18,20 +18,66 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use time::OffsetDateTime;
 
 use crate::ocsp::{Query, Status};
+use crate::revocation::{Observer, Policy, Report};
 use crate::trust::{Purpose, TrustError, TrustStore};
 
 /// [`WebPkiServerVerifier`] plus the stapled-OCSP check of the leaf.
-#[derive(Debug)]
 pub struct StapledOcspVerifier {
     inner: Arc<WebPkiServerVerifier>,
     trust: Arc<TrustStore>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for StapledOcspVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StapledOcspVerifier")
+            .field("trust", &self.trust.name())
+            .finish_non_exhaustive()
+    }
 }
 
 impl StapledOcspVerifier {
     /// Wraps `inner` (built from the same `trust`, without CRLs: see
-    /// [`TrustStore::handshake_crls`]).
-    pub fn new(inner: Arc<WebPkiServerVerifier>, trust: Arc<TrustStore>) -> Self {
-        Self { inner, trust }
+    /// [`TrustStore::handshake_crls`]); every decision is reported to `observer` (a metric and a
+    /// log line in the daemon), as the [`crate::revocation::RevocationChecker`]'s are.
+    pub fn new(
+        inner: Arc<WebPkiServerVerifier>,
+        trust: Arc<TrustStore>,
+        observer: Option<Observer>,
+    ) -> Self {
+        Self {
+            inner,
+            trust,
+            observer,
+        }
+    }
+
+    fn report(
+        &self,
+        subject: &str,
+        result: &'static str,
+        outcome: &Result<(), TrustError>,
+        detail: String,
+    ) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        let decision = match outcome {
+            Err(_) => "refused",
+            Ok(()) if result != "good" && self.trust.revocation().policy == Policy::OcspThenCrl => {
+                "crl"
+            }
+            Ok(()) => "accepted",
+        };
+        observer(&Report {
+            store: self.trust.name().to_string(),
+            subject: subject.to_string(),
+            responder: "stapled by the server".to_string(),
+            result,
+            cached: false,
+            decision,
+            detail,
+        });
     }
 
     fn revocation(
@@ -63,21 +109,40 @@ impl StapledOcspVerifier {
                 true,
             )
         };
-        match answer {
+        let (result, detail, outcome) = match answer {
             Ok(a) => match a.status {
-                Status::Good => Ok(()),
-                Status::Revoked { at, reason } => Err(TrustError::Revoked {
-                    store: self.trust.name().to_string(),
-                    subject,
-                    reason: format!(
+                Status::Good => ("good", String::new(), Ok(())),
+                Status::Revoked { at, reason } => {
+                    let reason = format!(
                         "stapled OCSP answer: revoked at {at}{}",
                         reason.map(|r| format!(" ({r})")).unwrap_or_default()
-                    ),
-                }),
-                Status::Unknown => no_status("the stapled OCSP answer says unknown".into()),
+                    );
+                    (
+                        "revoked",
+                        reason.clone(),
+                        Err(TrustError::Revoked {
+                            store: self.trust.name().to_string(),
+                            subject: subject.clone(),
+                            reason,
+                        }),
+                    )
+                }
+                Status::Unknown => {
+                    let reason = "the stapled OCSP answer says unknown".to_string();
+                    ("unknown", reason.clone(), no_status(reason))
+                }
             },
-            Err(reason) => no_status(reason),
-        }
+            Err(reason) => {
+                let result = if stapled.is_empty() {
+                    "not-stapled"
+                } else {
+                    "invalid"
+                };
+                (result, reason.clone(), no_status(reason))
+            }
+        };
+        self.report(&subject, result, &outcome, detail);
+        outcome
     }
 }
 

@@ -140,7 +140,9 @@ impl AxisClient {
                 crate::signing::sign_request(s, built)
                     .await
                     .map_err(|outcome| match outcome {
-                        Outcome::Retry { error, .. } => AxisError::Unavailable(error),
+                        Outcome::Retry { error, .. } | Outcome::Local { error } => {
+                            AxisError::Unavailable(error)
+                        }
                         other => AxisError::Refused {
                             operation,
                             reason: other.error().unwrap_or_default().to_owned(),

@@ -40,6 +40,14 @@ crate::endpoint::destination_config! {
         /// organizationIdentifier, OU or CN (or `LABEL:organ_id`, e.g. `MNS:000.00.12.H37`).
         #[serde(default)]
         pub signers: Vec<String>,
+        /// Receiving pushes (`POST /v1/exchange`): whose TLS client certificate may deliver this
+        /// peer's documents. `same-as-signer` (the default for a direct peer): a certificate
+        /// naming the peer as `signers` (or `organ_id`) names its signer, so one center's
+        /// certificate cannot hand in documents signed by another. `any-trusted` (the default
+        /// for an axis peer): any certificate the listener's `client_trust` accepts, for a relay
+        /// that carries other centers' documents.
+        #[serde(default)]
+        pub transport_identity: Option<TransportIdentity>,
     }
     endpoint {
         connect_timeout = "crate::endpoint::ten_seconds",
@@ -56,6 +64,26 @@ pub enum Transport {
     Direct,
     /// Through the document-exchange axis (`sendEdoc`; the peer pulls).
     Axis,
+}
+
+/// Whose TLS client certificate may push a peer's documents ([`PeerConfig::transport_identity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportIdentity {
+    /// The certificate must name the peer as its document signer must.
+    SameAsSigner,
+    /// Any certificate the listener's client trust accepts (a relay).
+    AnyTrusted,
+}
+
+impl PeerConfig {
+    /// [`PeerConfig::transport_identity`], or its default for the peer's transport.
+    pub fn transport_identity(&self) -> TransportIdentity {
+        self.transport_identity.unwrap_or(match self.transport {
+            Transport::Direct => TransportIdentity::SameAsSigner,
+            Transport::Axis => TransportIdentity::AnyTrusted,
+        })
+    }
 }
 
 fn yes() -> bool {

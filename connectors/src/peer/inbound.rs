@@ -35,6 +35,19 @@ pub struct KnownPeer {
     pub signers: Vec<String>,
 }
 
+impl KnownPeer {
+    /// Whether `cert` names this peer: one of `signers` (whole DN, a CN or a SAN), or, without
+    /// them, `organ_id` as a whole attribute value of its subject. The rule for its document
+    /// signer, and for its TLS client certificate under `transport_identity = "same-as-signer"`.
+    pub fn is_named_by(&self, cert: &lienthong_certs::inspect::CertificateInfo) -> bool {
+        if self.signers.is_empty() {
+            cert.carries_code(&self.organ_id)
+        } else {
+            self.signers.iter().any(|s| cert.subject_matches(s))
+        }
+    }
+}
+
 /// Why a received message is refused, with the HTTP status the exchange endpoint answers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InboundError {
@@ -371,12 +384,7 @@ pub fn read(xml: &str, receiver: &Receiver<'_>) -> Result<Inbound, InboundError>
         other => InboundError::BadSignature(other.to_string()),
     })?;
     let cert = &verified.signer.certificate;
-    let name_ok = if peer.signers.is_empty() {
-        cert.carries_code(&peer.organ_id)
-    } else {
-        peer.signers.iter().any(|s| cert.subject_matches(s))
-    };
-    if !name_ok {
+    if !peer.is_named_by(cert) {
         return Err(InboundError::WrongSigner {
             signer: cert.subject.clone(),
             organ_id: peer.organ_id.clone(),

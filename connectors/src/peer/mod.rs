@@ -31,7 +31,7 @@ use lienthong_mappings::{Agency, ExchangeInput, MappingSet, RenderError};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-pub use self::config::{PeerConfig, Transport};
+pub use self::config::{PeerConfig, Transport, TransportIdentity};
 use crate::files::FileFetcher;
 use crate::http::OutboundSecurity;
 use crate::{BuildError, Connector, DossierOp, MessageBody, MessageKind, OutboundMessage, Outcome};

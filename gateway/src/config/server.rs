@@ -12,8 +12,9 @@ pub struct ServerConfig {
     /// Largest request body accepted (`10MiB`).
     #[serde(default = "default_max_body", deserialize_with = "de_size")]
     pub max_body: u64,
-    /// Bearer token for the admin API (`/v1/deliveries…`); without it the admin API answers
-    /// loopback clients only.
+    /// Bearer token for the admin API (`/v1/deliveries…`, metrics, the console). Without it
+    /// (and without an admin client-certificate rule) the first start generates one into
+    /// `state_dir` ([`crate::tokens`]): no address makes a caller an administrator.
     #[serde(default)]
     pub admin_token: Option<Secret>,
     /// File holding the admin token.
@@ -21,9 +22,14 @@ pub struct ServerConfig {
     pub admin_token_file: Option<PathBuf>,
     /// File holding the center's bearer token: the one-stop system (phần mềm một cửa) sends it as
     /// `Authorization: Bearer …` on intake, events, tracking and statistics. Compared in constant
-    /// time; at least 32 characters.
+    /// time; at least 32 characters. Without it (and without a certificate rule or signed route
+    /// covering the center's API) the first start generates one into `state_dir`.
     #[serde(default)]
     pub center_token_file: Option<PathBuf>,
+    /// Where the tokens generated at the first start are copied (mode 0600): default the SQLite
+    /// file's directory, else `/var/lib/lienthong`.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
     /// File holding the viewer token: a read-only role for the statistics screens (the console's
     /// overview and deadline boards, `/v1/stats`); it cannot replay, reload or read dossiers.
     #[serde(default)]
@@ -42,8 +48,8 @@ pub struct ServerConfig {
     /// How long a console sign-in lasts (`8h`).
     #[serde(default = "default_console_session", with = "serde_duration")]
     pub console_session: Duration,
-    /// Serve a listener other hosts can reach with the center's API or the admin API left
-    /// without authentication. Only for a lab: every start logs a warning.
+    /// Leave the center's API and the admin API open to every caller, generating no token. Only
+    /// for a lab: every start logs a warning.
     #[serde(default)]
     pub allow_unauthenticated: bool,
     /// How long shutdown waits for in-flight deliveries before releasing them.
@@ -72,9 +78,21 @@ pub struct ServerConfig {
     /// Connections open at once (`4096`); past it a new connection is closed at once.
     #[serde(default = "default_server_max_connections")]
     pub max_connections: usize,
-    /// Requests in flight per client address (`64`); past it 429 with `Retry-After`.
+    /// Connections open at once from one client address (default: an eighth of
+    /// `max_connections`, at least 1); past it that address's new connection is closed at once.
+    #[serde(default)]
+    pub max_connections_per_client: Option<usize>,
+    /// Requests in flight per client address (`64`); past it 429 with `Retry-After`; also the
+    /// most concurrent streams of one HTTP/2 connection.
     #[serde(default = "default_max_requests_per_client")]
     pub max_requests_per_client: usize,
+    /// Request body bytes held in memory at once by every route together (`64MiB`): a body that
+    /// does not fit is refused with 503 and `Retry-After` before a byte of it is read.
+    #[serde(default = "default_max_body_memory", deserialize_with = "de_size")]
+    pub max_body_memory: u64,
+    /// The share of `max_body_memory` one client address may hold (default: half of it).
+    #[serde(default, deserialize_with = "de_size_opt")]
+    pub max_body_memory_per_client: Option<u64>,
     /// Certificates expiring within this period are warned about (`30d`).
     #[serde(default = "default_certificate_warning", with = "serde_duration")]
     pub certificate_warning: Duration,
@@ -118,6 +136,9 @@ const fn default_server_max_connections() -> usize {
 const fn default_max_requests_per_client() -> usize {
     64
 }
+const fn default_max_body_memory() -> u64 {
+    64 * 1024 * 1024
+}
 
 impl ServerConfig {
     /// The connection limits of this section.
@@ -127,8 +148,21 @@ impl ServerConfig {
             body_timeout: self.body_timeout,
             min_body_rate: self.min_body_rate,
             max_connections: self.max_connections,
+            max_connections_per_client: self.connections_per_client(),
             max_requests_per_client: self.max_requests_per_client,
         }
+    }
+
+    /// `max_connections_per_client`, or its default.
+    pub fn connections_per_client(&self) -> usize {
+        self.max_connections_per_client
+            .unwrap_or((self.max_connections / 8).max(1))
+    }
+
+    /// `max_body_memory_per_client`, or its default.
+    pub fn body_memory_per_client(&self) -> u64 {
+        self.max_body_memory_per_client
+            .unwrap_or(self.max_body_memory / 2)
     }
 }
 
@@ -162,6 +196,15 @@ impl ServerConfig {
         for (key, zero) in [
             ("server.min_body_rate", self.min_body_rate == 0),
             ("server.max_connections", self.max_connections == 0),
+            (
+                "server.max_connections_per_client",
+                self.max_connections_per_client == Some(0),
+            ),
+            ("server.max_body_memory", self.max_body_memory == 0),
+            (
+                "server.max_body_memory_per_client",
+                self.max_body_memory_per_client == Some(0),
+            ),
             (
                 "server.max_requests_per_client",
                 self.max_requests_per_client == 0,
@@ -209,8 +252,23 @@ impl ServerConfig {
                 format!("{} does not exist", f.display()),
             ));
         }
-        if !self.allow_unauthenticated {
-            errors.extend(crate::access::unprotected(self, self.listen));
+        if self
+            .max_connections_per_client
+            .is_some_and(|n| n > self.max_connections)
+        {
+            errors.push(err(
+                "server.max_connections_per_client",
+                "must not be more than server.max_connections",
+            ));
+        }
+        if self
+            .max_body_memory_per_client
+            .is_some_and(|n| n > self.max_body_memory)
+        {
+            errors.push(err(
+                "server.max_body_memory_per_client",
+                "must not be more than server.max_body_memory",
+            ));
         }
     }
 }

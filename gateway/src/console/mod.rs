@@ -7,8 +7,8 @@
 //! button, dossier lookup (history and per-destination delivery), and the deadline statistics.
 //!
 //! Access is the admin API's (`http::guard`): the admin token (bearer), a client certificate
-//! rule for admin paths, or a console session; the loopback address only on a loopback listener
-//! without tokens. Signing in with the admin token starts an operator's session, with the viewer
+//! rule for admin paths, or a console session; no address (a lab's
+//! `server.allow_unauthenticated` lets everyone in). Signing in with the admin token starts an operator's session, with the viewer
 //! token a viewer's (the overview and the deadline boards only); the browser keeps a random
 //! session id (`HttpOnly`, `SameSite=Strict`, `Secure` over https), the store its hash, role and
 //! end, so every instance knows it and signing out ends it. Failed sign-ins are limited per
@@ -272,8 +272,8 @@ struct ReplayForm {
 }
 
 /// The CSRF token the console's forms carry: derived from the session id (so every instance
-/// sharing the store knows it, and it ends with the session), or, signed in by the loopback
-/// address without a session, the process's own.
+/// sharing the store knows it, and it ends with the session), or, for a caller authenticated
+/// without a session (bearer token, certificate, a lab), the process's own.
 fn csrf_token(st: &AppState, headers: &HeaderMap) -> String {
     match crate::http::session_cookie(headers) {
         Some(id) => lienthong_certs::sha256_hex(format!("lienthong-csrf:{id}").as_bytes()),

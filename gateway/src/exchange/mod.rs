@@ -92,6 +92,7 @@ impl ExchangeSettings {
                 body_timeout: c.body_timeout,
                 min_body_rate: c.min_body_rate,
                 max_connections: usize::MAX,
+                max_connections_per_client: usize::MAX,
                 max_requests_per_client: usize::MAX,
             },
         }
@@ -141,6 +142,9 @@ pub enum ReceiveError {
     /// The last trace hop is too old or in the future (a replay).
     #[error("{0}")]
     Stale(String),
+    /// The TLS client certificate that pushed the document does not name its sender (403).
+    #[error("{0}")]
+    WrongTransport(String),
     /// The dossier exists but was not exchanged with the sender.
     #[error("{0}")]
     NotYours(String),
@@ -351,6 +355,7 @@ pub fn prepare(
     settings: &ExchangeSettings,
     now: OffsetDateTime,
     max_age: time::Duration,
+    transport: Option<&lienthong_certs::inspect::CertificateInfo>,
 ) -> Result<Prepared, ReceiveError> {
     let known: Vec<_> = security.peers.iter().map(|p| p.known.clone()).collect();
     let mut m = inbound::read(
@@ -366,12 +371,30 @@ pub fn prepare(
         .iter()
         .find(|p| p.known.organ_id == m.from)
         .ok_or_else(|| InboundError::UnknownPeer(m.from.clone()))?;
+    // A direct peer's documents come over its own TLS connection: a certificate of another
+    // center (trusted by client_trust all the same) may not hand them in.
+    if let Some(cert) = transport
+        && peer.transport_identity == lienthong_connectors::peer::TransportIdentity::SameAsSigner
+        && !peer.known.is_named_by(cert)
+    {
+        return Err(ReceiveError::WrongTransport(format!(
+            "the TLS client certificate ({}) does not name {} as its documents' signer must (destinations.{}.transport_identity = \"same-as-signer\"; \"any-trusted\" for a relay)",
+            cert.subject, peer.known.organ_id, peer.destination
+        )));
+    }
     let Some(sent_at) = m.sent_at else {
         return Err(InboundError::Malformed("missing element TraceHeader/Timestamp".into()).into());
     };
-    if now - sent_at > max_age || sent_at - now > settings.max_skew {
+    if now - sent_at > max_age {
         return Err(ReceiveError::Stale(format!(
-            "the last trace hop is at {sent_at}; messages must be sent within {max_age} (a replay is refused)"
+            "the last trace hop is at {sent_at}, older than the accepted {max_age} (a replay is refused)"
+        )));
+    }
+    if sent_at - now > settings.max_skew {
+        return Err(ReceiveError::Stale(format!(
+            "the last trace hop is at {sent_at}, {} ahead of this gateway's clock: more than the accepted clock skew of {} (exchange.max_skew); check both clocks (NTP)",
+            sent_at - now,
+            settings.max_skew
         )));
     }
     let (effect, event, data) = effect_of(&mut m, peer)?;

@@ -132,7 +132,7 @@ impl Puller {
         let max_age = time::Duration::try_from(self.config.max_age).unwrap_or(time::Duration::DAY);
         let (security, settings) = (self.security.current(), self.settings.clone());
         let prepared = tokio::task::spawn_blocking(move || {
-            super::prepare(xml, &security, &settings, now, max_age)
+            super::prepare(xml, &security, &settings, now, max_age, None)
         })
         .await
         .map_err(|e| {

@@ -2,7 +2,6 @@
 //! route here is in the admin area, which `http::guard` authorizes ([`authorize`]) before the
 //! handler runs.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -20,8 +19,6 @@ use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome};
 pub(crate) struct Presented<'a> {
     /// Its headers (bearer token).
     pub headers: &'a HeaderMap,
-    /// The client's address.
-    pub peer: Option<SocketAddr>,
     /// A certificate accepted by a client-certificate rule written for admin paths.
     pub certified_admin: bool,
     /// The role of its console session cookie, if it has a live one.
@@ -35,9 +32,10 @@ pub(crate) struct Presented<'a> {
 /// Whether a request is an administrator's, and in which role: a certificate accepted by a
 /// client-certificate rule written for admin paths; the admin or viewer token as a bearer
 /// token; a console session (not for state changes outside the console's forms, which carry a
-/// CSRF token: a cookie rides along with any cross-site request); without a token, a loopback
-/// client of a loopback listener (behind a listener others reach — a reverse proxy, a sidecar
-/// — the loopback address proves nothing).
+/// CSRF token: a cookie rides along with any cross-site request). No address makes a caller an
+/// administrator: behind a reverse proxy on this host every client is loopback, and a page
+/// re-pointed at 127.0.0.1 (DNS rebinding) runs in the operator's browser. Only a lab
+/// (`server.allow_unauthenticated`, no token) lets everyone in.
 ///
 /// Errors: the 401 or 403 problem to answer.
 pub(crate) fn authorize(st: &AppState, p: &Presented<'_>) -> Result<Role, Problem> {
@@ -64,37 +62,16 @@ pub(crate) fn authorize(st: &AppState, p: &Presented<'_>) -> Result<Role, Proble
         }
         return Ok(role);
     }
-    let tokens = st.admin_token.is_some() || st.viewer_token.is_some();
-    if !tokens
-        && (st.listener_loopback || st.allow_unauthenticated)
-        && p.peer.is_some_and(|a| a.ip().is_loopback())
-    {
+    if st.allow_unauthenticated && st.admin_token.is_none() && st.viewer_token.is_none() {
         return Ok(Role::Operator);
     }
-    if tokens {
-        return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Admin token required",
-            "send Authorization: Bearer <admin token>",
-        )
-        .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\""));
-    }
-    if st.listener_loopback {
-        Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Admin API is loopback-only",
-            "configure server.admin_token_file to use the admin API from another host",
-        ))
-    } else {
-        Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Admin token required",
-            "the listener is not loopback, so no address makes a caller an administrator: configure server.admin_token_file",
-        ))
-    }
+    Err(Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Admin token required",
+        "send Authorization: Bearer <admin token> (generated at the first start into the state directory unless server.admin_token_file names one: `lienthong tokens show admin`)",
+    )
+    .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\""))
 }
 
 /// The console's session id from its cookie, if any.

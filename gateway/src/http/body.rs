@@ -1,5 +1,7 @@
 //! Reading a JSON request body with the checks of the HTTP contract: 415 for another media
-//! type, 413 past the size limit (also when `Content-Length` announces it), 400 for bad JSON.
+//! type, 413 past the size limit (also when `Content-Length` announces it), 400 for bad JSON,
+//! 408 for a body sent too slowly, 503 when request bodies in memory fill their budget
+//! ([`crate::limits::BodyBudget`]).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -86,6 +88,41 @@ pub fn too_slow() -> Problem {
     )
 }
 
+/// 503 with `Retry-After`: request bodies in memory fill `server.max_body_memory` (or this
+/// client address's share); nothing more of the body was read.
+pub fn over_budget() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "Too many request bodies are being received; nothing was stored, try again",
+        "request bodies in memory fill server.max_body_memory (or this address's share, server.max_body_memory_per_client)",
+    )
+    .with_header(header::RETRY_AFTER, "1")
+}
+
+/// How much of a body refused before it is read ([`discard_some`]) is still read and thrown
+/// away: enough for an ordinary request, little for an attacker.
+pub const REFUSAL_DRAIN: u64 = 256 * 1024;
+
+/// Reads and discards at most `most` bytes of a body the request is refused without (an
+/// unauthenticated caller), within a second: a client that writes its whole (small) body before
+/// reading then reads the refusal instead of a reset connection; past either bound the
+/// connection is closed after the answer.
+pub async fn discard_some(mut body: Body, most: u64) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                seen += data.len() as u64;
+                if seen > most {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
 /// Reads a whole body of at most `limit` bytes (413 naming `key` past it, also when
 /// `Content-Length` announces more); a broken stream becomes `unreadable(reason)`. The buffer is
 /// sized once from `Content-Length` when announced, so a large body is not copied while it grows.
@@ -109,6 +146,7 @@ pub async fn read_limited(
         let frame = match frame {
             Ok(f) => f,
             Err(e) if crate::limits::is_too_slow(&e) => return Err(too_slow()),
+            Err(e) if crate::limits::is_over_budget(&e) => return Err(over_budget()),
             Err(e) => return Err(unreadable(format!("could not read the body: {e}"))),
         };
         if let Some(data) = frame.data_ref() {

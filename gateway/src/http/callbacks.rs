@@ -5,7 +5,7 @@
 //! 401 forged or stale, 403 a source without a configured secret, 404 a decision about an
 //! unknown dossier, 409 a decision about a dossier never delivered to the deciding system, 413
 //! too large, 503 with
-//! `Retry-After` when the store is unavailable — each with the pusher's error body. An unknown
+//! `Retry-After` when the store is unavailable or request bodies fill their memory budget — each with the pusher's error body. An unknown
 //! source is a problem+json 404: there is no pusher to answer in its format.
 
 use std::sync::Arc;
@@ -75,12 +75,36 @@ pub(super) async fn post_callback(
     };
     let settings = st.callbacks.get();
     let limit = settings.max_body;
+    // What the request line and headers can refuse is refused before a byte of the body is read
+    // (a source with nothing to check it by, a body announced over the limit): bytes from a
+    // caller not yet known cost no memory.
+    if !settings.configured(source) {
+        super::body::discard_some(body, super::body::REFUSAL_DRAIN).await;
+        return refused(source, &CallbackError::NotConfigured(source));
+    }
+    if super::body::announced_length(&headers).is_some_and(|n| n > limit) {
+        let e = CallbackError::Refused(PushError::Malformed(format!(
+            "the body is larger than callbacks.max_body ({limit} bytes)"
+        )));
+        let mut resp = refused(source, &e);
+        *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return resp;
+    }
     let bytes = match read_limited(&headers, body, limit, "callbacks.max_body", |d| {
         Problem::bad_json(d)
     })
     .await
     {
         Ok(b) => b,
+        Err(p) if p.status() == StatusCode::SERVICE_UNAVAILABLE => {
+            // The body budget is full: nothing taken, the pusher retries.
+            crate::telemetry::callback(source.name(), "unavailable");
+            tracing::warn!(
+                source = source.name(),
+                "push not read: request bodies fill server.max_body_memory"
+            );
+            return answer(StatusCode::SERVICE_UNAVAILABLE, &source.unavailable());
+        }
         Err(p) => {
             let e = CallbackError::Refused(PushError::Malformed(p.detail().to_owned()));
             let mut resp = refused(source, &e);

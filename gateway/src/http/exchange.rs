@@ -51,6 +51,12 @@ fn problem(e: ReceiveError) -> Problem {
             "The message is too old or from the future",
             detail,
         ),
+        ReceiveError::WrongTransport(detail) => Problem::new(
+            StatusCode::FORBIDDEN,
+            "transport-identity",
+            "The client certificate is not the sender's",
+            detail,
+        ),
         ReceiveError::NotYours(detail) => Problem::new(
             StatusCode::FORBIDDEN,
             "not-exchanged",
@@ -103,11 +109,8 @@ fn xml_answer(status: StatusCode, body: String) -> Response {
 }
 
 async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
-    let Some(sender) = req
-        .extensions()
-        .get::<PeerCertificate>()
-        .map(|c| c.info.subject.clone())
-    else {
+    let Some(transport) = req.extensions().get::<PeerCertificate>().cloned() else {
+        body::discard_some(req.into_body(), body::REFUSAL_DRAIN).await;
         return Err(Problem::new(
             StatusCode::UNAUTHORIZED,
             "client-certificate-required",
@@ -115,7 +118,9 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
             "other centers connect with mutual TLS (server.tls.client_trust)",
         ));
     };
+    let sender = transport.info.subject.clone();
     if !body::is_xml(req.headers()) {
+        body::discard_some(req.into_body(), body::REFUSAL_DRAIN).await;
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -193,7 +198,14 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     let state = st.clone();
     let receipt = tokio::task::spawn_blocking(move || {
         let security = state.security.current();
-        exchange::prepare(xml, &security, &state.exchange, now, state.exchange.max_age)
+        exchange::prepare(
+            xml,
+            &security,
+            &state.exchange,
+            now,
+            state.exchange.max_age,
+            Some(&transport.info),
+        )
     })
     .await
     .map_err(|e| internal(format!("verification task failed: {e}")))?

@@ -6,9 +6,11 @@
 //! The certificate itself was verified against the client trust store during the TLS
 //! handshake (an expired certificate or one from another CA never gets this far); here the
 //! route decides whether one is required and which issuers and subjects it accepts. A signed
-//! route buffers the body (within `server.max_body`), checks `Content-Digest` against it and
-//! the signature over `@method`, `@target-uri` and `content-digest`, then passes the request on
-//! with the verified signature as an extension. What the caller proved is put on the request as
+//! route checks the signature over `@method`, `@target-uri` and `content-digest` from the head
+//! alone, then buffers the body (within `server.max_body` and the body budget) and holds it to
+//! `Content-Digest`, then passes the request on with the verified signature as an extension.
+//! Whatever is refused before the body is read is refused without reading more than a little
+//! of it ([`refuse`]). What the caller proved is put on the request as
 //! a [`Caller`]; the center's API and the admin API are refused here, in one place, to callers
 //! that proved nothing they accept.
 
@@ -50,16 +52,32 @@ impl Caller {
 
 /// 421 for a `Host` the gateway is not reached by (`server.public_names`): a page whose name
 /// was re-pointed at this address (DNS rebinding) cannot use what a browser's ambient
-/// authority opens (the loopback address, a session cookie). Not checked: liveness and
-/// readiness (orchestrators probe by address and get the status only) and requests carrying
-/// `Authorization` (a browser does not add it to another site's request; tools such as a
-/// Prometheus scraping by address do).
+/// authority opens (a session cookie, a token its script found), with or without an
+/// `Authorization` header of its own making. Not checked: liveness and readiness (orchestrators
+/// probe by address; readiness then gives the status only, see [`foreign_host`]).
 fn host_allowed(state: &AppState, headers: &HeaderMap, uri: &http::Uri) -> Result<(), Problem> {
-    if state.public_names.is_empty()
-        || matches!(uri.path(), "/healthz" | "/readyz")
-        || headers.contains_key(header::AUTHORIZATION)
-    {
+    if matches!(uri.path(), "/healthz" | "/readyz") {
         return Ok(());
+    }
+    match foreign_host(state, headers, uri) {
+        None => Ok(()),
+        Some(host) => {
+            metrics::counter!("lienthong_host_refused_total").increment(1);
+            Err(Problem::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "unknown-host",
+                "This gateway is not reached by that name",
+                format!("Host {host:?} is not one of server.public_names"),
+            ))
+        }
+    }
+}
+
+/// The request's host when it is not one of the names the gateway is reached by (`None` when
+/// it is, or when no names are known: an exposed listener without `server.public_names`).
+fn foreign_host(state: &AppState, headers: &HeaderMap, uri: &http::Uri) -> Option<String> {
+    if state.public_names.is_empty() {
+        return None;
     }
     let host = uri
         .authority()
@@ -80,22 +98,13 @@ fn host_allowed(state: &AppState, headers: &HeaderMap, uri: &http::Uri) -> Resul
         })
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if state.public_names.contains(&host) {
-        return Ok(());
-    }
-    metrics::counter!("lienthong_host_refused_total").increment(1);
-    Err(Problem::new(
-        StatusCode::MISDIRECTED_REQUEST,
-        "unknown-host",
-        "This gateway is not reached by that name",
-        format!("Host {host:?} is not one of server.public_names"),
-    ))
+    (!state.public_names.contains(&host)).then_some(host)
 }
 
 /// The middleware.
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if let Err(p) = host_allowed(&state, req.headers(), req.uri()) {
-        return p.into_response();
+        return refuse(req, p).await;
     }
     let security = state.security.current();
     let path = req.uri().path().to_string();
@@ -107,7 +116,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         if let Err(p) = check_client(rule, peer) {
             metrics::counter!("lienthong_client_auth_refused_total").increment(1);
             tracing::warn!(path, reason = p.detail(), "client certificate refused");
-            return p.into_response();
+            return refuse(req, p).await;
         }
         certified = peer.is_some();
     }
@@ -135,17 +144,31 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         None => None,
     };
     let method = req.method().clone();
+    // Readiness answers a foreign name too (orchestrators probe by address), with the status
+    // only: its detail is an administrator's, and nobody is one under a foreign name.
+    let foreign = foreign_host(&state, headers, req.uri()).is_some();
     let admin = super::admin::authorize(
         &state,
         &super::admin::Presented {
             headers,
-            peer,
             certified_admin: certified && rule.is_some_and(access::rule_is_admin),
             session: session.as_ref().map(|(_, role)| *role),
             method: &method,
             path: &path,
         },
     )
+    .and_then(|role| {
+        if foreign {
+            Err(Problem::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "unknown-host",
+                "This gateway is not reached by that name",
+                "administrators use a name of server.public_names",
+            ))
+        } else {
+            Ok(role)
+        }
+    })
     .and_then(|role| match role {
         Role::Viewer if !access::viewer_may(&method, &path) => Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -157,22 +180,24 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     });
     match area {
         Area::Center => {
-            // Open only where nothing protects it, and then only on loopback or in a lab.
-            let open = state.center_token.is_none()
+            // Open only in a lab (server.allow_unauthenticated) where nothing protects it: no
+            // address is an identity (a reverse proxy on this host makes every client loopback).
+            let open = state.allow_unauthenticated
+                && state.center_token.is_none()
                 && !rule.is_some_and(|r| r.required)
-                && route.is_none()
-                && (state.listener_loopback || state.allow_unauthenticated);
+                && route.is_none();
             let reading = matches!(method, Method::GET | Method::HEAD);
             if !(center || open || (reading && admin.is_ok())) {
                 metrics::counter!("lienthong_unauthenticated_refused_total").increment(1);
                 tracing::info!(path, peer = ?peer, "center API: no credentials accepted");
-                return authentication_required().into_response();
+                return refuse(req, authentication_required()).await;
             }
         }
         // The console answers a browser with its sign-in page instead (console::guard).
         Area::Admin if !path.starts_with("/console") => {
             if let Err(p) = &admin {
-                return p.clone().into_response();
+                let p = p.clone();
+                return refuse(req, p).await;
             }
         }
         _ => {}
@@ -183,6 +208,15 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         session: session.map(|(id, _)| id),
     });
     next.run(req).await
+}
+
+/// The answer to a request refused before its body is read: a little of the body is read and
+/// thrown away first ([`super::body::discard_some`]), so a client that writes a small body
+/// before reading sees the refusal (over HTTP/1, and over HTTP/2 before the stream is reset)
+/// rather than a reset connection; a larger one is not read.
+async fn refuse(req: Request, problem: Problem) -> Response {
+    super::body::discard_some(req.into_body(), super::body::REFUSAL_DRAIN).await;
+    problem.into_response()
 }
 
 /// The SHA-256 and role of a live console session, `None` for an unknown or expired one (or
@@ -216,14 +250,32 @@ fn authentication_required() -> Problem {
     .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong\"")
 }
 
-/// Checks a signed route's signature (and its nonce) over the buffered body, and gives back the
-/// request with the body and the verified signature; or the answer to send.
+/// Checks a signed route's signature, then its body, then its nonce, and gives back the request
+/// with the body and the verified signature; or the answer to send. The signature covers
+/// `Content-Digest` (a header), so the caller is known from the head alone: a request whose
+/// signature, key, window or coverage is refused is answered before its body is read (a little
+/// of it is thrown away, [`refuse`]). Only then is the body read, within `server.max_body` and
+/// the body budget, and held to the digest the signature covers.
 async fn verified(
     state: &AppState,
     route: &SignedRoute,
     req: Request,
     path: &str,
 ) -> Result<Request, Response> {
+    let signed = match check_signature(
+        route,
+        req.uri(),
+        req.method(),
+        req.headers(),
+        req.extensions(),
+    ) {
+        Ok(signed) => signed,
+        Err(p) => {
+            metrics::counter!("lienthong_signature_refused_total").increment(1);
+            tracing::warn!(path, reason = p.detail(), "request signature refused");
+            return Err(refuse(req, p).await);
+        }
+    };
     let (mut parts, body) = req.into_parts();
     let bytes = super::body::read_limited(
         &parts.headers,
@@ -241,9 +293,9 @@ async fn verified(
     )
     .await
     .map_err(IntoResponse::into_response)?;
-    let checked = match check_signature(route, &parts, &bytes) {
-        Ok(verified) => remember_nonce(state, verified).await,
-        Err(p) => Err(p),
+    let checked = match httpsig::verify_request_body(&parts.headers, &bytes) {
+        Ok(()) => remember_nonce(state, signed).await,
+        Err(e) => Err(unauthorized(e.to_string())),
     };
     match checked {
         Ok(verified) => {
@@ -344,30 +396,26 @@ fn unauthorized(detail: String) -> Problem {
     )
 }
 
+/// Verifies the signature of a request's head (key, algorithm, window, covered components,
+/// `Content-Digest` present once and covered); the body is held to the digest afterwards.
 fn check_signature(
     route: &SignedRoute,
-    parts: &http::request::Parts,
-    body: &[u8],
+    uri: &http::Uri,
+    method: &Method,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
 ) -> Result<VerifiedHttpSignature, Problem> {
-    let tls = parts
-        .extensions
-        .get::<ConnectionInfo>()
-        .is_some_and(|c| c.tls);
-    let authority = parts
-        .uri
+    let tls = extensions.get::<ConnectionInfo>().is_some_and(|c| c.tls);
+    let authority = uri
         .authority()
         .map(|a| a.as_str())
-        .or_else(|| parts.headers.get("host").and_then(|v| v.to_str().ok()))
+        .or_else(|| headers.get("host").and_then(|v| v.to_str().ok()))
         .ok_or_else(|| unauthorized("no Host".into()))?;
     let target = format!(
         "{}://{}{}",
         if tls { "https" } else { "http" },
         authority,
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     );
     let policy = httpsig::VerifyPolicy {
         label: None,
@@ -379,13 +427,8 @@ fn check_signature(
         nonces: None,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
-    httpsig::verify_request(
-        parts.method.as_str(),
-        &target,
-        &parts.headers,
-        body,
-        &policy,
-        |keyid, _| keyid.and_then(|k| route.keys.get(k)).cloned(),
-    )
+    httpsig::verify_request_head(method.as_str(), &target, headers, &policy, |keyid, _| {
+        keyid.and_then(|k| route.keys.get(k)).cloned()
+    })
     .map_err(|e| unauthorized(e.to_string()))
 }

@@ -36,8 +36,7 @@ pub struct AppState {
     pub router: routing::Router,
     /// Largest accepted body.
     pub max_body: u64,
-    /// Admin bearer token; without it, the admin API answers loopback clients of a loopback
-    /// listener only.
+    /// Admin bearer token: configured, or generated at the first start ([`crate::tokens`]).
     pub admin_token: Option<Secret>,
     /// Where the dossiers' files may be (`[attachments]`), checked at intake.
     pub files: Arc<lienthong_connectors::files::FilePolicy>,
@@ -51,11 +50,9 @@ pub struct AppState {
     pub console_session: std::time::Duration,
     /// Failed console sign-ins per client address.
     pub sign_ins: crate::limits::SignInLimiter,
-    /// The center's bearer token (`server.center_token_file`).
+    /// The center's bearer token (`server.center_token_file`, or generated at the first start).
     pub center_token: Option<Secret>,
-    /// The listener is bound to a loopback address (only this host reaches it).
-    pub listener_loopback: bool,
-    /// `server.allow_unauthenticated` (a lab).
+    /// `server.allow_unauthenticated` (a lab: APIs without a credential are open to everyone).
     pub allow_unauthenticated: bool,
     /// JSON Schema of the canonical dossier.
     pub dossier_schema: Value,
@@ -110,6 +107,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             guard::guard,
         ))
         .with_state(state)
+}
+
+/// Whether requests to `path` hold their bodies under a memory budget of their own instead of
+/// `server.max_body_memory`: edXML documents (`POST /v1/exchange`, `exchange.memory_budget`,
+/// which counts their parsing and verification too, per sender certificate).
+pub fn has_own_budget(path: &str) -> bool {
+    path == "/v1/exchange"
 }
 
 /// 503 for a store failure: the cause is logged under an error id the problem carries.

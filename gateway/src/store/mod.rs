@@ -43,6 +43,7 @@ mod retention;
 mod sessions;
 mod sqlite;
 mod state;
+mod tokens;
 pub use state::DeliveryState;
 
 use std::sync::Arc;

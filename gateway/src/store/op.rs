@@ -46,6 +46,8 @@ pub(super) enum Op {
     SessionStart(String, String, i64, Reply<()>),
     /// End a console session (id SHA-256).
     SessionEnd(String, Reply<()>),
+    /// Keep a generated token (role, candidate) unless one is kept; the one kept.
+    TokenEnsure(String, String, Reply<String>),
     /// Stop the backend once what came before is committed.
     Stop(oneshot::Sender<()>),
 }
@@ -62,6 +64,7 @@ pub(super) enum Done {
     Followup(FollowupOutcome),
     Purged(Purged),
     Held(bool),
+    Text(String),
 }
 
 impl Op {
@@ -100,6 +103,7 @@ impl Op {
             Self::Nonce(..) => "nonce",
             Self::SessionStart(..) => "session_start",
             Self::SessionEnd(..) => "session_end",
+            Self::TokenEnsure(..) => "token_ensure",
             Self::Stop(..) => "stop",
         }
     }
@@ -125,6 +129,7 @@ impl Op {
             Self::Followup(_, tx) => send(tx, result),
             Self::Purge(_, tx) => send(tx, result),
             Self::AcquireJob(.., tx) | Self::Nonce(.., tx) => send(tx, result),
+            Self::TokenEnsure(.., tx) => send(tx, result),
             Self::Stop(tx) => {
                 let _ = tx.send(());
             }
@@ -179,4 +184,5 @@ from_done! {
     Followup => FollowupOutcome,
     Purged => Purged,
     Held => bool,
+    Text => String,
 }

@@ -50,12 +50,10 @@ async fn start(
         stop.clone().cancelled_owned(),
         || {},
     ));
-    let client = Client {
-        http: level.client(),
-        base: format!("https://localhost:{}", level.port),
-    };
+    let client = Client::new(level.client(), format!("https://localhost:{}", level.port));
     for _ in 0..100 {
         if client.get("/readyz").await.is_ok() {
+            let client = client.with_generated_tokens(level.dir.path());
             return Ok(Running { client, task });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

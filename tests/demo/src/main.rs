@@ -427,13 +427,50 @@ key = "{signing_key}"
 struct Client {
     http: reqwest::Client,
     base: String,
+    /// The tokens the gateway generated at its first start (read from its state directory, as
+    /// an operator would), sent by path: the center's on the center's API, the admin's elsewhere.
+    admin: Option<String>,
+    center: Option<String>,
 }
 
 impl Client {
+    fn new(http: reqwest::Client, base: String) -> Self {
+        Self {
+            http,
+            base,
+            admin: None,
+            center: None,
+        }
+    }
+
+    /// Reads the tokens the gateway generated into `state_dir` (none where the configuration
+    /// names its own).
+    fn with_generated_tokens(mut self, state_dir: &std::path::Path) -> Self {
+        let read = |role: &str| {
+            std::fs::read_to_string(state_dir.join(format!("{role}.token")))
+                .ok()
+                .map(|t| t.trim().to_owned())
+        };
+        self.admin = read("admin");
+        self.center = read("center");
+        self
+    }
+
+    fn authorized(&self, path: &str, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let token = if lienthong_simulators::gateway_process::is_center_path(path) {
+            &self.center
+        } else {
+            &self.admin
+        };
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
         let r = self
-            .http
-            .post(format!("{}{path}", self.base))
+            .authorized(path, self.http.post(format!("{}{path}", self.base)))
             .json(body)
             .send()
             .await?;
@@ -442,7 +479,10 @@ impl Client {
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await?;
+        let r = self
+            .authorized(path, self.http.get(format!("{}{path}", self.base)))
+            .send()
+            .await?;
         if !r.status().is_success() {
             bail!("GET {path}: HTTP {}", r.status());
         }
@@ -535,16 +575,17 @@ async fn run(keep: bool) -> anyhow::Result<()> {
         stop.clone().cancelled_owned(),
         || {},
     ));
-    let client = Client {
-        http: trust.client(true)?,
-        base: format!("https://localhost:{}", addr.port()),
-    };
+    let client = Client::new(
+        trust.client(true)?,
+        format!("https://localhost:{}", addr.port()),
+    );
     for _ in 0..100 {
         if client.get("/readyz").await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let client = client.with_generated_tokens(dir.path());
     let vn = UtcOffset::from_hms(7, 0, 0).unwrap_or(UtcOffset::UTC);
     let now = OffsetDateTime::now_utc().to_offset(vn);
 

@@ -98,10 +98,7 @@ pub(super) async fn run() -> anyhow::Result<()> {
         stop.clone().cancelled_owned(),
         || {},
     ));
-    let client = Client {
-        http: reqwest::Client::new(),
-        base: format!("http://127.0.0.1:{port}"),
-    };
+    let client = Client::new(reqwest::Client::new(), format!("http://127.0.0.1:{port}"));
     let mut ready = false;
     for _ in 0..100 {
         if client.get("/readyz").await.is_ok() {
@@ -113,6 +110,7 @@ pub(super) async fn run() -> anyhow::Result<()> {
     if !ready {
         bail!("the national-systems gateway did not become ready");
     }
+    let client = client.with_generated_tokens(dir.path());
     println!(
         "   gateway http://127.0.0.1:{port} (loopback) with DVCQG, NBRS, EMC, the investment system and the center's webhook simulated"
     );

@@ -146,11 +146,18 @@ impl TestConfig {
     pub fn render(&self, dir: &Path, port: u16, sim: &DvcqgSim) -> String {
         let c = sim.credentials();
         let base = sim.base_url();
+        // A store outside the test's directory (PostgreSQL): the generated tokens' copies still
+        // go to the test's directory, not to the machine's /var/lib/lienthong.
+        let state_dir = if self.store_url.is_some() && !self.server_extra.contains("state_dir") {
+            format!("state_dir = \"{}\"\n", dir.display())
+        } else {
+            String::new()
+        };
         format!(
             r#"[server]
 listen = "127.0.0.1:{port}"
 shutdown_grace = "5s"
-{server_extra}
+{state_dir}{server_extra}
 
 [store]
 url = "{store_url}"
@@ -229,6 +236,28 @@ pub struct Gateway {
     pub log_path: PathBuf,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The admin token in force (configured, or generated at the first start), when there is
+    /// one: [`Gateway::get`] and the other helpers send it on admin paths.
+    pub admin_token: Option<String>,
+    /// The center's token in force, sent on the center's API (`/v1/dossiers…`, `/v1/stats`,
+    /// `/v1/schema`).
+    pub center_token: Option<String>,
+}
+
+/// The token in force for `role` (`admin`, `center`) of the gateway configured by `config`, as
+/// `lienthong tokens show` prints it; `None` when that API has none.
+pub fn token_of(config: &Path, role: &str) -> Option<String> {
+    let config = config.to_str()?;
+    let (ok, out, _) = run_cli(&["tokens", "show", role, "--config", config]);
+    ok.then(|| out.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Whether `path` belongs to the center's API (the center's token), rather than the admin API.
+pub fn is_center_path(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    ["/v1/dossiers", "/v1/stats", "/v1/schema"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
 }
 
 impl Gateway {
@@ -314,12 +343,17 @@ impl Gateway {
             config_path,
             log_path: dir.join("gateway.log"),
             http,
+            admin_token: None,
+            center_token: None,
         };
         let start = Instant::now();
         loop {
             if let Ok(r) = gw.http.get(format!("{}/readyz", gw.base_url)).send().await
                 && r.status().is_success()
             {
+                // Ready means the generated tokens are kept: read them as an operator would.
+                gw.admin_token = token_of(&gw.config_path, "admin");
+                gw.center_token = token_of(&gw.config_path, "center");
                 return gw;
             }
             if let Some(c) = gw.child.as_mut()
@@ -333,6 +367,50 @@ impl Gateway {
                 gw.log()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `r` with the admin token as its bearer token (when there is one).
+    pub fn admin(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.admin_token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// `r` with the center's token as its bearer token (when there is one).
+    pub fn center(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.center_token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// A plain-HTTP client that sends the center's token with every request (for load that goes
+    /// only to the center's API).
+    ///
+    /// Panics when the client cannot be built.
+    pub fn center_client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(t) = &self.center_token {
+            let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
+                .expect("a token is a header value");
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client")
+    }
+
+    /// `r` to `path` with the token its API needs: the center's on the center's API, the admin
+    /// token elsewhere.
+    pub fn authorized(&self, path: &str, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if is_center_path(path) {
+            self.center(r)
+        } else {
+            self.admin(r)
         }
     }
 
@@ -413,8 +491,11 @@ impl Gateway {
 
     async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
         let r = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base_url))
+            .authorized(
+                path,
+                self.http
+                    .request(method.clone(), format!("{}{path}", self.base_url)),
+            )
             .json(body)
             .send()
             .await
@@ -426,8 +507,7 @@ impl Gateway {
     /// `GET path` as JSON.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
-            .http
-            .get(format!("{}{path}", self.base_url))
+            .authorized(path, self.http.get(format!("{}{path}", self.base_url)))
             .send()
             .await
             .expect("GET");
@@ -439,8 +519,7 @@ impl Gateway {
     ///
     /// Panics when it cannot be read.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(format!("{}/metrics", self.base_url))
+        self.admin(self.http.get(format!("{}/metrics", self.base_url)))
             .send()
             .await
             .expect("GET /metrics")

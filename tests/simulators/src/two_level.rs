@@ -25,7 +25,7 @@ pub struct Level {
     pub destination: &'static str,
     /// Its CA.
     pub pki: Pki,
-    /// TLS certificate (`localhost`, server and client).
+    /// TLS certificate (server and client): CN the signer's name, SAN `localhost`.
     pub tls: Leaf,
     /// Signing certificate's CN (carries the agency code).
     pub signer_cn: String,
@@ -50,12 +50,15 @@ impl Level {
         signer: &str,
     ) -> Self {
         let pki = Pki::new(&format!("{signer} CA"));
+        let signer_cn = format!("{signer} {code}");
+        // The TLS certificate names the center as its signing certificate does (and `localhost`
+        // as a SAN, for the server name): a peer's documents are handed in over a connection
+        // that is the peer's own (`transport_identity = "same-as-signer"`).
         let tls = pki.leaf(
-            "localhost",
+            &signer_cn,
             &rcgen::PKCS_ECDSA_P256_SHA256,
             &[Eku::ServerAuth, Eku::ClientAuth],
         );
-        let signer_cn = format!("{signer} {code}");
         let signing = pki.leaf(&signer_cn, &rcgen::PKCS_RSA_SHA256, &[]);
         Self {
             code,

@@ -19,6 +19,7 @@ mod nonces;
 pub(in crate::store) mod reads;
 mod retention;
 mod sessions;
+mod tokens;
 
 use super::{Conn, DIALECT, Db, Pool};
 use crate::audit::{AuditEntry, Direction};
@@ -86,6 +87,9 @@ pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, 
         Op::SessionEnd(id, _) => {
             sessions::end(conn, id).await?;
             Done::Unit
+        }
+        Op::TokenEnsure(role, candidate, _) => {
+            Done::Text(tokens::ensure(conn, role, candidate).await?)
         }
         Op::Stop(_) => Done::Unit,
     })

@@ -584,3 +584,15 @@ pub(in crate::store) async fn session_role(
     row.map(|r| r.try_get(0).map_err(StoreError::from))
         .transpose()
 }
+
+pub(in crate::store) async fn generated_token(
+    pool: &Pool,
+    role: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT token FROM generated_tokens WHERE role = $1")
+            .bind(role)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
