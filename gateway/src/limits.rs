@@ -141,6 +141,7 @@ impl BodyBudget {
             budget: self.clone(),
             ip,
             held: Mutex::new(0),
+            discarding: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -152,12 +153,27 @@ pub struct Allowance {
     budget: Arc<BodyBudget>,
     ip: IpAddr,
     held: Mutex<u64>,
+    discarding: std::sync::atomic::AtomicBool,
 }
 
 impl Allowance {
+    /// The request's body is read only to be thrown away (a refusal answered before the body is
+    /// read, [`crate::http::body::discard_some`]): what it holds is given back and nothing more
+    /// is counted, so refused strangers take no room from the others.
+    pub fn discard(&self) {
+        self.discarding
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        self.budget.give_back(self.ip, *held);
+        *held = 0;
+    }
+
     /// Holds at least `total` bytes in all for this request (only what it does not hold yet is
-    /// taken); false when that does not fit.
+    /// taken); false when that does not fit. Always true once the body is being discarded.
     pub fn hold_at_least(&self, total: u64) -> bool {
+        if self.discarding.load(std::sync::atomic::Ordering::SeqCst) {
+            return true;
+        }
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         if total <= *held {
             return true;
@@ -553,6 +569,16 @@ mod tests {
         assert!(is_over_budget(err.as_ref()), "{err}");
         assert_eq!(budget.in_use(), 900 + 60, "the bytes that fitted stay held");
         drop((allowance, busy));
+        assert_eq!(budget.in_use(), 0);
+        // A body read only to be thrown away takes nothing.
+        let refused = budget.allowance(ip);
+        assert!(refused.hold_at_least(300));
+        refused.discard();
+        assert_eq!(budget.in_use(), 0);
+        assert!(
+            refused.hold_at_least(5000),
+            "discarded bytes are not counted"
+        );
         assert_eq!(budget.in_use(), 0);
     }
 

@@ -347,6 +347,7 @@ impl Served {
                 }
             });
             let ext = req.extensions_mut();
+            ext.insert(allowance.clone());
             ext.insert(ConnectInfo(peer));
             ext.insert(conn);
             if let Some(c) = &cert {

@@ -127,6 +127,13 @@ async fn floods_of_large_pushes_are_bounded_and_a_real_push_gets_in() {
         "the budget never said 503: {to_payment:?}"
     );
     let peak = peak_kib(&gw);
+    eprintln!(
+        "peak RSS {} MiB ({} MiB before the floods); refused unread {:?}, read or 503 {:?}",
+        peak / 1024,
+        before / 1024,
+        to_unknown,
+        to_payment
+    );
     assert!(
         peak < MAX_PEAK_KIB,
         "peak RSS {} MiB (was {} MiB before the floods)",

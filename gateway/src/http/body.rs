@@ -101,15 +101,26 @@ pub fn over_budget() -> Problem {
 }
 
 /// How much of a body refused before it is read ([`discard_some`]) is still read and thrown
-/// away: enough for an ordinary request, little for an attacker.
-pub const REFUSAL_DRAIN: u64 = 256 * 1024;
+/// away (never kept in memory): enough for an ordinary request and a document with a few files,
+/// so that HTTP/2 clients that keep sending (nghttp2, curl) see the answer rather than a reset
+/// stream; bounded, so a stranger cannot make the gateway read without end.
+pub const REFUSAL_DRAIN: u64 = 4 * 1024 * 1024;
 
 /// Reads and discards at most `most` bytes of a body the request is refused without (an
-/// unauthenticated caller), within a second: a client that writes its whole (small) body before
-/// reading then reads the refusal instead of a reset connection; past either bound the
-/// connection is closed after the answer.
-pub async fn discard_some(mut body: Body, most: u64) {
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+/// unauthenticated caller; `allowance`: the request's share of the body budget, given back),
+/// within two seconds: a client that writes its whole body before
+/// reading then reads the refusal instead of a reset connection or stream; past either bound
+/// the connection (HTTP/1) or the stream (HTTP/2) is closed after the answer.
+pub async fn discard_some(
+    allowance: Option<&std::sync::Arc<crate::limits::Allowance>>,
+    mut body: Body,
+    most: u64,
+) {
+    // Thrown away, not kept: not counted against the body budget.
+    if let Some(a) = allowance {
+        a.discard();
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         let mut seen = 0u64;
         while let Some(Ok(frame)) = body.frame().await {
             if let Some(data) = frame.data_ref() {
@@ -120,6 +131,19 @@ pub async fn discard_some(mut body: Body, most: u64) {
             }
         }
     })
+    .await;
+}
+
+/// [`discard_some`] of a whole request refused before its body is read.
+pub async fn discard_request(req: axum::extract::Request) {
+    let (parts, body) = req.into_parts();
+    discard_some(
+        parts
+            .extensions
+            .get::<std::sync::Arc<crate::limits::Allowance>>(),
+        body,
+        REFUSAL_DRAIN,
+    )
     .await;
 }
 

@@ -64,6 +64,7 @@ pub(super) async fn post_callback(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
     peer: Option<axum::Extension<crate::listener::PeerCertificate>>,
+    allowance: Option<axum::Extension<Arc<crate::limits::Allowance>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -79,7 +80,12 @@ pub(super) async fn post_callback(
     // (a source with nothing to check it by, a body announced over the limit): bytes from a
     // caller not yet known cost no memory.
     if !settings.configured(source) {
-        super::body::discard_some(body, super::body::REFUSAL_DRAIN).await;
+        super::body::discard_some(
+            allowance.as_ref().map(|axum::Extension(a)| a),
+            body,
+            super::body::REFUSAL_DRAIN,
+        )
+        .await;
         return refused(source, &CallbackError::NotConfigured(source));
     }
     if super::body::announced_length(&headers).is_some_and(|n| n > limit) {

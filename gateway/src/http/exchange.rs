@@ -110,7 +110,7 @@ fn xml_answer(status: StatusCode, body: String) -> Response {
 
 async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     let Some(transport) = req.extensions().get::<PeerCertificate>().cloned() else {
-        body::discard_some(req.into_body(), body::REFUSAL_DRAIN).await;
+        body::discard_request(req).await;
         return Err(Problem::new(
             StatusCode::UNAUTHORIZED,
             "client-certificate-required",
@@ -120,7 +120,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     };
     let sender = transport.info.subject.clone();
     if !body::is_xml(req.headers()) {
-        body::discard_some(req.into_body(), body::REFUSAL_DRAIN).await;
+        body::discard_request(req).await;
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",

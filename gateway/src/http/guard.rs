@@ -215,7 +215,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
 /// before reading sees the refusal (over HTTP/1, and over HTTP/2 before the stream is reset)
 /// rather than a reset connection; a larger one is not read.
 async fn refuse(req: Request, problem: Problem) -> Response {
-    super::body::discard_some(req.into_body(), super::body::REFUSAL_DRAIN).await;
+    super::body::discard_request(req).await;
     problem.into_response()
 }
 

@@ -56,6 +56,7 @@ pub fn rss_kib(pid: u32, field: &str) -> u64 {
 pub fn run_cli(args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(lienthong_bin())
         .args(args)
+        .env_remove("LIENTHONG_BIN")
         .output()
         .expect("run lienthong");
     (
@@ -325,6 +326,8 @@ impl Gateway {
             .arg("--config")
             .arg(&config_path)
             .env("LIENTHONG_LOG", "info")
+            // The harness's own variable, not a configuration override (LIENTHONG_<SECTION>).
+            .env_remove("LIENTHONG_BIN")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
