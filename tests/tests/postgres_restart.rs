@@ -60,7 +60,10 @@ async fn intake_answers_503_while_the_database_is_down_and_work_resumes_without_
     let next = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(std::sync::Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));
+    // Both instances accept the center's token the first of them generated (kept in the store).
+    assert_eq!(gateways[0].center_token, gateways[1].center_token);
     let http = reqwest::Client::builder()
+        .default_headers(gateways[0].center_headers())
         .timeout(Duration::from_secs(20))
         .build()
         .expect("client");

@@ -394,6 +394,17 @@ impl Gateway {
     ///
     /// Panics when the client cannot be built.
     pub fn center_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .default_headers(self.center_headers())
+            .build()
+            .expect("client")
+    }
+
+    /// `Authorization: Bearer <center token>` (empty when there is none), for a client built
+    /// with other settings.
+    ///
+    /// Panics when the token is not a header value (it is hex).
+    pub fn center_headers(&self) -> reqwest::header::HeaderMap {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(t) = &self.center_token {
             let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
@@ -401,10 +412,7 @@ impl Gateway {
             v.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("client")
+        headers
     }
 
     /// `r` to `path` with the token its API needs: the center's on the center's API, the admin

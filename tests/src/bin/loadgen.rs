@@ -77,6 +77,7 @@ struct Intake {
 }
 
 async fn intake(
+    token: &str,
     bases: &[String],
     template: &Value,
     range: std::ops::Range<usize>,
@@ -86,8 +87,14 @@ async fn intake(
     let first = range.start;
     let next = Arc::new(AtomicUsize::new(range.start));
     let end = range.end;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
+        .default_headers(headers)
         .build()
         .expect("client");
     let start = Instant::now();
@@ -226,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
     let mut children = Vec::new();
     let mut pids = Vec::new();
     let mut bases = Vec::new();
+    let mut config_paths = Vec::new();
     let dirs: Vec<tempfile::TempDir> = (0..args.instances.max(1))
         .map(|_| tempfile::tempdir())
         .collect::<Result<_, _>>()?;
@@ -266,7 +274,21 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         bases.push(base);
+        config_paths.push(config_path);
     }
+    // The center's token the first instance generated (the others share it through the store).
+    let out = std::process::Command::new(&binary)
+        .args(["tokens", "show", "center", "--config"])
+        .arg(&config_paths[0])
+        .output()
+        .context("lienthong tokens show center")?;
+    if !out.status.success() {
+        bail!(
+            "no center token: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let rss = |field: &str| pids.iter().map(|p| rss_kib(*p, field)).sum::<u64>();
     let cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
     let peak = Arc::new(AtomicUsize::new(0));
@@ -309,7 +331,15 @@ async fn main() -> anyhow::Result<()> {
     // Phase 1: intake alone; deliveries queue while the portal is down.
     sim.update_faults(|f| f.down = true);
     let cpu0 = cpu();
-    let i = intake(&bases, &template, 0..args.dossiers, args.clients, args.rate).await;
+    let i = intake(
+        &token,
+        &bases,
+        &template,
+        0..args.dossiers,
+        args.clients,
+        args.rate,
+    )
+    .await;
     report("intake (portal down, backlog growing)", &i);
     let cpu1 = cpu();
     println!(
@@ -342,6 +372,7 @@ async fn main() -> anyhow::Result<()> {
     if args.mixed {
         let start = Instant::now();
         let m = intake(
+            &token,
             &bases,
             &template,
             args.dossiers..2 * args.dossiers,
