@@ -297,9 +297,16 @@ fn puller(
         .get(&pull.axis)
         .cloned()
         .unwrap_or_default();
+    let Some(account) = &peer.axis else {
+        return Err(fail(format!(
+            "`{}` has no [destinations.{}.axis] account on the axis",
+            pull.axis, pull.axis
+        )));
+    };
     let axis = lienthong_connectors::peer::axis::AxisClient::new(
         &peer.url,
         &config.center.agency_code,
+        account,
         peer.connect_timeout,
         peer.timeout,
         &outbound,

@@ -48,6 +48,10 @@ crate::endpoint::destination_config! {
         /// that carries other centers' documents.
         #[serde(default)]
         pub transport_identity: Option<TransportIdentity>,
+        /// `[destinations.<name>.axis]`: this center's account on the document-exchange axis,
+        /// required with `transport = "axis"`.
+        #[serde(default)]
+        pub axis: Option<super::axis::AxisConfig>,
     }
     endpoint {
         connect_timeout = "crate::endpoint::ten_seconds",
@@ -107,6 +111,74 @@ impl PeerConfig {
         if self.organ_id.trim().is_empty() {
             p.push(ConfigProblem::new("organ_id", "required"));
         }
+        match (&self.transport, &self.axis) {
+            (Transport::Axis, Some(axis)) => p.extend(axis.validate()),
+            (Transport::Axis, None) => p.push(ConfigProblem::new(
+                "axis",
+                "required with transport = \"axis\": the document-exchange axis authenticates each member system by its id and shared secret, as its client SDK does ([destinations.<name>.axis] system_id = \"…\", secret_file = \"…\"). Lienthong's earlier provisional axis profile (JSON bodies, a `from` header, mutual TLS alone) is gone: no axis speaks it",
+            )),
+            (Transport::Direct, Some(_)) => p.push(ConfigProblem::new(
+                "axis",
+                "only with transport = \"axis\"",
+            )),
+            (Transport::Direct, None) => {}
+        }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(extra: &str) -> PeerConfig {
+        toml::from_str(&format!(
+            "url = \"https://truc.example.gov.vn/vdxp\"\norgan_id = \"000.00.12.H37\"\norgan_name = \"UBND xã\"\n{extra}"
+        ))
+        .expect("peer")
+    }
+
+    /// A configuration written for the provisional axis profile (no account) is told why, by key.
+    #[test]
+    fn an_axis_peer_without_an_account_is_refused_with_the_reason() {
+        let problems = peer("transport = \"axis\"\n").validate();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "axis");
+        assert!(
+            problems[0].message.contains("provisional"),
+            "{}",
+            problems[0].message
+        );
+        assert!(
+            problems[0].message.contains("system_id"),
+            "{}",
+            problems[0].message
+        );
+
+        let dir = tempfile::tempdir().expect("dir");
+        let missing = dir.path().join("axis.secret");
+        let p = peer(&format!(
+            "transport = \"axis\"\n[axis]\nsystem_id = \"sys\"\nsecret_file = \"{}\"\n",
+            missing.display()
+        ));
+        let problems = p.validate();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "axis.secret_file");
+        assert!(
+            problems[0].message.contains("install -m 600"),
+            "{}",
+            problems[0].message
+        );
+        std::fs::write(&missing, "s").expect("secret");
+        assert!(p.validate().is_empty());
+        assert_eq!(p.axis.as_ref().expect("axis").service_type, "eDoc");
+        assert_eq!(p.transport_identity(), TransportIdentity::AnyTrusted);
+
+        let direct = peer(&format!(
+            "[axis]\nsystem_id = \"sys\"\nsecret_file = \"{}\"\n",
+            missing.display()
+        ));
+        assert_eq!(direct.validate()[0].key, "axis");
+        assert_eq!(direct.transport_identity(), TransportIdentity::SameAsSigner);
     }
 }

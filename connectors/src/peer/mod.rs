@@ -122,15 +122,16 @@ impl PeerConnector {
             return Err(BuildError::Config(problems));
         }
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
-        let axis = match config.transport {
-            Transport::Direct => None,
-            Transport::Axis => Some(axis::AxisClient::new(
+        let axis = match (&config.transport, &config.axis) {
+            (Transport::Axis, Some(account)) => Some(axis::AxisClient::new(
                 &config.url,
                 &sender.organ_id,
+                account,
                 config.connect_timeout,
                 config.timeout,
                 security,
             )?),
+            _ => None,
         };
         Ok(Self {
             config: config.clone(),
@@ -320,7 +321,11 @@ impl Connector for PeerConnector {
                 Err(outcome) => return outcome,
             };
         if let Some(axis) = &self.axis {
-            return axis.send(&self.config.organ_id, document).await;
+            let kind = match msg.body {
+                MessageBody::Progress(_) => axis::MessageType::Status,
+                _ => axis::MessageType::Edoc,
+            };
+            return axis.send(&self.config.organ_id, kind, document).await;
         }
         // The same way out as every other destination: evidence for the audit log, RFC 9421
         // signing when configured, the answer read within its limit.
@@ -364,6 +369,14 @@ impl crate::kind::KindConfig for PeerConfig {
 
     fn urls(&self) -> Vec<(&'static str, &str)> {
         vec![("url", self.url.as_str())]
+    }
+
+    /// Its axis secret, when reached through the axis.
+    fn secret_files(&self) -> Vec<(&'static str, std::path::PathBuf)> {
+        self.axis
+            .iter()
+            .map(|a| ("axis.secret_file", a.secret_file.clone()))
+            .collect()
     }
 
     /// A peer renders with the built-in edXML set.

@@ -176,13 +176,29 @@ destinations = ["{peer_dest}"]
         )
     }
 
-    /// Its configuration when both centers go through the document-exchange axis at
-    /// `axis_url`: the peer destination sends with `sendEdoc`, and `[exchange.pull]` takes what
-    /// waits in this center's mailbox every 200 ms (backoff up to `max_backoff`).
-    pub fn config_via_axis(&self, peer: &Level, axis_url: &str, max_backoff: &str) -> String {
+    /// Its configuration when both centers go through the document-exchange axis `axis`: the
+    /// peer destination sends with `sendEdoc` under this center's own account on the axis
+    /// (registered here: system id `sys-{code}`, a secret in a 0600 file), and `[exchange.pull]`
+    /// takes what waits in this center's mailbox every 200 ms (backoff up to `max_backoff`).
+    pub fn config_via_axis(
+        &self,
+        peer: &Level,
+        axis: &crate::axis_sim::AxisSim,
+        max_backoff: &str,
+    ) -> String {
+        let system_id = format!("sys-{}", self.code);
+        let secret = format!("bi-mat-{}", self.code);
+        axis.register(&system_id, &secret, self.code);
+        let secret_file = self.dir.path().join("axis.secret");
+        std::fs::write(&secret_file, &secret).expect("axis secret");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod");
+        }
         let config = self.config(
             peer,
-            axis_url,
+            &axis.url(),
             &format!(
                 r#"
 [exchange.pull]
@@ -190,8 +206,14 @@ axis = "{}"
 interval = "200ms"
 max_backoff = "{max_backoff}"
 batch = 5
+
+[destinations.{}.axis]
+system_id = "{system_id}"
+secret_file = "{}"
 "#,
-                peer.destination
+                peer.destination,
+                peer.destination,
+                secret_file.display()
             ),
         );
         config.replacen(
