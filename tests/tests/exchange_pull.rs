@@ -257,3 +257,46 @@ async fn the_poller_fails_what_it_cannot_believe_backs_off_and_survives_a_crash(
     assert_eq!(received(&c, d).await.len(), 1, "stored once");
     assert!(c.log().contains("edXML resend"), "{}", c.log());
 }
+
+/// The axis refuses a call with HTTP 200 and `"status":"FAIL"` (here: the province's secret is
+/// not the one the axis holds): the delivery is a dead letter carrying the axis's `ErrorDesc`,
+/// not a retry and not a success.
+#[tokio::test]
+async fn an_axis_refusal_with_http_200_is_a_dead_letter_with_its_reason() {
+    let axis = AxisSim::start().await.expect("axis");
+    let (province, commune) = province_and_commune().await;
+    let files = files();
+    let store = FileServer::start(files.clone()).await.expect("files");
+    let config = province.config_via_axis(&commune, &axis, "2s");
+    // The axis's operator changed the secret; the province still has the old one.
+    axis.register(&format!("sys-{}", province.code), "rotated", province.code);
+    let p = province.start(&(config + &store.attachments_toml())).await;
+    let code = "000.02.01.H37-261207-0801";
+    let (st, body) = p.post("/v1/dossiers", &dossier(code, &store, &files)).await;
+    assert_eq!(st, 202, "{body}");
+    let all = p
+        .wait_deliveries(
+            Duration::from_secs(20),
+            "a dead letter",
+            |ds: &[Value]| {
+                ds.iter()
+                    .any(|d| d["destination"] == commune.destination && d["state"] == "dead")
+            },
+        )
+        .await;
+    let dead = all
+        .iter()
+        .find(|d| d["destination"] == commune.destination)
+        .expect("delivery");
+    let error = dead["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("hash-header") && error.contains("HTTP 200"),
+        "{dead}"
+    );
+    assert!(axis.docs().is_empty(), "nothing was taken");
+    assert!(
+        axis.refusals().iter().any(|r| r.contains("hash-header")),
+        "{:?}",
+        axis.refusals()
+    );
+}
