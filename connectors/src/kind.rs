@@ -185,11 +185,17 @@ pub fn mapping_set<K: KindConfig>(config: &K) -> Option<Result<MappingSet, LoadE
 pub fn oauth_secret_file(
     oauth: Option<&crate::oauth::OAuthConfig>,
 ) -> Vec<(&'static str, PathBuf)> {
-    oauth
-        .and_then(|o| o.client_secret_file.clone())
-        .map(|f| ("oauth.client_secret_file", f))
-        .into_iter()
-        .collect()
+    let Some(o) = oauth else {
+        return Vec::new();
+    };
+    [
+        ("oauth.client_secret_file", &o.client_secret_file),
+        ("oauth.lgsp_credentials_file", &o.lgsp_credentials_file),
+        ("oauth.platform_key_file", &o.platform_key_file),
+    ]
+    .into_iter()
+    .filter_map(|(k, f)| f.clone().map(|f| (k, f)))
+    .collect()
 }
 
 /// The URLs of a kind that calls one endpoint, maybe behind an `[oauth]` token endpoint.

@@ -74,6 +74,16 @@ crate::endpoint::destination_config! {
         /// A cached token is renewed this long before it expires.
         #[serde(default = "default_token_margin", with = "crate::serde_duration")]
         pub token_margin: Duration,
+        /// LGSP transport: how the platform is accessed (`client-credentials`,
+        /// `lgspaccesstoken`, `x-authentication-token`; see [`crate::oauth`]).
+        #[serde(default)]
+        pub access: crate::oauth::Access,
+        /// LGSP transport: the five values of `lgspaccesstoken`, a JSON object in a file.
+        #[serde(default)]
+        pub lgsp_credentials_file: Option<PathBuf>,
+        /// LGSP transport with `x-authentication-token`: the platform's static key, in a file.
+        #[serde(default)]
+        pub platform_key_file: Option<PathBuf>,
         /// Text in an answer that means "the dossier already exists" (the create is resent as update).
         #[serde(default = "default_exists_markers")]
         pub already_exists_markers: Vec<String>,
@@ -124,15 +134,20 @@ impl DvcqgConfig {
             }
             Transport::Lgsp => {
                 need("token_url", self.token_url.is_some());
-                need("client_id", self.client_id.is_some());
-                need(
-                    "client_secret",
-                    self.client_secret.is_some() || self.client_secret_file.is_some(),
-                );
                 need("create_url", self.create_url.is_some());
                 need("update_url", self.update_url.is_some());
                 need("progress_url", self.progress_url.is_some());
             }
+        }
+        if self.transport == Transport::Lgsp {
+            p.extend(crate::oauth::access_problems(
+                self.access,
+                self.client_id.as_deref().unwrap_or_default(),
+                self.client_secret.is_some() || self.client_secret_file.is_some(),
+                self.lgsp_credentials_file.as_deref(),
+                self.platform_key_file.as_deref(),
+                "",
+            ));
         }
         if self.password.is_some() && self.password_file.is_some() {
             p.push(ConfigProblem::new(

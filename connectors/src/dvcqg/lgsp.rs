@@ -20,7 +20,7 @@ impl LgspClient {
     async fn post(&self, url: &str, body: &Value) -> Verdict {
         let answer = self
             .tokens
-            .send_authorized(|token| self.client.post(url).bearer_auth(token).json(body))
+            .send_authorized(|| self.client.post(url).json(body))
             .await;
         let (status, headers, text) = match answer {
             Ok(r) => r,

@@ -89,6 +89,17 @@ fn secret(
     }
 }
 
+fn optional_secret(
+    inline: &Option<Secret>,
+    file: &Option<std::path::PathBuf>,
+) -> Result<Option<Secret>, BuildError> {
+    match (inline, file) {
+        (Some(s), _) => Ok(Some(s.clone())),
+        (None, Some(f)) => Ok(Some(Secret::from_file(f)?)),
+        (None, None) => Ok(None),
+    }
+}
+
 fn required(v: &Option<String>, key: &str) -> Result<String, BuildError> {
     v.clone()
         .ok_or_else(|| BuildError::Config(vec![crate::ConfigProblem::new(key, "missing")]))
@@ -149,8 +160,13 @@ impl DvcqgConnector {
                     client.clone(),
                     signer,
                     required(&config.token_url, "token_url")?,
-                    required(&config.client_id, "client_id")?,
-                    secret(&config.client_secret, &config.client_secret_file)?,
+                    crate::oauth::Credential::load(
+                        config.access,
+                        config.client_id.as_deref().unwrap_or_default(),
+                        optional_secret(&config.client_secret, &config.client_secret_file)?,
+                        config.lgsp_credentials_file.as_deref(),
+                        config.platform_key_file.as_deref(),
+                    )?,
                     config.token_margin,
                 ),
                 client,
@@ -327,6 +343,8 @@ impl crate::kind::KindConfig for DvcqgConfig {
         [
             ("password_file", &self.password_file),
             ("client_secret_file", &self.client_secret_file),
+            ("lgsp_credentials_file", &self.lgsp_credentials_file),
+            ("platform_key_file", &self.platform_key_file),
         ]
         .into_iter()
         .filter_map(|(k, f)| f.clone().map(|f| (k, f)))

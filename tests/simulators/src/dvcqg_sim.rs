@@ -45,6 +45,67 @@ pub struct SimCredentials {
     pub client_secret: String,
     /// Lifetime of LGSP tokens, in seconds.
     pub token_lifetime_secs: u64,
+    /// How the LGSP side authenticates its callers (format notes, `lgsp-access.md`).
+    pub lgsp_access: LgspAccess,
+}
+
+/// How an LGSP authenticates its callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LgspAccess {
+    /// Variant C: client credentials, Bearer token.
+    ClientCredentials,
+    /// Variant A: `lgspaccesstoken` (base64 of the JSON of these five values, in the order
+    /// AccessKey, SecretKey, AppName, PartnerCode, PartnerCodeCus) on the token request (a form
+    /// with `grant_type=client_credentials`) and on every call, beside the Bearer token.
+    AccessToken([String; 5]),
+    /// Variant B: `GET /lgsp/token/{user_id}` with `lgspaccesstoken` and
+    /// `X-Authentication-Token: platform_key` → `{"data":{"token"}}`; calls carry
+    /// `lgspaccesstoken` and `X-Authentication-Token: <token>`.
+    PlatformToken {
+        /// The five values.
+        values: [String; 5],
+        /// The platform's static key.
+        platform_key: String,
+        /// The user id in the token path.
+        user_id: String,
+    },
+}
+
+/// The five values the simulator's platform issued, in order.
+pub fn lgsp_values() -> [String; 5] {
+    [
+        "AK-NINHBINH-01".into(),
+        "SK-bi-mat-9f3e".into(),
+        "LIENTHONG".into(),
+        "PARTNER-H37".into(),
+        "000.02.01.H37".into(),
+    ]
+}
+
+/// Whether `headers` carry an `lgspaccesstoken` whose decoded JSON holds exactly `values`
+/// (a wrong `SecretKey` inside the base64 is refused).
+fn lgspaccesstoken_ok(headers: &HeaderMap, values: &[String; 5]) -> bool {
+    use base64::Engine;
+    let Some(raw) = headers.get("lgspaccesstoken").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(raw) else {
+        return false;
+    };
+    let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(&bytes) else {
+        return false;
+    };
+    [
+        "AccessKey",
+        "SecretKey",
+        "AppName",
+        "PartnerCode",
+        "PartnerCodeCus",
+    ]
+    .iter()
+    .zip(values)
+    .all(|(k, v)| o.get(*k).and_then(Value::as_str) == Some(v.as_str()))
+        && o.len() == 5
 }
 
 impl Default for SimCredentials {
@@ -57,6 +118,7 @@ impl Default for SimCredentials {
             client_id: "lienthong-ninhbinh".into(),
             client_secret: "bi-mat-thu-nghiem".into(),
             token_lifetime_secs: 3600,
+            lgsp_access: LgspAccess::ClientCredentials,
         }
     }
 }
@@ -75,6 +137,13 @@ pub enum FailKind {
     Reset,
     /// The three above in turn.
     Rotate,
+    /// HTTP 403: the platform does not allow this partner the service.
+    Forbidden,
+    /// HTTP 429 with `Retry-After: secs`.
+    TooMany {
+        /// Seconds in the Retry-After header.
+        retry_after_secs: u64,
+    },
 }
 
 /// What the simulator should do wrong.
@@ -206,6 +275,17 @@ fn failure(kind: FailKind) -> Response {
         FailKind::ServerError | FailKind::Rotate => {
             (StatusCode::INTERNAL_SERVER_ERROR, "Lỗi hệ thống").into_response()
         }
+        FailKind::Forbidden => (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({ "error_code": "403", "message": "Đối tác không được phép sử dụng dịch vụ" })),
+        )
+            .into_response(),
+        FailKind::TooMany { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            "Vượt quá giới hạn",
+        )
+            .into_response(),
         FailKind::Unavailable { retry_after_secs } => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, retry_after_secs.to_string())],
@@ -287,6 +367,7 @@ impl DvcqgSim {
             .route("/api/auth", post(login))
             .route("/api/service", post(service))
             .route("/lgsp/token", post(token))
+            .route("/lgsp/token/{user}", axum::routing::get(platform_token))
             .route("/lgsp/hoso/create", post(lgsp_create))
             .route("/lgsp/hoso/update", post(lgsp_update))
             .route("/lgsp/tiendo", post(lgsp_progress))
@@ -645,6 +726,7 @@ async fn service(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
 
 async fn token(
     State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
     pause(&s).await;
@@ -652,9 +734,16 @@ async fn token(
         return failure(kind);
     }
     let mut inner = s.lock();
-    let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
-        && form.get("client_id") == Some(&s.creds.client_id)
-        && form.get("client_secret") == Some(&s.creds.client_secret);
+    let grant = form.get("grant_type").map(String::as_str) == Some("client_credentials");
+    let ok = match &s.creds.lgsp_access {
+        LgspAccess::ClientCredentials => {
+            grant
+                && form.get("client_id") == Some(&s.creds.client_id)
+                && form.get("client_secret") == Some(&s.creds.client_secret)
+        }
+        LgspAccess::AccessToken(values) => grant && lgspaccesstoken_ok(&headers, values),
+        LgspAccess::PlatformToken { .. } => false,
+    };
     if !ok {
         s.record(&mut inner, "token", "auth");
         return (
@@ -670,6 +759,46 @@ async fn token(
         .into_response()
 }
 
+/// Variant B's token: `GET /lgsp/token/{user}` with `lgspaccesstoken` and the platform's key.
+async fn platform_token(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path(user): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    pause(&s).await;
+    if let Some(kind) = s.injected("token") {
+        return failure(kind);
+    }
+    let mut inner = s.lock();
+    let ok = match &s.creds.lgsp_access {
+        LgspAccess::PlatformToken {
+            values,
+            platform_key,
+            user_id,
+        } => {
+            lgspaccesstoken_ok(&headers, values)
+                && headers
+                    .get("x-authentication-token")
+                    .and_then(|v| v.to_str().ok())
+                    == Some(platform_key.as_str())
+                && user == *user_id
+        }
+        _ => false,
+    };
+    if !ok {
+        s.record(&mut inner, "token", "auth");
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "message": "Sai thông tin xác thực" })),
+        )
+            .into_response();
+    }
+    let t = format!("ptok-{}", uuid::Uuid::now_v7().simple());
+    inner.tokens.insert(t.clone());
+    s.record(&mut inner, "token", "ok");
+    axum::Json(json!({ "data": { "token": t } })).into_response()
+}
+
 async fn lgsp(s: Arc<Shared>, op: &str, headers: HeaderMap, body: Bytes) -> Response {
     pause(&s).await;
     let service = format!("lgsp:{op}");
@@ -682,7 +811,20 @@ async fn lgsp(s: Arc<Shared>, op: &str, headers: HeaderMap, body: Bytes) -> Resp
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if !inner.tokens.contains(bearer) {
+    let platform = headers
+        .get("x-authentication-token")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let authorized = match &s.creds.lgsp_access {
+        LgspAccess::ClientCredentials => inner.tokens.contains(bearer),
+        LgspAccess::AccessToken(values) => {
+            inner.tokens.contains(bearer) && lgspaccesstoken_ok(&headers, values)
+        }
+        LgspAccess::PlatformToken { values, .. } => {
+            inner.tokens.contains(platform) && lgspaccesstoken_ok(&headers, values)
+        }
+    };
+    if !authorized {
         s.record(&mut inner, &service, "auth");
         return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
     }
