@@ -75,6 +75,37 @@ impl PaymentConfirmation {
         Ok(c)
     }
 
+    /// Checks `MaXacThuc` of a push's body before anything else of it is judged: the fields are
+    /// read leniently (a missing one counts as empty text) and the hash compared; a body that is
+    /// not JSON, or whose `MaXacThuc` is missing or does not match, is refused as not
+    /// authenticated (401), not as malformed.
+    ///
+    /// Errors: [`PushError::Forged`].
+    pub fn check_mac(body: &[u8], secret: &Secret) -> Result<(), PushError> {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return Err(PushError::Forged(
+                "no MaXacThuc could be read (the body is not JSON)".into(),
+            ));
+        };
+        let Ok(presented) = text_field(&v, "MaXacThuc") else {
+            return Err(PushError::Forged("MaXacThuc is missing".into()));
+        };
+        let values: Vec<String> = MAC_FIELDS
+            .iter()
+            .map(|f| text_field(&v, f).unwrap_or_default())
+            .collect();
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let expected = mac(&values, secret.expose());
+        if constant_time_eq(
+            expected.as_bytes(),
+            presented.to_ascii_lowercase().as_bytes(),
+        ) {
+            Ok(())
+        } else {
+            Err(PushError::Forged("MaXacThuc does not match".into()))
+        }
+    }
+
     fn get(&self, field: &str) -> &str {
         MAC_FIELDS
             .iter()

@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use crate::config::CallbacksConfig;
 use crate::destinations::Destinations;
 use crate::security::Security;
-use crate::store::{CallbackOutcome, CallbackReceipt, Store, StoreError};
+use crate::store::{CallbackOutcome, CallbackReceipt, OnChange, Store, StoreError};
 
 /// A system that pushes to the province.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,6 +261,8 @@ pub fn prepare(
                 .dvcqg_key
                 .as_ref()
                 .ok_or(CallbackError::NotConfigured(source))?;
+            // The key first: a stranger learns nothing of what else is wrong with the body.
+            PortalPush::check_key(body, key)?;
             let push = PortalPush::parse(body)?;
             push.authenticate(key)?;
             if let (Some(at), Some(field)) = (push.dated()?, push.service.dated_by()) {
@@ -290,6 +292,7 @@ pub fn prepare(
                 .payment_key
                 .as_ref()
                 .ok_or(CallbackError::NotConfigured(source))?;
+            PaymentConfirmation::check_mac(body, key)?;
             let c = PaymentConfirmation::parse(body)?;
             c.verify(key)?;
             window("ThoiGianGD", c.at()?)?;
@@ -323,6 +326,11 @@ pub fn prepare(
             answer: source.accepted().to_string(),
             notices,
             event_intake: None,
+            // A payment is never un-paid; another source's changed push is its new state.
+            on_change: match source {
+                Source::Payment => OnChange::NeverUnpay,
+                Source::Dvcqg | Source::Investment => OnChange::NewState,
+            },
         },
         event: decision,
         signed_by,
@@ -438,6 +446,26 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
             tracing::info!(source, event, dossier = code, "push received");
             crate::telemetry::callback(&source, "stored");
             Ok(Taken { answer, new: true })
+        }
+        CallbackOutcome::Changed(answer) => {
+            tracing::info!(
+                source,
+                event,
+                dossier = code,
+                "push received: a new state of a record seen before"
+            );
+            crate::telemetry::callback(&source, "stored");
+            Ok(Taken { answer, new: true })
+        }
+        CallbackOutcome::Flagged(answer) => {
+            tracing::warn!(
+                source,
+                event,
+                dossier = code,
+                "push kept and flagged for the operator: it contradicts a payment already confirmed (a payment is never un-paid); not forwarded"
+            );
+            crate::telemetry::callback(&source, "flagged");
+            Ok(Taken { answer, new: false })
         }
         CallbackOutcome::Repeat(answer) => {
             tracing::info!(

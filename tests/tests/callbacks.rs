@@ -110,11 +110,14 @@ async fn pushes_are_verified_stored_once_and_forwarded_to_the_center() {
         (401, Some("04")),
         "replay of an old push: {v}"
     );
+    // Not JSON: no MaXacThuc can be read, so not authenticated (the key comes first).
     let (st, ct, v) = push(&gw, "payment", b"{\"MaLoi\": ".to_vec()).await;
-    assert_eq!((st, v["MaLoi"].as_str()), (400, Some("02")), "{v}");
+    assert_eq!((st, v["MaLoi"].as_str()), (401, Some("01")), "{v}");
     assert!(ct.starts_with("application/json"), "{ct}");
+    // Authenticated (its MaXacThuc covers the field as empty) but malformed: 400, named.
     let mut no_tx = payment_confirmation(DOSSIER, "GD-2", 1, "00", now, PAYMENT_SECRET);
     no_tx.as_object_mut().expect("object").remove("MaGiaoDich");
+    no_tx["MaXacThuc"] = json!(payment_mac(&no_tx, PAYMENT_SECRET));
     let (st, v) = push_json(&gw, "payment", &no_tx).await;
     assert_eq!(st, 400);
     assert!(
@@ -294,4 +297,94 @@ async fn a_push_is_acknowledged_only_after_commit_and_survives_a_crash() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(center.notices().len(), 1);
     assert_eq!(center.notices()[0].event, "payment.confirmed");
+}
+
+/// A repeat is a repeat only when its content is the same (issue 26, part 5). The payment
+/// platform's transaction that failed first and was paid later reaches the center as paid; a
+/// failure after a confirmed payment is kept and flagged, never forwarded (a payment is never
+/// un-paid). The key is checked before the body is judged: a wrong key on a malformed body is a
+/// 401, and the reason for a refused key is logged readably.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_is_a_repeat_only_with_the_same_content_and_the_key_comes_first() {
+    let dvcqg = DvcqgSim::start().await.expect("dvcqg");
+    let center = CenterSim::start().await.expect("center");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = Gateway::start(
+        dir.path(),
+        &config(dir.path(), free_port(), &dvcqg, &center),
+    )
+    .await;
+    let now = OffsetDateTime::now_utc();
+    let code = "000.02.01.H37-261207-0901";
+
+    let failed = payment_confirmation(code, "GD-900", 50000, "51", now, PAYMENT_SECRET);
+    let (st, v) = push_json(&gw, "payment", &failed).await;
+    assert_eq!((st, v["MaLoi"].as_str()), (200, Some("00")), "{v}");
+    let paid = payment_confirmation(code, "GD-900", 50000, "00", now, PAYMENT_SECRET);
+    let (st, v) = push_json(&gw, "payment", &paid).await;
+    assert_eq!((st, v["MaLoi"].as_str()), (200, Some("00")), "{v}");
+    // Each resent: a repeat, forwarded once.
+    assert_eq!(push_json(&gw, "payment", &failed).await.0, 200);
+    assert_eq!(push_json(&gw, "payment", &paid).await.0, 200);
+    assert!(
+        center
+            .wait_for(Duration::from_secs(20), |n| {
+                n.iter()
+                    .any(|n| n.event == "payment.confirmed" && n.dossier_code == code)
+            })
+            .await,
+        "failed, then paid: the center never heard it was paid"
+    );
+    // Paid, then a failure: kept, flagged, not forwarded.
+    let late = payment_confirmation(code, "GD-900", 50000, "99", now, PAYMENT_SECRET);
+    let (st, v) = push_json(&gw, "payment", &late).await;
+    assert_eq!((st, v["MaLoi"].as_str()), (200, Some("00")), "{v}");
+    gw.wait_for_log("it contradicts a payment already confirmed", 1)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let told: Vec<String> = center
+        .notices()
+        .iter()
+        .filter(|n| n.dossier_code == code)
+        .map(|n| n.event.clone())
+        .collect();
+    assert_eq!(told, ["payment.failed", "payment.confirmed"], "{told:?}");
+    let kept: Vec<Value> = received(&gw, code).await;
+    let events: Vec<&str> = kept.iter().filter_map(|k| k["event"].as_str()).collect();
+    assert_eq!(
+        events,
+        ["payment.failed", "payment.confirmed", "payment.conflict"]
+    );
+    assert!(
+        gw.metrics().await.contains(
+            "lienthong_callbacks_received_total{source=\"payment\",outcome=\"flagged\"} 1"
+        )
+    );
+
+    // The key before the body: a wrong or missing key on a malformed push is a 401.
+    for body in [
+        json!({ "SecurityKey": "sai-khoa", "Service": "KhongCo" }),
+        json!({ "Service": "ThongBaoThue" }),
+    ] {
+        let (st, v) = push_json(&gw, "dvcqg", &body).await;
+        assert_eq!(
+            (st, v["error_code"].as_i64()),
+            (401, Some(2)),
+            "{body}: {v}"
+        );
+    }
+    let (st, v) = push(&gw, "dvcqg", b"not json".to_vec()).await.into_pair();
+    assert_eq!((st, v["error_code"].as_i64()), (401, Some(2)), "{v}");
+    // The refusal's reason is readable in the log (not masked as if it were the key).
+    gw.wait_for_log("SecurityKey is missing", 1).await;
+}
+
+trait Pair {
+    fn into_pair(self) -> (u16, Value);
+}
+
+impl Pair for (u16, String, Value) {
+    fn into_pair(self) -> (u16, Value) {
+        (self.0, self.2)
+    }
 }

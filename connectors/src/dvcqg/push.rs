@@ -86,7 +86,7 @@ impl PortalPush {
             .map_err(|e| PushError::Malformed(format!("not JSON: {e}")))?;
         let security_key = v["SecurityKey"]
             .as_str()
-            .ok_or_else(|| malformed("SecurityKey: missing"))?
+            .ok_or_else(|| malformed("SecurityKey is missing"))?
             .to_owned();
         let name = v["Service"]
             .as_str()
@@ -170,6 +170,24 @@ impl PortalPush {
             }
         }
         Ok(())
+    }
+
+    /// Checks the `SecurityKey` of a push's body before anything else of it is read: a body
+    /// that is not JSON, or has no `SecurityKey`, or another one, is refused as not
+    /// authenticated (401), not as malformed (the parse detail is for those who hold the key).
+    ///
+    /// Errors: [`PushError::Forged`].
+    pub fn check_key(body: &[u8], key: &Secret) -> Result<(), PushError> {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return Err(PushError::Forged(
+                "no SecurityKey could be read (the body is not JSON)".into(),
+            ));
+        };
+        match v.get("SecurityKey").and_then(Value::as_str) {
+            None => Err(PushError::Forged("SecurityKey is missing".into())),
+            Some(presented) if key.matches(presented) => Ok(()),
+            Some(_) => Err(PushError::Forged("SecurityKey is not valid".into())),
+        }
     }
 
     /// Checks `SecurityKey` against the configured key, in constant time.

@@ -31,6 +31,20 @@ pub struct CallbackReceipt {
     pub notices: Vec<NewMessage>,
     /// The status event it means for the dossier (a national system's decision), if any.
     pub event_intake: Option<EventIntake>,
+    /// What a push under the same key with other content means.
+    pub on_change: OnChange,
+}
+
+/// What a push whose key was seen before, with other content, is. A repeat is a repeat only
+/// when its content is the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    /// A new state of the same record: stored and forwarded like a first push.
+    NewState,
+    /// A payment transaction (`MaGiaoDich`): a new state unless the transaction was already
+    /// confirmed paid — a payment is never un-paid: what contradicts it is kept, not forwarded,
+    /// and flagged for the operator (event `payment.conflict`).
+    NeverUnpay,
 }
 
 /// What storing a push came to.
@@ -38,6 +52,10 @@ pub struct CallbackReceipt {
 pub enum CallbackOutcome {
     /// Stored: the answer to send.
     Stored(String),
+    /// Stored as a new state of a record seen before with other content (forwarded).
+    Changed(String),
+    /// Stored, not forwarded: it contradicts a confirmed payment (flagged for the operator).
+    Flagged(String),
     /// Received before: the original answer.
     Repeat(String),
 }

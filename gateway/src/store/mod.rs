@@ -51,7 +51,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 
-pub use callbacks::{CallbackOutcome, CallbackReceipt};
+pub use callbacks::{CallbackOutcome, CallbackReceipt, OnChange};
 pub use delivery::{Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, ReplayOutcome};
 pub use exchange::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome};
 pub use followups::{Followup, FollowupOutcome, FollowupUpdate, Seen};

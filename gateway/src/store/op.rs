@@ -76,7 +76,7 @@ impl Op {
                 Done::Intake(IntakeOutcome::Accepted(_))
                     | Done::Replay(ReplayOutcome::Replayed)
                     | Done::Received(ReceiptOutcome::Stored { .. })
-                    | Done::Callback(CallbackOutcome::Stored(_))
+                    | Done::Callback(CallbackOutcome::Stored(_) | CallbackOutcome::Changed(_))
                     | Done::Followup(FollowupOutcome::Changed(_))
             )
     }

@@ -94,6 +94,7 @@ lienthong_tests::on_both_stores!(
     deadlines_are_counted_as_of_a_moment,
     a_nonce_is_taken_once_within_its_window_and_survives_reopening,
     a_console_session_is_known_until_it_ends_or_expires,
+    a_payment_key_with_other_content_is_a_new_state_but_never_unpays,
 );
 
 fn msg(id: &str, kind: MessageKind) -> NewMessage {
@@ -173,6 +174,7 @@ fn payment_push(answer: &str, notices: Vec<NewMessage>) -> CallbackReceipt {
         answer: answer.into(),
         notices,
         event_intake: None,
+        on_change: crate::store::OnChange::NeverUnpay,
     }
 }
 
@@ -1199,5 +1201,64 @@ async fn a_console_session_is_known_until_it_ends_or_expires(f: Fixture) {
         Some("viewer")
     );
     s.close().await;
+    f.finish().await;
+}
+
+/// A repeat is a repeat only when its content is the same: the same transaction failed first,
+/// paid later is a new state (stored and forwarded); paid, then failed, is kept and flagged,
+/// not forwarded; each content resent is a repeat with its own answer.
+async fn a_payment_key_with_other_content_is_a_new_state_but_never_unpays(f: Fixture) {
+    let s = f.open().await;
+    let push = |event: &str, sha: &str| CallbackReceipt {
+        event: event.into(),
+        sha256: sha.repeat(64 / sha.len()),
+        notices: vec![msg(&format!("notice-{event}-{sha}"), MessageKind::Notice)],
+        ..payment_push("00", Vec::new())
+    };
+    // Failed, then paid: both stored, both forwarded.
+    assert_eq!(
+        s.receive_callback(push("payment.failed", "f"))
+            .await
+            .expect("failed"),
+        CallbackOutcome::Stored("00".into())
+    );
+    assert_eq!(
+        s.receive_callback(push("payment.confirmed", "p"))
+            .await
+            .expect("paid"),
+        CallbackOutcome::Changed("00".into())
+    );
+    // Each resent as it was: a repeat.
+    for (event, sha) in [("payment.failed", "f"), ("payment.confirmed", "p")] {
+        assert!(matches!(
+            s.receive_callback(push(event, sha)).await.expect("repeat"),
+            CallbackOutcome::Repeat(_)
+        ));
+    }
+    // Paid, then failed (another content): kept, flagged, not forwarded.
+    assert_eq!(
+        s.receive_callback(push("payment.failed", "x"))
+            .await
+            .expect("late failure"),
+        CallbackOutcome::Flagged("00".into())
+    );
+    assert!(matches!(
+        s.receive_callback(push("payment.failed", "x"))
+            .await
+            .expect("again"),
+        CallbackOutcome::Repeat(_)
+    ));
+    let kept = s.callbacks_received("A").await.expect("read");
+    let events: Vec<String> = kept.iter().map(|k| k.event.clone()).collect();
+    assert_eq!(
+        events,
+        ["payment.failed", "payment.confirmed", "payment.conflict"],
+        "{kept:?}"
+    );
+    let notices = f
+        .count("SELECT COUNT(*) FROM messages WHERE id LIKE 'notice-%'")
+        .await;
+    assert_eq!(notices, 2, "the flagged push is not forwarded");
+    drop(s);
     f.finish().await;
 }

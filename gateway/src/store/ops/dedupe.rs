@@ -21,6 +21,23 @@ pub(super) async fn original_answer(
         .transpose()
 }
 
+/// The body digest and answer of `(source, key)`, if it came before.
+pub(super) async fn original(
+    conn: &mut Conn,
+    source: &str,
+    key: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT body_sha256, answer FROM inbound_dedupe WHERE source = $1 AND message_id = $2",
+    )
+    .bind(source)
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+    .transpose()
+}
+
 /// Records that `(source, key)` came (its body's digest) and was answered `answer`.
 pub(super) async fn remember(
     conn: &mut Conn,
