@@ -89,3 +89,81 @@ fn rendered_edxml_is_signed_after_the_trace_list_and_verifies_with_xmlsec1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+mod common;
+
+/// The documented example (`docs/examples/edxml-dossier.signed.xml`, described by
+/// `docs/edxml-profile.md`), signed under `docs/examples/edxml-example-ca.pem`.
+const EXAMPLE: &str = "../docs/examples/edxml-dossier.signed.xml";
+const EXAMPLE_CA: &str = "../docs/examples/edxml-example-ca.pem";
+/// The example signer's name (its CN).
+const EXAMPLE_SIGNER: &str = "Trung tam Phuc vu hanh chinh cong tinh Ninh Binh 000.02.01.H37";
+
+fn example_path(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// What `docs/edxml-profile.md` shows a newcomer is what the receiver accepts: `xmlsec1` verifies
+/// it against the example CA, and Lienthong's reader takes it (sender, signer, dossier code and
+/// the dossier attachment).
+#[test]
+fn the_documented_example_verifies_with_xmlsec1_and_is_read() {
+    let xml = std::fs::read_to_string(example_path(EXAMPLE)).expect("the documented example");
+    let ca = example_path(EXAMPLE_CA);
+    if xmlsec_available() {
+        let out = Command::new("xmlsec1")
+            .arg("--verify")
+            .arg("--trusted-pem")
+            .arg(&ca)
+            .arg(example_path(EXAMPLE))
+            .output()
+            .expect("xmlsec1");
+        assert!(
+            out.status.success(),
+            "xmlsec1 refused the documented example: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let anchors = lienthong_certs::keys::load_certificates(&ca).expect("ca");
+    let trust =
+        lienthong_certs::trust::TrustStore::from_parts("example", anchors, vec![], vec![], false)
+            .expect("trust store");
+    let peers = [lienthong_connectors::peer::inbound::KnownPeer {
+        organ_id: "000.02.01.H37".into(),
+        trust: Arc::new(trust),
+        signers: vec![EXAMPLE_SIGNER.into()],
+    }];
+    let m = lienthong_connectors::peer::inbound::read(
+        &xml,
+        &lienthong_connectors::peer::inbound::Receiver {
+            organ_id: common::COMMUNE,
+            peers: &peers,
+            limits: lienthong_certs::xml::Limits::default(),
+        },
+    )
+    .expect("the reader takes the documented example");
+    assert_eq!(m.from, "000.02.01.H37");
+    assert_eq!(m.dossier_code, "000.02.01.H37-261207-0001");
+    assert!(
+        m.dossier_data().is_some(),
+        "the dossier travels as hoso.json"
+    );
+}
+
+/// Writes the documented example anew (a fresh CA and signer; the CA's private key is not
+/// kept): `cargo test -p lienthong-tests --test edxml -- --ignored regenerate`.
+#[test]
+#[ignore = "writes docs/examples; run by hand when the example must change"]
+fn regenerate_the_documented_example() {
+    let pki = Pki::new("Lienthong example CA (not for production)");
+    let leaf = pki.leaf(EXAMPLE_SIGNER, &rcgen::PKCS_RSA_SHA256, &[]);
+    let at = time::OffsetDateTime::now_utc();
+    let xml = common::signed_province_message(
+        "000.02.01.H37-261207-0001",
+        "1",
+        at,
+        &common::xml_signer(&leaf),
+    );
+    std::fs::write(example_path(EXAMPLE), xml).expect("write example");
+    std::fs::write(example_path(EXAMPLE_CA), &pki.ca_pem).expect("write CA");
+}

@@ -157,9 +157,12 @@ impl PortalPush {
         };
         for (i, f) in files.iter().enumerate() {
             if let Some(content) = f.get("NoiDungTep") {
+                // Line breaks and spaces are allowed (Java's MIME encoder writes 76-character
+                // lines); what is left must be standard, padded base64.
                 let ok = content.as_str().is_some_and(|c| {
+                    let compact: Vec<u8> = c.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
                     base64::engine::general_purpose::STANDARD
-                        .decode(c.as_bytes())
+                        .decode(compact)
                         .is_ok()
                 });
                 if !ok {
@@ -255,6 +258,15 @@ mod tests {
         .unwrap();
         assert_eq!(d.service, Service::Dossier);
         assert_eq!(d.dossier_code, "G22.99-261130-0001");
+        // Base64 in MIME lines (a Java sender's default) is taken as well.
+        let wrapped = "JVBERi0xLjQK\r\nJVBERi0xLjQK\nJVBE Ri0=";
+        assert!(
+            PortalPush::parse(&push(
+                "TiepNhanHoSo",
+                json!({ "MaHoSo": "X", "MaTTHC": "1", "TaiLieuNop": [{ "NoiDungTep": wrapped }] }),
+            ))
+            .is_ok()
+        );
         assert!(!d.is_updating);
         assert_eq!(d.dated().unwrap(), None);
         d.authenticate(&Secret::new("khoa-chung")).unwrap();
