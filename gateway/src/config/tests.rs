@@ -550,3 +550,53 @@ fn a_peer_needs_signing_and_a_known_signature_trust_store() {
         "{e}"
     );
 }
+
+/// The example's commented `[exchange]` block is valid once uncommented and says the defaults
+/// (a receiver copying it gets what it reads).
+#[test]
+fn the_examples_exchange_block_is_valid_and_states_the_defaults() {
+    let text = example();
+    let start = text.find("# [exchange]\n").expect("an [exchange] block");
+    let block: String = text[start..]
+        .lines()
+        .take_while(|l| l.starts_with("# "))
+        .map(|l| {
+            let l = l.trim_start_matches("# ");
+            // Drop the trailing comment of each line.
+            match l.find("  #") {
+                Some(i) => l[..i].trim_end().to_owned(),
+                None => l.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(block.contains("[exchange.pull]"), "{block}");
+    // The pull names an axis peer: give the example one.
+    let peer = "\n[destinations.tinh-khac]\nkind = \"peer\"\ntransport = \"axis\"\nurl = \"https://truc.example.gov.vn/vdxp\"\norgan_id = \"000.00.00.H41\"\norgan_name = \"UBND tỉnh khác\"\n[destinations.tinh-khac.axis]\nsystem_id = \"000.02.01.H37\"\nsecret_file = \"/etc/hostname\"\n[destinations.center]\nkind = \"webhook\"\nurl = \"https://motcua.example.gov.vn/lienthong\"\n[signing]\ncert = \"/etc/hostname\"\nkey = \"/etc/hostname\"\n";
+    let c = Config::from_toml(&format!("{text}\n{block}\n{peer}"), no_env())
+        .expect("the example's [exchange] block, uncommented, is valid");
+    let d = ExchangeConfig::default();
+    let e = &c.exchange;
+    assert_eq!(
+        (
+            e.max_body,
+            e.memory_budget,
+            e.body_timeout,
+            e.min_body_rate,
+            e.max_age,
+            e.max_skew
+        ),
+        (
+            d.max_body,
+            d.memory_budget,
+            d.body_timeout,
+            d.min_body_rate,
+            d.max_age,
+            d.max_skew
+        ),
+        "the example states the defaults"
+    );
+    let pull = e.pull.as_ref().expect("pull");
+    assert_eq!(pull.max_backoff, Duration::from_secs(600));
+    assert_eq!(pull.interval, Duration::from_secs(30));
+}
