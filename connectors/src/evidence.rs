@@ -23,21 +23,50 @@ pub struct Evidence {
     pub signature: Option<String>,
     /// Lower-case hex SHA-256 of the destination's TLS server certificate (HTTPS only).
     pub peer_certificate_sha256: Option<String>,
+    /// What the Security Server said about it, when the destination is reached through X-Road.
+    pub xroad: Option<XRoadEvidence>,
+}
+
+/// The X-Road identifiers of a request and its answer ([`crate::xroad`]): what ties this
+/// attempt to the Security Servers' own message logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XRoadEvidence {
+    /// `X-Road-Id` (ours, echoed by the provider's Security Server).
+    pub id: String,
+    /// `X-Road-Request-Id` of the answer.
+    pub request_id: Option<String>,
+    /// `X-Road-Request-Hash` of the answer.
+    pub request_hash: Option<String>,
 }
 
 tokio::task_local! {
     static CURRENT: RefCell<Evidence>;
+    static ISSUE: Option<String>;
 }
 
 /// Runs `attempt`, collecting the evidence its requests record.
 pub async fn collect<F: Future>(attempt: F) -> (F::Output, Evidence) {
-    CURRENT
-        .scope(RefCell::new(Evidence::default()), async move {
-            let out = attempt.await;
-            let evidence = CURRENT.with(|e| e.take());
-            (out, evidence)
-        })
+    collect_about(None, attempt).await
+}
+
+/// Runs `attempt` about the dossier `issue` (its code, sent as `X-Road-Issue` by a destination
+/// reached through X-Road), collecting the evidence its requests record.
+pub async fn collect_about<F: Future>(issue: Option<String>, attempt: F) -> (F::Output, Evidence) {
+    ISSUE
+        .scope(
+            issue,
+            CURRENT.scope(RefCell::new(Evidence::default()), async move {
+                let out = attempt.await;
+                let evidence = CURRENT.with(|e| e.take());
+                (out, evidence)
+            }),
+        )
         .await
+}
+
+/// The dossier the current attempt is about, if [`collect_about`] named one.
+pub fn issue() -> Option<String> {
+    ISSUE.try_with(Clone::clone).ok().flatten()
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
@@ -54,6 +83,14 @@ pub fn record_request(body: &[u8], signature: Option<String>) {
         e.payload_sha256 = Some(sha256_hex(body));
         e.signature = signature;
         e.peer_certificate_sha256 = None;
+        e.xroad = None;
+    });
+}
+
+/// The answer to the last request came through X-Road with these identifiers.
+pub fn record_xroad(xroad: XRoadEvidence) {
+    let _ = CURRENT.try_with(|e| {
+        e.borrow_mut().xroad = Some(xroad);
     });
 }
 

@@ -36,10 +36,22 @@ impl Health {
 }
 
 /// `GET url` with `client` (no redirects followed): any HTTP answer means the endpoint was
-/// reached through TCP and TLS.
-pub async fn reach(client: &reqwest::Client, url: &str) -> Result<String, String> {
+/// reached through TCP and TLS. Through X-Road (`via`), the Security Server is what is reached:
+/// a probe does not call the service.
+pub async fn reach(
+    client: &reqwest::Client,
+    url: &str,
+    via: &crate::http::Via,
+) -> Result<String, String> {
+    let (url, what) = match &via.xroad {
+        Some(route) => (
+            route.security_server(),
+            format!(" (the Security Server for {})", route.service()),
+        ),
+        None => (url, String::new()),
+    };
     match client.get(url).send().await {
-        Ok(r) => Ok(format!("HTTP {} from {url}", r.status().as_u16())),
+        Ok(r) => Ok(format!("HTTP {} from {url}{what}", r.status().as_u16())),
         Err(e) => Err(crate::http::error_chain(&e)),
     }
 }

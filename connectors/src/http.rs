@@ -13,15 +13,28 @@ use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
 use crate::Outcome;
 
-/// How a destination's calls are secured beyond default TLS: its own trust store and client
-/// identity (a rustls configuration built by `lienthong_certs::tls::client_config`), and an
-/// RFC 9421 signer for every request.
+/// How a destination's calls are secured and routed beyond default TLS: its own trust store and
+/// client identity (a rustls configuration built by `lienthong_certs::tls::client_config`), an
+/// RFC 9421 signer for every request, and the X-Road Security Server it is reached through.
 #[derive(Clone, Default)]
 pub struct OutboundSecurity {
-    /// TLS configuration replacing the platform roots (trust store, CRLs, client certificate).
+    /// TLS configuration replacing the platform roots (trust store, CRLs, client certificate);
+    /// through X-Road, the connection to the Security Server.
     pub tls: Option<rustls::ClientConfig>,
     /// Signs every request (RFC 9421 over `Content-Digest`).
     pub signer: Option<Arc<RequestSigner>>,
+    /// Sends every request through this Security Server ([`crate::xroad`]).
+    pub xroad: Option<Arc<crate::xroad::Route>>,
+}
+
+impl OutboundSecurity {
+    /// What every request of the destination passes through on its way out.
+    pub fn via(&self) -> Via {
+        Via {
+            signer: self.signer.clone(),
+            xroad: self.xroad.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for OutboundSecurity {
@@ -29,7 +42,25 @@ impl std::fmt::Debug for OutboundSecurity {
         f.debug_struct("OutboundSecurity")
             .field("custom_tls", &self.tls.is_some())
             .field("signer", &self.signer)
+            .field("xroad", &self.xroad)
             .finish()
+    }
+}
+
+/// What every request of one destination passes through on its way out ([`execute`]): the
+/// X-Road Security Server it is addressed to, then the RFC 9421 signer.
+#[derive(Debug, Clone, Default)]
+pub struct Via {
+    /// Signs every request.
+    pub signer: Option<Arc<RequestSigner>>,
+    /// Sends every request through this Security Server.
+    pub xroad: Option<Arc<crate::xroad::Route>>,
+}
+
+impl Via {
+    /// Directly, unsigned.
+    pub fn direct() -> Self {
+        Self::default()
     }
 }
 
@@ -280,27 +311,68 @@ pub async fn read_text(resp: reqwest::Response, limit: u64) -> Result<String, Re
     })
 }
 
-/// Sends a request and reads the whole answer (at most [`MAX_ANSWER_BYTES`]); a transport
-/// failure is already an outcome. With a signer, the request is signed (RFC 9421) just before
-/// it goes out.
+/// Sends one request of a destination, the one way every connector's requests go out: a
+/// streamed body (a multipart form) is read into memory first, so that what is signed, hashed
+/// and recorded is what is sent; through X-Road it is addressed to the Security Server
+/// ([`crate::xroad::Route::prepare`], with the dossier of [`crate::evidence::issue`]); then it
+/// is signed (RFC 9421), recorded for the audit log and sent. An X-Road error answer is
+/// classified here; any other answer is the caller's to read.
 ///
-/// Errors: the outcome to report (retry for transport failures, answers too large to read and
-/// a signing key unavailable for now; reject when signing fails otherwise).
+/// Errors: the outcome to report (retry for transport failures and a mismatched X-Road request
+/// hash, local when the signing key is unavailable for now, reject when the request cannot be
+/// signed or addressed, the X-Road error's classification).
+pub async fn execute(
+    client: &reqwest::Client,
+    mut req: reqwest::Request,
+    via: &Via,
+) -> Result<reqwest::Response, Outcome> {
+    if let Some(body) = req.body_mut().take() {
+        *req.body_mut() = Some(buffered(body).await?);
+    }
+    let mut sent = match &via.xroad {
+        Some(route) => Some(route.prepare(&mut req, crate::evidence::issue().as_deref())?),
+        None => None,
+    };
+    if let Some(s) = &via.signer {
+        req = crate::signing::sign_request(s, req).await?;
+    }
+    if let (Some(route), Some(sent)) = (&via.xroad, &mut sent) {
+        route.seal(sent, &req);
+    }
+    record(&req);
+    let resp = client.execute(req).await.map_err(|e| transport_error(&e))?;
+    crate::evidence::record_response(&resp);
+    match (&via.xroad, &sent) {
+        (Some(route), Some(sent)) => route.answer(sent, resp).await,
+        _ => Ok(resp),
+    }
+}
+
+/// `body` in memory (it is already, unless it is a stream such as a multipart form).
+async fn buffered(body: reqwest::Body) -> Result<reqwest::Body, Outcome> {
+    if body.as_bytes().is_some() {
+        return Ok(body);
+    }
+    use http_body_util::BodyExt;
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| Outcome::retry(format!("cannot read the request body: {e}")))?
+        .to_bytes();
+    Ok(reqwest::Body::from(bytes))
+}
+
+/// Sends a request through [`execute`] and reads the whole answer (at most
+/// [`MAX_ANSWER_BYTES`]).
+///
+/// Errors: those of [`execute`], and a retry for an answer too large to read.
 pub async fn send(
     req: reqwest::RequestBuilder,
-    signer: Option<&Arc<RequestSigner>>,
+    via: &Via,
 ) -> Result<(StatusCode, HeaderMap, String), Outcome> {
     let (client, built) = req.build_split();
-    let mut built = built.map_err(|e| Outcome::retry(format!("cannot build the request: {e}")))?;
-    if let Some(s) = signer {
-        built = crate::signing::sign_request(s, built).await?;
-    }
-    record(&built);
-    let resp = client
-        .execute(built)
-        .await
-        .map_err(|e| transport_error(&e))?;
-    crate::evidence::record_response(&resp);
+    let built = built.map_err(|e| Outcome::retry(format!("cannot build the request: {e}")))?;
+    let resp = execute(&client, built, via).await?;
     let status = resp.status();
     let headers = resp.headers().clone();
     let text = read_text(resp, MAX_ANSWER_BYTES)
@@ -411,7 +483,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, ReadError::TooLarge { limit: 1 << 20 });
         // Through `send`, a portal's oversized answer is a retry naming the limit.
-        let outcome = send(client.get(&endless), None).await.unwrap_err();
+        let outcome = send(client.get(&endless), &Via::direct())
+            .await
+            .unwrap_err();
         assert_eq!(outcome.label(), "retry");
         assert!(
             outcome

@@ -39,6 +39,7 @@ pub mod push;
 pub mod serde_duration;
 pub mod signing;
 pub mod webhook;
+pub mod xroad;
 
 use async_trait::async_trait;
 use lienthong_mappings::RenderError;

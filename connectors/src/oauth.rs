@@ -20,7 +20,6 @@
 //! honouring `Retry-After`. A token endpoint that fails is a temporary failure.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lienthong_certs::Secret;
@@ -29,7 +28,7 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::http::{RequestSigner, send};
+use crate::http::send;
 use crate::{BuildError, ConfigProblem, Outcome};
 
 /// `[destinations.<name>.oauth]`: client credentials for a platform that issues Bearer tokens.
@@ -310,7 +309,7 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 /// calls.
 pub struct TokenSource {
     client: reqwest::Client,
-    signer: Option<Arc<RequestSigner>>,
+    via: crate::http::Via,
     token_url: String,
     credential: Credential,
     margin: Duration,
@@ -335,18 +334,19 @@ fn sensitive(value: &str) -> Result<reqwest::header::HeaderValue, Outcome> {
 }
 
 impl TokenSource {
-    /// A token source calling `token_url` with the destination's client (its TLS settings) and
-    /// request signer.
+    /// A token source calling `token_url` with the destination's client (its TLS settings),
+    /// request signer and Security Server (`via`: the token call goes the way the service calls
+    /// go).
     pub fn new(
         client: reqwest::Client,
-        signer: Option<Arc<RequestSigner>>,
+        via: crate::http::Via,
         token_url: String,
         credential: Credential,
         margin: Duration,
     ) -> Self {
         Self {
             client,
-            signer,
+            via,
             token_url,
             credential,
             margin,
@@ -360,7 +360,7 @@ impl TokenSource {
     pub fn from_config(
         config: &OAuthConfig,
         client: reqwest::Client,
-        signer: Option<Arc<RequestSigner>>,
+        via: crate::http::Via,
     ) -> Result<Self, BuildError> {
         let problems = config.validate();
         if !problems.is_empty() {
@@ -380,7 +380,7 @@ impl TokenSource {
         )?;
         Ok(Self::new(
             client,
-            signer,
+            via,
             config.token_url.clone(),
             credential,
             config.token_margin,
@@ -420,7 +420,7 @@ impl TokenSource {
                 .header("lgspaccesstoken", sensitive(header.expose())?)
                 .header("X-Authentication-Token", sensitive(platform_key.expose())?),
         };
-        let (status, headers, text) = send(req, self.signer.as_ref()).await?;
+        let (status, headers, text) = send(req, &self.via).await?;
         if !status.is_success() {
             let o = crate::http::status_error(status, &headers, &text);
             // Even a 4xx from the token endpoint is retried: credentials get fixed by an
@@ -468,6 +468,11 @@ impl TokenSource {
         })
     }
 
+    /// What the destination's requests pass through (signer, Security Server).
+    pub fn via(&self) -> &crate::http::Via {
+        &self.via
+    }
+
     /// The HTTP client tokens are fetched with (the destination's TLS identity).
     pub fn client(&self) -> reqwest::Client {
         self.client.clone()
@@ -513,7 +518,7 @@ impl TokenSource {
             let req = req.map_err(|e| Outcome::reject(format!("cannot build the request: {e}")))?;
             let url = req.url().clone();
             let req = reqwest::RequestBuilder::from_parts(client, req);
-            let got = send(self.authorize(req, &token)?, self.signer.as_ref()).await?;
+            let got = send(self.authorize(req, &token)?, &self.via).await?;
             if got.0 == StatusCode::FORBIDDEN {
                 let snippet: String = got.2.chars().take(300).collect();
                 return Err(Outcome::Reject {
@@ -541,7 +546,7 @@ impl TokenSource {
 /// and its Bearer tokens when it sits behind an integration platform (`[oauth]`).
 pub struct Caller {
     client: reqwest::Client,
-    signer: Option<Arc<RequestSigner>>,
+    via: crate::http::Via,
     tokens: Option<TokenSource>,
 }
 
@@ -558,11 +563,11 @@ impl Caller {
     ) -> Result<Self, BuildError> {
         let client = crate::http::client(connect_timeout, timeout, security)?;
         let tokens = oauth
-            .map(|o| TokenSource::from_config(o, client.clone(), security.signer.clone()))
+            .map(|o| TokenSource::from_config(o, client.clone(), security.via()))
             .transpose()?;
         Ok(Self {
             client,
-            signer: security.signer.clone(),
+            via: security.via(),
             tokens,
         })
     }
@@ -570,7 +575,7 @@ impl Caller {
     /// Probes `url`: reaches it and, with tokens, fetches one.
     pub async fn healthcheck(&self, url: &str) -> crate::health::Health {
         crate::health::Health {
-            reach: crate::health::reach(&self.client, url).await,
+            reach: crate::health::reach(&self.client, url, &self.via).await,
             auth: match &self.tokens {
                 Some(t) => Some(crate::health::auth_result("token request", t.token().await)),
                 None => None,
@@ -588,7 +593,7 @@ impl Caller {
     ) -> Result<(StatusCode, HeaderMap, String), Outcome> {
         match &self.tokens {
             Some(t) => t.send_authorized(|| build(&self.client)).await,
-            None => send(build(&self.client), self.signer.as_ref()).await,
+            None => send(build(&self.client), &self.via).await,
         }
     }
 }

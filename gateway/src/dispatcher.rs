@@ -255,7 +255,11 @@ async fn deliver(
             let connector = dest.connector();
             let attempt = connector.deliver(&messages).instrument(span.clone());
             // What went over the wire, for the audit log.
-            lienthong_connectors::evidence::collect(keep_leased(store, lease, &held, attempt)).await
+            lienthong_connectors::evidence::collect_about(
+                Some(batch.dossier_code.clone()),
+                keep_leased(store, lease, &held, attempt),
+            )
+            .await
         }
     };
     let duration_ms = i64::try_from(t0.elapsed().as_millis()).unwrap_or(i64::MAX);

@@ -426,6 +426,12 @@ impl Security {
                     None => {}
                 }
             }
+            if let Some(x) = &d.xroad {
+                match lienthong_connectors::xroad::Route::new(x) {
+                    Ok(route) => sec.xroad = Some(Arc::new(route)),
+                    Err(p) => errors.push(err(format!("{key}.xroad.{}", p.key), p.message)),
+                }
+            }
             if d.sign_requests {
                 match &signing {
                     Some(s) => {

@@ -134,7 +134,7 @@ impl DvcqgConnector {
             return Err(BuildError::Config(problems));
         }
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
-        let signer = security.signer.clone();
+        let via = security.via();
         let rules = Rules {
             exists_markers: config.already_exists_markers.clone(),
             retry_codes: config.retry_error_codes.clone(),
@@ -144,7 +144,7 @@ impl DvcqgConnector {
                 let base = required(&config.base_url, "base_url")?;
                 Link::Session(session::SessionClient {
                     client,
-                    signer,
+                    via,
                     auth_url: join_url(&base, &config.auth_path),
                     service_url: join_url(&base, &config.integration_path),
                     username: required(&config.username, "username")?,
@@ -158,7 +158,7 @@ impl DvcqgConnector {
             Transport::Lgsp => Link::Lgsp(lgsp::LgspClient {
                 tokens: crate::oauth::TokenSource::new(
                     client.clone(),
-                    signer,
+                    via,
                     required(&config.token_url, "token_url")?,
                     crate::oauth::Credential::load(
                         config.access,
@@ -285,7 +285,8 @@ impl Connector for DvcqgConnector {
         match &self.link {
             Link::Session(s) => s.healthcheck().await,
             Link::Lgsp(l) => crate::health::Health {
-                reach: crate::health::reach(&l.tokens.client(), &l.create_url).await,
+                reach: crate::health::reach(&l.tokens.client(), &l.create_url, l.tokens.via())
+                    .await,
                 auth: Some(crate::health::auth_result(
                     "token request",
                     l.tokens.token().await,

@@ -12,7 +12,7 @@ use crate::{Outcome, PortalAnswer};
 
 pub(super) struct SessionClient {
     pub(super) client: reqwest::Client,
-    pub(super) signer: Option<std::sync::Arc<crate::http::RequestSigner>>,
+    pub(super) via: crate::http::Via,
     pub(super) auth_url: String,
     pub(super) service_url: String,
     pub(super) username: String,
@@ -46,7 +46,7 @@ impl SessionClient {
             .client
             .post(&self.auth_url)
             .json(&json!({ "username": self.username, "password": self.password.expose() }));
-        let (status, headers, text) = send(req, self.signer.as_ref()).await?;
+        let (status, headers, text) = send(req, &self.via).await?;
         if !status.is_success() {
             let mut o = crate::http::status_error(status, &headers, &text);
             if let Outcome::Reject {
@@ -133,7 +133,7 @@ impl SessionClient {
             if let Some(d) = &self.dstcode {
                 req = req.header("dstcode", d);
             }
-            let (status, headers, text) = match send(req, self.signer.as_ref()).await {
+            let (status, headers, text) = match send(req, &self.via).await {
                 Ok(r) => r,
                 Err(o) => return Verdict::Failed(o),
             };

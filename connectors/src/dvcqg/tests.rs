@@ -329,6 +329,7 @@ async fn requests_are_signed_when_a_signer_is_configured() {
     let security = OutboundSecurity {
         tls: None,
         signer: Some(Arc::new(signer)),
+        ..Default::default()
     };
     let signed = DvcqgConnector::with_security(&config(&sim, "lgsp"), &security, builtin())
         .expect("connector");
@@ -382,7 +383,7 @@ async fn destination_trust_store_and_client_certificate_over_mutual_tls() {
     // Trust store + client certificate: delivered.
     let security = OutboundSecurity {
         tls: Some(client_config(&portal_trust, Some(&identity), MinVersion::Tls12).expect("tls")),
-        signer: None,
+        ..Default::default()
     };
     let conn = DvcqgConnector::with_security(&cfg, &security, builtin()).expect("connector");
     let out = conn.deliver(&[create("000.02.01.H37-261128-0201")]).await;
@@ -391,7 +392,7 @@ async fn destination_trust_store_and_client_certificate_over_mutual_tls() {
     // No client certificate: the portal refuses the handshake; a transport failure is retried.
     let security = OutboundSecurity {
         tls: Some(client_config(&portal_trust, None, MinVersion::Tls12).expect("tls")),
-        signer: None,
+        ..Default::default()
     };
     let conn = DvcqgConnector::with_security(&cfg, &security, builtin()).expect("connector");
     let out = conn.deliver(&[create("000.02.01.H37-261128-0202")]).await;

@@ -87,7 +87,7 @@ pub struct PeerConnector {
     sender: Sender,
     client: reqwest::Client,
     /// Signs direct deliveries (RFC 9421) when the destination says `sign_requests`.
-    signer: Option<Arc<crate::http::RequestSigner>>,
+    via: crate::http::Via,
     /// Fetches the dossier's files (system roots: they live on the center's own storage).
     files: FileFetcher,
     mappings: MappingSet,
@@ -137,7 +137,7 @@ impl PeerConnector {
             config: config.clone(),
             sender,
             client,
-            signer: security.signer.clone(),
+            via: security.via(),
             files,
             mappings,
             axis,
@@ -294,7 +294,7 @@ impl Connector for PeerConnector {
         match &self.axis {
             Some(axis) => axis.healthcheck().await,
             None => crate::health::Health::reached_or(
-                crate::health::reach(&self.client, &self.config.url).await,
+                crate::health::reach(&self.client, &self.config.url, &self.via).await,
             ),
         }
     }
@@ -337,7 +337,7 @@ impl Connector for PeerConnector {
                 "application/xml; charset=utf-8",
             )
             .body(document);
-        let (status, headers, text) = match crate::http::send(req, self.signer.as_ref()).await {
+        let (status, headers, text) = match crate::http::send(req, &self.via).await {
             Ok(answer) => answer,
             Err(outcome) => return outcome,
         };

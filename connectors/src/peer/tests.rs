@@ -210,6 +210,7 @@ async fn direct_deliveries_are_signed_and_recorded_like_every_other() {
             SigningKey::Hmac(HmacSecret::new(secret)),
             "province-hmac",
         ))),
+        ..Default::default()
     };
     let conn = connector_secured(
         &pki,

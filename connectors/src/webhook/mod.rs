@@ -16,14 +16,14 @@ use lienthong_mappings::RenderError;
 use serde_json::{Value, json};
 
 pub use self::config::WebhookConfig;
-use crate::http::{OutboundSecurity, RequestSigner, send, status_error};
+use crate::http::{OutboundSecurity, send, status_error};
 use crate::{BuildError, Connector, MessageBody, OutboundMessage, Outcome};
 
 /// The webhook connector.
 pub struct WebhookConnector {
     url: String,
     client: reqwest::Client,
-    signer: Option<std::sync::Arc<RequestSigner>>,
+    via: crate::http::Via,
 }
 
 impl WebhookConnector {
@@ -38,7 +38,7 @@ impl WebhookConnector {
         Ok(Self {
             url: config.url.clone(),
             client: crate::http::client(config.connect_timeout, config.timeout, security)?,
-            signer: security.signer.clone(),
+            via: security.via(),
         })
     }
 }
@@ -94,7 +94,9 @@ impl Connector for WebhookConnector {
     }
 
     async fn healthcheck(&self) -> crate::health::Health {
-        crate::health::Health::reached_or(crate::health::reach(&self.client, &self.url).await)
+        crate::health::Health::reached_or(
+            crate::health::reach(&self.client, &self.url, &self.via).await,
+        )
     }
 
     async fn deliver(&self, batch: &[OutboundMessage]) -> Outcome {
@@ -129,7 +131,7 @@ impl Connector for WebhookConnector {
             .header("idempotency-key", msg.id.as_str())
             .header("lienthong-attempt", msg.attempt.to_string())
             .body(body);
-        let (status, headers, text) = match send(req, self.signer.as_ref()).await {
+        let (status, headers, text) = match send(req, &self.via).await {
             Ok(r) => r,
             Err(outcome) => return outcome,
         };

@@ -8,11 +8,19 @@ use serde_json::json;
 
 use super::*;
 use crate::Notice;
+use crate::http::RequestSigner;
 
 fn connector(url: &str, signer: Option<Arc<RequestSigner>>) -> WebhookConnector {
     let config: WebhookConfig =
         toml::from_str(&format!("url = \"{url}\"\ntimeout = \"3s\"\n")).unwrap();
-    WebhookConnector::new(&config, &OutboundSecurity { tls: None, signer }).unwrap()
+    WebhookConnector::new(
+        &config,
+        &OutboundSecurity {
+            signer,
+            ..Default::default()
+        },
+    )
+    .unwrap()
 }
 
 fn notice(id: &str) -> OutboundMessage {

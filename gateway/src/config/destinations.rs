@@ -198,6 +198,9 @@ pub struct DestinationConfig {
     pub tls: Option<DestinationTlsConfig>,
     /// Sign every request with RFC 9421 using `[signing]`.
     pub sign_requests: bool,
+    /// `[destinations.<name>.xroad]`: reach the destination through this member's X-Road
+    /// Security Server (`tls` is then the connection to the Security Server).
+    pub xroad: Option<lienthong_connectors::xroad::XRoadConfig>,
 }
 
 /// Default `concurrency` of a destination.
@@ -257,6 +260,18 @@ pub(super) fn destination(
         Some(v) => section::<DestinationTlsConfig>(&format!("{key}.tls"), v, errors).map(Some),
         None => Some(None),
     };
+    let xroad = match t.remove("xroad") {
+        Some(v) => {
+            let k = format!("{key}.xroad");
+            section::<lienthong_connectors::xroad::XRoadConfig>(&k, v, errors).map(|x| {
+                for p in x.problems() {
+                    errors.push(err(format!("{k}.{}", p.key), p.message));
+                }
+                Some(x)
+            })
+        }
+        None => Some(None),
+    };
     let sign_requests = match t.remove("sign_requests") {
         Some(v) => section::<bool>(&format!("{key}.sign_requests"), v, errors),
         None => Some(false),
@@ -285,5 +300,6 @@ pub(super) fn destination(
         circuit_breaker: circuit_breaker?,
         tls: tls?,
         sign_requests: sign_requests?,
+        xroad: xroad?,
     })
 }

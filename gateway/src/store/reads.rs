@@ -91,6 +91,16 @@ pub struct AttemptView {
     pub retry_delay_ms: Option<i64>,
     /// Messages sent in the same exchange.
     pub batch_size: i64,
+    /// Through X-Road: the `X-Road-Id` sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xroad_id: Option<String>,
+    /// Through X-Road: the answer's `X-Road-Request-Id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xroad_request_id: Option<String>,
+    /// Through X-Road: the answer's `X-Road-Request-Hash` (checked against the request sent
+    /// unless the destination says `request_hash = "keep"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xroad_request_hash: Option<String>,
 }
 
 /// Tracking view of a dossier (`GET /v1/dossiers/{code}`).

@@ -1060,6 +1060,7 @@ async fn audit_records_are_written_with_what_they_record_and_linked_in_order(f: 
         payload_sha256: Some("ab".repeat(32)),
         signature: Some("sig1=:x:".into()),
         peer_certificate_sha256: Some("ef".repeat(32)),
+        xroad: None,
     };
     s.complete("t", vec![c]).await.expect("complete");
     s.receive_callback(payment_push("ok", vec![]))

@@ -34,7 +34,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::Outcome;
-use crate::http::{RequestSigner, error_chain, is_retryable_status};
+use crate::http::is_retryable_status;
 
 /// A call to the axis failed.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +153,7 @@ pub struct AxisClient {
     secret: Secret,
     service_type: String,
     client: reqwest::Client,
-    signer: Option<std::sync::Arc<RequestSigner>>,
+    via: crate::http::Via,
 }
 
 impl std::fmt::Debug for AxisClient {
@@ -187,7 +187,7 @@ impl AxisClient {
             secret: account.secret()?,
             service_type: account.service_type.clone(),
             client: crate::http::client(connect_timeout, timeout, security)?,
-            signer: security.signer.clone(),
+            via: security.via(),
         })
     }
 
@@ -196,7 +196,7 @@ impl AxisClient {
     /// `ErrorDesc` says why not. The agency directory (`getAgenciesList`) is not asked: the
     /// shape of its answer was not observed.
     pub async fn healthcheck(&self) -> crate::health::Health {
-        let reach = crate::health::reach(&self.client, &self.base).await;
+        let reach = crate::health::reach(&self.client, &self.base, &self.via).await;
         if reach.is_err() {
             return crate::health::Health::reached_or(reach);
         }
@@ -258,20 +258,17 @@ impl AxisClient {
             req = req.multipart(form);
         }
         let (client, built) = req.build_split();
-        let mut built = built.map_err(|e| AxisError::Unavailable(e.to_string()))?;
-        if let Some(s) = &self.signer {
-            built = crate::signing::sign_request(s, built)
-                .await
-                .map_err(|outcome| {
-                    AxisError::Unavailable(outcome.error().unwrap_or_default().to_owned())
-                })?;
-        }
-        crate::http::record(&built);
-        let resp = client
-            .execute(built)
+        let built = built.map_err(|e| AxisError::Unavailable(e.to_string()))?;
+        // Signed, recorded and (through X-Road) addressed like every other request.
+        let resp = crate::http::execute(&client, built, &self.via)
             .await
-            .map_err(|e| AxisError::Unavailable(format!("{operation}: {}", error_chain(&e))))?;
-        crate::evidence::record_response(&resp);
+            .map_err(|outcome| {
+                let reason = outcome.error().unwrap_or_default().to_owned();
+                match outcome {
+                    Outcome::Reject { .. } => AxisError::Refused { operation, reason },
+                    _ => AxisError::Unavailable(format!("{operation}: {reason}")),
+                }
+            })?;
         let status = resp.status();
         let bytes = crate::http::read_limited(resp, limit)
             .await

@@ -204,6 +204,7 @@ pub(super) async fn complete(
         };
         let state = c.decision.state().as_str();
         let portal = c.outcome.portal();
+        let xroad = c.evidence.xroad.as_ref();
         let batch_size = i64::try_from(c.messages.len()).unwrap_or(1);
         for &(seq, attempt) in &c.messages {
             let updated = sqlx::query(
@@ -241,8 +242,9 @@ pub(super) async fn complete(
             }
             sqlx::query(
                 "INSERT INTO attempts (message_seq, attempt, started_at, duration_ms, outcome, decision, http_status,
-                                       error, portal_code, portal_message, retry_delay_ms, batch_size)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                       error, portal_code, portal_message, retry_delay_ms, batch_size,
+                                       xroad_id, xroad_request_id, xroad_request_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(seq)
             .bind(i64::from(attempt))
@@ -256,6 +258,9 @@ pub(super) async fn complete(
             .bind(portal.map(|p| p.message.as_str()))
             .bind(delay)
             .bind(batch_size)
+            .bind(xroad.map(|x| x.id.as_str()))
+            .bind(xroad.and_then(|x| x.request_id.as_deref()))
+            .bind(xroad.and_then(|x| x.request_hash.as_deref()))
             .execute(&mut *conn)
             .await?;
             if let Some(reference) = &c.follow_up {

@@ -156,7 +156,8 @@ pub(in crate::store) async fn attempts(
 ) -> Result<Vec<AttemptView>, StoreError> {
     let rows = sqlx::query(
         "SELECT a.attempt, a.started_at, a.duration_ms, a.outcome, a.decision, a.http_status, a.error, a.portal_code,
-                a.portal_message, a.retry_delay_ms, a.batch_size
+                a.portal_message, a.retry_delay_ms, a.batch_size, a.xroad_id, a.xroad_request_id,
+                a.xroad_request_hash
          FROM attempts a JOIN messages m ON m.seq = a.message_seq WHERE m.id = $1 ORDER BY a.id",
     )
     .bind(message_id)
@@ -176,6 +177,9 @@ pub(in crate::store) async fn attempts(
                 portal_message: r.try_get(8)?,
                 retry_delay_ms: r.try_get(9)?,
                 batch_size: r.try_get(10)?,
+                xroad_id: r.try_get(11)?,
+                xroad_request_id: r.try_get(12)?,
+                xroad_request_hash: r.try_get(13)?,
             })
         })
         .collect()
