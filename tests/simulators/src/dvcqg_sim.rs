@@ -854,7 +854,7 @@ async fn lgsp_progress(State(s): State<Arc<Shared>>, headers: HeaderMap, body: B
 
 /// Accepts TLS connections (handshake failures are counted as `tls-refused` calls) and serves
 /// the simulator's routes on each.
-async fn serve_tls(
+pub(crate) async fn serve_tls(
     listener: TcpListener,
     app: Router,
     config: Arc<rustls::ServerConfig>,

@@ -2,7 +2,8 @@
 //! uses it): the national public service portal (Cổng Dịch vụ công Quốc gia, [`dvcqg_sim`]), the
 //! national business registration system ([`nbrs_sim`]), the investment information system
 //! ([`investment_sim`]), the government e-mail-and-document channel ([`emc_sim`], [`axis_sim`]),
-//! lower-level one-stop centers (liên thông, [`peer_sim`], [`two_level`]), the center's own
+//! lower-level one-stop centers (liên thông, [`peer_sim`], [`two_level`]), an X-Road Security Server
+//! ([`security_server`]), the center's own
 //! system that receives notices ([`center_sim`]), document stores, token issuers, a time-stamping
 //! authority and an OCSP responder.
 //!
@@ -22,6 +23,7 @@ pub mod nbrs_sim;
 pub mod ocsp_responder;
 pub mod peer_sim;
 pub mod pushers;
+pub mod security_server;
 pub mod signatures;
 pub mod token_issuer;
 pub mod tsa_sim;
