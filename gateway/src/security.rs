@@ -288,9 +288,22 @@ impl Security {
             match &config.server.tls {
                 Some(t) if t.client_trust.is_some() => {}
                 _ => errors.push(err(
-                    key,
+                    key.clone(),
                     "client certificates need server.tls with client_trust",
                 )),
+            }
+            if r.relays_xroad() {
+                for c in &r.xroad_clients {
+                    if let Err(e) = lienthong_connectors::xroad::ClientId::parse(c) {
+                        errors.push(err(format!("{key}.xroad_clients"), e.to_string()));
+                    }
+                }
+                if !r.required || r.allowed_subjects.is_empty() {
+                    errors.push(err(
+                        format!("{key}.xroad_clients"),
+                        "a Security Server relays for others: the rule must require its certificate (required = true) and name it (allowed_subjects)",
+                    ));
+                }
             }
         }
 

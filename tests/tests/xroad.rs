@@ -245,4 +245,161 @@ async fn xroad_a_configuration_that_is_not_an_x_road_identifier_is_refused() {
             && err.contains("destinations.dvcqg.xroad.service"),
         "{err}"
     );
+    // A relay rule that does not pin the Security Server's certificate would let any client
+    // certificate speak for any X-Road member.
+    let text = TestConfig {
+        server_extra: "[[server.client_auth]]\npath_prefix = \"/v1/dossiers\"\nxroad_clients = [\"VN/GOV/000.02.01.H37/MOTCUA\"]\n".into(),
+        ..TestConfig::default()
+    }
+    .render(dir.path(), free_port(), &sim);
+    std::fs::write(&path, text).expect("write");
+    let (ok, _, err) = lienthong_tests::gateway_process::run_cli(&[
+        "check-config",
+        "--config",
+        path.to_str().expect("path"),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("server.client_auth[0].xroad_clients") && err.contains("allowed_subjects"),
+        "{err}"
+    );
+}
+
+/// Inbound: this center's own Security Server relays requests of other X-Road members to the
+/// gateway with its TLS client certificate; a rule naming that certificate takes
+/// `X-Road-Client` as the caller, and only the clients it lists may call. Anywhere else the
+/// header means nothing.
+#[tokio::test]
+async fn xroad_requests_relayed_by_the_members_security_server_are_identified_by_their_client() {
+    use lienthong_certs::testpki::Leaf;
+    use rcgen::ExtendedKeyUsagePurpose as Eku;
+    const MOTCUA: &str = "VN/GOV/000.02.01.H37/MOTCUA";
+    const KHAC: &str = "VN/GOV/000.02.01.H37/KHAC";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new("Lienthong Test Root");
+    let server = pki.leaf(
+        "localhost",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ServerAuth],
+    );
+    let (cert, key) = server.write(dir.path(), "server");
+    let ca = pki.write_ca(dir.path());
+    let client = |leaf: Option<&Leaf>| {
+        let mut b = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("CA")]);
+        if let Some(l) = leaf {
+            let pem = format!("{}{}", l.cert_pem, l.key_pem);
+            b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"));
+        }
+        b.build().expect("client")
+    };
+    let ss_leaf = pki.leaf(
+        "ss.tinh.example",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ClientAuth],
+    );
+    let stranger = pki.leaf(
+        "someone.example",
+        &rcgen::PKCS_ECDSA_P256_SHA256,
+        &[Eku::ClientAuth],
+    );
+    let sim = DvcqgSim::start().await.expect("sim");
+    let text = TestConfig {
+        server_extra: format!(
+            r#"
+[server.tls]
+cert = "{}"
+key = "{}"
+client_trust = "clients"
+
+[[server.client_auth]]
+path_prefix = "/v1/dossiers"
+allowed_subjects = ["ss.tinh.example"]
+xroad_clients = ["{MOTCUA}"]
+
+[trust.clients]
+anchors = ["{}"]
+"#,
+            cert.display(),
+            key.display(),
+            ca.display()
+        ),
+        ..TestConfig::default()
+    }
+    .render(dir.path(), free_port(), &sim);
+    let gw = Gateway::start_tls(dir.path(), &text, client(None)).await;
+    let ss = SecurityServerSim::start_forwarding_with(client(Some(&ss_leaf)))
+        .await
+        .expect("ss");
+    let service = "VN/GOV/000.02.01.H37/LIENTHONG/hoso";
+    ss.add_client(MOTCUA);
+    ss.add_client(KHAC);
+    ss.add_service(service, &gw.base_url, &[MOTCUA, KHAC]);
+    let through = |caller: &'static str, code: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{}/r1/{service}/v1/dossiers", ss.url()))
+            .header("X-Road-Client", caller)
+            .json(&dossier(code))
+            .send()
+    };
+    // The listed client, relayed: the center's API takes it.
+    let r = through(MOTCUA, "000.02.01.H37-261207-0911")
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    // Another member, relayed by the same Security Server: not on the route's list.
+    let r = through(KHAC, "000.02.01.H37-261207-0912")
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    let problem: Value = r.json().await.expect("problem");
+    assert!(
+        problem["type"]
+            .as_str()
+            .is_some_and(|t| t.contains("xroad-client-not-allowed")),
+        "{problem}"
+    );
+    // The Security Server's certificate without an X-Road client: refused.
+    let r = client(Some(&ss_leaf))
+        .post(format!("{}/v1/dossiers", gw.base_url))
+        .json(&dossier("000.02.01.H37-261207-0913"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    // The header from anyone else means nothing.
+    let r = client(Some(&stranger))
+        .post(format!("{}/v1/dossiers", gw.base_url))
+        .header("X-Road-Client", MOTCUA)
+        .json(&dossier("000.02.01.H37-261207-0914"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    // Reading back goes the same way (the rule covers the whole prefix).
+    let status_of = |code: &str| {
+        let url = format!(
+            "{}/r1/{service}/v1/dossiers/000.02.01.H37-261207-{code}",
+            ss.url()
+        );
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("X-Road-Client", MOTCUA)
+                .send()
+                .await
+                .expect("send")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        status_of("0911").await,
+        200,
+        "the relayed dossier was stored"
+    );
+    for code in ["0912", "0913", "0914"] {
+        assert_eq!(status_of(code).await, 404, "{code} was not stored");
+    }
+    assert!(gw.log().contains("relayed by the Security Server"));
 }

@@ -81,6 +81,20 @@ pub struct ClientAuthRule {
     /// e-mail, URI or IP). Empty: any subject.
     #[serde(default)]
     pub allowed_subjects: Vec<String>,
+    /// X-Road: the certificate of this rule is the member's own Security Server, which relays
+    /// requests of other X-Road members; the caller is then the `X-Road-Client` it names, and
+    /// only these clients (`INSTANCE/CLASS/MEMBER[/SUBSYSTEM]`) may call. Needs `required` and
+    /// `allowed_subjects` (naming the Security Server). Outside such a rule the header means
+    /// nothing and is dropped.
+    #[serde(default)]
+    pub xroad_clients: Vec<String>,
+}
+
+impl ClientAuthRule {
+    /// Whether this rule is for requests relayed by an X-Road Security Server.
+    pub fn relays_xroad(&self) -> bool {
+        !self.xroad_clients.is_empty()
+    }
 }
 
 fn yes() -> bool {

@@ -41,6 +41,9 @@ pub struct Caller {
     pub admin: Result<Role, Problem>,
     /// The SHA-256 of its console session id, when it has a live session.
     pub session: Option<String>,
+    /// The X-Road member a request relayed by this member's Security Server comes from (its
+    /// `X-Road-Client`, allowed by the route's rule), in the wire form.
+    pub xroad_client: Option<String>,
 }
 
 impl Caller {
@@ -120,6 +123,30 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         }
         certified = peer.is_some();
     }
+    // X-Road: only a rule naming the member's Security Server makes `X-Road-Client` an
+    // identity; anywhere else the header is dropped before anything can read it.
+    let mut req = req;
+    let xroad_client = match rule.filter(|r| r.relays_xroad()) {
+        Some(rule) => match relayed_client(rule, req.headers()) {
+            Ok(client) => {
+                tracing::info!(
+                    path,
+                    xroad_client = client,
+                    "relayed by the Security Server"
+                );
+                Some(client)
+            }
+            Err(p) => {
+                metrics::counter!("lienthong_client_auth_refused_total").increment(1);
+                tracing::warn!(path, reason = p.detail(), "X-Road client refused");
+                return refuse(req, p).await;
+            }
+        },
+        None => {
+            req.headers_mut().remove(XROAD_CLIENT);
+            None
+        }
+    };
     let route = longest(&security.signed_routes, &path, |r| &r.rule.path_prefix);
     let mut req = match route {
         None => req,
@@ -206,6 +233,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         center,
         admin,
         session: session.map(|(id, _)| id),
+        xroad_client,
     });
     next.run(req).await
 }
@@ -333,6 +361,45 @@ async fn remember_nonce(
         Ok(true) => Ok(verified),
         Ok(false) => Err(unauthorized(httpsig::HttpSigError::Replay.to_string())),
         Err(e) => Err(super::store_unavailable(&e)),
+    }
+}
+
+/// `X-Road-Client`.
+const XROAD_CLIENT: &str = "x-road-client";
+
+/// The X-Road client of a request relayed by the Security Server `rule` names (its certificate
+/// was accepted already): present, well-formed, and one of the rule's `xroad_clients`.
+fn relayed_client(rule: &ClientAuthRule, headers: &HeaderMap) -> Result<String, Problem> {
+    use lienthong_connectors::xroad::ClientId;
+    let refused = |detail: String| {
+        forbidden(
+            "xroad-client-not-allowed",
+            "X-Road client not allowed",
+            detail,
+        )
+    };
+    let raw = headers
+        .get(XROAD_CLIENT)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            refused(format!(
+                "{} is relayed by the Security Server: X-Road-Client is required",
+                rule.path_prefix
+            ))
+        })?;
+    let client = ClientId::parse(raw).map_err(|e| refused(format!("X-Road-Client: {e}")))?;
+    let allowed = rule
+        .xroad_clients
+        .iter()
+        .filter_map(|c| ClientId::parse(c).ok())
+        .any(|c| c == client);
+    if allowed {
+        Ok(client.encoded())
+    } else {
+        Err(refused(format!(
+            "X-Road client {client} may not call {}",
+            rule.path_prefix
+        )))
     }
 }
 

@@ -116,6 +116,14 @@ impl SecurityServerSim {
         Self::start_inner(None, plain_client()).await
     }
 
+    /// Starts over plain HTTP, reaching providers with `forward` (the member's own Security
+    /// Server relaying to this center's gateway with its TLS client certificate).
+    ///
+    /// Errors: the port cannot be bound.
+    pub async fn start_forwarding_with(forward: reqwest::Client) -> std::io::Result<Self> {
+        Self::start_inner(None, forward).await
+    }
+
     /// Starts over HTTPS with `tls` (connection type `HTTPS_NO_AUTH`, or `HTTPS` when `tls`
     /// requires client certificates), forwarding with `forward` (a client holding this Security
     /// Server's own certificate where the provider asks for one). Its URL is
