@@ -551,13 +551,14 @@ fn a_peer_needs_signing_and_a_known_signature_trust_store() {
     );
 }
 
-/// The example's commented `[exchange]` block is valid once uncommented and says the defaults
-/// (a receiver copying it gets what it reads).
-#[test]
-fn the_examples_exchange_block_is_valid_and_states_the_defaults() {
-    let text = example();
-    let start = text.find("# [exchange]\n").expect("an [exchange] block");
-    let block: String = text[start..]
+/// The commented block of the example starting at `first` (a line without its `# `), uncommented
+/// and without trailing comments.
+fn uncommented(text: &str, first: &str) -> String {
+    let start = text
+        .find(&format!("# {first}\n"))
+        .or_else(|| text.find(&format!("# {first} ")))
+        .unwrap_or_else(|| panic!("the example has a `{first}` block"));
+    text[start..]
         .lines()
         .take_while(|l| l.starts_with("# "))
         .map(|l| {
@@ -569,7 +570,30 @@ fn the_examples_exchange_block_is_valid_and_states_the_defaults() {
             }
         })
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+#[test]
+fn the_examples_xroad_blocks_are_valid() {
+    let text = example();
+    let route = uncommented(&text, "[destinations.dvcqg.xroad]");
+    let relay = uncommented(&text, "path_prefix = \"/v1/dossiers\"");
+    let relay = format!("[[server.client_auth]]\n{relay}");
+    let c = Config::from_toml(&format!("{text}\n{route}\n{relay}\n"), no_env())
+        .expect("the example's X-Road blocks, uncommented, are valid");
+    let x = c.destinations["dvcqg"].xroad.as_ref().expect("xroad");
+    assert!(x.problems().is_empty(), "{:?}", x.problems());
+    assert_eq!(x.request_hash, lienthong_connectors::xroad::RequestHash::Check);
+    let rule = c.server.client_auth.last().expect("the relay rule");
+    assert!(rule.relays_xroad() && rule.required && !rule.allowed_subjects.is_empty());
+}
+
+/// The example's commented `[exchange]` block is valid once uncommented and says the defaults
+/// (a receiver copying it gets what it reads).
+#[test]
+fn the_examples_exchange_block_is_valid_and_states_the_defaults() {
+    let text = example();
+    let block = uncommented(&text, "[exchange]");
     assert!(block.contains("[exchange.pull]"), "{block}");
     // The pull names an axis peer: give the example one.
     let peer = "\n[destinations.tinh-khac]\nkind = \"peer\"\ntransport = \"axis\"\nurl = \"https://truc.example.gov.vn/vdxp\"\norgan_id = \"000.00.00.H41\"\norgan_name = \"UBND tỉnh khác\"\n[destinations.tinh-khac.axis]\nsystem_id = \"000.02.01.H37\"\nsecret_file = \"/etc/hostname\"\n[destinations.center]\nkind = \"webhook\"\nurl = \"https://motcua.example.gov.vn/lienthong\"\n[signing]\ncert = \"/etc/hostname\"\nkey = \"/etc/hostname\"\n";
