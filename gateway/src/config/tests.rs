@@ -583,7 +583,10 @@ fn the_examples_xroad_blocks_are_valid() {
         .expect("the example's X-Road blocks, uncommented, are valid");
     let x = c.destinations["dvcqg"].xroad.as_ref().expect("xroad");
     assert!(x.problems().is_empty(), "{:?}", x.problems());
-    assert_eq!(x.request_hash, lienthong_connectors::xroad::RequestHash::Check);
+    assert_eq!(
+        x.request_hash,
+        lienthong_connectors::xroad::RequestHash::Check
+    );
     let rule = c.server.client_auth.last().expect("the relay rule");
     assert!(rule.relays_xroad() && rule.required && !rule.allowed_subjects.is_empty());
 }

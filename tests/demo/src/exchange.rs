@@ -20,13 +20,13 @@ use lienthong::config::Config;
 const HOP: Duration = Duration::from_secs(30);
 
 /// One running level: its gateway task and a client for its center's calls.
-struct Running {
-    client: Client,
-    task: JoinHandle<Result<(), lienthong::server::ServerError>>,
+pub(super) struct Running {
+    pub(super) client: Client,
+    pub(super) task: JoinHandle<Result<(), lienthong::server::ServerError>>,
 }
 
 /// Binds a listener for `level` and records its port (its peer's configuration points there).
-async fn bind(level: &mut Level) -> anyhow::Result<tokio::net::TcpListener> {
+pub(super) async fn bind(level: &mut Level) -> anyhow::Result<tokio::net::TcpListener> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     level.port = listener.local_addr()?.port();
     Ok(listener)
@@ -41,6 +41,16 @@ async fn start(
 ) -> anyhow::Result<Running> {
     // Each center may fetch the dossiers' files from the demo's document store only.
     let text = level.config(peer, &peer.exchange_url(), &store.attachments_toml());
+    start_with(level, text, listener, stop).await
+}
+
+/// Starts `level`'s gateway in this process with the configuration `text`.
+pub(super) async fn start_with(
+    level: &Level,
+    text: String,
+    listener: tokio::net::TcpListener,
+    stop: &CancellationToken,
+) -> anyhow::Result<Running> {
     std::fs::write(level.dir.path().join("lienthong.toml"), &text)?;
     let config = Config::from_toml(&text, std::iter::empty())
         .map_err(|e| anyhow::anyhow!("{} config: {e}", level.destination))?;
@@ -61,7 +71,7 @@ async fn start(
     bail!("the {} gateway did not become ready", level.destination)
 }
 
-async fn wait_for(
+pub(super) async fn wait_for(
     center: &CenterSim,
     what: &str,
     pred: impl Fn(&[lienthong_simulators::center_sim::Notice]) -> bool,

@@ -14,6 +14,7 @@
 
 mod exchange;
 mod national;
+mod wire;
 
 use std::process::ExitCode;
 
@@ -733,6 +734,7 @@ async fn run(keep: bool) -> anyhow::Result<()> {
     summary(&client, &sim, &codes, &settled).await?;
     exchange::run().await?;
     national::run().await?;
+    wire::run().await?;
     stop.cancel();
     server.await.context("gateway task")??;
     sim.stop().await;
