@@ -745,8 +745,30 @@ impl Parts {
     }
 }
 
+/// The top-level tables of the configuration file; any other top-level key is an error.
+pub(crate) const SECTIONS: &[&str] = &[
+    "server",
+    "store",
+    "center",
+    "dispatcher",
+    "log",
+    "routes",
+    "trust",
+    "signing",
+    "exchange",
+    "retention",
+    "audit",
+    "attachments",
+    "deadlines",
+    "callbacks",
+    "destinations",
+];
+
 fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Parts {
-    let mut take = |k: &str| table.remove(k);
+    let mut take = |k: &str| {
+        debug_assert!(SECTIONS.contains(&k), "{k} is missing from SECTIONS");
+        table.remove(k)
+    };
     let server = section::<ServerConfig>(
         "server",
         take("server").unwrap_or(toml::Value::Table(toml::Table::new())),

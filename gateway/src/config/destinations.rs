@@ -227,6 +227,26 @@ pub struct RouteConfig {
     pub destinations: Vec<String>,
 }
 
+/// Takes the shared key `key` out of a destination's table.
+fn shared(t: &mut toml::Table, key: &str) -> Option<toml::Value> {
+    debug_assert!(
+        SHARED_KEYS.contains(&key),
+        "{key} is missing from SHARED_KEYS"
+    );
+    t.remove(key)
+}
+
+/// The keys every destination table has besides its kind's own.
+pub(crate) const SHARED_KEYS: &[&str] = &[
+    "kind",
+    "retry",
+    "circuit_breaker",
+    "tls",
+    "xroad",
+    "sign_requests",
+    "concurrency",
+];
+
 pub(super) fn destination(
     name: &str,
     v: toml::Value,
@@ -237,7 +257,7 @@ pub(super) fn destination(
         errors.push(err(key, "must be a table"));
         return None;
     };
-    let kind = match t.remove("kind") {
+    let kind = match shared(&mut t, "kind") {
         Some(toml::Value::String(k)) => k,
         Some(_) => {
             errors.push(err(format!("{key}.kind"), "must be a string"));
@@ -248,19 +268,19 @@ pub(super) fn destination(
             return None;
         }
     };
-    let retry = match t.remove("retry") {
+    let retry = match shared(&mut t, "retry") {
         Some(v) => section::<RetryPolicy>(&format!("{key}.retry"), v, errors),
         None => Some(RetryPolicy::default()),
     };
-    let circuit_breaker = match t.remove("circuit_breaker") {
+    let circuit_breaker = match shared(&mut t, "circuit_breaker") {
         Some(v) => section::<BreakerConfig>(&format!("{key}.circuit_breaker"), v, errors),
         None => Some(BreakerConfig::default()),
     };
-    let tls = match t.remove("tls") {
+    let tls = match shared(&mut t, "tls") {
         Some(v) => section::<DestinationTlsConfig>(&format!("{key}.tls"), v, errors).map(Some),
         None => Some(None),
     };
-    let xroad = match t.remove("xroad") {
+    let xroad = match shared(&mut t, "xroad") {
         Some(v) => {
             let k = format!("{key}.xroad");
             section::<lienthong_connectors::xroad::XRoadConfig>(&k, v, errors).map(|x| {
@@ -272,11 +292,11 @@ pub(super) fn destination(
         }
         None => Some(None),
     };
-    let sign_requests = match t.remove("sign_requests") {
+    let sign_requests = match shared(&mut t, "sign_requests") {
         Some(v) => section::<bool>(&format!("{key}.sign_requests"), v, errors),
         None => Some(false),
     };
-    let concurrency = match t.remove("concurrency") {
+    let concurrency = match shared(&mut t, "concurrency") {
         Some(v) => section::<usize>(&format!("{key}.concurrency"), v, errors),
         None => Some(DEFAULT_CONCURRENCY),
     };

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 
 const EXAMPLE: &str = include_str!("../../../deploy/config/lienthong.example.toml");
 
@@ -626,4 +627,229 @@ fn the_examples_exchange_block_is_valid_and_states_the_defaults() {
     let pull = e.pull.as_ref().expect("pull");
     assert_eq!(pull.max_backoff, Duration::from_secs(600));
     assert_eq!(pull.interval, Duration::from_secs(30));
+}
+
+/// The keys serde accepts for `T` (the list `deny_unknown_fields` checks against): the
+/// configuration's own list, taken from the types rather than written again here.
+fn fields_of<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+    use std::cell::Cell;
+    struct Fields<'a>(&'a Cell<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for Fields<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.set(fields);
+            Err(serde::de::Error::custom("fields collected"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let found = Cell::new(&[][..]);
+    let _ = T::deserialize(Fields(&found));
+    let fields = found.get().to_vec();
+    assert!(
+        !fields.is_empty(),
+        "{} is not a struct",
+        std::any::type_name::<T>()
+    );
+    fields
+}
+
+/// Sub-tables of a destination that belong to its kind (others are shared by every kind).
+const KIND_TABLES: &[&str] = &["axis", "poll"];
+
+/// The keys the example documents, set or commented out, as `(table, key)`. A destination's
+/// table is named by its kind (`destinations.<dvcqg>`), its shared sub-tables by none
+/// (`destinations.<any>.retry`), a trust store `trust.<name>`, and `[[x]]` is `x`; a table header
+/// documents its own name as a key of its parent.
+fn documented_keys(text: &str) -> BTreeSet<(String, String)> {
+    let header = |l: &str| -> Option<String> {
+        let h = l.strip_prefix('[')?;
+        Some(h.trim_start_matches('[').split(']').next()?.to_owned())
+    };
+    let line_of = |line: &str| line.strip_prefix("# ").unwrap_or(line).trim().to_owned();
+    // Each example destination's kind.
+    let mut kinds: BTreeMap<String, String> = BTreeMap::new();
+    let mut table = String::new();
+    for line in text.lines() {
+        let l = line_of(line);
+        if let Some(h) = header(&l) {
+            table = h;
+        } else if let (Some(k), Some(name)) = (
+            l.strip_prefix("kind = \""),
+            table.strip_prefix("destinations."),
+        ) {
+            let kind = k.split('"').next().unwrap_or_default();
+            kinds.insert(name.to_owned(), kind.to_owned());
+        }
+    }
+    let norm = |parts: &[&str]| -> String {
+        let mut out: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+        if out.len() > 1 && out[0] == "trust" {
+            out[1] = "<name>".into();
+        }
+        if out.len() > 1 && out[0] == "destinations" {
+            let kind = kinds.get(&out[1]).cloned().unwrap_or_default();
+            out[1] = match out.get(2) {
+                Some(sub) if !KIND_TABLES.contains(&sub.as_str()) => "<any>".into(),
+                _ => format!("<{kind}>"),
+            };
+        }
+        out.join(".")
+    };
+    let mut out = BTreeSet::new();
+    let mut add = |parts: &[&str], key: &str| {
+        out.insert((norm(parts), key.to_owned()));
+        // A destination's shared keys, whatever its kind.
+        if parts.len() == 2 && parts[0] == "destinations" {
+            out.insert(("destinations.<any>".to_owned(), key.to_owned()));
+        }
+    };
+    for line in text.lines() {
+        let l = line_of(line);
+        if let Some(h) = header(&l) {
+            table = h;
+            let parts: Vec<&str> = table.split('.').collect();
+            add(&[], parts[0]);
+            for i in 1..parts.len() {
+                add(&parts[..i], parts[i]);
+            }
+            continue;
+        }
+        let Some((key, _)) = l.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        let is_key = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if is_key && !table.is_empty() {
+            let parts: Vec<&str> = table.split('.').collect();
+            add(&parts, key);
+        }
+    }
+    out
+}
+
+/// The example documents every key the configuration accepts (set, or commented out with its
+/// default), and nothing else: a key added to the configuration without a line in the example
+/// fails here. The configuration's list comes from its types (serde's field lists), the
+/// top-level [`super::SECTIONS`] and the destinations' [`super::destinations::SHARED_KEYS`].
+#[test]
+fn the_example_documents_every_key_of_the_configuration() {
+    use lienthong_connectors::{dvcqg, emc, investment, nbrs, oauth, peer, webhook, xroad};
+    let documented = documented_keys(EXAMPLE);
+    let expected: Vec<(&str, Vec<&'static str>)> = vec![
+        ("", super::SECTIONS.to_vec()),
+        ("server", fields_of::<ServerConfig>()),
+        ("server.tls", fields_of::<ListenerTlsConfig>()),
+        ("server.client_auth", fields_of::<ClientAuthRule>()),
+        ("server.signed_routes", fields_of::<SignedRouteRule>()),
+        ("store", fields_of::<StoreConfig>()),
+        ("center", fields_of::<CenterConfig>()),
+        ("dispatcher", fields_of::<DispatcherConfig>()),
+        ("log", fields_of::<LogConfig>()),
+        ("trust.<name>", fields_of::<TrustStoreConfig>()),
+        ("signing", fields_of::<SigningConfig>()),
+        ("exchange", fields_of::<ExchangeConfig>()),
+        ("exchange.pull", fields_of::<PullConfig>()),
+        ("callbacks", fields_of::<CallbacksConfig>()),
+        ("callbacks.dvcqg", fields_of::<SharedKeyConfig>()),
+        ("callbacks.payment", fields_of::<SharedKeyConfig>()),
+        ("callbacks.investment", fields_of::<SignedPushConfig>()),
+        ("retention", fields_of::<RetentionConfig>()),
+        ("deadlines", fields_of::<DeadlinesConfig>()),
+        ("audit", fields_of::<AuditConfig>()),
+        ("audit.tsa", fields_of::<TsaConfig>()),
+        (
+            "attachments",
+            fields_of::<lienthong_connectors::files::AttachmentsConfig>(),
+        ),
+        ("routes", fields_of::<RouteConfig>()),
+        (
+            "destinations.<any>",
+            super::destinations::SHARED_KEYS.to_vec(),
+        ),
+        ("destinations.<any>.retry", fields_of::<RetryPolicy>()),
+        (
+            "destinations.<any>.circuit_breaker",
+            fields_of::<BreakerConfig>(),
+        ),
+        (
+            "destinations.<any>.tls",
+            fields_of::<DestinationTlsConfig>(),
+        ),
+        (
+            "destinations.<any>.xroad",
+            fields_of::<xroad::XRoadConfig>(),
+        ),
+        (
+            "destinations.<any>.oauth",
+            fields_of::<oauth::OAuthConfig>(),
+        ),
+        ("destinations.<dvcqg>", fields_of::<dvcqg::DvcqgConfig>()),
+        ("destinations.<peer>", fields_of::<peer::PeerConfig>()),
+        (
+            "destinations.<peer>.axis",
+            fields_of::<peer::axis::AxisConfig>(),
+        ),
+        (
+            "destinations.<webhook>",
+            fields_of::<webhook::WebhookConfig>(),
+        ),
+        ("destinations.<emc>", fields_of::<emc::EmcConfig>()),
+        ("destinations.<nbrs>", fields_of::<nbrs::NbrsConfig>()),
+        ("destinations.<nbrs>.poll", fields_of::<nbrs::PollConfig>()),
+        (
+            "destinations.<investment>",
+            fields_of::<investment::InvestmentConfig>(),
+        ),
+    ];
+    let known: BTreeSet<(String, String)> = expected
+        .iter()
+        .flat_map(|(t, keys)| keys.iter().map(move |k| ((*t).to_owned(), (*k).to_owned())))
+        .collect();
+    let missing: Vec<String> = known
+        .iter()
+        .filter(|k| !documented.contains(*k))
+        .map(|(t, k)| format!("{t} {k}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keys the configuration accepts that deploy/config/lienthong.example.toml does not document: {missing:#?}"
+    );
+    let shared = |t: &str, k: &str| {
+        t.starts_with("destinations.<") && super::destinations::SHARED_KEYS.contains(&k)
+    };
+    let unknown: Vec<String> = documented
+        .iter()
+        .filter(|(t, k)| {
+            // Names chosen by the operator (destinations, trust stores) are not keys; a
+            // destination's keys are judged by its kind's table.
+            t != "destinations"
+                && t != "trust"
+                && t != "destinations.<any>"
+                && !known.contains(&(t.clone(), k.clone()))
+                && !shared(t, k)
+        })
+        .map(|(t, k)| format!("{t} {k}"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "deploy/config/lienthong.example.toml documents keys the configuration does not have: {unknown:#?}"
+    );
 }
