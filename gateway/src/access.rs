@@ -81,6 +81,7 @@ pub const CENTER_PATHS: &[&str] = &[
     "/v1/dossiers/{code}/events",
     "/v1/stats",
     "/v1/schema/dossier",
+    "/v1/schema/notices",
 ];
 
 /// Sample paths of the admin API, checked by [`unprotected`].

@@ -253,7 +253,25 @@ pub fn prepare(
                 key,
                 r.dossier_code.clone(),
                 Value::String(xml.to_owned()),
-                r.data(),
+                crate::notices::data(&crate::notices::InvestmentResultNotice {
+                    decision: match r.decision {
+                        lienthong_connectors::investment::result::Decision::Granted => {
+                            crate::notices::InvestmentDecision::Granted
+                        }
+                        lienthong_connectors::investment::result::Decision::Refused => {
+                            crate::notices::InvestmentDecision::Refused
+                        }
+                    },
+                    project_code: r.project_code.clone(),
+                    certificate_number: r.certificate_number.clone(),
+                    decided_at: r
+                        .decided_at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .ok(),
+                    note: r.note.clone(),
+                    signer: r.signer.clone(),
+                })
+                .map_err(CallbackError::Internal)?,
             )
         }
         Source::Dvcqg => {
@@ -274,11 +292,12 @@ pub fn prepare(
                 "IsUpdating": push.is_updating,
                 "Data": push.data,
             });
-            let data = json!({
-                "service": push.service.wire_name(),
-                "is_updating": push.is_updating,
-                "data": push.data,
-            });
+            let data = crate::notices::data(&crate::notices::PortalPushNotice {
+                service: push.service.wire_name().to_owned(),
+                is_updating: push.is_updating,
+                data: push.data.clone(),
+            })
+            .map_err(CallbackError::Internal)?;
             (
                 push.service.event(),
                 push.dedupe_key(),
@@ -301,12 +320,16 @@ pub fn prepare(
             } else {
                 "payment.failed"
             };
+            // The notice is the ten covered fields; read back into its type, so that what is
+            // told is what `docs/schemas/notices.json` says.
+            let told: crate::notices::PaymentNotice = serde_json::from_value(c.data())
+                .map_err(|e| CallbackError::Internal(format!("payment notice: {e}")))?;
             (
                 event,
                 c.transaction().to_owned(),
                 c.reference().to_owned(),
                 c.data(),
-                c.data(),
+                crate::notices::data(&told).map_err(CallbackError::Internal)?,
             )
         }
     };

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use lienthong_connectors::follow::Followed;
 use lienthong_mappings::{Actor, StatusEvent};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{JobLease, Rounds};
@@ -166,14 +165,14 @@ impl Follower {
             &self.forward_to,
             &format!("{kind}.status"),
             code,
-            json!({
-                "destination": name,
-                "reference": reference,
-                "code": s.code,
-                "status": s.canonical.map(|c| c.as_str()),
-                "final": s.is_final,
-                "report": s.report,
-            }),
+            crate::notices::data(&crate::notices::FollowStatusNotice {
+                destination: name.clone(),
+                reference: reference.to_owned(),
+                code: s.code.clone(),
+                status: s.canonical.map(|c| c.as_str().to_owned()),
+                is_final: s.is_final,
+                report: s.report.clone(),
+            })?,
         )
         .map_err(|e| e.to_string())?;
         // The outbox's rule for a decision: one whose progress does not render for a

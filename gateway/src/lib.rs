@@ -41,6 +41,7 @@ pub mod limits;
 pub mod listener;
 pub mod loaded;
 pub mod logging;
+pub mod notices;
 pub mod outbox;
 pub mod reload;
 pub mod retention;

@@ -141,6 +141,21 @@ async fn dossiers_travel_both_ways_with_files_and_statuses_over_mtls() {
         );
     }
 
+    // What each center was told is what the published schemas say.
+    let (st, schemas) = p.get("/v1/schema/notices").await;
+    assert_eq!(st, 200, "{schemas}");
+    for n in commune
+        .center
+        .notices()
+        .iter()
+        .chain(&province.center.notices())
+    {
+        let schema = &schemas["events"][n.event.as_str()];
+        if let Err(e) = lienthong_tests::conforms(&n.data, schema) {
+            panic!("{} does not match its schema: {e}", n.event);
+        }
+    }
+
     // Commune → province: a second dossier.
     let d2 = "000.00.12.H37-261129-0002";
     let (st, body) = c.post("/v1/dossiers", &dossier(d2, &store, &files)).await;

@@ -169,6 +169,19 @@ async fn a_dossiers_life_across_all_destinations_with_the_center_down_for_a_whil
         "{by_dossier:?}"
     );
     assert_eq!(by_dossier[&i], ["investment.result"]);
+    // Each notice is what its published schema (GET /v1/schema/notices) says.
+    let (st, schemas) = gw.get("/v1/schema/notices").await;
+    assert_eq!(st, 200, "{schemas}");
+    for notice in n.center.notices() {
+        let schema = &schemas["events"][notice.event.as_str()];
+        assert!(schema.is_object(), "no schema for {}", notice.event);
+        if let Err(e) = lienthong_tests::conforms(&notice.data, schema) {
+            panic!(
+                "{} does not match its schema: {e}\n{}",
+                notice.event, notice.data
+            );
+        }
+    }
 
     // Both dossiers ended processed; DVCQG and EMC saw every step.
     for code in [&b, &i] {

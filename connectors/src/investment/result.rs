@@ -147,21 +147,6 @@ impl InvestmentResult {
             signed_by: verified.signer.clone(),
         })
     }
-
-    /// What the center is told (`investment.result`).
-    pub fn data(&self) -> Value {
-        json!({
-            "decision": match self.decision {
-                Decision::Granted => "granted",
-                Decision::Refused => "refused",
-            },
-            "project_code": self.project_code,
-            "certificate_number": self.certificate_number,
-            "decided_at": self.decided_at.format(&time::format_description::well_known::Rfc3339).ok(),
-            "note": self.note,
-            "signer": self.signer,
-        })
-    }
 }
 
 /// The system's answer: taken.

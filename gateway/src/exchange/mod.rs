@@ -244,7 +244,11 @@ fn effect_of(
     m: &mut Inbound,
     peer: &InboundPeer,
 ) -> Result<(ReceiptEffect, &'static str, Value), InboundError> {
-    let from = json!({ "code": m.from, "name": m.from_name });
+    let from = crate::notices::Sender {
+        code: m.from.clone(),
+        name: m.from_name.clone(),
+    };
+    let as_data = |n: Result<Value, String>| n.map_err(InboundError::Malformed);
     match &m.status_code {
         None => {
             let business = m.business_doc_type.unwrap_or(0);
@@ -281,25 +285,27 @@ fn effect_of(
                     continue;
                 }
                 let (size, sha256) = a.size_and_sha256()?;
-                files.push(json!({
-                    "content_id": a.content_id,
-                    "name": a.name,
-                    "content_type": a.content_type,
-                    "size": size,
-                    "sha256": sha256,
-                    "content": a.content,
-                }));
+                files.push(crate::notices::ReceivedFile {
+                    content_id: a.content_id,
+                    name: a.name,
+                    content_type: a.content_type,
+                    size: size as u64,
+                    sha256,
+                    content: a.content,
+                });
             }
             let body = dossier.to_string();
-            let notice = json!({
-                "from": from,
-                "document_id": m.document_id,
-                "business_doc_type": business,
-                "subject": m.subject,
-                "signer": m.signer,
-                "dossier": dossier,
-                "attachments": files,
-            });
+            let notice = as_data(crate::notices::data(
+                &crate::notices::ExchangeDossierNotice {
+                    from,
+                    document_id: m.document_id.clone(),
+                    business_doc_type: business,
+                    subject: m.subject.clone(),
+                    signer: m.signer.clone(),
+                    dossier,
+                    attachments: files,
+                },
+            ))?;
             Ok((
                 ReceiptEffect::Dossier {
                     business_doc_type: business,
@@ -319,16 +325,18 @@ fn effect_of(
                 t.format(&time::format_description::well_known::Rfc3339)
                     .ok()
             });
-            let notice = json!({
-                "from": from,
-                "document_id": m.document_id,
-                "status_code": code,
-                "status": status.map(DossierStatus::as_str),
-                "description": m.description,
-                "staff": m.staff,
-                "at": at,
-                "signer": m.signer,
-            });
+            let notice = as_data(crate::notices::data(
+                &crate::notices::ExchangeStatusNotice {
+                    from,
+                    document_id: m.document_id.clone(),
+                    status_code: code.clone(),
+                    status: status.map(|s| s.as_str().to_owned()),
+                    description: m.description.clone(),
+                    staff: m.staff.clone(),
+                    at,
+                    signer: m.signer.clone(),
+                },
+            ))?;
             Ok((
                 ReceiptEffect::Status {
                     status_code: code.clone(),

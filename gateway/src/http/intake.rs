@@ -1,5 +1,6 @@
 //! Intake and tracking: `POST /v1/dossiers`, `PUT /v1/dossiers/{code}`,
-//! `POST /v1/dossiers/{code}/events`, `GET /v1/dossiers/{code}`, `GET /v1/schema/dossier`.
+//! `POST /v1/dossiers/{code}/events`, `GET /v1/dossiers/{code}`, `GET /v1/schema/dossier`,
+//! `GET /v1/schema/notices`.
 
 use std::sync::Arc;
 
@@ -331,6 +332,16 @@ pub(super) async fn dossier_schema(State(st): State<Arc<AppState>>) -> Response 
     (
         [(header::CONTENT_TYPE, "application/schema+json")],
         axum::Json(st.dossier_schema.clone()),
+    )
+        .into_response()
+}
+
+/// `GET /v1/schema/notices`: the JSON Schemas of what the center's webhook receives (the
+/// envelope, and the `data` of each event).
+pub(super) async fn notice_schemas() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        axum::Json(crate::notices::schemas()),
     )
         .into_response()
 }

@@ -86,6 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/dossiers/{code}/events", post(intake::post_event))
         .route("/v1/schema/dossier", get(intake::dossier_schema))
+        .route("/v1/schema/notices", get(intake::notice_schemas))
         .route("/v1/callbacks/{source}", post(callbacks::post_callback))
         .route(
             "/v1/callbacks/received/{dossier}",
