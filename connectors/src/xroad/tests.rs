@@ -375,3 +375,68 @@ async fn xroad_the_simulator_refuses_malformed_calls() {
     assert!(ok.headers().get(ERROR).is_none());
     assert!(ok.headers().get(REQUEST_HASH).is_some());
 }
+
+/// Connection type `HTTPS` (the information system's certificate registered on the Security
+/// Server): the destination's `tls` is the connection to the Security Server; without the
+/// client certificate the handshake fails and the attempt is retried.
+#[tokio::test]
+async fn xroad_the_security_server_over_mutual_tls() {
+    use lienthong_certs::testpki::Pki;
+    use lienthong_certs::tls::{
+        ClientCertificates, Identity, MinVersion, client_config, server_config,
+    };
+    use rcgen::ExtendedKeyUsagePurpose as Eku;
+
+    let ss_ca = Pki::new("Security Server CA");
+    let is_ca = Pki::new("Province CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (sc, sk) = ss_ca
+        .leaf(
+            "localhost",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &[Eku::ServerAuth],
+        )
+        .write(dir.path(), "ss");
+    let (cc, ck) = is_ca
+        .leaf(
+            "lienthong.ninhbinh",
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &[Eku::ClientAuth],
+        )
+        .write(dir.path(), "is");
+    let registered = is_ca.store("registered");
+    let mut tls = (*server_config(
+        &Identity::load(&sc, &sk).unwrap(),
+        ClientCertificates::Required(&registered),
+        MinVersion::Tls12,
+    )
+    .unwrap())
+    .clone();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let center = CenterSim::start().await.unwrap();
+    let ss = SecurityServerSim::start_tls(Arc::new(tls), reqwest::Client::new())
+        .await
+        .unwrap();
+    ss.add_client(CLIENT_ID);
+    let base = center.url().trim_end_matches("/notices").to_owned();
+    ss.add_service(SERVICE_ID, &base, &[CLIENT_ID]);
+    let ss_trust = Arc::new(ss_ca.store("security-server"));
+    let webhook_with = |identity: Option<&Identity>| {
+        let config: WebhookConfig =
+            toml::from_str(&format!("url = \"{}\"\ntimeout = \"3s\"\n", center.url())).unwrap();
+        let security = OutboundSecurity {
+            tls: Some(client_config(&ss_trust, identity, MinVersion::Tls12).unwrap()),
+            ..via(&self::config(&ss, CLIENT_ID))
+        };
+        WebhookConnector::new(&config, &security).unwrap()
+    };
+    let identity = Identity::load(&cc, &ck).unwrap();
+    let out = webhook_with(Some(&identity))
+        .deliver(&[notice("m-1")])
+        .await;
+    assert_eq!(out.label(), "delivered", "{out:?}");
+    assert!(ss.url().starts_with("https://"));
+    let refused = webhook_with(None).deliver(&[notice("m-2")]).await;
+    assert_eq!(refused.label(), "retry", "{refused:?}");
+    assert_eq!(center.notices().len(), 1);
+}
