@@ -138,6 +138,14 @@ pub trait KindConfig: EndpointConfig + std::fmt::Debug + Send + Sync {
         oauth_secret_file(self.endpoint().oauth)
     }
 
+    /// Its keys that a reload cannot apply, each with its value as it prints (compared between
+    /// the running and the reloaded configuration): what the gateway reads once at start-up
+    /// rather than from the rebuilt connector (NBRS's polling pace). Empty by default: every
+    /// key of a kind is applied by a reload (the connector is rebuilt from them).
+    fn restart_only(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// What it needs of other sections (`[signing]`, `[trust.<name>]`).
     fn needs(&self) -> Needs {
         Needs::default()

@@ -25,6 +25,7 @@ mod callbacks;
 mod destinations;
 mod env;
 mod exchange;
+pub mod on_reload;
 mod operations;
 mod secrets;
 mod server;
@@ -46,6 +47,7 @@ pub use store::StoreConfig;
 use destinations::destination;
 use env::apply_env;
 use exchange::default_exchange_skew;
+use on_reload::{Changes, OnReload};
 use secrets::{long_enough, token_from_file};
 pub use trust::{
     ClientAuthRule, DestinationTlsConfig, InboundKeyConfig, ListenerTlsConfig, SignedRouteRule,
@@ -879,6 +881,63 @@ fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Part
         destinations,
         declared,
         destinations_ok,
+    }
+}
+
+impl OnReload for Config {
+    fn on_reload(&self, new: &Self, c: &mut Changes) {
+        let Self {
+            server,
+            store,
+            center,
+            dispatcher,
+            log,
+            destinations,
+            routes,
+            trust: _,
+            signing: _,
+            exchange,
+            callbacks,
+            retention,
+            deadlines,
+            audit,
+            attachments: _,
+            source: _,
+        } = self;
+        c.section("server", server, &new.server);
+        // The store, the center's identity (the axis poller, the answers' sender), the
+        // dispatcher's loop, the log, routing, the exchange receiver, retention, deadline
+        // statistics and time-stamping are set up once, at start-up.
+        c.restart("store", store, &new.store);
+        c.restart("center", center, &new.center);
+        c.restart("dispatcher", dispatcher, &new.dispatcher);
+        c.restart("log", log, &new.log);
+        c.restart("routes", routes, &new.routes);
+        c.restart("exchange", exchange, &new.exchange);
+        c.restart("retention", retention, &new.retention);
+        c.restart("deadlines", deadlines, &new.deadlines);
+        c.restart("audit", audit, &new.audit);
+        // Rebuilt by the reload: trust stores, the signing identity (the security material) and
+        // the file policy of intake and of the peers' fetcher.
+        c.live("trust");
+        c.live("signing");
+        c.live("attachments");
+        c.section("callbacks", callbacks, &new.callbacks);
+        // Destinations: the set is fixed at start-up; each one's wiring is rebuilt.
+        c.restart_if(
+            "destinations",
+            destinations.keys().ne(new.destinations.keys()),
+        );
+        let axis = self.exchange.pull.as_ref().map(|p| p.axis.as_str());
+        for (name, d) in destinations {
+            if let Some(n) = new.destinations.get(name) {
+                c.section(&format!("destinations.{name}"), d, n);
+                // The axis poller holds its own client of that peer, built at start-up.
+                if axis == Some(name.as_str()) {
+                    c.restart(&format!("destinations.{name}"), d, n);
+                }
+            }
+        }
     }
 }
 

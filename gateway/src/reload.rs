@@ -8,15 +8,17 @@
 //! serving. When everything builds, the security material and each destination's wiring are
 //! swapped at once; slots and circuit breakers stay.
 //!
-//! What cannot change under a running process (the listen address, the store, the instance
-//! name, the set of destinations, routes, where notices go, exchange settings) is compared with the
-//! running configuration: a change there is reported as needing a restart, and the rest of the
-//! reload is applied.
+//! What a reload does with each key is decided next to each section's definition
+//! ([`crate::config::on_reload`]): applied (read from what is swapped here: the security
+//! material, each destination's wiring, the push settings, the file policy) or reported as
+//! needing a restart, and the rest of the reload is applied.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
+
+use lienthong_connectors::files::FilePolicy;
 
 use crate::callbacks::CallbackSettings;
 use crate::config::Config;
@@ -75,17 +77,19 @@ pub struct Reloader {
     security: Arc<SecurityHandle>,
     destinations: Destinations,
     callbacks: Arc<Current<CallbackSettings>>,
+    files: Arc<Current<FilePolicy>>,
     last: Mutex<Option<LastReload>>,
 }
 
 impl Reloader {
     /// A reloader for the gateway started from `config` (its `source` file is what is re-read),
-    /// swapping `security` and the wiring of `destinations`.
+    /// swapping `security`, the wiring of `destinations`, the push settings and the file policy.
     pub fn new(
         config: &Config,
         security: Arc<SecurityHandle>,
         destinations: Destinations,
         callbacks: Arc<Current<CallbackSettings>>,
+        files: Arc<Current<FilePolicy>>,
     ) -> Self {
         Self {
             source: config.source.clone(),
@@ -93,6 +97,7 @@ impl Reloader {
             security,
             destinations,
             callbacks,
+            files,
             last: Mutex::new(None),
         }
     }
@@ -147,7 +152,8 @@ impl Reloader {
         } = crate::loaded::Loaded::load(source).map_err(|e| e.to_string())?;
         let built =
             destinations::build(&config, &security, &mappings).map_err(|e| e.to_string())?;
-        let needs_restart = needs_restart(&running, &config);
+        let files = file_policy(&config).map_err(|e| e.to_string())?;
+        let needs_restart = crate::config::on_reload::changes(&running, &config).needs_restart;
         // Everything is built: from here on nothing can fail.
         let security = Arc::new(security);
         security.publish_expiry(OffsetDateTime::now_utc());
@@ -156,6 +162,7 @@ impl Reloader {
         // nextUpdate: every certificate is asked about again after a reload.
         self.security.revocation().clear();
         self.callbacks.set(callbacks);
+        self.files.set(files);
         let mut rewired = Vec::new();
         for (name, dest) in &self.destinations {
             if let Some(newer) = built.get(name) {
@@ -184,60 +191,19 @@ impl Reloader {
     }
 }
 
-/// The settings a running gateway cannot take over, that differ between `old` and `new`.
-fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut differs = |key: &str, a: String, b: String| {
-        if a != b {
-            out.push(key.to_owned());
-        }
-    };
-    differs(
-        "server.listen",
-        old.server.listen.to_string(),
-        new.server.listen.to_string(),
-    );
-    differs(
-        "server.instance",
-        old.server.instance_name(),
-        new.server.instance_name(),
-    );
-    differs(
-        "store",
-        format!("{:?}", old.store),
-        format!("{:?}", new.store),
-    );
-    differs(
-        "destinations (added or removed)",
-        format!("{:?}", old.destinations.keys().collect::<Vec<_>>()),
-        format!("{:?}", new.destinations.keys().collect::<Vec<_>>()),
-    );
-    differs(
-        "routes",
-        format!("{:?}", old.routes),
-        format!("{:?}", new.routes),
-    );
-    differs(
-        "callbacks.forward_to",
-        format!("{:?}", old.callbacks.forward_to),
-        format!("{:?}", new.callbacks.forward_to),
-    );
-    differs(
-        "exchange",
-        format!("{:?}", old.exchange),
-        format!("{:?}", new.exchange),
-    );
-    differs(
-        "dispatcher",
-        format!("{:?}", old.dispatcher),
-        format!("{:?}", new.dispatcher),
-    );
-    for (name, d) in &old.destinations {
-        if let Some(n) = new.destinations.get(name)
-            && (d.concurrency != n.concurrency || d.circuit_breaker != n.circuit_breaker)
-        {
-            out.push(format!("destinations.{name}.concurrency/circuit_breaker"));
-        }
-    }
-    out
+/// The file policy of `config` (`[attachments]`): where dossiers' files may be, checked at
+/// intake.
+///
+/// Errors: an allowed URL or network that does not parse, with its key.
+pub fn file_policy(config: &Config) -> Result<FilePolicy, crate::config::ConfigErrors> {
+    FilePolicy::new(&config.attachments).map_err(|p| {
+        crate::config::ConfigErrors(
+            p.into_iter()
+                .map(|p| crate::config::ConfigError {
+                    key: format!("attachments.{}", p.key),
+                    message: p.message,
+                })
+                .collect(),
+        )
+    })
 }

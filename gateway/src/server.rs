@@ -98,11 +98,15 @@ pub async fn run_loaded(
         crate::revocation::checker()?,
     ));
     let callbacks = Arc::new(crate::reload::Current::new(callbacks));
+    let files = Arc::new(crate::reload::Current::new(
+        crate::reload::file_policy(&config).map_err(ServerError::Load)?,
+    ));
     let reloader = Arc::new(crate::reload::Reloader::new(
         &config,
         security.clone(),
         destinations.clone(),
         callbacks.clone(),
+        files.clone(),
     ));
     let stamper = match (&config.audit.tsa, tsa_certificate) {
         (Some(t), Some(certificate)) => Some(Arc::new(
@@ -143,18 +147,7 @@ pub async fn run_loaded(
                 .is_some_and(|u| u.starts_with("https://")),
         console_session: config.server.console_session,
         sign_ins: crate::limits::SignInLimiter::default(),
-        files: Arc::new(
-            lienthong_connectors::files::FilePolicy::new(&config.attachments).map_err(|p| {
-                ServerError::Load(crate::config::ConfigErrors(
-                    p.into_iter()
-                        .map(|p| crate::config::ConfigError {
-                            key: format!("attachments.{}", p.key),
-                            message: p.message,
-                        })
-                        .collect(),
-                ))
-            })?,
-        ),
+        files,
         allow_unauthenticated: config.server.allow_unauthenticated,
         dossier_schema: lienthong_mappings::dossier_schema(),
         security: security.clone(),

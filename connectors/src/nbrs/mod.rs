@@ -331,6 +331,11 @@ impl crate::kind::KindConfig for NbrsConfig {
         NbrsConfig::validate(self)
     }
 
+    /// The follow-up poller's pace is taken at start-up.
+    fn restart_only(&self) -> Vec<(&'static str, String)> {
+        vec![("poll", format!("{:?}", self.poll))]
+    }
+
     fn urls(&self) -> Vec<(&'static str, &str)> {
         crate::kind::endpoint_urls(("base_url", &self.base_url), self.oauth.as_ref())
     }

@@ -100,3 +100,26 @@ impl Default for CallbacksConfig {
         }
     }
 }
+
+impl OnReload for CallbacksConfig {
+    fn on_reload(&self, new: &Self, c: &mut Changes) {
+        let Self {
+            forward_to,
+            max_body: _,
+            max_age: _,
+            max_skew: _,
+            dvcqg: _,
+            payment: _,
+            investment: _,
+        } = self;
+        // Where notices go is wired into the follow-up pollers at start-up.
+        c.restart("forward_to", forward_to, &new.forward_to);
+        // The push settings are swapped by the reload and read per push.
+        c.live("max_body");
+        c.live("max_age");
+        c.live("max_skew");
+        c.live("dvcqg");
+        c.live("payment");
+        c.live("investment");
+    }
+}

@@ -323,3 +323,33 @@ pub(super) fn destination(
         xroad: xroad?,
     })
 }
+
+impl OnReload for DestinationConfig {
+    fn on_reload(&self, new: &Self, c: &mut Changes) {
+        let Self {
+            kind,
+            retry: _,
+            concurrency,
+            circuit_breaker,
+            tls: _,
+            sign_requests: _,
+            xroad: _,
+        } = self;
+        // The destination's wiring is rebuilt: its kind's keys (the connector, credentials,
+        // mappings), the retry schedule, its outbound TLS, signer and X-Road route.
+        c.live("");
+        c.live("retry");
+        c.live("tls");
+        c.live("sign_requests");
+        c.live("xroad");
+        // Its slots and circuit breaker are made once; so is what it is.
+        c.restart_if("kind", kind.name() != new.kind.name());
+        c.restart("concurrency", concurrency, &new.concurrency);
+        c.restart("circuit_breaker", circuit_breaker, &new.circuit_breaker);
+        let newer: std::collections::BTreeMap<_, _> =
+            new.kind.config().restart_only().into_iter().collect();
+        for (key, value) in kind.config().restart_only() {
+            c.restart_if(key, newer.get(key) != Some(&value));
+        }
+    }
+}

@@ -272,3 +272,88 @@ impl ServerConfig {
         }
     }
 }
+
+impl OnReload for ServerConfig {
+    fn on_reload(&self, new: &Self, c: &mut Changes) {
+        let Self {
+            listen,
+            max_body,
+            admin_token,
+            admin_token_file,
+            center_token_file,
+            state_dir,
+            viewer_token_file,
+            public_names,
+            public_url,
+            console_session,
+            allow_unauthenticated,
+            shutdown_grace,
+            tls: _,
+            client_auth: _,
+            signed_routes: _,
+            header_timeout,
+            body_timeout,
+            min_body_rate,
+            max_connections,
+            max_connections_per_client,
+            max_requests_per_client,
+            max_body_memory,
+            max_body_memory_per_client,
+            certificate_warning: _,
+            instance,
+        } = self;
+        // The listener, its limits and the HTTP API's settings are set up at start-up.
+        c.restart("listen", listen, &new.listen);
+        c.restart("max_body", max_body, &new.max_body);
+        c.restart_secret("admin_token", admin_token, &new.admin_token);
+        c.restart("admin_token_file", admin_token_file, &new.admin_token_file);
+        c.restart(
+            "center_token_file",
+            center_token_file,
+            &new.center_token_file,
+        );
+        c.restart("state_dir", state_dir, &new.state_dir);
+        c.restart(
+            "viewer_token_file",
+            viewer_token_file,
+            &new.viewer_token_file,
+        );
+        c.restart("public_names", public_names, &new.public_names);
+        c.restart("public_url", public_url, &new.public_url);
+        c.restart("console_session", console_session, &new.console_session);
+        c.restart(
+            "allow_unauthenticated",
+            allow_unauthenticated,
+            &new.allow_unauthenticated,
+        );
+        c.restart("shutdown_grace", shutdown_grace, &new.shutdown_grace);
+        c.restart("header_timeout", header_timeout, &new.header_timeout);
+        c.restart("body_timeout", body_timeout, &new.body_timeout);
+        c.restart("min_body_rate", min_body_rate, &new.min_body_rate);
+        c.restart("max_connections", max_connections, &new.max_connections);
+        c.restart(
+            "max_connections_per_client",
+            max_connections_per_client,
+            &new.max_connections_per_client,
+        );
+        c.restart(
+            "max_requests_per_client",
+            max_requests_per_client,
+            &new.max_requests_per_client,
+        );
+        c.restart("max_body_memory", max_body_memory, &new.max_body_memory);
+        c.restart(
+            "max_body_memory_per_client",
+            max_body_memory_per_client,
+            &new.max_body_memory_per_client,
+        );
+        c.restart("instance", instance, &new.instance);
+        // The security material, rebuilt and swapped by the reload: the listener's certificate
+        // and client trust (each new connection takes the new one), the client-certificate and
+        // signature rules, and the expiry warning window.
+        c.live("tls");
+        c.live("client_auth");
+        c.live("signed_routes");
+        c.live("certificate_warning");
+    }
+}

@@ -751,8 +751,210 @@ fn documented_keys(text: &str) -> BTreeSet<(String, String)> {
 /// top-level [`super::SECTIONS`] and the destinations' [`super::destinations::SHARED_KEYS`].
 #[test]
 fn the_example_documents_every_key_of_the_configuration() {
-    use lienthong_connectors::{dvcqg, emc, investment, nbrs, oauth, peer, webhook, xroad};
     let documented = documented_keys(EXAMPLE);
+    let known: BTreeSet<(String, String)> = configuration_keys().into_iter().collect();
+    let missing: Vec<String> = known
+        .iter()
+        .filter(|k| !documented.contains(*k))
+        .map(|(t, k)| format!("{t} {k}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keys the configuration accepts that deploy/config/lienthong.example.toml does not document: {missing:#?}"
+    );
+    let shared = |t: &str, k: &str| {
+        t.starts_with("destinations.<") && super::destinations::SHARED_KEYS.contains(&k)
+    };
+    let unknown: Vec<String> = documented
+        .iter()
+        .filter(|(t, k)| {
+            // Names chosen by the operator (destinations, trust stores) are not keys; a
+            // destination's keys are judged by its kind's table.
+            t != "destinations"
+                && t != "trust"
+                && t != "destinations.<any>"
+                && !known.contains(&(t.clone(), k.clone()))
+                && !shared(t, k)
+        })
+        .map(|(t, k)| format!("{t} {k}"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "deploy/config/lienthong.example.toml documents keys the configuration does not have: {unknown:#?}"
+    );
+}
+
+/// Every key the configuration accepts has a reload policy: the walk of
+/// [`super::on_reload::changes`] meets it, or a table above it.
+#[test]
+fn every_key_has_a_reload_policy() {
+    let base = Config::from_toml(&example(), no_env()).expect("example");
+    let walk = super::on_reload::changes(&base, &base);
+    assert!(walk.needs_restart.is_empty(), "{:?}", walk.needs_restart);
+    // A destination's policy does not depend on its kind (but for its kind's restart-only keys,
+    // which the nbrs destination of the example shows).
+    let of_kind = |kind: &str| {
+        base.destinations
+            .iter()
+            .find(|(_, d)| d.kind.name() == kind)
+            .map_or_else(|| "dvcqg".to_owned(), |(n, _)| n.clone())
+    };
+    let mut unclassified = Vec::new();
+    for (table, key) in configuration_keys() {
+        let mut parts: Vec<String> = table.split('.').map(str::to_owned).collect();
+        if parts.len() > 1 && parts[0] == "destinations" {
+            let kind = parts[1].trim_matches(['<', '>']).to_owned();
+            parts[1] = if kind == "any" {
+                "dvcqg".into()
+            } else {
+                of_kind(&kind)
+            };
+        }
+        if parts.len() > 1 && parts[0] == "trust" {
+            parts[1] = "portals".into();
+        }
+        let path = [parts.join("."), key.clone()]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(".");
+        if !walk.covers(&path) {
+            unclassified.push(path);
+        }
+    }
+    assert!(
+        unclassified.is_empty(),
+        "keys a reload says nothing about: {unclassified:#?}"
+    );
+}
+
+/// `value` changed into another value of the same kind (a longer duration, a larger size, another
+/// path or URL…), or `None` when there is nothing to change.
+fn changed(value: &toml::Value) -> Option<toml::Value> {
+    use toml::Value as V;
+    Some(match value {
+        V::Boolean(b) => V::Boolean(!b),
+        V::Integer(i) => V::Integer(i + 1),
+        V::Float(f) => V::Float(f + 0.5),
+        V::String(s) => {
+            if let Ok(d) = humantime::parse_duration(s) {
+                V::String(humantime::format_duration(d + Duration::from_secs(1)).to_string())
+            } else if let Ok(b) = s.parse::<bytesize::ByteSize>()
+                && s.chars().any(|c| c.is_ascii_alphabetic())
+            {
+                V::Integer(i64::try_from(b.as_u64()).ok()? + 1024)
+            } else if let Ok(addr) = s.parse::<std::net::SocketAddr>() {
+                V::String(std::net::SocketAddr::new(addr.ip(), addr.port() + 1).to_string())
+            } else if s.starts_with("http") || s.starts_with("sqlite:") {
+                V::String(format!("{s}x"))
+            } else {
+                // A path, a name, a code: another one.
+                V::String(format!("{s}2"))
+            }
+        }
+        V::Array(a) => {
+            let last = a.last()?;
+            let mut a = a.clone();
+            a.push(changed(last)?);
+            V::Array(a)
+        }
+        V::Table(_) | V::Datetime(_) => return None,
+    })
+}
+
+/// Every key the example sets, with its path (an array of tables is one key: `routes`).
+fn set_keys(table: &toml::Table, prefix: &str, out: &mut Vec<(String, Vec<String>)>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => set_keys(t, &path, out),
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_table) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let toml::Value::Table(t) = item {
+                        for key in t.keys() {
+                            out.push((path.clone(), vec![k.clone(), i.to_string(), key.clone()]));
+                        }
+                    }
+                }
+            }
+            _ => out.push((path.clone(), path.split('.').map(str::to_owned).collect())),
+        }
+    }
+}
+
+/// Follows `steps` (table keys and array indexes) in `root`.
+fn value_at<'a>(root: &'a mut toml::Value, steps: &[String]) -> Option<&'a mut toml::Value> {
+    steps.iter().try_fold(root, |v, step| match v {
+        toml::Value::Table(t) => t.get_mut(step),
+        toml::Value::Array(a) => a.get_mut(step.parse::<usize>().ok()?),
+        _ => None,
+    })
+}
+
+/// For every key the example configuration sets, a change of its value is either applied by a
+/// reload (its policy is live, and nothing is reported) or named in `needs_restart`.
+#[test]
+fn a_changed_key_is_applied_or_named_as_needing_a_restart() {
+    let text = example();
+    let base = Config::from_toml(&text, no_env()).expect("example");
+    let root: toml::Value = toml::from_str(&text).expect("toml");
+    let mut keys = Vec::new();
+    if let toml::Value::Table(t) = &root {
+        set_keys(t, "", &mut keys);
+    }
+    let (mut tried, mut refused) = (0, Vec::new());
+    for (path, steps) in keys {
+        let mut mutated = root.clone();
+        let Some(slot) = value_at(&mut mutated, &steps) else {
+            continue;
+        };
+        let Some(newer) = changed(slot) else {
+            continue;
+        };
+        *slot = newer;
+        let Ok(new) = Config::from_toml(&toml::to_string(&mutated).expect("toml"), no_env()) else {
+            // Not a valid value of that key (a kind, a log level…): nothing to reload.
+            refused.push(path);
+            continue;
+        };
+        tried += 1;
+        let walk = super::on_reload::changes(&base, &new);
+        let named = walk
+            .needs_restart
+            .iter()
+            .any(|k| path == *k || path.starts_with(&format!("{k}.")));
+        match walk.policy_of(&path) {
+            Some(super::on_reload::Policy::Restart) => {
+                assert!(
+                    named,
+                    "{path} changed: needs_restart is {:?}",
+                    walk.needs_restart
+                )
+            }
+            Some(super::on_reload::Policy::Live) => assert!(
+                walk.needs_restart.is_empty(),
+                "{path} is applied live, yet needs_restart says {:?}",
+                walk.needs_restart
+            ),
+            None => panic!("{path}: no reload policy"),
+        }
+    }
+    assert!(
+        tried >= 40,
+        "only {tried} keys could be changed (refused: {refused:?})"
+    );
+}
+
+/// Every key the configuration accepts, as `(table, key)` with the example's table naming
+/// (`destinations.<kind>`, `destinations.<any>.retry`, `trust.<name>`): from its types (serde's
+/// field list of each section), [`super::SECTIONS`] and [`super::destinations::SHARED_KEYS`].
+fn configuration_keys() -> Vec<(String, String)> {
+    use lienthong_connectors::{dvcqg, emc, investment, nbrs, oauth, peer, webhook, xroad};
     let expected: Vec<(&str, Vec<&'static str>)> = vec![
         ("", super::SECTIONS.to_vec()),
         ("server", fields_of::<ServerConfig>()),
@@ -819,37 +1021,8 @@ fn the_example_documents_every_key_of_the_configuration() {
             fields_of::<investment::InvestmentConfig>(),
         ),
     ];
-    let known: BTreeSet<(String, String)> = expected
+    expected
         .iter()
         .flat_map(|(t, keys)| keys.iter().map(move |k| ((*t).to_owned(), (*k).to_owned())))
-        .collect();
-    let missing: Vec<String> = known
-        .iter()
-        .filter(|k| !documented.contains(*k))
-        .map(|(t, k)| format!("{t} {k}"))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "keys the configuration accepts that deploy/config/lienthong.example.toml does not document: {missing:#?}"
-    );
-    let shared = |t: &str, k: &str| {
-        t.starts_with("destinations.<") && super::destinations::SHARED_KEYS.contains(&k)
-    };
-    let unknown: Vec<String> = documented
-        .iter()
-        .filter(|(t, k)| {
-            // Names chosen by the operator (destinations, trust stores) are not keys; a
-            // destination's keys are judged by its kind's table.
-            t != "destinations"
-                && t != "trust"
-                && t != "destinations.<any>"
-                && !known.contains(&(t.clone(), k.clone()))
-                && !shared(t, k)
-        })
-        .map(|(t, k)| format!("{t} {k}"))
-        .collect();
-    assert!(
-        unknown.is_empty(),
-        "deploy/config/lienthong.example.toml documents keys the configuration does not have: {unknown:#?}"
-    );
+        .collect()
 }

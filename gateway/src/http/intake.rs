@@ -126,16 +126,20 @@ async fn existing(st: &AppState, code: &str) -> Result<EventTarget, Problem> {
 /// Every file a dossier names must lie in the center's document store (`[attachments]
 /// allowed_urls`): a dossier must not be able to make the gateway fetch any URL (SSRF).
 fn check_file_urls(st: &AppState, dossier: &Dossier) -> Result<(), Problem> {
+    let files = st.files.get();
     for (i, d) in dossier.documents.iter().enumerate() {
-        if let Err(why) = st.files.check_url(&d.url) {
+        if let Err(why) = files.check_url(&d.url) {
             let field = format!("documents[{i}].url");
             return Err(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "file-url-not-allowed",
                 "A file URL is not allowed",
-                format!("{field}: {why}"),
+                format!(
+                    "{field}: {why} (the center's document store is configured by attachments.allowed_urls)"
+                ),
             )
-            .with("field", field));
+            .with("field", field)
+            .with("config_key", "attachments.allowed_urls"));
         }
     }
     Ok(())

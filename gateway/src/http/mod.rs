@@ -39,7 +39,7 @@ pub struct AppState {
     /// Admin bearer token: configured, or generated at the first start ([`crate::tokens`]).
     pub admin_token: Option<Secret>,
     /// Where the dossiers' files may be (`[attachments]`), checked at intake.
-    pub files: Arc<lienthong_connectors::files::FilePolicy>,
+    pub files: Arc<crate::reload::Current<lienthong_connectors::files::FilePolicy>>,
     /// The viewer token (`server.viewer_token_file`): the read-only statistics screens.
     pub viewer_token: Option<Secret>,
     /// The names a request's `Host` may carry (lowercase, without port); empty: any.
