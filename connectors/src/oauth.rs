@@ -173,20 +173,15 @@ pub fn access_problems(
 ) -> Vec<ConfigProblem> {
     let key = |k: &str| format!("{prefix}{k}");
     let mut p = Vec::new();
-    let mut file = |k: &str, f: Option<&std::path::Path>, why: &str| match f {
-        None => p.push(ConfigProblem::new(
-            key(k),
-            format!("required with access = \"{why}\""),
-        )),
-        Some(f) if !f.is_file() => p.push(ConfigProblem::new(
-            key(k),
-            format!(
-                "{} does not exist (install -m 600 /dev/stdin {})",
-                f.display(),
-                f.display()
-            ),
-        )),
-        Some(_) => {}
+    // Whether a named file exists is checked with every other file the configuration names
+    // (`check-config`, then loading).
+    let mut file = |k: &str, f: Option<&std::path::Path>, why: &str| {
+        if f.is_none() {
+            p.push(ConfigProblem::new(
+                key(k),
+                format!("required with access = \"{why}\""),
+            ));
+        }
     };
     match access {
         Access::ClientCredentials => {

@@ -293,42 +293,95 @@ async fn serve(loaded: crate::loaded::Loaded) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `check-config`: every problem of the file and of what it names in one run, each with its key,
+/// and "ok" only when there is none; then the probes.
 fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
-    match crate::loaded::Loaded::load(path) {
-        Ok(loaded) => {
-            let c = &loaded.config;
-            println!(
-                "{}: ok ({} destination(s): {}; {} route(s))",
-                path.display(),
-                c.destinations.len(),
-                c.destinations
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                c.routes.len()
-            );
-            for w in c.warnings() {
-                eprintln!("{}: warning: {w}", path.display());
-            }
-            for role in crate::tokens::needed(c) {
-                println!(
-                    "{}: not set: `serve` uses the {} token it generates at its first start, in {} (mode 0600; `lienthong tokens show {}`)",
-                    role.key(),
-                    role.as_str(),
-                    crate::tokens::file_of(c, role).display(),
-                    role.as_str()
+    let report = |problems: Vec<crate::config::ConfigError>| {
+        for e in &problems {
+            eprintln!("{}: {e}", path.display());
+        }
+        eprintln!("{} problem(s) found", problems.len());
+        Ok(ExitCode::FAILURE)
+    };
+    // Every file first, whatever else is wrong; then what the text and the loading find, less
+    // what a missing file already explains.
+    let files = crate::config::Config::file_problems(path);
+    let mut problems = files.clone();
+    let explained = |e: &crate::config::ConfigError| {
+        files.iter().any(|f| {
+            f.message
+                .split_whitespace()
+                .next()
+                .is_some_and(|p| e.message.contains(p))
+        })
+    };
+    let loaded = match crate::loaded::Loaded::load(path) {
+        Ok(l) if files.is_empty() => l,
+        Ok(_) => return report(problems),
+        Err(errors) => {
+            problems.extend(errors.0.into_iter().filter(|e| !explained(e)));
+            return report(problems);
+        }
+    };
+    // Each destination's connector is built as `serve` builds it (credentials read, mappings
+    // compiled) before anything is said to be ok.
+    let destinations =
+        match crate::destinations::build(&loaded.config, &loaded.security, &loaded.mappings) {
+            Ok(d) => d,
+            Err(errors) => {
+                return report(
+                    errors
+                        .0
+                        .into_iter()
+                        .flat_map(destination_problems)
+                        .collect(),
                 );
             }
-            runtime()?.block_on(probe::run(&loaded, probe))
-        }
-        Err(errors) => {
-            for e in &errors.0 {
-                eprintln!("{}: {e}", path.display());
-            }
-            eprintln!("{} problem(s) found", errors.0.len());
-            Ok(ExitCode::FAILURE)
-        }
+        };
+    let c = &loaded.config;
+    println!(
+        "{}: ok ({} destination(s): {}; {} route(s))",
+        path.display(),
+        c.destinations.len(),
+        c.destinations
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        c.routes.len()
+    );
+    for w in c.warnings() {
+        eprintln!("{}: warning: {w}", path.display());
+    }
+    for role in crate::tokens::needed(c) {
+        println!(
+            "{}: not set: `serve` uses the {} token it generates at its first start, in {} (mode 0600; `lienthong tokens show {}`)",
+            role.key(),
+            role.as_str(),
+            crate::tokens::file_of(c, role).display(),
+            role.as_str()
+        );
+    }
+    runtime()?.block_on(probe::run(&loaded, destinations, probe))
+}
+
+/// A destination that could not be built, as problems with the exact key where there is one.
+fn destination_problems(
+    e: crate::destinations::DestinationError,
+) -> Vec<crate::config::ConfigError> {
+    let name = e.name;
+    match e.source {
+        lienthong_connectors::BuildError::Config(problems) => problems
+            .into_iter()
+            .map(|p| crate::config::ConfigError {
+                key: format!("destinations.{name}.{}", p.key),
+                message: p.message,
+            })
+            .collect(),
+        other => vec![crate::config::ConfigError {
+            key: format!("destinations.{name}"),
+            message: other.to_string(),
+        }],
     }
 }
 

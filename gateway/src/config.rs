@@ -25,6 +25,7 @@ mod callbacks;
 mod destinations;
 mod env;
 mod exchange;
+mod files;
 pub mod on_reload;
 mod operations;
 mod secrets;
@@ -181,6 +182,22 @@ impl Config {
         let mut config = Self::from_toml(&text, std::env::vars())?;
         config.source = Some(path.to_path_buf());
         Ok(config)
+    }
+
+    /// The files the configuration at `path` names (with the process's environment overrides)
+    /// that are missing or cannot be read, one problem per file with every key naming it, read
+    /// on the raw text: found whether or not the rest of the file is valid (check-config lists
+    /// them beside the text's own problems). Empty when the text is not TOML (that is the
+    /// text's problem).
+    pub fn file_problems(path: &Path) -> Vec<ConfigError> {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Vec::new();
+        };
+        let Ok(mut table) = toml::from_str::<toml::Table>(&text) else {
+            return Vec::new();
+        };
+        apply_env(&mut table, std::env::vars(), &mut Vec::new());
+        files::problems(&table)
     }
 
     /// Parses configuration text with the given environment.

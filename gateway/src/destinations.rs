@@ -85,6 +85,11 @@ pub struct DestinationError {
     pub source: lienthong_connectors::BuildError,
 }
 
+/// Destinations that could not be built: every one, with its reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct DestinationErrors(pub Vec<DestinationError>);
+
 /// Every configured destination, by name.
 pub type Destinations = BTreeMap<String, Arc<Destination>>;
 
@@ -92,13 +97,14 @@ pub type Destinations = BTreeMap<String, Arc<Destination>>;
 /// `security` and its mapping set from `mappings` (loaded with the configuration; a destination
 /// absent from it loads its own).
 ///
-/// Errors: the first destination that cannot be built (bad credentials file, mappings…).
+/// Errors: every destination that cannot be built (bad credentials file, mappings…).
 pub fn build(
     config: &Config,
     security: &Security,
     mappings: &MappingSets,
-) -> Result<Destinations, DestinationError> {
+) -> Result<Destinations, DestinationErrors> {
     let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
     for (name, d) in &config.destinations {
         let outbound = security.outbound.get(name).cloned().unwrap_or_default();
         let built = d
@@ -115,7 +121,14 @@ pub fn build(
             .map_err(|source| DestinationError {
                 name: name.clone(),
                 source,
-            })?;
+            });
+        let built = match built {
+            Ok(b) => b,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         let (connector, follow) = (built.connector, built.follow);
         out.insert(
             name.clone(),
@@ -133,5 +146,9 @@ pub fn build(
             }),
         );
     }
-    Ok(out)
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(DestinationErrors(errors))
+    }
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::destinations::{self, DestinationError};
+use crate::destinations::{self, DestinationErrors};
 use crate::dispatcher::{self, DispatchSettings};
 use crate::http::{self, AppState};
 use crate::loaded::Loaded;
@@ -25,7 +25,7 @@ pub enum ServerError {
     Store(#[from] StoreError),
     /// A destination could not be built.
     #[error(transparent)]
-    Destination(#[from] DestinationError),
+    Destination(#[from] DestinationErrors),
     /// What the configuration names (certificates, keys, tokens, secrets) could not be loaded.
     #[error("{0}")]
     Load(#[from] crate::config::ConfigErrors),

@@ -17,14 +17,53 @@ fn check_config_reports_every_problem_with_its_key() {
         .replace("max_body = \"10MiB\"", "max_body = \"lots\"")
         .replace("destinations = [\"dvcqg\"]", "destinations = [\"emc\"]");
     std::fs::write(&bad, text).expect("write");
-    let (ok, _, err) = run(&["check-config", "--config", bad.to_str().expect("path")]);
+    let (ok, out, err) = run(&["check-config", "--config", bad.to_str().expect("path")]);
     assert!(!ok);
     assert!(err.contains("server.max_body"), "{err}");
     assert!(
-        err.contains("destinations.dvcqg.password_file"),
-        "the missing password file is reported too: {err}"
+        err.contains("destinations.dvcqg.password_file: /etc/lienthong/dvcqg.pass does not exist: create it with `install -m 600 /dev/null /etc/lienthong/dvcqg.pass`"),
+        "the missing password file is reported too, with how to create it: {err}"
     );
-    assert!(err.contains("problem(s) found"), "{err}");
+    assert!(
+        err.contains(
+            "destinations.emc.oauth.client_secret_file: /etc/lienthong/lgsp.secret does not exist"
+        ) && err.contains("also used by destinations.nbrs.oauth.client_secret_file"),
+        "one line for the shared secret, naming every key that uses it: {err}"
+    );
+    assert!(err.trim_end().ends_with("3 problem(s) found"), "{err}");
+    assert!(
+        !out.contains("ok"),
+        "nothing is ok before the problems are fixed: {out}"
+    );
+
+    // One file created, the other not; a certificate named but missing: every file still in one
+    // run, nothing said to be ok, and the count.
+    let half = dir.path().join("half.toml");
+    std::fs::write(dir.path().join("dvcqg.pass"), "bi-mat\n").expect("write secret");
+    let text = std::fs::read_to_string(repo("deploy/config/lienthong.example.toml"))
+        .expect("example")
+        .replace("/etc/lienthong/dvcqg.pass", &format!("{}/dvcqg.pass", dir.path().display()))
+        .replace(
+            "# [server.tls]\n# cert = \"/etc/lienthong/tls/server.pem\"       # chain, leaf first\n# key = \"/etc/lienthong/tls/server.key\"",
+            "[server.tls]\ncert = \"/etc/lienthong/tls/server.pem\"\nkey = \"/etc/lienthong/tls/server.key\"",
+        );
+    assert!(
+        text.contains("\n[server.tls]\n"),
+        "the TLS block was uncommented"
+    );
+    std::fs::write(&half, text).expect("write");
+    let (ok, out, err) = run(&["check-config", "--config", half.to_str().expect("path")]);
+    assert!(!ok);
+    for key in [
+        "destinations.emc.oauth.client_secret_file",
+        "server.tls.cert: /etc/lienthong/tls/server.pem does not exist",
+        "server.tls.key: /etc/lienthong/tls/server.key does not exist",
+    ] {
+        assert!(err.contains(key), "{key}: {err}");
+    }
+    assert!(!err.contains("dvcqg.pass"), "{err}");
+    assert!(err.trim_end().ends_with("3 problem(s) found"), "{err}");
+    assert!(out.is_empty(), "nothing is said to be ok: {out}");
 
     // The example as installed: its secret files exist (check-config reads them, as serve does).
     let good = dir.path().join("good.toml");

@@ -187,22 +187,6 @@ impl DvcqgConfig {
                 p.push(ConfigProblem::new(key, "must start with /"));
             }
         }
-        if let Some(f) = &self.password_file
-            && !f.is_file()
-        {
-            p.push(ConfigProblem::new(
-                "password_file",
-                format!("{} does not exist", f.display()),
-            ));
-        }
-        if let Some(f) = &self.client_secret_file
-            && !f.is_file()
-        {
-            p.push(ConfigProblem::new(
-                "client_secret_file",
-                format!("{} does not exist", f.display()),
-            ));
-        }
         p
     }
 

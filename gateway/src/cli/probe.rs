@@ -6,11 +6,15 @@ use std::process::ExitCode;
 
 use crate::loaded::Loaded;
 
-/// Loads, and probes when asked; exit status 1 when anything fails.
+/// Reports what was loaded and built, and probes when asked; exit status 1 when a probe fails.
 ///
 /// Errors: the runtime failed (not expected).
-pub async fn run(loaded: &Loaded, probe: bool) -> anyhow::Result<ExitCode> {
-    let (config, security) = (&loaded.config, &loaded.security);
+pub async fn run(
+    loaded: &Loaded,
+    destinations: crate::destinations::Destinations,
+    probe: bool,
+) -> anyhow::Result<ExitCode> {
+    let security = &loaded.security;
     println!(
         "certificates: ok ({} loaded{})",
         security.certificates.len(),
@@ -24,13 +28,6 @@ pub async fn run(loaded: &Loaded, probe: bool) -> anyhow::Result<ExitCode> {
     if probe {
         keys_failed = probe_keys(security);
     }
-    let destinations = match crate::destinations::build(config, security, &loaded.mappings) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
     println!("destinations: ok (mappings compiled, credentials read)");
     if !probe {
         return Ok(ExitCode::SUCCESS);

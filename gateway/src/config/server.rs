@@ -220,14 +220,6 @@ impl ServerConfig {
                 "give admin_token or admin_token_file, not both",
             ));
         }
-        if let Some(f) = &self.admin_token_file
-            && !f.is_file()
-        {
-            errors.push(err(
-                "server.admin_token_file",
-                format!("{} does not exist", f.display()),
-            ));
-        }
         if let Some(u) = &self.public_url
             && !lienthong_connectors::http::is_http_url(u)
         {
@@ -235,22 +227,6 @@ impl ServerConfig {
         }
         if self.console_session.is_zero() {
             errors.push(err("server.console_session", "must be longer than 0s"));
-        }
-        if let Some(f) = &self.viewer_token_file
-            && !f.is_file()
-        {
-            errors.push(err(
-                "server.viewer_token_file",
-                format!("{} does not exist", f.display()),
-            ));
-        }
-        if let Some(f) = &self.center_token_file
-            && !f.is_file()
-        {
-            errors.push(err(
-                "server.center_token_file",
-                format!("{} does not exist", f.display()),
-            ));
         }
         if self
             .max_connections_per_client
