@@ -207,15 +207,10 @@ async fn post_dossier_inner(
 ) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let dossier = Dossier::from_json(value).map_err(|e| invalid(&e))?;
-    let destinations = st.router.route(&dossier).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown-destination",
-            "Unknown destination",
-            e.to_string(),
-        )
-        .with("field", e.path.as_str())
-    })?;
+    let destinations = st
+        .router
+        .route(&dossier)
+        .map_err(|e| unknown_destination(&e))?;
     let p = prepare(&st, dossier, DossierOp::Create, &destinations).await?;
     let outcome = st
         .store
@@ -348,6 +343,22 @@ pub(super) async fn notice_schemas() -> Response {
         axum::Json(crate::notices::schemas()),
     )
         .into_response()
+}
+
+/// A dossier's `routing` names a destination this gateway does not have: the field, and the
+/// configuration key that would define it.
+fn unknown_destination(e: &crate::routing::UnknownDestination) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown-destination",
+        "Unknown destination",
+        format!(
+            "{e}: this gateway has no [destinations.{}] (routing.destinations names configured destinations; without it the [[routes]] rules choose)",
+            e.name
+        ),
+    )
+    .with("field", e.path.as_str())
+    .with("config_key", format!("destinations.{}", e.name))
 }
 
 /// Counts a refused request (any problem answer) under its kind and status.

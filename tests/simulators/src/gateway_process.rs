@@ -100,7 +100,7 @@ pub fn free_port() -> u16 {
 /// has none, since an empty allowlist refuses every dossier that names a file.
 pub const EXAMPLE_ATTACHMENTS: &str = r#"
 [attachments]
-allowed_urls = ["https://motcua.example.vn/files/", "https://motcua.ninhbinh.example.vn/files/", "https://phuly.example.vn/files/"]
+allowed_urls = ["https://motcua.ninhbinh.gov.vn/files/", "https://motcua.example.vn/files/", "https://motcua.ninhbinh.example.vn/files/", "https://phuly.example.vn/files/"]
 "#;
 
 /// Settings of a test gateway's configuration.
@@ -314,7 +314,7 @@ impl Gateway {
                 l.strip_prefix("listen = \"127.0.0.1:")
                     .or_else(|| l.strip_prefix("listen = \"0.0.0.0:"))
             })
-            .and_then(|r| r.trim_end_matches('"').parse::<u16>().ok())
+            .and_then(|r| r.split('"').next()?.parse::<u16>().ok())
             .expect("config listens on 127.0.0.1:PORT or 0.0.0.0:PORT");
         let log = std::fs::OpenOptions::new()
             .create(true)
