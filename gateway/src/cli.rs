@@ -1,8 +1,9 @@
-//! The command line: `serve`, `demo`, `check-config`, `mapping check|render`,
+//! The command line: `serve`, `demo`, `init`, `check-config`, `mapping check|render`,
 //! `deliveries list|replay`, `tokens show`, `certs inspect|check`, `xml sign|verify`. `anyhow` lives here, at
 //! the binary's edge.
 
 mod audit;
+mod init;
 mod probe;
 mod trust;
 pub use trust::{CertsCommand, XmlCommand};
@@ -44,6 +45,16 @@ pub enum Command {
         /// Keep the temporary directory (store and config) and print where it is.
         #[arg(long)]
         keep: bool,
+    },
+    /// Write a starting configuration (from the documented example) into DIR with empty secret
+    /// files of mode 0600, and print what to fill in before the first start.
+    Init {
+        /// Where the configuration and its secret files go.
+        #[arg(default_value = "/etc/lienthong")]
+        dir: PathBuf,
+        /// Where the store (SQLite) and the generated tokens go.
+        #[arg(long, default_value = "/var/lib/lienthong")]
+        state_dir: PathBuf,
     },
     /// Check the configuration file and report every problem with its key, then load its
     /// certificates, keys, trust stores, mapping files and credentials.
@@ -228,6 +239,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { keep } => demo(keep),
+        Command::Init { dir, state_dir } => init::run(&dir, &state_dir),
         Command::CheckConfig { probe } => {
             init_logging("text", "error");
             check_config(&cli.config, probe)

@@ -178,7 +178,10 @@ async fn bad_requests_get_documented_answers_and_store_nothing() {
     .await;
     assert_eq!(s, 422);
     assert_eq!(b["field"], "routing.destinations[0]");
-    assert_eq!(b["config_key"], "destinations.nbrs", "the key that would define it: {b}");
+    assert_eq!(
+        b["config_key"], "destinations.nbrs",
+        "the key that would define it: {b}"
+    );
 
     // None of the above was stored.
     let (s, _) = gw.get(&format!("/v1/dossiers/{code}")).await;

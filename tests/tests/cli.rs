@@ -367,3 +367,56 @@ fn mapping_check_and_render_emc_reports() {
     assert_eq!(report["Status"], 1);
     assert_eq!(report["Data"], "Tiếp nhận hồ sơ");
 }
+
+/// `lienthong init DIR`: a starting configuration with empty secret files of mode 0600 and the
+/// list of what to fill in; check-config then names exactly those files; filled in, it is ok; a
+/// second init does not overwrite.
+#[test]
+fn init_writes_a_starting_configuration_and_says_what_to_fill_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let etc = dir.path().join("etc");
+    let state = dir.path().join("var");
+    let (ok, out, err) = run(&[
+        "init",
+        etc.to_str().expect("path"),
+        "--state-dir",
+        state.to_str().expect("path"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("attachments.allowed_urls") && out.contains("dvcqg.pass"),
+        "{out}"
+    );
+    for f in ["dvcqg.pass", "lgsp.secret"] {
+        let mode = std::fs::metadata(etc.join(f))
+            .expect(f)
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let config = etc.join("lienthong.toml");
+    let check = || run(&["check-config", "--config", config.to_str().expect("path")]);
+    let (ok, _, err) = check();
+    assert!(!ok);
+    assert!(
+        err.contains("destinations.dvcqg.password_file") && err.contains("is empty"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("2 problem(s) found"), "{err}");
+    for f in ["dvcqg.pass", "lgsp.secret"] {
+        std::fs::write(etc.join(f), "bi-mat\n").expect("secret");
+    }
+    let (ok, out, err) = check();
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("{}: ok", config.display())), "{out}");
+    assert!(
+        out.contains(&state.display().to_string()),
+        "the tokens will be generated in the state directory: {out}"
+    );
+    let (ok, _, err) = run(&["init", etc.to_str().expect("path")]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("does not overwrite"), "{err}");
+}

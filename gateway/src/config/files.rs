@@ -91,6 +91,9 @@ pub(super) fn problems(table: &toml::Table) -> Vec<ConfigError> {
                 format!("{shown} is not a directory")
             }
             Ok(m) if m.is_file() => match std::fs::File::open(&path) {
+                Ok(_) if kind == Kind::Secret && m.len() == 0 => {
+                    format!("{shown} is empty: write the secret into it")
+                }
                 Ok(_) => continue,
                 Err(e) => format!(
                     "{shown} cannot be read ({e}): the service's user needs read access{}",
@@ -137,6 +140,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let here = dir.path().join("here.pem");
         std::fs::write(&here, "x").unwrap();
+        let empty = dir.path().join("empty.pass");
+        std::fs::write(&empty, "").unwrap();
         let text = format!(
             r#"
 [destinations.emc.oauth]
@@ -148,13 +153,23 @@ cert = "{}"
 key_pkcs11 = {{ module = "/nonexistent/lib.so", pin_file = "/nonexistent/pin" }}
 [trust.peers]
 anchors = ["{}", "/nonexistent/root.pem"]
+[destinations.dvcqg]
+password_file = "{}"
 "#,
             here.display(),
-            here.display()
+            here.display(),
+            empty.display()
         );
         let table: toml::Table = toml::from_str(&text).unwrap();
         let found: Vec<String> = problems(&table).iter().map(ToString::to_string).collect();
-        assert_eq!(found.len(), 4, "{found:#?}");
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("destinations.dvcqg.password_file:")
+                    && p.contains("is empty: write the secret into it")),
+            "{found:#?}"
+        );
         let lgsp = found
             .iter()
             .find(|p| p.contains("lgsp.secret"))
