@@ -634,21 +634,7 @@ async fn deliveries(config: &Config, command: DeliveriesCommand) -> anyhow::Resu
             if json {
                 println!("{}", serde_json::to_string_pretty(&items)?);
             } else {
-                println!(
-                    "{:<36}  {:<10}  {:<10}  {:<28}  {:>3}  LAST ERROR",
-                    "ID", "STATE", "DEST", "DOSSIER", "TRY"
-                );
-                for d in &items {
-                    println!(
-                        "{:<36}  {:<10}  {:<10}  {:<28}  {:>3}  {}",
-                        d.id,
-                        d.state,
-                        d.destination,
-                        d.dossier_code,
-                        d.attempts,
-                        d.last_error.as_deref().unwrap_or("-")
-                    );
-                }
+                print!("{}", delivery_table(&items));
                 println!(
                     "{} deliver{}",
                     items.len(),
@@ -732,4 +718,108 @@ fn render_edxml(input: &Path, event: Option<&Path>, to: &str) -> anyhow::Result<
         .map_err(|e| anyhow::anyhow!("edxml: {e}"))?;
     print!("{xml}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `deliveries list` as a table whose columns are as wide as their widest value (in characters:
+/// Vietnamese names count one per letter), so that every state and every name lines up.
+fn delivery_table(items: &[crate::store::DeliveryView]) -> String {
+    let rows: Vec<[String; 6]> = items
+        .iter()
+        .map(|d| {
+            [
+                d.id.clone(),
+                d.state.to_string(),
+                d.destination.clone(),
+                d.dossier_code.clone(),
+                d.attempts.to_string(),
+                d.last_error.as_deref().unwrap_or("-").replace('\n', " "),
+            ]
+        })
+        .collect();
+    let header = ["ID", "STATE", "DEST", "DOSSIER", "TRY", "LAST ERROR"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..5).map(width).collect();
+    let mut out = String::new();
+    for row in std::iter::once(header.map(str::to_owned)).chain(rows) {
+        for (i, cell) in row.iter().enumerate().take(5) {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if i == 4 {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(pad));
+            }
+            out.push_str("  ");
+        }
+        out.push_str(&row[5]);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every column starts at the same place on every line, whatever the state, the
+    /// destination's or the dossier's length.
+    #[test]
+    fn the_deliveries_table_lines_up_for_every_state() {
+        let states = [
+            DeliveryState::Pending,
+            DeliveryState::InFlight,
+            DeliveryState::RetryWait,
+            DeliveryState::Delivered,
+            DeliveryState::Dead,
+            DeliveryState::Cancelled,
+        ];
+        let items: Vec<crate::store::DeliveryView> = states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| crate::store::DeliveryView {
+                id: format!("01a2-{i}"),
+                dossier_code: format!("000.00.12.H37-2612{}", "0".repeat(i)),
+                destination: ["dvcqg", "xa-gia-vien-tinh-ninh-binh", "emc"][i % 3].to_owned(),
+                kind: "dossier".into(),
+                state: *s,
+                attempts: i64::try_from(i * 7).unwrap_or(0),
+                next_attempt_at: None,
+                last_error: (i == 4).then(|| "HTTP 400: sai mã thủ tục".to_owned()),
+                last_http_status: None,
+                portal_code: None,
+                portal_message: None,
+                created_at: "2026-12-07T00:00:00Z".into(),
+                delivered_at: None,
+                held_by: None,
+            })
+            .collect();
+        let table = delivery_table(&items);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), states.len() + 1);
+        // Where each column starts: the header's positions hold on every line.
+        let starts = |line: &str| -> Vec<usize> {
+            let chars: Vec<char> = line.chars().collect();
+            (1..chars.len())
+                .filter(|&i| {
+                    chars[i] != ' ' && chars[i - 1] == ' ' && i >= 2 && chars[i - 2] == ' '
+                })
+                .collect()
+        };
+        let header = starts(lines[0]);
+        assert_eq!(header.len(), 5, "{table}");
+        for line in &lines[1..] {
+            let got = starts(line);
+            // STATE, DEST and DOSSIER start where their headers do; TRY is right-aligned, so the
+            // last column (LAST ERROR) starts where its header does.
+            assert_eq!(&got[..3], &header[..3], "\n{table}");
+            assert_eq!(got.last(), header.last(), "\n{table}");
+        }
+    }
 }

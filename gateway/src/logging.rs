@@ -9,7 +9,9 @@
 //!   standing alone, keeping their last three digits for support;
 //! - the value after a secret-looking key (`password`, `secret`, `token`, `authorization`,
 //!   `api_key`, `security_key`, `private_key`, and compounds such as `client_secret`), in
-//!   `key=value`, `key: value` and JSON `"key":"value"` forms, and after `Bearer `/`Basic `;
+//!   `key=value`, `key: value` and JSON `"key":"value"` forms, and after `Bearer `/`Basic `
+//!   — but not the words after a dotted configuration key in a message about it
+//!   (`server.admin_token: must hold…`): values, not the sentences around a key's name;
 //! - PEM private key blocks.
 
 use std::borrow::Cow;
@@ -135,7 +137,8 @@ fn mask_secrets(text: &str) -> Option<String> {
     for key in SECRET_KEYS {
         let mut from = 0;
         while let Some(found) = lower[from..].find(key) {
-            let key_end = from + found + key.len();
+            let key_start = from + found;
+            let key_end = key_start + key.len();
             from = key_end;
             // The key must end here: what follows is a separator, not more identifier.
             let mut i = key_end;
@@ -146,6 +149,12 @@ fn mask_secrets(text: &str) -> Option<String> {
                 i += 1;
             }
             if !matches!(bytes.get(i), Some(b'=' | b':')) {
+                continue;
+            }
+            // `server.admin_token: …`, `callbacks.dvcqg.secret: …`: a configuration key named in
+            // a message about it (check-config, warnings), followed by words, not by its value.
+            // Only `=` assigns a value to a dotted key.
+            if bytes[i] == b':' && names_a_config_key(bytes, key_start) {
                 continue;
             }
             i += 1;
@@ -183,6 +192,21 @@ fn mask_secrets(text: &str) -> Option<String> {
     }
     out.push_str(&text[at..]);
     Some(out)
+}
+
+/// Whether the identifier ending in the key found at `start` is a dotted configuration path
+/// (`server.admin_token`), as messages about the configuration write keys.
+fn names_a_config_key(bytes: &[u8], start: usize) -> bool {
+    let mut i = start;
+    while i > 0
+        && (bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'_' | b'.' | b'-'))
+    {
+        if bytes[i - 1] == b'.' {
+            return true;
+        }
+        i -= 1;
+    }
+    false
 }
 
 /// The value starting at `i`: a quoted string (quote kept, contents masked; an escaped quote
@@ -325,6 +349,28 @@ mod tests {
     #[test]
     fn nothing_to_mask_borrows() {
         assert!(matches!(redact("plain line"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn words_about_a_configuration_key_are_not_its_value() {
+        for text in [
+            "no server.admin_token: admin API answers loopback clients only",
+            "callbacks.dvcqg.secret: give secret or secret_file, not both",
+            "destinations.emc.oauth.client_secret_file: /etc/lienthong/lgsp.secret does not exist",
+            r#"{"message":"server.center_token_file: must hold 32 characters or more"}"#,
+        ] {
+            assert_eq!(redact(text), text);
+        }
+        // The values themselves still go.
+        assert_eq!(
+            redact("server.admin_token=abcdef0123456789 set"),
+            "server.admin_token=[redacted] set"
+        );
+        assert_eq!(redact("password: hunter2"), "password: [redacted]");
+        assert_eq!(
+            redact(r#"{"admin_token": "abc"}"#),
+            r#"{"admin_token": "[redacted]"}"#
+        );
     }
 
     #[test]

@@ -78,7 +78,8 @@ impl DeliveryState {
 
 impl std::fmt::Display for DeliveryState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: a width given by the caller (a table column) is honoured.
+        f.pad(self.as_str())
     }
 }
 
