@@ -240,6 +240,14 @@ fn demo_runs_end_to_end() {
         "payment confirmation GD-2026-000123 (50,000 VND): HTTP 200",
         "National systems summary",
         "notices: nbrs.status, nbrs.status, nbrs.status, investment.result, payment.confirmed",
+        // The operator's language: the circuit in words, the portal's statuses named, the
+        // temporary directory said to be one, the real wire.
+        "circuit breaker is open: sending is paused after repeated failures (ngắt mạch",
+        "10 đã trả KQ",
+        "a temporary directory, deleted when the demo ends; run with --keep",
+        "temporary failures",
+        "sendEdoc 000.02.01.H37 → 000.00.12.H37",
+        "X-Road-Client VN/GOV/000.02.01.H37/LIENTHONG and X-Road-Issue 000.02.01.H37-DEMO-XR01",
     ] {
         assert!(
             out.contains(want),

@@ -599,6 +599,13 @@ async fn run(keep: bool) -> anyhow::Result<()> {
         trust.file("admin_token"),
         dir.path().join("lienthong.db").display()
     );
+    if keep {
+        println!("  (that directory is kept when the demo ends: --keep)");
+    } else {
+        println!(
+            "  (a temporary directory, deleted when the demo ends; run with --keep to look at it afterwards)"
+        );
+    }
     println!("  DVCQG simulator {} (session transport)\n", sim.base_url());
 
     println!("1. The counter files {} dossiers (hồ sơ):", CASES.len());
@@ -665,9 +672,13 @@ async fn run(keep: bool) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let during = client.deliveries().await?;
     let waiting = during.iter().filter(|d| d["state"] != "delivered").count();
+    let circuit = client.get("/readyz").await?["circuits"]["dvcqg"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned();
     println!(
-        "   {waiting} deliveries waiting; circuit: {}",
-        client.get("/readyz").await?["circuits"]["dvcqg"]
+        "   {waiting} deliveries waiting; DVCQG's circuit breaker is {}",
+        circuit_in_words(&circuit)
     );
 
     println!("\n3. The portal recovers; results are returned (trả kết quả)…");
@@ -745,6 +756,16 @@ async fn run(keep: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A circuit breaker's state as an operator reads it (ngắt mạch).
+fn circuit_in_words(state: &str) -> String {
+    match state {
+        "open" => "open: sending is paused after repeated failures (ngắt mạch — tạm dừng gửi), and a probe tries again after the cool-down".into(),
+        "half_open" => "half-open: one probe is testing whether the portal is back (đang thử lại)".into(),
+        "closed" => "closed: sending normally (đang gửi bình thường)".into(),
+        other => other.to_owned(),
+    }
+}
+
 fn sim_rejects(code: &str) -> std::collections::BTreeSet<String> {
     std::iter::once(code.to_owned()).collect()
 }
@@ -755,7 +776,8 @@ async fn summary(
     codes: &[String],
     all: &[Value],
 ) -> anyhow::Result<()> {
-    let mut per_dest: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    // (delivered, delivered after failed attempts, dead, temporary failures, refusals)
+    let mut per_dest: BTreeMap<String, (usize, usize, usize, usize, usize)> = BTreeMap::new();
     for d in all {
         let attempts = client
             .get(&format!(
@@ -763,36 +785,43 @@ async fn summary(
                 d["id"].as_str().unwrap_or_default()
             ))
             .await?;
-        let n = attempts["attempts"].as_array().map_or(0, Vec::len);
+        let tried = attempts["attempts"].as_array().cloned().unwrap_or_default();
+        let n = tried.len();
+        let outcome = |o: &str| tried.iter().filter(|a| a["outcome"] == o).count();
         let e = per_dest
             .entry(d["destination"].as_str().unwrap_or_default().to_owned())
             .or_default();
+        let delivered = d["state"].as_str() == Some("delivered");
         match d["state"].as_str() {
             Some("delivered") => e.0 += 1,
             Some("dead") => e.2 += 1,
             _ => {}
         }
-        if n > 1 {
+        if delivered && n > 1 {
             e.1 += 1;
         }
+        e.3 += outcome("retry");
+        e.4 += outcome("rejected");
     }
     println!("\nSummary per destination (đích):");
     println!(
-        "   {:<8} {:>9} {:>16} {:>5}",
-        "", "delivered", "needed a retry", "dead"
+        "   {:<8} {:>9} {:>14} {:>5} {:>19} {:>9}",
+        "", "delivered", "after retries", "dead", "temporary failures", "refusals"
     );
-    for (name, (delivered, retried, dead)) in &per_dest {
-        println!("   {name:<8} {delivered:>9} {retried:>16} {dead:>5}");
+    for (name, (delivered, retried, dead, failed, refused)) in &per_dest {
+        println!("   {name:<8} {delivered:>9} {retried:>14} {dead:>5} {failed:>19} {refused:>9}");
     }
     let injected = sim
         .calls()
         .iter()
         .filter(|c| c.answer == "injected")
         .count();
-    println!("   (the simulator failed {injected} calls on purpose)");
+    println!(
+        "   (temporary failures are attempts retried later: the simulator failed {injected} calls on purpose — 500s, dropped connections, 503 + Retry-After — and an attempt may be two calls, a login then the service; refusals are the portal saying no to the data, which made the dead letter replayed in step 4)"
+    );
     println!("\nPer dossier, as the National Public Service Portal has it:");
     println!(
-        "   {:<28} {:<14} {:>8}  last TrangThai",
+        "   {:<28} {:<16} {:>8}  last TrangThai",
         "MaHoSo", "TrangThaiHoSo", "progress"
     );
     let names = [
@@ -825,8 +854,15 @@ async fn summary(
             .and_then(|n| names.get(n))
             .copied()
             .unwrap_or("");
+        let status_label = status
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| names.get(n))
+            .copied()
+            .unwrap_or("");
         println!(
-            "   {code:<28} {status:<14} {:>8}  {last} {label}",
+            "   {code:<28} {:<16} {:>8}  {last} {label}",
+            format!("{status} {status_label}"),
             progress.len()
         );
     }
