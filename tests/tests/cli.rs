@@ -427,4 +427,27 @@ fn init_writes_a_starting_configuration_and_says_what_to_fill_in() {
     assert!(!ok);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("does not overwrite"), "{err}");
+
+    // Relative paths are written absolute: the service does not start where init ran.
+    let here = dir.path().join("rel");
+    std::fs::create_dir_all(&here).expect("dir");
+    let out = std::process::Command::new(lienthong_tests::gateway_process::lienthong_bin())
+        .args(["init", "./etc", "--state-dir", "./var"])
+        .current_dir(&here)
+        .output()
+        .expect("init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(here.join("etc/lienthong.toml")).expect("config");
+    assert!(
+        text.contains(&format!("sqlite://{}/var/lienthong.db", here.display())),
+        "the store's path is absolute"
+    );
+    assert!(text.contains(&format!(
+        "password_file = \"{}/etc/dvcqg.pass\"",
+        here.display()
+    )));
 }

@@ -37,6 +37,10 @@ const FILL_IN: &[(&str, &str)] = &[
 ///
 /// Errors: `dir` already holds a `lienthong.toml`, or a file cannot be written.
 pub fn run(dir: &Path, state_dir: &Path) -> anyhow::Result<ExitCode> {
+    // The configuration names absolute paths: the service does not start where init ran.
+    let dir = &std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
+    let state_dir =
+        &std::path::absolute(state_dir).with_context(|| format!("{}", state_dir.display()))?;
     let config = dir.join("lienthong.toml");
     if config.exists() {
         bail!(
