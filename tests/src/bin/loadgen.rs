@@ -15,7 +15,11 @@
 //! cargo build --release -p lienthong
 //! cargo run --release -p lienthong-tests --bin loadgen -- --dossiers 20000 --clients 64
 //! cargo run --release -p lienthong-tests --bin loadgen -- --dossiers 20000 --clients 64 --postgres --instances 3
+//! cargo run --release -p lienthong-tests --bin loadgen -- --dossiers 20000 --clients 64 --compare 3
 //! ```
+//!
+//! `--compare ROUNDS` measures intake against its ceiling (the `ceiling` binary: parse, answer
+//! 202, no store), alternating the two in one run; `scripts/bench-ratio` runs it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -62,6 +66,12 @@ struct Args {
     /// Gateways sharing the store (needs `--postgres` above 1).
     #[arg(long, default_value_t = 1)]
     instances: usize,
+    /// Compare intake with its ceiling: ROUNDS rounds, each posting `--dossiers` to the gateway
+    /// and then to the `ceiling` server (next to this program: it only parses the dossier and
+    /// answers 202), with the same clients and load; prints both and their ratio per round.
+    /// The portal stays down; nothing is delivered.
+    #[arg(long)]
+    compare: Option<usize>,
 }
 
 fn dossier(template: &Value, n: usize) -> Value {
@@ -328,8 +338,85 @@ async fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    // Phase 1: intake alone; deliveries queue while the portal is down.
     sim.update_faults(|f| f.down = true);
+    if let Some(rounds) = args.compare {
+        let ceiling_bin = binary.with_file_name("ceiling");
+        let ceiling = std::env::current_exe()?
+            .parent()
+            .context("exe dir")?
+            .join("ceiling");
+        let ceiling = if ceiling.exists() {
+            ceiling
+        } else {
+            ceiling_bin
+        };
+        let port = free_port();
+        let _server = tokio::process::Command::new(&ceiling)
+            .arg(port.to_string())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawn {}", ceiling.display()))?;
+        let ceiling_base = vec![format!("http://127.0.0.1:{port}")];
+        let http = reqwest::Client::new();
+        let ready = Instant::now();
+        while http
+            .get(format!("{}/readyz", ceiling_base[0]))
+            .send()
+            .await
+            .is_err()
+        {
+            if ready.elapsed() > Duration::from_secs(10) {
+                bail!("ceiling server not ready");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!(
+            "| round | ceiling | gateway | ratio | gateway p50 / p99 | ceiling p50 / p99 | gateway CPU per dossier |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for round in 0..rounds {
+            let range = round * args.dossiers..(round + 1) * args.dossiers;
+            let c = intake(
+                &token,
+                &ceiling_base,
+                &template,
+                range.clone(),
+                args.clients,
+                args.rate,
+            )
+            .await;
+            let cpu0 = cpu();
+            let g = intake(&token, &bases, &template, range, args.clients, args.rate).await;
+            let cpu1 = cpu();
+            let rate = |i: &Intake| i.latencies_us.len() as f64 / i.elapsed.as_secs_f64();
+            println!(
+                "| {} | {:.0}/s | {:.0}/s | {:.3} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} µs |{}",
+                round + 1,
+                rate(&c),
+                rate(&g),
+                rate(&g) / rate(&c),
+                pct(&g.latencies_us, 0.50),
+                pct(&g.latencies_us, 0.99),
+                pct(&c.latencies_us, 0.50),
+                pct(&c.latencies_us, 0.99),
+                (cpu1 - cpu0) * 1e6 / g.latencies_us.len().max(1) as f64,
+                if g.errors + c.errors > 0 {
+                    format!(" {} gateway / {} ceiling errors", g.errors, c.errors)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        for mut c in children {
+            c.kill().await.ok();
+        }
+        if let Some(db) = database {
+            db.drop_database().await;
+        }
+        return Ok(());
+    }
+
+    // Phase 1: intake alone; deliveries queue while the portal is down.
     let cpu0 = cpu();
     let i = intake(
         &token,
