@@ -9,7 +9,8 @@ pub struct StoreConfig {
     /// `sqlite:///absolute/path.db` (one node) or `postgres://user@host:5432/database`
     /// (several instances sharing the work; give each its own `server.instance`).
     pub url: String,
-    /// SQLite: most write operations committed together (group commit).
+    /// Most write operations committed together (group commit): on SQLite any, on PostgreSQL
+    /// new dossiers.
     #[serde(default = "default_group_commit")]
     pub max_batch: usize,
     /// SQLite: connections for reads (tracking, admin, health).

@@ -114,7 +114,8 @@ impl StoreLocation {
 /// How the store is opened, from `[store]` (see [`crate::config::StoreConfig`]).
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// SQLite: most write operations committed together (group commit).
+    /// Most write operations committed together (group commit): on SQLite any, on PostgreSQL
+    /// new dossiers.
     pub max_batch: usize,
     /// SQLite: read-only connections.
     pub read_connections: u32,
@@ -215,7 +216,7 @@ impl Store {
                 .await?,
             ),
             StoreLocation::Postgres(url) => {
-                Backend::Postgres(postgres::PgStore::open(&url, options).await?)
+                Backend::Postgres(postgres::PgStore::open(&url, options, work.clone()).await?)
             }
         };
         Ok(Self {

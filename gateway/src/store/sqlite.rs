@@ -161,26 +161,18 @@ async fn group(conn: &mut Conn, ops: Vec<Op>) -> bool {
         }
         return false;
     }
-    let mut results = Vec::with_capacity(ops.len());
-    let mut failed = None;
-    for op in &ops {
-        match ops::execute(conn, op).await {
-            Ok(d) => results.push(d),
-            Err(e) => {
-                failed = Some(e);
-                break;
+    let results = match ops::execute_all(conn, &ops).await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::warn!(error = %e, ops = ops.len(), "store: an operation failed; running the group one by one");
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            let mut wake = false;
+            for op in ops {
+                wake |= alone(conn, op).await;
             }
+            return wake;
         }
-    }
-    if let Some(e) = failed {
-        tracing::warn!(error = %e, ops = ops.len(), "store: an operation failed; running the group one by one");
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        let mut wake = false;
-        for op in ops {
-            wake |= alone(conn, op).await;
-        }
-        return wake;
-    }
+    };
     match sqlx::query("COMMIT").execute(&mut *conn).await {
         Ok(_) => {
             let mut wake = false;

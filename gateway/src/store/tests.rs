@@ -90,6 +90,7 @@ lienthong_tests::on_both_stores!(
     a_dead_instances_lease_is_taken_over_and_its_late_completion_ignored,
     a_job_runs_in_one_instance_at_a_time,
     concurrent_repeats_are_stored_once_and_get_the_original_answer,
+    new_dossiers_written_together_get_the_answers_they_would_get_alone,
     audit_records_are_written_with_what_they_record_and_linked_in_order,
     deadlines_are_counted_as_of_a_moment,
     a_nonce_is_taken_once_within_its_window_and_survives_reopening,
@@ -1041,6 +1042,111 @@ async fn concurrent_repeats_are_stored_once_and_get_the_original_answer(f: Fixtu
     for s in stores {
         s.close().await;
     }
+    f.finish().await;
+}
+
+/// Many new dossiers submitted at once are written in groups (multi-row statements, see
+/// `ops::batch`): repeats and conflicts inside one group, against rows stored before it, and
+/// bodies shared across dossiers of one group each get what they would get alone.
+async fn new_dossiers_written_together_get_the_answers_they_would_get_alone(f: Fixture) {
+    let s = f.open().await;
+    s.intake_dossier(dossier("OLD-SAME", "o"))
+        .await
+        .expect("ok");
+    s.intake_dossier(dossier("OLD-DIFF", "o"))
+        .await
+        .expect("ok");
+    let shared = |code: &str, body: &str| {
+        let body: std::sync::Arc<str> = body.into();
+        NewDossier {
+            destinations: vec!["dvcqg".into(), "emc".into()],
+            messages: ["dvcqg", "emc"]
+                .iter()
+                .map(|d| NewMessage {
+                    id: format!("{code}-{d}"),
+                    destination: (*d).to_owned(),
+                    kind: MessageKind::Dossier,
+                    body: body.clone(),
+                })
+                .collect(),
+            ..dossier(code, code)
+        }
+    };
+    let mut batch = Vec::new();
+    for round in 0..3 {
+        for i in 0..40 {
+            batch.push(dossier(&format!("N{round}-{i}"), "n"));
+        }
+        batch.push(dossier("TWICE", "t"));
+        batch.push(NewDossier {
+            body: format!("clash {round}"),
+            ..dossier("CLASH", &format!("c{round}"))
+        });
+        batch.push(dossier("OLD-SAME", "o"));
+        batch.push(dossier("OLD-DIFF", "other"));
+        // The same body text in two dossiers: one row in message_bodies.
+        batch.push(shared(&format!("S{round}-a"), "same body"));
+        batch.push(shared(&format!("S{round}-b"), "same body"));
+    }
+    let outcomes = futures::future::join_all(batch.into_iter().map(|d| s.intake_dossier(d))).await;
+    let outcomes: Vec<IntakeOutcome> = outcomes.into_iter().map(|o| o.expect("ok")).collect();
+    // Which of a code's three submissions is stored first is the store's choice (on PostgreSQL
+    // groups run side by side); how many of each answer there are is not.
+    let per_code = |k: usize| -> Vec<&'static str> {
+        let mut labels: Vec<&'static str> = (0..3)
+            .map(|round| outcomes[round * 46 + 40 + k].label())
+            .collect();
+        labels.sort_unstable();
+        labels
+    };
+    assert_eq!(per_code(0), ["accepted", "repeat", "repeat"], "TWICE");
+    assert_eq!(per_code(1), ["accepted", "conflict", "conflict"], "CLASH");
+    assert_eq!(per_code(2), ["repeat", "repeat", "repeat"], "OLD-SAME");
+    assert_eq!(
+        per_code(3),
+        ["conflict", "conflict", "conflict"],
+        "OLD-DIFF"
+    );
+    for round in 0..3 {
+        for i in 0..40 {
+            assert_eq!(
+                outcomes[round * 46 + i],
+                IntakeOutcome::Accepted(format!("answer-N{round}-{i}"))
+            );
+        }
+    }
+    assert!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, IntakeOutcome::Repeat(_)))
+            .all(|o| matches!(o, IntakeOutcome::Repeat(a) if a == "answer-TWICE" || a == "answer-OLD-SAME")),
+        "a repeat gets the original answer: {outcomes:?}"
+    );
+    // 2 before + 120 N + TWICE + CLASH + 6 S.
+    assert_eq!(f.count("SELECT COUNT(*) FROM dossiers").await, 130);
+    assert_eq!(f.count("SELECT COUNT(*) FROM messages").await, 2 + 122 + 12);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM deliveries").await,
+        2 + 122 + 12,
+        "every message has its delivery"
+    );
+    assert_eq!(f.count("SELECT COUNT(*) FROM message_bodies").await, 1);
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM audit_log WHERE peer = 'center' AND outcome = 'accepted'")
+            .await,
+        130,
+        "one record per dossier stored, none for a repeat or a conflict"
+    );
+    let clash_accepted = (0..3)
+        .find(|round| matches!(outcomes[round * 46 + 41], IntakeOutcome::Accepted(_)))
+        .expect("one accepted");
+    let stored = s.dossier("CLASH").await.expect("read").expect("exists");
+    assert_eq!(
+        stored.body,
+        format!("clash {clash_accepted}"),
+        "the accepted one is stored"
+    );
+    s.close().await;
     f.finish().await;
 }
 

@@ -105,22 +105,31 @@ pub(super) async fn new_dossier(
     .await?
     .rows_affected();
     if inserted == 0 {
-        let row = sqlx::query("SELECT body_sha256, intake_answer FROM dossiers WHERE code = $1")
-            .bind(&d.code)
-            .fetch_one(&mut *conn)
-            .await?;
-        let sha: String = row.try_get(0)?;
-        return Ok(if sha == d.sha256 {
-            IntakeOutcome::Repeat(row.try_get(1)?)
-        } else {
-            IntakeOutcome::Conflict(format!(
-                "dossier {} already exists with different data; send changes with PUT /v1/dossiers/{}",
-                d.code, d.code
-            ))
-        });
+        return existing(conn, d).await;
     }
     queue(conn, &d.code, &d.messages, now).await?;
     Ok(IntakeOutcome::Accepted(d.answer.clone()))
+}
+
+/// The answer to a new dossier whose code is already stored: the original answer when the data
+/// is the same (a repeat), else a conflict.
+pub(super) async fn existing(
+    conn: &mut Conn,
+    d: &NewDossier,
+) -> Result<IntakeOutcome, sqlx::Error> {
+    let row = sqlx::query("SELECT body_sha256, intake_answer FROM dossiers WHERE code = $1")
+        .bind(&d.code)
+        .fetch_one(&mut *conn)
+        .await?;
+    let sha: String = row.try_get(0)?;
+    Ok(if sha == d.sha256 {
+        IntakeOutcome::Repeat(row.try_get(1)?)
+    } else {
+        IntakeOutcome::Conflict(format!(
+            "dossier {} already exists with different data; send changes with PUT /v1/dossiers/{}",
+            d.code, d.code
+        ))
+    })
 }
 
 pub(super) async fn replace_dossier(
