@@ -19,6 +19,10 @@ const STORE_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
+/// Buckets of `lienthong_store_group_operations`: powers of two up to the largest `max_batch`
+/// worth using.
+const GROUP_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
 /// Buckets of `lienthong_delivery_attempt_seconds`.
 const ATTEMPT_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -41,6 +45,22 @@ pub fn handle() -> &'static PrometheusHandle {
                         "lienthong_store_op_seconds".to_owned(),
                     ),
                     STORE_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "lienthong_store_commit_seconds".to_owned(),
+                    ),
+                    STORE_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "lienthong_store_group_operations".to_owned(),
+                    ),
+                    GROUP_BUCKETS,
                 )
             })
             .unwrap_or_else(|_| PrometheusBuilder::new());
@@ -135,6 +155,15 @@ pub fn store_op(op: &'static str, seconds: f64, ok: bool) {
     if !ok {
         counter!("lienthong_store_op_errors_total", "op" => op).increment(1);
     }
+}
+
+/// One write group was committed: `operations` answered by it, its commit (on SQLite the
+/// fsync of the write-ahead log) took `commit_seconds`. Together with
+/// `lienthong_store_op_seconds` these say whether intake latency is spent waiting for the disk
+/// or waiting in the writer's queue.
+pub fn store_group(operations: usize, commit_seconds: f64) {
+    histogram!("lienthong_store_group_operations").record(operations as f64);
+    histogram!("lienthong_store_commit_seconds").record(commit_seconds);
 }
 
 /// The audit chain's state, read from the store at scrape time: records linked, records waiting

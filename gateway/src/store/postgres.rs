@@ -230,7 +230,9 @@ async fn with_retries(pool: &Pool, ops: &[Op]) -> Result<Vec<Done>, sqlx::Error>
 async fn transaction(pool: &Pool, ops: &[Op]) -> Result<Vec<Done>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let done = ops::execute_all(&mut tx, ops).await?;
+    let commit = std::time::Instant::now();
     tx.commit().await?;
+    crate::telemetry::store_group(ops.len(), commit.elapsed().as_secs_f64());
     Ok(done)
 }
 

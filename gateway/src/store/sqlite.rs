@@ -6,6 +6,14 @@
 //! operation fails (rare: a full disk, a constraint bug), the group is rolled back and every
 //! operation is run again in its own transaction, so one bad operation fails alone. Reads use a
 //! separate pool of read-only connections.
+//!
+//! Checkpoints (copying the write-ahead log back into the database file) are not left to the
+//! writer: SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so
+//! that one group waited for the copy and an fsync of the database file as well as its own, and
+//! those groups were intake's slowest answers (issue 27, BENCHMARKS.md). The writer's connection
+//! has automatic checkpoints off; a checkpointer task runs a passive checkpoint every
+//! [`CHECKPOINT_EVERY`] on a connection of its own, beside the writer and never blocking it.
+//! Durability is unchanged: a commit is durable once the log is synced, as before.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -36,6 +44,8 @@ pub(super) mod ops;
 
 /// How long a connection waits for a lock held by another process (the CLI, a second reader).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the checkpointer copies the write-ahead log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Queue of write operations waiting for the writer.
 const WRITE_QUEUE: usize = 8192;
 
@@ -44,6 +54,7 @@ pub(super) struct SqliteStore {
     read: Pool,
     writer: mpsc::Sender<Op>,
     writer_task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    checkpointer: tokio_util::task::AbortOnDropHandle<()>,
 }
 
 impl SqliteStore {
@@ -69,19 +80,30 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone().create_if_missing(true))
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .pragma("wal_autocheckpoint", "0"),
+            )
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let checkpoints = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(base.clone())
+            .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(read_connections.max(1))
             .connect_with(base.read_only(true))
             .await?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let task = tokio::spawn(run(write, rx, max_batch.max(1), work));
+        let checkpointer =
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(checkpoint(checkpoints)));
         Ok(Self {
             read,
             writer: tx,
             writer_task: tokio::sync::Mutex::new(Some(task)),
+            checkpointer,
         })
     }
 
@@ -105,6 +127,7 @@ impl SqliteStore {
         if let Some(t) = task {
             let _ = t.await;
         }
+        self.checkpointer.abort();
         self.read.close().await;
     }
 }
@@ -152,6 +175,23 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Op>, max_batch: usize, work: Arc
     }
 }
 
+/// Copies the write-ahead log into the database file every [`CHECKPOINT_EVERY`], without
+/// waiting for readers or the writer (`PASSIVE`: what cannot be copied now is copied next
+/// time). Runs until the store closes; a failed checkpoint is logged and tried again.
+async fn checkpoint(pool: Pool) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "store: checkpoint failed; trying again");
+        }
+    }
+}
+
 /// Runs a group in one transaction; returns whether the dispatcher should look for work.
 async fn group(conn: &mut Conn, ops: Vec<Op>) -> bool {
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
@@ -173,8 +213,10 @@ async fn group(conn: &mut Conn, ops: Vec<Op>) -> bool {
             return wake;
         }
     };
+    let commit = std::time::Instant::now();
     match sqlx::query("COMMIT").execute(&mut *conn).await {
         Ok(_) => {
+            crate::telemetry::store_group(ops.len(), commit.elapsed().as_secs_f64());
             let mut wake = false;
             for (op, done) in ops.into_iter().zip(results) {
                 wake |= op.wakes(&done);

@@ -632,6 +632,42 @@ async fn a_body_is_stored_once_for_all_its_destinations_and_purged_after_its_las
     f.finish().await;
 }
 
+/// The writer never checkpoints (its commits only append to the write-ahead log); the
+/// checkpointer copies the log into the database file within about a second, while the store
+/// stays open. Without it the file would keep its size until the store closed.
+#[tokio::test]
+async fn the_write_ahead_log_is_copied_into_the_database_while_the_store_is_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("t.db");
+    let s = Store::open(&format!("sqlite://{}", file.display()), 64, 2)
+        .await
+        .expect("open");
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    // Let the first checkpoint (of the schema) pass, then write.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let before = size();
+    let body = "x".repeat(2000);
+    futures::future::join_all((0..200).map(|n| {
+        s.intake_dossier(NewDossier {
+            body: body.clone(),
+            ..dossier(&format!("W{n}"), "w")
+        })
+    }))
+    .await
+    .into_iter()
+    .for_each(|o| assert!(matches!(o, Ok(IntakeOutcome::Accepted(_))), "{o:?}"));
+    let written = std::time::Instant::now();
+    while size() < before + 200 * 2000 {
+        assert!(
+            written.elapsed() < std::time::Duration::from_secs(10),
+            "the database file is still {} bytes (was {before})",
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    s.close().await;
+}
+
 #[tokio::test]
 async fn the_postgres_schema_applies_to_a_fresh_database_and_again() {
     let db = lienthong_tests::postgres::TestDatabase::create().await;
@@ -1137,6 +1173,10 @@ async fn new_dossiers_written_together_get_the_answers_they_would_get_alone(f: F
         130,
         "one record per dossier stored, none for a repeat or a conflict"
     );
+    // Linked in one round: several multi-row updates (128 + 2 records), one chain.
+    assert_eq!(s.link_audit(1000).await.expect("link"), 130);
+    let all = s.audit_page(0, 1000).await.expect("page");
+    assert_eq!(crate::audit::verify(&all), Ok(130));
     let clash_accepted = (0..3)
         .find(|round| matches!(outcomes[round * 46 + 41], IntakeOutcome::Accepted(_)))
         .expect("one accepted");

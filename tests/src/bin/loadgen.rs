@@ -21,7 +21,7 @@
 //! `--compare ROUNDS` measures intake against its ceiling (the `ceiling` binary: parse, answer
 //! 202, no store), alternating the two in one run; `scripts/bench-ratio` runs it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +72,12 @@ struct Args {
     /// The portal stays down; nothing is delivered.
     #[arg(long)]
     compare: Option<usize>,
+    /// With `--compare`: a second lienthong binary (an earlier build, the baseline) started the
+    /// same way on a store of its own; each round measures the ceiling, the baseline and the
+    /// gateway one after the other, so a change is judged against the code before it in the
+    /// same run on the same machine.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
 }
 
 fn dossier(template: &Value, n: usize) -> Value {
@@ -215,10 +221,225 @@ async fn wait_delivered(sim: &DvcqgSim, want: usize, limit: Duration) -> anyhow:
     }
 }
 
+/// Cumulative figures of a gateway's store write groups (`lienthong_store_group_operations`,
+/// `lienthong_store_commit_seconds`): how many groups, how many operations they answered, and
+/// the commit-time histogram.
+#[derive(Debug, Clone, Default)]
+struct Groups {
+    count: f64,
+    operations: f64,
+    commit_seconds: f64,
+    /// (upper bound in seconds, groups whose commit took at most that), ascending.
+    commit_buckets: Vec<(f64, f64)>,
+}
+
+impl Groups {
+    fn parse(text: &str) -> Option<Self> {
+        let mut g = Self::default();
+        let value = |line: &str| line.rsplit(' ').next()?.parse::<f64>().ok();
+        for line in text.lines() {
+            if line.starts_with("lienthong_store_group_operations_count") {
+                g.count = value(line)?;
+            } else if line.starts_with("lienthong_store_group_operations_sum") {
+                g.operations = value(line)?;
+            } else if line.starts_with("lienthong_store_commit_seconds_sum") {
+                g.commit_seconds = value(line)?;
+            } else if let Some(rest) =
+                line.strip_prefix("lienthong_store_commit_seconds_bucket{le=\"")
+            {
+                let le = rest.split('"').next()?;
+                if le != "+Inf" {
+                    g.commit_buckets.push((le.parse().ok()?, value(line)?));
+                }
+            }
+        }
+        (g.count > 0.0).then_some(g)
+    }
+
+    /// What happened between `before` and `self`, in words.
+    fn since(&self, before: Option<&Self>) -> String {
+        let zero = Self::default();
+        let b = before.unwrap_or(&zero);
+        let groups = self.count - b.count;
+        if groups <= 0.0 {
+            return "no write groups".to_owned();
+        }
+        let ops = (self.operations - b.operations) / groups;
+        let mean = (self.commit_seconds - b.commit_seconds) / groups * 1e3;
+        // The smallest bucket holding 99 % of this round's commits.
+        let p99 = self
+            .commit_buckets
+            .iter()
+            .map(|(le, n)| {
+                let was = b
+                    .commit_buckets
+                    .iter()
+                    .find(|(l, _)| l == le)
+                    .map_or(0.0, |(_, n)| *n);
+                (*le, n - was)
+            })
+            .find(|(_, n)| *n >= 0.99 * groups)
+            .map_or_else(
+                || "over 5 s".to_owned(),
+                |(le, _)| format!("≤ {:.1} ms", le * 1e3),
+            );
+        format!(
+            "{groups:.0} write groups, {ops:.1} operations each on average, commit {mean:.2} ms on average, p99 {p99}"
+        )
+    }
+}
+
+/// The gateways under load: their processes, addresses, the center's token and, on
+/// PostgreSQL, their database (dropped by [`Gateways::stop`]).
+struct Gateways {
+    children: Vec<tokio::process::Child>,
+    pids: Vec<u32>,
+    bases: Vec<String>,
+    token: String,
+    admin: String,
+    database: Option<lienthong_tests::postgres::TestDatabase>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Gateways {
+    /// Starts `args.instances` gateways from `binary` on a store of their own, waits until each
+    /// is ready and reads the center's token.
+    async fn start(binary: &Path, args: &Args, sim: &DvcqgSim) -> anyhow::Result<Self> {
+        let database = if args.postgres {
+            Some(lienthong_tests::postgres::TestDatabase::create().await)
+        } else {
+            None
+        };
+        let mut children = Vec::new();
+        let mut pids = Vec::new();
+        let mut bases = Vec::new();
+        let mut config_paths = Vec::new();
+        let dirs: Vec<tempfile::TempDir> = (0..args.instances.max(1))
+            .map(|_| tempfile::tempdir())
+            .collect::<Result<_, _>>()?;
+        for (n, dir) in dirs.iter().enumerate() {
+            let port = free_port();
+            let cfg = TestConfig {
+                transport: args.transport.clone(),
+                concurrency: args.delivery_concurrency,
+                breaker: "failures = 3\ncool_down = \"200ms\"\nmax_cool_down = \"200ms\"\n".into(),
+                retry: "initial = \"100ms\"\nmultiplier = 2.0\nmax_delay = \"200ms\"\nmax_attempts = 1000\nmax_age = \"2h\"\n".into(),
+                store_url: database.as_ref().map(|d| d.url.clone()),
+                server_extra: format!("instance = \"load-{n}\"\n"),
+                ..TestConfig::default()
+            };
+            let config = cfg
+                .render(dir.path(), port, sim)
+                .replace("level = \"info\"", "level = \"error\"");
+            let config_path = dir.path().join("lienthong.toml");
+            std::fs::write(&config_path, config)?;
+            let child = tokio::process::Command::new(binary)
+                .env("LIENTHONG_LOG", "error")
+                .args(["serve", "--config"])
+                .arg(&config_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .context("spawn lienthong")?;
+            pids.push(child.id().context("pid")?);
+            children.push(child);
+            let base = format!("http://127.0.0.1:{port}");
+            let http = reqwest::Client::new();
+            let ready = Instant::now();
+            while http.get(format!("{base}/readyz")).send().await.is_err() {
+                if ready.elapsed() > Duration::from_secs(30) {
+                    bail!("gateway not ready");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            bases.push(base);
+            config_paths.push(config_path);
+        }
+        // The tokens the first instance generated (the others share them through the store).
+        let show = |role: &str| -> anyhow::Result<String> {
+            let out = std::process::Command::new(binary)
+                .args(["tokens", "show", role, "--config"])
+                .arg(&config_paths[0])
+                .output()
+                .with_context(|| format!("lienthong tokens show {role}"))?;
+            if !out.status.success() {
+                bail!(
+                    "no {role} token: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        let token = show("center")?;
+        let admin = show("admin")?;
+        Ok(Self {
+            children,
+            pids,
+            bases,
+            token,
+            admin,
+            database,
+            _dirs: dirs,
+        })
+    }
+
+    /// CPU seconds (user + system) the gateways have used so far.
+    fn cpu(&self) -> f64 {
+        self.pids.iter().map(|p| cpu_secs(*p)).sum()
+    }
+
+    /// Posts dossiers `range` to the gateways; the intake and the gateways' CPU per dossier (µs).
+    async fn measure(
+        &self,
+        template: &Value,
+        range: std::ops::Range<usize>,
+        args: &Args,
+    ) -> (Intake, f64) {
+        let cpu0 = self.cpu();
+        let i = intake(
+            &self.token,
+            &self.bases,
+            template,
+            range,
+            args.clients,
+            args.rate,
+        )
+        .await;
+        let per = (self.cpu() - cpu0) * 1e6 / i.latencies_us.len().max(1) as f64;
+        (i, per)
+    }
+
+    /// The first gateway's write groups so far, from its `/metrics` (`None` for a build without
+    /// these metrics, such as a baseline before they existed).
+    async fn groups(&self) -> Option<Groups> {
+        let text = reqwest::Client::new()
+            .get(format!("{}/metrics", self.bases[0]))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        Groups::parse(&text)
+    }
+
+    /// Stops the gateways and drops their database.
+    async fn stop(self) {
+        for mut c in self.children {
+            c.kill().await.ok();
+        }
+        if let Some(db) = self.database {
+            db.drop_database().await;
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let binary = match args.binary {
+    let binary = match args.binary.clone() {
         Some(b) => b,
         None => std::env::current_exe()?
             .parent()
@@ -235,72 +456,18 @@ async fn main() -> anyhow::Result<()> {
         bail!("--instances above 1 needs --postgres (a SQLite file has one writer process)");
     }
     let sim = DvcqgSim::start().await?;
-    let database = if args.postgres {
-        Some(lienthong_tests::postgres::TestDatabase::create().await)
-    } else {
-        None
+    let gateways = Gateways::start(&binary, &args, &sim).await?;
+    let baseline = match &args.baseline {
+        Some(b) if args.compare.is_some() => Some(Gateways::start(b, &args, &sim).await?),
+        Some(_) => bail!("--baseline goes with --compare"),
+        None => None,
     };
-    let mut children = Vec::new();
-    let mut pids = Vec::new();
-    let mut bases = Vec::new();
-    let mut config_paths = Vec::new();
-    let dirs: Vec<tempfile::TempDir> = (0..args.instances.max(1))
-        .map(|_| tempfile::tempdir())
-        .collect::<Result<_, _>>()?;
-    for (n, dir) in dirs.iter().enumerate() {
-        let port = free_port();
-        let cfg = TestConfig {
-            transport: args.transport.clone(),
-            concurrency: args.delivery_concurrency,
-            breaker: "failures = 3\ncool_down = \"200ms\"\nmax_cool_down = \"200ms\"\n".into(),
-            retry: "initial = \"100ms\"\nmultiplier = 2.0\nmax_delay = \"200ms\"\nmax_attempts = 1000\nmax_age = \"2h\"\n".into(),
-            store_url: database.as_ref().map(|d| d.url.clone()),
-            server_extra: format!("instance = \"load-{n}\"\n"),
-            ..TestConfig::default()
-        };
-        let config = cfg
-            .render(dir.path(), port, &sim)
-            .replace("level = \"info\"", "level = \"error\"");
-        let config_path = dir.path().join("lienthong.toml");
-        std::fs::write(&config_path, config)?;
-        let child = tokio::process::Command::new(&binary)
-            .env("LIENTHONG_LOG", "error")
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawn lienthong")?;
-        pids.push(child.id().context("pid")?);
-        children.push(child);
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let ready = Instant::now();
-        while http.get(format!("{base}/readyz")).send().await.is_err() {
-            if ready.elapsed() > Duration::from_secs(30) {
-                bail!("gateway not ready");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bases.push(base);
-        config_paths.push(config_path);
-    }
-    // The center's token the first instance generated (the others share it through the store).
-    let out = std::process::Command::new(&binary)
-        .args(["tokens", "show", "center", "--config"])
-        .arg(&config_paths[0])
-        .output()
-        .context("lienthong tokens show center")?;
-    if !out.status.success() {
-        bail!(
-            "no center token: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let Gateways {
+        pids, bases, token, ..
+    } = &gateways;
+    let token = token.clone();
     let rss = |field: &str| pids.iter().map(|p| rss_kib(*p, field)).sum::<u64>();
-    let cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+    let cpu = || gateways.cpu();
     let peak = Arc::new(AtomicUsize::new(0));
     {
         let (peak, pids) = (peak.clone(), pids.clone());
@@ -370,10 +537,36 @@ async fn main() -> anyhow::Result<()> {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        println!(
-            "| round | ceiling | gateway | ratio | gateway p50 / p99 | ceiling p50 / p99 | gateway CPU per dossier |"
-        );
-        println!("|---|---|---|---|---|---|---|");
+        match &baseline {
+            None => {
+                println!(
+                    "| round | ceiling | gateway | ratio | gateway p50 / p99 | ceiling p50 / p99 | gateway CPU per dossier |"
+                );
+                println!("|---|---|---|---|---|---|---|");
+            }
+            Some(_) => {
+                println!(
+                    "| round | ceiling | baseline | gateway | baseline ratio | gateway ratio | baseline p50 / p99 | gateway p50 / p99 | ceiling p50 / p99 | baseline CPU per dossier | gateway CPU per dossier |"
+                );
+                println!("|---|---|---|---|---|---|---|---|---|---|---|");
+            }
+        }
+        let rate = |i: &Intake| i.latencies_us.len() as f64 / i.elapsed.as_secs_f64();
+        let lat = |i: &Intake| {
+            format!(
+                "{:.1} / {:.1} ms",
+                pct(&i.latencies_us, 0.50),
+                pct(&i.latencies_us, 0.99)
+            )
+        };
+        let errors = |label: &str, i: &Intake| {
+            if i.errors > 0 {
+                format!(" {} {label} errors", i.errors)
+            } else {
+                String::new()
+            }
+        };
+        let mut notes = Vec::new();
         for round in 0..rounds {
             let range = round * args.dossiers..(round + 1) * args.dossiers;
             let c = intake(
@@ -385,34 +578,58 @@ async fn main() -> anyhow::Result<()> {
                 args.rate,
             )
             .await;
-            let cpu0 = cpu();
-            let g = intake(&token, &bases, &template, range, args.clients, args.rate).await;
-            let cpu1 = cpu();
-            let rate = |i: &Intake| i.latencies_us.len() as f64 / i.elapsed.as_secs_f64();
-            println!(
-                "| {} | {:.0}/s | {:.0}/s | {:.3} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {:.0} µs |{}",
-                round + 1,
-                rate(&c),
-                rate(&g),
-                rate(&g) / rate(&c),
-                pct(&g.latencies_us, 0.50),
-                pct(&g.latencies_us, 0.99),
-                pct(&c.latencies_us, 0.50),
-                pct(&c.latencies_us, 0.99),
-                (cpu1 - cpu0) * 1e6 / g.latencies_us.len().max(1) as f64,
-                if g.errors + c.errors > 0 {
-                    format!(" {} gateway / {} ceiling errors", g.errors, c.errors)
-                } else {
-                    String::new()
-                }
-            );
+            let b = match &baseline {
+                Some(b) => Some(b.measure(&template, range.clone(), &args).await),
+                None => None,
+            };
+            let groups_before = gateways.groups().await;
+            let (g, g_cpu) = gateways.measure(&template, range, &args).await;
+            let groups = gateways
+                .groups()
+                .await
+                .map(|after| after.since(groups_before.as_ref()));
+            if let Some(groups) = groups {
+                notes.push(format!("round {}, gateway's store: {groups}", round + 1));
+            }
+            match b {
+                None => println!(
+                    "| {} | {:.0}/s | {:.0}/s | {:.3} | {} | {} | {:.0} µs |{}{}",
+                    round + 1,
+                    rate(&c),
+                    rate(&g),
+                    rate(&g) / rate(&c),
+                    lat(&g),
+                    lat(&c),
+                    g_cpu,
+                    errors("gateway", &g),
+                    errors("ceiling", &c),
+                ),
+                Some((b, b_cpu)) => println!(
+                    "| {} | {:.0}/s | {:.0}/s | {:.0}/s | {:.3} | {:.3} | {} | {} | {} | {:.0} µs | {:.0} µs |{}{}{}",
+                    round + 1,
+                    rate(&c),
+                    rate(&b),
+                    rate(&g),
+                    rate(&b) / rate(&c),
+                    rate(&g) / rate(&c),
+                    lat(&b),
+                    lat(&g),
+                    lat(&c),
+                    b_cpu,
+                    g_cpu,
+                    errors("baseline", &b),
+                    errors("gateway", &g),
+                    errors("ceiling", &c),
+                ),
+            }
         }
-        for mut c in children {
-            c.kill().await.ok();
+        for n in notes {
+            println!("{n}");
         }
-        if let Some(db) = database {
-            db.drop_database().await;
+        if let Some(b) = baseline {
+            b.stop().await;
         }
+        gateways.stop().await;
         return Ok(());
     }
 
@@ -420,7 +637,7 @@ async fn main() -> anyhow::Result<()> {
     let cpu0 = cpu();
     let i = intake(
         &token,
-        &bases,
+        bases,
         &template,
         0..args.dossiers,
         args.clients,
@@ -460,7 +677,7 @@ async fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         let m = intake(
             &token,
-            &bases,
+            bases,
             &template,
             args.dossiers..2 * args.dossiers,
             args.clients,
@@ -487,11 +704,6 @@ async fn main() -> anyhow::Result<()> {
         peak.load(Ordering::Relaxed) as f64 / 1024.0,
         rss("VmHWM:") as f64 / 1024.0
     );
-    for mut c in children {
-        c.kill().await.ok();
-    }
-    if let Some(db) = database {
-        db.drop_database().await;
-    }
+    gateways.stop().await;
     Ok(())
 }

@@ -70,23 +70,34 @@ pub(super) async fn link(conn: &mut Conn, limit: i64) -> Result<u64, sqlx::Error
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    let mut linked = 0;
+    let mut links: Vec<(i64, i64, String, String)> = Vec::with_capacity(rows.len());
     for row in rows {
         let id: i64 = row.try_get(0)?;
         seq += 1;
         let mut r = super::reads::audit_content(&row, seq)?;
         r.prev_hash.clone_from(&prev);
         r.hash = link_hash(&prev, &r);
-        sqlx::query("UPDATE audit_log SET seq = $1, prev_hash = $2, hash = $3 WHERE id = $4 AND seq IS NULL")
-            .bind(seq)
-            .bind(&r.prev_hash)
-            .bind(&r.hash)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        prev = r.hash;
-        linked += 1;
+        prev.clone_from(&r.hash);
+        links.push((id, seq, r.prev_hash, r.hash));
     }
+    // One statement per piece of records, not one per record: the chainer runs in the writer's
+    // groups, and a round of 2,000 single-row updates held intake behind it (issue 27).
+    for piece in super::batch::pieces(&links) {
+        let mut q =
+            sqlx::QueryBuilder::<super::Db>::new("WITH link (id, seq, prev_hash, hash) AS (");
+        q.push_values(piece, |mut row, (id, seq, prev_hash, hash)| {
+            row.push_bind(*id)
+                .push_bind(*seq)
+                .push_bind(prev_hash.as_str())
+                .push_bind(hash.as_str());
+        });
+        q.push(
+            ") UPDATE audit_log SET seq = link.seq, prev_hash = link.prev_hash, hash = link.hash
+             FROM link WHERE audit_log.id = link.id AND audit_log.seq IS NULL",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    let linked = links.len() as u64;
     Ok(linked)
 }
 

@@ -29,7 +29,7 @@ use crate::store::now_ms;
 const MAX_ROWS: usize = 256;
 
 /// `items` cut into pieces of power-of-two sizes, largest first, none over [`MAX_ROWS`].
-fn pieces<T>(items: &[T]) -> Vec<&[T]> {
+pub(super) fn pieces<T>(items: &[T]) -> Vec<&[T]> {
     let mut out = Vec::new();
     let mut rest = items;
     while let Some(len) = std::num::NonZeroUsize::new(rest.len()) {
