@@ -231,6 +231,30 @@ struct Groups {
     commit_seconds: f64,
     /// (upper bound in seconds, groups whose commit took at most that), ascending.
     commit_buckets: Vec<(f64, f64)>,
+    /// New dossiers answered by the store, and their time from submission to answer in the
+    /// same form (`lienthong_store_op_seconds{op="intake_dossier"}`): the time a request spent
+    /// in the store, queue included, as against its HTTP latency.
+    intakes: f64,
+    intake_buckets: Vec<(f64, f64)>,
+}
+
+/// The smallest bucket bound holding `share` of the `total` observations made between
+/// `before` and `after` (cumulative Prometheus buckets), in words.
+fn quantile(after: &[(f64, f64)], before: &[(f64, f64)], total: f64, share: f64) -> String {
+    after
+        .iter()
+        .map(|(le, n)| {
+            let was = before
+                .iter()
+                .find(|(l, _)| l == le)
+                .map_or(0.0, |(_, n)| *n);
+            (*le, n - was)
+        })
+        .find(|(_, n)| *n >= share * total)
+        .map_or_else(
+            || "over the largest bucket".to_owned(),
+            |(le, _)| format!("≤ {:.1} ms", le * 1e3),
+        )
 }
 
 impl Groups {
@@ -251,6 +275,15 @@ impl Groups {
                 if le != "+Inf" {
                     g.commit_buckets.push((le.parse().ok()?, value(line)?));
                 }
+            } else if line.starts_with("lienthong_store_op_seconds_count{op=\"intake_dossier\"}") {
+                g.intakes = value(line)?;
+            } else if let Some(rest) =
+                line.strip_prefix("lienthong_store_op_seconds_bucket{op=\"intake_dossier\",le=\"")
+            {
+                let le = rest.split('"').next()?;
+                if le != "+Inf" {
+                    g.intake_buckets.push((le.parse().ok()?, value(line)?));
+                }
             }
         }
         (g.count > 0.0).then_some(g)
@@ -266,25 +299,14 @@ impl Groups {
         }
         let ops = (self.operations - b.operations) / groups;
         let mean = (self.commit_seconds - b.commit_seconds) / groups * 1e3;
-        // The smallest bucket holding 99 % of this round's commits.
-        let p99 = self
-            .commit_buckets
-            .iter()
-            .map(|(le, n)| {
-                let was = b
-                    .commit_buckets
-                    .iter()
-                    .find(|(l, _)| l == le)
-                    .map_or(0.0, |(_, n)| *n);
-                (*le, n - was)
-            })
-            .find(|(_, n)| *n >= 0.99 * groups)
-            .map_or_else(
-                || "over 5 s".to_owned(),
-                |(le, _)| format!("≤ {:.1} ms", le * 1e3),
-            );
+        let p99 = quantile(&self.commit_buckets, &b.commit_buckets, groups, 0.99);
+        let intakes = self.intakes - b.intakes;
+        let (p50_store, p99_store) = (
+            quantile(&self.intake_buckets, &b.intake_buckets, intakes, 0.50),
+            quantile(&self.intake_buckets, &b.intake_buckets, intakes, 0.99),
+        );
         format!(
-            "{groups:.0} write groups, {ops:.1} operations each on average, commit {mean:.2} ms on average, p99 {p99}"
+            "{groups:.0} write groups, {ops:.1} operations each on average, commit {mean:.2} ms on average, p99 {p99}; a new dossier's time in the store (queue, group, commit): p50 {p50_store}, p99 {p99_store}"
         )
     }
 }
