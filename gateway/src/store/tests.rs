@@ -91,6 +91,7 @@ lienthong_tests::on_both_stores!(
     a_job_runs_in_one_instance_at_a_time,
     concurrent_repeats_are_stored_once_and_get_the_original_answer,
     new_dossiers_written_together_get_the_answers_they_would_get_alone,
+    completions_recorded_together_are_recorded_as_alone,
     audit_records_are_written_with_what_they_record_and_linked_in_order,
     deadlines_are_counted_as_of_a_moment,
     a_nonce_is_taken_once_within_its_window_and_survives_reopening,
@@ -1186,6 +1187,92 @@ async fn new_dossiers_written_together_get_the_answers_they_would_get_alone(f: F
         format!("clash {clash_accepted}"),
         "the accepted one is stored"
     );
+    s.close().await;
+    f.finish().await;
+}
+
+/// Completions that reach the writer together are recorded with multi-row statements: each
+/// message gets its state, its attempt and its `sent` audit record as it would alone, and a
+/// completion by an owner that no longer holds the lease is audited but not recorded.
+async fn completions_recorded_together_are_recorded_as_alone(f: Fixture) {
+    let s = f.open().await;
+    for n in 0..12 {
+        s.intake_dossier(dossier(&format!("D{n}"), "d"))
+            .await
+            .expect("intake");
+    }
+    let batches = s.claim(claim(12, 1)).await.expect("claim");
+    assert_eq!(batches.len(), 12);
+    let later = now_ms() + 60_000;
+    let calls = batches.iter().enumerate().map(|(i, b)| {
+        let (owner, decision, outcome) = match i % 4 {
+            0 => ("t", Decision::Delivered, delivered()),
+            1 => (
+                "t",
+                Decision::RetryAt {
+                    at_ms: later,
+                    delay_ms: 60_000,
+                },
+                Outcome::retry("503"),
+            ),
+            2 => ("t", Decision::Dead, Outcome::reject("invalid")),
+            // Not the lease's owner: audited, not recorded.
+            _ => ("someone-else", Decision::Delivered, delivered()),
+        };
+        s.complete(owner, vec![done(b, decision, outcome)])
+    });
+    for r in futures::future::join_all(calls).await {
+        r.expect("complete");
+    }
+    let count = |sql| f.count(sql);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'").await,
+        3
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE state = 'retry_wait' AND attempts = 1").await,
+        3
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE state = 'dead' AND last_error IS NOT NULL")
+            .await,
+        3
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE state = 'in_flight' AND attempts = 0").await,
+        3,
+        "the other owner's completions changed nothing"
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM attempts").await, 9);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM attempts WHERE retry_delay_ms = 60000").await,
+        3
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE direction = 'sent' AND peer = 'dvcqg'").await,
+        12,
+        "what went over the wire is audited, recorded or not"
+    );
+    // On SQLite (one writer, one group) the audit records are in the order the completions
+    // were submitted; on PostgreSQL each completion is its own transaction, side by side.
+    s.link_audit(100).await.expect("link");
+    let sent: Vec<String> = s
+        .audit_page(0, 100)
+        .await
+        .expect("page")
+        .into_iter()
+        .filter(|r| r.direction.as_str() == "sent")
+        .map(|r| r.message_id)
+        .collect();
+    let submitted: Vec<String> = batches.iter().map(|b| b.messages[0].id.clone()).collect();
+    if f.is_postgres() {
+        let (mut sent, mut submitted) = (sent, submitted);
+        sent.sort();
+        submitted.sort();
+        assert_eq!(sent, submitted);
+    } else {
+        assert_eq!(sent, submitted);
+    }
     s.close().await;
     f.finish().await;
 }

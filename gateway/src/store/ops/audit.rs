@@ -27,26 +27,44 @@ pub(super) async fn append(conn: &mut Conn, entry: &AuditEntry) -> Result<(), sq
     Ok(())
 }
 
-/// Appends a `sent` record for each message `seqs` of one attempt (one request may carry several).
-pub(super) async fn append_sent(
+/// Appends a `sent` record for each `(message seq, evidence, outcome)` of `sent`, in that order,
+/// at `at`: the message's destination, dossier and id, with what went over the wire. A few
+/// multi-row statements, not one per message.
+pub(super) async fn append_sent_all(
     conn: &mut Conn,
-    seq: i64,
-    evidence: &lienthong_connectors::evidence::Evidence,
-    outcome: &str,
+    sent: &[(i64, &lienthong_connectors::evidence::Evidence, &str)],
+    at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, direction, peer, dossier_code, message_id, payload_sha256, signature,
-                                peer_certificate_sha256, outcome)
-         SELECT $1, 'sent', destination, dossier_code, id, $2, $3, $4, $5 FROM messages WHERE seq = $6",
-    )
-    .bind(now_ms())
-    .bind(&evidence.payload_sha256)
-    .bind(&evidence.signature)
-    .bind(&evidence.peer_certificate_sha256)
-    .bind(outcome)
-    .bind(seq)
-    .execute(&mut *conn)
-    .await?;
+    let numbered: Vec<(i64, &(i64, &lienthong_connectors::evidence::Evidence, &str))> = sent
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i64::try_from(i).unwrap_or(i64::MAX), s))
+        .collect();
+    for piece in super::batch::pieces(&numbered) {
+        let mut q = sqlx::QueryBuilder::<super::Db>::new(
+            "WITH sent (ord, seq, payload_sha256, signature, peer_certificate_sha256, outcome) AS (",
+        );
+        q.push_values(piece, |mut row, (ord, (seq, evidence, outcome))| {
+            row.push_bind(*ord)
+                .push_bind(*seq)
+                .push_bind(evidence.payload_sha256.as_deref())
+                .push_bind(evidence.signature.as_deref())
+                .push_bind(evidence.peer_certificate_sha256.as_deref())
+                .push_bind(*outcome);
+        });
+        q.push(
+            ") INSERT INTO audit_log (at, direction, peer, dossier_code, message_id, payload_sha256,
+                                     signature, peer_certificate_sha256, outcome)
+             SELECT ",
+        );
+        q.push_bind(at);
+        q.push(
+            ", 'sent', m.destination, m.dossier_code, m.id, sent.payload_sha256, sent.signature,
+                    sent.peer_certificate_sha256, sent.outcome
+             FROM sent JOIN messages m ON m.seq = sent.seq ORDER BY sent.ord",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

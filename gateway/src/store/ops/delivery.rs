@@ -224,85 +224,168 @@ pub(super) async fn renew(
     Ok(held)
 }
 
+/// One message's completion: its sequence number and attempt, who completes it, and the
+/// completion (outcome, decision, evidence) it is part of.
+struct Finished<'a> {
+    seq: i64,
+    attempt: u32,
+    owner: &'a str,
+    c: &'a Completion,
+}
+
+/// Records the completions of `ops` (each: the owner and its completions), in order: for each
+/// message the delivery's new state (only while the owner still holds its lease), its `sent`
+/// audit record (always: it went over the wire), and its attempt record (only when the state
+/// was recorded). A few multi-row statements per piece of messages, not three per message: the
+/// completions run in the writer's groups, and intake waits behind them (issue 27).
+///
+/// Errors: a statement failed; the caller rolls the group back.
 pub(super) async fn complete(
     conn: &mut Conn,
-    owner: &str,
-    completions: &[Completion],
+    ops: &[(&str, &[Completion])],
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    for c in completions {
-        let (next, delay, delivered_at) = match c.decision {
-            Decision::Delivered => (now, None, Some(now)),
-            Decision::RetryAt { at_ms, delay_ms } => (at_ms, Some(delay_ms), None),
-            Decision::Dead => (now, None, None),
-        };
-        let state = c.decision.state().as_str();
-        let portal = c.outcome.portal();
-        let xroad = c.evidence.xroad.as_ref();
-        let batch_size = i64::try_from(c.messages.len()).unwrap_or(1);
-        for &(seq, attempt) in &c.messages {
-            let updated = sqlx::query(
-                "UPDATE deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_owner = NULL,
-                        lease_until = NULL, last_error = $4, last_http_status = $5, portal_code = $6,
-                        portal_message = $7, updated_at = $8, delivered_at = $9
-                 WHERE message_seq = $10 AND state = 'in_flight' AND lease_owner = $11",
-            )
-            .bind(state)
-            .bind(i64::from(attempt))
-            .bind(next)
-            .bind(c.outcome.error())
-            .bind(c.outcome.http_status().map(i64::from))
-            .bind(portal.map(|p| p.code.as_str()))
-            .bind(portal.map(|p| p.message.as_str()))
-            .bind(now)
-            .bind(delivered_at)
-            .bind(seq)
-            .bind(owner)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            // The audit log records what was sent, even when the attempt itself is not recorded
-            // below (it went over the wire all the same).
-            super::audit::append_sent(conn, seq, &c.evidence, c.outcome.label()).await?;
-            if updated == 0 {
+    let rows: Vec<Finished<'_>> = ops
+        .iter()
+        .flat_map(|(owner, completions)| {
+            completions.iter().flat_map(move |c| {
+                c.messages.iter().map(move |&(seq, attempt)| Finished {
+                    seq,
+                    attempt,
+                    owner,
+                    c,
+                })
+            })
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::with_capacity(rows.len());
+    if !rows.iter().all(|r| seen.insert(r.seq)) {
+        // The same message twice in one group (a late completion beside the new owner's): one
+        // at a time, so the first to hold the lease is the one recorded, as alone.
+        for r in &rows {
+            complete_rows(conn, std::slice::from_ref(r), now).await?;
+        }
+        return Ok(());
+    }
+    for piece in super::batch::pieces(&rows) {
+        complete_rows(conn, piece, now).await?;
+    }
+    Ok(())
+}
+
+/// [`complete`] for `rows`, no message twice among them.
+async fn complete_rows(
+    conn: &mut Conn,
+    rows: &[Finished<'_>],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut q = sqlx::QueryBuilder::<super::Db>::new(
+        "WITH done (seq, attempt, state, next_at, error, http_status, portal_code, portal_message,
+                    delivered_at, owner) AS (",
+    );
+    q.push_values(rows, |mut row, r| {
+        let (next, _, delivered_at) = timing(r.c, now);
+        let portal = r.c.outcome.portal();
+        row.push_bind(r.seq)
+            .push_bind(i64::from(r.attempt))
+            .push_bind(r.c.decision.state().as_str())
+            .push_bind(next)
+            .push_bind(r.c.outcome.error())
+            .push_bind(r.c.outcome.http_status().map(i64::from))
+            .push_bind(portal.map(|p| p.code.as_str()))
+            .push_bind(portal.map(|p| p.message.as_str()))
+            .push_bind(delivered_at)
+            .push_bind(r.owner);
+    });
+    q.push(
+        ") UPDATE deliveries SET state = done.state, attempts = done.attempt,
+                next_attempt_at = done.next_at, lease_owner = NULL, lease_until = NULL,
+                last_error = done.error, last_http_status = done.http_status,
+                portal_code = done.portal_code, portal_message = done.portal_message,
+                updated_at = ",
+    );
+    q.push_bind(now);
+    q.push(
+        ", delivered_at = done.delivered_at
+         FROM done WHERE deliveries.message_seq = done.seq AND deliveries.state = 'in_flight'
+           AND deliveries.lease_owner = done.owner
+         RETURNING deliveries.message_seq",
+    );
+    let mut recorded = std::collections::HashSet::with_capacity(rows.len());
+    for row in q.build().fetch_all(&mut *conn).await? {
+        recorded.insert(row.try_get::<i64, _>(0)?);
+    }
+    // The audit log records what was sent, even when the attempt itself is not recorded below
+    // (it went over the wire all the same), in the order of the messages.
+    super::audit::append_sent_all(
+        conn,
+        &rows
+            .iter()
+            .map(|r| (r.seq, &r.c.evidence, r.c.outcome.label()))
+            .collect::<Vec<_>>(),
+        now,
+    )
+    .await?;
+    let attempts: Vec<&Finished<'_>> = rows
+        .iter()
+        .filter(|r| {
+            let kept = recorded.contains(&r.seq);
+            if !kept {
                 // The lease ran out and another instance has the message now (or will): its
                 // attempt is the one recorded.
                 tracing::warn!(
-                    seq,
-                    owner,
+                    seq = r.seq,
+                    owner = r.owner,
                     "attempt finished after its lease was taken over: not recorded"
                 );
-                continue;
             }
-            sqlx::query(
-                "INSERT INTO attempts (message_seq, attempt, started_at, duration_ms, outcome, decision, http_status,
-                                       error, portal_code, portal_message, retry_delay_ms, batch_size,
-                                       xroad_id, xroad_request_id, xroad_request_hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(seq)
-            .bind(i64::from(attempt))
-            .bind(c.started_at)
-            .bind(c.duration_ms)
-            .bind(c.outcome.label())
-            .bind(state)
-            .bind(c.outcome.http_status().map(i64::from))
-            .bind(c.outcome.error())
-            .bind(portal.map(|p| p.code.as_str()))
-            .bind(portal.map(|p| p.message.as_str()))
-            .bind(delay)
-            .bind(batch_size)
-            .bind(xroad.map(|x| x.id.as_str()))
-            .bind(xroad.and_then(|x| x.request_id.as_deref()))
-            .bind(xroad.and_then(|x| x.request_hash.as_deref()))
-            .execute(&mut *conn)
-            .await?;
-            if let Some(reference) = &c.follow_up {
-                super::followups::start(conn, seq, reference, now).await?;
-            }
+            kept
+        })
+        .collect();
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut q = sqlx::QueryBuilder::<super::Db>::new(
+        "INSERT INTO attempts (message_seq, attempt, started_at, duration_ms, outcome, decision, http_status,
+                               error, portal_code, portal_message, retry_delay_ms, batch_size,
+                               xroad_id, xroad_request_id, xroad_request_hash) ",
+    );
+    q.push_values(&attempts, |mut row, r| {
+        let (_, delay, _) = timing(r.c, now);
+        let portal = r.c.outcome.portal();
+        let xroad = r.c.evidence.xroad.as_ref();
+        row.push_bind(r.seq)
+            .push_bind(i64::from(r.attempt))
+            .push_bind(r.c.started_at)
+            .push_bind(r.c.duration_ms)
+            .push_bind(r.c.outcome.label())
+            .push_bind(r.c.decision.state().as_str())
+            .push_bind(r.c.outcome.http_status().map(i64::from))
+            .push_bind(r.c.outcome.error())
+            .push_bind(portal.map(|p| p.code.as_str()))
+            .push_bind(portal.map(|p| p.message.as_str()))
+            .push_bind(delay)
+            .push_bind(i64::try_from(r.c.messages.len()).unwrap_or(1))
+            .push_bind(xroad.map(|x| x.id.as_str()))
+            .push_bind(xroad.and_then(|x| x.request_id.as_deref()))
+            .push_bind(xroad.and_then(|x| x.request_hash.as_deref()));
+    });
+    q.build().execute(&mut *conn).await?;
+    for r in attempts {
+        if let Some(reference) = &r.c.follow_up {
+            super::followups::start(conn, r.seq, reference, now).await?;
         }
     }
     Ok(())
+}
+
+/// A completion's next attempt time, retry delay and delivery time.
+fn timing(c: &Completion, now: i64) -> (i64, Option<i64>, Option<i64>) {
+    match c.decision {
+        Decision::Delivered => (now, None, Some(now)),
+        Decision::RetryAt { at_ms, delay_ms } => (at_ms, Some(delay_ms), None),
+        Decision::Dead => (now, None, None),
+    }
 }
 
 pub(super) async fn release(conn: &mut Conn, which: &Release) -> Result<u64, sqlx::Error> {

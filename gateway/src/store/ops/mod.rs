@@ -30,7 +30,8 @@ use crate::store::op::{Done, Op};
 
 /// Runs `ops` in order on `conn`, inside the one transaction the backend opened for them; their
 /// results, in the same order. A run of two or more new dossiers in a row is written together
-/// (see `batch`): the same results, with a few statements instead of three or more per dossier.
+/// (see `batch`), and so is a run of completions: the same results, with a few statements
+/// instead of three or more per dossier or delivered message.
 ///
 /// Errors: the first statement that failed; the caller rolls the whole group back.
 pub(in crate::store) async fn execute_all(
@@ -47,10 +48,22 @@ pub(in crate::store) async fn execute_all(
                 _ => None,
             })
             .collect();
+        let completions: Vec<(&str, &[crate::store::delivery::Completion])> = rest
+            .iter()
+            .map_while(|op| match op {
+                Op::Complete(owner, c, _) => Some((owner.as_str(), c.as_slice())),
+                _ => None,
+            })
+            .collect();
         if run.len() >= 2 {
             let outcomes = batch::new_dossiers(conn, &run).await?;
             results.extend(outcomes.into_iter().map(Done::Intake));
             rest = &rest[run.len()..];
+        } else if completions.len() >= 2 {
+            // Consecutive completions (the dispatcher's, one per attempt) are recorded together.
+            delivery::complete(conn, &completions).await?;
+            results.extend(completions.iter().map(|_| Done::Unit));
+            rest = &rest[completions.len()..];
         } else {
             results.push(execute(conn, first).await?);
             rest = &rest[1..];
@@ -93,7 +106,7 @@ pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, 
             Done::Count(delivery::renew(conn, owner, seqs, *lease_ms).await?)
         }
         Op::Complete(owner, c, _) => {
-            delivery::complete(conn, owner, c).await?;
+            delivery::complete(conn, &[(owner.as_str(), c.as_slice())]).await?;
             Done::Unit
         }
         Op::Release(which, _) => Done::Count(delivery::release(conn, which).await?),
