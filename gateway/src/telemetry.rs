@@ -31,36 +31,19 @@ const ATTEMPT_BUCKETS: &[f64] = &[
 /// The process's metrics registry, installed as the global recorder on first use.
 pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new();
-        let builder = builder
-            .set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full(
-                    "lienthong_delivery_attempt_seconds".to_owned(),
-                ),
-                ATTEMPT_BUCKETS,
-            )
-            .and_then(|b| {
+        // The histograms with buckets of their own; the others keep the exporter's summaries.
+        let buckets: [(&str, &[f64]); 4] = [
+            ("lienthong_delivery_attempt_seconds", ATTEMPT_BUCKETS),
+            ("lienthong_store_op_seconds", STORE_BUCKETS),
+            ("lienthong_store_commit_seconds", STORE_BUCKETS),
+            ("lienthong_store_group_operations", GROUP_BUCKETS),
+        ];
+        let builder = buckets
+            .into_iter()
+            .try_fold(PrometheusBuilder::new(), |b, (name, bounds)| {
                 b.set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Full(
-                        "lienthong_store_op_seconds".to_owned(),
-                    ),
-                    STORE_BUCKETS,
-                )
-            })
-            .and_then(|b| {
-                b.set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Full(
-                        "lienthong_store_commit_seconds".to_owned(),
-                    ),
-                    STORE_BUCKETS,
-                )
-            })
-            .and_then(|b| {
-                b.set_buckets_for_metric(
-                    metrics_exporter_prometheus::Matcher::Full(
-                        "lienthong_store_group_operations".to_owned(),
-                    ),
-                    GROUP_BUCKETS,
+                    metrics_exporter_prometheus::Matcher::Full(name.to_owned()),
+                    bounds,
                 )
             })
             .unwrap_or_else(|_| PrometheusBuilder::new());

@@ -121,6 +121,25 @@ fn dossier(code: &str, sha: &str) -> NewDossier {
     }
 }
 
+/// Dossier `code` routed to `destinations`, whose messages share one `body` (as the outbox
+/// gives them).
+fn shared_body(code: &str, body: &str, destinations: &[&str]) -> NewDossier {
+    let body: std::sync::Arc<str> = body.into();
+    NewDossier {
+        destinations: destinations.iter().map(|d| (*d).to_owned()).collect(),
+        messages: destinations
+            .iter()
+            .map(|d| NewMessage {
+                id: format!("{code}-{d}"),
+                destination: (*d).to_owned(),
+                kind: MessageKind::Dossier,
+                body: body.clone(),
+            })
+            .collect(),
+        ..dossier(code, code)
+    }
+}
+
 fn event(code: &str, n: u32) -> EventIntake {
     EventIntake {
         dossier_code: code.into(),
@@ -521,22 +540,7 @@ async fn a_body_is_stored_once_for_all_its_destinations_and_purged_after_its_las
 ) {
     let s = f.open().await;
     let destinations = ["dvcqg", "emc", "webhook"];
-    let with_body = |code: &str, body: &str| {
-        let body: std::sync::Arc<str> = body.into();
-        NewDossier {
-            destinations: destinations.iter().map(|d| (*d).to_owned()).collect(),
-            messages: destinations
-                .iter()
-                .map(|d| NewMessage {
-                    id: format!("{code}-{d}"),
-                    destination: (*d).to_owned(),
-                    kind: MessageKind::Dossier,
-                    body: body.clone(),
-                })
-                .collect(),
-            ..dossier(code, code)
-        }
-    };
+    let with_body = |code: &str, body: &str| shared_body(code, body, &destinations);
     let a_body = r#"{"op":"create","dossier":{"code":"A","note":"ba nơi nhận"}}"#;
     s.intake_dossier(with_body("A", a_body)).await.expect("ok");
     s.intake_dossier(with_body("B", r#"{"op":"create","dossier":{"code":"B"}}"#))
@@ -1093,22 +1097,7 @@ async fn new_dossiers_written_together_get_the_answers_they_would_get_alone(f: F
     s.intake_dossier(dossier("OLD-DIFF", "o"))
         .await
         .expect("ok");
-    let shared = |code: &str, body: &str| {
-        let body: std::sync::Arc<str> = body.into();
-        NewDossier {
-            destinations: vec!["dvcqg".into(), "emc".into()],
-            messages: ["dvcqg", "emc"]
-                .iter()
-                .map(|d| NewMessage {
-                    id: format!("{code}-{d}"),
-                    destination: (*d).to_owned(),
-                    kind: MessageKind::Dossier,
-                    body: body.clone(),
-                })
-                .collect(),
-            ..dossier(code, code)
-        }
-    };
+    let shared = |code: &str, body: &str| shared_body(code, body, &["dvcqg", "emc"]);
     let mut batch = Vec::new();
     for round in 0..3 {
         for i in 0..40 {

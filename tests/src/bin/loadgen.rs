@@ -238,6 +238,17 @@ struct Groups {
     intake_buckets: Vec<(f64, f64)>,
 }
 
+/// A finite bucket of a Prometheus histogram line that starts with `prefix` (which ends at the
+/// opening quote of `le`): (upper bound, cumulative count).
+fn bucket(line: &str, prefix: &str) -> Option<(f64, f64)> {
+    let rest = line.strip_prefix(prefix)?;
+    let le = rest.split('"').next()?;
+    if le == "+Inf" {
+        return None;
+    }
+    Some((le.parse().ok()?, line.rsplit(' ').next()?.parse().ok()?))
+}
+
 /// The smallest bucket bound holding `share` of the `total` observations made between
 /// `before` and `after` (cumulative Prometheus buckets), in words.
 fn quantile(after: &[(f64, f64)], before: &[(f64, f64)], total: f64, share: f64) -> String {
@@ -268,22 +279,15 @@ impl Groups {
                 g.operations = value(line)?;
             } else if line.starts_with("lienthong_store_commit_seconds_sum") {
                 g.commit_seconds = value(line)?;
-            } else if let Some(rest) =
-                line.strip_prefix("lienthong_store_commit_seconds_bucket{le=\"")
-            {
-                let le = rest.split('"').next()?;
-                if le != "+Inf" {
-                    g.commit_buckets.push((le.parse().ok()?, value(line)?));
-                }
+            } else if let Some(b) = bucket(line, "lienthong_store_commit_seconds_bucket{le=\"") {
+                g.commit_buckets.push(b);
             } else if line.starts_with("lienthong_store_op_seconds_count{op=\"intake_dossier\"}") {
                 g.intakes = value(line)?;
-            } else if let Some(rest) =
-                line.strip_prefix("lienthong_store_op_seconds_bucket{op=\"intake_dossier\",le=\"")
-            {
-                let le = rest.split('"').next()?;
-                if le != "+Inf" {
-                    g.intake_buckets.push((le.parse().ok()?, value(line)?));
-                }
+            } else if let Some(b) = bucket(
+                line,
+                "lienthong_store_op_seconds_bucket{op=\"intake_dossier\",le=\"",
+            ) {
+                g.intake_buckets.push(b);
             }
         }
         (g.count > 0.0).then_some(g)

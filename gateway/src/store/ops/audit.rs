@@ -8,22 +8,33 @@ use crate::store::now_ms;
 
 /// Appends `entry`, unlinked, in the caller's transaction.
 pub(super) async fn append(conn: &mut Conn, entry: &AuditEntry) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, direction, peer, dossier_code, message_id, payload_sha256, signature,
-                                peer_certificate_sha256, outcome)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(now_ms())
-    .bind(entry.direction.as_str())
-    .bind(&entry.peer)
-    .bind(&entry.dossier_code)
-    .bind(&entry.message_id)
-    .bind(&entry.payload_sha256)
-    .bind(&entry.signature)
-    .bind(&entry.peer_certificate_sha256)
-    .bind(&entry.outcome)
-    .execute(&mut *conn)
-    .await?;
+    append_all(conn, std::slice::from_ref(entry), now_ms()).await
+}
+
+/// Appends `entries`, unlinked and in order, at `at`, with a few multi-row statements.
+pub(super) async fn append_all(
+    conn: &mut Conn,
+    entries: &[AuditEntry],
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    for piece in super::batch::pieces(entries) {
+        let mut q = sqlx::QueryBuilder::<super::Db>::new(
+            "INSERT INTO audit_log (at, direction, peer, dossier_code, message_id, payload_sha256, signature,
+                                    peer_certificate_sha256, outcome) ",
+        );
+        q.push_values(piece, |mut row, e| {
+            row.push_bind(at)
+                .push_bind(e.direction.as_str())
+                .push_bind(e.peer.as_str())
+                .push_bind(e.dossier_code.as_str())
+                .push_bind(e.message_id.as_str())
+                .push_bind(e.payload_sha256.as_deref())
+                .push_bind(e.signature.as_deref())
+                .push_bind(e.peer_certificate_sha256.as_deref())
+                .push_bind(e.outcome.as_str());
+        });
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

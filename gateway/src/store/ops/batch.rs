@@ -1,12 +1,12 @@
-//! New dossiers in groups: a run of consecutive new-dossier operations is written with a few
-//! multi-row statements per table (`INSERT … VALUES (…), (…) …`) instead of three or more
-//! statements per dossier.
+//! New dossiers, alone or in groups: a run of consecutive new-dossier operations (one dossier is
+//! a run of one) is written with a few multi-row statements per table (`INSERT … VALUES (…),
+//! (…) …`) instead of three or more statements per dossier; [`insert_messages`] also writes the
+//! messages of replaced dossiers, events and notices (`intake::queue`).
 //!
 //! Why: each statement is a round trip to the driver (on SQLite a hand-off to sqlx's worker
 //! thread and back, on PostgreSQL a network round trip), and under load those hand-offs, not
 //! SQLite's or PostgreSQL's own work, were most of intake's cost (issue 27, BENCHMARKS.md). The
-//! result for each dossier is exactly what [`super::intake::new_dossier`] would give it run
-//! alone, in the same order: a new code is stored with its messages (each message's delivery is
+//! result for each dossier is what it would get alone, in the same order: a new code is stored with its messages (each message's delivery is
 //! created by the `messages_start_delivery` trigger, as for one row) and its audit record; a code
 //! already stored — before the group or earlier in it — is answered as a repeat or a conflict by
 //! the same lookup.
@@ -64,12 +64,16 @@ pub(super) async fn new_dossiers(
         .zip(&fresh)
         .filter_map(|(d, &stored)| stored.then_some(*d))
         .collect();
-    insert_messages(conn, &stored, now).await?;
+    let queued: Vec<(&str, &[NewMessage])> = stored
+        .iter()
+        .map(|d| (d.code.as_str(), d.messages.as_slice()))
+        .collect();
+    insert_messages(conn, &queued, now).await?;
     let audit: Vec<AuditEntry> = stored
         .iter()
         .map(|d| from_center(&d.code, &d.code, &d.sha256))
         .collect();
-    insert_audit(conn, &audit, now).await?;
+    super::audit::append_all(conn, &audit, now).await?;
     Ok(outcomes)
 }
 
@@ -129,20 +133,19 @@ async fn insert_dossiers(
 /// row; else the SHA-256 of its row in `message_bodies`).
 type MessageRow<'a> = (&'a str, &'a NewMessage, Option<Arc<str>>);
 
-/// Writes the messages of `stored`, in order, with the bodies that several messages of one
-/// dossier share stored once in `message_bodies` (as [`intake::queue`] does for one dossier).
-async fn insert_messages(
+/// Writes the messages of each `(dossier code, messages)` of `queued`, in order, with a few
+/// multi-row statements; see [`intake::queue`] for where each body is stored.
+pub(super) async fn insert_messages(
     conn: &mut Conn,
-    stored: &[&NewDossier],
+    queued: &[(&str, &[NewMessage])],
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let mut rows: Vec<MessageRow<'_>> = Vec::new();
     let mut bodies: Vec<(Arc<str>, &Arc<str>)> = Vec::new();
-    for d in stored {
+    for &(code, messages) in queued {
         let mut digests: Vec<(&Arc<str>, Arc<str>)> = Vec::new();
-        for m in &d.messages {
-            let shared = d
-                .messages
+        for m in messages {
+            let shared = messages
                 .iter()
                 .filter(|other| Arc::ptr_eq(&other.body, &m.body))
                 .nth(1)
@@ -158,7 +161,7 @@ async fn insert_messages(
                 }
                 sha
             });
-            rows.push((d.code.as_str(), m, sha));
+            rows.push((code, m, sha));
         }
     }
     for piece in pieces(&bodies) {
@@ -191,33 +194,6 @@ async fn insert_messages(
                 .push_bind(body)
                 .push_bind(sha.as_deref())
                 .push_bind(now);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Appends `entries`, unlinked, in order.
-async fn insert_audit(
-    conn: &mut Conn,
-    entries: &[AuditEntry],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    for piece in pieces(entries) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO audit_log (at, direction, peer, dossier_code, message_id, payload_sha256, signature,
-                                    peer_certificate_sha256, outcome) ",
-        );
-        q.push_values(piece, |mut row, e| {
-            row.push_bind(now)
-                .push_bind(e.direction.as_str())
-                .push_bind(e.peer.as_str())
-                .push_bind(e.dossier_code.as_str())
-                .push_bind(e.message_id.as_str())
-                .push_bind(e.payload_sha256.as_deref())
-                .push_bind(e.signature.as_deref())
-                .push_bind(e.peer_certificate_sha256.as_deref())
-                .push_bind(e.outcome.as_str());
         });
         q.build().execute(&mut *conn).await?;
     }

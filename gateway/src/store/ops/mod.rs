@@ -25,7 +25,8 @@ mod tokens;
 use super::{Conn, DIALECT, Db, Pool};
 use crate::audit::{AuditEntry, Direction};
 use crate::store::Dialect;
-use crate::store::intake::IntakeOutcome;
+use crate::store::delivery::Completion;
+use crate::store::intake::{IntakeOutcome, NewDossier};
 use crate::store::op::{Done, Op};
 
 /// Runs `ops` in order on `conn`, inside the one transaction the backend opened for them; their
@@ -41,33 +42,38 @@ pub(in crate::store) async fn execute_all(
     let mut results = Vec::with_capacity(ops.len());
     let mut rest = ops;
     while let Some(first) = rest.first() {
-        let run: Vec<&crate::store::intake::NewDossier> = rest
-            .iter()
-            .map_while(|op| match op {
-                Op::NewDossier(d, _) => Some(d),
-                _ => None,
-            })
-            .collect();
-        let completions: Vec<(&str, &[crate::store::delivery::Completion])> = rest
-            .iter()
-            .map_while(|op| match op {
-                Op::Complete(owner, c, _) => Some((owner.as_str(), c.as_slice())),
-                _ => None,
-            })
-            .collect();
-        if run.len() >= 2 {
-            let outcomes = batch::new_dossiers(conn, &run).await?;
-            results.extend(outcomes.into_iter().map(Done::Intake));
-            rest = &rest[run.len()..];
-        } else if completions.len() >= 2 {
+        let taken = match first {
+            Op::NewDossier(..) => {
+                let run: Vec<&NewDossier> = rest
+                    .iter()
+                    .map_while(|op| match op {
+                        Op::NewDossier(d, _) => Some(d),
+                        _ => None,
+                    })
+                    .collect();
+                let outcomes = batch::new_dossiers(conn, &run).await?;
+                results.extend(outcomes.into_iter().map(Done::Intake));
+                run.len()
+            }
             // Consecutive completions (the dispatcher's, one per attempt) are recorded together.
-            delivery::complete(conn, &completions).await?;
-            results.extend(completions.iter().map(|_| Done::Unit));
-            rest = &rest[completions.len()..];
-        } else {
-            results.push(execute(conn, first).await?);
-            rest = &rest[1..];
-        }
+            Op::Complete(..) => {
+                let run: Vec<(&str, &[Completion])> = rest
+                    .iter()
+                    .map_while(|op| match op {
+                        Op::Complete(owner, c, _) => Some((owner.as_str(), c.as_slice())),
+                        _ => None,
+                    })
+                    .collect();
+                delivery::complete(conn, &run).await?;
+                results.extend(run.iter().map(|_| Done::Unit));
+                run.len()
+            }
+            _ => {
+                results.push(execute(conn, first).await?);
+                1
+            }
+        };
+        rest = &rest[taken..];
     }
     Ok(results)
 }
@@ -76,11 +82,8 @@ pub(in crate::store) async fn execute_all(
 pub(in crate::store) async fn execute(conn: &mut Conn, op: &Op) -> Result<Done, sqlx::Error> {
     Ok(match op {
         Op::NewDossier(d, _) => {
-            let out = intake::new_dossier(conn, d).await?;
-            if matches!(out, IntakeOutcome::Accepted(_)) {
-                audit::append(conn, &from_center(&d.code, &d.code, &d.sha256)).await?;
-            }
-            Done::Intake(out)
+            let mut out = batch::new_dossiers(conn, &[d]).await?;
+            Done::Intake(out.pop().ok_or(sqlx::Error::RowNotFound)?)
         }
         Op::ReplaceDossier(d, _) => {
             let out = intake::replace_dossier(conn, d).await?;
