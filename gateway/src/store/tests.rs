@@ -673,6 +673,35 @@ async fn the_write_ahead_log_is_copied_into_the_database_while_the_store_is_open
     s.close().await;
 }
 
+/// The chainer links each piece of records by primary key. SQLite 3.51 otherwise answered
+/// `seq IS NULL` through the unique index on `seq` and walked every unlinked record once per
+/// linked one (issue 27): the plan, not a time, is what is checked.
+#[tokio::test]
+async fn the_audit_chainer_finds_each_record_by_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    Store::open(&url, 64, 2).await.expect("open").close().await;
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    let sql = format!(
+        "EXPLAIN QUERY PLAN WITH link (id, seq, prev_hash, hash) AS (VALUES (1, 1, 'a', 'b'), (2, 2, 'b', 'c'){}",
+        super::sqlite::ops::audit::LINK_UPDATE
+    );
+    let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&pool)
+        .await
+        .expect("plan")
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, 3))
+        .collect();
+    pool.close().await;
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("SEARCH audit_log USING INTEGER PRIMARY KEY"),
+        "{plan}"
+    );
+    assert!(!plan.contains("sqlite_autoindex_audit_log"), "{plan}");
+}
+
 #[tokio::test]
 async fn the_postgres_schema_applies_to_a_fresh_database_and_again() {
     let db = lienthong_tests::postgres::TestDatabase::create().await;

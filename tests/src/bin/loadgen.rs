@@ -359,8 +359,11 @@ impl Gateways {
                 .replace("level = \"info\"", "level = \"error\"");
             let config_path = dir.path().join("lienthong.toml");
             std::fs::write(&config_path, config)?;
+            // LOADGEN_GATEWAY_LOG (a LIENTHONG_LOG filter) lets a profiling run see, say, every
+            // statement's time: `LOADGEN_GATEWAY_LOG=error,sqlx::query=debug`.
+            let log = std::env::var("LOADGEN_GATEWAY_LOG").unwrap_or_else(|_| "error".to_owned());
             let child = tokio::process::Command::new(binary)
-                .env("LIENTHONG_LOG", "error")
+                .env("LIENTHONG_LOG", log)
                 .args(["serve", "--config"])
                 .arg(&config_path)
                 .stdout(Stdio::null())

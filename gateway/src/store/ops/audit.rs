@@ -120,15 +120,21 @@ pub(super) async fn link(conn: &mut Conn, limit: i64) -> Result<u64, sqlx::Error
                 .push_bind(prev_hash.as_str())
                 .push_bind(hash.as_str());
         });
-        q.push(
-            ") UPDATE audit_log SET seq = link.seq, prev_hash = link.prev_hash, hash = link.hash
-             FROM link WHERE audit_log.id = link.id AND audit_log.seq IS NULL",
-        );
+        q.push(LINK_UPDATE);
         q.build().execute(&mut *conn).await?;
     }
     let linked = links.len() as u64;
     Ok(linked)
 }
+
+/// The update that links a piece of records (after their `VALUES`). The unary `+` keeps SQLite
+/// from answering `seq IS NULL` through the unique index on `seq`: SQLite 3.51 chose that index
+/// and, for every record of the piece, walked every unlinked record (9 ms a statement at 2,000
+/// unlinked, a third of the writer's time during intake; issue 27). With it, each record is found
+/// by its primary key. PostgreSQL reads `+seq` as `seq`.
+pub(in crate::store) const LINK_UPDATE: &str =
+    ") UPDATE audit_log SET seq = link.seq, prev_hash = link.prev_hash, hash = link.hash
+     FROM link WHERE audit_log.id = link.id AND +audit_log.seq IS NULL";
 
 /// Records an RFC 3161 time-stamp token over the hash of record `seq`.
 pub(super) async fn stamp(

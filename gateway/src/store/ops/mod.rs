@@ -7,7 +7,7 @@
 //! claim statement) the code branches on `DIALECT`. Compiling one source per driver keeps both
 //! stores' behaviour identical without sqlx's generic-executor trait bounds on every function.
 
-mod audit;
+pub(in crate::store) mod audit;
 mod batch;
 mod callbacks;
 mod dedupe;
