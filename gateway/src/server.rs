@@ -10,12 +10,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::destinations::{self, DestinationErrors};
-use crate::dispatcher::{self, DispatchSettings};
+use crate::delivery::dispatcher::{self, DispatchSettings};
 use crate::http::{self, AppState};
-use crate::loaded::Loaded;
-use crate::routing::Router;
+use crate::outbox::destinations::{self, DestinationErrors};
+use crate::outbox::routing::Router;
 use crate::store::{Store, StoreError};
+use crate::trust::loaded::Loaded;
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     /// The generated tokens could not be kept or read.
     #[error(transparent)]
-    Tokens(#[from] crate::tokens::TokenError),
+    Tokens(#[from] crate::auth::tokens::TokenError),
     /// The OCSP client could not be built.
     #[error("OCSP client: {0}")]
     Ocsp(#[from] reqwest::Error),
@@ -76,7 +76,7 @@ pub async fn run_loaded(
         mappings,
     } = loaded;
     // Install the metrics recorder before anything is counted.
-    crate::telemetry::handle();
+    crate::operations::telemetry::handle();
     // The address actually bound decides (the configuration's may be overridden by the caller).
     let bound = listener.local_addr()?;
     for w in config.warnings_at(bound) {
@@ -88,20 +88,20 @@ pub async fn run_loaded(
     let instance = config.server.instance_name();
     let store = Store::open_with(&config.store.url, &config.store.options(&instance)).await?;
     // Roles the configuration gives no credential get the token generated at the first start.
-    let generated = crate::tokens::ensure(&config, &store).await?;
+    let generated = crate::auth::tokens::ensure(&config, &store).await?;
     security.publish_expiry(time::OffsetDateTime::now_utc());
     let destinations = destinations::build(&config, &security, &mappings)?;
     // Each connector holds its own copy; the loaded sets are not kept for the server's life.
     drop(mappings);
-    let security = Arc::new(crate::security::SecurityHandle::new(
+    let security = Arc::new(crate::trust::security::SecurityHandle::new(
         security,
-        crate::revocation::checker()?,
+        crate::trust::revocation::checker()?,
     ));
-    let callbacks = Arc::new(crate::reload::Current::new(callbacks));
-    let files = Arc::new(crate::reload::Current::new(
-        crate::reload::file_policy(&config).map_err(ServerError::Load)?,
+    let callbacks = Arc::new(crate::operations::reload::Current::new(callbacks));
+    let files = Arc::new(crate::operations::reload::Current::new(
+        crate::operations::reload::file_policy(&config).map_err(ServerError::Load)?,
     ));
-    let reloader = Arc::new(crate::reload::Reloader::new(
+    let reloader = Arc::new(crate::operations::reload::Reloader::new(
         &config,
         security.clone(),
         destinations.clone(),
@@ -110,12 +110,19 @@ pub async fn run_loaded(
     ));
     let stamper = match (&config.audit.tsa, tsa_certificate) {
         (Some(t), Some(certificate)) => Some(Arc::new(
-            crate::audit::tsa::Stamper::new(t.url.clone(), certificate, t.interval, t.timeout)
-                .map_err(|e| ServerError::Tsa(e.to_string()))?,
+            crate::operations::audit::tsa::Stamper::new(
+                t.url.clone(),
+                certificate,
+                t.interval,
+                t.timeout,
+            )
+            .map_err(|e| ServerError::Tsa(e.to_string()))?,
         )),
         _ => None,
     };
-    let exchange_settings = Arc::new(crate::exchange::ExchangeSettings::new(&config.exchange));
+    let exchange_settings = Arc::new(crate::inbound::exchange::ExchangeSettings::new(
+        &config.exchange,
+    ));
     let puller = match &config.exchange.pull {
         Some(pull) => Some(puller(
             &config,
@@ -146,7 +153,7 @@ pub async fn run_loaded(
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://")),
         console_session: config.server.console_session,
-        sign_ins: crate::limits::SignInLimiter::default(),
+        sign_ins: crate::http::limits::SignInLimiter::default(),
         files,
         allow_unauthenticated: config.server.allow_unauthenticated,
         dossier_schema: lienthong_mappings::dossier_schema(),
@@ -165,7 +172,7 @@ pub async fn run_loaded(
         claim_batch: config.dispatcher.claim_batch,
         lease: config.dispatcher.lease,
         shutdown_grace: config.server.shutdown_grace,
-        watchdog: crate::systemd::Watchdog::from_env().map(Arc::new),
+        watchdog: crate::operations::systemd::Watchdog::from_env().map(Arc::new),
     };
     if let Some(w) = &settings.watchdog {
         tracing::info!(interval = ?w.max_sleep() * 4, "systemd watchdog enabled: pinged from the dispatcher loop");
@@ -177,13 +184,13 @@ pub async fn run_loaded(
         settings,
         stop.clone(),
     ));
-    let poller = puller.map(|p| tokio::spawn(crate::exchange::pull::run(p, stop.clone())));
+    let poller = puller.map(|p| tokio::spawn(crate::inbound::exchange::pull::run(p, stop.clone())));
     let followers: Vec<_> = destinations_for_followers
         .values()
         .filter_map(|d| {
             d.follow()?;
-            Some(tokio::spawn(crate::follow::run(
-                crate::follow::Follower {
+            Some(tokio::spawn(crate::delivery::follow::run(
+                crate::delivery::follow::Follower {
                     destination: d.clone(),
                     destinations: destinations_for_followers.clone(),
                     store: store.clone(),
@@ -194,13 +201,13 @@ pub async fn run_loaded(
             )))
         })
         .collect();
-    let retention = tokio::spawn(crate::retention::run(
+    let retention = tokio::spawn(crate::operations::retention::run(
         store.clone(),
         config.retention.clone(),
         instance.clone(),
         stop.clone(),
     ));
-    let chainer = tokio::spawn(crate::audit::chainer::run(
+    let chainer = tokio::spawn(crate::operations::audit::chainer::run(
         store.clone(),
         instance.clone(),
         stamper,
@@ -209,12 +216,15 @@ pub async fn run_loaded(
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
-        crate::systemd::stopping();
+        crate::operations::systemd::stopping();
         trigger.cancel();
     });
     tokio::spawn(reload_on_sighup(reloader, stop.clone()));
     tokio::spawn(watch_expiry(security.clone(), stop.clone()));
-    tokio::spawn(crate::revocation::staple(security.clone(), stop.clone()));
+    tokio::spawn(crate::trust::revocation::staple(
+        security.clone(),
+        stop.clone(),
+    ));
     let addr = listener.local_addr()?;
     let scheme = if security.current().listener_tls.is_some() {
         "https"
@@ -222,14 +232,14 @@ pub async fn run_loaded(
         "http"
     };
     tracing::info!(%addr, scheme, store = store.kind(), instance, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
-    crate::systemd::ready("serving");
+    crate::operations::systemd::ready("serving");
     on_ready();
-    crate::listener::serve(
+    crate::http::listener::serve(
         listener,
         http::router(state),
         security,
         config.server.limits(),
-        Arc::new(crate::limits::BodyBudget::new(
+        Arc::new(crate::http::limits::BodyBudget::new(
             config.server.max_body_memory,
             config.server.body_memory_per_client(),
         )),
@@ -266,11 +276,11 @@ pub async fn run_loaded(
 fn puller(
     config: &Config,
     pull: &crate::config::PullConfig,
-    security: &Arc<crate::security::SecurityHandle>,
+    security: &Arc<crate::trust::security::SecurityHandle>,
     store: &Store,
-    settings: &Arc<crate::exchange::ExchangeSettings>,
+    settings: &Arc<crate::inbound::exchange::ExchangeSettings>,
     instance: &str,
-) -> Result<crate::exchange::pull::Puller, ServerError> {
+) -> Result<crate::inbound::exchange::pull::Puller, ServerError> {
     let fail = |message: String| {
         ServerError::Load(crate::config::ConfigErrors(vec![
             crate::config::ConfigError {
@@ -305,7 +315,7 @@ fn puller(
         &outbound,
     )
     .map_err(|e| fail(format!("cannot build the axis client: {e}")))?;
-    Ok(crate::exchange::pull::Puller {
+    Ok(crate::inbound::exchange::pull::Puller {
         axis,
         store: store.clone(),
         security: security.clone(),
@@ -315,8 +325,11 @@ fn puller(
     })
 }
 
-/// Reloads the configuration on SIGHUP until `stop` ([`crate::reload`]).
-async fn reload_on_sighup(reloader: Arc<crate::reload::Reloader>, stop: CancellationToken) {
+/// Reloads the configuration on SIGHUP until `stop` ([`crate::operations::reload`]).
+async fn reload_on_sighup(
+    reloader: Arc<crate::operations::reload::Reloader>,
+    stop: CancellationToken,
+) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -347,7 +360,10 @@ async fn reload_on_sighup(reloader: Arc<crate::reload::Reloader>, stop: Cancella
 }
 
 /// Refreshes the certificate expiry gauges (and warnings) every hour.
-async fn watch_expiry(security: Arc<crate::security::SecurityHandle>, stop: CancellationToken) {
+async fn watch_expiry(
+    security: Arc<crate::trust::security::SecurityHandle>,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     tick.tick().await;
     loop {

@@ -277,7 +277,7 @@ async fn a_destinations_stapled_answer_is_counted_and_logged() {
     let p: Gateway = province
         .start_with_env(
             &province_config,
-            &[("LIENTHONG_LOG", "info,lienthong::revocation=debug")],
+            &[("LIENTHONG_LOG", "info,lienthong::trust::revocation=debug")],
         )
         .await;
     let code = "000.02.01.H37-261207-0701";

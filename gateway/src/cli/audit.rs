@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::audit::Verifier;
 use crate::config::Config;
+use crate::operations::audit::Verifier;
 use crate::store::{AuditStamp, Store};
 
 use super::AuditCommand;
@@ -18,12 +18,12 @@ use super::AuditCommand;
 pub fn verify_bundle(path: &Path, tsa_certificate: Option<&Path>) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let bundle: crate::audit::bundle::Bundle = serde_json::from_str(&text)
+    let bundle: crate::operations::audit::bundle::Bundle = serde_json::from_str(&text)
         .with_context(|| format!("{}: not an evidence bundle", path.display()))?;
     let certificate = tsa_certificate
-        .map(|p| crate::audit::tsa::load_certificate(p).map_err(|e| anyhow::anyhow!(e)))
+        .map(|p| crate::operations::audit::tsa::load_certificate(p).map_err(|e| anyhow::anyhow!(e)))
         .transpose()?;
-    match crate::audit::bundle::verify(&bundle, certificate.as_deref()) {
+    match crate::operations::audit::bundle::verify(&bundle, certificate.as_deref()) {
         Ok(v) => {
             println!(
                 "evidence bundle of {} ok: {} record(s), {} link(s) of the chain, {} document(s) recorded; {}",
@@ -63,7 +63,7 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitC
             .tsa
             .as_ref()
             .map(|t| {
-                crate::audit::tsa::load_certificate(&t.certificate)
+                crate::operations::audit::tsa::load_certificate(&t.certificate)
                     .map_err(|e| anyhow::anyhow!("audit.tsa.certificate: {e}"))
             })
             .transpose()
@@ -73,7 +73,8 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitC
             let store = Store::open(&config.store.url, 16, 1).await?;
             let certificate = tsa_certificate()?;
             let bundle =
-                crate::audit::bundle::export(&store, &dossier, certificate.as_deref()).await;
+                crate::operations::audit::bundle::export(&store, &dossier, certificate.as_deref())
+                    .await;
             store.close().await;
             let text = serde_json::to_string_pretty(&bundle?)?;
             match out {
@@ -171,7 +172,7 @@ fn verify_stamps(
             return Err(format!("the stamp of record {} is of another hash", s.seq));
         }
         if let Some(cert) = tsa_certificate {
-            match crate::audit::tsa::verify_token(&s.token, &s.hash, cert) {
+            match crate::operations::audit::tsa::verify_token(&s.token, &s.hash, cert) {
                 Ok((at, _)) => last_time = Some(at),
                 Err(e) => return Err(format!("record {}: {e}", s.seq)),
             }

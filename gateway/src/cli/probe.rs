@@ -4,14 +4,14 @@
 
 use std::process::ExitCode;
 
-use crate::loaded::Loaded;
+use crate::trust::loaded::Loaded;
 
 /// Reports what was loaded and built, and probes when asked; exit status 1 when a probe fails.
 ///
 /// Errors: the runtime failed (not expected).
 pub async fn run(
     loaded: &Loaded,
-    destinations: crate::destinations::Destinations,
+    destinations: crate::outbox::destinations::Destinations,
     probe: bool,
 ) -> anyhow::Result<ExitCode> {
     let security = &loaded.security;
@@ -77,7 +77,7 @@ pub async fn run(
 /// Signs a test message with the signing key and every key on a token, and checks each
 /// signature with the key's public half (for a token: the token really signs, with this PIN,
 /// now). Prints a table; the number of keys that failed.
-fn probe_keys(security: &crate::security::Security) -> usize {
+fn probe_keys(security: &crate::trust::security::Security) -> usize {
     let mut keys: Vec<(String, std::sync::Arc<lienthong_certs::keys::PrivateKey>)> =
         security.token_keys.clone();
     if let Some(s) = &security.signing

@@ -14,7 +14,7 @@ pub struct ServerConfig {
     pub max_body: u64,
     /// Bearer token for the admin API (`/v1/deliveries…`, metrics, the console). Without it
     /// (and without an admin client-certificate rule) the first start generates one into
-    /// `state_dir` ([`crate::tokens`]): no address makes a caller an administrator.
+    /// `state_dir` ([`crate::auth::tokens`]): no address makes a caller an administrator.
     #[serde(default)]
     pub admin_token: Option<Secret>,
     /// File holding the admin token.
@@ -142,8 +142,8 @@ const fn default_max_body_memory() -> u64 {
 
 impl ServerConfig {
     /// The connection limits of this section.
-    pub fn limits(&self) -> crate::limits::ConnectionLimits {
-        crate::limits::ConnectionLimits {
+    pub fn limits(&self) -> crate::http::limits::ConnectionLimits {
+        crate::http::limits::ConnectionLimits {
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
             min_body_rate: self.min_body_rate,

@@ -340,7 +340,7 @@ fn retention_defaults_and_its_windows() {
     assert!(c.retention.enabled);
     assert_eq!(c.retention.delivered, Duration::from_secs(30 * 86400));
     assert_eq!(c.retention.dossiers, Duration::from_secs(1825 * 86400));
-    let plan = crate::retention::plan(&c.retention, 100 * 86_400_000);
+    let plan = crate::operations::retention::plan(&c.retention, 100 * 86_400_000);
     assert_eq!(plan.delivered_before, 70 * 86_400_000);
     assert_eq!(plan.batch, 500);
 
@@ -374,7 +374,7 @@ fn the_instance_name_is_configured_or_the_host_name() {
 /// length; only a lab (`allow_unauthenticated`) generates nothing, warned about.
 #[test]
 fn exposed_listeners_get_generated_tokens() {
-    use crate::tokens::{TokenRole, needed};
+    use crate::auth::tokens::{TokenRole, needed};
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("lienthong-cluster-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
@@ -402,7 +402,7 @@ fn exposed_listeners_get_generated_tokens() {
     );
     let c = Config::from_toml(&own, no_env()).expect("the text is valid");
     assert_eq!(needed(&c), [TokenRole::Admin]);
-    let Err(e) = crate::loaded::Loaded::from_config(c) else {
+    let Err(e) = crate::trust::loaded::Loaded::from_config(c) else {
         panic!("a short token is refused when the files are loaded");
     };
     assert_eq!(keys(&e), ["server.center_token_file"], "{e}");
@@ -436,7 +436,7 @@ fn exposed_listeners_get_generated_tokens() {
 
 /// Parsing reads nothing but the text (it only looks whether secret files exist, so that
 /// check-config names them with the text's own problems): what the files hold is read once,
-/// when the configuration is loaded (`crate::loaded::Loaded`), which names every bad one.
+/// when the configuration is loaded (`crate::trust::loaded::Loaded`), which names every bad one.
 #[test]
 fn parsing_reads_no_file_and_loading_names_every_bad_one() {
     let text = format!(
@@ -447,7 +447,7 @@ fn parsing_reads_no_file_and_loading_names_every_bad_one() {
         )
     );
     let c = Config::from_toml(&text, no_env()).expect("the text alone is valid");
-    let Err(e) = crate::loaded::Loaded::from_config(c) else {
+    let Err(e) = crate::trust::loaded::Loaded::from_config(c) else {
         panic!("the files do not exist");
     };
     let keys = keys(&e);

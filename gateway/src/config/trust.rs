@@ -3,7 +3,7 @@
 //! destination's `[destinations.<name>.tls]`.
 //!
 //! Only the shapes are here; loading the files (and so finding bad certificates, mismatched
-//! keys and unknown trust store names) is `crate::security::Security::build`, which
+//! keys and unknown trust store names) is `crate::trust::security::Security::build`, which
 //! `check-config` runs too.
 
 use std::path::PathBuf;

@@ -27,11 +27,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::access::Role;
-use crate::breaker::CircuitState;
-use crate::deadlines::ms;
+use crate::auth::access::Role;
+use crate::delivery::breaker::CircuitState;
 use crate::http::AppState;
 use crate::http::problem::Problem;
+use crate::operations::deadlines::ms;
 use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome, now_ms};
 use askama::Template;
 use html::{
@@ -377,8 +377,9 @@ async fn stats(State(st): State<Arc<AppState>>) -> Response {
     let mut headers = vec![("Mã", "Code")];
     headers.extend(html::STATES.iter().map(|(_, vi, en, _)| (*vi, *en)));
     headers.push(("Tổng", "Total"));
-    let lines = |lines: &[crate::deadlines::Line]| lines.iter().map(StatsLine::of).collect();
-    let totals = crate::deadlines::Line {
+    let lines =
+        |lines: &[crate::operations::deadlines::Line]| lines.iter().map(StatsLine::of).collect();
+    let totals = crate::operations::deadlines::Line {
         code: "Tất cả / All".into(),
         counts: s.totals,
     };
@@ -432,7 +433,7 @@ struct LoginForm {
 /// `POST /console/login`: the admin token starts an operator's session, the viewer token a
 /// viewer's; the browser keeps only a random session id (`HttpOnly`, `SameSite=Strict`,
 /// `Secure` when the gateway is reached over https), the store its SHA-256, role and end.
-/// Failed attempts are limited per address ([`crate::limits::SignInLimiter`]).
+/// Failed attempts are limited per address ([`crate::http::limits::SignInLimiter`]).
 async fn login(
     State(st): State<Arc<AppState>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::problem::Problem;
 use super::{AppState, store_unavailable};
-use crate::access::Role;
+use crate::auth::access::Role;
 use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome};
 
 /// The credentials a request presents to the admin API.
@@ -187,7 +187,7 @@ pub(super) async fn replay(
 }
 
 /// `POST /v1/admin/reload`: re-read the configuration, certificates, keys, CRLs, trust stores,
-/// mappings and credentials (as SIGHUP does; [`crate::reload`]).
+/// mappings and credentials (as SIGHUP does; [`crate::operations::reload`]).
 /// 200 with the certificates now in force; 422 with the reasons when the new material is
 /// refused (the old one keeps running).
 pub(super) async fn reload(State(st): State<Arc<AppState>>) -> Response {

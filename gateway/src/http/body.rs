@@ -1,7 +1,7 @@
 //! Reading a JSON request body with the checks of the HTTP contract: 415 for another media
 //! type, 413 past the size limit (also when `Content-Length` announces it), 400 for bad JSON,
 //! 408 for a body sent too slowly, 503 when request bodies in memory fill their budget
-//! ([`crate::limits::BodyBudget`]).
+//! ([`crate::http::limits::BodyBudget`]).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -112,7 +112,7 @@ pub const REFUSAL_DRAIN: u64 = 4 * 1024 * 1024;
 /// reading then reads the refusal instead of a reset connection or stream; past either bound
 /// the connection (HTTP/1) or the stream (HTTP/2) is closed after the answer.
 pub async fn discard_some(
-    allowance: Option<&std::sync::Arc<crate::limits::Allowance>>,
+    allowance: Option<&std::sync::Arc<crate::http::limits::Allowance>>,
     mut body: Body,
     most: u64,
 ) {
@@ -140,7 +140,7 @@ pub async fn discard_request(req: axum::extract::Request) {
     discard_some(
         parts
             .extensions
-            .get::<std::sync::Arc<crate::limits::Allowance>>(),
+            .get::<std::sync::Arc<crate::http::limits::Allowance>>(),
         body,
         REFUSAL_DRAIN,
     )
@@ -169,8 +169,8 @@ pub async fn read_limited(
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(f) => f,
-            Err(e) if crate::limits::is_too_slow(&e) => return Err(too_slow()),
-            Err(e) if crate::limits::is_over_budget(&e) => return Err(over_budget()),
+            Err(e) if crate::http::limits::is_too_slow(&e) => return Err(too_slow()),
+            Err(e) if crate::http::limits::is_over_budget(&e) => return Err(over_budget()),
             Err(e) => return Err(unreadable(format!("could not read the body: {e}"))),
         };
         if let Some(data) = frame.data_ref() {

@@ -1,4 +1,4 @@
-//! `POST /v1/callbacks/{source}`: pushes from the national systems ([`crate::callbacks`]).
+//! `POST /v1/callbacks/{source}`: pushes from the national systems ([`crate::inbound::callbacks`]).
 //!
 //! Every answer is in the pusher's own format (the rule, over the problem+json of the
 //! rest of the API): 200 with its success body only after the push is committed; 400 malformed,
@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::AppState;
 use super::body::read_limited;
 use super::problem::Problem;
-use crate::callbacks::{self, CallbackError, Source};
+use crate::inbound::callbacks::{self, CallbackError, Source};
 
 fn answer(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
@@ -55,7 +55,7 @@ fn refused(source: Source, e: &CallbackError) -> Response {
         tracing::warn!(source = source.name(), reason = %e, "push refused");
         "refused"
     };
-    crate::telemetry::callback(source.name(), outcome);
+    crate::operations::telemetry::callback(source.name(), outcome);
     answer(status, &body)
 }
 
@@ -63,8 +63,8 @@ fn refused(source: Source, e: &CallbackError) -> Response {
 pub(super) async fn post_callback(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
-    peer: Option<axum::Extension<crate::listener::PeerCertificate>>,
-    allowance: Option<axum::Extension<Arc<crate::limits::Allowance>>>,
+    peer: Option<axum::Extension<crate::http::listener::PeerCertificate>>,
+    allowance: Option<axum::Extension<Arc<crate::http::limits::Allowance>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -104,7 +104,7 @@ pub(super) async fn post_callback(
         Ok(b) => b,
         Err(p) if p.status() == StatusCode::SERVICE_UNAVAILABLE => {
             // The body budget is full: nothing taken, the pusher retries.
-            crate::telemetry::callback(source.name(), "unavailable");
+            crate::operations::telemetry::callback(source.name(), "unavailable");
             tracing::warn!(
                 source = source.name(),
                 "push not read: request bodies fill server.max_body_memory"

@@ -8,7 +8,7 @@
 //! signer, and the signer must be that agency (401/403); the last trace hop must be recent
 //! (`exchange.max_age`, a replay is 401); then the message, its effect on the dossier and the
 //! notices for the center are committed together, and only then is the signed `01` answer sent
-//! ([`crate::exchange`], shared with the axis poller). A resend (same DocumentId, or same status)
+//! ([`crate::inbound::exchange`], shared with the axis poller). A resend (same DocumentId, or same status)
 //! gets the original answer and changes nothing.
 
 use std::sync::Arc;
@@ -23,8 +23,8 @@ use time::OffsetDateTime;
 use super::body;
 use super::problem::Problem;
 use super::{AppState, internal, store_unavailable};
-use crate::exchange::{self, ReceiveError};
-use crate::listener::PeerCertificate;
+use crate::http::listener::PeerCertificate;
+use crate::inbound::exchange::{self, ReceiveError};
 
 fn refused(e: &InboundError) -> Problem {
     let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -137,7 +137,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     // the sender's share (one peer cannot hold what the others need).
     let need = st.exchange.permits_for(announced.unwrap_or(limit));
     let Some(_share) = st.exchange.hold_for(&sender, need) else {
-        crate::telemetry::exchange("-", "busy");
+        crate::operations::telemetry::exchange("-", "busy");
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -164,7 +164,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
             ));
         }
         Err(_) => {
-            crate::telemetry::exchange("-", "busy");
+            crate::operations::telemetry::exchange("-", "busy");
             return Err(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -176,7 +176,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     let (parts, request_body) = req.into_parts();
     // A pushed document arrives at exchange.min_body_rate or is cut (408), giving back its
     // share of the budget.
-    let request_body = Body::new(crate::limits::DeadlineBody::new(
+    let request_body = Body::new(crate::http::limits::DeadlineBody::new(
         request_body,
         &st.exchange.limits,
     ));
@@ -224,7 +224,7 @@ pub(super) async fn post_exchange(State(st): State<Arc<AppState>>, req: Request<
     match receive(st, req).await {
         Ok(r) => r,
         Err(p) => {
-            crate::telemetry::exchange("-", "refused");
+            crate::operations::telemetry::exchange("-", "refused");
             tracing::warn!(status = p.status().as_u16(), "edXML refused");
             p.into_response()
         }

@@ -1,7 +1,7 @@
 //! Authentication in front of every handler: client-certificate rules
 //! (`[[server.client_auth]]`), required RFC 9421 signatures (`[[server.signed_routes]]`), the
 //! center's bearer token and the admin credentials, applied per part of the API
-//! ([`crate::access::Area`]).
+//! ([`crate::auth::access::Area`]).
 //!
 //! The certificate itself was verified against the client trust store during the TLS
 //! handshake (an expired certificate or one from another CA never gets this far); here the
@@ -25,10 +25,10 @@ use lienthong_certs::httpsig::{self, VerifiedHttpSignature};
 
 use super::AppState;
 use super::problem::Problem;
-use crate::access::{self, Area, Role, longest};
+use crate::auth::access::{self, Area, Role, longest};
 use crate::config::ClientAuthRule;
-use crate::listener::{ConnectionInfo, PeerCertificate};
-use crate::security::SignedRoute;
+use crate::http::listener::{ConnectionInfo, PeerCertificate};
+use crate::trust::security::SignedRoute;
 
 /// What the caller of a request proved, for handlers that answer differently to administrators
 /// (readiness detail) and for the console.

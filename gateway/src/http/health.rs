@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::guard::Caller;
 use super::problem::Problem;
-use crate::breaker::CircuitState;
+use crate::delivery::breaker::CircuitState;
+use crate::operations::telemetry;
 use crate::store::DeliveryState;
 use crate::store::now_ms;
-use crate::telemetry;
 
 /// `GET /healthz`: the process answers.
 pub(super) async fn healthz() -> Response {
@@ -122,8 +122,8 @@ pub(super) async fn readyz(
 
 /// The state of every key on a token, asked off the runtime (a PKCS#11 round trip each).
 async fn token_keys(
-    security: &Arc<crate::security::Security>,
-) -> Vec<crate::security::TokenKeyStatus> {
+    security: &Arc<crate::trust::security::Security>,
+) -> Vec<crate::trust::security::TokenKeyStatus> {
     if security.token_keys.is_empty() {
         return Vec::new();
     }
@@ -188,7 +188,7 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         .await
     {
         Ok(groups) => {
-            for line in crate::deadlines::Stats::from_groups(&groups).by_agency {
+            for line in crate::operations::deadlines::Stats::from_groups(&groups).by_agency {
                 for (state, n) in line.counts.states() {
                     telemetry::deadline(&line.code, state, n);
                 }

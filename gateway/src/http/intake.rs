@@ -93,7 +93,7 @@ fn settle(
         IntakeOutcome::Accepted(_) | IntakeOutcome::Repeat(_)
     ) {
         // Refusals are counted once, by `refused`.
-        crate::telemetry::intake(kind, outcome.label());
+        crate::operations::telemetry::intake(kind, outcome.label());
     }
     match outcome {
         IntakeOutcome::Accepted(a) => Ok(json_answer(StatusCode::ACCEPTED, a, Some(location))),
@@ -153,7 +153,7 @@ struct Prepared {
     status: String,
     answer: String,
     messages: Vec<NewMessage>,
-    facts: crate::deadlines::DossierFacts,
+    facts: crate::operations::deadlines::DossierFacts,
 }
 
 /// Builds what the store needs through the outbox (which renders the dossier for every
@@ -168,7 +168,7 @@ async fn prepare(
     check_file_urls(st, &dossier)?;
     let code = dossier.code.clone();
     let status = dossier.status.as_str().to_owned();
-    let facts = crate::deadlines::DossierFacts::of(&dossier);
+    let facts = crate::operations::deadlines::DossierFacts::of(&dossier);
     let outbox = Outbox::new(&st.destinations);
     let out = outbox
         .dossier(op, dossier, destinations)
@@ -282,7 +282,7 @@ async fn post_event_inner(
     let target = existing(&st, &code).await?;
     let event_id = event.id.clone();
     let status = event.status;
-    let facts = crate::deadlines::EventFacts::of(&event);
+    let facts = crate::operations::deadlines::EventFacts::of(&event);
     let out = Outbox::new(&st.destinations)
         .event(target, event, None)
         .map_err(outbox_problem)?;
@@ -340,14 +340,14 @@ pub(super) async fn dossier_schema(State(st): State<Arc<AppState>>) -> Response 
 pub(super) async fn notice_schemas() -> Response {
     (
         [(header::CONTENT_TYPE, "application/schema+json")],
-        axum::Json(crate::notices::schemas()),
+        axum::Json(crate::outbox::notices::schemas()),
     )
         .into_response()
 }
 
 /// A dossier's `routing` names a destination this gateway does not have: the field, and the
 /// configuration key that would define it.
-fn unknown_destination(e: &crate::routing::UnknownDestination) -> Problem {
+fn unknown_destination(e: &crate::outbox::routing::UnknownDestination) -> Problem {
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown-destination",
@@ -374,7 +374,7 @@ fn refused(kind: &'static str, r: Result<Response, Problem>) -> Result<Response,
             503 => "refused_503",
             _ => "refused_other",
         };
-        crate::telemetry::intake(kind, outcome);
+        crate::operations::telemetry::intake(kind, outcome);
     }
     r
 }

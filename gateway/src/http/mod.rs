@@ -10,6 +10,8 @@ pub mod exchange;
 pub mod guard;
 mod health;
 mod intake;
+pub mod limits;
+pub mod listener;
 pub mod problem;
 pub mod stats;
 
@@ -21,8 +23,8 @@ use axum::routing::{get, post};
 use lienthong_certs::Secret;
 use serde_json::Value;
 
-use crate::destinations::Destinations;
-use crate::routing;
+use crate::outbox::destinations::Destinations;
+use crate::outbox::routing;
 use crate::store::Store;
 use problem::Problem;
 
@@ -36,10 +38,10 @@ pub struct AppState {
     pub router: routing::Router,
     /// Largest accepted body.
     pub max_body: u64,
-    /// Admin bearer token: configured, or generated at the first start ([`crate::tokens`]).
+    /// Admin bearer token: configured, or generated at the first start ([`crate::auth::tokens`]).
     pub admin_token: Option<Secret>,
     /// Where the dossiers' files may be (`[attachments]`), checked at intake.
-    pub files: Arc<crate::reload::Current<lienthong_connectors::files::FilePolicy>>,
+    pub files: Arc<crate::operations::reload::Current<lienthong_connectors::files::FilePolicy>>,
     /// The viewer token (`server.viewer_token_file`): the read-only statistics screens.
     pub viewer_token: Option<Secret>,
     /// The names a request's `Host` may carry (lowercase, without port); empty: any.
@@ -49,7 +51,7 @@ pub struct AppState {
     /// How long a console sign-in lasts.
     pub console_session: std::time::Duration,
     /// Failed console sign-ins per client address.
-    pub sign_ins: crate::limits::SignInLimiter,
+    pub sign_ins: crate::http::limits::SignInLimiter,
     /// The center's bearer token (`server.center_token_file`, or generated at the first start).
     pub center_token: Option<Secret>,
     /// `server.allow_unauthenticated` (a lab: APIs without a credential are open to everyone).
@@ -57,13 +59,14 @@ pub struct AppState {
     /// JSON Schema of the canonical dossier.
     pub dossier_schema: Value,
     /// Certificates, trust stores and per-route authentication rules (reloadable).
-    pub security: Arc<crate::security::SecurityHandle>,
+    pub security: Arc<crate::trust::security::SecurityHandle>,
     /// Receiving from other centers.
-    pub exchange: Arc<crate::exchange::ExchangeSettings>,
+    pub exchange: Arc<crate::inbound::exchange::ExchangeSettings>,
     /// Receiving pushes from the national systems.
-    pub callbacks: Arc<crate::reload::Current<crate::callbacks::CallbackSettings>>,
+    pub callbacks:
+        Arc<crate::operations::reload::Current<crate::inbound::callbacks::CallbackSettings>>,
     /// Configuration reload (SIGHUP and `POST /v1/admin/reload`).
-    pub reloader: Arc<crate::reload::Reloader>,
+    pub reloader: Arc<crate::operations::reload::Reloader>,
     /// `[deadlines] due_soon`.
     pub due_soon: std::time::Duration,
     /// The console's CSRF token (random per process), carried by its forms.

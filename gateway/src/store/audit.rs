@@ -1,11 +1,11 @@
 //! The audit log in the store: linking records into the chain, time-stamps, and reading them
-//! back for `audit verify`, evidence bundles and metrics ([`crate::audit`]).
+//! back for `audit verify`, evidence bundles and metrics ([`crate::operations::audit`]).
 
 use tokio::sync::oneshot;
 
 use super::op::Op;
 use super::{Store, StoreError};
-use crate::audit::AuditRecord;
+use crate::operations::audit::AuditRecord;
 
 /// An RFC 3161 time-stamp token over the hash of record `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

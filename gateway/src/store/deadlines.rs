@@ -1,7 +1,7 @@
-//! Deadline statistics read from the store ([`crate::deadlines`]).
+//! Deadline statistics read from the store ([`crate::operations::deadlines`]).
 
 use super::{Store, StoreError};
-use crate::deadlines::GroupCounts;
+use crate::operations::deadlines::GroupCounts;
 
 /// A dossier past its due date and not returned.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

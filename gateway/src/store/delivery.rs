@@ -93,7 +93,7 @@ pub struct Completion {
     /// What went over the wire (for the audit log).
     pub evidence: lienthong_connectors::evidence::Evidence,
     /// The destination's reference to follow the dossier by, when the gateway decided this
-    /// delivery starts (or restarts) a follow-up (`crate::dispatcher`).
+    /// delivery starts (or restarts) a follow-up (`crate::delivery::dispatcher`).
     pub follow_up: Option<String>,
 }
 

@@ -1,4 +1,4 @@
-//! Bearer tokens generated at the first start ([`crate::tokens`]), kept in the store so that every
+//! Bearer tokens generated at the first start ([`crate::auth::tokens`]), kept in the store so that every
 //! instance sharing it accepts the same one.
 
 use tokio::sync::oneshot;

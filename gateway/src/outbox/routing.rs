@@ -90,7 +90,7 @@ mod tests {
 
     fn dossier() -> Dossier {
         serde_json::from_str(include_str!(
-            "../../examples/dossier-business-registration.json"
+            "../../../examples/dossier-business-registration.json"
         ))
         .expect("example")
     }

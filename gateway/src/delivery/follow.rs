@@ -17,8 +17,8 @@ use lienthong_connectors::follow::Followed;
 use lienthong_mappings::{Actor, StatusEvent};
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{JobLease, Rounds};
-use crate::destinations::{Destination, Destinations};
+use crate::operations::cluster::{JobLease, Rounds};
+use crate::outbox::destinations::{Destination, Destinations};
 use crate::outbox::{Outbox, OutboxError};
 use crate::store::{EventIntake, Followup, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
 
@@ -126,7 +126,7 @@ impl Follower {
                     error = o.error().unwrap_or_default(),
                     "follow-up poll failed; asked again later"
                 );
-                crate::telemetry::followup(name, "failed");
+                crate::operations::telemetry::followup(name, "failed");
                 None
             }
         };
@@ -139,7 +139,7 @@ impl Follower {
         };
         match self.store.record_followup(update).await {
             Ok(FollowupOutcome::Changed(event)) => {
-                crate::exchange::crash_point("followup");
+                crate::inbound::exchange::crash_point("followup");
                 tracing::info!(
                     destination = name,
                     dossier = code,
@@ -147,9 +147,11 @@ impl Follower {
                     event = event.as_ref().map(|e| e.label()),
                     "follow-up: status changed"
                 );
-                crate::telemetry::followup(name, "changed");
+                crate::operations::telemetry::followup(name, "changed");
             }
-            Ok(FollowupOutcome::Unchanged) => crate::telemetry::followup(name, "unchanged"),
+            Ok(FollowupOutcome::Unchanged) => {
+                crate::operations::telemetry::followup(name, "unchanged")
+            }
             Err(e) => {
                 tracing::error!(destination = name, dossier = code, error = %e, "follow-up not recorded")
             }
@@ -165,7 +167,7 @@ impl Follower {
             &self.forward_to,
             &format!("{kind}.status"),
             code,
-            crate::notices::data(&crate::notices::FollowStatusNotice {
+            crate::outbox::notices::data(&crate::outbox::notices::FollowStatusNotice {
                 destination: name.clone(),
                 reference: reference.to_owned(),
                 code: s.code.clone(),

@@ -1,7 +1,7 @@
 //! OCSP in the daemon: the HTTP transport the certs crate's [`RevocationChecker`] sends
 //! through, and what each decision leaves behind (a metric and a log line).
 //!
-//! One checker lives in the [`crate::security::SecurityHandle`] for the life of the process; its
+//! One checker lives in the [`crate::trust::security::SecurityHandle`] for the life of the process; its
 //! cache of answers (kept until each answer's `nextUpdate`) is emptied by every configuration
 //! reload, so an urgent revocation is seen at once when the operator reloads (RUNBOOK: "A
 //! peer's key is compromised"). A destination's stapled answer, judged inside the TLS
@@ -25,7 +25,7 @@ use lienthong_certs::tls::StaplingResolver;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use crate::security::SecurityHandle;
+use crate::trust::security::SecurityHandle;
 
 /// The largest OCSP answer read (a basic response with a responder chain is a few KiB).
 const MAX_ANSWER: u64 = 64 * 1024;

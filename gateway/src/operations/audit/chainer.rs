@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{JobLease, Rounds};
+use crate::operations::cluster::{JobLease, Rounds};
 use crate::store::Store;
 
 /// How often unlinked records are looked for.

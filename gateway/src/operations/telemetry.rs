@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::breaker::CircuitState;
+use crate::delivery::breaker::CircuitState;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::security::{InboundPeer, Security, SecurityHandle};
 use crate::store::{ExchangeReceipt, ReceiptEffect, ReceiptOutcome, Store, StoreError};
+use crate::trust::security::{InboundPeer, Security, SecurityHandle};
 use lienthong_certs::trust::{Purpose, TrustStore, VerifiedSigner};
 
 /// Receiving settings, from `[exchange]`.
@@ -46,7 +46,7 @@ pub struct ExchangeSettings {
     /// Permits held per sender.
     held: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
     /// How fast a pushed document must arrive (`exchange.body_timeout`, `min_body_rate`).
-    pub limits: crate::limits::ConnectionLimits,
+    pub limits: crate::http::limits::ConnectionLimits,
 }
 
 /// A sender's share of the budget in use; given back when dropped.
@@ -87,7 +87,7 @@ impl ExchangeSettings {
                 })
                 .clamp(1, kib),
             held: Arc::default(),
-            limits: crate::limits::ConnectionLimits {
+            limits: crate::http::limits::ConnectionLimits {
                 header_timeout: c.body_timeout,
                 body_timeout: c.body_timeout,
                 min_body_rate: c.min_body_rate,
@@ -244,7 +244,7 @@ fn effect_of(
     m: &mut Inbound,
     peer: &InboundPeer,
 ) -> Result<(ReceiptEffect, &'static str, Value), InboundError> {
-    let from = crate::notices::Sender {
+    let from = crate::outbox::notices::Sender {
         code: m.from.clone(),
         name: m.from_name.clone(),
     };
@@ -268,7 +268,7 @@ fn effect_of(
                             a.content_id, d.code, m.dossier_code
                         )));
                     }
-                    facts = Some(crate::deadlines::DossierFacts::of(&d));
+                    facts = Some(crate::operations::deadlines::DossierFacts::of(&d));
                     serde_json::to_value(&d).map_err(|e| InboundError::Malformed(e.to_string()))?
                 }
                 None => json!({
@@ -285,7 +285,7 @@ fn effect_of(
                     continue;
                 }
                 let (size, sha256) = a.size_and_sha256()?;
-                files.push(crate::notices::ReceivedFile {
+                files.push(crate::outbox::notices::ReceivedFile {
                     content_id: a.content_id,
                     name: a.name,
                     content_type: a.content_type,
@@ -295,8 +295,8 @@ fn effect_of(
                 });
             }
             let body = dossier.to_string();
-            let notice = as_data(crate::notices::data(
-                &crate::notices::ExchangeDossierNotice {
+            let notice = as_data(crate::outbox::notices::data(
+                &crate::outbox::notices::ExchangeDossierNotice {
                     from,
                     document_id: m.document_id.clone(),
                     business_doc_type: business,
@@ -325,8 +325,8 @@ fn effect_of(
                 t.format(&time::format_description::well_known::Rfc3339)
                     .ok()
             });
-            let notice = as_data(crate::notices::data(
-                &crate::notices::ExchangeStatusNotice {
+            let notice = as_data(crate::outbox::notices::data(
+                &crate::outbox::notices::ExchangeStatusNotice {
                     from,
                     document_id: m.document_id.clone(),
                     status_code: code.clone(),
@@ -470,7 +470,7 @@ pub async fn commit(
                 via,
                 "edXML received"
             );
-            crate::telemetry::exchange(&source, "stored");
+            crate::operations::telemetry::exchange(&source, "stored");
             Ok(Received {
                 answer,
                 repeat: false,
@@ -484,7 +484,7 @@ pub async fn commit(
                 via,
                 "edXML resend: original answer"
             );
-            crate::telemetry::exchange(&source, "repeat");
+            crate::operations::telemetry::exchange(&source, "repeat");
             Ok(Received {
                 answer,
                 repeat: true,

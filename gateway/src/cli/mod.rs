@@ -232,7 +232,7 @@ fn demo(keep: bool) -> anyhow::Result<ExitCode> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => {
-            let loaded = crate::loaded::Loaded::load(&cli.config)
+            let loaded = crate::trust::loaded::Loaded::load(&cli.config)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", cli.config.display()))?;
             init_logging(&loaded.config.log.format, &loaded.config.log.level);
             runtime()?.block_on(serve(loaded))?;
@@ -291,12 +291,12 @@ fn load(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// Sets up logging ([`crate::logging::init`]).
+/// Sets up logging ([`crate::operations::logging::init`]).
 pub fn init_logging(format: &str, level: &str) {
-    crate::logging::init(format, level);
+    crate::operations::logging::init(format, level);
 }
 
-async fn serve(loaded: crate::loaded::Loaded) -> anyhow::Result<()> {
+async fn serve(loaded: crate::trust::loaded::Loaded) -> anyhow::Result<()> {
     let listen = loaded.config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -327,7 +327,7 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
                 .is_some_and(|p| e.message.contains(p))
         })
     };
-    let loaded = match crate::loaded::Loaded::load(path) {
+    let loaded = match crate::trust::loaded::Loaded::load(path) {
         Ok(l) if files.is_empty() => l,
         Ok(_) => return report(problems),
         Err(errors) => {
@@ -337,19 +337,22 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
     };
     // Each destination's connector is built as `serve` builds it (credentials read, mappings
     // compiled) before anything is said to be ok.
-    let destinations =
-        match crate::destinations::build(&loaded.config, &loaded.security, &loaded.mappings) {
-            Ok(d) => d,
-            Err(errors) => {
-                return report(
-                    errors
-                        .0
-                        .into_iter()
-                        .flat_map(destination_problems)
-                        .collect(),
-                );
-            }
-        };
+    let destinations = match crate::outbox::destinations::build(
+        &loaded.config,
+        &loaded.security,
+        &loaded.mappings,
+    ) {
+        Ok(d) => d,
+        Err(errors) => {
+            return report(
+                errors
+                    .0
+                    .into_iter()
+                    .flat_map(destination_problems)
+                    .collect(),
+            );
+        }
+    };
     let c = &loaded.config;
     println!(
         "{}: ok ({} destination(s): {}; {} route(s))",
@@ -365,12 +368,12 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
     for w in c.warnings() {
         eprintln!("{}: warning: {w}", path.display());
     }
-    for role in crate::tokens::needed(c) {
+    for role in crate::auth::tokens::needed(c) {
         println!(
             "{}: not set: `serve` uses the {} token it generates at its first start, in {} (mode 0600; `lienthong tokens show {}`)",
             role.key(),
             role.as_str(),
-            crate::tokens::file_of(c, role).display(),
+            crate::auth::tokens::file_of(c, role).display(),
             role.as_str()
         );
     }
@@ -379,7 +382,7 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
 
 /// A destination that could not be built, as problems with the exact key where there is one.
 fn destination_problems(
-    e: crate::destinations::DestinationError,
+    e: crate::outbox::destinations::DestinationError,
 ) -> Vec<crate::config::ConfigError> {
     let name = e.name;
     match e.source {
@@ -551,7 +554,7 @@ fn render_set(config_path: &Path, destination: &str) -> anyhow::Result<(MappingS
 
 /// `lienthong tokens show ROLE [--path]`.
 async fn show_token(config: &Config, role: &str, path: bool) -> anyhow::Result<ExitCode> {
-    use crate::tokens::TokenRole;
+    use crate::auth::tokens::TokenRole;
     let Some(role) = TokenRole::parse(role) else {
         bail!("{role}: expected admin or center");
     };
@@ -576,7 +579,7 @@ async fn show_token(config: &Config, role: &str, path: bool) -> anyhow::Result<E
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !crate::tokens::needed(config).contains(&role) {
+    if !crate::auth::tokens::needed(config).contains(&role) {
         bail!(
             "the {} API has no token: {}",
             role.as_str(),
@@ -588,7 +591,7 @@ async fn show_token(config: &Config, role: &str, path: bool) -> anyhow::Result<E
         );
     }
     if path {
-        println!("{}", crate::tokens::file_of(config, role).display());
+        println!("{}", crate::auth::tokens::file_of(config, role).display());
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(&config.store.url, 16, 1).await?;

@@ -99,7 +99,7 @@ pub struct Security {
 }
 
 /// The listener's certificate, its issuer's key and its CA's responder: what the stapling task
-/// ([`crate::revocation::staple`]) asks about, and the resolver it hands the answer to.
+/// ([`crate::trust::revocation::staple`]) asks about, and the resolver it hands the answer to.
 #[derive(Debug, Clone)]
 pub struct ListenerStaple {
     /// Where the answer goes.
@@ -425,7 +425,7 @@ impl Security {
                                 &ts,
                                 identity.as_ref(),
                                 t.min_version.to_min(),
-                                Some(crate::revocation::observer()),
+                                Some(crate::trust::revocation::observer()),
                             ) {
                                 Ok(c) => sec.tls = Some(c),
                                 Err(e) => errors.push(err(format!("{key}.tls"), e)),
@@ -678,7 +678,7 @@ fn build_signing(
     })
 }
 
-/// The current [`Security`], swapped atomically on reload ([`crate::reload`]).
+/// The current [`Security`], swapped atomically on reload ([`crate::operations::reload`]).
 #[derive(Debug)]
 pub struct SecurityHandle {
     current: RwLock<Arc<Security>>,

@@ -25,9 +25,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::config::CallbacksConfig;
-use crate::destinations::Destinations;
-use crate::security::Security;
+use crate::outbox::destinations::Destinations;
 use crate::store::{CallbackOutcome, CallbackReceipt, OnChange, Store, StoreError};
+use crate::trust::security::Security;
 
 /// A system that pushes to the province.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,13 +253,13 @@ pub fn prepare(
                 key,
                 r.dossier_code.clone(),
                 Value::String(xml.to_owned()),
-                crate::notices::data(&crate::notices::InvestmentResultNotice {
+                crate::outbox::notices::data(&crate::outbox::notices::InvestmentResultNotice {
                     decision: match r.decision {
                         lienthong_connectors::investment::result::Decision::Granted => {
-                            crate::notices::InvestmentDecision::Granted
+                            crate::outbox::notices::InvestmentDecision::Granted
                         }
                         lienthong_connectors::investment::result::Decision::Refused => {
-                            crate::notices::InvestmentDecision::Refused
+                            crate::outbox::notices::InvestmentDecision::Refused
                         }
                     },
                     project_code: r.project_code.clone(),
@@ -292,7 +292,7 @@ pub fn prepare(
                 "IsUpdating": push.is_updating,
                 "Data": push.data,
             });
-            let data = crate::notices::data(&crate::notices::PortalPushNotice {
+            let data = crate::outbox::notices::data(&crate::outbox::notices::PortalPushNotice {
                 service: push.service.wire_name().to_owned(),
                 is_updating: push.is_updating,
                 data: push.data.clone(),
@@ -322,14 +322,14 @@ pub fn prepare(
             };
             // The notice is the ten covered fields; read back into its type, so that what is
             // told is what `docs/schemas/notices.json` says.
-            let told: crate::notices::PaymentNotice = serde_json::from_value(c.data())
+            let told: crate::outbox::notices::PaymentNotice = serde_json::from_value(c.data())
                 .map_err(|e| CallbackError::Internal(format!("payment notice: {e}")))?;
             (
                 event,
                 c.transaction().to_owned(),
                 c.reference().to_owned(),
                 c.data(),
-                crate::notices::data(&told).map_err(CallbackError::Internal)?,
+                crate::outbox::notices::data(&told).map_err(CallbackError::Internal)?,
             )
         }
     };
@@ -465,9 +465,9 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
     );
     match store.receive_callback(receipt).await? {
         CallbackOutcome::Stored(answer) => {
-            crate::exchange::crash_point("callback");
+            crate::inbound::exchange::crash_point("callback");
             tracing::info!(source, event, dossier = code, "push received");
-            crate::telemetry::callback(&source, "stored");
+            crate::operations::telemetry::callback(&source, "stored");
             Ok(Taken { answer, new: true })
         }
         CallbackOutcome::Changed(answer) => {
@@ -477,7 +477,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
                 dossier = code,
                 "push received: a new state of a record seen before"
             );
-            crate::telemetry::callback(&source, "stored");
+            crate::operations::telemetry::callback(&source, "stored");
             Ok(Taken { answer, new: true })
         }
         CallbackOutcome::Flagged(answer) => {
@@ -487,7 +487,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
                 dossier = code,
                 "push kept and flagged for the operator: it contradicts a payment already confirmed (a payment is never un-paid); not forwarded"
             );
-            crate::telemetry::callback(&source, "flagged");
+            crate::operations::telemetry::callback(&source, "flagged");
             Ok(Taken { answer, new: false })
         }
         CallbackOutcome::Repeat(answer) => {
@@ -497,7 +497,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
                 dossier = code,
                 "push repeated: original answer"
             );
-            crate::telemetry::callback(&source, "duplicate");
+            crate::operations::telemetry::callback(&source, "duplicate");
             Ok(Taken { answer, new: false })
         }
     }

@@ -14,10 +14,10 @@ use lienthong_connectors::follow::Follow;
 use lienthong_connectors::kind::BuildContext;
 use tokio::sync::Semaphore;
 
-use crate::breaker::Breaker;
 use crate::config::{Config, RetryPolicy};
-use crate::loaded::MappingSets;
-use crate::security::Security;
+use crate::delivery::breaker::Breaker;
+use crate::trust::loaded::MappingSets;
+use crate::trust::security::Security;
 
 /// One destination, ready to deliver to.
 pub struct Destination {
@@ -32,7 +32,7 @@ pub struct Destination {
     /// Circuit breaker.
     pub breaker: Breaker,
     /// Held back by a failure of this gateway's own (kept out of the breaker).
-    pub hold: crate::hold::Hold,
+    pub hold: crate::delivery::hold::Hold,
 }
 
 /// The reloadable part of a destination.
@@ -142,7 +142,7 @@ pub fn build(
                 slots: Arc::new(Semaphore::new(d.concurrency)),
                 concurrency: d.concurrency,
                 breaker: Breaker::new(d.circuit_breaker),
-                hold: crate::hold::Hold::default(),
+                hold: crate::delivery::hold::Hold::default(),
             }),
         );
     }

@@ -29,6 +29,10 @@
 //!   an exact repeat of what is stored ([`Outbox::needs_lookup`], [`Outbox::lookup`]): a repeated
 //!   `POST` is answered from the store without calling anyone.
 
+pub mod destinations;
+pub mod notices;
+pub mod routing;
+
 use std::sync::Arc;
 
 use lienthong_certs::sha256_hex;
@@ -36,7 +40,7 @@ use lienthong_connectors::{DossierOp, IntakeCheck, MessageBody, MessageKind, Not
 use lienthong_mappings::{Dossier, DossierContext, ProgressInput, RenderError, StatusEvent};
 use serde_json::Value;
 
-use crate::destinations::Destinations;
+use crate::outbox::destinations::Destinations;
 use crate::store::{DossierRecord, EventIntake, NewMessage, Store, StoreError};
 
 /// Why the outbox could not build the messages; nothing is stored.
@@ -320,7 +324,7 @@ pub async fn decision(
         .await?
         .ok_or_else(|| OutboxError::UnknownDossier(code.to_owned()))?;
     let (event_id, status) = (event.id.clone(), event.status);
-    let facts = crate::deadlines::EventFacts::of(&event);
+    let facts = crate::operations::deadlines::EventFacts::of(&event);
     let out = Outbox::new(destinations).event(target, event, Some(decided_by))?;
     Ok(EventIntake {
         dossier_code: code.to_owned(),
@@ -354,7 +358,7 @@ mod tests {
     use super::*;
 
     fn example() -> Dossier {
-        let text = include_str!("../../examples/dossier-business-registration.json");
+        let text = include_str!("../../../examples/dossier-business-registration.json");
         Dossier::from_json(serde_json::from_str(text).expect("json")).expect("valid example")
     }
 

@@ -4,8 +4,8 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{JobLease, Rounds};
 use crate::config::RetentionConfig;
+use crate::operations::cluster::{JobLease, Rounds};
 use crate::store::{PurgePlan, Purged, Store, now_ms};
 
 fn ms(d: std::time::Duration) -> i64 {
@@ -70,7 +70,7 @@ pub async fn run(store: Store, c: RetentionConfig, instance: String, stop: Cance
                     ("dossiers", p.dossiers),
                     ("dedupe", p.dedupe),
                 ] {
-                    crate::telemetry::purged(what, n);
+                    crate::operations::telemetry::purged(what, n);
                 }
                 if p != Purged::default() {
                     tracing::info!(

@@ -13,7 +13,7 @@
 //! The center's API is authenticated by a client-certificate rule, an RFC 9421 signed route or
 //! the center's bearer token; the admin API by the admin token (or a console session) or a
 //! client-certificate rule for admin paths. No address is an identity: an API the configuration
-//! leaves without a credential gets a token generated at the first start ([`crate::tokens`]),
+//! leaves without a credential gets a token generated at the first start ([`crate::auth::tokens`]),
 //! unless `server.allow_unauthenticated = true` says it is a lab — then it is open to everyone
 //! and every start logs a warning.
 //!
@@ -197,7 +197,7 @@ pub fn longest<'a, T>(rules: &'a [T], path: &str, prefix: impl Fn(&T) -> &String
 /// What the configuration leaves without a credential of its own: one problem per API (center,
 /// admin) with the paths and the keys that would close them. Without
 /// `server.allow_unauthenticated` these get a token generated at the first start
-/// ([`crate::tokens`]); with it (a lab) they are open to every caller, whatever its address.
+/// ([`crate::auth::tokens`]); with it (a lab) they are open to every caller, whatever its address.
 pub fn unprotected(server: &ServerConfig) -> Vec<ConfigError> {
     let methods = Methods::of(server);
     let mut problems = Vec::new();

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use lienthong_certs::Secret;
 use lienthong_mappings::MappingSet;
 
-use crate::callbacks::CallbackSettings;
 use crate::config::{Config, ConfigError, ConfigErrors};
-use crate::security::Security;
+use crate::inbound::callbacks::CallbackSettings;
+use crate::trust::security::Security;
 
 /// The bearer tokens of the HTTP API, read from their files.
 #[derive(Clone, Default)]
@@ -91,7 +91,7 @@ impl Loaded {
             })
             .ok();
         let tsa_certificate = match &config.audit.tsa {
-            Some(t) => crate::audit::tsa::load_certificate(&t.certificate)
+            Some(t) => crate::operations::audit::tsa::load_certificate(&t.certificate)
                 .map(Some)
                 .map_err(|message| {
                     errors.push(ConfigError {

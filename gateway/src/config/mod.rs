@@ -7,7 +7,7 @@
 //! `callbacks.rs`, `exchange.rs`, `operations.rs`, `destinations.rs`, `trust.rs`), and the
 //! cross-section checks follow (routes name configured destinations, pushes forward to
 //! webhooks, windows fit the retention). Validation reads no file — it only looks whether the
-//! secret files it names exist; what the files hold is read once, by [`crate::loaded::Loaded`].
+//! secret files it names exist; what the files hold is read once, by [`crate::trust::loaded::Loaded`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -218,7 +218,7 @@ impl Config {
         let parts = parse_sections(table, &mut errors);
         parts.validate(&mut errors);
         // Nothing but the text is read here: the files it names are read once, by
-        // `crate::loaded::Loaded`.
+        // `crate::trust::loaded::Loaded`.
         let config = parts.assemble();
         match config {
             Some(c) if errors.is_empty() => Ok(c),
@@ -346,7 +346,7 @@ impl Config {
     pub fn warnings_at(&self, listen: std::net::SocketAddr) -> Vec<ConfigError> {
         let mut warnings = Vec::new();
         if self.server.allow_unauthenticated {
-            let open = crate::access::unprotected(&self.server);
+            let open = crate::auth::access::unprotected(&self.server);
             if open.is_empty() {
                 warnings.push(err(
                     "server.allow_unauthenticated",

@@ -19,10 +19,10 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::{ExchangeSettings, ReceiveError};
-use crate::cluster::{JobLease, Rounds};
 use crate::config::PullConfig;
-use crate::security::SecurityHandle;
+use crate::operations::cluster::{JobLease, Rounds};
 use crate::store::Store;
+use crate::trust::security::SecurityHandle;
 
 /// What the poller needs.
 pub struct Puller {
@@ -77,7 +77,7 @@ pub async fn run(p: Puller, stop: CancellationToken) {
         let wait = match p.round(&stop).await {
             Ok(taken) => {
                 failures = 0;
-                crate::telemetry::pull_round("ok");
+                crate::operations::telemetry::pull_round("ok");
                 if taken >= p.config.batch {
                     Duration::ZERO
                 } else {
@@ -87,7 +87,7 @@ pub async fn run(p: Puller, stop: CancellationToken) {
             Err(Interrupted::Stopping) => break,
             Err(e) => {
                 failures = failures.saturating_add(1);
-                crate::telemetry::pull_round("failed");
+                crate::operations::telemetry::pull_round("failed");
                 let wait = wait_after(failures, p.config.interval, p.config.max_backoff);
                 tracing::warn!(error = %e, failures, retry_in = ?wait, "axis poll failed");
                 wait
@@ -165,7 +165,10 @@ impl Puller {
             reason,
             "axis document refused"
         );
-        crate::telemetry::exchange(if doc.from.is_empty() { "-" } else { &doc.from }, "refused");
+        crate::operations::telemetry::exchange(
+            if doc.from.is_empty() { "-" } else { &doc.from },
+            "refused",
+        );
         match self.axis.ack(&doc.doc_id, &Ack::Fail(reason)).await {
             Ok(()) => Ok(()),
             // The axis will not take the mark: listing it again would only fail it again.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use lienthong_certs::Secret;
 
-use crate::access::{ADMIN_PATHS, CENTER_PATHS, Methods};
+use crate::auth::access::{ADMIN_PATHS, CENTER_PATHS, Methods};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 

@@ -3,7 +3,7 @@
 //! One loop per process. Each round, for every destination whose circuit admits work, it claims
 //! at most as many lanes as the destination has free slots (its concurrency limit) and spawns one
 //! task per claimed batch. A task asks the connector to deliver, turns the classified outcome into
-//! a decision (delivered, retry at a scheduled time, dead) with [`crate::retry`], feeds the circuit
+//! a decision (delivered, retry at a scheduled time, dead) with [`crate::delivery::retry`], feeds the circuit
 //! breaker and records the attempt. The loop wakes on new work (intake commits), on a finished
 //! delivery (its lane's next message may now go) or every `poll_interval` (scheduled retries).
 //!
@@ -20,9 +20,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::breaker::{Admit, CircuitState};
-use crate::destinations::{Destination, Destinations};
-use crate::retry::{self, Next};
+use crate::delivery::breaker::{Admit, CircuitState};
+use crate::delivery::retry::{self, Next};
+use crate::outbox::destinations::{Destination, Destinations};
 use crate::store::{Claim, ClaimedBatch, Completion, Decision, Store, now_ms};
 
 /// Settings of the dispatch loop.
@@ -40,7 +40,7 @@ pub struct DispatchSettings {
     /// How long shutdown waits for in-flight deliveries.
     pub shutdown_grace: Duration,
     /// systemd's watchdog, fed once per turn of the loop (`None`: not run under a watchdog).
-    pub watchdog: Option<Arc<crate::systemd::Watchdog>>,
+    pub watchdog: Option<Arc<crate::operations::systemd::Watchdog>>,
 }
 
 /// Runs the dispatch loop until `shutdown` is cancelled.
@@ -266,7 +266,7 @@ async fn deliver(
     let attempts_made = head_attempts + 1;
     let decision = decide(dest, &outcome, attempts_made, head_age_from);
     let decision_label = decision.state().as_str();
-    crate::telemetry::attempt(
+    crate::operations::telemetry::attempt(
         &dest.name,
         outcome.label(),
         decision_label,
@@ -289,7 +289,7 @@ async fn deliver(
             .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now())
     };
     if let Some(change) = change {
-        crate::telemetry::circuit(&dest.name, change);
+        crate::operations::telemetry::circuit(&dest.name, change);
         match change {
             CircuitState::Open => tracing::warn!(
                 destination = dest.name,

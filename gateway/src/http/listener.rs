@@ -10,7 +10,7 @@
 //! Each connection is served by hyper's HTTP/1.1 connection (with a timer, so the header read
 //! timeout applies to a request's head and to an idle keep-alive connection), or HTTP/2 when TLS
 //! negotiated it (ALPN `h2`); the protocol is known before a byte is read, so no client can hold
-//! a connection open by sending half a preface. [`crate::limits`] bounds connections, requests in
+//! a connection open by sending half a preface. [`crate::http::limits`] bounds connections, requests in
 //! flight per address and the time a body may take.
 
 use std::net::SocketAddr;
@@ -27,10 +27,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::limits::{
+use crate::http::limits::{
     Activity, BodyBudget, BudgetedBody, ConnectionLimits, DeadlineBody, PerClient,
 };
-use crate::security::SecurityHandle;
+use crate::trust::security::SecurityHandle;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

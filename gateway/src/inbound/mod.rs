@@ -1,0 +1,7 @@
+//! Inbound (nhận vào): what other systems send to the gateway — pushes from national systems
+//! (callbacks) and dossiers and statuses from other centers over the document-exchange axis or
+//! peer to peer (edXML exchange), pushed or pulled. Each is verified, deduplicated, stored and
+//! forwarded to the center. See `ARCHITECTURE.md`.
+
+pub mod callbacks;
+pub mod exchange;
