@@ -26,7 +26,6 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod console;
 pub mod delivery;
 pub mod http;
 pub mod inbound;

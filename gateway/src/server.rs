@@ -10,9 +10,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::delivery::destinations::{self, DestinationErrors};
 use crate::delivery::dispatcher::{self, DispatchSettings};
 use crate::http::{self, AppState};
-use crate::outbox::destinations::{self, DestinationErrors};
 use crate::outbox::routing::Router;
 use crate::store::{Store, StoreError};
 use crate::trust::loaded::Loaded;
@@ -189,8 +189,8 @@ pub async fn run_loaded(
         .values()
         .filter_map(|d| {
             d.follow()?;
-            Some(tokio::spawn(crate::delivery::follow::run(
-                crate::delivery::follow::Follower {
+            Some(tokio::spawn(crate::inbound::follow::run(
+                crate::inbound::follow::Follower {
                     destination: d.clone(),
                     destinations: destinations_for_followers.clone(),
                     store: store.clone(),

@@ -337,7 +337,7 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
     };
     // Each destination's connector is built as `serve` builds it (credentials read, mappings
     // compiled) before anything is said to be ok.
-    let destinations = match crate::outbox::destinations::build(
+    let destinations = match crate::delivery::destinations::build(
         &loaded.config,
         &loaded.security,
         &loaded.mappings,
@@ -382,7 +382,7 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
 
 /// A destination that could not be built, as problems with the exact key where there is one.
 fn destination_problems(
-    e: crate::outbox::destinations::DestinationError,
+    e: crate::delivery::destinations::DestinationError,
 ) -> Vec<crate::config::ConfigError> {
     let name = e.name;
     match e.source {

@@ -11,7 +11,7 @@ use crate::trust::loaded::Loaded;
 /// Errors: the runtime failed (not expected).
 pub async fn run(
     loaded: &Loaded,
-    destinations: crate::outbox::destinations::Destinations,
+    destinations: crate::delivery::destinations::Destinations,
     probe: bool,
 ) -> anyhow::Result<ExitCode> {
     let security = &loaded.security;

@@ -21,8 +21,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::breaker::{Admit, CircuitState};
+use crate::delivery::destinations::{Destination, Destinations};
 use crate::delivery::retry::{self, Next};
-use crate::outbox::destinations::{Destination, Destinations};
 use crate::store::{Claim, ClaimedBatch, Completion, Decision, Store, now_ms};
 
 /// Settings of the dispatch loop.

@@ -5,7 +5,7 @@
 //! `ARCHITECTURE.md`.
 
 pub mod breaker;
+pub mod destinations;
 pub mod dispatcher;
-pub mod follow;
 pub mod hold;
 pub mod retry;

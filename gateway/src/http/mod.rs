@@ -6,6 +6,7 @@ mod admin;
 pub(crate) use admin::{SESSION_COOKIE, session_cookie};
 pub mod body;
 mod callbacks;
+pub mod console;
 pub mod exchange;
 pub mod guard;
 mod health;
@@ -23,7 +24,7 @@ use axum::routing::{get, post};
 use lienthong_certs::Secret;
 use serde_json::Value;
 
-use crate::outbox::destinations::Destinations;
+use crate::delivery::destinations::Destinations;
 use crate::outbox::routing;
 use crate::store::Store;
 use problem::Problem;
@@ -104,7 +105,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .merge(crate::console::routes(state.clone()))
+        .merge(crate::http::console::routes(state.clone()))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::config::CallbacksConfig;
-use crate::outbox::destinations::Destinations;
+use crate::delivery::destinations::Destinations;
 use crate::store::{CallbackOutcome, CallbackReceipt, OnChange, Store, StoreError};
 use crate::trust::security::Security;
 

@@ -5,3 +5,4 @@
 
 pub mod callbacks;
 pub mod exchange;
+pub mod follow;

@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 use lienthong_connectors::files::FilePolicy;
 
 use crate::config::Config;
+use crate::delivery::destinations::{self, Destinations};
 use crate::inbound::callbacks::CallbackSettings;
-use crate::outbox::destinations::{self, Destinations};
 use crate::trust::security::{Security, SecurityHandle};
 
 /// What a successful reload did.

@@ -29,7 +29,6 @@
 //!   an exact repeat of what is stored ([`Outbox::needs_lookup`], [`Outbox::lookup`]): a repeated
 //!   `POST` is answered from the store without calling anyone.
 
-pub mod destinations;
 pub mod notices;
 pub mod routing;
 
@@ -40,7 +39,7 @@ use lienthong_connectors::{DossierOp, IntakeCheck, MessageBody, MessageKind, Not
 use lienthong_mappings::{Dossier, DossierContext, ProgressInput, RenderError, StatusEvent};
 use serde_json::Value;
 
-use crate::outbox::destinations::Destinations;
+use crate::delivery::destinations::Destinations;
 use crate::store::{DossierRecord, EventIntake, NewMessage, Store, StoreError};
 
 /// Why the outbox could not build the messages; nothing is stored.

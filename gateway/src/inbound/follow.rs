@@ -17,8 +17,8 @@ use lienthong_connectors::follow::Followed;
 use lienthong_mappings::{Actor, StatusEvent};
 use tokio_util::sync::CancellationToken;
 
+use crate::delivery::destinations::{Destination, Destinations};
 use crate::operations::cluster::{JobLease, Rounds};
-use crate::outbox::destinations::{Destination, Destinations};
 use crate::outbox::{Outbox, OutboxError};
 use crate::store::{EventIntake, Followup, FollowupOutcome, FollowupUpdate, Seen, Store, now_ms};
 
