@@ -13,9 +13,9 @@ use crate::config::Config;
 use crate::delivery::destinations::{self, DestinationErrors};
 use crate::delivery::dispatcher::{self, DispatchSettings};
 use crate::http::{self, AppState};
+use crate::loaded::Loaded;
 use crate::outbox::routing::Router;
 use crate::store::{Store, StoreError};
-use crate::trust::loaded::Loaded;
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ pub async fn run_loaded(
         mappings,
     } = loaded;
     // Install the metrics recorder before anything is counted.
-    crate::operations::telemetry::handle();
+    crate::monitoring::telemetry::handle();
     // The address actually bound decides (the configuration's may be overridden by the caller).
     let bound = listener.local_addr()?;
     for w in config.warnings_at(bound) {
@@ -97,11 +97,11 @@ pub async fn run_loaded(
         security,
         crate::trust::revocation::checker()?,
     ));
-    let callbacks = Arc::new(crate::operations::reload::Current::new(callbacks));
-    let files = Arc::new(crate::operations::reload::Current::new(
-        crate::operations::reload::file_policy(&config).map_err(ServerError::Load)?,
+    let callbacks = Arc::new(crate::reload::Current::new(callbacks));
+    let files = Arc::new(crate::reload::Current::new(
+        crate::reload::file_policy(&config).map_err(ServerError::Load)?,
     ));
-    let reloader = Arc::new(crate::operations::reload::Reloader::new(
+    let reloader = Arc::new(crate::reload::Reloader::new(
         &config,
         security.clone(),
         destinations.clone(),
@@ -172,7 +172,7 @@ pub async fn run_loaded(
         claim_batch: config.dispatcher.claim_batch,
         lease: config.dispatcher.lease,
         shutdown_grace: config.server.shutdown_grace,
-        watchdog: crate::operations::systemd::Watchdog::from_env().map(Arc::new),
+        watchdog: crate::monitoring::systemd::Watchdog::from_env().map(Arc::new),
     };
     if let Some(w) = &settings.watchdog {
         tracing::info!(interval = ?w.max_sleep() * 4, "systemd watchdog enabled: pinged from the dispatcher loop");
@@ -216,7 +216,7 @@ pub async fn run_loaded(
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
-        crate::operations::systemd::stopping();
+        crate::monitoring::systemd::stopping();
         trigger.cancel();
     });
     tokio::spawn(reload_on_sighup(reloader, stop.clone()));
@@ -232,7 +232,7 @@ pub async fn run_loaded(
         "http"
     };
     tracing::info!(%addr, scheme, store = store.kind(), instance, destinations = ?config.destinations.keys().collect::<Vec<_>>(), "lienthong ready");
-    crate::operations::systemd::ready("serving");
+    crate::monitoring::systemd::ready("serving");
     on_ready();
     crate::http::listener::serve(
         listener,
@@ -325,11 +325,8 @@ fn puller(
     })
 }
 
-/// Reloads the configuration on SIGHUP until `stop` ([`crate::operations::reload`]).
-async fn reload_on_sighup(
-    reloader: Arc<crate::operations::reload::Reloader>,
-    stop: CancellationToken,
-) {
+/// Reloads the configuration on SIGHUP until `stop` ([`crate::reload`]).
+async fn reload_on_sighup(reloader: Arc<crate::reload::Reloader>, stop: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -232,7 +232,7 @@ fn demo(keep: bool) -> anyhow::Result<ExitCode> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => {
-            let loaded = crate::trust::loaded::Loaded::load(&cli.config)
+            let loaded = crate::loaded::Loaded::load(&cli.config)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", cli.config.display()))?;
             init_logging(&loaded.config.log.format, &loaded.config.log.level);
             runtime()?.block_on(serve(loaded))?;
@@ -291,12 +291,12 @@ fn load(path: &Path) -> anyhow::Result<Config> {
     Config::load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// Sets up logging ([`crate::operations::logging::init`]).
+/// Sets up logging ([`crate::monitoring::logging::init`]).
 pub fn init_logging(format: &str, level: &str) {
-    crate::operations::logging::init(format, level);
+    crate::monitoring::logging::init(format, level);
 }
 
-async fn serve(loaded: crate::trust::loaded::Loaded) -> anyhow::Result<()> {
+async fn serve(loaded: crate::loaded::Loaded) -> anyhow::Result<()> {
     let listen = loaded.config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -327,7 +327,7 @@ fn check_config(path: &Path, probe: bool) -> anyhow::Result<ExitCode> {
                 .is_some_and(|p| e.message.contains(p))
         })
     };
-    let loaded = match crate::trust::loaded::Loaded::load(path) {
+    let loaded = match crate::loaded::Loaded::load(path) {
         Ok(l) if files.is_empty() => l,
         Ok(_) => return report(problems),
         Err(errors) => {

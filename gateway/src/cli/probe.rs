@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use crate::trust::loaded::Loaded;
+use crate::loaded::Loaded;
 
 /// Reports what was loaded and built, and probes when asked; exit status 1 when a probe fails.
 ///

@@ -132,7 +132,7 @@ pub fn certs(config_path: &Path, command: CertsCommand) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         CertsCommand::Check { warn_days } => {
-            let mut security = crate::trust::loaded::Loaded::load(config_path)
+            let mut security = crate::loaded::Loaded::load(config_path)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?
                 .security;
             if let Some(d) = warn_days {

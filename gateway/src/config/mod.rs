@@ -7,7 +7,7 @@
 //! `callbacks.rs`, `exchange.rs`, `operations.rs`, `destinations.rs`, `trust.rs`), and the
 //! cross-section checks follow (routes name configured destinations, pushes forward to
 //! webhooks, windows fit the retention). Validation reads no file — it only looks whether the
-//! secret files it names exist; what the files hold is read once, by [`crate::trust::loaded::Loaded`].
+//! secret files it names exist; what the files hold is read once, by [`crate::loaded::Loaded`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -42,7 +42,7 @@ pub use operations::{
     AuditConfig, DeadlinesConfig, DispatcherConfig, LogConfig, RetentionConfig, TsaConfig,
 };
 pub use secrets::{MIN_TOKEN_CHARS, secret_file_permission_warning};
-pub use server::ServerConfig;
+pub use server::{ConnectionLimits, ServerConfig};
 pub use store::StoreConfig;
 
 use destinations::destination;
@@ -218,7 +218,7 @@ impl Config {
         let parts = parse_sections(table, &mut errors);
         parts.validate(&mut errors);
         // Nothing but the text is read here: the files it names are read once, by
-        // `crate::trust::loaded::Loaded`.
+        // `crate::loaded::Loaded`.
         let config = parts.assemble();
         match config {
             Some(c) if errors.is_empty() => Ok(c),

@@ -182,7 +182,7 @@ fn default_log_level() -> String {
 
 impl AuditConfig {
     /// Checks this section alone (reads nothing: the TSA certificate is loaded by
-    /// `crate::trust::loaded::Loaded`).
+    /// `crate::loaded::Loaded`).
     pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
         let Some(tsa) = &self.tsa else {
             return;

@@ -142,8 +142,8 @@ const fn default_max_body_memory() -> u64 {
 
 impl ServerConfig {
     /// The connection limits of this section.
-    pub fn limits(&self) -> crate::http::limits::ConnectionLimits {
-        crate::http::limits::ConnectionLimits {
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
             header_timeout: self.header_timeout,
             body_timeout: self.body_timeout,
             min_body_rate: self.min_body_rate,
@@ -332,4 +332,23 @@ impl OnReload for ServerConfig {
         c.live("signed_routes");
         c.live("certificate_warning");
     }
+}
+
+/// The connection limits of `[server]`, as the listener and the exchange receiver apply them
+/// (`crate::http::limits`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// `server.header_timeout`: the request head within this time, and an idle keep-alive
+    /// connection closed after it.
+    pub header_timeout: Duration,
+    /// `server.body_timeout`: grace a request body has beyond what its rate earns.
+    pub body_timeout: Duration,
+    /// `server.min_body_rate`: bytes per second a body must keep up, on average.
+    pub min_body_rate: u64,
+    /// `server.max_connections`: connections open at once.
+    pub max_connections: usize,
+    /// `server.max_connections_per_client`: connections open at once from one address.
+    pub max_connections_per_client: usize,
+    /// `server.max_requests_per_client`: requests in flight per client address.
+    pub max_requests_per_client: usize,
 }

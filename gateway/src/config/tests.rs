@@ -402,7 +402,7 @@ fn exposed_listeners_get_generated_tokens() {
     );
     let c = Config::from_toml(&own, no_env()).expect("the text is valid");
     assert_eq!(needed(&c), [TokenRole::Admin]);
-    let Err(e) = crate::trust::loaded::Loaded::from_config(c) else {
+    let Err(e) = crate::loaded::Loaded::from_config(c) else {
         panic!("a short token is refused when the files are loaded");
     };
     assert_eq!(keys(&e), ["server.center_token_file"], "{e}");
@@ -436,7 +436,7 @@ fn exposed_listeners_get_generated_tokens() {
 
 /// Parsing reads nothing but the text (it only looks whether secret files exist, so that
 /// check-config names them with the text's own problems): what the files hold is read once,
-/// when the configuration is loaded (`crate::trust::loaded::Loaded`), which names every bad one.
+/// when the configuration is loaded (`crate::loaded::Loaded`), which names every bad one.
 #[test]
 fn parsing_reads_no_file_and_loading_names_every_bad_one() {
     let text = format!(
@@ -447,7 +447,7 @@ fn parsing_reads_no_file_and_loading_names_every_bad_one() {
         )
     );
     let c = Config::from_toml(&text, no_env()).expect("the text alone is valid");
-    let Err(e) = crate::trust::loaded::Loaded::from_config(c) else {
+    let Err(e) = crate::loaded::Loaded::from_config(c) else {
         panic!("the files do not exist");
     };
     let keys = keys(&e);

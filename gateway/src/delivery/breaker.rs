@@ -39,6 +39,17 @@ pub enum CircuitState {
     HalfOpen,
 }
 
+impl CircuitState {
+    /// The state as the `lienthong_circuit_state` gauge shows it: 0 closed, 1 half-open, 2 open.
+    pub fn level(self) -> u8 {
+        match self {
+            Self::Closed => 0,
+            Self::HalfOpen => 1,
+            Self::Open => 2,
+        }
+    }
+}
+
 /// A circuit breaker.
 #[derive(Debug)]
 pub struct Breaker {

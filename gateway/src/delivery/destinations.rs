@@ -16,7 +16,6 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, RetryPolicy};
 use crate::delivery::breaker::Breaker;
-use crate::trust::loaded::MappingSets;
 use crate::trust::security::Security;
 
 /// One destination, ready to deliver to.
@@ -92,6 +91,9 @@ pub struct DestinationErrors(pub Vec<DestinationError>);
 
 /// Every configured destination, by name.
 pub type Destinations = BTreeMap<String, Arc<Destination>>;
+
+/// Destinations' loaded mapping sets, by destination name.
+pub type MappingSets = BTreeMap<String, lienthong_mappings::MappingSet>;
 
 /// Builds all destinations of a configuration, each with its outbound TLS and signer from
 /// `security` and its mapping set from `mappings` (loaded with the configuration; a destination

@@ -40,7 +40,7 @@ pub struct DispatchSettings {
     /// How long shutdown waits for in-flight deliveries.
     pub shutdown_grace: Duration,
     /// systemd's watchdog, fed once per turn of the loop (`None`: not run under a watchdog).
-    pub watchdog: Option<Arc<crate::operations::systemd::Watchdog>>,
+    pub watchdog: Option<Arc<crate::monitoring::systemd::Watchdog>>,
 }
 
 /// Runs the dispatch loop until `shutdown` is cancelled.
@@ -266,7 +266,7 @@ async fn deliver(
     let attempts_made = head_attempts + 1;
     let decision = decide(dest, &outcome, attempts_made, head_age_from);
     let decision_label = decision.state().as_str();
-    crate::operations::telemetry::attempt(
+    crate::monitoring::telemetry::attempt(
         &dest.name,
         outcome.label(),
         decision_label,
@@ -289,7 +289,7 @@ async fn deliver(
             .record(!matches!(outcome, Outcome::Retry { .. }), Instant::now())
     };
     if let Some(change) = change {
-        crate::operations::telemetry::circuit(&dest.name, change);
+        crate::monitoring::telemetry::circuit(&dest.name, change.level());
         match change {
             CircuitState::Open => tracing::warn!(
                 destination = dest.name,

@@ -187,7 +187,7 @@ pub(super) async fn replay(
 }
 
 /// `POST /v1/admin/reload`: re-read the configuration, certificates, keys, CRLs, trust stores,
-/// mappings and credentials (as SIGHUP does; [`crate::operations::reload`]).
+/// mappings and credentials (as SIGHUP does; [`crate::reload`]).
 /// 200 with the certificates now in force; 422 with the reasons when the new material is
 /// refused (the old one keeps running).
 pub(super) async fn reload(State(st): State<Arc<AppState>>) -> Response {

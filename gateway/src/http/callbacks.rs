@@ -55,7 +55,7 @@ fn refused(source: Source, e: &CallbackError) -> Response {
         tracing::warn!(source = source.name(), reason = %e, "push refused");
         "refused"
     };
-    crate::operations::telemetry::callback(source.name(), outcome);
+    crate::monitoring::telemetry::callback(source.name(), outcome);
     answer(status, &body)
 }
 
@@ -104,7 +104,7 @@ pub(super) async fn post_callback(
         Ok(b) => b,
         Err(p) if p.status() == StatusCode::SERVICE_UNAVAILABLE => {
             // The body budget is full: nothing taken, the pusher retries.
-            crate::operations::telemetry::callback(source.name(), "unavailable");
+            crate::monitoring::telemetry::callback(source.name(), "unavailable");
             tracing::warn!(
                 source = source.name(),
                 "push not read: request bodies fill server.max_body_memory"

@@ -137,7 +137,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
     // the sender's share (one peer cannot hold what the others need).
     let need = st.exchange.permits_for(announced.unwrap_or(limit));
     let Some(_share) = st.exchange.hold_for(&sender, need) else {
-        crate::operations::telemetry::exchange("-", "busy");
+        crate::monitoring::telemetry::exchange("-", "busy");
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -164,7 +164,7 @@ async fn receive(st: Arc<AppState>, req: Request) -> Result<Response, Problem> {
             ));
         }
         Err(_) => {
-            crate::operations::telemetry::exchange("-", "busy");
+            crate::monitoring::telemetry::exchange("-", "busy");
             return Err(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -224,7 +224,7 @@ pub(super) async fn post_exchange(State(st): State<Arc<AppState>>, req: Request<
     match receive(st, req).await {
         Ok(r) => r,
         Err(p) => {
-            crate::operations::telemetry::exchange("-", "refused");
+            crate::monitoring::telemetry::exchange("-", "refused");
             tracing::warn!(status = p.status().as_u16(), "edXML refused");
             p.into_response()
         }

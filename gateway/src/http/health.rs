@@ -11,7 +11,7 @@ use super::AppState;
 use super::guard::Caller;
 use super::problem::Problem;
 use crate::delivery::breaker::CircuitState;
-use crate::operations::telemetry;
+use crate::monitoring::telemetry;
 use crate::store::DeliveryState;
 use crate::store::now_ms;
 
@@ -163,7 +163,7 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         }
     }
     for (name, d) in &st.destinations {
-        telemetry::circuit(name, d.breaker.state());
+        telemetry::circuit(name, d.breaker.state().level());
     }
     // Sets lienthong_signing_key_available.
     token_keys(&st.security.current()).await;

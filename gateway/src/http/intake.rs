@@ -93,7 +93,7 @@ fn settle(
         IntakeOutcome::Accepted(_) | IntakeOutcome::Repeat(_)
     ) {
         // Refusals are counted once, by `refused`.
-        crate::operations::telemetry::intake(kind, outcome.label());
+        crate::monitoring::telemetry::intake(kind, outcome.label());
     }
     match outcome {
         IntakeOutcome::Accepted(a) => Ok(json_answer(StatusCode::ACCEPTED, a, Some(location))),
@@ -374,7 +374,7 @@ fn refused(kind: &'static str, r: Result<Response, Problem>) -> Result<Response,
             503 => "refused_503",
             _ => "refused_other",
         };
-        crate::operations::telemetry::intake(kind, outcome);
+        crate::monitoring::telemetry::intake(kind, outcome);
     }
     r
 }

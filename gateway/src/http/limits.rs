@@ -25,23 +25,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-/// The limits of `[server]`.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
-    /// `server.header_timeout`: the request head within this time, and an idle keep-alive
-    /// connection closed after it.
-    pub header_timeout: Duration,
-    /// `server.body_timeout`: grace a request body has beyond what its rate earns.
-    pub body_timeout: Duration,
-    /// `server.min_body_rate`: bytes per second a body must keep up, on average.
-    pub min_body_rate: u64,
-    /// `server.max_connections`: connections open at once.
-    pub max_connections: usize,
-    /// `server.max_connections_per_client`: connections open at once from one address.
-    pub max_connections_per_client: usize,
-    /// `server.max_requests_per_client`: requests in flight per client address.
-    pub max_requests_per_client: usize,
-}
+use crate::config::ConnectionLimits;
 
 /// Requests in flight (or connections open) per client address.
 #[derive(Debug, Default)]

@@ -27,9 +27,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::http::limits::{
-    Activity, BodyBudget, BudgetedBody, ConnectionLimits, DeadlineBody, PerClient,
-};
+use crate::config::ConnectionLimits;
+use crate::http::limits::{Activity, BodyBudget, BudgetedBody, DeadlineBody, PerClient};
 use crate::trust::security::SecurityHandle;
 
 /// How long a client may take to finish the TLS handshake.

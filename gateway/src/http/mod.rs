@@ -42,7 +42,7 @@ pub struct AppState {
     /// Admin bearer token: configured, or generated at the first start ([`crate::auth::tokens`]).
     pub admin_token: Option<Secret>,
     /// Where the dossiers' files may be (`[attachments]`), checked at intake.
-    pub files: Arc<crate::operations::reload::Current<lienthong_connectors::files::FilePolicy>>,
+    pub files: Arc<crate::reload::Current<lienthong_connectors::files::FilePolicy>>,
     /// The viewer token (`server.viewer_token_file`): the read-only statistics screens.
     pub viewer_token: Option<Secret>,
     /// The names a request's `Host` may carry (lowercase, without port); empty: any.
@@ -64,10 +64,9 @@ pub struct AppState {
     /// Receiving from other centers.
     pub exchange: Arc<crate::inbound::exchange::ExchangeSettings>,
     /// Receiving pushes from the national systems.
-    pub callbacks:
-        Arc<crate::operations::reload::Current<crate::inbound::callbacks::CallbackSettings>>,
+    pub callbacks: Arc<crate::reload::Current<crate::inbound::callbacks::CallbackSettings>>,
     /// Configuration reload (SIGHUP and `POST /v1/admin/reload`).
-    pub reloader: Arc<crate::operations::reload::Reloader>,
+    pub reloader: Arc<crate::reload::Reloader>,
     /// `[deadlines] due_soon`.
     pub due_soon: std::time::Duration,
     /// The console's CSRF token (random per process), carried by its forms.

@@ -467,7 +467,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
         CallbackOutcome::Stored(answer) => {
             crate::inbound::exchange::crash_point("callback");
             tracing::info!(source, event, dossier = code, "push received");
-            crate::operations::telemetry::callback(&source, "stored");
+            crate::monitoring::telemetry::callback(&source, "stored");
             Ok(Taken { answer, new: true })
         }
         CallbackOutcome::Changed(answer) => {
@@ -477,7 +477,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
                 dossier = code,
                 "push received: a new state of a record seen before"
             );
-            crate::operations::telemetry::callback(&source, "stored");
+            crate::monitoring::telemetry::callback(&source, "stored");
             Ok(Taken { answer, new: true })
         }
         CallbackOutcome::Flagged(answer) => {
@@ -487,7 +487,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
                 dossier = code,
                 "push kept and flagged for the operator: it contradicts a payment already confirmed (a payment is never un-paid); not forwarded"
             );
-            crate::operations::telemetry::callback(&source, "flagged");
+            crate::monitoring::telemetry::callback(&source, "flagged");
             Ok(Taken { answer, new: false })
         }
         CallbackOutcome::Repeat(answer) => {
@@ -497,7 +497,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
                 dossier = code,
                 "push repeated: original answer"
             );
-            crate::operations::telemetry::callback(&source, "duplicate");
+            crate::monitoring::telemetry::callback(&source, "duplicate");
             Ok(Taken { answer, new: false })
         }
     }

@@ -126,7 +126,7 @@ impl Follower {
                     error = o.error().unwrap_or_default(),
                     "follow-up poll failed; asked again later"
                 );
-                crate::operations::telemetry::followup(name, "failed");
+                crate::monitoring::telemetry::followup(name, "failed");
                 None
             }
         };
@@ -147,10 +147,10 @@ impl Follower {
                     event = event.as_ref().map(|e| e.label()),
                     "follow-up: status changed"
                 );
-                crate::operations::telemetry::followup(name, "changed");
+                crate::monitoring::telemetry::followup(name, "changed");
             }
             Ok(FollowupOutcome::Unchanged) => {
-                crate::operations::telemetry::followup(name, "unchanged")
+                crate::monitoring::telemetry::followup(name, "unchanged")
             }
             Err(e) => {
                 tracing::error!(destination = name, dossier = code, error = %e, "follow-up not recorded")

@@ -1,13 +1,9 @@
-//! Running the gateway (vận hành): the hash-chained audit log, processing deadlines, retention,
-//! metrics, logging, the service manager's notifications, jobs shared across instances and
-//! configuration reload. Nothing here is on a message's path; everything here watches it or
-//! keeps the store tidy. See `ARCHITECTURE.md`.
+//! Jobs over the store (vận hành): the hash-chained audit log (its chainer, time-stamps and
+//! export), processing deadlines, retention, and the leases that run a job once across
+//! instances. Nothing here is on a message's path; everything here reads or tidies what the
+//! store holds. See `ARCHITECTURE.md`.
 
 pub mod audit;
 pub mod cluster;
 pub mod deadlines;
-pub mod logging;
-pub mod reload;
 pub mod retention;
-pub mod systemd;
-pub mod telemetry;

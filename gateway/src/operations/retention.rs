@@ -70,7 +70,7 @@ pub async fn run(store: Store, c: RetentionConfig, instance: String, stop: Cance
                     ("dossiers", p.dossiers),
                     ("dedupe", p.dedupe),
                 ] {
-                    crate::operations::telemetry::purged(what, n);
+                    crate::monitoring::telemetry::purged(what, n);
                 }
                 if p != Purged::default() {
                     tracing::info!(

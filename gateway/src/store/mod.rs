@@ -252,7 +252,7 @@ impl Store {
         }
         let result = rx.await.map_err(|_| StoreError::Closed)?;
         // Until the commit, queueing in the SQLite writer included: what a caller waits.
-        crate::operations::telemetry::store_op(
+        crate::monitoring::telemetry::store_op(
             name,
             started.elapsed().as_secs_f64(),
             result.is_ok(),

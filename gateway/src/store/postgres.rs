@@ -232,7 +232,7 @@ async fn transaction(pool: &Pool, ops: &[Op]) -> Result<Vec<Done>, sqlx::Error> 
     let done = ops::execute_all(&mut tx, ops).await?;
     let commit = std::time::Instant::now();
     tx.commit().await?;
-    crate::operations::telemetry::store_group(ops.len(), commit.elapsed().as_secs_f64());
+    crate::monitoring::telemetry::store_group(ops.len(), commit.elapsed().as_secs_f64());
     Ok(done)
 }
 

@@ -216,7 +216,7 @@ async fn group(conn: &mut Conn, ops: Vec<Op>) -> bool {
     let commit = std::time::Instant::now();
     match sqlx::query("COMMIT").execute(&mut *conn).await {
         Ok(_) => {
-            crate::operations::telemetry::store_group(ops.len(), commit.elapsed().as_secs_f64());
+            crate::monitoring::telemetry::store_group(ops.len(), commit.elapsed().as_secs_f64());
             let mut wake = false;
             for (op, done) in ops.into_iter().zip(results) {
                 wake |= op.wakes(&done);

@@ -1,8 +1,7 @@
-//! Trust material (chứng thư số, khóa, tin cậy): what the configuration names — certificates,
-//! keys on files or tokens, trust anchors, secrets — read once into [`loaded::Loaded`], the TLS
-//! and signing set-up built from it ([`security`]), and certificate revocation checks. See
-//! `ARCHITECTURE.md`.
+//! Trust material (chứng thư số, khóa, tin cậy): the TLS and signing set-up built from the
+//! certificates, keys (files or PKCS#11 tokens) and trust anchors the configuration names
+//! ([`security`]; read once with the rest in `crate::loaded`), and certificate revocation
+//! checks ([`revocation`]). See `ARCHITECTURE.md`.
 
-pub mod loaded;
 pub mod revocation;
 pub mod security;

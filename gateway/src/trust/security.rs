@@ -678,7 +678,7 @@ fn build_signing(
     })
 }
 
-/// The current [`Security`], swapped atomically on reload ([`crate::operations::reload`]).
+/// The current [`Security`], swapped atomically on reload ([`crate::reload`]).
 #[derive(Debug)]
 pub struct SecurityHandle {
     current: RwLock<Arc<Security>>,

@@ -46,7 +46,7 @@ pub struct ExchangeSettings {
     /// Permits held per sender.
     held: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
     /// How fast a pushed document must arrive (`exchange.body_timeout`, `min_body_rate`).
-    pub limits: crate::http::limits::ConnectionLimits,
+    pub limits: crate::config::ConnectionLimits,
 }
 
 /// A sender's share of the budget in use; given back when dropped.
@@ -87,7 +87,7 @@ impl ExchangeSettings {
                 })
                 .clamp(1, kib),
             held: Arc::default(),
-            limits: crate::http::limits::ConnectionLimits {
+            limits: crate::config::ConnectionLimits {
                 header_timeout: c.body_timeout,
                 body_timeout: c.body_timeout,
                 min_body_rate: c.min_body_rate,
@@ -470,7 +470,7 @@ pub async fn commit(
                 via,
                 "edXML received"
             );
-            crate::operations::telemetry::exchange(&source, "stored");
+            crate::monitoring::telemetry::exchange(&source, "stored");
             Ok(Received {
                 answer,
                 repeat: false,
@@ -484,7 +484,7 @@ pub async fn commit(
                 via,
                 "edXML resend: original answer"
             );
-            crate::operations::telemetry::exchange(&source, "repeat");
+            crate::monitoring::telemetry::exchange(&source, "repeat");
             Ok(Received {
                 answer,
                 repeat: true,

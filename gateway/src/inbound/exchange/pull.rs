@@ -77,7 +77,7 @@ pub async fn run(p: Puller, stop: CancellationToken) {
         let wait = match p.round(&stop).await {
             Ok(taken) => {
                 failures = 0;
-                crate::operations::telemetry::pull_round("ok");
+                crate::monitoring::telemetry::pull_round("ok");
                 if taken >= p.config.batch {
                     Duration::ZERO
                 } else {
@@ -87,7 +87,7 @@ pub async fn run(p: Puller, stop: CancellationToken) {
             Err(Interrupted::Stopping) => break,
             Err(e) => {
                 failures = failures.saturating_add(1);
-                crate::operations::telemetry::pull_round("failed");
+                crate::monitoring::telemetry::pull_round("failed");
                 let wait = wait_after(failures, p.config.interval, p.config.max_backoff);
                 tracing::warn!(error = %e, failures, retry_in = ?wait, "axis poll failed");
                 wait
@@ -165,7 +165,7 @@ impl Puller {
             reason,
             "axis document refused"
         );
-        crate::operations::telemetry::exchange(
+        crate::monitoring::telemetry::exchange(
             if doc.from.is_empty() { "-" } else { &doc.from },
             "refused",
         );

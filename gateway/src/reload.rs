@@ -110,7 +110,7 @@ impl Reloader {
     /// [`Reloader::reload`], telling systemd (`RELOADING=1` … `READY=1`), logging a refusal
     /// with its reasons, counting the outcome and remembering it for `/readyz`.
     pub fn reload_and_report(&self) -> Result<Reloaded, String> {
-        crate::operations::systemd::reloading();
+        crate::monitoring::systemd::reloading();
         let result = self.reload();
         let (outcome, detail) = match &result {
             Ok(r) => ("applied", r.needs_restart.join(", ")),
@@ -123,7 +123,7 @@ impl Reloader {
             }
         };
         metrics::counter!("lienthong_config_reloads_total", "outcome" => outcome).increment(1);
-        crate::operations::systemd::reloaded(&format!("serving; last reload {outcome}"));
+        crate::monitoring::systemd::reloaded(&format!("serving; last reload {outcome}"));
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(LastReload {
             at: OffsetDateTime::now_utc(),
             outcome,
@@ -143,13 +143,13 @@ impl Reloader {
             .source
             .as_ref()
             .ok_or("the gateway was not started from a configuration file")?;
-        let crate::trust::loaded::Loaded {
+        let crate::loaded::Loaded {
             config,
             security,
             callbacks,
             mappings,
             ..
-        } = crate::trust::loaded::Loaded::load(source).map_err(|e| e.to_string())?;
+        } = crate::loaded::Loaded::load(source).map_err(|e| e.to_string())?;
         let built =
             destinations::build(&config, &security, &mappings).map_err(|e| e.to_string())?;
         let files = file_policy(&config).map_err(|e| e.to_string())?;

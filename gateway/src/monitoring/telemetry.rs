@@ -10,8 +10,6 @@ use std::sync::OnceLock;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::delivery::breaker::CircuitState;
-
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Buckets of `lienthong_store_op_seconds`.
@@ -82,13 +80,10 @@ pub fn attempt(
     histogram!("lienthong_delivery_attempt_seconds", "destination" => d).record(seconds);
 }
 
-/// A destination's circuit changed state (0 closed, 1 half-open, 2 open).
-pub fn circuit(destination: &str, state: CircuitState) {
-    let v = match state {
-        CircuitState::Closed => 0.0,
-        CircuitState::HalfOpen => 1.0,
-        CircuitState::Open => 2.0,
-    };
+/// A destination's circuit changed state: `level` 0 closed, 1 half-open, 2 open (the breaker's
+/// `CircuitState::level`; this module names nothing of the gateway's, so everything may report).
+pub fn circuit(destination: &str, level: u8) {
+    let v = f64::from(level);
     gauge!("lienthong_circuit_state", "destination" => destination.to_owned()).set(v);
 }
 

@@ -9,12 +9,10 @@
 //! with its key. `serve`, `check-config`, `certs check` and a reload each build one `Loaded` and
 //! pass it on, so nothing is loaded twice and what check-config accepts is what serve runs.
 
-use std::collections::BTreeMap;
-
 use lienthong_certs::Secret;
-use lienthong_mappings::MappingSet;
 
 use crate::config::{Config, ConfigError, ConfigErrors};
+use crate::delivery::destinations::MappingSets;
 use crate::inbound::callbacks::CallbackSettings;
 use crate::trust::security::Security;
 
@@ -44,9 +42,6 @@ pub struct Loaded {
     /// Each destination's mapping set, by destination name (none for a webhook).
     pub mappings: MappingSets,
 }
-
-/// Destinations' loaded mapping sets, by destination name.
-pub type MappingSets = BTreeMap<String, MappingSet>;
 
 impl Loaded {
     /// Reads the configuration file (with environment overrides) and what it names.
