@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::operations::audit::Verifier;
+use crate::records::audit::Verifier;
 use crate::store::{AuditStamp, Store};
 
 use super::AuditCommand;

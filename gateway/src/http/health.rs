@@ -188,7 +188,7 @@ pub(super) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         .await
     {
         Ok(groups) => {
-            for line in crate::operations::deadlines::Stats::from_groups(&groups).by_agency {
+            for line in crate::records::deadlines::Stats::from_groups(&groups).by_agency {
                 for (state, n) in line.counts.states() {
                     telemetry::deadline(&line.code, state, n);
                 }

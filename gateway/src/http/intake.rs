@@ -153,7 +153,7 @@ struct Prepared {
     status: String,
     answer: String,
     messages: Vec<NewMessage>,
-    facts: crate::operations::deadlines::DossierFacts,
+    facts: crate::records::deadlines::DossierFacts,
 }
 
 /// Builds what the store needs through the outbox (which renders the dossier for every
@@ -168,7 +168,7 @@ async fn prepare(
     check_file_urls(st, &dossier)?;
     let code = dossier.code.clone();
     let status = dossier.status.as_str().to_owned();
-    let facts = crate::operations::deadlines::DossierFacts::of(&dossier);
+    let facts = crate::records::deadlines::DossierFacts::of(&dossier);
     let outbox = Outbox::new(&st.destinations);
     let out = outbox
         .dossier(op, dossier, destinations)
@@ -282,7 +282,7 @@ async fn post_event_inner(
     let target = existing(&st, &code).await?;
     let event_id = event.id.clone();
     let status = event.status;
-    let facts = crate::operations::deadlines::EventFacts::of(&event);
+    let facts = crate::records::deadlines::EventFacts::of(&event);
     let out = Outbox::new(&st.destinations)
         .event(target, event, None)
         .map_err(outbox_problem)?;

@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::problem::Problem;
 use super::{AppState, store_unavailable};
-use crate::operations::deadlines::{Stats, ms};
+use crate::records::deadlines::{Stats, ms};
 
 /// Query of `GET /v1/stats`.
 #[derive(Debug, Deserialize)]

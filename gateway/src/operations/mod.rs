@@ -5,5 +5,4 @@
 
 pub mod audit;
 pub mod cluster;
-pub mod deadlines;
 pub mod retention;

@@ -323,7 +323,7 @@ pub async fn decision(
         .await?
         .ok_or_else(|| OutboxError::UnknownDossier(code.to_owned()))?;
     let (event_id, status) = (event.id.clone(), event.status);
-    let facts = crate::operations::deadlines::EventFacts::of(&event);
+    let facts = crate::records::deadlines::EventFacts::of(&event);
     let out = Outbox::new(destinations).event(target, event, Some(decided_by))?;
     Ok(EventIntake {
         dossier_code: code.to_owned(),

@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use super::op::Op;
 use super::{Store, StoreError};
-use crate::operations::audit::AuditRecord;
+use crate::records::audit::AuditRecord;
 
 /// An RFC 3161 time-stamp token over the hash of record `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

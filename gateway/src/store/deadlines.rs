@@ -1,7 +1,7 @@
-//! Deadline statistics read from the store ([`crate::operations::deadlines`]).
+//! Deadline statistics read from the store ([`crate::records::deadlines`]).
 
 use super::{Store, StoreError};
-use crate::operations::deadlines::GroupCounts;
+use crate::records::deadlines::GroupCounts;
 
 /// A dossier past its due date and not returned.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -25,7 +25,7 @@ pub enum ReceiptEffect {
         /// Where statuses about it go (the sender's peer destination).
         reply_destination: String,
         /// Its deadline facts, when the canonical dossier came with it.
-        facts: Option<crate::operations::deadlines::DossierFacts>,
+        facts: Option<crate::records::deadlines::DossierFacts>,
     },
     /// A status message about a dossier exchanged with the sender.
     Status {

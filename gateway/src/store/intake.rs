@@ -39,7 +39,7 @@ pub struct NewDossier {
     /// One message per destination.
     pub messages: Vec<NewMessage>,
     /// What its deadline statistics are computed from.
-    pub facts: crate::operations::deadlines::DossierFacts,
+    pub facts: crate::records::deadlines::DossierFacts,
 }
 
 /// New data for an existing dossier (`PUT`).
@@ -58,7 +58,7 @@ pub struct ReplaceDossier {
     /// One refresh per destination the dossier went to.
     pub messages: Vec<NewMessage>,
     /// What its deadline statistics are computed from (a new due date, say).
-    pub facts: crate::operations::deadlines::DossierFacts,
+    pub facts: crate::records::deadlines::DossierFacts,
 }
 
 /// A status event with its progress messages.
@@ -79,7 +79,7 @@ pub struct EventIntake {
     /// One progress message per destination of the dossier.
     pub messages: Vec<NewMessage>,
     /// What it changes in the dossier's deadline.
-    pub facts: crate::operations::deadlines::EventFacts,
+    pub facts: crate::records::deadlines::EventFacts,
 }
 
 /// What an intake operation came to.

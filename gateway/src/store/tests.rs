@@ -117,7 +117,7 @@ fn dossier(code: &str, sha: &str) -> NewDossier {
         destinations: vec!["dvcqg".into()],
         answer: format!("answer-{code}"),
         messages: vec![msg(&format!("{code}-d"), MessageKind::Dossier)],
-        facts: crate::operations::deadlines::DossierFacts::default(),
+        facts: crate::records::deadlines::DossierFacts::default(),
     }
 }
 
@@ -149,7 +149,7 @@ fn event(code: &str, n: u32) -> EventIntake {
         sha256: format!("sha-{n}"),
         answer: format!("ev-{n}"),
         messages: vec![msg(&format!("{code}-p{n}"), MessageKind::Progress)],
-        facts: crate::operations::deadlines::EventFacts::default(),
+        facts: crate::records::deadlines::EventFacts::default(),
     }
 }
 
@@ -1195,7 +1195,7 @@ async fn new_dossiers_written_together_get_the_answers_they_would_get_alone(f: F
     // Linked in one round: several multi-row updates (128 + 2 records), one chain.
     assert_eq!(s.link_audit(1000).await.expect("link"), 130);
     let all = s.audit_page(0, 1000).await.expect("page");
-    assert_eq!(crate::operations::audit::verify(&all), Ok(130));
+    assert_eq!(crate::records::audit::verify(&all), Ok(130));
     let clash_accepted = (0..3)
         .find(|round| matches!(outcomes[round * 46 + 41], IntakeOutcome::Accepted(_)))
         .expect("one accepted");
@@ -1322,7 +1322,7 @@ async fn audit_records_are_written_with_what_they_record_and_linked_in_order(f: 
     assert_eq!(s.link_audit(100).await.expect("link"), 2);
     assert_eq!(s.link_audit(100).await.expect("link"), 0);
     let all = s.audit_page(0, 100).await.expect("page");
-    assert_eq!(crate::operations::audit::verify(&all), Ok(4));
+    assert_eq!(crate::records::audit::verify(&all), Ok(4));
     let summary: Vec<_> = all
         .iter()
         .map(|r| {
@@ -1360,7 +1360,7 @@ async fn deadlines_are_counted_as_of_a_moment(f: Fixture) {
     let s = f.open().await;
     let day = 86_400_000;
     let t = 1_800_000_000_000;
-    let facts = |agency: &str, due: Option<i64>| crate::operations::deadlines::DossierFacts {
+    let facts = |agency: &str, due: Option<i64>| crate::records::deadlines::DossierFacts {
         due_at: due,
         received_at: t - 20 * day,
         agency_code: agency.into(),
@@ -1389,7 +1389,7 @@ async fn deadlines_are_counted_as_of_a_moment(f: Fixture) {
         .deadline_counts((i64::MIN, i64::MAX), t, 2 * day)
         .await
         .expect("counts");
-    let stats = crate::operations::deadlines::Stats::from_groups(&groups);
+    let stats = crate::records::deadlines::Stats::from_groups(&groups);
     let c = stats.totals;
     assert_eq!(
         (
@@ -1406,7 +1406,7 @@ async fn deadlines_are_counted_as_of_a_moment(f: Fixture) {
     assert_eq!(stats.by_agency.len(), 2);
     assert_eq!(stats.by_agency[0].counts.total, 2);
     // Before the returns happened, both returned dossiers were still in progress or overdue.
-    let earlier = crate::operations::deadlines::Stats::from_groups(
+    let earlier = crate::records::deadlines::Stats::from_groups(
         &s.deadline_counts((i64::MIN, i64::MAX), t - 4 * day, 2 * day)
             .await
             .expect("counts"),

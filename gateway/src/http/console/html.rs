@@ -5,7 +5,7 @@
 
 use askama::Template;
 
-use crate::operations::deadlines::Counts;
+use crate::records::deadlines::Counts;
 use crate::store::{DeliveryView, DossierView};
 
 /// Bilingual column headers: (Vietnamese, English).
@@ -178,7 +178,7 @@ pub struct LoginPage;
 
 impl StatsLine {
     /// The line of `line`.
-    pub fn of(line: &crate::operations::deadlines::Line) -> Self {
+    pub fn of(line: &crate::records::deadlines::Line) -> Self {
         let mut counts: Vec<i64> = line.counts.states().iter().map(|(_, n)| *n).collect();
         counts.push(line.counts.total);
         Self {

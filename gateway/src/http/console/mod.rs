@@ -31,7 +31,7 @@ use crate::auth::access::Role;
 use crate::delivery::breaker::CircuitState;
 use crate::http::AppState;
 use crate::http::problem::Problem;
-use crate::operations::deadlines::ms;
+use crate::records::deadlines::ms;
 use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome, now_ms};
 use askama::Template;
 use html::{
@@ -378,8 +378,8 @@ async fn stats(State(st): State<Arc<AppState>>) -> Response {
     headers.extend(html::STATES.iter().map(|(_, vi, en, _)| (*vi, *en)));
     headers.push(("Tổng", "Total"));
     let lines =
-        |lines: &[crate::operations::deadlines::Line]| lines.iter().map(StatsLine::of).collect();
-    let totals = crate::operations::deadlines::Line {
+        |lines: &[crate::records::deadlines::Line]| lines.iter().map(StatsLine::of).collect();
+    let totals = crate::records::deadlines::Line {
         code: "Tất cả / All".into(),
         counts: s.totals,
     };

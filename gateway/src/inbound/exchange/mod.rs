@@ -268,7 +268,7 @@ fn effect_of(
                             a.content_id, d.code, m.dossier_code
                         )));
                     }
-                    facts = Some(crate::operations::deadlines::DossierFacts::of(&d));
+                    facts = Some(crate::records::deadlines::DossierFacts::of(&d));
                     serde_json::to_value(&d).map_err(|e| InboundError::Malformed(e.to_string()))?
                 }
                 None => json!({

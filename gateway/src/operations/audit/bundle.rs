@@ -6,7 +6,7 @@
 //! - the chain between them, from its first record to the first time-stamp after its last
 //!   record (or to the head when none is stamped yet), as `(seq, content digest, hash)` links:
 //!   the other dossiers' records are proved by their content digests without being disclosed
-//!   ([`super::link_of`]);
+//!   ([`crate::records::audit::link_of`]);
 //! - that time-stamp's RFC 3161 token and the TSA certificate, so the end of the chain is
 //!   anchored in time by a third party;
 //! - the documents: the dossier as last stored, the edXML documents received about it (with
@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuditRecord, content_digest, link_of};
+use crate::records::audit::{AuditRecord, content_digest, link_of};
 use crate::store::{AuditStamp, Store, StoreError};
 
 /// The bundle format's name.

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::Conn;
-use crate::operations::audit::{AuditEntry, GENESIS, link_hash};
+use crate::records::audit::{AuditEntry, GENESIS, link_hash};
 use crate::store::now_ms;
 
 /// Appends `entry`, unlinked, in the caller's transaction.

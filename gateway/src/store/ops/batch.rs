@@ -17,7 +17,7 @@ use std::sync::Arc;
 use sqlx::{QueryBuilder, Row};
 
 use super::{Conn, Db, from_center, intake};
-use crate::operations::audit::AuditEntry;
+use crate::records::audit::AuditEntry;
 use crate::store::intake::{IntakeOutcome, NewDossier, NewMessage};
 use crate::store::now_ms;
 

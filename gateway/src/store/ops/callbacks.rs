@@ -57,8 +57,8 @@ pub(super) async fn receive(
     }
     super::audit::append(
         conn,
-        &crate::operations::audit::AuditEntry {
-            direction: crate::operations::audit::Direction::Received,
+        &crate::records::audit::AuditEntry {
+            direction: crate::records::audit::Direction::Received,
             peer: source.clone(),
             dossier_code: r.dossier_code.clone(),
             message_id: r.dedupe_key.clone(),

@@ -171,8 +171,8 @@ pub(super) async fn receive(
     queue(conn, &r.dossier_code, &r.notices, now).await?;
     super::audit::append(
         conn,
-        &crate::operations::audit::AuditEntry {
-            direction: crate::operations::audit::Direction::Received,
+        &crate::records::audit::AuditEntry {
+            direction: crate::records::audit::Direction::Received,
             peer: r.source.clone(),
             dossier_code: r.dossier_code.clone(),
             message_id: r.document_id.clone(),
@@ -193,7 +193,7 @@ pub(super) async fn receive(
 async fn set_facts(
     conn: &mut Conn,
     code: &str,
-    facts: Option<&crate::operations::deadlines::DossierFacts>,
+    facts: Option<&crate::records::deadlines::DossierFacts>,
 ) -> Result<(), sqlx::Error> {
     let Some(f) = facts else { return Ok(()) };
     sqlx::query(

@@ -69,8 +69,8 @@ pub(super) async fn record(
     // A status polled from the destination is a message received: it goes in the audit log.
     super::audit::append(
         conn,
-        &crate::operations::audit::AuditEntry {
-            direction: crate::operations::audit::Direction::Received,
+        &crate::records::audit::AuditEntry {
+            direction: crate::records::audit::Direction::Received,
             peer: u.destination.clone(),
             dossier_code: u.dossier_code.clone(),
             message_id: format!("{}:{}", u.reference, seen.code),

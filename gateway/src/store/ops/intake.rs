@@ -136,7 +136,7 @@ pub(super) async fn event(conn: &mut Conn, e: &EventIntake) -> Result<IntakeOutc
     )
     .await?;
     set_status(conn, &e.dossier_code, e.status.as_str(), now).await?;
-    if e.facts != crate::operations::deadlines::EventFacts::default() {
+    if e.facts != crate::records::deadlines::EventFacts::default() {
         sqlx::query(
             "UPDATE dossiers SET due_at = COALESCE($1, due_at), returned_at = COALESCE($2, returned_at)
              WHERE code = $3",

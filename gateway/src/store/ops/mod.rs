@@ -23,7 +23,7 @@ mod sessions;
 mod tokens;
 
 use super::{Conn, DIALECT, Db, Pool};
-use crate::operations::audit::{AuditEntry, Direction};
+use crate::records::audit::{AuditEntry, Direction};
 use crate::store::Dialect;
 use crate::store::delivery::Completion;
 use crate::store::intake::{IntakeOutcome, NewDossier};

@@ -316,7 +316,7 @@ macro_rules! select_audit {
 
 fn audit_record(
     row: &<Db as sqlx::Database>::Row,
-) -> Result<crate::operations::audit::AuditRecord, StoreError> {
+) -> Result<crate::records::audit::AuditRecord, StoreError> {
     let mut r = audit_content(row, row.try_get(0)?)?;
     r.prev_hash = row.try_get(10)?;
     r.hash = row.try_get(11)?;
@@ -328,12 +328,12 @@ fn audit_record(
 pub(in crate::store) fn audit_content(
     row: &<Db as sqlx::Database>::Row,
     seq: i64,
-) -> Result<crate::operations::audit::AuditRecord, sqlx::Error> {
+) -> Result<crate::records::audit::AuditRecord, sqlx::Error> {
     let direction: String = row.try_get(2)?;
-    Ok(crate::operations::audit::AuditRecord {
+    Ok(crate::records::audit::AuditRecord {
         seq,
         at: row.try_get(1)?,
-        direction: crate::operations::audit::Direction::parse(&direction)
+        direction: crate::records::audit::Direction::parse(&direction)
             .ok_or_else(|| sqlx::Error::Decode(format!("audit direction `{direction}`").into()))?,
         peer: row.try_get(3)?,
         dossier_code: row.try_get(4)?,
@@ -351,7 +351,7 @@ pub(in crate::store) async fn audit_page(
     pool: &Pool,
     after_seq: i64,
     limit: i64,
-) -> Result<Vec<crate::operations::audit::AuditRecord>, StoreError> {
+) -> Result<Vec<crate::records::audit::AuditRecord>, StoreError> {
     sqlx::query(select_audit!("WHERE seq > $1 ORDER BY seq LIMIT $2"))
         .bind(after_seq)
         .bind(limit)
@@ -365,7 +365,7 @@ pub(in crate::store) async fn audit_page(
 pub(in crate::store) async fn audit_of_dossier(
     pool: &Pool,
     code: &str,
-) -> Result<Vec<crate::operations::audit::AuditRecord>, StoreError> {
+) -> Result<Vec<crate::records::audit::AuditRecord>, StoreError> {
     sqlx::query(select_audit!(
         "WHERE dossier_code = $1 AND seq IS NOT NULL ORDER BY seq"
     ))
@@ -438,7 +438,7 @@ pub(in crate::store) async fn audit_stamps(
         .collect()
 }
 
-/// A dossier's deadline state as of `$1`, due soon within `$2` ms (see `crate::operations::deadlines`).
+/// A dossier's deadline state as of `$1`, due soon within `$2` ms (see `crate::records::deadlines`).
 macro_rules! deadline_state {
     () => {
         "CASE
@@ -458,7 +458,7 @@ pub(in crate::store) async fn deadline_counts(
     period: (i64, i64),
     as_of: i64,
     due_soon_ms: i64,
-) -> Result<Vec<crate::operations::deadlines::GroupCounts>, StoreError> {
+) -> Result<Vec<crate::records::deadlines::GroupCounts>, StoreError> {
     let rows = sqlx::query(concat!(
         "SELECT COALESCE(agency_code, ''), COALESCE(procedure_code, ''), COALESCE(field_code, ''), ",
         deadline_state!(),
@@ -472,7 +472,7 @@ pub(in crate::store) async fn deadline_counts(
     .bind(period.1)
     .fetch_all(pool)
     .await?;
-    let mut out: Vec<crate::operations::deadlines::GroupCounts> = Vec::new();
+    let mut out: Vec<crate::records::deadlines::GroupCounts> = Vec::new();
     for r in &rows {
         let (agency, procedure, field): (String, String, String) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
@@ -481,11 +481,11 @@ pub(in crate::store) async fn deadline_counts(
         let group = match out.last_mut() {
             Some(g) if g.agency == agency && g.procedure == procedure && g.field == field => g,
             _ => {
-                out.push(crate::operations::deadlines::GroupCounts {
+                out.push(crate::records::deadlines::GroupCounts {
                     agency,
                     procedure,
                     field,
-                    counts: crate::operations::deadlines::Counts::default(),
+                    counts: crate::records::deadlines::Counts::default(),
                 });
                 out.last_mut().expect("just pushed")
             }
