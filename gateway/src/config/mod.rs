@@ -1,4 +1,5 @@
-//! The configuration file (one TOML file; the keys of DESIGN.md's "Configuration" are a contract).
+//! The configuration file (one TOML file; its keys are a contract, each documented in
+//! `deploy/config/lienthong.example.toml` and the README's "Configuration"; `ARCHITECTURE.md`).
 //!
 //! Loading is in three steps so that `lienthong check-config` can report *every* problem with its
 //! key, not only serde's first: parse the TOML, apply `LIENTHONG_*` environment overrides
