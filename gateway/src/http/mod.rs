@@ -1,6 +1,7 @@
 //! The HTTP API (the README's "HTTP API" is the contract; `ARCHITECTURE.md` shows the path of a
-//! request): intake and tracking of dossiers and status events, delivery administration, health. Every error is an RFC 9457 problem ([`problem`]); every 2xx
-//! to a write is sent only after the store committed it.
+//! request): intake and tracking of dossiers and status events, delivery administration, health.
+//! Every error is an RFC 9457 problem ([`problem`]); every 2xx to a write is sent only after the
+//! store committed it.
 
 mod admin;
 pub(crate) use admin::{SESSION_COOKIE, session_cookie};
