@@ -1,0 +1,514 @@
+//! Parsing the file's sections one by one and checking them together: each section is
+//! deserialized on its own (so one bad section does not hide the others' problems), then every
+//! check runs on what parsed, in a fixed order, and the [`Config`] is assembled only when all
+//! sections parsed.
+
+use super::*;
+
+pub(super) fn section<T: DeserializeOwned>(
+    key: &str,
+    value: toml::Value,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let full = if path == "." || path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{key}.{path}")
+            };
+            errors.push(err(full, e.inner().message().to_owned()));
+            None
+        }
+    }
+}
+
+/// The sections that parsed, so that each can be validated even when others did not parse.
+pub(super) struct Parts {
+    server: Option<ServerConfig>,
+    store: Option<StoreConfig>,
+    center: Option<CenterConfig>,
+    dispatcher: Option<DispatcherConfig>,
+    log: Option<LogConfig>,
+    routes: Option<Vec<RouteConfig>>,
+    trust: Option<BTreeMap<String, TrustStoreConfig>>,
+    signing: Option<Option<SigningConfig>>,
+    exchange: Option<ExchangeConfig>,
+    callbacks: Option<CallbacksConfig>,
+    retention: Option<RetentionConfig>,
+    deadlines: Option<DeadlinesConfig>,
+    audit: Option<AuditConfig>,
+    attachments: Option<lienthong_connectors::files::AttachmentsConfig>,
+    destinations: BTreeMap<String, DestinationConfig>,
+    /// Every destination name declared, including those that did not parse.
+    declared: std::collections::BTreeSet<String>,
+    destinations_ok: bool,
+}
+
+impl Parts {
+    /// Every check of the parsed sections, in the order the problems are reported.
+    pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
+        self.validate_sections(errors);
+        self.validate_destinations(errors);
+        self.validate_retention(errors);
+        self.validate_body_limits(errors);
+        self.validate_callbacks(errors);
+        self.validate_exchange(errors);
+        self.validate_routes(errors);
+    }
+
+    /// Each section's own checks (in its file under `config/`).
+    fn validate_sections(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(a) = &self.attachments
+            && let Err(problems) = lienthong_connectors::files::FilePolicy::new(a)
+        {
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|p| err(format!("attachments.{}", p.key), p.message)),
+            );
+        }
+        if let Some(server) = &self.server {
+            server.validate(errors);
+        }
+        if let Some(store) = &self.store {
+            store.validate(errors);
+        }
+        if let Some(audit) = &self.audit {
+            audit.validate(errors);
+        }
+        if let Some(log) = &self.log {
+            log.validate(errors);
+        }
+        if let Some(dispatcher) = &self.dispatcher {
+            dispatcher.validate(errors);
+        }
+    }
+
+    /// Each destination: its name, retry policy, limits, its kind's own checks and what the kind needs of other sections.
+    fn validate_destinations(&self, errors: &mut Vec<ConfigError>) {
+        for (name, d) in &self.destinations {
+            let key = format!("destinations.{name}");
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                errors.push(err(&key, "names use letters, digits, - and _"));
+            }
+            let r = &d.retry;
+            if r.initial.is_zero() {
+                errors.push(err(format!("{key}.retry.initial"), "must be more than 0"));
+            }
+            if !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {
+                errors.push(err(
+                    format!("{key}.retry.multiplier"),
+                    "must be at least 1.0",
+                ));
+            }
+            if r.max_delay < r.initial {
+                errors.push(err(
+                    format!("{key}.retry.max_delay"),
+                    "must not be less than initial",
+                ));
+            }
+            if r.max_attempts == 0 {
+                errors.push(err(
+                    format!("{key}.retry.max_attempts"),
+                    "must be at least 1",
+                ));
+            }
+            if d.concurrency == 0 {
+                errors.push(err(format!("{key}.concurrency"), "must be at least 1"));
+            }
+            if d.circuit_breaker.failures == 0 {
+                errors.push(err(
+                    format!("{key}.circuit_breaker.failures"),
+                    "must be at least 1",
+                ));
+            }
+            for p in d.kind.config().validate() {
+                errors.push(err(format!("{key}.{}", p.key), p.message));
+            }
+            // What its kind needs of other sections (a section that failed to parse has
+            // its own error already).
+            let needs = d.kind.config().needs();
+            if let (Some(problem), Some(None)) = (needs.signing, &self.signing) {
+                errors.push(err(format!("{key}.kind"), problem));
+            }
+            for (store_key, t) in &needs.trust_stores {
+                if let Some(stores) = &self.trust
+                    && !stores.contains_key(t)
+                {
+                    errors.push(err(
+                        format!("{key}.{store_key}"),
+                        format!("unknown trust store `{t}` (add [trust.{t}])"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// `[retention]`, and its dedupe window against the replay windows of pushes and the exchange.
+    fn validate_retention(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(r) = &self.retention {
+            if r.batch == 0 {
+                errors.push(err("retention.batch", "must be at least 1"));
+            }
+            if r.interval.is_zero() {
+                errors.push(err("retention.interval", "must be more than 0"));
+            }
+            if r.dossiers < r.delivered {
+                errors.push(err(
+                    "retention.dossiers",
+                    "must be at least retention.delivered (a dossier outlives its messages)",
+                ));
+            }
+            let windows = [
+                (
+                    "callbacks.max_age",
+                    self.callbacks.as_ref().map(|c| c.max_age),
+                ),
+                (
+                    "exchange.max_age",
+                    self.exchange.as_ref().map(|x| x.max_age),
+                ),
+                (
+                    "exchange.pull.max_age",
+                    self.exchange
+                        .as_ref()
+                        .and_then(|x| x.pull.as_ref())
+                        .map(|p| p.max_age),
+                ),
+            ];
+            for (key, window) in windows {
+                if let Some(w) = window
+                    && r.dedupe < w
+                {
+                    errors.push(err(
+                        "retention.dedupe",
+                        format!(
+                            "must be at least {key} ({}): a replay inside that window must still be recognised",
+                            humantime::format_duration(w)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Body limits no client address could ever be given memory for.
+    fn validate_body_limits(&self, errors: &mut Vec<ConfigError>) {
+        // A body no client address may hold in memory could never be received.
+        if let Some(server) = &self.server {
+            let share = server.body_memory_per_client();
+            // Pushes are read only from a source that has something to check them by.
+            let callbacks = self
+                .callbacks
+                .as_ref()
+                .filter(|c| c.dvcqg.is_some() || c.payment.is_some() || c.investment.is_some())
+                .map(|c| c.max_body);
+            for (key, limit) in [
+                ("server.max_body", Some(server.max_body)),
+                ("callbacks.max_body", callbacks),
+            ] {
+                if let Some(limit) = limit.filter(|l| *l > share) {
+                    errors.push(err(
+                        key,
+                        format!(
+                            "{limit} bytes is more than one client address may hold in memory ({share} bytes, server.max_body_memory_per_client, by default half of server.max_body_memory): such a body would always be refused; raise server.max_body_memory"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// `[callbacks]`: forwarding, limits, the sources' secrets and trust.
+    fn validate_callbacks(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(c) = &self.callbacks {
+            self.check_forward_to("callbacks.forward_to", &c.forward_to, errors);
+            if c.max_body == 0 {
+                errors.push(err("callbacks.max_body", "must be more than 0"));
+            }
+            for (name, key) in [("dvcqg", &c.dvcqg), ("payment", &c.payment)] {
+                if let Some(Err(e)) = key.as_ref().map(SharedKeyConfig::check) {
+                    errors.push(err(format!("callbacks.{name}.secret"), e));
+                }
+            }
+            if let Some(i) = &c.investment
+                && i.signers.iter().all(|s| s.trim().is_empty())
+            {
+                errors.push(err(
+                    "callbacks.investment.signers",
+                    "required: the names (DN, CN or SAN) the investment system's signing certificate carries; without them any certificate of the trust store would be believed",
+                ));
+            }
+            if let (Some(i), Some(stores)) = (&c.investment, &self.trust)
+                && !stores.contains_key(&i.trust)
+            {
+                errors.push(err(
+                    "callbacks.investment.trust",
+                    format!(
+                        "unknown trust store `{}` (add [trust.{}])",
+                        i.trust, i.trust
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// `[exchange]`: forwarding, limits, and the pull from the axis.
+    fn validate_exchange(&self, errors: &mut Vec<ConfigError>) {
+        if let Some(x) = &self.exchange {
+            self.check_forward_to("exchange.forward_to", &x.forward_to, errors);
+            if x.max_body == 0 {
+                errors.push(err("exchange.max_body", "must be more than 0"));
+            }
+            if x.memory_per_client == Some(0) || x.min_body_rate == 0 || x.body_timeout.is_zero() {
+                errors.push(err(
+                    "exchange",
+                    "memory_per_client, min_body_rate and body_timeout must be more than 0",
+                ));
+            }
+            if x.memory_budget < x.max_body {
+                errors.push(err(
+                    "exchange.memory_budget",
+                    "must be at least exchange.max_body",
+                ));
+            }
+            if let Some(p) = &x.pull {
+                match self.destinations.get(&p.axis).map(|d| &d.kind) {
+                    Some(DestinationKind::Peer(c))
+                        if c.transport == lienthong_connectors::peer::Transport::Axis => {}
+                    Some(_) => errors.push(err(
+                        "exchange.pull.axis",
+                        format!(
+                            "`{}` is not a peer destination with transport = \"axis\"",
+                            p.axis
+                        ),
+                    )),
+                    None if self.declared.contains(&p.axis) => {}
+                    None => errors.push(err(
+                        "exchange.pull.axis",
+                        format!("unknown destination `{}`", p.axis),
+                    )),
+                }
+                if p.interval.is_zero() {
+                    errors.push(err("exchange.pull.interval", "must be more than 0"));
+                }
+                if p.max_backoff < p.interval {
+                    errors.push(err(
+                        "exchange.pull.max_backoff",
+                        "must not be less than interval",
+                    ));
+                }
+                if p.batch == 0 {
+                    errors.push(err("exchange.pull.batch", "must be at least 1"));
+                }
+            }
+        }
+    }
+
+    /// `[[routes]]`: each names configured destinations and a known level.
+    fn validate_routes(&self, errors: &mut Vec<ConfigError>) {
+        for (i, r) in self.routes.iter().flatten().enumerate() {
+            if r.destinations.is_empty() {
+                errors.push(err(
+                    format!("routes[{i}].destinations"),
+                    "must name at least one destination",
+                ));
+            }
+            for d in &r.destinations {
+                if !self.declared.contains(d) {
+                    errors.push(err(
+                        format!("routes[{i}].destinations"),
+                        format!("unknown destination `{d}`"),
+                    ));
+                }
+            }
+            if let Some(l) = &r.level
+                && !matches!(l.as_str(), "province" | "district" | "commune")
+            {
+                errors.push(err(
+                    format!("routes[{i}].level"),
+                    "must be province, district or commune",
+                ));
+            }
+        }
+    }
+
+    /// Each name must be a webhook destination.
+    fn check_forward_to(&self, key: &str, names: &[String], errors: &mut Vec<ConfigError>) {
+        for name in names {
+            match self.destinations.get(name) {
+                Some(d) if matches!(d.kind, DestinationKind::Webhook(_)) => {}
+                Some(_) => errors.push(err(key, format!("`{name}` is not a webhook destination"))),
+                None if self.declared.contains(name) => {}
+                None => errors.push(err(key, format!("unknown destination `{name}`"))),
+            }
+        }
+    }
+
+    pub(super) fn assemble(self) -> Option<Config> {
+        if !self.destinations_ok {
+            return None;
+        }
+        Some(Config {
+            server: self.server?,
+            store: self.store?,
+            center: self.center?,
+            dispatcher: self.dispatcher?,
+            log: self.log?,
+            destinations: self.destinations,
+            routes: self.routes?,
+            trust: self.trust?,
+            signing: self.signing?,
+            exchange: self.exchange?,
+            callbacks: self.callbacks?,
+            retention: self.retention?,
+            deadlines: self.deadlines?,
+            audit: self.audit?,
+            attachments: self.attachments?,
+            source: None,
+        })
+    }
+}
+
+/// The top-level tables of the configuration file; any other top-level key is an error.
+pub(crate) const SECTIONS: &[&str] = &[
+    "server",
+    "store",
+    "center",
+    "dispatcher",
+    "log",
+    "routes",
+    "trust",
+    "signing",
+    "exchange",
+    "retention",
+    "audit",
+    "attachments",
+    "deadlines",
+    "callbacks",
+    "destinations",
+];
+
+pub(super) fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Parts {
+    let mut take = |k: &str| {
+        debug_assert!(SECTIONS.contains(&k), "{k} is missing from SECTIONS");
+        table.remove(k)
+    };
+    let server = section::<ServerConfig>(
+        "server",
+        take("server").unwrap_or(toml::Value::Table(toml::Table::new())),
+        errors,
+    );
+    let store = match take("store") {
+        Some(v) => section::<StoreConfig>("store", v, errors),
+        None => {
+            errors.push(err("store", "missing section (store.url is required)"));
+            None
+        }
+    };
+    let center = match take("center") {
+        Some(v) => section::<CenterConfig>("center", v, errors),
+        None => {
+            errors.push(err("center", "missing section (agency_code, agency_name)"));
+            None
+        }
+    };
+    let dispatcher = match take("dispatcher") {
+        Some(v) => section::<DispatcherConfig>("dispatcher", v, errors),
+        None => Some(DispatcherConfig::default()),
+    };
+    let log = match take("log") {
+        Some(v) => section::<LogConfig>("log", v, errors),
+        None => Some(LogConfig::default()),
+    };
+    let routes = match take("routes") {
+        Some(v) => section::<Vec<RouteConfig>>("routes", v, errors),
+        None => Some(Vec::new()),
+    };
+    let trust = match take("trust") {
+        Some(v) => section::<BTreeMap<String, TrustStoreConfig>>("trust", v, errors),
+        None => Some(BTreeMap::new()),
+    };
+    let signing = match take("signing") {
+        Some(v) => section::<SigningConfig>("signing", v, errors).map(Some),
+        None => Some(None),
+    };
+    let exchange = match take("exchange") {
+        Some(v) => section::<ExchangeConfig>("exchange", v, errors),
+        None => Some(ExchangeConfig::default()),
+    };
+    let retention = match take("retention") {
+        Some(v) => section::<RetentionConfig>("retention", v, errors),
+        None => Some(RetentionConfig::default()),
+    };
+    let audit = match take("audit") {
+        Some(v) => section::<AuditConfig>("audit", v, errors),
+        None => Some(AuditConfig::default()),
+    };
+    let attachments = match take("attachments") {
+        Some(v) => {
+            section::<lienthong_connectors::files::AttachmentsConfig>("attachments", v, errors)
+        }
+        None => Some(lienthong_connectors::files::AttachmentsConfig::default()),
+    };
+    let deadlines = match take("deadlines") {
+        Some(v) => section::<DeadlinesConfig>("deadlines", v, errors),
+        None => Some(DeadlinesConfig::default()),
+    };
+    let callbacks = match take("callbacks") {
+        Some(v) => section::<CallbacksConfig>("callbacks", v, errors),
+        None => Some(CallbacksConfig::default()),
+    };
+    let mut destinations = BTreeMap::new();
+    let mut destinations_ok = true;
+    let mut declared = std::collections::BTreeSet::new();
+    match take("destinations") {
+        None => {}
+        Some(toml::Value::Table(t)) => {
+            for (name, v) in t {
+                declared.insert(name.clone());
+                match destination(&name, v, errors) {
+                    Some(d) => {
+                        destinations.insert(name, d);
+                    }
+                    None => destinations_ok = false,
+                }
+            }
+        }
+        Some(_) => {
+            errors.push(err(
+                "destinations",
+                "must be a table of [destinations.<name>]",
+            ));
+            destinations_ok = false;
+        }
+    }
+    for k in table.keys() {
+        errors.push(err(k.as_str(), "unknown key"));
+    }
+    Parts {
+        server,
+        store,
+        center,
+        dispatcher,
+        log,
+        routes,
+        trust,
+        signing,
+        exchange,
+        callbacks,
+        deadlines,
+        audit,
+        attachments,
+        retention,
+        destinations,
+        declared,
+        destinations_ok,
+    }
+}
