@@ -3,5 +3,6 @@
 //! ([`security`]; read once with the rest in `crate::loaded`), and certificate revocation
 //! checks ([`revocation`]). See `ARCHITECTURE.md`.
 
+mod material;
 pub mod revocation;
 pub mod security;

@@ -11,22 +11,23 @@
 //! certificate for a destination takes a restart in this version).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use lienthong_certs::httpsig::{Algorithm, HmacSecret, SigningKey, VerifyingKey};
+use lienthong_certs::httpsig::{SigningKey, VerifyingKey};
 use lienthong_certs::inspect::CertificateInfo;
-use lienthong_certs::keys::{PrivateKey, load_certificates};
+use lienthong_certs::keys::PrivateKey;
 use lienthong_certs::revocation::RevocationChecker;
 use lienthong_certs::tls::{self, Identity};
 use lienthong_certs::trust::CrlStatus;
-use lienthong_certs::trust::{Purpose, TrustStore, TrustStoreFiles};
-use lienthong_certs::xmldsig::{Signer, XmlSignatureAlgorithm};
-use lienthong_connectors::http::{OutboundSecurity, RequestSigner};
+use lienthong_certs::trust::TrustStore;
+use lienthong_certs::xmldsig::Signer;
+use lienthong_connectors::http::OutboundSecurity;
 use time::OffsetDateTime;
 
 use crate::config::{ClientAuthRule, Config, ConfigError, SignedRouteRule};
+use crate::trust::material::Material;
 
 /// A signed route with its keys resolved.
 #[derive(Debug)]
@@ -138,369 +139,25 @@ pub struct InboundPeer {
     pub transport_identity: lienthong_connectors::peer::TransportIdentity,
 }
 
-fn err(key: impl Into<String>, message: impl ToString) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.to_string(),
-    }
-}
-
 impl Security {
-    /// Loads everything the configuration names. Every problem is returned with its key.
+    /// Loads everything the configuration names, material by material (`trust/material.rs`).
+    /// Every problem is returned with its key, in the order of the sections.
     pub fn build(config: &Config) -> Result<Self, Vec<ConfigError>> {
-        let mut errors = Vec::new();
-        let mut certificates = Vec::new();
-        let mut watch =
-            |name: String, path: &PathBuf, certs: &[rustls_pki_types::CertificateDer<'_>]| {
-                for (i, c) in certs.iter().enumerate() {
-                    if let Ok(info) = CertificateInfo::from_der(c) {
-                        let name = if certs.len() > 1 {
-                            format!("{name}[{i}]")
-                        } else {
-                            name.clone()
-                        };
-                        certificates.push(WatchedCertificate {
-                            name,
-                            path: path.clone(),
-                            info,
-                        });
-                    }
-                }
-            };
-
-        // Trust stores.
-        let mut trust = BTreeMap::new();
-        for (name, t) in &config.trust {
-            use lienthong_certs::revocation::Policy;
-            if t.revocation == Policy::OcspThenCrl && t.crls.is_empty() {
-                errors.push(err(
-                    format!("trust.{name}.crls"),
-                    "revocation = \"ocsp-then-crl\" falls back on CRL files: list at least one",
-                ));
-            }
-            if let Some(url) = &t.ocsp_responder
-                && !(url.starts_with("http://") || url.starts_with("https://"))
-            {
-                errors.push(err(
-                    format!("trust.{name}.ocsp_responder"),
-                    format!("`{url}` is not an http:// or https:// URL"),
-                ));
-            }
-            if t.ocsp_timeout.is_zero() || t.ocsp_timeout > Duration::from_secs(60) {
-                errors.push(err(
-                    format!("trust.{name}.ocsp_timeout"),
-                    "must be between 1 ms and 60 s (a handshake or a received document waits for it)",
-                ));
-            }
-            let files = TrustStoreFiles {
-                anchors: t.anchors.clone(),
-                intermediates: t.intermediates.clone(),
-                crls: t.crls.clone(),
-                allow_legacy: t.allow_legacy,
-                allow_stale_crl: t.allow_stale_crl,
-                revocation: t.revocation(),
-            };
-            match TrustStore::load(name, &files) {
-                Ok(store) => {
-                    for p in &t.anchors {
-                        if let Ok(c) = load_certificates(p) {
-                            watch(format!("trust.{name}"), p, &c);
-                        }
-                    }
-                    trust.insert(name.clone(), Arc::new(store));
-                }
-                Err(e) => errors.push(err(format!("trust.{name}"), e)),
-            }
-        }
-        let store = |key: &str, name: &str, errors: &mut Vec<ConfigError>| {
-            let found = trust.get(name).cloned();
-            if found.is_none() {
-                errors.push(err(
-                    key,
-                    format!("unknown trust store `{name}` (add [trust.{name}])"),
-                ));
-            }
-            found
-        };
-
-        let mut token_keys = Vec::new();
-        let mut on_token = |name: String, key: &Arc<PrivateKey>| {
-            if key.token_kind().is_some() {
-                token_keys.push((name, Arc::clone(key)));
-            }
-        };
-
-        // Listener.
-        let mut listener_tls = None;
-        let mut listener_client_trust = None;
-        let mut listener_staple = None;
-        if let Some(t) = &config.server.tls {
-            match load_identity(
-                &t.cert,
-                t.key.as_deref(),
-                t.key_pkcs11.as_ref(),
-                "server.tls.key",
-            ) {
-                Ok(id) => {
-                    watch("server.tls".into(), &t.cert, &id.chain[..1]);
-                    on_token("server.tls".into(), &id.key);
-                    let client_trust = match &t.client_trust {
-                        Some(n) => store("server.tls.client_trust", n, &mut errors),
-                        None => None,
-                    };
-                    listener_client_trust = client_trust.clone();
-                    let clients = match client_trust.as_deref() {
-                        Some(ts) => tls::ClientCertificates::Optional(ts),
-                        None => tls::ClientCertificates::None,
-                    };
-                    match tls::server_config_stapling(&id, clients, t.min_version.to_min()) {
-                        Ok((c, resolver)) => {
-                            listener_tls = Some(c);
-                            let responder = t
-                                .ocsp_responder
-                                .clone()
-                                .or_else(|| lienthong_certs::ocsp::responder_url(&id.chain[0]));
-                            if t.staple_ocsp
-                                && let Some(responder) = responder
-                            {
-                                listener_staple = Some(ListenerStaple {
-                                    resolver,
-                                    leaf: id.chain[0].clone(),
-                                    issuer_spki: id
-                                        .chain
-                                        .get(1)
-                                        .and_then(|c| lienthong_certs::ocsp::public_key_of(c)),
-                                    responder,
-                                });
-                            }
-                        }
-                        Err(e) => errors.push(err("server.tls", e)),
-                    }
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        for (i, r) in config.server.client_auth.iter().enumerate() {
-            let key = format!("server.client_auth[{i}]");
-            if !r.path_prefix.starts_with('/') {
-                errors.push(err(format!("{key}.path_prefix"), "must start with /"));
-            }
-            match &config.server.tls {
-                Some(t) if t.client_trust.is_some() => {}
-                _ => errors.push(err(
-                    key.clone(),
-                    "client certificates need server.tls with client_trust",
-                )),
-            }
-            if r.relays_xroad() {
-                for c in &r.xroad_clients {
-                    if let Err(e) = lienthong_connectors::xroad::ClientId::parse(c) {
-                        errors.push(err(format!("{key}.xroad_clients"), e.to_string()));
-                    }
-                }
-                if !r.required || r.allowed_subjects.is_empty() {
-                    errors.push(err(
-                        format!("{key}.xroad_clients"),
-                        "a Security Server relays for others: the rule must require its certificate (required = true) and name it (allowed_subjects)",
-                    ));
-                }
-            }
-        }
-
-        // Signed routes.
-        let mut signed_routes = Vec::new();
-        for (i, r) in config.server.signed_routes.iter().enumerate() {
-            let key = format!("server.signed_routes[{i}]");
-            if r.keys.is_empty() {
-                errors.push(err(format!("{key}.keys"), "list at least one key"));
-            }
-            let mut keys = BTreeMap::new();
-            for k in &r.keys {
-                let kkey = format!("{key}.keys.{}", k.keyid);
-                let Some(alg) = Algorithm::from_name(&k.algorithm) else {
-                    errors.push(err(
-                        format!("{kkey}.algorithm"),
-                        format!("unknown algorithm `{}`", k.algorithm),
-                    ));
-                    continue;
-                };
-                let vk = match (&k.certificate, &k.public_key, &k.secret_file) {
-                    (Some(c), None, None) => match load_certificates(c) {
-                        Ok(chain) => {
-                            watch(kkey.clone(), c, &chain[..1]);
-                            if let Some(tn) = &k.trust
-                                && let Some(ts) = store(&format!("{kkey}.trust"), tn, &mut errors)
-                                && let Err(e) = ts.verify(
-                                    &chain[0],
-                                    &chain,
-                                    OffsetDateTime::now_utc(),
-                                    Purpose::Signing,
-                                )
-                            {
-                                errors.push(err(&kkey, e));
-                            }
-                            VerifyingKey::from_certificate(&chain[0], alg)
-                                .map_err(|e| err(&kkey, e))
-                        }
-                        Err(e) => Err(err(&kkey, e)),
-                    },
-                    (None, Some(p), None) => std::fs::read_to_string(p)
-                        .map_err(|e| err(&kkey, format!("{}: {e}", p.display())))
-                        .and_then(|pem| {
-                            VerifyingKey::from_public_key_pem(&pem, alg).map_err(|e| err(&kkey, e))
-                        }),
-                    (None, None, Some(p)) if alg == Algorithm::HmacSha256 => {
-                        std::fs::read_to_string(p)
-                            .map_err(|e| err(&kkey, format!("{}: {e}", p.display())))
-                            .and_then(|t| HmacSecret::from_base64(&t).map_err(|e| err(&kkey, e)))
-                            .map(VerifyingKey::Hmac)
-                    }
-                    _ => Err(err(
-                        &kkey,
-                        "give exactly one of certificate, public_key or (for hmac-sha256) secret_file",
-                    )),
-                };
-                match vk {
-                    Ok(vk) => {
-                        keys.insert(k.keyid.clone(), vk);
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            signed_routes.push(SignedRoute {
-                rule: r.clone(),
-                keys,
-            });
-        }
-
-        // Signing identity.
-        let mut signing = None;
-        if let Some(s) = &config.signing {
-            match build_signing(s, &config.center.agency_code) {
-                Ok(id) => {
-                    watch("signing".into(), &s.cert, &id.identity.chain[..1]);
-                    on_token("signing".into(), &id.identity.key);
-                    signing = Some(id);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-
-        // Destinations.
-        let mut outbound = BTreeMap::new();
-        for (name, d) in &config.destinations {
-            let key = format!("destinations.{name}");
-            let mut sec = OutboundSecurity::default();
-            if let Some(t) = &d.tls {
-                let identity = match (&t.client_cert, &t.client_key, &t.client_key_pkcs11) {
-                    (None, None, None) => None,
-                    (Some(c), file, token) => match load_identity(
-                        c,
-                        file.as_deref(),
-                        token.as_ref(),
-                        &format!("{key}.tls.client_key"),
-                    ) {
-                        Ok(id) => {
-                            watch(format!("{key}.tls"), c, &id.chain[..1]);
-                            on_token(format!("{key}.tls"), &id.key);
-                            Some(id)
-                        }
-                        Err(e) => {
-                            errors.push(e);
-                            None
-                        }
-                    },
-                    (None, _, _) => {
-                        errors.push(err(
-                            format!("{key}.tls.client_cert"),
-                            "a client key needs its certificate (client_cert)",
-                        ));
-                        None
-                    }
-                };
-                match &t.trust {
-                    Some(tn) => {
-                        if let Some(ts) = store(&format!("{key}.tls.trust"), tn, &mut errors) {
-                            match tls::observed_client_config(
-                                &ts,
-                                identity.as_ref(),
-                                t.min_version.to_min(),
-                                Some(crate::trust::revocation::observer()),
-                            ) {
-                                Ok(c) => sec.tls = Some(c),
-                                Err(e) => errors.push(err(format!("{key}.tls"), e)),
-                            }
-                        }
-                    }
-                    None if identity.is_some() => errors.push(err(
-                        format!("{key}.tls.trust"),
-                        "a client certificate needs a trust store for the destination's server certificate",
-                    )),
-                    None => {}
-                }
-            }
-            if let Some(x) = &d.xroad {
-                match lienthong_connectors::xroad::Route::new(x) {
-                    Ok(route) => sec.xroad = Some(Arc::new(route)),
-                    Err(p) => errors.push(err(format!("{key}.xroad.{}", p.key), p.message)),
-                }
-            }
-            if d.sign_requests {
-                match &signing {
-                    Some(s) => {
-                        sec.signer = Some(Arc::new(RequestSigner::new(
-                            s.http.clone(),
-                            s.keyid.clone(),
-                        )));
-                    }
-                    None => errors.push(err(
-                        format!("{key}.sign_requests"),
-                        "needs a [signing] identity",
-                    )),
-                }
-            }
-            outbound.insert(name.clone(), sec);
-        }
-
-        // Peers we receive from.
-        let mut peers = Vec::new();
-        for (name, d) in &config.destinations {
-            if let crate::config::DestinationKind::Peer(p) = &d.kind
-                && let Some(tn) = &p.signature_trust
-                && let Some(ts) = store(
-                    &format!("destinations.{name}.signature_trust"),
-                    tn,
-                    &mut errors,
-                )
-            {
-                peers.push(InboundPeer {
-                    destination: name.clone(),
-                    known: lienthong_connectors::peer::inbound::KnownPeer {
-                        organ_id: p.organ_id.clone(),
-                        trust: ts,
-                        signers: p.signers.clone(),
-                    },
-                    transport_identity: p.transport_identity(),
-                });
-            }
-        }
-        let answerer = match &signing {
-            Some(s) => match lienthong_connectors::peer::answer::Answerer::new(
-                lienthong_connectors::peer::Sender {
-                    organ_id: config.center.agency_code.clone(),
-                    organ_name: config.center.agency_name.clone(),
-                    signer: Arc::new(s.xml.clone()),
-                },
-            ) {
-                Ok(a) => Some(Arc::new(a)),
-                Err(e) => {
-                    errors.push(err("signing", e));
-                    None
-                }
-            },
-            None => None,
-        };
-
+        let mut m = Material::default();
+        m.trust_stores(config);
+        let listener = m.listener(config);
+        m.client_auth(config);
+        let signed_routes = m.signed_routes(config);
+        let signing = m.signing(config);
+        let outbound = m.outbound(config, signing.as_ref());
+        let peers = m.peers(config);
+        let answerer = m.answerer(config, signing.as_ref());
+        let Material {
+            errors,
+            certificates,
+            token_keys,
+            trust,
+        } = m;
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -508,9 +165,9 @@ impl Security {
             center_organ_id: config.center.agency_code.clone(),
             peers,
             answerer,
-            listener_tls,
-            listener_client_trust,
-            listener_staple,
+            listener_tls: listener.tls,
+            listener_client_trust: listener.client_trust,
+            listener_staple: listener.staple,
             client_auth: config.server.client_auth.clone(),
             signed_routes,
             trust,
@@ -603,79 +260,6 @@ impl Security {
             }
         }
     }
-}
-
-/// Loads a certificate chain and its key, from a file (`<key>`) or a token (`<key>_pkcs11`),
-/// exactly one of them; errors name the key that was used.
-fn load_identity(
-    cert: &Path,
-    file: Option<&Path>,
-    token: Option<&lienthong_certs::pkcs11::TokenKeyConfig>,
-    key: &str,
-) -> Result<Identity, ConfigError> {
-    match (file, token) {
-        (Some(file), None) => Identity::load(cert, file).map_err(|e| err(key, e)),
-        (None, Some(token)) => {
-            Identity::load_with_token(cert, token).map_err(|e| err(format!("{key}_pkcs11"), e))
-        }
-        _ => Err(err(
-            key,
-            format!("give the key file ({key}) or the key on a token ({key}_pkcs11), one of them"),
-        )),
-    }
-}
-
-fn build_signing(
-    s: &crate::config::SigningConfig,
-    agency_code: &str,
-) -> Result<SigningIdentity, ConfigError> {
-    let identity = load_identity(
-        &s.cert,
-        s.key.as_deref(),
-        s.key_pkcs11.as_ref(),
-        "signing.key",
-    )?;
-    let http = match &s.http_algorithm {
-        Some(name) => {
-            let algorithm = Algorithm::from_name(name)
-                .filter(|a| *a != Algorithm::HmacSha256)
-                .ok_or_else(|| {
-                    err(
-                        "signing.http_algorithm",
-                        format!("unknown algorithm `{name}`"),
-                    )
-                })?;
-            SigningKey::Private {
-                key: identity.key.clone(),
-                algorithm,
-            }
-        }
-        None => SigningKey::for_key(identity.key.clone(), false).map_err(|e| err("signing", e))?,
-    };
-    // Probe once so that an algorithm that does not fit the key fails at load, not at send.
-    lienthong_certs::httpsig::sign(
-        &lienthong_certs::httpsig::Message::response(200, &http::HeaderMap::new()),
-        "probe",
-        &lienthong_certs::httpsig::SignatureParams {
-            components: vec![lienthong_certs::httpsig::ComponentId::new("@status")],
-            ..Default::default()
-        },
-        &http,
-    )
-    .map_err(|e| err("signing.http_algorithm", e))?;
-    let xml_alg = match &s.xml_algorithm {
-        Some(n) => XmlSignatureAlgorithm::from_name(n)
-            .ok_or_else(|| err("signing.xml_algorithm", format!("unknown algorithm `{n}`")))?,
-        None => Signer::default_algorithm(&identity.key),
-    };
-    let xml = Signer::new(identity.key.clone(), identity.chain.clone(), xml_alg)
-        .map_err(|e| err("signing.xml_algorithm", e))?;
-    Ok(SigningIdentity {
-        keyid: s.keyid.clone().unwrap_or_else(|| agency_code.to_string()),
-        identity,
-        http,
-        xml,
-    })
 }
 
 /// The current [`Security`], swapped atomically on reload ([`crate::reload`]).
