@@ -26,7 +26,9 @@
 //!   instances sharing the work); nothing is answered 2xx before it commits;
 //! - [`records`]: audit records and their hash chain, deadline facts and counts (plain types);
 //! - [`config`]: the configuration file and its validation (the text; files are only looked for);
-//! - [`monitoring`]: metrics, logs, the service manager's notifications (a leaf).
+//! - [`monitoring`]: metrics, logs, the service manager's notifications (a leaf);
+//! - [`test_hooks`]: fault injection for the kill -9 tests, inert unless a test starts the
+//!   process with it (a leaf).
 
 pub mod auth;
 pub mod cli;
@@ -42,4 +44,5 @@ pub mod records;
 pub mod reload;
 pub mod server;
 pub mod store;
+pub mod test_hooks;
 pub mod trust;

@@ -465,7 +465,7 @@ pub async fn commit(store: &Store, receipt: CallbackReceipt) -> Result<Taken, Ca
     );
     match store.receive_callback(receipt).await? {
         CallbackOutcome::Stored(answer) => {
-            crate::inbound::exchange::crash_point("callback");
+            crate::test_hooks::crash_point("callback");
             tracing::info!(source, event, dossier = code, "push received");
             crate::monitoring::telemetry::callback(&source, "stored");
             Ok(Taken { answer, new: true })

@@ -139,7 +139,7 @@ impl Follower {
         };
         match self.store.record_followup(update).await {
             Ok(FollowupOutcome::Changed(event)) => {
-                crate::inbound::exchange::crash_point("followup");
+                crate::test_hooks::crash_point("followup");
                 tracing::info!(
                     destination = name,
                     dossier = code,

@@ -461,7 +461,7 @@ pub async fn commit(
     );
     match store.receive_exchange(receipt).await? {
         ReceiptOutcome::Stored { answer, effect } => {
-            crash_point("exchange");
+            crate::test_hooks::crash_point("exchange");
             tracing::info!(
                 source,
                 dossier = code,
@@ -492,19 +492,5 @@ pub async fn commit(
         }
         ReceiptOutcome::NotYours(detail) => Err(ReceiveError::NotYours(detail)),
         ReceiptOutcome::UnknownDossier => Err(ReceiveError::UnknownDossier(code)),
-    }
-}
-
-/// Test-only fault injection: with `LIENTHONG_TEST_CRASH_AFTER_COMMIT=<point>` in the
-/// environment, the process aborts (like `kill -9`: no answer, no cleanup) right after the
-/// commit at that point, so tests can prove that what was committed is not lost and that the
-/// sender's resend is deduplicated. Never set in production.
-pub(crate) fn crash_point(point: &str) {
-    if std::env::var("LIENTHONG_TEST_CRASH_AFTER_COMMIT").is_ok_and(|p| p == point) {
-        tracing::error!(
-            point,
-            "LIENTHONG_TEST_CRASH_AFTER_COMMIT: aborting after the commit"
-        );
-        std::process::abort();
     }
 }
