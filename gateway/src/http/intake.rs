@@ -8,16 +8,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lienthong_connectors::DossierOp;
 use lienthong_mappings::{Dossier, RenderError, StatusEvent, ValidationErrors};
-use serde_json::{Value, json};
 
 use super::body::read_json;
 
 use super::problem::Problem;
 use super::{AppState, internal, store_unavailable};
-use crate::outbox::{EventTarget, Outbox, OutboxError};
-use crate::store::{EventIntake, IntakeOutcome, NewDossier, NewMessage, ReplaceDossier};
+use crate::outbox::OutboxError;
+use crate::outbox::intake::Intake;
+use crate::store::IntakeOutcome;
 
 fn invalid(e: &ValidationErrors) -> Problem {
     Problem::new(
@@ -69,18 +68,20 @@ fn outbox_problem(e: OutboxError) -> Problem {
         )
         .with("destination", destination)
         .with("field", field),
+        OutboxError::FileNotAllowed { field, reason } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "file-url-not-allowed",
+            "A file URL is not allowed",
+            format!(
+                "{field}: {reason} (the center's document store is configured by attachments.allowed_urls)"
+            ),
+        )
+        .with("field", field)
+        .with("config_key", "attachments.allowed_urls"),
         OutboxError::UnknownDossier(_) => Problem::not_found("no such dossier"),
         OutboxError::Store(e) => store_unavailable(&e),
         e @ (OutboxError::Unconfigured(_) | OutboxError::Encode(_)) => internal(e.to_string()),
     }
-}
-
-fn message_list(ms: &[NewMessage]) -> Value {
-    Value::Array(
-        ms.iter()
-            .map(|m| json!({ "id": m.id, "destination": m.destination, "kind": m.kind.as_str(), "state": "pending" }))
-            .collect(),
-    )
 }
 
 fn settle(
@@ -115,88 +116,9 @@ fn settle(
     }
 }
 
-/// The stored dossier `code` as a status event's target (404 when it does not exist).
-async fn existing(st: &AppState, code: &str) -> Result<EventTarget, Problem> {
-    EventTarget::load(&st.store, &st.destinations, code)
-        .await
-        .map_err(|e| store_unavailable(&e))?
-        .ok_or_else(|| Problem::not_found("no such dossier"))
-}
-
-/// Every file a dossier names must lie in the center's document store (`[attachments]
-/// allowed_urls`): a dossier must not be able to make the gateway fetch any URL (SSRF).
-fn check_file_urls(st: &AppState, dossier: &Dossier) -> Result<(), Problem> {
-    let files = st.files.get();
-    for (i, d) in dossier.documents.iter().enumerate() {
-        if let Err(why) = files.check_url(&d.url) {
-            let field = format!("documents[{i}].url");
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "file-url-not-allowed",
-                "A file URL is not allowed",
-                format!(
-                    "{field}: {why} (the center's document store is configured by attachments.allowed_urls)"
-                ),
-            )
-            .with("field", field)
-            .with("config_key", "attachments.allowed_urls"));
-        }
-    }
-    Ok(())
-}
-
-/// A dossier ready for the store: normalised body, its digest, and one message per destination.
-struct Prepared {
-    code: String,
-    stored: String,
-    sha256: String,
-    status: String,
-    answer: String,
-    messages: Vec<NewMessage>,
-    facts: crate::records::deadlines::DossierFacts,
-}
-
-/// Builds what the store needs through the outbox (which renders the dossier for every
-/// destination), then runs the destinations' own lookups unless the dossier is an exact repeat
-/// of the stored one (answered from the store without calling anyone).
-async fn prepare(
-    st: &AppState,
-    dossier: Dossier,
-    op: DossierOp,
-    destinations: &[String],
-) -> Result<Prepared, Problem> {
-    check_file_urls(st, &dossier)?;
-    let code = dossier.code.clone();
-    let status = dossier.status.as_str().to_owned();
-    let facts = crate::records::deadlines::DossierFacts::of(&dossier);
-    let outbox = Outbox::new(&st.destinations);
-    let out = outbox
-        .dossier(op, dossier, destinations)
-        .map_err(outbox_problem)?;
-    if outbox.needs_lookup(&out) && !is_repeat(st, &code, &out.stored).await? {
-        outbox.lookup(&out).await.map_err(outbox_problem)?;
-    }
-    let answer = json!({ "code": code, "messages": message_list(&out.messages) }).to_string();
-    Ok(Prepared {
-        code,
-        stored: out.stored,
-        sha256: out.sha256,
-        status,
-        answer,
-        messages: out.messages,
-        facts,
-    })
-}
-
-/// Whether dossier `code` is stored exactly as `stored` (the store's own repeat check decides in
-/// the intake transaction; this read only spares a repeat the destinations' lookups).
-async fn is_repeat(st: &AppState, code: &str, stored: &str) -> Result<bool, Problem> {
-    Ok(st
-        .store
-        .dossier(code)
-        .await
-        .map_err(|e| store_unavailable(&e))?
-        .is_some_and(|r| r.body == stored))
+/// The outbox's intake over this gateway's store, destinations and file policy.
+fn intake(st: &AppState) -> Intake<'_> {
+    Intake::new(&st.store, &st.destinations, st.files.get())
 }
 
 /// `POST /v1/dossiers`.
@@ -211,27 +133,12 @@ async fn post_dossier_inner(
         .router
         .route(&dossier)
         .map_err(|e| unknown_destination(&e))?;
-    let p = prepare(&st, dossier, DossierOp::Create, &destinations).await?;
-    let outcome = st
-        .store
-        .intake_dossier(NewDossier {
-            code: p.code.clone(),
-            body: p.stored,
-            sha256: p.sha256,
-            status: p.status,
-            destinations,
-            answer: p.answer,
-            messages: p.messages,
-            facts: p.facts,
-        })
+    let code = dossier.code.clone();
+    let outcome = intake(&st)
+        .new_dossier(dossier, destinations)
         .await
-        .map_err(|e| store_unavailable(&e))?;
-    tracing::info!(
-        dossier = p.code,
-        outcome = outcome.label(),
-        "dossier intake"
-    );
-    settle("dossier", outcome, format!("/v1/dossiers/{}", p.code))
+        .map_err(outbox_problem)?;
+    settle("dossier", outcome, format!("/v1/dossiers/{code}"))
 }
 
 /// `PUT /v1/dossiers/{code}`.
@@ -252,21 +159,7 @@ async fn put_dossier_inner(
         )
         .with("field", "code"));
     }
-    let destinations = existing(&st, &code).await?.destinations;
-    let p = prepare(&st, dossier, DossierOp::Update, &destinations).await?;
-    let outcome = st
-        .store
-        .replace_dossier(ReplaceDossier {
-            code: p.code,
-            body: p.stored,
-            sha256: p.sha256,
-            status: p.status,
-            answer: p.answer,
-            messages: p.messages,
-            facts: p.facts,
-        })
-        .await
-        .map_err(|e| store_unavailable(&e))?;
+    let outcome = intake(&st).refresh(dossier).await.map_err(outbox_problem)?;
     settle("refresh", outcome, format!("/v1/dossiers/{code}"))
 }
 
@@ -279,34 +172,10 @@ async fn post_event_inner(
 ) -> Result<Response, Problem> {
     let value = read_json(&headers, body, st.max_body).await?;
     let event = StatusEvent::from_json(value).map_err(|e| invalid(&e))?;
-    let target = existing(&st, &code).await?;
-    let event_id = event.id.clone();
-    let status = event.status;
-    let facts = crate::records::deadlines::EventFacts::of(&event);
-    let out = Outbox::new(&st.destinations)
-        .event(target, event, None)
-        .map_err(outbox_problem)?;
-    let answer = json!({ "dossier_code": code, "event_id": event_id, "status": status.as_str(), "messages": message_list(&out.messages) }).to_string();
-    let outcome = st
-        .store
-        .intake_event(EventIntake {
-            dossier_code: code.clone(),
-            event_id: event_id.clone(),
-            status,
-            body: out.stored,
-            sha256: out.sha256,
-            answer,
-            messages: out.messages,
-            facts,
-        })
+    let outcome = intake(&st)
+        .event(&code, event)
         .await
-        .map_err(|e| store_unavailable(&e))?;
-    tracing::info!(
-        dossier = code,
-        event = event_id,
-        status = status.as_str(),
-        "status event intake"
-    );
+        .map_err(outbox_problem)?;
     settle("event", outcome, format!("/v1/dossiers/{code}"))
 }
 

@@ -29,6 +29,7 @@
 //!   an exact repeat of what is stored ([`Outbox::needs_lookup`], [`Outbox::lookup`]): a repeated
 //!   `POST` is answered from the store without calling anyone.
 
+pub mod intake;
 pub mod notices;
 pub mod routing;
 
@@ -70,6 +71,15 @@ pub enum OutboxError {
     /// The canonical form cannot be serialised (not expected for validated input).
     #[error("cannot serialise the message: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A file the dossier names lies outside the center's document store
+    /// (`attachments.allowed_urls`): the gateway must not be made to fetch any URL (SSRF).
+    #[error("{field}: {reason}")]
+    FileNotAllowed {
+        /// The dossier's field, e.g. `documents[0].url`.
+        field: String,
+        /// Why the URL is not allowed.
+        reason: String,
+    },
     /// A decision names a dossier this center has not stored.
     #[error("dossier {0} is not stored")]
     UnknownDossier(String),

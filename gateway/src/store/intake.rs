@@ -34,7 +34,8 @@ pub struct NewDossier {
     pub status: String,
     /// Destinations chosen by routing.
     pub destinations: Vec<String>,
-    /// The 202 answer, kept for repeats.
+    /// The receipt the center was given (the outbox writes it), kept so that a repeat gets the
+    /// same one.
     pub answer: String,
     /// One message per destination.
     pub messages: Vec<NewMessage>,
@@ -53,7 +54,7 @@ pub struct ReplaceDossier {
     pub sha256: String,
     /// Canonical status.
     pub status: String,
-    /// The 202 answer.
+    /// The receipt the center is given (the outbox writes it).
     pub answer: String,
     /// One refresh per destination the dossier went to.
     pub messages: Vec<NewMessage>,
@@ -74,7 +75,7 @@ pub struct EventIntake {
     pub body: String,
     /// Its SHA-256.
     pub sha256: String,
-    /// The 202 answer.
+    /// The receipt the center is given (the outbox writes it).
     pub answer: String,
     /// One progress message per destination of the dossier.
     pub messages: Vec<NewMessage>,
@@ -85,15 +86,15 @@ pub struct EventIntake {
 /// What an intake operation came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IntakeOutcome {
-    /// Stored: answer 202 with this body.
+    /// Stored, with this receipt.
     Accepted(String),
-    /// An identical repeat: answer 200 with the original body.
+    /// An identical repeat of what is stored: the original receipt.
     Repeat(String),
-    /// The same code or id with a different body: 409 with this detail.
+    /// The same code or id with a different body: what differs.
     Conflict(String),
-    /// No such dossier: 404.
+    /// No such dossier.
     NotFound,
-    /// The event's status cannot follow the dossier's: 422.
+    /// The event's status cannot follow the dossier's.
     InvalidTransition {
         /// Current status.
         from: String,
