@@ -65,6 +65,23 @@ impl Role {
             _ => None,
         }
     }
+
+    /// The role a presented token grants, the one place tokens become roles (the admin API's
+    /// bearer token and the console's sign-in form both ask here): the admin token an
+    /// operator's, the viewer token a viewer's, anything else none. Compared in constant time.
+    pub fn of_token(
+        admin: Option<&lienthong_certs::Secret>,
+        viewer: Option<&lienthong_certs::Secret>,
+        presented: &str,
+    ) -> Option<Self> {
+        if admin.is_some_and(|t| t.matches(presented)) {
+            Some(Self::Operator)
+        } else if viewer.is_some_and(|t| t.matches(presented)) {
+            Some(Self::Viewer)
+        } else {
+            None
+        }
+    }
 }
 
 /// What the viewer role may do: read the console's overview and deadline statistics and
@@ -311,5 +328,30 @@ mod tests {
             "center_token_file = \"/y\"\n[[client_auth]]\npath_prefix = \"/v1/deliveries\"\n[[client_auth]]\npath_prefix = \"/v1/admin/\"\n[[client_auth]]\npath_prefix = \"/v1/callbacks/received/\"\n[[client_auth]]\npath_prefix = \"/v1/exchange/received/\"\n[[client_auth]]\npath_prefix = \"/metrics\"\n[[client_auth]]\npath_prefix = \"/console\"\n",
         );
         assert!(unprotected(&s).is_empty());
+    }
+
+    /// Tokens become roles in one place: the admin token an operator's, the viewer token a
+    /// viewer's, a wrong or a missing one nothing, whatever else is configured.
+    #[test]
+    fn a_token_grants_the_role_it_was_made_for_and_nothing_else() {
+        use lienthong_certs::Secret;
+        let admin = Secret::new("admin-token-of-thirty-two-chars-x".to_owned());
+        let viewer = Secret::new("viewer-token-of-thirty-two-chars".to_owned());
+        let both = (Some(&admin), Some(&viewer));
+        assert_eq!(
+            Role::of_token(both.0, both.1, "admin-token-of-thirty-two-chars-x"),
+            Some(Role::Operator)
+        );
+        assert_eq!(
+            Role::of_token(both.0, both.1, "viewer-token-of-thirty-two-chars"),
+            Some(Role::Viewer)
+        );
+        assert_eq!(Role::of_token(both.0, both.1, "admin-token"), None);
+        assert_eq!(Role::of_token(both.0, both.1, ""), None);
+        assert_eq!(
+            Role::of_token(None, Some(&viewer), "admin-token-of-thirty-two-chars-x"),
+            None
+        );
+        assert_eq!(Role::of_token(None, None, ""), None);
     }
 }

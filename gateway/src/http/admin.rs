@@ -42,13 +42,10 @@ pub(crate) fn authorize(st: &AppState, p: &Presented<'_>) -> Result<Role, Proble
     if p.certified_admin {
         return Ok(Role::Operator);
     }
-    if let Some(b) = super::guard::bearer(p.headers) {
-        if st.admin_token.as_ref().is_some_and(|t| t.matches(b)) {
-            return Ok(Role::Operator);
-        }
-        if st.viewer_token.as_ref().is_some_and(|t| t.matches(b)) {
-            return Ok(Role::Viewer);
-        }
+    if let Some(role) = super::guard::bearer(p.headers)
+        .and_then(|b| Role::of_token(st.admin_token.as_ref(), st.viewer_token.as_ref(), b))
+    {
+        return Ok(role);
     }
     if let Some(role) = p.session {
         let safe = matches!(*p.method, Method::GET | Method::HEAD);

@@ -468,19 +468,11 @@ async fn login(
             "Cross-site request refused",
         );
     }
-    let role = if st
-        .admin_token
-        .as_ref()
-        .is_some_and(|t| t.matches(&form.token))
-    {
-        Role::Operator
-    } else if st
-        .viewer_token
-        .as_ref()
-        .is_some_and(|t| t.matches(&form.token))
-    {
-        Role::Viewer
-    } else {
+    let Some(role) = Role::of_token(
+        st.admin_token.as_ref(),
+        st.viewer_token.as_ref(),
+        &form.token,
+    ) else {
         st.sign_ins.failed(peer.ip());
         tracing::warn!(%peer, "console: failed sign-in");
         return refused(
