@@ -48,13 +48,15 @@ pub struct DvcqgConnector {
 pub fn load_mappings(
     mappings_dir: Option<&std::path::Path>,
 ) -> Result<MappingSet, lienthong_mappings::LoadError> {
-    let set = match mappings_dir {
-        Some(dir) => MappingSet::from_dir(dir)?,
-        None => MappingSet::from_sources("builtin:dvcqg", lienthong_mappings::engine::DVCQG_FILES)?,
-    };
-    set.require(HOSO_MAPPING, InputKind::Dossier)?;
-    set.require(PROGRESS_MAPPING, InputKind::Progress)?;
-    Ok(set)
+    MappingSet::for_kind(
+        "dvcqg",
+        mappings_dir,
+        lienthong_mappings::engine::DVCQG_FILES,
+        &[
+            (HOSO_MAPPING, InputKind::Dossier),
+            (PROGRESS_MAPPING, InputKind::Progress),
+        ],
+    )
 }
 
 /// A message as the portal receives it: a dossier as `HoSo`, a status event as a

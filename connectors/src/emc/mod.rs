@@ -37,12 +37,12 @@ pub const REPORT_MAPPING: &str = "bao-cao";
 pub fn load_mappings(
     mappings_dir: Option<&std::path::Path>,
 ) -> Result<MappingSet, lienthong_mappings::LoadError> {
-    let set = match mappings_dir {
-        Some(dir) => MappingSet::from_dir(dir)?,
-        None => MappingSet::from_sources("builtin:emc", lienthong_mappings::engine::EMC_FILES)?,
-    };
-    set.require(REPORT_MAPPING, InputKind::Progress)?;
-    Ok(set)
+    MappingSet::for_kind(
+        "emc",
+        mappings_dir,
+        lienthong_mappings::engine::EMC_FILES,
+        &[(REPORT_MAPPING, InputKind::Progress)],
+    )
 }
 
 /// One report as the `bao-cao` mapping renders it, before the connector adds the `SiteId` of

@@ -52,13 +52,12 @@ pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<String, Rende
 pub fn load_mappings(
     mappings_dir: Option<&std::path::Path>,
 ) -> Result<MappingSet, lienthong_mappings::LoadError> {
-    let set = match mappings_dir {
-        Some(dir) => MappingSet::from_dir(dir)?,
-        None => MappingSet::from_sources(
-            "builtin:investment",
-            lienthong_mappings::engine::INVESTMENT_FILES,
-        )?,
-    };
+    let set = MappingSet::for_kind(
+        "investment",
+        mappings_dir,
+        lienthong_mappings::engine::INVESTMENT_FILES,
+        &[(REGISTRATION_MAPPING, InputKind::Dossier)],
+    )?;
     let m = set.require(REGISTRATION_MAPPING, InputKind::Dossier)?;
     if m.xml().is_none() {
         return Err(lienthong_mappings::LoadError(vec![

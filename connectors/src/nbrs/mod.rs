@@ -66,11 +66,12 @@ pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<Value, Render
 /// Errors: the files have problems, lack `dang-ky`, or the status table names a status that
 /// does not exist.
 pub fn load_mappings(mappings_dir: Option<&std::path::Path>) -> Result<MappingSet, LoadError> {
-    let set = match mappings_dir {
-        Some(dir) => MappingSet::from_dir(dir)?,
-        None => MappingSet::from_sources("builtin:nbrs", lienthong_mappings::engine::NBRS_FILES)?,
-    };
-    set.require(SUBMIT_MAPPING, InputKind::Dossier)?;
+    let set = MappingSet::for_kind(
+        "nbrs",
+        mappings_dir,
+        lienthong_mappings::engine::NBRS_FILES,
+        &[(SUBMIT_MAPPING, InputKind::Dossier)],
+    )?;
     statuses(&set)?;
     Ok(set)
 }

@@ -100,10 +100,15 @@ pub struct PeerConnector {
 ///
 /// Errors: the set lacks one of them (a build of this crate with broken built-in files).
 pub fn load_mappings() -> Result<MappingSet, lienthong_mappings::LoadError> {
-    let mappings = MappingSet::from_sources("builtin:edxml", EDXML_FILES)?;
-    mappings.require("dossier", InputKind::Exchange)?;
-    mappings.require("status", InputKind::Exchange)?;
-    Ok(mappings)
+    MappingSet::for_kind(
+        "edxml",
+        None,
+        EDXML_FILES,
+        &[
+            ("dossier", InputKind::Exchange),
+            ("status", InputKind::Exchange),
+        ],
+    )
 }
 
 impl PeerConnector {

@@ -274,6 +274,29 @@ impl MappingSet {
         &self.tables
     }
 
+    /// A destination kind's set, the one way every kind loads: the operator's edited copies in
+    /// `dir` when one is configured (`mappings_dir`), else the kind's built-in `files`
+    /// (named `builtin:<kind>`); then each of `required` (mapping name, input) must be there,
+    /// so a missing or mistyped file is a configuration error at start-up, not a failed delivery.
+    ///
+    /// Errors: every problem of every file, with file and line; a required mapping absent or
+    /// reading another input.
+    pub fn for_kind(
+        kind: &str,
+        dir: Option<&Path>,
+        files: &[(&str, &str)],
+        required: &[(&str, InputKind)],
+    ) -> Result<Self, LoadError> {
+        let set = match dir {
+            Some(dir) => Self::from_dir(dir)?,
+            None => Self::from_sources(&format!("builtin:{kind}"), files)?,
+        };
+        for (name, input) in required {
+            set.require(name, *input)?;
+        }
+        Ok(set)
+    }
+
     /// Compiles the `*.toml` files of a directory.
     ///
     /// Errors: the directory cannot be read (reported as a problem of the directory), or the files

@@ -6,6 +6,38 @@ fn dvcqg() -> MappingSet {
     MappingSet::from_sources("dvcqg", DVCQG_FILES).expect("built-in DVCQG mappings compile")
 }
 
+/// Every kind loads one way: built-in files named `builtin:<kind>` unless a directory is given,
+/// and each required mapping checked, its absence or wrong input named.
+#[test]
+fn a_kind_loads_its_built_in_set_or_its_directory_and_checks_what_it_requires() {
+    let set = MappingSet::for_kind("dvcqg", None, DVCQG_FILES, &[("hoso", InputKind::Dossier)])
+        .expect("built-in");
+    assert_eq!(set.origin(), "builtin:dvcqg");
+    let missing = MappingSet::for_kind(
+        "dvcqg",
+        None,
+        DVCQG_FILES,
+        &[("nothing", InputKind::Dossier)],
+    )
+    .expect_err("a required mapping that is not there");
+    assert!(missing.to_string().contains("nothing"), "{missing}");
+    let wrong = MappingSet::for_kind("dvcqg", None, DVCQG_FILES, &[("hoso", InputKind::Progress)])
+        .expect_err("a required mapping of another input");
+    assert!(wrong.to_string().contains("input"), "{wrong}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in DVCQG_FILES {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    let edited = MappingSet::for_kind(
+        "dvcqg",
+        Some(dir.path()),
+        &[],
+        &[("hoso", InputKind::Dossier)],
+    )
+    .expect("the directory's copies");
+    assert_eq!(edited.origin(), dir.path().display().to_string());
+}
+
 fn business() -> Value {
     serde_json::from_str(include_str!(
         "../../../examples/dossier-business-registration.json"
