@@ -45,7 +45,7 @@ pub use operations::{
 };
 pub use secrets::{MIN_TOKEN_CHARS, secret_file_permission_warning};
 pub use server::{ConnectionLimits, ServerConfig};
-pub use store::StoreConfig;
+pub use store::{StoreConfig, StoreLocation, StoreOptions};
 
 use destinations::destination;
 use env::apply_env;
@@ -342,31 +342,11 @@ impl Config {
         out
     }
 
-    /// What check-config prints as warnings and `serve` logs at every start: an exposed
-    /// listener left open by `server.allow_unauthenticated`, secret files others can read.
-    pub fn warnings(&self) -> Vec<ConfigError> {
-        self.warnings_at(self.server.listen)
-    }
-
-    /// [`Config::warnings`] for a listener bound at `listen`.
-    pub fn warnings_at(&self, listen: std::net::SocketAddr) -> Vec<ConfigError> {
+    /// The warnings about the configuration itself (destinations on private addresses, secret
+    /// files others can read, a listener other hosts reach with no Host check); `Config::warnings`
+    /// (in `crate::auth::warnings`) adds what the configuration leaves open to every caller.
+    pub(crate) fn own_warnings_at(&self, listen: std::net::SocketAddr) -> Vec<ConfigError> {
         let mut warnings = Vec::new();
-        if self.server.allow_unauthenticated {
-            let open = crate::auth::access::unprotected(&self.server);
-            if open.is_empty() {
-                warnings.push(err(
-                    "server.allow_unauthenticated",
-                    "is set (it is not needed: every API has authentication)",
-                ));
-            }
-            warnings.extend(open.into_iter().map(|e| ConfigError {
-                message: format!(
-                    "{} — open to every caller, whatever its address, because server.allow_unauthenticated is set (a lab only)",
-                    e.message
-                ),
-                ..e
-            }));
-        }
         warnings.extend(self.private_destinations());
         for (key, path) in self.secret_files() {
             if let Some(w) = secret_file_permission_warning(&path) {

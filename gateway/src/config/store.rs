@@ -30,8 +30,8 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// The store's opening options for instance `instance`.
-    pub fn options(&self, instance: &str) -> crate::store::StoreOptions {
-        crate::store::StoreOptions {
+    pub fn options(&self, instance: &str) -> StoreOptions {
+        StoreOptions {
             max_batch: self.max_batch,
             read_connections: self.read_connections,
             max_connections: self.max_connections,
@@ -44,26 +44,26 @@ impl StoreConfig {
 
 // The store's own defaults (`StoreOptions::default`), so they are written once.
 fn default_max_connections() -> u32 {
-    crate::store::StoreOptions::default().max_connections
+    StoreOptions::default().max_connections
 }
 fn default_acquire_timeout() -> Duration {
-    crate::store::StoreOptions::default().acquire_timeout
+    StoreOptions::default().acquire_timeout
 }
 fn default_statement_timeout() -> Duration {
-    crate::store::StoreOptions::default().statement_timeout
+    StoreOptions::default().statement_timeout
 }
 
 fn default_group_commit() -> usize {
-    crate::store::StoreOptions::default().max_batch
+    StoreOptions::default().max_batch
 }
 fn default_read_connections() -> u32 {
-    crate::store::StoreOptions::default().read_connections
+    StoreOptions::default().read_connections
 }
 
 impl StoreConfig {
     /// Checks this section alone (reads nothing).
     pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
-        if let Err(e) = crate::store::StoreLocation::parse(&self.url) {
+        if let Err(e) = StoreLocation::parse(&self.url) {
             errors.push(err("store.url", e));
         }
         if self.max_batch == 0 {
@@ -80,6 +80,81 @@ impl StoreConfig {
                 "store.statement_timeout",
                 "must be longer than 0s (0 would turn PostgreSQL's limit off)",
             ));
+        }
+    }
+}
+
+/// Where the store is, parsed from `store.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite database file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (the URL as given, credentials included).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// Parses `sqlite:///absolute/path.db` or `postgres://user@host:port/database` (also
+    /// `postgresql://`; parameters such as `sslmode` as libpq takes them).
+    ///
+    /// Errors: another scheme, a relative SQLite path, a PostgreSQL URL without a host.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let p = std::path::PathBuf::from(path);
+            if !p.is_absolute() {
+                return Err(format!(
+                    "`{url}`: write sqlite:///absolute/path.db (three slashes)"
+                ));
+            }
+            return Ok(Self::Sqlite(p));
+        }
+        if let Some(rest) = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+        {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = host.rsplit('@').next().unwrap_or_default();
+            if host.is_empty() {
+                return Err(
+                    "PostgreSQL URL without a host: write postgres://user@host:5432/database"
+                        .to_owned(),
+                );
+            }
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        Err("expected sqlite:///absolute/path.db or postgres://user@host:5432/database".to_owned())
+    }
+}
+
+/// How the store is opened, from `[store]` ([`StoreConfig::options`]).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most write operations committed together (group commit): on SQLite any, on PostgreSQL
+    /// new dossiers.
+    pub max_batch: usize,
+    /// SQLite: read-only connections.
+    pub read_connections: u32,
+    /// PostgreSQL: most connections of this instance.
+    pub max_connections: u32,
+    /// PostgreSQL: how long an operation waits for a connection (and so how long intake takes
+    /// to answer 503 while the database is down).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL: longest a statement may run.
+    pub statement_timeout: Duration,
+    /// This instance's name (PostgreSQL `application_name`, to tell instances apart in
+    /// `pg_stat_activity`).
+    pub instance: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 256,
+            read_connections: 4,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+            instance: "lienthong".to_owned(),
         }
     }
 }

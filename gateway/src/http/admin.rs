@@ -1,93 +1,18 @@
 //! Delivery administration: list deliveries, see attempts, replay dead ones, reload. Every
-//! route here is in the admin area, which `http::guard` authorizes ([`authorize`]) before the
+//! route here is in the admin area, which `http::guard` authorizes (`guard::authorize`) before the
 //! handler runs.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::problem::Problem;
 use super::{AppState, store_unavailable};
-use crate::auth::access::Role;
 use crate::store::{DeliveryFilter, DeliveryState, ReplayOutcome};
-
-/// The credentials a request presents to the admin API.
-pub(crate) struct Presented<'a> {
-    /// Its headers (bearer token).
-    pub headers: &'a HeaderMap,
-    /// A certificate accepted by a client-certificate rule written for admin paths.
-    pub certified_admin: bool,
-    /// The role of its console session cookie, if it has a live one.
-    pub session: Option<Role>,
-    /// Its method (a session cookie may not change state outside the console's forms).
-    pub method: &'a Method,
-    /// Its path.
-    pub path: &'a str,
-}
-
-/// Whether a request is an administrator's, and in which role: a certificate accepted by a
-/// client-certificate rule written for admin paths; the admin or viewer token as a bearer
-/// token; a console session (not for state changes outside the console's forms, which carry a
-/// CSRF token: a cookie rides along with any cross-site request). No address makes a caller an
-/// administrator: behind a reverse proxy on this host every client is loopback, and a page
-/// re-pointed at 127.0.0.1 (DNS rebinding) runs in the operator's browser. Only a lab
-/// (`server.allow_unauthenticated`, no token) lets everyone in.
-///
-/// Errors: the 401 or 403 problem to answer.
-pub(crate) fn authorize(st: &AppState, p: &Presented<'_>) -> Result<Role, Problem> {
-    if p.certified_admin {
-        return Ok(Role::Operator);
-    }
-    if let Some(role) = super::guard::bearer(p.headers)
-        .and_then(|b| Role::of_token(st.admin_token.as_ref(), st.viewer_token.as_ref(), b))
-    {
-        return Ok(role);
-    }
-    if let Some(role) = p.session {
-        let safe = matches!(*p.method, Method::GET | Method::HEAD);
-        if !safe && !p.path.starts_with("/console/") {
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "A console session cannot change state through the API",
-                "send Authorization: Bearer <admin token> (a cookie is sent with cross-site requests too)",
-            ));
-        }
-        return Ok(role);
-    }
-    if st.allow_unauthenticated && st.admin_token.is_none() && st.viewer_token.is_none() {
-        return Ok(Role::Operator);
-    }
-    Err(Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "Admin token required",
-        "send Authorization: Bearer <admin token> (generated at the first start into the state directory unless server.admin_token_file names one: `lienthong tokens show admin`)",
-    )
-    .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\""))
-}
-
-/// The console's session id from its cookie, if any.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(SESSION_COOKIE)
-                .and_then(|rest| rest.strip_prefix('='))
-        })
-        .filter(|v| !v.is_empty())
-}
-
-/// The name of the console's session cookie.
-pub(crate) const SESSION_COOKIE: &str = "lienthong_session";
 
 /// Query of `GET /v1/deliveries`.
 #[derive(Debug, Deserialize)]

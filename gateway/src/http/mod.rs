@@ -4,12 +4,12 @@
 //! store committed it.
 
 mod admin;
-pub(crate) use admin::{SESSION_COOKIE, session_cookie};
 pub mod body;
 mod callbacks;
 pub mod console;
 pub mod exchange;
 pub mod guard;
+pub(crate) use guard::{SESSION_COOKIE, session_cookie};
 mod health;
 mod intake;
 pub mod limits;

@@ -47,9 +47,10 @@ mod tokens;
 pub use state::DeliveryState;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
+
+use crate::config::{StoreLocation, StoreOptions};
 
 pub use callbacks::{CallbackOutcome, CallbackReceipt, OnChange};
 pub use delivery::{Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, ReplayOutcome};
@@ -67,81 +68,6 @@ pub use retention::{PurgePlan, Purged};
 enum Dialect {
     Sqlite,
     Postgres,
-}
-
-/// Where the store is, parsed from `store.url`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreLocation {
-    /// A SQLite database file.
-    Sqlite(std::path::PathBuf),
-    /// A PostgreSQL database (the URL as given, credentials included).
-    Postgres(String),
-}
-
-impl StoreLocation {
-    /// Parses `sqlite:///absolute/path.db` or `postgres://user@host:port/database` (also
-    /// `postgresql://`; parameters such as `sslmode` as libpq takes them).
-    ///
-    /// Errors: another scheme, a relative SQLite path, a PostgreSQL URL without a host.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            let p = std::path::PathBuf::from(path);
-            if !p.is_absolute() {
-                return Err(format!(
-                    "`{url}`: write sqlite:///absolute/path.db (three slashes)"
-                ));
-            }
-            return Ok(Self::Sqlite(p));
-        }
-        if let Some(rest) = url
-            .strip_prefix("postgres://")
-            .or_else(|| url.strip_prefix("postgresql://"))
-        {
-            let host = rest.split(['/', '?']).next().unwrap_or_default();
-            let host = host.rsplit('@').next().unwrap_or_default();
-            if host.is_empty() {
-                return Err(
-                    "PostgreSQL URL without a host: write postgres://user@host:5432/database"
-                        .to_owned(),
-                );
-            }
-            return Ok(Self::Postgres(url.to_owned()));
-        }
-        Err("expected sqlite:///absolute/path.db or postgres://user@host:5432/database".to_owned())
-    }
-}
-
-/// How the store is opened, from `[store]` (see [`crate::config::StoreConfig`]).
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// Most write operations committed together (group commit): on SQLite any, on PostgreSQL
-    /// new dossiers.
-    pub max_batch: usize,
-    /// SQLite: read-only connections.
-    pub read_connections: u32,
-    /// PostgreSQL: most connections of this instance.
-    pub max_connections: u32,
-    /// PostgreSQL: how long an operation waits for a connection (and so how long intake takes
-    /// to answer 503 while the database is down).
-    pub acquire_timeout: Duration,
-    /// PostgreSQL: longest a statement may run.
-    pub statement_timeout: Duration,
-    /// This instance's name (PostgreSQL `application_name`, to tell instances apart in
-    /// `pg_stat_activity`).
-    pub instance: String,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self {
-            max_batch: 256,
-            read_connections: 4,
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(30),
-            instance: "lienthong".to_owned(),
-        }
-    }
 }
 
 /// Store failures. Callers answer 503 for them: nothing was committed.

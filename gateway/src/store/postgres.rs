@@ -21,7 +21,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use super::op::{Done, Op};
-use super::{Dialect, StoreError, StoreOptions};
+use super::{Dialect, StoreError};
+use crate::config::StoreOptions;
 
 pub(super) type Db = Postgres;
 pub(super) type Conn = sqlx::PgConnection;

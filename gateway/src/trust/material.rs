@@ -3,8 +3,8 @@
 //! center's signing identity, each destination's outbound TLS and signer, the peers edXML is
 //! received from. [`Material`] collects what every step shares — the problems found (each with
 //! its key, in the order of the sections), the certificates to watch for expiry, the keys on
-//! tokens, the trust stores by name — and [`crate::trust::security::Security::build`] runs the
-//! steps in order.
+//! tokens, the trust stores by name — and [`Security::build`] (here, beside the steps it runs)
+//! runs them in order.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use crate::config::{Config, ConfigError};
 use crate::trust::security::{
-    InboundPeer, ListenerStaple, SignedRoute, SigningIdentity, WatchedCertificate,
+    InboundPeer, ListenerStaple, Security, SignedRoute, SigningIdentity, WatchedCertificate,
 };
 
 fn err(key: impl Into<String>, message: impl ToString) -> ConfigError {
@@ -51,6 +51,47 @@ pub(crate) struct Listener {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     pub(crate) client_trust: Option<Arc<TrustStore>>,
     pub(crate) staple: Option<ListenerStaple>,
+}
+
+impl Security {
+    /// Loads everything the configuration names, material by material (`trust/material.rs`).
+    /// Every problem is returned with its key, in the order of the sections.
+    pub fn build(config: &Config) -> Result<Self, Vec<ConfigError>> {
+        let mut m = Material::default();
+        m.trust_stores(config);
+        let listener = m.listener(config);
+        m.client_auth(config);
+        let signed_routes = m.signed_routes(config);
+        let signing = m.signing(config);
+        let outbound = m.outbound(config, signing.as_ref());
+        let peers = m.peers(config);
+        let answerer = m.answerer(config, signing.as_ref());
+        let Material {
+            errors,
+            certificates,
+            token_keys,
+            trust,
+        } = m;
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            center_organ_id: config.center.agency_code.clone(),
+            peers,
+            answerer,
+            listener_tls: listener.tls,
+            listener_client_trust: listener.client_trust,
+            listener_staple: listener.staple,
+            client_auth: config.server.client_auth.clone(),
+            signed_routes,
+            trust,
+            signing,
+            outbound,
+            certificates,
+            warning: config.server.certificate_warning,
+            token_keys,
+        })
+    }
 }
 
 impl Material {

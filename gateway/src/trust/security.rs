@@ -26,8 +26,7 @@ use lienthong_certs::xmldsig::Signer;
 use lienthong_connectors::http::OutboundSecurity;
 use time::OffsetDateTime;
 
-use crate::config::{ClientAuthRule, Config, ConfigError, SignedRouteRule};
-use crate::trust::material::Material;
+use crate::config::{ClientAuthRule, SignedRouteRule};
 
 /// A signed route with its keys resolved.
 #[derive(Debug)]
@@ -140,45 +139,6 @@ pub struct InboundPeer {
 }
 
 impl Security {
-    /// Loads everything the configuration names, material by material (`trust/material.rs`).
-    /// Every problem is returned with its key, in the order of the sections.
-    pub fn build(config: &Config) -> Result<Self, Vec<ConfigError>> {
-        let mut m = Material::default();
-        m.trust_stores(config);
-        let listener = m.listener(config);
-        m.client_auth(config);
-        let signed_routes = m.signed_routes(config);
-        let signing = m.signing(config);
-        let outbound = m.outbound(config, signing.as_ref());
-        let peers = m.peers(config);
-        let answerer = m.answerer(config, signing.as_ref());
-        let Material {
-            errors,
-            certificates,
-            token_keys,
-            trust,
-        } = m;
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Self {
-            center_organ_id: config.center.agency_code.clone(),
-            peers,
-            answerer,
-            listener_tls: listener.tls,
-            listener_client_trust: listener.client_trust,
-            listener_staple: listener.staple,
-            client_auth: config.server.client_auth.clone(),
-            signed_routes,
-            trust,
-            signing,
-            outbound,
-            certificates,
-            warning: config.server.certificate_warning,
-            token_keys,
-        })
-    }
-
     /// Asks every key on a token whether it can be used now (blocking: one PKCS#11 round trip
     /// each; a token that is back is found again here) and sets
     /// `lienthong_signing_key_available{name}` to 1 or 0.
