@@ -88,10 +88,10 @@ impl Loaded {
         let tsa_certificate = match &config.audit.tsa {
             Some(t) => crate::operations::audit::tsa::load_certificate(&t.certificate)
                 .map(Some)
-                .map_err(|message| {
+                .map_err(|e| {
                     errors.push(ConfigError {
                         key: "audit.tsa.certificate".into(),
-                        message,
+                        message: e.to_string(),
                     });
                 })
                 .ok()

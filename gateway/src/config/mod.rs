@@ -45,7 +45,7 @@ pub use operations::{
 };
 pub use secrets::{MIN_TOKEN_CHARS, secret_file_permission_warning};
 pub use server::{ConnectionLimits, ServerConfig};
-pub use store::{StoreConfig, StoreLocation, StoreOptions};
+pub use store::{StoreConfig, StoreLocation, StoreOptions, StoreUrlError};
 
 use destinations::destination;
 use env::apply_env;

@@ -64,7 +64,7 @@ impl StoreConfig {
     /// Checks this section alone (reads nothing).
     pub(super) fn validate(&self, errors: &mut Vec<ConfigError>) {
         if let Err(e) = StoreLocation::parse(&self.url) {
-            errors.push(err("store.url", e));
+            errors.push(err("store.url", e.to_string()));
         }
         if self.max_batch == 0 {
             errors.push(err("store.max_batch", "must be at least 1"));
@@ -98,13 +98,11 @@ impl StoreLocation {
     /// `postgresql://`; parameters such as `sslmode` as libpq takes them).
     ///
     /// Errors: another scheme, a relative SQLite path, a PostgreSQL URL without a host.
-    pub fn parse(url: &str) -> Result<Self, String> {
+    pub fn parse(url: &str) -> Result<Self, StoreUrlError> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             let p = std::path::PathBuf::from(path);
             if !p.is_absolute() {
-                return Err(format!(
-                    "`{url}`: write sqlite:///absolute/path.db (three slashes)"
-                ));
+                return Err(StoreUrlError::RelativeSqlitePath(url.to_owned()));
             }
             return Ok(Self::Sqlite(p));
         }
@@ -115,15 +113,26 @@ impl StoreLocation {
             let host = rest.split(['/', '?']).next().unwrap_or_default();
             let host = host.rsplit('@').next().unwrap_or_default();
             if host.is_empty() {
-                return Err(
-                    "PostgreSQL URL without a host: write postgres://user@host:5432/database"
-                        .to_owned(),
-                );
+                return Err(StoreUrlError::PostgresWithoutHost);
             }
             return Ok(Self::Postgres(url.to_owned()));
         }
-        Err("expected sqlite:///absolute/path.db or postgres://user@host:5432/database".to_owned())
+        Err(StoreUrlError::UnknownScheme)
     }
+}
+
+/// Why `store.url` is not a store Lienthong can open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreUrlError {
+    /// `sqlite://` with a relative path (two slashes instead of three).
+    #[error("`{0}`: write sqlite:///absolute/path.db (three slashes)")]
+    RelativeSqlitePath(String),
+    /// `postgres://` without a host.
+    #[error("PostgreSQL URL without a host: write postgres://user@host:5432/database")]
+    PostgresWithoutHost,
+    /// Neither SQLite nor PostgreSQL.
+    #[error("expected sqlite:///absolute/path.db or postgres://user@host:5432/database")]
+    UnknownScheme,
 }
 
 /// How the store is opened, from `[store]` ([`StoreConfig::options`]).

@@ -131,20 +131,21 @@ impl Store {
     /// fail.
     pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let work = Arc::new(Notify::new());
-        let backend = match StoreLocation::parse(url).map_err(StoreError::Location)? {
-            StoreLocation::Sqlite(path) => Backend::Sqlite(
-                sqlite::SqliteStore::open(
-                    &path,
-                    options.max_batch,
-                    options.read_connections,
-                    work.clone(),
-                )
-                .await?,
-            ),
-            StoreLocation::Postgres(url) => {
-                Backend::Postgres(postgres::PgStore::open(&url, options, work.clone()).await?)
-            }
-        };
+        let backend =
+            match StoreLocation::parse(url).map_err(|e| StoreError::Location(e.to_string()))? {
+                StoreLocation::Sqlite(path) => Backend::Sqlite(
+                    sqlite::SqliteStore::open(
+                        &path,
+                        options.max_batch,
+                        options.read_connections,
+                        work.clone(),
+                    )
+                    .await?,
+                ),
+                StoreLocation::Postgres(url) => {
+                    Backend::Postgres(postgres::PgStore::open(&url, options, work.clone()).await?)
+                }
+            };
         Ok(Self {
             backend: Arc::new(backend),
             work,

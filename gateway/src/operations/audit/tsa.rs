@@ -193,15 +193,42 @@ pub fn verify_token(
     Ok((at, tst.nonce.map(|n| n.as_bytes().to_vec())))
 }
 
+/// Why the TSA's certificate file cannot be used (`audit.tsa.certificate`).
+#[derive(Debug, thiserror::Error)]
+pub enum CertificateFileError {
+    /// The file cannot be read or holds no PEM certificate.
+    #[error("{path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// What the PEM reader said.
+        reason: String,
+    },
+    /// The first certificate is not X.509.
+    #[error("{path}: not an X.509 certificate: {reason}")]
+    NotX509 {
+        /// The file.
+        path: String,
+        /// What the DER decoder said.
+        reason: String,
+    },
+}
+
 /// Reads the TSA's certificate (PEM, the first certificate) as DER.
 ///
-/// Errors: a one-line reason (unreadable, no certificate, not X.509).
-pub fn load_certificate(path: &std::path::Path) -> Result<Vec<u8>, String> {
+/// Errors: the file is unreadable or holds no certificate, or it is not X.509.
+pub fn load_certificate(path: &std::path::Path) -> Result<Vec<u8>, CertificateFileError> {
     use rustls_pki_types::pem::PemObject;
-    let der = rustls_pki_types::CertificateDer::from_pem_file(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    x509_cert::Certificate::from_der(&der)
-        .map_err(|e| format!("{}: not an X.509 certificate: {e}", path.display()))?;
+    let der = rustls_pki_types::CertificateDer::from_pem_file(path).map_err(|e| {
+        CertificateFileError::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    x509_cert::Certificate::from_der(&der).map_err(|e| CertificateFileError::NotX509 {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     Ok(der.to_vec())
 }
 
