@@ -395,102 +395,33 @@ pub(crate) const SECTIONS: &[&str] = &[
     "destinations",
 ];
 
-pub(super) fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Parts {
-    let mut take = |k: &str| {
-        debug_assert!(SECTIONS.contains(&k), "{k} is missing from SECTIONS");
-        table.remove(k)
+pub(super) fn parse_sections(table: toml::Table, errors: &mut Vec<ConfigError>) -> Parts {
+    let mut s = Sections { table, errors };
+    let server = match s.take("server") {
+        Some(v) => section::<ServerConfig>("server", v, s.errors),
+        // An absent [server] is all its defaults.
+        None => section::<ServerConfig>("server", toml::Value::Table(toml::Table::new()), s.errors),
     };
-    let server = section::<ServerConfig>(
-        "server",
-        take("server").unwrap_or(toml::Value::Table(toml::Table::new())),
-        errors,
-    );
-    let store = match take("store") {
-        Some(v) => section::<StoreConfig>("store", v, errors),
-        None => {
-            errors.push(err("store", "missing section (store.url is required)"));
-            None
-        }
-    };
-    let center = match take("center") {
-        Some(v) => section::<CenterConfig>("center", v, errors),
-        None => {
-            errors.push(err("center", "missing section (agency_code, agency_name)"));
-            None
-        }
-    };
-    let dispatcher = match take("dispatcher") {
-        Some(v) => section::<DispatcherConfig>("dispatcher", v, errors),
-        None => Some(DispatcherConfig::default()),
-    };
-    let log = match take("log") {
-        Some(v) => section::<LogConfig>("log", v, errors),
-        None => Some(LogConfig::default()),
-    };
-    let routes = match take("routes") {
-        Some(v) => section::<Vec<RouteConfig>>("routes", v, errors),
-        None => Some(Vec::new()),
-    };
-    let trust = match take("trust") {
-        Some(v) => section::<BTreeMap<String, TrustStoreConfig>>("trust", v, errors),
-        None => Some(BTreeMap::new()),
-    };
-    let signing = match take("signing") {
-        Some(v) => section::<SigningConfig>("signing", v, errors).map(Some),
+    let store = s.required::<StoreConfig>("store", "store.url is required");
+    let center = s.required::<CenterConfig>("center", "agency_code, agency_name");
+    let dispatcher = s.defaulted::<DispatcherConfig>("dispatcher");
+    let log = s.defaulted::<LogConfig>("log");
+    let routes = s.defaulted::<Vec<RouteConfig>>("routes");
+    let trust = s.defaulted::<BTreeMap<String, TrustStoreConfig>>("trust");
+    let signing = match s.take("signing") {
+        Some(v) => section::<SigningConfig>("signing", v, s.errors).map(Some),
         None => Some(None),
     };
-    let exchange = match take("exchange") {
-        Some(v) => section::<ExchangeConfig>("exchange", v, errors),
-        None => Some(ExchangeConfig::default()),
-    };
-    let retention = match take("retention") {
-        Some(v) => section::<RetentionConfig>("retention", v, errors),
-        None => Some(RetentionConfig::default()),
-    };
-    let audit = match take("audit") {
-        Some(v) => section::<AuditConfig>("audit", v, errors),
-        None => Some(AuditConfig::default()),
-    };
-    let attachments = match take("attachments") {
-        Some(v) => {
-            section::<lienthong_connectors::files::AttachmentsConfig>("attachments", v, errors)
-        }
-        None => Some(lienthong_connectors::files::AttachmentsConfig::default()),
-    };
-    let deadlines = match take("deadlines") {
-        Some(v) => section::<DeadlinesConfig>("deadlines", v, errors),
-        None => Some(DeadlinesConfig::default()),
-    };
-    let callbacks = match take("callbacks") {
-        Some(v) => section::<CallbacksConfig>("callbacks", v, errors),
-        None => Some(CallbacksConfig::default()),
-    };
-    let mut destinations = BTreeMap::new();
-    let mut destinations_ok = true;
-    let mut declared = std::collections::BTreeSet::new();
-    match take("destinations") {
-        None => {}
-        Some(toml::Value::Table(t)) => {
-            for (name, v) in t {
-                declared.insert(name.clone());
-                match destination(&name, v, errors) {
-                    Some(d) => {
-                        destinations.insert(name, d);
-                    }
-                    None => destinations_ok = false,
-                }
-            }
-        }
-        Some(_) => {
-            errors.push(err(
-                "destinations",
-                "must be a table of [destinations.<name>]",
-            ));
-            destinations_ok = false;
-        }
-    }
-    for k in table.keys() {
-        errors.push(err(k.as_str(), "unknown key"));
+    let exchange = s.defaulted::<ExchangeConfig>("exchange");
+    let retention = s.defaulted::<RetentionConfig>("retention");
+    let audit = s.defaulted::<AuditConfig>("audit");
+    let attachments = s.defaulted::<lienthong_connectors::files::AttachmentsConfig>("attachments");
+    let deadlines = s.defaulted::<DeadlinesConfig>("deadlines");
+    let callbacks = s.defaulted::<CallbacksConfig>("callbacks");
+    let declared_destinations = s.take("destinations");
+    let parsed = parse_destinations(declared_destinations, s.errors);
+    for k in s.table.keys() {
+        s.errors.push(err(k.as_str(), "unknown key"));
     }
     Parts {
         server,
@@ -507,8 +438,82 @@ pub(super) fn parse_sections(mut table: toml::Table, errors: &mut Vec<ConfigErro
         audit,
         attachments,
         retention,
-        destinations,
-        declared,
-        destinations_ok,
+        destinations: parsed.destinations,
+        declared: parsed.declared,
+        destinations_ok: parsed.ok,
     }
+}
+
+/// The file's top-level tables, taken one by one (what is left at the end is unknown).
+struct Sections<'e> {
+    table: toml::Table,
+    errors: &'e mut Vec<ConfigError>,
+}
+
+impl Sections<'_> {
+    fn take(&mut self, key: &str) -> Option<toml::Value> {
+        debug_assert!(SECTIONS.contains(&key), "{key} is missing from SECTIONS");
+        self.table.remove(key)
+    }
+
+    /// A section that may be left out: its defaults then.
+    fn defaulted<T: DeserializeOwned + Default>(&mut self, key: &str) -> Option<T> {
+        match self.take(key) {
+            Some(v) => section::<T>(key, v, self.errors),
+            None => Some(T::default()),
+        }
+    }
+
+    /// A section that must be there; `needs` says what it must give.
+    fn required<T: DeserializeOwned>(&mut self, key: &str, needs: &str) -> Option<T> {
+        match self.take(key) {
+            Some(v) => section::<T>(key, v, self.errors),
+            None => {
+                self.errors
+                    .push(err(key, format!("missing section ({needs})")));
+                None
+            }
+        }
+    }
+}
+
+/// The `[destinations.<name>]` tables: those that parsed, every name declared, and whether all
+/// parsed.
+struct ParsedDestinations {
+    destinations: BTreeMap<String, DestinationConfig>,
+    declared: std::collections::BTreeSet<String>,
+    ok: bool,
+}
+
+fn parse_destinations(
+    value: Option<toml::Value>,
+    errors: &mut Vec<ConfigError>,
+) -> ParsedDestinations {
+    let mut out = ParsedDestinations {
+        destinations: BTreeMap::new(),
+        declared: std::collections::BTreeSet::new(),
+        ok: true,
+    };
+    match value {
+        None => {}
+        Some(toml::Value::Table(t)) => {
+            for (name, v) in t {
+                out.declared.insert(name.clone());
+                match destination(&name, v, errors) {
+                    Some(d) => {
+                        out.destinations.insert(name, d);
+                    }
+                    None => out.ok = false,
+                }
+            }
+        }
+        Some(_) => {
+            errors.push(err(
+                "destinations",
+                "must be a table of [destinations.<name>]",
+            ));
+            out.ok = false;
+        }
+    }
+    out
 }
