@@ -16,6 +16,7 @@ use std::sync::Arc;
 use lienthong_certs::trust::TrustStore;
 use lienthong_certs::xml::{Document, Limits, NodeId};
 use lienthong_certs::xmldsig::{self, DsigError, Expected, VerifyPolicy};
+use lienthong_mappings::DossierStatus;
 use time::OffsetDateTime;
 
 use super::EDXML_NS;
@@ -219,6 +220,27 @@ impl Inbound {
             }
         }
     }
+}
+
+/// The canonical status an edXML `StatusCode` moves a dossier to (`None`: recorded only: 01
+/// received, 15 and 16 the axis's own acknowledgements): the peer kind's table, read by the
+/// gateway when another center reports on a dossier.
+///
+/// Errors: a code the standard does not define.
+pub fn canonical_status(code: &str) -> Result<Option<DossierStatus>, InboundError> {
+    Ok(match code {
+        "01" | "15" | "16" => None,
+        "02" => Some(DossierStatus::Rejected),
+        "03" => Some(DossierStatus::Accepted),
+        "04" | "05" => Some(DossierStatus::Processing),
+        "06" => Some(DossierStatus::Processed),
+        "13" => Some(DossierStatus::Withdrawn),
+        other => {
+            return Err(InboundError::Malformed(format!(
+                "StatusCode {other} is not an edXML status (01-06, 13, 15, 16)"
+            )));
+        }
+    })
 }
 
 /// Parses an edXML time (`yyyy/MM/dd HH:mm:ss`, Vietnam time).

@@ -604,3 +604,33 @@ mod reading {
         }
     }
 }
+
+/// The edXML status codes are the peer kind's table: each defined code moves a dossier to its
+/// canonical status or is recorded only, and a code the standard does not define is refused,
+/// naming the codes it knows.
+#[test]
+fn edxml_status_codes_map_to_canonical_statuses_and_others_are_refused() {
+    use super::inbound::{InboundError, canonical_status};
+    use lienthong_mappings::DossierStatus;
+    for (code, status) in [
+        ("01", None),
+        ("02", Some(DossierStatus::Rejected)),
+        ("03", Some(DossierStatus::Accepted)),
+        ("04", Some(DossierStatus::Processing)),
+        ("05", Some(DossierStatus::Processing)),
+        ("06", Some(DossierStatus::Processed)),
+        ("13", Some(DossierStatus::Withdrawn)),
+        ("15", None),
+        ("16", None),
+    ] {
+        assert_eq!(canonical_status(code), Ok(status), "{code}");
+    }
+    for code in ["00", "07", "14", "1", "", "AB"] {
+        match canonical_status(code) {
+            Err(InboundError::Malformed(m)) => {
+                assert!(m.contains("01-06, 13, 15, 16"), "{code}: {m}");
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+}

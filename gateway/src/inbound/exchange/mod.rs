@@ -220,25 +220,6 @@ pub struct Received {
     pub repeat: bool,
 }
 
-/// The canonical status an edXML StatusCode moves a dossier to (`None`: recorded only).
-///
-/// Errors: a code the standard does not define.
-fn canonical(code: &str) -> Result<Option<DossierStatus>, InboundError> {
-    Ok(match code {
-        "01" | "15" | "16" => None,
-        "02" => Some(DossierStatus::Rejected),
-        "03" => Some(DossierStatus::Accepted),
-        "04" | "05" => Some(DossierStatus::Processing),
-        "06" => Some(DossierStatus::Processed),
-        "13" => Some(DossierStatus::Withdrawn),
-        other => {
-            return Err(InboundError::Malformed(format!(
-                "StatusCode {other} is not an edXML status (01-06, 13, 15, 16)"
-            )));
-        }
-    })
-}
-
 /// What a verified message becomes: its effect and the notice for the center.
 fn effect_of(
     m: &mut Inbound,
@@ -320,7 +301,7 @@ fn effect_of(
             ))
         }
         Some(code) => {
-            let status = canonical(code)?;
+            let status = inbound::canonical_status(code)?;
             let at = m.status_at.and_then(|t| {
                 t.format(&time::format_description::well_known::Rfc3339)
                     .ok()
