@@ -21,10 +21,10 @@ impl Config {
         if self.server.allow_unauthenticated {
             let open = unprotected(&self.server);
             if open.is_empty() {
-                warnings.push(ConfigError {
-                    key: "server.allow_unauthenticated".into(),
-                    message: "is set (it is not needed: every API has authentication)".into(),
-                });
+                warnings.push(ConfigError::new(
+                    "server.allow_unauthenticated",
+                    "is set (it is not needed: every API has authentication)",
+                ));
             }
             warnings.extend(open.into_iter().map(|e| ConfigError {
                 message: format!(

@@ -168,9 +168,16 @@ impl fmt::Display for ConfigErrors {
 }
 
 fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.into(),
+    ConfigError::new(key, message.into())
+}
+
+impl ConfigError {
+    /// A problem with `key` (as the file spells it), saying `message`.
+    pub fn new(key: impl Into<String>, message: impl ToString) -> Self {
+        Self {
+            key: key.into(),
+            message: message.to_string(),
+        }
     }
 }
 

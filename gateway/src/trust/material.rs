@@ -25,13 +25,6 @@ use crate::trust::security::{
     InboundPeer, ListenerStaple, Security, SignedRoute, SigningIdentity, WatchedCertificate,
 };
 
-fn err(key: impl Into<String>, message: impl ToString) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.to_string(),
-    }
-}
-
 /// What the loading steps share.
 #[derive(Default)]
 pub(crate) struct Material {
@@ -124,7 +117,7 @@ impl Material {
     fn store(&mut self, key: &str, name: &str) -> Option<Arc<TrustStore>> {
         let found = self.trust.get(name).cloned();
         if found.is_none() {
-            self.errors.push(err(
+            self.errors.push(ConfigError::new(
                 key,
                 format!("unknown trust store `{name}` (add [trust.{name}])"),
             ));
@@ -137,7 +130,7 @@ impl Material {
         for (name, t) in &config.trust {
             use lienthong_certs::revocation::Policy;
             if t.revocation == Policy::OcspThenCrl && t.crls.is_empty() {
-                self.errors.push(err(
+                self.errors.push(ConfigError::new(
                     format!("trust.{name}.crls"),
                     "revocation = \"ocsp-then-crl\" falls back on CRL files: list at least one",
                 ));
@@ -145,13 +138,13 @@ impl Material {
             if let Some(url) = &t.ocsp_responder
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
-                self.errors.push(err(
+                self.errors.push(ConfigError::new(
                     format!("trust.{name}.ocsp_responder"),
                     format!("`{url}` is not an http:// or https:// URL"),
                 ));
             }
             if t.ocsp_timeout.is_zero() || t.ocsp_timeout > Duration::from_secs(60) {
-                self.errors.push(err(
+                self.errors.push(ConfigError::new(
                     format!("trust.{name}.ocsp_timeout"),
                     "must be between 1 ms and 60 s (a handshake or a received document waits for it)",
                 ));
@@ -173,7 +166,9 @@ impl Material {
                     }
                     self.trust.insert(name.clone(), Arc::new(store));
                 }
-                Err(e) => self.errors.push(err(format!("trust.{name}"), e)),
+                Err(e) => self
+                    .errors
+                    .push(ConfigError::new(format!("trust.{name}"), e)),
             }
         }
     }
@@ -229,7 +224,7 @@ impl Material {
                     });
                 }
             }
-            Err(e) => self.errors.push(err("server.tls", e)),
+            Err(e) => self.errors.push(ConfigError::new("server.tls", e)),
         }
         out
     }
@@ -240,12 +235,14 @@ impl Material {
         for (i, r) in config.server.client_auth.iter().enumerate() {
             let key = format!("server.client_auth[{i}]");
             if !r.path_prefix.starts_with('/') {
-                self.errors
-                    .push(err(format!("{key}.path_prefix"), "must start with /"));
+                self.errors.push(ConfigError::new(
+                    format!("{key}.path_prefix"),
+                    "must start with /",
+                ));
             }
             match &config.server.tls {
                 Some(t) if t.client_trust.is_some() => {}
-                _ => self.errors.push(err(
+                _ => self.errors.push(ConfigError::new(
                     key.clone(),
                     "client certificates need server.tls with client_trust",
                 )),
@@ -253,12 +250,14 @@ impl Material {
             if r.relays_xroad() {
                 for c in &r.xroad_clients {
                     if let Err(e) = lienthong_connectors::xroad::ClientId::parse(c) {
-                        self.errors
-                            .push(err(format!("{key}.xroad_clients"), e.to_string()));
+                        self.errors.push(ConfigError::new(
+                            format!("{key}.xroad_clients"),
+                            e.to_string(),
+                        ));
                     }
                 }
                 if !r.required || r.allowed_subjects.is_empty() {
-                    self.errors.push(err(
+                    self.errors.push(ConfigError::new(
                         format!("{key}.xroad_clients"),
                         "a Security Server relays for others: the rule must require its certificate (required = true) and name it (allowed_subjects)",
                     ));
@@ -273,14 +272,16 @@ impl Material {
         for (i, r) in config.server.signed_routes.iter().enumerate() {
             let key = format!("server.signed_routes[{i}]");
             if r.keys.is_empty() {
-                self.errors
-                    .push(err(format!("{key}.keys"), "list at least one key"));
+                self.errors.push(ConfigError::new(
+                    format!("{key}.keys"),
+                    "list at least one key",
+                ));
             }
             let mut keys = BTreeMap::new();
             for k in &r.keys {
                 let kkey = format!("{key}.keys.{}", k.keyid);
                 let Some(alg) = Algorithm::from_name(&k.algorithm) else {
-                    self.errors.push(err(
+                    self.errors.push(ConfigError::new(
                         format!("{kkey}.algorithm"),
                         format!("unknown algorithm `{}`", k.algorithm),
                     ));
@@ -322,22 +323,24 @@ impl Material {
                             Purpose::Signing,
                         )
                     {
-                        self.errors.push(err(kkey, e));
+                        self.errors.push(ConfigError::new(kkey, e));
                     }
-                    VerifyingKey::from_certificate(&chain[0], alg).map_err(|e| err(kkey, e))
+                    VerifyingKey::from_certificate(&chain[0], alg)
+                        .map_err(|e| ConfigError::new(kkey, e))
                 }
-                Err(e) => Err(err(kkey, e)),
+                Err(e) => Err(ConfigError::new(kkey, e)),
             },
             (None, Some(p), None) => std::fs::read_to_string(p)
-                .map_err(|e| err(kkey, format!("{}: {e}", p.display())))
+                .map_err(|e| ConfigError::new(kkey, format!("{}: {e}", p.display())))
                 .and_then(|pem| {
-                    VerifyingKey::from_public_key_pem(&pem, alg).map_err(|e| err(kkey, e))
+                    VerifyingKey::from_public_key_pem(&pem, alg)
+                        .map_err(|e| ConfigError::new(kkey, e))
                 }),
             (None, None, Some(p)) if alg == Algorithm::HmacSha256 => std::fs::read_to_string(p)
-                .map_err(|e| err(kkey, format!("{}: {e}", p.display())))
-                .and_then(|t| HmacSecret::from_base64(&t).map_err(|e| err(kkey, e)))
+                .map_err(|e| ConfigError::new(kkey, format!("{}: {e}", p.display())))
+                .and_then(|t| HmacSecret::from_base64(&t).map_err(|e| ConfigError::new(kkey, e)))
                 .map(VerifyingKey::Hmac),
-            _ => Err(err(
+            _ => Err(ConfigError::new(
                 kkey,
                 "give exactly one of certificate, public_key or (for hmac-sha256) secret_file",
             )),
@@ -376,9 +379,10 @@ impl Material {
             if let Some(x) = &d.xroad {
                 match lienthong_connectors::xroad::Route::new(x) {
                     Ok(route) => sec.xroad = Some(Arc::new(route)),
-                    Err(p) => self
-                        .errors
-                        .push(err(format!("{key}.xroad.{}", p.key), p.message)),
+                    Err(p) => self.errors.push(ConfigError::new(
+                        format!("{key}.xroad.{}", p.key),
+                        p.message,
+                    )),
                 }
             }
             if d.sign_requests {
@@ -389,7 +393,7 @@ impl Material {
                             s.keyid.clone(),
                         )));
                     }
-                    None => self.errors.push(err(
+                    None => self.errors.push(ConfigError::new(
                         format!("{key}.sign_requests"),
                         "needs a [signing] identity",
                     )),
@@ -425,7 +429,7 @@ impl Material {
                 }
             },
             (None, _, _) => {
-                self.errors.push(err(
+                self.errors.push(ConfigError::new(
                     format!("{key}.tls.client_cert"),
                     "a client key needs its certificate (client_cert)",
                 ));
@@ -443,14 +447,14 @@ impl Material {
                 ) {
                     Ok(c) => Some(c),
                     Err(e) => {
-                        self.errors.push(err(format!("{key}.tls"), e));
+                        self.errors.push(ConfigError::new(format!("{key}.tls"), e));
                         None
                     }
                 }
             }
             None => {
                 if identity.is_some() {
-                    self.errors.push(err(
+                    self.errors.push(ConfigError::new(
                         format!("{key}.tls.trust"),
                         "a client certificate needs a trust store for the destination's server certificate",
                     ));
@@ -498,7 +502,7 @@ impl Material {
         ) {
             Ok(a) => Some(Arc::new(a)),
             Err(e) => {
-                self.errors.push(err("signing", e));
+                self.errors.push(ConfigError::new("signing", e));
                 None
             }
         }
@@ -514,11 +518,10 @@ fn load_identity(
     key: &str,
 ) -> Result<Identity, ConfigError> {
     match (file, token) {
-        (Some(file), None) => Identity::load(cert, file).map_err(|e| err(key, e)),
-        (None, Some(token)) => {
-            Identity::load_with_token(cert, token).map_err(|e| err(format!("{key}_pkcs11"), e))
-        }
-        _ => Err(err(
+        (Some(file), None) => Identity::load(cert, file).map_err(|e| ConfigError::new(key, e)),
+        (None, Some(token)) => Identity::load_with_token(cert, token)
+            .map_err(|e| ConfigError::new(format!("{key}_pkcs11"), e)),
+        _ => Err(ConfigError::new(
             key,
             format!("give the key file ({key}) or the key on a token ({key}_pkcs11), one of them"),
         )),
@@ -540,7 +543,7 @@ fn build_signing(
             let algorithm = Algorithm::from_name(name)
                 .filter(|a| *a != Algorithm::HmacSha256)
                 .ok_or_else(|| {
-                    err(
+                    ConfigError::new(
                         "signing.http_algorithm",
                         format!("unknown algorithm `{name}`"),
                     )
@@ -550,7 +553,8 @@ fn build_signing(
                 algorithm,
             }
         }
-        None => SigningKey::for_key(identity.key.clone(), false).map_err(|e| err("signing", e))?,
+        None => SigningKey::for_key(identity.key.clone(), false)
+            .map_err(|e| ConfigError::new("signing", e))?,
     };
     // Probe once so that an algorithm that does not fit the key fails at load, not at send.
     lienthong_certs::httpsig::sign(
@@ -562,14 +566,15 @@ fn build_signing(
         },
         &http,
     )
-    .map_err(|e| err("signing.http_algorithm", e))?;
+    .map_err(|e| ConfigError::new("signing.http_algorithm", e))?;
     let xml_alg = match &s.xml_algorithm {
-        Some(n) => XmlSignatureAlgorithm::from_name(n)
-            .ok_or_else(|| err("signing.xml_algorithm", format!("unknown algorithm `{n}`")))?,
+        Some(n) => XmlSignatureAlgorithm::from_name(n).ok_or_else(|| {
+            ConfigError::new("signing.xml_algorithm", format!("unknown algorithm `{n}`"))
+        })?,
         None => Signer::default_algorithm(&identity.key),
     };
     let xml = Signer::new(identity.key.clone(), identity.chain.clone(), xml_alg)
-        .map_err(|e| err("signing.xml_algorithm", e))?;
+        .map_err(|e| ConfigError::new("signing.xml_algorithm", e))?;
     Ok(SigningIdentity {
         keyid: s.keyid.clone().unwrap_or_else(|| agency_code.to_string()),
         identity,
