@@ -11,7 +11,99 @@ use lienthong_certs::{Secret, constant_time_eq, sha256_hex};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::push::{PushError, portal_time, text_field};
+use crate::push::{
+    Authentication, Credential, PushError, PushSource, ReadPush, Repeats, portal_time, text_field,
+};
+
+/// The payment platform as a push source (`payment`): listed in the gateway's `PUSH_SOURCES`.
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentSource;
+
+/// `payment.confirmed` (`MaLoi` 00) and `payment.failed` (any other `MaLoi`): the payment
+/// platform's confirmation, the ten fields its `MaXacThuc` covers, as the texts it sent.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[allow(non_snake_case)]
+pub struct PaymentNotice {
+    /// Message type.
+    pub LoaiBanTin: String,
+    /// Result: `00` paid.
+    pub MaLoi: String,
+    /// The platform's partner code of the province.
+    pub MaDoiTac: String,
+    /// The reference the province gave the payment: the dossier code.
+    pub MaThamChieu: String,
+    /// Amount, as the platform wrote it.
+    pub SoTien: String,
+    /// Currency (`VND`).
+    pub MaTienTe: String,
+    /// The platform's transaction id (a repeat with the same content is not told again).
+    pub MaGiaoDich: String,
+    /// The bank.
+    pub MaNganHang: String,
+    /// When it was paid (`yyyyMMddHHmmss`, Vietnamese time).
+    pub ThoiGianGD: String,
+    /// Free text of the transaction.
+    pub ThongTinGiaoDich: String,
+}
+
+impl PushSource for PaymentSource {
+    fn name(&self) -> &'static str {
+        "payment"
+    }
+
+    fn authentication(&self) -> Authentication {
+        Authentication::SharedKey
+    }
+
+    fn repeats(&self) -> Repeats {
+        Repeats::NeverUnpay
+    }
+
+    fn read(&self, body: &[u8], credential: Credential<'_>) -> Result<ReadPush, PushError> {
+        let key = credential.shared_key()?;
+        PaymentConfirmation::check_mac(body, key)?;
+        let c = PaymentConfirmation::parse(body)?;
+        c.verify(key)?;
+        // The notice is the ten covered fields, read back into its type: what is told is what
+        // `docs/schemas/notices.json` says.
+        let told: PaymentNotice = serde_json::from_value(c.data())
+            .map_err(|e| PushError::Malformed(format!("payment notice: {e}")))?;
+        Ok(ReadPush {
+            event: if c.paid() {
+                "payment.confirmed"
+            } else {
+                "payment.failed"
+            },
+            dedupe_key: c.transaction().to_owned(),
+            dossier_code: c.reference().to_owned(),
+            dated: Some(("ThoiGianGD".to_owned(), c.at()?)),
+            kept: c.data(),
+            notice: serde_json::to_value(&told)
+                .map_err(|e| PushError::Malformed(format!("payment notice: {e}")))?,
+            decision: None,
+            signed_by: None,
+        })
+    }
+
+    fn notices(&self) -> Vec<(&'static str, schemars::Schema)> {
+        vec![
+            ("payment.confirmed", schemars::schema_for!(PaymentNotice)),
+            ("payment.failed", schemars::schema_for!(PaymentNotice)),
+        ]
+    }
+
+    fn accepted(&self) -> Value {
+        accepted()
+    }
+
+    fn refused(&self, e: &PushError) -> Value {
+        refused(e)
+    }
+
+    fn unavailable(&self) -> Value {
+        unavailable()
+    }
+}
 
 /// The fields `MaXacThuc` covers, in order (the secret follows them).
 pub const MAC_FIELDS: [&str; 10] = [
@@ -189,6 +281,23 @@ pub fn unavailable() -> Value {
 mod tests {
     use super::*;
 
+    /// The payment notice has exactly the fields `MaXacThuc` covers, in their order.
+    #[test]
+    fn the_payment_notice_is_the_fields_the_mac_covers() {
+        let schema = schemars::schema_for!(PaymentNotice).to_value();
+        let props: Vec<&str> = schema["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut mac: Vec<&str> = MAC_FIELDS.to_vec();
+        let mut got = props.clone();
+        mac.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, mac);
+    }
+
     fn confirmation(secret: &str, ma_loi: &str) -> Value {
         let mut v = json!({
             "LoaiBanTin": "THANHTOAN", "MaLoi": ma_loi, "MaDoiTac": "NINHBINH",
@@ -203,6 +312,44 @@ mod tests {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         v["MaXacThuc"] = json!(mac(&refs, secret));
         v
+    }
+
+    /// As a push source: the key first, then what is stored, told and deduplicated; a failed
+    /// payment is told as failed; a confirmation is never taken on another key.
+    #[test]
+    fn as_a_push_source_it_reads_what_is_kept_told_and_deduplicated() {
+        let secret = Secret::new("bi-mat");
+        let source = PaymentSource;
+        assert_eq!(source.authentication(), Authentication::SharedKey);
+        assert_eq!(source.repeats(), Repeats::NeverUnpay);
+        let body = confirmation("bi-mat", "00").to_string();
+        let read = source
+            .read(body.as_bytes(), Credential::SharedKey(&secret))
+            .unwrap();
+        assert_eq!(read.event, "payment.confirmed");
+        assert_eq!(read.dedupe_key, "GD-20261130-000123");
+        assert_eq!(read.dossier_code, "000.02.01.H37-261128-0001");
+        assert_eq!(
+            read.dated.as_ref().map(|(f, _)| f.as_str()),
+            Some("ThoiGianGD")
+        );
+        assert!(read.kept.get("MaXacThuc").is_none(), "the MAC is not kept");
+        assert_eq!(read.notice["SoTien"], "50000");
+        assert!(read.decision.is_none() && read.signed_by.is_none());
+
+        let failed = confirmation("bi-mat", "24").to_string();
+        let read = source
+            .read(failed.as_bytes(), Credential::SharedKey(&secret))
+            .unwrap();
+        assert_eq!(read.event, "payment.failed");
+
+        let other = Secret::new("khac");
+        assert!(matches!(
+            source.read(body.as_bytes(), Credential::SharedKey(&other)),
+            Err(PushError::Forged(_))
+        ));
+        assert_eq!(source.refused(&PushError::Stale("x".into()))["MaLoi"], "04");
+        assert_eq!(source.accepted()["MaLoi"], PAID);
     }
 
     #[test]

@@ -1,8 +1,135 @@
-//! Pushes from national systems to the province (`POST /v1/callbacks/{source}`): what can be
-//! wrong with one, shared by every source's parser. Each source answers in its own format; the
-//! gateway maps a [`PushError`] to the HTTP status and the source module to the body.
+//! Pushes from national systems to the province (`POST /v1/callbacks/{source}`): the
+//! [`PushSource`] each pushing system's folder implements, and what can be wrong with a push,
+//! shared by every source's parser.
+//!
+//! A source says how it is authenticated ([`Authentication`]), reads a push into a [`ReadPush`]
+//! (what is kept, its dedupe key, the notice for the center, the decision it means), names the
+//! notices it leads to, and answers in its own format. The gateway lists the sources once
+//! (`gateway/src/config/callbacks.rs`, `PUSH_SOURCES`) and does the rest the same way for all:
+//! the replay window, the store, the notices, the HTTP status of a [`PushError`].
 
+use lienthong_certs::Secret;
+use lienthong_certs::trust::{TrustStore, VerifiedSigner};
+use lienthong_mappings::StatusEvent;
+use serde_json::Value;
 use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// How a source proves that a push is its own: what its `[callbacks.<source>]` table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// A secret shared with the province (`secret` or `secret_file`), compared in constant time.
+    SharedKey,
+    /// An XML-DSig signature by a certificate of a trust store (`trust`) carrying one of the
+    /// allowed names (`signers`, required).
+    Signature,
+}
+
+/// What a push is checked with, as configured for its source.
+#[derive(Clone, Copy)]
+pub enum Credential<'a> {
+    /// The shared secret.
+    SharedKey(&'a Secret),
+    /// The trust store and the allowed signer names.
+    Signature {
+        /// Whose certificates are believed.
+        trust: &'a TrustStore,
+        /// The names the signer may carry (the whole DN, a CN or a SAN, each exact).
+        signers: &'a [String],
+    },
+}
+
+impl<'a> Credential<'a> {
+    /// The shared secret.
+    ///
+    /// Errors: [`PushError::Forged`] when the source was given a trust store instead (the
+    /// gateway's configuration check prevents it).
+    pub fn shared_key(self) -> Result<&'a Secret, PushError> {
+        match self {
+            Self::SharedKey(k) => Ok(k),
+            Self::Signature { .. } => Err(PushError::Forged(
+                "this source is authenticated by a shared key and none is configured".into(),
+            )),
+        }
+    }
+
+    /// The trust store and allowed signers.
+    ///
+    /// Errors: [`PushError::Forged`] when the source was given a shared key instead.
+    pub fn signature(self) -> Result<(&'a TrustStore, &'a [String]), PushError> {
+        match self {
+            Self::Signature { trust, signers } => Ok((trust, signers)),
+            Self::SharedKey(_) => Err(PushError::Forged(
+                "this source is authenticated by a signature and no trust store is configured"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// What a record with a known dedupe key means when it comes again with other content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    /// Its new state: kept and told again.
+    NewState,
+    /// A payment is never un-paid: a failure after a confirmed payment is kept and flagged for
+    /// the operator, not told.
+    NeverUnpay,
+}
+
+/// A push read, authenticated and understood by its source; what the gateway stores and tells.
+#[derive(Debug)]
+pub struct ReadPush {
+    /// The event the center is told (`dvcqg.dossier`, `payment.confirmed`, …).
+    pub event: &'static str,
+    /// The same push twice is one push: its key among this source's records.
+    pub dedupe_key: String,
+    /// The dossier it is about.
+    pub dossier_code: String,
+    /// The field dating it and its date, checked against the replay window (none for a push
+    /// that may come again long after, like a dossier).
+    pub dated: Option<(String, OffsetDateTime)>,
+    /// What is stored as the record (secrets removed; a signed document as received).
+    pub kept: Value,
+    /// The notice's `data` for the center (its type's schema is in [`PushSource::notices`]).
+    pub notice: Value,
+    /// The status event it means for the dossier, for a source that decides.
+    pub decision: Option<StatusEvent>,
+    /// For a signed push: the signer as its trust store validated it (for an OCSP check).
+    pub signed_by: Option<VerifiedSigner>,
+}
+
+/// A system that pushes to the province: one per folder that receives pushes, listed once in
+/// the gateway. Implementations are unit structs, shared by every request.
+pub trait PushSource: Send + Sync {
+    /// Its name in `/v1/callbacks/{source}`, `[callbacks.<source>]`, metrics and the store.
+    fn name(&self) -> &'static str;
+
+    /// How its pushes are authenticated.
+    fn authentication(&self) -> Authentication;
+
+    /// What a changed repeat means ([`Repeats::NewState`] unless the source says otherwise).
+    fn repeats(&self) -> Repeats {
+        Repeats::NewState
+    }
+
+    /// Reads, authenticates and checks a push (authentication first: a stranger learns
+    /// nothing of what else is wrong with the body).
+    ///
+    /// Errors: [`PushError`]; nothing of a refused push is kept.
+    fn read(&self, body: &[u8], credential: Credential<'_>) -> Result<ReadPush, PushError>;
+
+    /// The events it tells the center, each with the JSON Schema of the notice's `data`.
+    fn notices(&self) -> Vec<(&'static str, schemars::Schema)>;
+
+    /// The pusher's answer when the push is taken (or was, for a repeat).
+    fn accepted(&self) -> Value;
+
+    /// The pusher's answer to a refused push.
+    fn refused(&self, e: &PushError) -> Value;
+
+    /// The pusher's answer when the province cannot take it now (it should retry).
+    fn unavailable(&self) -> Value;
+}
 
 /// Why a push is refused (nothing of it is stored).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

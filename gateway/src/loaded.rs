@@ -76,14 +76,7 @@ impl Loaded {
                 .flatten(),
         };
         let callbacks = CallbackSettings::new(&config.callbacks)
-            .map_err(|e| {
-                // Its reasons start with the key ("callbacks.dvcqg.secret: …").
-                let (key, message) = e.split_once(": ").unwrap_or(("callbacks", &e));
-                errors.push(ConfigError {
-                    key: key.to_owned(),
-                    message: message.to_owned(),
-                });
-            })
+            .map_err(|e| errors.push(e))
             .ok();
         let tsa_certificate = match &config.audit.tsa {
             Some(t) => crate::operations::audit::tsa::load_certificate(&t.certificate)

@@ -14,7 +14,85 @@ use lienthong_certs::{Secret, sha256_hex};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::push::{PushError, portal_time};
+use crate::push::{Authentication, Credential, PushError, PushSource, ReadPush, portal_time};
+
+/// The national portal as a push source (`dvcqg`): listed in the gateway's `PUSH_SOURCES`.
+#[derive(Debug, Clone, Copy)]
+pub struct PortalSource;
+
+/// `dvcqg.dossier`, `dvcqg.tax_notice`, `dvcqg.payment_receipt`: a push of the national portal,
+/// its `Data` as pushed (only the `SecurityKey` is left out).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct PortalPushNotice {
+    /// The portal's `Service`: `TiepNhanHoSo`, `ThongBaoThue` or `BienLaiThanhToan`.
+    pub service: String,
+    /// The portal's `IsUpdating`: a dossier the portal sent before, sent again changed.
+    pub is_updating: bool,
+    /// The portal's `Data` as pushed (docs/pushes.md lists its fields per service).
+    pub data: Value,
+}
+
+impl PushSource for PortalSource {
+    fn name(&self) -> &'static str {
+        "dvcqg"
+    }
+
+    fn authentication(&self) -> Authentication {
+        Authentication::SharedKey
+    }
+
+    fn read(&self, body: &[u8], credential: Credential<'_>) -> Result<ReadPush, PushError> {
+        let key = credential.shared_key()?;
+        // The key first: a stranger learns nothing of what else is wrong with the body.
+        PortalPush::check_key(body, key)?;
+        let push = PortalPush::parse(body)?;
+        push.authenticate(key)?;
+        let dated = match (push.dated()?, push.service.dated_by()) {
+            (Some(at), Some(field)) => Some((format!("Data.{field}"), at)),
+            _ => None,
+        };
+        let notice = PortalPushNotice {
+            service: push.service.wire_name().to_owned(),
+            is_updating: push.is_updating,
+            data: push.data.clone(),
+        };
+        Ok(ReadPush {
+            event: push.service.event(),
+            dedupe_key: push.dedupe_key(),
+            dossier_code: push.dossier_code.clone(),
+            dated,
+            // The record keeps everything but the shared key.
+            kept: json!({
+                "Service": notice.service,
+                "IsUpdating": notice.is_updating,
+                "Data": notice.data,
+            }),
+            notice: serde_json::to_value(&notice)
+                .map_err(|e| PushError::Malformed(format!("Data: {e}")))?,
+            decision: None,
+            signed_by: None,
+        })
+    }
+
+    fn notices(&self) -> Vec<(&'static str, schemars::Schema)> {
+        Service::ALL
+            .iter()
+            .map(|s| (s.event(), schemars::schema_for!(PortalPushNotice)))
+            .collect()
+    }
+
+    fn accepted(&self) -> Value {
+        accepted()
+    }
+
+    fn refused(&self, e: &PushError) -> Value {
+        refused(e)
+    }
+
+    fn unavailable(&self) -> Value {
+        unavailable()
+    }
+}
 
 /// What a push carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,13 +14,122 @@
 //! It is answered `{"MaLoi", "MoTa"}` (0 taken; 1 malformed, 2 signature, 3 too old, 4 unknown
 //! dossier, 5 a dossier that was not sent to the investment system).
 
+use lienthong_certs::sha256_hex;
 use lienthong_certs::trust::TrustStore;
 use lienthong_certs::xml::{Document, Limits};
 use lienthong_certs::xmldsig::{self, DsigError, Expected, VerifyPolicy};
+use lienthong_mappings::{Actor, DossierStatus, StatusEvent};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::push::{PushError, portal_time};
+use crate::push::{Authentication, Credential, PushError, PushSource, ReadPush, portal_time};
+
+/// The investment system as a push source (`investment`): listed in the gateway's
+/// `PUSH_SOURCES`. Its decisions move the dossier (a status event), only for a dossier that was
+/// delivered to an `investment` destination.
+#[derive(Debug, Clone, Copy)]
+pub struct InvestmentSource;
+
+/// The investment system's decision.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvestmentDecision {
+    /// Registration granted (cấp giấy chứng nhận).
+    Granted,
+    /// Registration refused.
+    Refused,
+}
+
+/// `investment.result`: the National Investment Information System's signed decision on a
+/// registration (verified before it is told).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct InvestmentResultNotice {
+    /// Granted or refused.
+    pub decision: InvestmentDecision,
+    /// The project code (mã số dự án), when granted.
+    pub project_code: Option<String>,
+    /// The certificate number, when granted.
+    pub certificate_number: Option<String>,
+    /// When it was decided (RFC 3339).
+    pub decided_at: Option<String>,
+    /// The decision's note.
+    pub note: String,
+    /// Subject of the certificate that signed it.
+    pub signer: String,
+}
+
+impl PushSource for InvestmentSource {
+    fn name(&self) -> &'static str {
+        "investment"
+    }
+
+    fn authentication(&self) -> Authentication {
+        Authentication::Signature
+    }
+
+    fn read(&self, body: &[u8], credential: Credential<'_>) -> Result<ReadPush, PushError> {
+        let (trust, signers) = credential.signature()?;
+        let xml =
+            std::str::from_utf8(body).map_err(|_| PushError::Malformed("not UTF-8".into()))?;
+        let r = InvestmentResult::read(xml, trust, signers)?;
+        let dedupe_key = sha256_hex(
+            format!(
+                "{}|{:?}|{:?}|{:?}|{}",
+                r.dossier_code,
+                r.decision,
+                r.project_code,
+                r.certificate_number,
+                r.decided_at.unix_timestamp()
+            )
+            .as_bytes(),
+        );
+        let notice = InvestmentResultNotice {
+            decision: match r.decision {
+                Decision::Granted => InvestmentDecision::Granted,
+                Decision::Refused => InvestmentDecision::Refused,
+            },
+            project_code: r.project_code.clone(),
+            certificate_number: r.certificate_number.clone(),
+            decided_at: r
+                .decided_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok(),
+            note: r.note.clone(),
+            signer: r.signer.clone(),
+        };
+        Ok(ReadPush {
+            event: "investment.result",
+            dedupe_key,
+            dossier_code: r.dossier_code.clone(),
+            dated: Some(("NgayQuyetDinh".to_owned(), r.decided_at)),
+            // Kept as received: the signed document is the evidence.
+            kept: Value::String(xml.to_owned()),
+            notice: serde_json::to_value(&notice)
+                .map_err(|e| PushError::Malformed(format!("investment notice: {e}")))?,
+            decision: Some(r.status_event()),
+            signed_by: Some(r.signed_by),
+        })
+    }
+
+    fn notices(&self) -> Vec<(&'static str, schemars::Schema)> {
+        vec![(
+            "investment.result",
+            schemars::schema_for!(InvestmentResultNotice),
+        )]
+    }
+
+    fn accepted(&self) -> Value {
+        accepted()
+    }
+
+    fn refused(&self, e: &PushError) -> Value {
+        refused(e)
+    }
+
+    fn unavailable(&self) -> Value {
+        unavailable()
+    }
+}
 
 /// Namespace of the provisional investment profile.
 pub const NS: &str = "urn:lienthong:dautu:1";
@@ -146,6 +255,44 @@ impl InvestmentResult {
             signature_value: verified.signature_value.clone(),
             signed_by: verified.signer.clone(),
         })
+    }
+}
+
+impl InvestmentResult {
+    /// The decision as a status event: granted → `processed` (with the project code and
+    /// certificate number), refused → `rejected`.
+    pub fn status_event(&self) -> StatusEvent {
+        let (status, note) = match self.decision {
+            Decision::Granted => (
+                DossierStatus::Processed,
+                format!(
+                    "Cấp Giấy chứng nhận đăng ký đầu tư số {}, mã số dự án {}",
+                    self.certificate_number.as_deref().unwrap_or("?"),
+                    self.project_code.as_deref().unwrap_or("?")
+                ),
+            ),
+            Decision::Refused => (DossierStatus::Rejected, format!("Từ chối: {}", self.note)),
+        };
+        StatusEvent {
+            id: format!(
+                "investment:{}:{}",
+                match self.decision {
+                    Decision::Granted => "granted",
+                    Decision::Refused => "refused",
+                },
+                self.certificate_number.as_deref().unwrap_or("-")
+            ),
+            at: self.decided_at,
+            status,
+            actor: Actor {
+                name: "Hệ thống thông tin quốc gia về đầu tư".into(),
+                title: None,
+                unit: None,
+            },
+            note: Some(note),
+            due_at: None,
+            exchange: None,
+        }
     }
 }
 

@@ -1,7 +1,37 @@
 //! `[callbacks]`: pushes from the national systems (status callbacks, payments, investment
 //! results) and the secrets or signatures they are checked with.
+//!
+//! [`PUSH_SOURCES`] is the inbound registry: one line per system that pushes, each a
+//! [`PushSource`] implemented in its connector folder. A source's `[callbacks.<name>]` table is
+//! read by the authentication the source declares ([`SharedKeyConfig`] or
+//! [`SignedPushConfig`]); nothing else in the gateway names a source.
 
+use lienthong_connectors::push::{Authentication, PushSource};
+
+use super::parts::section;
 use super::*;
+
+/// Every system that pushes to `POST /v1/callbacks/{source}`: adding one is a folder in
+/// `connectors/` implementing [`PushSource`] and a line here.
+pub const PUSH_SOURCES: &[&dyn PushSource] = &[
+    &lienthong_connectors::dvcqg::push::PortalSource,
+    &lienthong_connectors::payment::PaymentSource,
+    &lienthong_connectors::investment::result::InvestmentSource,
+];
+
+/// The push source called `name`, if there is one.
+pub fn push_source(name: &str) -> Option<&'static dyn PushSource> {
+    PUSH_SOURCES.iter().copied().find(|s| s.name() == name)
+}
+
+/// The names of the push sources, for messages (`dvcqg, payment, investment`).
+pub fn push_source_names() -> String {
+    PUSH_SOURCES
+        .iter()
+        .map(|s| s.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// `[callbacks]`: pushes from the national systems at `POST /v1/callbacks/{source}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,15 +50,75 @@ pub struct CallbacksConfig {
     /// How far in the future a push may be dated (`5m`, clocks differ).
     #[serde(default = "default_exchange_skew", with = "serde_duration")]
     pub max_skew: Duration,
-    /// `[callbacks.dvcqg]`: the national portal's pushes.
-    #[serde(default)]
-    pub dvcqg: Option<SharedKeyConfig>,
-    /// `[callbacks.payment]`: the payment platform's confirmations.
-    #[serde(default)]
-    pub payment: Option<SharedKeyConfig>,
-    /// `[callbacks.investment]`: the investment system's signed results.
-    #[serde(default)]
-    pub investment: Option<SignedPushConfig>,
+    /// `[callbacks.<source>]`, by source name: how each configured source is believed. A
+    /// source without a table is refused (403). Read by [`parse_callbacks`], not by serde.
+    #[serde(skip)]
+    pub sources: BTreeMap<&'static str, PushSourceConfig>,
+}
+
+/// `[callbacks.<source>]`: what a push source is checked with, by its [`Authentication`].
+#[derive(Debug, Clone)]
+pub enum PushSourceConfig {
+    /// A shared secret (`dvcqg`, `payment`).
+    SharedKey(SharedKeyConfig),
+    /// A signature by an allowed signer of a trust store (`investment`).
+    Signature(SignedPushConfig),
+}
+
+/// Reads `[callbacks]`: its own keys, then one table per push source of [`PUSH_SOURCES`], each
+/// by the authentication its source declares. A table named after no source is an error
+/// naming the sources there are.
+pub(super) fn parse_callbacks(
+    value: Option<toml::Value>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<CallbacksConfig> {
+    let Some(toml::Value::Table(mut table)) = value else {
+        return match value {
+            None => Some(CallbacksConfig::default()),
+            Some(v) => section::<CallbacksConfig>("callbacks", v, errors),
+        };
+    };
+    let mut sources = BTreeMap::new();
+    let mut ok = true;
+    for source in PUSH_SOURCES {
+        let name = source.name();
+        let Some(v) = table.remove(name) else {
+            continue;
+        };
+        let key = format!("callbacks.{name}");
+        let parsed = match source.authentication() {
+            Authentication::SharedKey => {
+                section::<SharedKeyConfig>(&key, v, errors).map(PushSourceConfig::SharedKey)
+            }
+            Authentication::Signature => {
+                section::<SignedPushConfig>(&key, v, errors).map(PushSourceConfig::Signature)
+            }
+        };
+        match parsed {
+            Some(p) => {
+                sources.insert(name, p);
+            }
+            None => ok = false,
+        }
+    }
+    let unknown: Vec<String> = table
+        .iter()
+        .filter(|(_, v)| v.is_table())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in unknown {
+        table.remove(&k);
+        ok = false;
+        errors.push(err(
+            format!("callbacks.{k}"),
+            format!(
+                "unknown push source (the sources are {})",
+                push_source_names()
+            ),
+        ));
+    }
+    let own = section::<CallbacksConfig>("callbacks", toml::Value::Table(table), errors)?;
+    ok.then_some(CallbacksConfig { sources, ..own })
 }
 
 /// A pusher that signs what it pushes (XML-DSig): whose certificates are believed.
@@ -70,14 +160,28 @@ impl SharedKeyConfig {
     /// The secret.
     ///
     /// Errors: neither or both given, or the file cannot be read.
-    pub fn load(&self) -> Result<Secret, String> {
+    pub fn load(&self) -> Result<Secret, SharedKeyError> {
         match (&self.secret, &self.secret_file) {
             (Some(s), None) => Ok(s.clone()),
-            (None, Some(f)) => Secret::from_file(f).map_err(|e| e.to_string()),
-            (Some(_), Some(_)) => Err("give secret or secret_file, not both".into()),
-            (None, None) => Err("missing secret (or secret_file)".into()),
+            (None, Some(f)) => Secret::from_file(f).map_err(SharedKeyError::File),
+            (Some(_), Some(_)) => Err(SharedKeyError::Both),
+            (None, None) => Err(SharedKeyError::Missing),
         }
     }
+}
+
+/// Why a shared secret cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedKeyError {
+    /// Neither `secret` nor `secret_file`.
+    #[error("missing secret (or secret_file)")]
+    Missing,
+    /// Both.
+    #[error("give secret or secret_file, not both")]
+    Both,
+    /// The file cannot be read (or is empty).
+    #[error(transparent)]
+    File(lienthong_certs::SecretError),
 }
 
 const fn default_callbacks_max_body() -> u64 {
@@ -94,9 +198,7 @@ impl Default for CallbacksConfig {
             max_body: default_callbacks_max_body(),
             max_age: default_callbacks_max_age(),
             max_skew: default_exchange_skew(),
-            dvcqg: None,
-            payment: None,
-            investment: None,
+            sources: BTreeMap::new(),
         }
     }
 }
@@ -108,9 +210,7 @@ impl OnReload for CallbacksConfig {
             max_body: _,
             max_age: _,
             max_skew: _,
-            dvcqg: _,
-            payment: _,
-            investment: _,
+            sources: _,
         } = self;
         // Where notices go is wired into the follow-up pollers at start-up.
         c.restart("forward_to", forward_to, &new.forward_to);
@@ -118,8 +218,8 @@ impl OnReload for CallbacksConfig {
         c.live("max_body");
         c.live("max_age");
         c.live("max_skew");
-        c.live("dvcqg");
-        c.live("payment");
-        c.live("investment");
+        for source in PUSH_SOURCES {
+            c.live(source.name());
+        }
     }
 }

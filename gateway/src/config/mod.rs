@@ -34,7 +34,10 @@ mod secrets;
 mod server;
 mod store;
 mod trust;
-pub use callbacks::{CallbacksConfig, SharedKeyConfig, SignedPushConfig};
+pub use callbacks::{
+    CallbacksConfig, PUSH_SOURCES, PushSourceConfig, SharedKeyConfig, SharedKeyError,
+    SignedPushConfig, push_source, push_source_names,
+};
 pub use destinations::{
     BreakerConfig, DEFAULT_CONCURRENCY, DestinationConfig, DestinationKind, RetryPolicy,
     RouteConfig,
@@ -313,11 +316,8 @@ impl Config {
                 );
             }
         }
-        for (name, k) in [
-            ("dvcqg", &self.callbacks.dvcqg),
-            ("payment", &self.callbacks.payment),
-        ] {
-            if let Some(k) = k {
+        for (name, source) in &self.callbacks.sources {
+            if let PushSourceConfig::SharedKey(k) = source {
                 add(format!("callbacks.{name}.secret_file"), &k.secret_file);
             }
         }

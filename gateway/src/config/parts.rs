@@ -207,7 +207,7 @@ impl Parts {
             let callbacks = self
                 .callbacks
                 .as_ref()
-                .filter(|c| c.dvcqg.is_some() || c.payment.is_some() || c.investment.is_some())
+                .filter(|c| !c.sources.is_empty())
                 .map(|c| c.max_body);
             for (key, limit) in [
                 ("server.max_body", Some(server.max_body)),
@@ -232,29 +232,44 @@ impl Parts {
             if c.max_body == 0 {
                 errors.push(err("callbacks.max_body", "must be more than 0"));
             }
-            for (name, key) in [("dvcqg", &c.dvcqg), ("payment", &c.payment)] {
-                if let Some(Err(e)) = key.as_ref().map(SharedKeyConfig::check) {
+            for (name, source) in &c.sources {
+                self.validate_push_source(name, source, errors);
+            }
+        }
+    }
+
+    /// `[callbacks.<source>]`: a shared key given once, or a known trust store and the names
+    /// its signer may carry.
+    fn validate_push_source(
+        &self,
+        name: &str,
+        source: &PushSourceConfig,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        match source {
+            PushSourceConfig::SharedKey(key) => {
+                if let Err(e) = key.check() {
                     errors.push(err(format!("callbacks.{name}.secret"), e));
                 }
             }
-            if let Some(i) = &c.investment
-                && i.signers.iter().all(|s| s.trim().is_empty())
-            {
-                errors.push(err(
-                    "callbacks.investment.signers",
-                    "required: the names (DN, CN or SAN) the investment system's signing certificate carries; without them any certificate of the trust store would be believed",
-                ));
-            }
-            if let (Some(i), Some(stores)) = (&c.investment, &self.trust)
-                && !stores.contains_key(&i.trust)
-            {
-                errors.push(err(
-                    "callbacks.investment.trust",
-                    format!(
-                        "unknown trust store `{}` (add [trust.{}])",
-                        i.trust, i.trust
-                    ),
-                ));
+            PushSourceConfig::Signature(signed) => {
+                if signed.signers.iter().all(|s| s.trim().is_empty()) {
+                    errors.push(err(
+                        format!("callbacks.{name}.signers"),
+                        "required: the names (DN, CN or SAN) the pushing system's signing certificate carries; without them any certificate of the trust store would be believed",
+                    ));
+                }
+                if let Some(stores) = &self.trust
+                    && !stores.contains_key(&signed.trust)
+                {
+                    errors.push(err(
+                        format!("callbacks.{name}.trust"),
+                        format!(
+                            "unknown trust store `{}` (add [trust.{}])",
+                            signed.trust, signed.trust
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -417,7 +432,7 @@ pub(super) fn parse_sections(table: toml::Table, errors: &mut Vec<ConfigError>) 
     let audit = s.defaulted::<AuditConfig>("audit");
     let attachments = s.defaulted::<lienthong_connectors::files::AttachmentsConfig>("attachments");
     let deadlines = s.defaulted::<DeadlinesConfig>("deadlines");
-    let callbacks = s.defaulted::<CallbacksConfig>("callbacks");
+    let callbacks = super::callbacks::parse_callbacks(s.take("callbacks"), s.errors);
     let declared_destinations = s.take("destinations");
     let parsed = parse_destinations(declared_destinations, s.errors);
     for k in s.table.keys() {

@@ -70,7 +70,8 @@ pub(super) async fn post_callback(
 ) -> Response {
     let Some(source) = Source::parse(&name) else {
         return Problem::not_found(format!(
-            "unknown callback source `{name}` (expected dvcqg, payment or investment)"
+            "unknown callback source `{name}` (the sources are {})",
+            crate::config::push_source_names()
         ))
         .into_response();
     };

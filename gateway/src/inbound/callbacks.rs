@@ -4,87 +4,59 @@
 //! decisions (`investment`, XML-DSig against `[callbacks.investment] trust`), which also become
 //! status events on the dossier.
 //!
-//! [`prepare`] reads a push with its source's parser (`lienthong_connectors::dvcqg::push`,
-//! `lienthong_connectors::payment`), authenticates it in constant time, refuses it when it is
-//! dated outside `[callbacks] max_age` (a replay), and builds what it leads to: the record kept
+//! The sources are the registry [`crate::config::PUSH_SOURCES`]; each reads and authenticates
+//! its own pushes ([`lienthong_connectors::push::PushSource`], in its connector folder). Here,
+//! the same for all: [`prepare`] has the source read the push, refuses it when it is dated
+//! outside `[callbacks] max_age` (a replay), and builds what it leads to: the record kept
 //! (secrets removed) and the notices for the center. [`commit`] stores all of it in one
 //! transaction, deduplicated by the source's key; only then is the pusher answered, in its own
 //! format. A refused push stores nothing.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use lienthong_certs::trust::{Purpose, TrustStore, VerifiedSigner};
 use lienthong_certs::{Secret, sha256_hex};
-use lienthong_connectors::dvcqg::push::{self as portal, PortalPush};
-use lienthong_connectors::investment::result::{self as investment, Decision, InvestmentResult};
-use lienthong_connectors::payment::{self, PaymentConfirmation};
-use lienthong_connectors::push::{PushError, fresh};
-use lienthong_mappings::{Actor, DossierStatus, StatusEvent};
-use serde_json::{Value, json};
+use lienthong_connectors::push::{Credential, PushError, PushSource, Repeats, fresh};
+use lienthong_mappings::StatusEvent;
+use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::config::CallbacksConfig;
+use crate::config::{CallbacksConfig, ConfigError, PushSourceConfig};
 use crate::delivery::destinations::Destinations;
 use crate::store::{CallbackOutcome, CallbackReceipt, OnChange, Store, StoreError};
 use crate::trust::security::Security;
 
-/// A system that pushes to the province.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// The National Public Service Portal.
-    Dvcqg,
-    /// The public-service payment platform.
-    Payment,
-    /// The National Investment Information System (signed results).
-    Investment,
-}
+/// A system that pushes to the province: an entry of the registry
+/// ([`crate::config::PUSH_SOURCES`]).
+#[derive(Clone, Copy)]
+pub struct Source(&'static dyn PushSource);
 
 impl Source {
-    /// The source named in the path, if known.
+    /// The source named in the path, if it is in the registry.
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "dvcqg" => Some(Self::Dvcqg),
-            "payment" => Some(Self::Payment),
-            "investment" => Some(Self::Investment),
-            _ => None,
-        }
+        crate::config::push_source(name).map(Self)
     }
 
     /// Its name in paths, metrics and the store.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Dvcqg => "dvcqg",
-            Self::Payment => "payment",
-            Self::Investment => "investment",
-        }
+    pub fn name(self) -> &'static str {
+        self.0.name()
     }
 
     /// The pusher's answer when the push is taken (or was, for a repeat).
     pub fn accepted(self) -> Value {
-        match self {
-            Self::Dvcqg => portal::accepted(),
-            Self::Payment => payment::accepted(),
-            Self::Investment => investment::accepted(),
-        }
+        self.0.accepted()
     }
 
     /// The pusher's answer to a refused push.
     pub fn refused(self, e: &PushError) -> Value {
-        match self {
-            Self::Dvcqg => portal::refused(e),
-            Self::Payment => payment::refused(e),
-            Self::Investment => investment::refused(e),
-        }
+        self.0.refused(e)
     }
 
     /// The pusher's answer when the province cannot take it now.
     pub fn unavailable(self) -> Value {
-        match self {
-            Self::Dvcqg => portal::unavailable(),
-            Self::Payment => payment::unavailable(),
-            Self::Investment => investment::unavailable(),
-        }
+        self.0.unavailable()
     }
 }
 
@@ -92,6 +64,20 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Source({})", self.name())
+    }
+}
+
+/// How a configured source is believed, its secret read.
+enum Believed {
+    /// The shared secret.
+    SharedKey(Secret),
+    /// The trust store (by name) and the allowed signer names.
+    Signature { trust: String, signers: Vec<String> },
 }
 
 /// Receiving settings, from `[callbacks]`.
@@ -104,49 +90,41 @@ pub struct CallbackSettings {
     pub max_age: time::Duration,
     /// Furthest acceptable future date.
     pub max_skew: time::Duration,
-    /// DVCQG's `SecurityKey`; without it DVCQG pushes are refused.
-    pub dvcqg_key: Option<Secret>,
-    /// The payment platform's hash key; without it confirmations are refused.
-    pub payment_key: Option<Secret>,
-    /// The investment system's trust store (by name) and allowed signer names; without it its
-    /// results are refused.
-    pub investment: Option<(String, Vec<String>)>,
+    /// Each configured source's secret or trust; a source not here is refused.
+    believed: BTreeMap<&'static str, Believed>,
 }
 
 impl CallbackSettings {
     /// Whether pushes from `source` can be believed at all (its secret or trust is configured):
     /// checked before a byte of a push is read.
     pub fn configured(&self, source: Source) -> bool {
-        match source {
-            Source::Dvcqg => self.dvcqg_key.is_some(),
-            Source::Payment => self.payment_key.is_some(),
-            Source::Investment => self.investment.is_some(),
-        }
+        self.believed.contains_key(source.name())
     }
 
     /// From the configuration (reads the secret files).
     ///
-    /// Errors: a secret that cannot be had, named by its key.
-    pub fn new(c: &CallbacksConfig) -> Result<Self, String> {
-        let load = |name: &str, k: &Option<crate::config::SharedKeyConfig>| {
-            k.as_ref()
-                .map(|k| {
+    /// Errors: a secret that cannot be had, named by its key (`callbacks.<source>.secret`).
+    pub fn new(c: &CallbacksConfig) -> Result<Self, ConfigError> {
+        let mut believed = BTreeMap::new();
+        for (&name, source) in &c.sources {
+            let b = match source {
+                PushSourceConfig::SharedKey(k) => Believed::SharedKey(
                     k.load()
-                        .map_err(|e| format!("callbacks.{name}.secret: {e}"))
-                })
-                .transpose()
-        };
+                        .map_err(|e| ConfigError::new(format!("callbacks.{name}.secret"), e))?,
+                ),
+                PushSourceConfig::Signature(s) => Believed::Signature {
+                    trust: s.trust.clone(),
+                    signers: s.signers.clone(),
+                },
+            };
+            believed.insert(name, b);
+        }
         Ok(Self {
             forward_to: c.forward_to.clone(),
             max_body: c.max_body,
             max_age: time::Duration::try_from(c.max_age).unwrap_or(time::Duration::DAY),
             max_skew: time::Duration::try_from(c.max_skew).unwrap_or(time::Duration::MINUTE),
-            dvcqg_key: load("dvcqg", &c.dvcqg)?,
-            payment_key: load("payment", &c.payment)?,
-            investment: c
-                .investment
-                .as_ref()
-                .map(|i| (i.trust.clone(), i.signers.clone())),
+            believed,
         })
     }
 }
@@ -157,7 +135,7 @@ pub enum CallbackError {
     /// The push is malformed, not authentic or stale (nothing stored).
     #[error(transparent)]
     Refused(#[from] PushError),
-    /// This source has no `[callbacks.<source>]` key: nothing from it can be believed.
+    /// This source has no `[callbacks.<source>]` table: nothing from it can be believed.
     #[error("no [callbacks.{0}] secret is configured: pushes from {0} are refused")]
     NotConfigured(Source),
     /// Something on this side failed before the store.
@@ -206,8 +184,9 @@ impl Prepared {
     }
 }
 
-/// Reads, authenticates and checks a push, and builds what storing it takes. `security` holds
-/// the trust stores of signing pushers.
+/// Reads, authenticates and checks a push with its source ([`PushSource::read`]), refuses it
+/// outside the replay window, and builds what storing it takes. `security` holds the trust
+/// stores of signing pushers.
 ///
 /// Errors: [`CallbackError::Refused`] or [`CallbackError::NotConfigured`]; nothing is stored.
 pub fn prepare(
@@ -217,183 +196,54 @@ pub fn prepare(
     security: &Security,
     now: OffsetDateTime,
 ) -> Result<Prepared, CallbackError> {
-    let window = |field: &str, at| fresh(field, at, now, settings.max_age, settings.max_skew);
-    let mut decision = None;
-    let mut signed_by = None;
-    let (event, dedupe_key, dossier_code, kept, data) = match source {
-        Source::Investment => {
-            let (trust_name, signers) = settings
-                .investment
-                .as_ref()
-                .ok_or(CallbackError::NotConfigured(source))?;
-            let trust = security
-                .trust
-                .get(trust_name)
-                .ok_or(CallbackError::NotConfigured(source))?;
-            let xml =
-                std::str::from_utf8(body).map_err(|_| PushError::Malformed("not UTF-8".into()))?;
-            let r = InvestmentResult::read(xml, trust, signers)?;
-            signed_by = Some((r.signed_by.clone(), Arc::clone(trust)));
-            window("NgayQuyetDinh", r.decided_at)?;
-            decision = Some(investment_event(&r));
-            let key = sha256_hex(
-                format!(
-                    "{}|{:?}|{:?}|{:?}|{}",
-                    r.dossier_code,
-                    r.decision,
-                    r.project_code,
-                    r.certificate_number,
-                    r.decided_at.unix_timestamp()
-                )
-                .as_bytes(),
-            );
-            // Kept as received: the signed document is the evidence.
-            (
-                "investment.result",
-                key,
-                r.dossier_code.clone(),
-                Value::String(xml.to_owned()),
-                crate::outbox::notices::data(&crate::outbox::notices::InvestmentResultNotice {
-                    decision: match r.decision {
-                        lienthong_connectors::investment::result::Decision::Granted => {
-                            crate::outbox::notices::InvestmentDecision::Granted
-                        }
-                        lienthong_connectors::investment::result::Decision::Refused => {
-                            crate::outbox::notices::InvestmentDecision::Refused
-                        }
-                    },
-                    project_code: r.project_code.clone(),
-                    certificate_number: r.certificate_number.clone(),
-                    decided_at: r
-                        .decided_at
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .ok(),
-                    note: r.note.clone(),
-                    signer: r.signer.clone(),
-                })
-                .map_err(CallbackError::Internal)?,
-            )
-        }
-        Source::Dvcqg => {
-            let key = settings
-                .dvcqg_key
-                .as_ref()
-                .ok_or(CallbackError::NotConfigured(source))?;
-            // The key first: a stranger learns nothing of what else is wrong with the body.
-            PortalPush::check_key(body, key)?;
-            let push = PortalPush::parse(body)?;
-            push.authenticate(key)?;
-            if let (Some(at), Some(field)) = (push.dated()?, push.service.dated_by()) {
-                window(&format!("Data.{field}"), at)?;
-            }
-            // The record keeps everything but the shared key.
-            let kept = json!({
-                "Service": push.service.wire_name(),
-                "IsUpdating": push.is_updating,
-                "Data": push.data,
-            });
-            let data = crate::outbox::notices::data(&crate::outbox::notices::PortalPushNotice {
-                service: push.service.wire_name().to_owned(),
-                is_updating: push.is_updating,
-                data: push.data.clone(),
-            })
-            .map_err(CallbackError::Internal)?;
-            (
-                push.service.event(),
-                push.dedupe_key(),
-                push.dossier_code.clone(),
-                kept,
-                data,
-            )
-        }
-        Source::Payment => {
-            let key = settings
-                .payment_key
-                .as_ref()
-                .ok_or(CallbackError::NotConfigured(source))?;
-            PaymentConfirmation::check_mac(body, key)?;
-            let c = PaymentConfirmation::parse(body)?;
-            c.verify(key)?;
-            window("ThoiGianGD", c.at()?)?;
-            let event = if c.paid() {
-                "payment.confirmed"
-            } else {
-                "payment.failed"
-            };
-            // The notice is the ten covered fields; read back into its type, so that what is
-            // told is what `docs/schemas/notices.json` says.
-            let told: crate::outbox::notices::PaymentNotice = serde_json::from_value(c.data())
-                .map_err(|e| CallbackError::Internal(format!("payment notice: {e}")))?;
-            (
-                event,
-                c.transaction().to_owned(),
-                c.reference().to_owned(),
-                c.data(),
-                crate::outbox::notices::data(&told).map_err(CallbackError::Internal)?,
-            )
+    let not_configured = || CallbackError::NotConfigured(source);
+    let believed = settings
+        .believed
+        .get(source.name())
+        .ok_or_else(not_configured)?;
+    let mut trust_store = None;
+    let credential = match believed {
+        Believed::SharedKey(key) => Credential::SharedKey(key),
+        Believed::Signature { trust, signers } => {
+            let trust = security.trust.get(trust).ok_or_else(not_configured)?;
+            trust_store = Some(Arc::clone(trust));
+            Credential::Signature { trust, signers }
         }
     };
-    let body = kept.to_string();
-    let notices = crate::outbox::Outbox::notice(&settings.forward_to, event, &dossier_code, data)
-        .map_err(|e| CallbackError::Internal(e.to_string()))?;
+    let read = source.0.read(body, credential)?;
+    if let Some((field, at)) = &read.dated {
+        fresh(field, *at, now, settings.max_age, settings.max_skew)?;
+    }
+    let signed_by = read.signed_by.zip(trust_store);
+    let kept = read.kept.to_string();
+    let notices = crate::outbox::Outbox::notice(
+        &settings.forward_to,
+        read.event,
+        &read.dossier_code,
+        read.notice,
+    )
+    .map_err(|e| CallbackError::Internal(e.to_string()))?;
     Ok(Prepared {
         receipt: CallbackReceipt {
             source: source.name().to_owned(),
-            event: event.to_owned(),
-            dedupe_key,
-            dossier_code,
-            sha256: sha256_hex(body.as_bytes()),
+            event: read.event.to_owned(),
+            dedupe_key: read.dedupe_key,
+            dossier_code: read.dossier_code,
+            sha256: sha256_hex(kept.as_bytes()),
             // Set by the HTTP handler, which knows the connection.
             peer_certificate_sha256: None,
-            body,
+            body: kept,
             answer: source.accepted().to_string(),
             notices,
             event_intake: None,
-            // A payment is never un-paid; another source's changed push is its new state.
-            on_change: match source {
-                Source::Payment => OnChange::NeverUnpay,
-                Source::Dvcqg | Source::Investment => OnChange::NewState,
+            on_change: match source.0.repeats() {
+                Repeats::NeverUnpay => OnChange::NeverUnpay,
+                Repeats::NewState => OnChange::NewState,
             },
         },
-        event: decision,
+        event: read.decision,
         signed_by,
     })
-}
-
-/// The investment system's decision as a status event: granted → `processed` (with the project
-/// code and certificate number), refused → `rejected`.
-fn investment_event(r: &InvestmentResult) -> StatusEvent {
-    let (status, note) = match r.decision {
-        Decision::Granted => (
-            DossierStatus::Processed,
-            format!(
-                "Cấp Giấy chứng nhận đăng ký đầu tư số {}, mã số dự án {}",
-                r.certificate_number.as_deref().unwrap_or("?"),
-                r.project_code.as_deref().unwrap_or("?")
-            ),
-        ),
-        Decision::Refused => (DossierStatus::Rejected, format!("Từ chối: {}", r.note)),
-    };
-    StatusEvent {
-        id: format!(
-            "investment:{}:{}",
-            match r.decision {
-                Decision::Granted => "granted",
-                Decision::Refused => "refused",
-            },
-            r.certificate_number.as_deref().unwrap_or("-")
-        ),
-        at: r.decided_at,
-        status,
-        actor: Actor {
-            name: "Hệ thống thông tin quốc gia về đầu tư".into(),
-            title: None,
-            unit: None,
-        },
-        note: Some(note),
-        due_at: None,
-        exchange: None,
-    }
 }
 
 /// Adds to a prepared push the status event it means, with its progress messages for the

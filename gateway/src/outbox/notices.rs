@@ -6,78 +6,12 @@
 //! Every notice is `{"id", "event", "dossier_code", "data"}` posted to each webhook destination
 //! of `callbacks.forward_to` or `exchange.forward_to` (docs/pushes.md says when each is sent).
 //! The schemas leave room for fields added later (no `additionalProperties: false`): a center
-//! ignores what it does not know.
+//! ignores what it does not know. The notices of pushes are typed by their sources, in their
+//! connector folders ([`lienthong_connectors::push::PushSource::notices`]).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-/// `dvcqg.dossier`, `dvcqg.tax_notice`, `dvcqg.payment_receipt`: a push of the national portal,
-/// its `Data` as pushed (only the `SecurityKey` is left out).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct PortalPushNotice {
-    /// The portal's `Service`: `TiepNhanHoSo`, `ThongBaoThue` or `BienLaiThanhToan`.
-    pub service: String,
-    /// The portal's `IsUpdating`: a dossier the portal sent before, sent again changed.
-    pub is_updating: bool,
-    /// The portal's `Data` as pushed (docs/pushes.md lists its fields per service).
-    pub data: Value,
-}
-
-/// `payment.confirmed` (`MaLoi` 00) and `payment.failed` (any other `MaLoi`): the payment
-/// platform's confirmation, the ten fields its `MaXacThuc` covers, as the texts it sent.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[allow(non_snake_case)]
-pub struct PaymentNotice {
-    /// Message type.
-    pub LoaiBanTin: String,
-    /// Result: `00` paid.
-    pub MaLoi: String,
-    /// The platform's partner code of the province.
-    pub MaDoiTac: String,
-    /// The reference the province gave the payment: the dossier code.
-    pub MaThamChieu: String,
-    /// Amount, as the platform wrote it.
-    pub SoTien: String,
-    /// Currency (`VND`).
-    pub MaTienTe: String,
-    /// The platform's transaction id (a repeat with the same content is not told again).
-    pub MaGiaoDich: String,
-    /// The bank.
-    pub MaNganHang: String,
-    /// When it was paid (`yyyyMMddHHmmss`, Vietnamese time).
-    pub ThoiGianGD: String,
-    /// Free text of the transaction.
-    pub ThongTinGiaoDich: String,
-}
-
-/// The investment system's decision.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InvestmentDecision {
-    /// Registration granted (cấp giấy chứng nhận).
-    Granted,
-    /// Registration refused.
-    Refused,
-}
-
-/// `investment.result`: the National Investment Information System's signed decision on a
-/// registration (verified before it is told).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct InvestmentResultNotice {
-    /// Granted or refused.
-    pub decision: InvestmentDecision,
-    /// The project code (mã số dự án), when granted.
-    pub project_code: Option<String>,
-    /// The certificate number, when granted.
-    pub certificate_number: Option<String>,
-    /// When it was decided (RFC 3339).
-    pub decided_at: Option<String>,
-    /// The decision's note.
-    pub note: String,
-    /// Subject of the certificate that signed it.
-    pub signer: String,
-}
 
 /// `nbrs.status` (`<kind>.status` of a followed destination): a new status of a registration
 /// the follow-up poller found.
@@ -190,42 +124,35 @@ pub fn data<T: Serialize>(notice: &T) -> Result<Value, String> {
 /// The JSON Schemas of the notices: `envelope`, then one per event.
 pub fn schemas() -> Value {
     let s = |v: schemars::Schema| v.to_value();
+    let mut events = serde_json::Map::new();
+    // The push sources' notices are described by each source (its connector folder).
+    for source in crate::config::PUSH_SOURCES {
+        for (event, schema) in source.notices() {
+            events.insert(event.to_owned(), s(schema));
+        }
+    }
+    for (event, schema) in [
+        ("nbrs.status", schemars::schema_for!(FollowStatusNotice)),
+        (
+            "exchange.dossier",
+            schemars::schema_for!(ExchangeDossierNotice),
+        ),
+        (
+            "exchange.status",
+            schemars::schema_for!(ExchangeStatusNotice),
+        ),
+    ] {
+        events.insert(event.to_owned(), s(schema));
+    }
     serde_json::json!({
         "envelope": s(schemars::schema_for!(Envelope)),
-        "events": {
-            "dvcqg.dossier": s(schemars::schema_for!(PortalPushNotice)),
-            "dvcqg.tax_notice": s(schemars::schema_for!(PortalPushNotice)),
-            "dvcqg.payment_receipt": s(schemars::schema_for!(PortalPushNotice)),
-            "payment.confirmed": s(schemars::schema_for!(PaymentNotice)),
-            "payment.failed": s(schemars::schema_for!(PaymentNotice)),
-            "investment.result": s(schemars::schema_for!(InvestmentResultNotice)),
-            "nbrs.status": s(schemars::schema_for!(FollowStatusNotice)),
-            "exchange.dossier": s(schemars::schema_for!(ExchangeDossierNotice)),
-            "exchange.status": s(schemars::schema_for!(ExchangeStatusNotice)),
-        }
+        "events": events,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The payment notice has exactly the fields `MaXacThuc` covers, in their order.
-    #[test]
-    fn the_payment_notice_is_the_fields_the_mac_covers() {
-        let schema = schemars::schema_for!(PaymentNotice).to_value();
-        let props: Vec<&str> = schema["properties"]
-            .as_object()
-            .expect("properties")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let mut mac: Vec<&str> = lienthong_connectors::payment::MAC_FIELDS.to_vec();
-        let mut got = props.clone();
-        mac.sort_unstable();
-        got.sort_unstable();
-        assert_eq!(got, mac);
-    }
 
     /// `docs/schemas/notices.json` is what the types generate (run with
     /// `LIENTHONG_WRITE_SCHEMAS=1` to write it after changing a notice).

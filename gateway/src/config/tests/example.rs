@@ -422,9 +422,6 @@ fn configuration_keys() -> Vec<(String, String)> {
         ("exchange", fields_of::<ExchangeConfig>()),
         ("exchange.pull", fields_of::<PullConfig>()),
         ("callbacks", fields_of::<CallbacksConfig>()),
-        ("callbacks.dvcqg", fields_of::<SharedKeyConfig>()),
-        ("callbacks.payment", fields_of::<SharedKeyConfig>()),
-        ("callbacks.investment", fields_of::<SignedPushConfig>()),
         ("retention", fields_of::<RetentionConfig>()),
         ("deadlines", fields_of::<DeadlinesConfig>()),
         ("audit", fields_of::<AuditConfig>()),
@@ -473,8 +470,22 @@ fn configuration_keys() -> Vec<(String, String)> {
             fields_of::<investment::InvestmentConfig>(),
         ),
     ];
-    expected
+    let mut keys: Vec<(String, String)> = expected
         .iter()
         .flat_map(|(t, keys)| keys.iter().map(move |k| ((*t).to_owned(), (*k).to_owned())))
-        .collect()
+        .collect();
+    // `[callbacks.<source>]`: one table per push source of the registry, by its authentication.
+    for source in super::super::PUSH_SOURCES {
+        keys.push(("callbacks".to_owned(), source.name().to_owned()));
+        let fields = match source.authentication() {
+            lienthong_connectors::push::Authentication::SharedKey => fields_of::<SharedKeyConfig>(),
+            lienthong_connectors::push::Authentication::Signature => {
+                fields_of::<SignedPushConfig>()
+            }
+        };
+        for f in fields {
+            keys.push((format!("callbacks.{}", source.name()), f.to_owned()));
+        }
+    }
+    keys
 }

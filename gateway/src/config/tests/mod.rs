@@ -336,6 +336,98 @@ fn investment_needs_signing_and_its_callback_a_known_trust_store() {
     );
 }
 
+/// The inbound registry is the one list of push sources: a `[callbacks.<name>]` table is read
+/// by the authentication its source declares, a table of another shape is refused with its
+/// key, and a table named after no source is refused naming every source there is.
+#[test]
+fn the_push_source_registry_reads_each_table_by_its_sources_authentication() {
+    use lienthong_connectors::push::Authentication;
+    let names: Vec<&str> = PUSH_SOURCES.iter().map(|s| s.name()).collect();
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "a name twice in {names:?}");
+    for source in PUSH_SOURCES {
+        assert!(push_source(source.name()).is_some());
+        // Each source's notices are its own events.
+        for (event, _) in source.notices() {
+            assert!(
+                event.starts_with(&format!("{}.", source.name())),
+                "{event} of {}",
+                source.name()
+            );
+        }
+    }
+    assert!(push_source("fax").is_none());
+
+    let e = Config::from_toml(
+        &format!(
+            "{}
+[callbacks.fax]
+secret = \"k\"\n",
+            example()
+        ),
+        no_env(),
+    )
+    .expect_err("an unknown source");
+    assert_eq!(keys(&e), ["callbacks.fax"], "{e}");
+    for name in &names {
+        assert!(e.to_string().contains(name), "{name} missing from {e}");
+    }
+
+    // A shared-key source given a trust store, a signing source given a secret: each refused
+    // by its own key, as serde names the field it does not take.
+    let shared = PUSH_SOURCES
+        .iter()
+        .find(|s| s.authentication() == Authentication::SharedKey)
+        .expect("a shared-key source");
+    let signed = PUSH_SOURCES
+        .iter()
+        .find(|s| s.authentication() == Authentication::Signature)
+        .expect("a signing source");
+    let text = format!(
+        "{}\n[callbacks.{}]\ntrust = \"t\"\n[callbacks.{}]\nsecret = \"k\"\n",
+        example(),
+        shared.name(),
+        signed.name()
+    );
+    let e = Config::from_toml(&text, no_env()).expect_err("wrong shapes");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!(
+            "callbacks.{}.trust: unknown field `trust`",
+            shared.name()
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "callbacks.{}.secret: unknown field `secret`",
+            signed.name()
+        )),
+        "{msg}"
+    );
+
+    // The configured sources are read into the table of sources, by name.
+    let ok = Config::from_toml(
+        &format!(
+            "{}\n[callbacks.{}]\nsecret = \"k\"\n",
+            example(),
+            shared.name()
+        ),
+        no_env(),
+    )
+    .expect("valid");
+    assert_eq!(
+        ok.callbacks.sources.keys().copied().collect::<Vec<_>>(),
+        [shared.name()]
+    );
+    assert!(matches!(
+        ok.callbacks.sources[shared.name()],
+        PushSourceConfig::SharedKey(_)
+    ));
+}
+
 #[test]
 fn retention_defaults_and_its_windows() {
     let c = Config::from_toml(&example(), no_env()).expect("valid");
