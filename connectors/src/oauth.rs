@@ -357,10 +357,6 @@ impl TokenSource {
         client: reqwest::Client,
         via: crate::http::Via,
     ) -> Result<Self, BuildError> {
-        let problems = config.validate();
-        if !problems.is_empty() {
-            return Err(BuildError::Config(problems));
-        }
         let secret = match (&config.client_secret, &config.client_secret_file) {
             (Some(s), _) => Some(s.clone()),
             (None, Some(f)) => Some(Secret::from_file(f)?),

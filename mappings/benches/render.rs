@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use lienthong_mappings::{Dossier, MappingSet, engine::DVCQG_FILES};
+use lienthong_mappings::{Dossier, MappingSet};
 
 /// Operations per second of `op`, the best of five runs of at least a second each.
 fn per_second(mut op: impl FnMut()) -> f64 {
@@ -29,7 +29,9 @@ fn per_second(mut op: impl FnMut()) -> f64 {
 
 fn main() {
     let text = include_str!("../../examples/dossier-business-registration.json");
-    let set = MappingSet::from_sources("builtin:dvcqg", DVCQG_FILES).expect("built-in mappings");
+    let set =
+        MappingSet::from_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/dvcqg"))
+            .expect("the DVCQG mapping files");
     let dossier = Dossier::from_json(serde_json::from_str(text).expect("json")).expect("valid");
     let input = serde_json::to_value(&dossier).expect("value");
     println!("one dossier ({} bytes of JSON):", text.len());

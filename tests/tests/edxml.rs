@@ -9,8 +9,8 @@ use lienthong_certs::testpki::{Pki, xmlsec_available};
 use lienthong_certs::xmldsig::{
     self, Expected, Placement, SignOptions, Signer, VerifyPolicy, XmlSignatureAlgorithm,
 };
+use lienthong_connectors::peer::BUILTIN_MAPPINGS as EDXML_FILES;
 use lienthong_mappings::MappingSet;
-use lienthong_mappings::engine::EDXML_FILES;
 use serde_json::json;
 
 const NS: &str = "http://www.mic.gov.vn/TBT/QCVN_102_2016";

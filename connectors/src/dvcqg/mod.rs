@@ -42,6 +42,24 @@ pub struct DvcqgConnector {
     link: Link,
 }
 
+/// The DVCQG mapping set: the kind's built-in files (`mappings/specs/dvcqg/`), compiled into the binary; an
+/// operator overrides them with a directory of edited copies (`mappings_dir`) where the kind
+/// takes one.
+pub const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
+    (
+        "codes.toml",
+        include_str!("../../../mappings/specs/dvcqg/codes.toml"),
+    ),
+    (
+        "hoso.toml",
+        include_str!("../../../mappings/specs/dvcqg/hoso.toml"),
+    ),
+    (
+        "tien-do.toml",
+        include_str!("../../../mappings/specs/dvcqg/tien-do.toml"),
+    ),
+];
+
 /// Loads the mapping set of a DVCQG destination: `mappings_dir` when configured, else built-in.
 ///
 /// Errors: the files have problems, or lack the `hoso` / `tien-do` mappings.
@@ -51,7 +69,7 @@ pub fn load_mappings(
     MappingSet::for_kind(
         "dvcqg",
         mappings_dir,
-        lienthong_mappings::engine::DVCQG_FILES,
+        BUILTIN_MAPPINGS,
         &[
             (HOSO_MAPPING, InputKind::Dossier),
             (PROGRESS_MAPPING, InputKind::Progress),
@@ -112,7 +130,7 @@ fn join_url(base: &str, path: &str) -> String {
 }
 
 impl DvcqgConnector {
-    /// Builds the connector: validates the configuration, reads credential files, loads the
+    /// Builds the connector from a configuration the gateway has validated ([`crate::KindConfig::validate`]): reads credential files, loads the
     /// mappings (its `mappings_dir`, else the built-in set) and builds the HTTP client, with the
     /// system's trust roots. Nothing is sent until the first delivery.
     ///
@@ -131,10 +149,6 @@ impl DvcqgConnector {
         security: &OutboundSecurity,
         mappings: MappingSet,
     ) -> Result<Self, BuildError> {
-        let problems = config.validate();
-        if !problems.is_empty() {
-            return Err(BuildError::Config(problems));
-        }
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
         let via = security.via();
         let rules = Rules {

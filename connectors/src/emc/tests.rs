@@ -173,18 +173,14 @@ async fn a_report_the_simulator_finds_invalid_is_refused_with_its_reason() {
     let sim = EmcSim::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     // An operator's edited mapping that forgets the procedure name.
-    let report = lienthong_mappings::engine::EMC_FILES
+    let report = super::BUILTIN_MAPPINGS
         .iter()
         .find(|(n, _)| *n == "bao-cao.toml")
         .unwrap()
         .1
         .replace("target = \"NameTTHC\"", "target = \"TenTTHC\"");
     std::fs::write(dir.path().join("bao-cao.toml"), report).unwrap();
-    std::fs::write(
-        dir.path().join("codes.toml"),
-        lienthong_mappings::engine::EMC_FILES[0].1,
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("codes.toml"), super::BUILTIN_MAPPINGS[0].1).unwrap();
     let config: EmcConfig = toml::from_str(&format!(
         "url = \"{base}/reports\"\nsite_id = \"{SITE}\"\nmappings_dir = \"{dir}\"\n[oauth]\n{oauth}",
         base = sim.base_url(),

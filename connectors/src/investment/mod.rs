@@ -46,6 +46,20 @@ pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<String, Rende
     mappings.render_xml(REGISTRATION_MAPPING, &input)
 }
 
+/// The investment mapping set (investment registration; provisional signed-XML profile): the kind's built-in files (`mappings/specs/investment/`), compiled into the binary; an
+/// operator overrides them with a directory of edited copies (`mappings_dir`) where the kind
+/// takes one.
+pub const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
+    (
+        "codes.toml",
+        include_str!("../../../mappings/specs/investment/codes.toml"),
+    ),
+    (
+        "dang-ky-dau-tu.toml",
+        include_str!("../../../mappings/specs/investment/dang-ky-dau-tu.toml"),
+    ),
+];
+
 /// Loads the mapping set of an investment destination (`mappings_dir`, else built-in).
 ///
 /// Errors: the files have problems, or lack `dang-ky-dau-tu` (or it does not write XML).
@@ -55,7 +69,7 @@ pub fn load_mappings(
     let set = MappingSet::for_kind(
         "investment",
         mappings_dir,
-        lienthong_mappings::engine::INVESTMENT_FILES,
+        BUILTIN_MAPPINGS,
         &[(REGISTRATION_MAPPING, InputKind::Dossier)],
     )?;
     let m = set.require(REGISTRATION_MAPPING, InputKind::Dossier)?;
@@ -89,10 +103,6 @@ impl InvestmentConnector {
         xml_signer: Arc<Signer>,
         mappings: MappingSet,
     ) -> Result<Self, BuildError> {
-        let problems = config.validate();
-        if !problems.is_empty() {
-            return Err(BuildError::Config(problems));
-        }
         Ok(Self {
             url: config.url.clone(),
             caller: Caller::new(

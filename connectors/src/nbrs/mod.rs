@@ -59,6 +59,20 @@ pub fn render(mappings: &MappingSet, body: &MessageBody) -> Result<Value, Render
     Ok(out)
 }
 
+/// The NBRS mapping set (business registration; provisional submission profile): the kind's built-in files (`mappings/specs/nbrs/`), compiled into the binary; an
+/// operator overrides them with a directory of edited copies (`mappings_dir`) where the kind
+/// takes one.
+pub const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
+    (
+        "codes.toml",
+        include_str!("../../../mappings/specs/nbrs/codes.toml"),
+    ),
+    (
+        "dang-ky.toml",
+        include_str!("../../../mappings/specs/nbrs/dang-ky.toml"),
+    ),
+];
+
 /// Loads the mapping set of an NBRS destination (its `mappings_dir`, else the built-in one) and
 /// checks it: the `dang-ky` mapping, and a status table ([`statuses`]) that names canonical
 /// statuses.
@@ -69,7 +83,7 @@ pub fn load_mappings(mappings_dir: Option<&std::path::Path>) -> Result<MappingSe
     let set = MappingSet::for_kind(
         "nbrs",
         mappings_dir,
-        lienthong_mappings::engine::NBRS_FILES,
+        BUILTIN_MAPPINGS,
         &[(SUBMIT_MAPPING, InputKind::Dossier)],
     )?;
     statuses(&set)?;
@@ -145,10 +159,6 @@ impl NbrsConnector {
         security: &OutboundSecurity,
         mappings: MappingSet,
     ) -> Result<Self, BuildError> {
-        let problems = config.validate();
-        if !problems.is_empty() {
-            return Err(BuildError::Config(problems));
-        }
         let caller = Caller::new(
             config.oauth.as_ref(),
             config.connect_timeout,

@@ -183,7 +183,7 @@ async fn an_amendment_must_name_a_known_enterprise_unless_nbrs_is_down() {
 #[test]
 fn a_status_table_naming_no_canonical_status_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, text) in lienthong_mappings::engine::NBRS_FILES {
+    for (name, text) in super::BUILTIN_MAPPINGS {
         let text = if *name == "codes.toml" {
             text.replace("\"6\" = \"returned\"", "\"6\" = \"returnd\"")
         } else {

@@ -4,7 +4,9 @@
 //! It is rendered by the same `status` mapping as the status messages a center sends later, so
 //! the answer and a later `03`/`05`/`06` look alike to the peer.
 
-use lienthong_mappings::engine::{EDXML_FILES, InputKind};
+use lienthong_mappings::engine::InputKind;
+
+use super::BUILTIN_MAPPINGS;
 use lienthong_mappings::{
     Actor, Agency, DossierStatus, ExchangeInput, MappingSet, ProgressInput, RenderError,
     StatusEvent,
@@ -34,7 +36,7 @@ impl Answerer {
     ///
     /// Errors: the built-in edXML mappings lack the `status` mapping (a packaging error).
     pub fn new(sender: Sender) -> Result<Self, BuildError> {
-        let mappings = MappingSet::from_sources("builtin:edxml", EDXML_FILES)?;
+        let mappings = MappingSet::from_sources("builtin:edxml", BUILTIN_MAPPINGS)?;
         mappings.require("status", InputKind::Exchange)?;
         Ok(Self { sender, mappings })
     }

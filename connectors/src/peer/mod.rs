@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use lienthong_certs::xmldsig::{self, Placement, SignOptions, Signer};
-use lienthong_mappings::engine::{EDXML_FILES, InputKind};
+use lienthong_mappings::engine::InputKind;
 use lienthong_mappings::{Agency, ExchangeInput, MappingSet, RenderError};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -95,6 +95,24 @@ pub struct PeerConnector {
     axis: Option<axis::AxisClient>,
 }
 
+/// The edXML mapping set (inter-level exchange, QCVN 102:2016/BTTTT): the kind's built-in files (`mappings/specs/edxml/`), compiled into the binary; an
+/// operator overrides them with a directory of edited copies (`mappings_dir`) where the kind
+/// takes one.
+pub const BUILTIN_MAPPINGS: &[(&str, &str)] = &[
+    (
+        "codes.toml",
+        include_str!("../../../mappings/specs/edxml/codes.toml"),
+    ),
+    (
+        "dossier.toml",
+        include_str!("../../../mappings/specs/edxml/dossier.toml"),
+    ),
+    (
+        "status.toml",
+        include_str!("../../../mappings/specs/edxml/status.toml"),
+    ),
+];
+
 /// The built-in edXML mapping set a peer renders with, checked for its `dossier` and `status`
 /// mappings.
 ///
@@ -103,7 +121,7 @@ pub fn load_mappings() -> Result<MappingSet, lienthong_mappings::LoadError> {
     MappingSet::for_kind(
         "edxml",
         None,
-        EDXML_FILES,
+        BUILTIN_MAPPINGS,
         &[
             ("dossier", InputKind::Exchange),
             ("status", InputKind::Exchange),
@@ -122,10 +140,6 @@ impl PeerConnector {
         files: FileFetcher,
         mappings: MappingSet,
     ) -> Result<Self, BuildError> {
-        let problems = config.validate();
-        if !problems.is_empty() {
-            return Err(BuildError::Config(problems));
-        }
         let client = crate::http::client(config.connect_timeout, config.timeout, security)?;
         let axis = match (&config.transport, &config.axis) {
             (Transport::Axis, Some(account)) => Some(axis::AxisClient::new(

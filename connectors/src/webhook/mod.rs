@@ -31,10 +31,6 @@ impl WebhookConnector {
     ///
     /// Errors: configuration problems, or the HTTP client cannot be built.
     pub fn new(config: &WebhookConfig, security: &OutboundSecurity) -> Result<Self, BuildError> {
-        let problems = config.validate();
-        if !problems.is_empty() {
-            return Err(BuildError::Config(problems));
-        }
         Ok(Self {
             url: config.url.clone(),
             client: crate::http::client(config.connect_timeout, config.timeout, security)?,

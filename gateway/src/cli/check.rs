@@ -110,7 +110,10 @@ pub(super) fn mapping_sets(
     }
     let edxml = (
         "edxml (built-in)".to_owned(),
-        MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES),
+        MappingSet::from_sources(
+            "builtin:edxml",
+            lienthong_connectors::peer::BUILTIN_MAPPINGS,
+        ),
     );
     if !config_path.exists() {
         let mut sets: Vec<_> = DestinationKind::NAMES

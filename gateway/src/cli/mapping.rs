@@ -126,8 +126,11 @@ pub(super) fn render_set(
 /// status message) as the peer connector sends it before signing, with the dossier's agency as
 /// sender and `to` as receiver.
 fn render_edxml(input: &Path, event: Option<&Path>, to: &str) -> anyhow::Result<ExitCode> {
-    let set = MappingSet::from_sources("builtin:edxml", lienthong_mappings::engine::EDXML_FILES)
-        .map_err(|e| anyhow::anyhow!("edxml mappings: {e}"))?;
+    let set = MappingSet::from_sources(
+        "builtin:edxml",
+        lienthong_connectors::peer::BUILTIN_MAPPINGS,
+    )
+    .map_err(|e| anyhow::anyhow!("edxml mappings: {e}"))?;
     let read = |p: &Path| -> anyhow::Result<serde_json::Value> {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;

@@ -32,66 +32,6 @@ use crate::model::{Dossier, ExchangeInput, ProgressInput};
 /// The file of a mapping set that holds its code tables.
 pub const CODES_FILE: &str = "codes.toml";
 
-/// The built-in DVCQG mapping set, compiled into the binary; an operator can override it with a
-/// directory of edited copies (`[mappings] dir`).
-pub const DVCQG_FILES: &[(&str, &str)] = &[
-    ("codes.toml", include_str!("../../specs/dvcqg/codes.toml")),
-    ("hoso.toml", include_str!("../../specs/dvcqg/hoso.toml")),
-    (
-        "tien-do.toml",
-        include_str!("../../specs/dvcqg/tien-do.toml"),
-    ),
-];
-
-/// The built-in edXML mapping set (inter-level exchange, QCVN 102:2016/BTTTT).
-pub const EDXML_FILES: &[(&str, &str)] = &[
-    ("codes.toml", include_str!("../../specs/edxml/codes.toml")),
-    (
-        "dossier.toml",
-        include_str!("../../specs/edxml/dossier.toml"),
-    ),
-    ("status.toml", include_str!("../../specs/edxml/status.toml")),
-];
-
-/// The built-in EMC mapping set (national e-monitoring of one-stop processing).
-pub const EMC_FILES: &[(&str, &str)] = &[
-    ("codes.toml", include_str!("../../specs/emc/codes.toml")),
-    ("bao-cao.toml", include_str!("../../specs/emc/bao-cao.toml")),
-];
-
-/// The built-in NBRS mapping set (business registration; provisional submission profile).
-pub const NBRS_FILES: &[(&str, &str)] = &[
-    ("codes.toml", include_str!("../../specs/nbrs/codes.toml")),
-    (
-        "dang-ky.toml",
-        include_str!("../../specs/nbrs/dang-ky.toml"),
-    ),
-];
-
-/// The built-in investment mapping set (investment registration; provisional signed-XML profile).
-pub const INVESTMENT_FILES: &[(&str, &str)] = &[
-    (
-        "codes.toml",
-        include_str!("../../specs/investment/codes.toml"),
-    ),
-    (
-        "dang-ky-dau-tu.toml",
-        include_str!("../../specs/investment/dang-ky-dau-tu.toml"),
-    ),
-];
-
-/// The built-in mapping sets by destination kind.
-pub fn builtin(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
-    match kind {
-        "dvcqg" => Some(DVCQG_FILES),
-        "edxml" | "peer" => Some(EDXML_FILES),
-        "emc" => Some(EMC_FILES),
-        "nbrs" => Some(NBRS_FILES),
-        "investment" => Some(INVESTMENT_FILES),
-        _ => None,
-    }
-}
-
 /// What a mapping renders from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {

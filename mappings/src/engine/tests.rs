@@ -2,30 +2,61 @@ use serde_json::{Value, json};
 
 use super::*;
 
+/// The repository's mapping files of `specs/<dir>` as `(name, text)`: test data. The mappings
+/// crate knows no kind; each kind's connector compiles its files in (`BUILTIN_MAPPINGS`), and
+/// the engine is tested here on the same files.
+pub(super) fn spec_files(dir: &str) -> &'static [(&'static str, &'static str)] {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("specs")
+        .join(dir);
+    let mut files: Vec<(&'static str, &'static str)> = std::fs::read_dir(&path)
+        .expect("the specs directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| {
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&p).expect("read");
+            (&*name.leak(), &*text.leak())
+        })
+        .collect();
+    files.sort_unstable();
+    Box::leak(files.into_boxed_slice())
+}
+
 fn dvcqg() -> MappingSet {
-    MappingSet::from_sources("dvcqg", DVCQG_FILES).expect("built-in DVCQG mappings compile")
+    MappingSet::from_sources("dvcqg", spec_files("dvcqg")).expect("built-in DVCQG mappings compile")
 }
 
 /// Every kind loads one way: built-in files named `builtin:<kind>` unless a directory is given,
 /// and each required mapping checked, its absence or wrong input named.
 #[test]
 fn a_kind_loads_its_built_in_set_or_its_directory_and_checks_what_it_requires() {
-    let set = MappingSet::for_kind("dvcqg", None, DVCQG_FILES, &[("hoso", InputKind::Dossier)])
-        .expect("built-in");
+    let set = MappingSet::for_kind(
+        "dvcqg",
+        None,
+        spec_files("dvcqg"),
+        &[("hoso", InputKind::Dossier)],
+    )
+    .expect("built-in");
     assert_eq!(set.origin(), "builtin:dvcqg");
     let missing = MappingSet::for_kind(
         "dvcqg",
         None,
-        DVCQG_FILES,
+        spec_files("dvcqg"),
         &[("nothing", InputKind::Dossier)],
     )
     .expect_err("a required mapping that is not there");
     assert!(missing.to_string().contains("nothing"), "{missing}");
-    let wrong = MappingSet::for_kind("dvcqg", None, DVCQG_FILES, &[("hoso", InputKind::Progress)])
-        .expect_err("a required mapping of another input");
+    let wrong = MappingSet::for_kind(
+        "dvcqg",
+        None,
+        spec_files("dvcqg"),
+        &[("hoso", InputKind::Progress)],
+    )
+    .expect_err("a required mapping of another input");
     assert!(wrong.to_string().contains("input"), "{wrong}");
     let dir = tempfile::tempdir().expect("tempdir");
-    for (name, text) in DVCQG_FILES {
+    for (name, text) in spec_files("dvcqg") {
         std::fs::write(dir.path().join(name), text).expect("write");
     }
     let edited = MappingSet::for_kind(
@@ -213,7 +244,8 @@ fn builtin_dir_matches_embedded_files() {
 mod edxml {
     use serde_json::json;
 
-    use super::super::{EDXML_FILES, MappingSet};
+    use super::super::MappingSet;
+    use super::spec_files;
 
     fn exchange(with_status: bool) -> serde_json::Value {
         let dossier: serde_json::Value = serde_json::from_str(include_str!(
@@ -243,7 +275,8 @@ mod edxml {
 
     #[test]
     fn dossier_message_renders_as_edxml_in_field_order() {
-        let set = MappingSet::from_sources("edxml", EDXML_FILES).expect("edXML mappings compile");
+        let set =
+            MappingSet::from_sources("edxml", spec_files("edxml")).expect("edXML mappings compile");
         let xml = set.render_xml("dossier", &exchange(false)).expect("render");
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<edXML:edXML xmlns:edXML=\"http://www.mic.gov.vn/TBT/QCVN_102_2016\"><edXML:edXMLEnvelope>"), "{xml}");
         let order = [
@@ -270,7 +303,7 @@ mod edxml {
 
     #[test]
     fn status_message_maps_the_event() {
-        let set = MappingSet::from_sources("edxml", EDXML_FILES).expect("compile");
+        let set = MappingSet::from_sources("edxml", spec_files("edxml")).expect("compile");
         let xml = set.render_xml("status", &exchange(true)).expect("render");
         assert!(
             xml.contains(
@@ -337,7 +370,7 @@ source = "$.document_id"
 }
 
 fn emc() -> MappingSet {
-    MappingSet::from_sources("emc", EMC_FILES).expect("built-in EMC mappings compile")
+    MappingSet::from_sources("emc", spec_files("emc")).expect("built-in EMC mappings compile")
 }
 
 /// A report input: `event` on `dossier` with the dossier's context, as the gateway queues it.
@@ -423,7 +456,7 @@ fn emc_report_without_the_dossier_context_names_the_field() {
 }
 
 fn nbrs() -> MappingSet {
-    MappingSet::from_sources("nbrs", NBRS_FILES).expect("built-in NBRS mappings compile")
+    MappingSet::from_sources("nbrs", spec_files("nbrs")).expect("built-in NBRS mappings compile")
 }
 
 #[test]
@@ -477,7 +510,7 @@ fn nbrs_process_statuses_read_back_to_canonical_statuses() {
 
 #[test]
 fn investment_registration_renders_as_provisional_xml() {
-    let set = MappingSet::from_sources("investment", INVESTMENT_FILES)
+    let set = MappingSet::from_sources("investment", spec_files("investment"))
         .expect("built-in investment mappings compile");
     // As the connector renders it: the dossier as the model serializes it.
     let mut d = serde_json::to_value(

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use lienthong_certs::keys::PrivateKey;
 use lienthong_certs::testpki::Leaf;
 use lienthong_certs::xmldsig::{Signer, XmlSignatureAlgorithm};
+use lienthong_connectors::peer::BUILTIN_MAPPINGS as EDXML_FILES;
 use lienthong_connectors::peer::{DOSSIER_DATA_ID, DOSSIER_DATA_TYPE, sign_edxml};
-use lienthong_mappings::engine::EDXML_FILES;
 use lienthong_mappings::{Agency, Attachment, Dossier, ExchangeInput, MappingSet};
 use time::OffsetDateTime;
 
