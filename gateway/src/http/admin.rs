@@ -1,5 +1,5 @@
 //! Delivery administration: list deliveries, see attempts, replay dead ones, reload. Every
-//! route here is in the admin area, which `http::guard` authorizes (`guard::authorize`) before the
+//! route here is in the admin area, which `http::guard` authorizes (`auth::admin::authorize`) before the
 //! handler runs.
 
 use std::sync::Arc;

@@ -1,11 +1,12 @@
-//! Authentication in front of every handler: client-certificate rules
-//! (`[[server.client_auth]]`), required RFC 9421 signatures (`[[server.signed_routes]]`), the
-//! center's bearer token and the admin credentials, applied per part of the API
-//! ([`crate::auth::access::Area`]).
+//! The middleware in front of every handler: it gathers what a request presents (client
+//! certificate, `X-Road-Client`, RFC 9421 signature, bearer token, console session) and asks
+//! the `auth` rules — client-certificate rules (`auth::client`), administrators
+//! (`auth::admin`), the center's API (`auth::caller::center_may`) — per part of the API
+//! ([`crate::auth::access::Area`]); a refusal ([`crate::auth::Refusal`]) is answered as its
+//! problem.
 //!
 //! The certificate itself was verified against the client trust store during the TLS
-//! handshake (an expired certificate or one from another CA never gets this far); here the
-//! route decides whether one is required and which issuers and subjects it accepts. A signed
+//! handshake (an expired certificate or one from another CA never gets this far). A signed
 //! route checks the signature over `@method`, `@target-uri` and `content-digest` from the head
 //! alone, then buffers the body (within `server.max_body` and the body budget) and holds it to
 //! `Content-Digest`, then passes the request on with the verified signature as an extension.
@@ -26,32 +27,11 @@ use lienthong_certs::httpsig::{self, VerifiedHttpSignature};
 use super::AppState;
 use super::problem::Problem;
 use crate::auth::access::{self, Area, Role, longest};
-use crate::config::ClientAuthRule;
+use crate::auth::admin::{self as admins, AdminCredentials, Presented};
+use crate::auth::caller::{self, Caller, bearer, session_cookie};
+use crate::auth::client::{XROAD_CLIENT, check_client, relayed_client};
 use crate::http::listener::{ConnectionInfo, PeerCertificate};
 use crate::trust::security::SignedRoute;
-
-/// What the caller of a request proved, for handlers that answer differently to administrators
-/// (readiness detail) and for the console.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The center's one-stop system: a client certificate accepted by a rule, a verified
-    /// signature, or the center's bearer token.
-    pub center: bool,
-    /// An administrator's role allowed on this request, or the problem to answer.
-    pub admin: Result<Role, Problem>,
-    /// The SHA-256 of its console session id, when it has a live session.
-    pub session: Option<String>,
-    /// The X-Road member a request relayed by this member's Security Server comes from (its
-    /// `X-Road-Client`, allowed by the route's rule), in the wire form.
-    pub xroad_client: Option<String>,
-}
-
-impl Caller {
-    /// Whether the caller is an operator (full administrator).
-    pub fn is_admin(&self) -> bool {
-        matches!(self.admin, Ok(Role::Operator))
-    }
-}
 
 /// 421 for a `Host` the gateway is not reached by (`server.public_names`): a page whose name
 /// was re-pointed at this address (DNS rebinding) cannot use what a browser's ambient
@@ -116,10 +96,10 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     let mut certified = false;
     if let Some(rule) = rule {
         let peer = req.extensions().get::<PeerCertificate>();
-        if let Err(p) = check_client(rule, peer) {
+        if let Err(r) = check_client(rule, peer.map(|p| &*p.info)) {
             metrics::counter!("lienthong_client_auth_refused_total").increment(1);
-            tracing::warn!(path, reason = p.detail(), "client certificate refused");
-            return refuse(req, p).await;
+            tracing::warn!(path, reason = %r, "client certificate refused");
+            return refuse(req, Problem::from(&r)).await;
         }
         certified = peer.is_some();
     }
@@ -136,10 +116,10 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                 );
                 Some(client)
             }
-            Err(p) => {
+            Err(r) => {
                 metrics::counter!("lienthong_client_auth_refused_total").increment(1);
-                tracing::warn!(path, reason = p.detail(), "X-Road client refused");
-                return refuse(req, p).await;
+                tracing::warn!(path, reason = %r, "X-Road client refused");
+                return refuse(req, Problem::from(&r)).await;
             }
         },
         None => {
@@ -174,37 +154,28 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     // Readiness answers a foreign name too (orchestrators probe by address), with the status
     // only: its detail is an administrator's, and nobody is one under a foreign name.
     let foreign = foreign_host(&state, headers, req.uri()).is_some();
-    let admin = authorize(
-        &state,
+    let held = AdminCredentials {
+        admin_token: state.admin_token.as_ref(),
+        viewer_token: state.viewer_token.as_ref(),
+        allow_unauthenticated: state.allow_unauthenticated,
+    };
+    let admin = admins::authorize(
+        held,
         &Presented {
-            headers,
+            bearer: bearer(headers),
             certified_admin: certified && rule.is_some_and(access::rule_is_admin),
             session: session.as_ref().map(|(_, role)| *role),
             method: &method,
             path: &path,
         },
     )
-    .and_then(|role| {
-        if foreign {
-            Err(Problem::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "unknown-host",
-                "This gateway is not reached by that name",
-                "administrators use a name of server.public_names",
-            ))
-        } else {
-            Ok(role)
-        }
-    })
-    .and_then(|role| match role {
-        Role::Viewer if !access::viewer_may(&method, &path) => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "read-only",
-            "The viewer role reads the statistics screens only",
-            "sign in with the admin token to do this",
-        )),
-        role => Ok(role),
-    });
+    .and_then(|role| admins::allowed(role, foreign, &method, &path));
+    let caller = Caller {
+        center,
+        admin,
+        session: session.map(|(id, _)| id),
+        xroad_client,
+    };
     match area {
         Area::Center => {
             // Open only in a lab (server.allow_unauthenticated) where nothing protects it: no
@@ -213,28 +184,22 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                 && state.center_token.is_none()
                 && !rule.is_some_and(|r| r.required)
                 && route.is_none();
-            let reading = matches!(method, Method::GET | Method::HEAD);
-            if !(center || open || (reading && admin.is_ok())) {
+            if let Err(r) = caller::center_may(&caller, open, &method) {
                 metrics::counter!("lienthong_unauthenticated_refused_total").increment(1);
                 tracing::info!(path, peer = ?peer, "center API: no credentials accepted");
-                return refuse(req, authentication_required()).await;
+                return refuse(req, Problem::from(&r)).await;
             }
         }
         // The console answers a browser with its sign-in page instead (console::guard).
         Area::Admin if !path.starts_with("/console") => {
-            if let Err(p) = &admin {
-                let p = p.clone();
+            if let Err(r) = &caller.admin {
+                let p = Problem::from(r);
                 return refuse(req, p).await;
             }
         }
         _ => {}
     }
-    req.extensions_mut().insert(Caller {
-        center,
-        admin,
-        session: session.map(|(id, _)| id),
-        xroad_client,
-    });
+    req.extensions_mut().insert(caller);
     next.run(req).await
 }
 
@@ -258,24 +223,6 @@ async fn live_session(state: &AppState, id: &str) -> Option<(String, Role)> {
             None
         }
     }
-}
-
-/// The bearer token of `Authorization`, if any.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-}
-
-fn authentication_required() -> Problem {
-    Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "authentication-required",
-        "Authentication required",
-        "the center's API needs the center's credentials: Authorization: Bearer <center token>, a client certificate or a signed request",
-    )
-    .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong\"")
 }
 
 /// Checks a signed route's signature, then its body, then its nonce, and gives back the request
@@ -364,96 +311,6 @@ async fn remember_nonce(
     }
 }
 
-/// `X-Road-Client`.
-const XROAD_CLIENT: &str = "x-road-client";
-
-/// The X-Road client of a request relayed by the Security Server `rule` names (its certificate
-/// was accepted already): present, well-formed, and one of the rule's `xroad_clients`.
-fn relayed_client(rule: &ClientAuthRule, headers: &HeaderMap) -> Result<String, Problem> {
-    use lienthong_connectors::xroad::ClientId;
-    let refused = |detail: String| {
-        forbidden(
-            "xroad-client-not-allowed",
-            "X-Road client not allowed",
-            detail,
-        )
-    };
-    let raw = headers
-        .get(XROAD_CLIENT)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            refused(format!(
-                "{} is relayed by the Security Server: X-Road-Client is required",
-                rule.path_prefix
-            ))
-        })?;
-    let client = ClientId::parse(raw).map_err(|e| refused(format!("X-Road-Client: {e}")))?;
-    let allowed = rule
-        .xroad_clients
-        .iter()
-        .filter_map(|c| ClientId::parse(c).ok())
-        .any(|c| c == client);
-    if allowed {
-        Ok(client.encoded())
-    } else {
-        Err(refused(format!(
-            "X-Road client {client} may not call {}",
-            rule.path_prefix
-        )))
-    }
-}
-
-fn forbidden(kind: &'static str, title: &'static str, detail: String) -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, kind, title, detail)
-}
-
-/// Applies a client-certificate rule to the presented certificate.
-pub fn check_client(rule: &ClientAuthRule, peer: Option<&PeerCertificate>) -> Result<(), Problem> {
-    let Some(peer) = peer else {
-        return if rule.required {
-            Err(forbidden(
-                "client-certificate-required",
-                "Client certificate required",
-                format!(
-                    "{} requires a TLS client certificate from an allowed issuer",
-                    rule.path_prefix
-                ),
-            ))
-        } else {
-            Ok(())
-        };
-    };
-    let info = &peer.info;
-    if !rule.allowed_issuers.is_empty()
-        && !rule.allowed_issuers.iter().any(|a| info.issuer_matches(a))
-    {
-        return Err(forbidden(
-            "client-certificate-not-allowed",
-            "Client certificate issuer not allowed",
-            format!(
-                "issuer {} is not allowed on {}",
-                info.issuer, rule.path_prefix
-            ),
-        ));
-    }
-    if !rule.allowed_subjects.is_empty()
-        && !rule
-            .allowed_subjects
-            .iter()
-            .any(|a| info.subject_matches(a))
-    {
-        return Err(forbidden(
-            "client-certificate-not-allowed",
-            "Client certificate subject not allowed",
-            format!(
-                "subject {} is not allowed on {}",
-                info.subject, rule.path_prefix
-            ),
-        ));
-    }
-    Ok(())
-}
-
 fn unauthorized(detail: String) -> Problem {
     Problem::new(
         StatusCode::UNAUTHORIZED,
@@ -499,77 +356,3 @@ fn check_signature(
     })
     .map_err(|e| unauthorized(e.to_string()))
 }
-
-/// The credentials a request presents to the admin API.
-pub(crate) struct Presented<'a> {
-    /// Its headers (bearer token).
-    pub headers: &'a HeaderMap,
-    /// A certificate accepted by a client-certificate rule written for admin paths.
-    pub certified_admin: bool,
-    /// The role of its console session cookie, if it has a live one.
-    pub session: Option<Role>,
-    /// Its method (a session cookie may not change state outside the console's forms).
-    pub method: &'a Method,
-    /// Its path.
-    pub path: &'a str,
-}
-
-/// Whether a request is an administrator's, and in which role: a certificate accepted by a
-/// client-certificate rule written for admin paths; the admin or viewer token as a bearer
-/// token; a console session (not for state changes outside the console's forms, which carry a
-/// CSRF token: a cookie rides along with any cross-site request). No address makes a caller an
-/// administrator: behind a reverse proxy on this host every client is loopback, and a page
-/// re-pointed at 127.0.0.1 (DNS rebinding) runs in the operator's browser. Only a lab
-/// (`server.allow_unauthenticated`, no token) lets everyone in.
-///
-/// Errors: the 401 or 403 problem to answer.
-pub(crate) fn authorize(st: &AppState, p: &Presented<'_>) -> Result<Role, Problem> {
-    if p.certified_admin {
-        return Ok(Role::Operator);
-    }
-    if let Some(role) = bearer(p.headers)
-        .and_then(|b| Role::of_token(st.admin_token.as_ref(), st.viewer_token.as_ref(), b))
-    {
-        return Ok(role);
-    }
-    if let Some(role) = p.session {
-        let safe = matches!(*p.method, Method::GET | Method::HEAD);
-        if !safe && !p.path.starts_with("/console/") {
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "A console session cannot change state through the API",
-                "send Authorization: Bearer <admin token> (a cookie is sent with cross-site requests too)",
-            ));
-        }
-        return Ok(role);
-    }
-    if st.allow_unauthenticated && st.admin_token.is_none() && st.viewer_token.is_none() {
-        return Ok(Role::Operator);
-    }
-    Err(Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "Admin token required",
-        "send Authorization: Bearer <admin token> (generated at the first start into the state directory unless server.admin_token_file names one: `lienthong tokens show admin`)",
-    )
-    .with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\""))
-}
-
-/// The console's session id from its cookie, if any.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(SESSION_COOKIE)
-                .and_then(|rest| rest.strip_prefix('='))
-        })
-        .filter(|v| !v.is_empty())
-}
-
-/// The name of the console's session cookie.
-pub(crate) const SESSION_COOKIE: &str = "lienthong_session";

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::guard::Caller;
 use super::problem::Problem;
+use crate::auth::Caller;
 use crate::delivery::breaker::CircuitState;
 use crate::monitoring::telemetry;
 use crate::store::DeliveryState;

@@ -9,7 +9,6 @@ mod callbacks;
 pub mod console;
 pub mod exchange;
 pub mod guard;
-pub(crate) use guard::{SESSION_COOKIE, session_cookie};
 mod health;
 mod intake;
 pub mod limits;

@@ -129,3 +129,67 @@ impl IntoResponse for Problem {
         resp
     }
 }
+/// A refusal of the `auth` rules as the problem answered: the same status, type and title for
+/// it on every route.
+impl From<&crate::auth::Refusal> for Problem {
+    fn from(r: &crate::auth::Refusal) -> Self {
+        use crate::auth::Refusal as R;
+        let (status, slug, title) = match r {
+            R::CertificateRequired { .. } => (
+                StatusCode::FORBIDDEN,
+                "client-certificate-required",
+                "Client certificate required",
+            ),
+            R::IssuerNotAllowed { .. } => (
+                StatusCode::FORBIDDEN,
+                "client-certificate-not-allowed",
+                "Client certificate issuer not allowed",
+            ),
+            R::SubjectNotAllowed { .. } => (
+                StatusCode::FORBIDDEN,
+                "client-certificate-not-allowed",
+                "Client certificate subject not allowed",
+            ),
+            R::XRoadClient(_) => (
+                StatusCode::FORBIDDEN,
+                "xroad-client-not-allowed",
+                "X-Road client not allowed",
+            ),
+            R::CenterCredentialsRequired => (
+                StatusCode::UNAUTHORIZED,
+                "authentication-required",
+                "Authentication required",
+            ),
+            R::AdminTokenRequired => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Admin token required",
+            ),
+            R::SessionCannotChangeState => (
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "A console session cannot change state through the API",
+            ),
+            R::ViewerReadsOnly => (
+                StatusCode::FORBIDDEN,
+                "read-only",
+                "The viewer role reads the statistics screens only",
+            ),
+            R::ForeignHost => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "unknown-host",
+                "This gateway is not reached by that name",
+            ),
+        };
+        let problem = Self::new(status, slug, title, r.to_string());
+        match r {
+            R::CenterCredentialsRequired => {
+                problem.with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong\"")
+            }
+            R::AdminTokenRequired => {
+                problem.with_header(header::WWW_AUTHENTICATE, "Bearer realm=\"lienthong-admin\"")
+            }
+            _ => problem,
+        }
+    }
+}

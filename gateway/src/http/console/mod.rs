@@ -58,7 +58,7 @@ async fn guard(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match refusal(&st, req.extensions().get::<crate::http::guard::Caller>()) {
+    match refusal(&st, req.extensions().get::<crate::auth::Caller>()) {
         Some(r) => r,
         None => next.run(req).await,
     }
@@ -98,18 +98,18 @@ fn html_response(status: StatusCode, page: &impl Template) -> Response {
 }
 
 /// `None` lets the request through; otherwise what the browser should see instead (the login
-/// form when a token is configured). The caller was authorized by `http::guard`.
-fn refusal(st: &AppState, caller: Option<&crate::http::guard::Caller>) -> Option<Response> {
+/// form when a token is configured). The caller was authorized by `http::guard` with the `auth` rules.
+fn refusal(st: &AppState, caller: Option<&crate::auth::Caller>) -> Option<Response> {
     match caller.map(|c| &c.admin) {
         Some(Ok(_)) => None,
         // Signed in, but the role does not allow this page: say so.
         Some(Err(p)) if caller.is_some_and(|c| c.session.is_some()) => {
-            Some(p.clone().into_response())
+            Some(Problem::from(p).into_response())
         }
         _ if st.admin_token.is_some() || st.viewer_token.is_some() => {
             Some(Redirect::to("/console/login").into_response())
         }
-        Some(Err(p)) => Some(p.clone().into_response()),
+        Some(Err(p)) => Some(Problem::from(p).into_response()),
         None => Some(crate::http::problem::Problem::not_found("no such page").into_response()),
     }
 }
@@ -275,7 +275,7 @@ struct ReplayForm {
 /// sharing the store knows it, and it ends with the session), or, for a caller authenticated
 /// without a session (bearer token, certificate, a lab), the process's own.
 fn csrf_token(st: &AppState, headers: &HeaderMap) -> String {
-    match crate::http::session_cookie(headers) {
+    match crate::auth::caller::session_cookie(headers) {
         Some(id) => lienthong_certs::sha256_hex(format!("lienthong-csrf:{id}").as_bytes()),
         None => st.console_csrf.expose().to_owned(),
     }
@@ -498,7 +498,7 @@ async fn login(
     tracing::info!(%peer, role = role.as_str(), "console: signed in");
     let cookie = format!(
         "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        crate::http::SESSION_COOKIE,
+        crate::auth::caller::SESSION_COOKIE,
         st.console_session.as_secs(),
         if st.secure_cookies { "; Secure" } else { "" }
     );
@@ -517,7 +517,7 @@ async fn login(
 /// `POST /console/logout`: ends the session everywhere and clears the cookie.
 async fn logout(
     State(st): State<Arc<AppState>>,
-    caller: Option<axum::extract::Extension<crate::http::guard::Caller>>,
+    caller: Option<axum::extract::Extension<crate::auth::Caller>>,
     headers: HeaderMap,
 ) -> Response {
     if !same_origin(&headers) {
@@ -537,7 +537,7 @@ async fn logout(
     }
     let cookie = format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
-        crate::http::SESSION_COOKIE,
+        crate::auth::caller::SESSION_COOKIE,
         if st.secure_cookies { "; Secure" } else { "" }
     );
     let mut r = Redirect::to("/console/login").into_response();
