@@ -85,6 +85,26 @@ pub struct FilePolicy {
     timeout: Duration,
 }
 
+/// Why a dossier may not name a URL as a file (each a sentence for the 422 problem).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlRefused {
+    /// Not a URL at all.
+    #[error("not a URL ({0})")]
+    NotAUrl(String),
+    /// Another scheme than http(s).
+    #[error("must be an http(s) URL")]
+    NotHttp,
+    /// A user name or password in the URL.
+    #[error("must not carry credentials")]
+    Credentials,
+    /// `[attachments] allowed_urls` is empty.
+    #[error("no file URL is allowed: the gateway's [attachments] allowed_urls is empty")]
+    NothingAllowed,
+    /// Outside every allowed prefix (listed).
+    #[error("is not under an allowed prefix of the center's document store ({0})")]
+    NotUnderPrefix(String),
+}
+
 impl FilePolicy {
     /// Checks the configuration.
     ///
@@ -146,30 +166,27 @@ impl FilePolicy {
     /// one of the allowed prefixes (same scheme, host and port; the path at or below the
     /// prefix's path, compared after the URL parser removed `.` and `..` segments).
     ///
-    /// Errors: why not, in a sentence for the 422 problem.
-    pub fn check_url(&self, url: &str) -> Result<Url, String> {
-        let u = Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    /// Errors: [`UrlRefused`], why not in a sentence for the 422 problem.
+    pub fn check_url(&self, url: &str) -> Result<Url, UrlRefused> {
+        let u = Url::parse(url).map_err(|e| UrlRefused::NotAUrl(e.to_string()))?;
         if !matches!(u.scheme(), "http" | "https") {
-            return Err("must be an http(s) URL".into());
+            return Err(UrlRefused::NotHttp);
         }
         if !u.username().is_empty() || u.password().is_some() {
-            return Err("must not carry credentials".into());
+            return Err(UrlRefused::Credentials);
         }
         if self.prefixes.is_empty() {
-            return Err(
-                "no file URL is allowed: the gateway's [attachments] allowed_urls is empty".into(),
-            );
+            return Err(UrlRefused::NothingAllowed);
         }
         if self.prefixes.iter().any(|p| under(&u, p)) {
             Ok(u)
         } else {
-            Err(format!(
-                "is not under an allowed prefix of the center's document store ({})",
+            Err(UrlRefused::NotUnderPrefix(
                 self.prefixes
                     .iter()
                     .map(Url::as_str)
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
             ))
         }
     }
@@ -385,7 +402,7 @@ impl FileFetcher {
         max_file_bytes: u64,
         total: &mut u64,
     ) -> Result<Fetched, String> {
-        let url = self.policy.check_url(&d.url)?;
+        let url = self.policy.check_url(&d.url).map_err(|e| e.to_string())?;
         // An address in the URL is not looked up, so the resolver never sees it.
         let literal = url.host_str().and_then(|h| {
             h.trim_start_matches('[')

@@ -24,12 +24,24 @@ pub mod option {
     }
 }
 
+/// A duration that cannot be read, quoting the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration `{text}` ({reason}); write e.g. 500ms, 30s, 72h")]
+pub struct DurationError {
+    /// The text as written.
+    pub text: String,
+    /// Why it is not a duration.
+    pub reason: String,
+}
+
 /// Parses `100ms`, `30s`, `1h 30m`, `72h`.
 ///
-/// Errors: a message quoting the text.
-pub fn parse(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("invalid duration `{text}` ({e}); write e.g. 500ms, 30s, 72h"))
+/// Errors: [`DurationError`] quoting the text.
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
+    humantime::parse_duration(text.trim()).map_err(|e| DurationError {
+        text: text.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

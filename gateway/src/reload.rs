@@ -25,6 +25,20 @@ use crate::delivery::destinations::{self, Destinations};
 use crate::inbound::callbacks::CallbackSettings;
 use crate::trust::security::{Security, SecurityHandle};
 
+/// Why a reload was refused (nothing was changed; the running configuration stays in force).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The gateway was started without a file to read again.
+    #[error("the gateway was not started from a configuration file")]
+    NoFile,
+    /// The new configuration or its material (keys, certificates, secrets) is refused.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigErrors),
+    /// A destination cannot be built from it.
+    #[error(transparent)]
+    Destinations(#[from] destinations::DestinationErrors),
+}
+
 /// What a successful reload did.
 #[derive(Debug)]
 pub struct Reloaded {
@@ -109,17 +123,17 @@ impl Reloader {
 
     /// [`Reloader::reload`], telling systemd (`RELOADING=1` … `READY=1`), logging a refusal
     /// with its reasons, counting the outcome and remembering it for `/readyz`.
-    pub fn reload_and_report(&self) -> Result<Reloaded, String> {
+    pub fn reload_and_report(&self) -> Result<Reloaded, ReloadError> {
         crate::monitoring::systemd::reloading();
         let result = self.reload();
         let (outcome, detail) = match &result {
             Ok(r) => ("applied", r.needs_restart.join(", ")),
             Err(reason) => {
                 tracing::error!(
-                    reason,
+                    reason = %reason,
                     "reload refused; the running configuration stays in force"
                 );
-                ("refused", reason.clone())
+                ("refused", reason.to_string())
             }
         };
         metrics::counter!("lienthong_config_reloads_total", "outcome" => outcome).increment(1);
@@ -135,24 +149,20 @@ impl Reloader {
     /// Re-reads and applies the configuration file (blocking: file reads, key parsing; run it
     /// on a blocking thread). Reloads are serialized.
     ///
-    /// Errors: every reason the new configuration is refused, joined in one line; nothing was
+    /// Errors: [`ReloadError`] with every reason the new configuration is refused; nothing was
     /// changed.
-    pub fn reload(&self) -> Result<Reloaded, String> {
+    pub fn reload(&self) -> Result<Reloaded, ReloadError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let source = self
-            .source
-            .as_ref()
-            .ok_or("the gateway was not started from a configuration file")?;
+        let source = self.source.as_ref().ok_or(ReloadError::NoFile)?;
         let crate::loaded::Loaded {
             config,
             security,
             callbacks,
             mappings,
             ..
-        } = crate::loaded::Loaded::load(source).map_err(|e| e.to_string())?;
-        let built =
-            destinations::build(&config, &security, &mappings).map_err(|e| e.to_string())?;
-        let files = file_policy(&config).map_err(|e| e.to_string())?;
+        } = crate::loaded::Loaded::load(source)?;
+        let built = destinations::build(&config, &security, &mappings)?;
+        let files = file_policy(&config)?;
         let needs_restart = crate::config::on_reload::changes(&running, &config).needs_restart;
         // Everything is built: from here on nothing can fail.
         let security = Arc::new(security);

@@ -79,7 +79,7 @@ impl XRoadConfig {
     pub fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
         if let Err(e) = security_server(&self.security_server) {
-            out.push(ConfigProblem::new("security_server", e));
+            out.push(ConfigProblem::new("security_server", e.to_string()));
         }
         if let Err(e) = ClientId::parse(&self.client) {
             out.push(ConfigProblem::new("client", e.to_string()));
@@ -91,14 +91,31 @@ impl XRoadConfig {
     }
 }
 
+/// Why a Security Server or service URL cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// Not a URL (the parser's reason).
+    #[error("not a URL: {0}")]
+    NotAUrl(String),
+    /// Another scheme than http(s).
+    #[error("must be an http:// or https:// URL")]
+    NotHttp,
+    /// A Security Server URL with a query or fragment.
+    #[error("must not have a query or fragment")]
+    QueryOrFragment,
+    /// The service's URL cannot be built from the request's (the parser's reason).
+    #[error("cannot address the service: {0}")]
+    Unaddressable(String),
+}
+
 /// The Security Server's base URL: http(s), no query or fragment, without a trailing `/`.
-fn security_server(url: &str) -> Result<reqwest::Url, String> {
-    let u = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+fn security_server(url: &str) -> Result<reqwest::Url, AddressError> {
+    let u = reqwest::Url::parse(url).map_err(|e| AddressError::NotAUrl(e.to_string()))?;
     if !matches!(u.scheme(), "http" | "https") {
-        return Err("must be an http:// or https:// URL".into());
+        return Err(AddressError::NotHttp);
     }
     if u.query().is_some() || u.fragment().is_some() {
-        return Err("must not have a query or fragment".into());
+        return Err(AddressError::QueryOrFragment);
     }
     Ok(u)
 }
@@ -130,7 +147,7 @@ impl Route {
             return Err(p);
         }
         let base = security_server(&config.security_server)
-            .map_err(|e| ConfigProblem::new("security_server", e))?;
+            .map_err(|e| ConfigProblem::new("security_server", e.to_string()))?;
         Ok(Self {
             base: base.as_str().trim_end_matches('/').to_owned(),
             client: ClientId::parse(&config.client)
@@ -153,7 +170,9 @@ impl Route {
 
     /// The URL a request for `original` goes to: the Security Server, `/r1/{serviceId}`, then
     /// the original path (a bare `/` adds nothing) and query.
-    pub fn url_for(&self, original: &reqwest::Url) -> Result<reqwest::Url, String> {
+    ///
+    /// Errors: [`AddressError::Unaddressable`].
+    pub fn url_for(&self, original: &reqwest::Url) -> Result<reqwest::Url, AddressError> {
         let mut url = format!("{}/r1/{}", self.base, self.service.encoded());
         if original.path() != "/" {
             url.push_str(original.path());
@@ -162,7 +181,7 @@ impl Route {
             url.push('?');
             url.push_str(q);
         }
-        reqwest::Url::parse(&url).map_err(|e| format!("cannot address the service: {e}"))
+        reqwest::Url::parse(&url).map_err(|e| AddressError::Unaddressable(e.to_string()))
     }
 
     /// Turns `req` into a PR-REST call: the Security Server's URL, `X-Road-Client`, a fresh
@@ -176,7 +195,9 @@ impl Route {
         req: &mut reqwest::Request,
         issue: Option<&str>,
     ) -> Result<Sent, Outcome> {
-        *req.url_mut() = self.url_for(req.url()).map_err(Outcome::reject)?;
+        *req.url_mut() = self
+            .url_for(req.url())
+            .map_err(|e| Outcome::reject(e.to_string()))?;
         let headers = req.headers_mut();
         for name in [CLIENT, ID, ISSUE, REQUEST_ID, REQUEST_HASH] {
             headers.remove(name);

@@ -146,7 +146,7 @@ pub(super) async fn reload(State(st): State<Arc<AppState>>) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
             "reload-refused",
             "Reload refused",
-            reason,
+            reason.to_string(),
         )
         .into_response(),
         Err(e) => super::internal(e.to_string()).into_response(),

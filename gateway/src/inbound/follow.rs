@@ -160,7 +160,7 @@ impl Follower {
 
     /// What a reported status leads to: the event (when it means a canonical status) with its
     /// progress messages, and the notices.
-    async fn seen(&self, code: &str, reference: &str, s: Followed) -> Result<Seen, String> {
+    async fn seen(&self, code: &str, reference: &str, s: Followed) -> Result<Seen, OutboxError> {
         let name = &self.destination.name;
         let kind = self.destination.connector().kind();
         let notices = Outbox::notice(
@@ -175,14 +175,13 @@ impl Follower {
                 is_final: s.is_final,
                 report: s.report.clone(),
             })?,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         // The outbox's rule for a decision: one whose progress does not render for a
         // destination is not recorded as an event (logged), and its notice still goes out.
         let event = match s.canonical {
             Some(status) => match self.event(code, reference, &s.code, status).await {
                 Ok(e) => Some(e),
-                Err(OutboxError::Store(e)) => return Err(e.to_string()),
+                Err(OutboxError::Store(e)) => return Err(e.into()),
                 Err(e) => {
                     tracing::warn!(destination = name, dossier = code, error = %e, "the decision does not become a status event");
                     None

@@ -78,7 +78,7 @@ pub enum OutboxError {
         /// The dossier's field, e.g. `documents[0].url`.
         field: String,
         /// Why the URL is not allowed.
-        reason: String,
+        reason: lienthong_connectors::files::UrlRefused,
     },
     /// A decision names a dossier this center has not stored.
     #[error("dossier {0} is not stored")]

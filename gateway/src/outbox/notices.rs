@@ -116,9 +116,9 @@ pub struct Envelope {
 
 /// The `data` of `T` as a JSON value.
 ///
-/// Errors: never for these types (their fields are JSON already); a failure is reported as text.
-pub fn data<T: Serialize>(notice: &T) -> Result<Value, String> {
-    serde_json::to_value(notice).map_err(|e| format!("notice data: {e}"))
+/// Errors: never for these types (their fields are JSON already); serde's error otherwise.
+pub fn data<T: Serialize>(notice: &T) -> Result<Value, serde_json::Error> {
+    serde_json::to_value(notice)
 }
 
 /// The JSON Schemas of the notices: `envelope`, then one per event.

@@ -6,6 +6,35 @@
 use time::format_description::OwnedFormatItem;
 use time::{OffsetDateTime, UtcOffset};
 
+/// Why a date pattern cannot be compiled, or a date cannot be written with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatePatternError {
+    /// A quote without its closing quote.
+    #[error("unbalanced quote in date pattern `{0}`")]
+    UnbalancedQuote(String),
+    /// A letter that is not a pattern piece Lienthong knows.
+    #[error(
+        "unsupported date pattern piece `{piece}` in `{pattern}` (use yyyy, yy, MM, dd, HH, mm, ss, SSS)"
+    )]
+    Unsupported {
+        /// The piece, as written.
+        piece: String,
+        /// The whole pattern.
+        pattern: String,
+    },
+    /// The `time` crate refuses the translated description (the reason).
+    #[error("bad date pattern `{pattern}`: {reason}")]
+    Invalid {
+        /// The whole pattern.
+        pattern: String,
+        /// The `time` crate's reason.
+        reason: String,
+    },
+    /// The instant cannot be written (years outside 0..=9999).
+    #[error("cannot format date: {0}")]
+    Unwritable(String),
+}
+
 /// A compiled date pattern.
 #[derive(Debug, Clone)]
 pub struct DatePattern {
@@ -17,8 +46,9 @@ impl DatePattern {
     /// Compiles a pattern. Letters: `yyyy`, `yy`, `MM`, `dd`, `HH`, `mm`, `ss`, `SSS`; text between
     /// single quotes is literal, and so are `/ - : . , T` and spaces.
     ///
-    /// Errors: any other letter or an unbalanced quote, with the offending piece named.
-    pub fn parse(pattern: &str) -> Result<Self, String> {
+    /// Errors: [`DatePatternError`]: any other letter or an unbalanced quote, with the offending
+    /// piece named.
+    pub fn parse(pattern: &str) -> Result<Self, DatePatternError> {
         let mut desc = String::new();
         let chars: Vec<char> = pattern.chars().collect();
         let mut i = 0;
@@ -38,7 +68,7 @@ impl DatePattern {
                     let end = chars[i + 1..]
                         .iter()
                         .position(|&x| x == '\'')
-                        .ok_or_else(|| format!("unbalanced quote in date pattern `{pattern}`"))?;
+                        .ok_or_else(|| DatePatternError::UnbalancedQuote(pattern.to_owned()))?;
                     for &lit in &chars[i + 1..i + 1 + end] {
                         push_literal(&mut desc, lit);
                     }
@@ -47,9 +77,10 @@ impl DatePattern {
                 }
                 (c, _) if c.is_ascii_alphabetic() && c != 'T' => {
                     let piece: String = chars[i..i + run].iter().collect();
-                    return Err(format!(
-                        "unsupported date pattern piece `{piece}` in `{pattern}` (use yyyy, yy, MM, dd, HH, mm, ss, SSS)"
-                    ));
+                    return Err(DatePatternError::Unsupported {
+                        piece,
+                        pattern: pattern.to_owned(),
+                    });
                 }
                 (c, _) => {
                     for _ in 0..run {
@@ -59,8 +90,12 @@ impl DatePattern {
             }
             i += run;
         }
-        let format = time::format_description::parse_owned::<2>(&desc)
-            .map_err(|e| format!("bad date pattern `{pattern}`: {e}"))?;
+        let format = time::format_description::parse_owned::<2>(&desc).map_err(|e| {
+            DatePatternError::Invalid {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            }
+        })?;
         Ok(Self {
             pattern: pattern.to_owned(),
             format,
@@ -74,11 +109,16 @@ impl DatePattern {
 
     /// Formats `at` in the given UTC offset.
     ///
-    /// Errors: only if the instant cannot be represented (years outside 0..=9999).
-    pub fn format(&self, at: OffsetDateTime, offset: UtcOffset) -> Result<String, String> {
+    /// Errors: [`DatePatternError::Unwritable`], only if the instant cannot be represented
+    /// (years outside 0..=9999).
+    pub fn format(
+        &self,
+        at: OffsetDateTime,
+        offset: UtcOffset,
+    ) -> Result<String, DatePatternError> {
         at.to_offset(offset)
             .format(&self.format)
-            .map_err(|e| format!("cannot format date: {e}"))
+            .map_err(|e| DatePatternError::Unwritable(e.to_string()))
     }
 }
 
@@ -128,8 +168,15 @@ mod tests {
     #[test]
     fn unknown_letters_are_refused() {
         let err = DatePattern::parse("yyyyMMddhhmmss").expect_err("hh is not supported");
-        assert!(err.contains("`hh`"), "{err}");
-        assert!(DatePattern::parse("yyyy'x").is_err());
+        assert!(
+            matches!(&err, DatePatternError::Unsupported { piece, .. } if piece == "hh"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`hh`"), "{err}");
+        assert_eq!(
+            DatePattern::parse("yyyy'x").expect_err("unbalanced"),
+            DatePatternError::UnbalancedQuote("yyyy'x".into())
+        );
         assert!(DatePattern::parse("yyy").is_err());
     }
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 use time::UtcOffset;
 
 pub use codes::{CodeTable, CodeTables};
-pub use datefmt::DatePattern;
+pub use datefmt::{DatePattern, DatePatternError};
 pub use render::RenderError;
 pub use schema::Shape;
 pub use spec::VIETNAM_OFFSET;

@@ -200,7 +200,7 @@ impl Cx<'_> {
             value = Value::String(
                 pattern
                     .format(at, self.mapping.offset)
-                    .map_err(|e| self.err(target, source.clone(), e))?,
+                    .map_err(|e| self.err(target, source.clone(), e.to_string()))?,
             );
         }
         if let (Some(max), Value::String(s)) = (f.max_length, &mut value)

@@ -275,7 +275,7 @@ impl Compiler<'_> {
             .and_then(|p| match DatePattern::parse(p.get_ref()) {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    self.error(p, e);
+                    self.error(p, e.to_string());
                     None
                 }
             });

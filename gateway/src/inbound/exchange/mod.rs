@@ -229,7 +229,9 @@ fn effect_of(
         code: m.from.clone(),
         name: m.from_name.clone(),
     };
-    let as_data = |n: Result<Value, String>| n.map_err(InboundError::Malformed);
+    let as_data = |n: Result<Value, serde_json::Error>| {
+        n.map_err(|e| InboundError::Malformed(format!("notice data: {e}")))
+    };
     match &m.status_code {
         None => {
             let business = m.business_doc_type.unwrap_or(0);

@@ -176,81 +176,104 @@ pub struct Verified {
     pub documents: usize,
 }
 
+/// Why a bundle does not verify: the first thing that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    /// Not an evidence bundle of this format (its `format` is given).
+    #[error("not a {FORMAT} file (format `{0}`)")]
+    Format(String),
+    /// A link or record is missing, changed or out of place in the hash chain.
+    #[error("{0}")]
+    Chain(String),
+    /// The time-stamp is not of the last link, or does not verify.
+    #[error("{0}")]
+    Stamp(String),
+    /// A document does not match its digest, or is not one the chain recorded.
+    #[error("{0}")]
+    Document(String),
+}
+
 /// Checks a bundle offline. `tsa_certificate` (DER) overrides the one in the bundle, so an
 /// auditor can insist on the authority's certificate obtained elsewhere.
 ///
-/// Errors: the first thing that does not hold, in one line.
-pub fn verify(bundle: &Bundle, tsa_certificate: Option<&[u8]>) -> Result<Verified, String> {
+/// Errors: [`BundleError`], the first thing that does not hold.
+pub fn verify(bundle: &Bundle, tsa_certificate: Option<&[u8]>) -> Result<Verified, BundleError> {
     use base64::Engine;
     if bundle.format != FORMAT {
-        return Err(format!("not a {FORMAT} file (format `{}`)", bundle.format));
+        return Err(BundleError::Format(bundle.format.clone()));
     }
     let mut prev = bundle.start_prev_hash.clone();
     let first_seq = bundle.links.first().map_or(0, |l| l.seq);
     let mut records = bundle.records.iter().peekable();
     for (expected_seq, link) in (first_seq..).zip(&bundle.links) {
         if link.seq != expected_seq {
-            return Err(format!(
+            return Err(BundleError::Chain(format!(
                 "link {expected_seq} is missing (found {})",
                 link.seq
-            ));
+            )));
         }
         if let Some(r) = records.next_if(|r| r.seq == link.seq) {
             if r.dossier_code != bundle.dossier_code {
-                return Err(format!(
+                return Err(BundleError::Chain(format!(
                     "record {} is not of dossier {}",
                     r.seq, bundle.dossier_code
-                ));
+                )));
             }
             if content_digest(r) != link.content_sha256 {
-                return Err(format!(
+                return Err(BundleError::Chain(format!(
                     "record {} was changed: its content does not match the chain",
                     r.seq
-                ));
+                )));
             }
             if r.hash != link.hash || r.prev_hash != prev {
-                return Err(format!(
+                return Err(BundleError::Chain(format!(
                     "record {} does not sit where the chain says",
                     r.seq
-                ));
+                )));
             }
         }
         if link_of(&prev, &link.content_sha256) != link.hash {
-            return Err(format!(
+            return Err(BundleError::Chain(format!(
                 "link {} does not follow link {}",
                 link.seq,
                 link.seq - 1
-            ));
+            )));
         }
         prev.clone_from(&link.hash);
     }
     if let Some(r) = records.next() {
-        return Err(format!(
+        return Err(BundleError::Chain(format!(
             "record {} is outside the chain of the bundle",
             r.seq
-        ));
+        )));
     }
     let stamped = match &bundle.stamp {
         None => None,
         Some(s) => {
-            let last = bundle.links.last().ok_or("a stamp but no links")?;
+            let last = bundle
+                .links
+                .last()
+                .ok_or_else(|| BundleError::Stamp("a stamp but no links".into()))?;
             if s.seq != last.seq || s.hash != last.hash {
-                return Err(format!(
+                return Err(BundleError::Stamp(format!(
                     "the time-stamp is of record {}, not of the last link {}",
                     s.seq, last.seq
-                ));
+                )));
             }
             let from_bundle = bundle
                 .tsa_certificate
                 .as_deref()
                 .map(|c| base64::engine::general_purpose::STANDARD.decode(c))
                 .transpose()
-                .map_err(|e| format!("tsa_certificate: {e}"))?;
-            let cert = tsa_certificate.map(<[u8]>::to_vec).or(from_bundle).ok_or(
-                "the bundle is time-stamped but carries no TSA certificate: give --tsa-certificate",
-            )?;
-            let (at, _) =
-                super::tsa::verify_token(&s.token, &s.hash, &cert).map_err(|e| e.to_string())?;
+                .map_err(|e| BundleError::Stamp(format!("tsa_certificate: {e}")))?;
+            let cert = tsa_certificate.map(<[u8]>::to_vec).or(from_bundle).ok_or_else(|| {
+                BundleError::Stamp(
+                    "the bundle is time-stamped but carries no TSA certificate: give --tsa-certificate"
+                        .into(),
+                )
+            })?;
+            let (at, _) = super::tsa::verify_token(&s.token, &s.hash, &cert)
+                .map_err(|e| BundleError::Stamp(e.to_string()))?;
             Some((at, lienthong_connectors::evidence::sha256_hex(&cert)))
         }
     };
@@ -265,17 +288,17 @@ pub fn verify(bundle: &Bundle, tsa_certificate: Option<&[u8]>) -> Result<Verifie
             (&d.body, d.kind.as_str())
             && lienthong_connectors::evidence::sha256_hex(text.as_bytes()) != d.sha256
         {
-            return Err(format!(
+            return Err(BundleError::Document(format!(
                 "{} document {} does not match its SHA-256",
                 d.kind, d.id
-            ));
+            )));
         }
         // Every intake, PUT, push and edXML receipt is recorded with its payload's digest.
         if !recorded.contains(d.sha256.as_str()) {
-            return Err(format!(
+            return Err(BundleError::Document(format!(
                 "{} document {} is not one the chain recorded",
                 d.kind, d.id
-            ));
+            )));
         }
         documents += 1;
     }
