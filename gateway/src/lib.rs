@@ -27,8 +27,8 @@
 //! - [`records`]: audit records and their hash chain, deadline facts and counts (plain types);
 //! - [`config`]: the configuration file and its validation (the text; files are only looked for);
 //! - [`monitoring`]: metrics, logs, the service manager's notifications (a leaf);
-//! - [`test_hooks`]: fault injection for the kill -9 tests, inert unless a test starts the
-//!   process with it (a leaf).
+//! - [`test_hooks`]: fault injection for the kill -9 tests, only in a build with the
+//!   `test-hooks` feature (the test command's), empty otherwise (a leaf).
 
 pub mod auth;
 pub mod cli;

@@ -27,10 +27,17 @@ use check::{check_config, mapping_sets};
 use deliveries::{deliveries, show_token};
 use mapping::mapping;
 
+/// `lienthong --version`: the version, and whether this build carries the test hooks.
+const LONG_VERSION: &str = if crate::test_hooks::ENABLED {
+    concat!(env!("CARGO_PKG_VERSION"), " (test hooks)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 /// Lienthong: secure integration gateway of a provincial Public Administration Center
 /// (Trung tâm Phục vụ hành chính công).
 #[derive(Debug, Parser)]
-#[command(name = "lienthong", version, about, long_about = None)]
+#[command(name = "lienthong", version, long_version = LONG_VERSION, about, long_about = None)]
 pub struct Cli {
     /// Configuration file.
     #[arg(long, global = true, env = "LIENTHONG_CONFIG", default_value = DEFAULT_PATH)]

@@ -37,6 +37,22 @@ pub fn lienthong_bin() -> PathBuf {
     bin
 }
 
+/// Panics unless the `lienthong` binary was built with the `test-hooks` feature (its
+/// `--version` says so), which the crash tests' fault injection needs.
+pub fn assert_test_hooks() {
+    let out = std::process::Command::new(lienthong_bin())
+        .arg("--version")
+        .output()
+        .expect("lienthong --version");
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        version.contains("(test hooks)"),
+        "{} was built without the test hooks (`{}`): build it with `cargo build --workspace --bins --features lienthong/test-hooks` (scripts/test does)",
+        lienthong_bin().display(),
+        version.trim()
+    );
+}
+
 /// A `/proc/<pid>/status` field in KiB (`VmRSS:`, `VmHWM:`); 0 when unreadable.
 pub fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -278,7 +294,15 @@ impl Gateway {
     }
 
     /// Like [`Gateway::start`] with extra environment variables (fault injection).
+    ///
+    /// Panics when a crash is asked of a binary built without the test hooks.
     pub async fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+        if env
+            .iter()
+            .any(|(k, _)| *k == "LIENTHONG_TEST_CRASH_AFTER_COMMIT")
+        {
+            assert_test_hooks();
+        }
         Self::start_with_client(dir, config, "http", reqwest::Client::new(), env).await
     }
 
@@ -289,6 +313,12 @@ impl Gateway {
         client: reqwest::Client,
         env: &[(&str, &str)],
     ) -> Self {
+        if env
+            .iter()
+            .any(|(k, _)| *k == "LIENTHONG_TEST_CRASH_AFTER_COMMIT")
+        {
+            assert_test_hooks();
+        }
         Self::start_with_client(dir, config, "https", client, env).await
     }
 
