@@ -8,6 +8,7 @@
 //! verify XML; [`httpsig`] and [`content_digest`] are RFC 9421 and RFC 9530; [`inspect`]
 //! describes certificates for operators.
 
+pub mod algorithm;
 pub mod content_digest;
 pub mod httpsig;
 pub mod inspect;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod ocsp;
 pub mod pkcs11;
 pub mod revocation;
+pub mod revocation_policy;
 pub mod secret;
 #[cfg(any(test, feature = "testing"))]
 pub mod testpki;

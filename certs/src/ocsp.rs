@@ -404,7 +404,7 @@ fn verify_signature(spki_der: &[u8], alg: &[u8], message: &[u8], signature: &[u8
         return false;
     };
     let key = spki.subject_public_key.raw_bytes();
-    crate::trust::verification_algorithms().iter().any(|a| {
+    crate::algorithm::verification_algorithms().iter().any(|a| {
         a.public_key_alg_id().as_ref() == key_alg.value()
             && a.signature_alg_id().as_ref() == alg
             && a.verify_signature(key, message, signature).is_ok()
@@ -423,86 +423,11 @@ fn time_of(t: &x509_ocsp::OcspGeneralizedTime) -> Result<OffsetDateTime, OcspErr
     OffsetDateTime::from_unix_timestamp(secs).map_err(|e| OcspError::Malformed(e.to_string()))
 }
 
-/// Test support: `openssl ocsp` answering one request from files, as a CA's responder would.
-#[cfg(any(test, feature = "testing"))]
-pub mod openssl_responder {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-
-    use crate::testpki::{Leaf, Pki};
-
-    /// A responder's files: the CA it answers for, its signing certificate and key, its
-    /// index of issued certificates.
-    pub struct Responder {
-        /// The directory holding the files.
-        pub dir: PathBuf,
-    }
-
-    impl Responder {
-        /// Writes the files for `ca`'s responder signing with `signer` (`None`: the CA's own
-        /// key), knowing `index` (each leaf, and whether it is revoked).
-        pub fn write(dir: &Path, ca: &Pki, signer: Option<&Leaf>, index: &[(&Leaf, bool)]) -> Self {
-            std::fs::create_dir_all(dir).expect("responder dir");
-            std::fs::write(dir.join("ca.pem"), &ca.ca_pem).expect("ca");
-            let (cert, key) = match signer {
-                Some(s) => (s.cert_pem.clone(), s.key_pem.clone()),
-                None => (ca.ca_pem.clone(), ca.ca_key_pem.clone()),
-            };
-            std::fs::write(dir.join("rsigner.pem"), cert).expect("signer");
-            std::fs::write(dir.join("rsigner.key"), key).expect("key");
-            std::fs::write(dir.join("index.txt"), ca.ocsp_index(index)).expect("index");
-            std::fs::write(dir.join("index.txt.attr"), "unique_subject = no\n").expect("attr");
-            Self {
-                dir: dir.to_path_buf(),
-            }
-        }
-
-        /// The `openssl ocsp` arguments of this responder (add `-port` or `-reqin`).
-        pub fn args(&self) -> Vec<String> {
-            let f = |n: &str| self.dir.join(n).display().to_string();
-            vec![
-                "ocsp".into(),
-                "-index".into(),
-                f("index.txt"),
-                "-CA".into(),
-                f("ca.pem"),
-                "-rsigner".into(),
-                f("rsigner.pem"),
-                "-rkey".into(),
-                f("rsigner.key"),
-                "-nmin".into(),
-                "5".into(),
-            ]
-        }
-
-        /// Answers one DER request, as the responder would over HTTP.
-        pub fn answer(&self, request: &[u8]) -> Vec<u8> {
-            let req = self.dir.join("req.der");
-            let resp = self.dir.join("resp.der");
-            std::fs::write(&req, request).expect("request");
-            let out = Command::new("openssl")
-                .args(self.args())
-                .arg("-reqin")
-                .arg(&req)
-                .arg("-respout")
-                .arg(&resp)
-                .output()
-                .expect("openssl ocsp runs (apt-get install openssl)");
-            assert!(
-                out.status.success(),
-                "openssl ocsp: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::fs::read(&resp).expect("response")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::openssl_responder::Responder;
     use super::*;
     use crate::testpki::Pki;
+    use crate::testpki::openssl_responder::Responder;
     use crate::trust::Purpose;
 
     fn issuer_spki(pki: &Pki, leaf: &crate::testpki::Leaf) -> Vec<u8> {

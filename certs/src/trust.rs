@@ -19,7 +19,7 @@ use webpki::{
 
 use crate::inspect::CertificateInfo;
 use crate::keys::{KeyError, load_certificates};
-use crate::revocation::Revocation;
+use crate::revocation_policy::Revocation;
 
 /// Why a certificate is not trusted, or a trust store could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -419,7 +419,7 @@ impl TrustStore {
         reason: String,
         transient: bool,
     ) -> Result<(), TrustError> {
-        use crate::revocation::{OnUnknown, Policy};
+        use crate::revocation_policy::{OnUnknown, Policy};
         match (self.revocation.policy, self.revocation.on_unknown) {
             (Policy::OcspThenCrl, _) => self
                 .verify_with_crls(end_entity, chain, at, purpose)
@@ -482,7 +482,7 @@ impl TrustStore {
         };
         let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
         let time = UnixTime::since_unix_epoch(Duration::from_secs(secs));
-        let algs = verification_algorithms();
+        let algs = crate::algorithm::verification_algorithms();
         let result = match purpose {
             Purpose::Signing => ee.verify_for_usage(
                 algs,
@@ -528,17 +528,6 @@ impl TrustStore {
             issuer_spki,
         })
     }
-}
-
-/// The signature algorithms accepted in certificate chains (aws-lc-rs, as rustls uses).
-pub(crate) fn verification_algorithms()
--> &'static [&'static dyn rustls_pki_types::SignatureVerificationAlgorithm] {
-    static PROVIDER: std::sync::OnceLock<rustls::crypto::CryptoProvider> =
-        std::sync::OnceLock::new();
-    PROVIDER
-        .get_or_init(rustls::crypto::aws_lc_rs::default_provider)
-        .signature_verification_algorithms
-        .all
 }
 
 /// Reads the CRLs of a file: PEM (`X509 CRL` blocks) or one DER CRL.

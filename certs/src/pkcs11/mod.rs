@@ -26,7 +26,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use serde::Deserialize;
 
-use crate::keys::SignatureAlgorithm;
+use crate::algorithm::SignatureAlgorithm;
 
 pub mod inventory;
 #[cfg(any(test, feature = "testing"))]

@@ -215,8 +215,8 @@ mod tests {
 
     use super::*;
     use crate::keys::PrivateKey;
-    use crate::ocsp::openssl_responder::Responder;
     use crate::revocation::{OnUnknown, Policy, Revocation};
+    use crate::testpki::openssl_responder::Responder;
     use crate::testpki::{Leaf, Pki};
     use crate::tls::{
         ClientCertificates, Identity, MinVersion, client_config, server_config_stapling,

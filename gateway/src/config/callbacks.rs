@@ -8,7 +8,7 @@
 
 use lienthong_connectors::push::{Authentication, PushSource};
 
-use super::parts::section;
+use super::section::section;
 use super::*;
 
 /// Every system that pushes to `POST /v1/callbacks/{source}`: adding one is a folder in

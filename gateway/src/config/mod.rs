@@ -31,6 +31,7 @@ pub mod on_reload;
 mod operations;
 mod parts;
 mod secrets;
+mod section;
 mod server;
 mod store;
 mod trust;
@@ -57,8 +58,8 @@ use on_reload::{Changes, OnReload};
 #[cfg(test)]
 use parts::SECTIONS;
 use parts::parse_sections;
-use parts::section;
 use secrets::{long_enough, token_from_file};
+use section::section;
 pub use trust::{
     ClientAuthRule, DestinationTlsConfig, InboundKeyConfig, ListenerTlsConfig, SignedRouteRule,
     SigningConfig, TlsVersion, TrustStoreConfig,

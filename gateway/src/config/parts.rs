@@ -3,27 +3,8 @@
 //! check runs on what parsed, in a fixed order, and the [`Config`] is assembled only when all
 //! sections parsed.
 
+use super::section::section;
 use super::*;
-
-pub(super) fn section<T: DeserializeOwned>(
-    key: &str,
-    value: toml::Value,
-    errors: &mut Vec<ConfigError>,
-) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let path = e.path().to_string();
-            let full = if path == "." || path.is_empty() {
-                key.to_owned()
-            } else {
-                format!("{key}.{path}")
-            };
-            errors.push(err(full, e.inner().message().to_owned()));
-            None
-        }
-    }
-}
 
 /// The sections that parsed, so that each can be validated even when others did not parse.
 pub(super) struct Parts {

@@ -1,124 +1,13 @@
 //! Deliveries: claiming due lane heads under a lease, renewing the lease while an attempt runs,
 //! recording attempts, giving claims back, and replaying dead letters.
 
-use lienthong_connectors::{MessageKind, Outcome};
-use tokio::sync::oneshot;
-
 use super::op::Op;
+pub(super) use super::writes::delivery::Release;
+pub use super::writes::delivery::{
+    Claim, ClaimedBatch, ClaimedMessage, Completion, Decision, ReplayOutcome,
+};
 use super::{Store, StoreError};
-
-/// A claim of due deliveries of one destination.
-#[derive(Debug, Clone)]
-pub struct Claim {
-    /// Destination name.
-    pub destination: String,
-    /// This instance's id (lease owner).
-    pub owner: String,
-    /// Most lanes to claim.
-    pub limit: usize,
-    /// Lease length in milliseconds.
-    pub lease_ms: i64,
-    /// Most consecutive progress messages of one lane sent together.
-    pub progress_batch: usize,
-}
-
-/// A claimed message.
-#[derive(Debug, Clone)]
-pub struct ClaimedMessage {
-    /// Store sequence number.
-    pub seq: i64,
-    /// Message id.
-    pub id: String,
-    /// Canonical body JSON.
-    pub body: String,
-    /// Attempts made before this one.
-    pub attempts: u32,
-    /// Start of the `max_age` window.
-    pub age_from: i64,
-}
-
-/// Consecutive messages of one lane (dossier, destination), to be sent in one exchange.
-#[derive(Debug, Clone)]
-pub struct ClaimedBatch {
-    /// Destination.
-    pub destination: String,
-    /// Dossier code.
-    pub dossier_code: String,
-    /// Kind of every message of the batch.
-    pub kind: MessageKind,
-    /// The messages, oldest first.
-    pub messages: Vec<ClaimedMessage>,
-}
-
-/// What the dispatcher decided after an attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Done.
-    Delivered,
-    /// Try again at this time, after this delay.
-    RetryAt {
-        /// When (ms).
-        at_ms: i64,
-        /// The chosen delay (ms).
-        delay_ms: i64,
-    },
-    /// Give up.
-    Dead,
-}
-
-impl Decision {
-    /// The state a delivery is left in by this decision.
-    pub const fn state(&self) -> super::DeliveryState {
-        match self {
-            Self::Delivered => super::DeliveryState::Delivered,
-            Self::RetryAt { .. } => super::DeliveryState::RetryWait,
-            Self::Dead => super::DeliveryState::Dead,
-        }
-    }
-}
-
-/// The result of one exchange, for every message of its batch.
-#[derive(Debug, Clone)]
-pub struct Completion {
-    /// `(seq, attempt number)` of each message.
-    pub messages: Vec<(i64, u32)>,
-    /// Start (ms).
-    pub started_at: i64,
-    /// Duration (ms).
-    pub duration_ms: i64,
-    /// The connector's classification.
-    pub outcome: Outcome,
-    /// What happens next.
-    pub decision: Decision,
-    /// What went over the wire (for the audit log).
-    pub evidence: lienthong_connectors::evidence::Evidence,
-    /// The destination's reference to follow the dossier by, when the gateway decided this
-    /// delivery starts (or restarts) a follow-up (`crate::delivery::dispatcher`).
-    pub follow_up: Option<String>,
-}
-
-/// What a replay request came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplayOutcome {
-    /// Queued again.
-    Replayed,
-    /// No such message.
-    NotFound,
-    /// Only dead or cancelled deliveries can be replayed; this is the current state.
-    NotReplayable(super::DeliveryState),
-}
-
-/// Which claimed deliveries to give back without an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Release {
-    /// Every delivery in flight (the single SQLite node at start-up).
-    All,
-    /// Those leased by this instance (a PostgreSQL instance at start-up: what it held when it
-    /// died; other instances' work is left alone).
-    OwnedBy(String),
-    /// These (shutdown, or a claim that could not be started).
-    Seqs(Vec<i64>),
-}
+use tokio::sync::oneshot;
 
 impl Store {
     /// Claims due deliveries of one destination for this instance.

@@ -44,6 +44,7 @@ mod sessions;
 mod sqlite;
 mod state;
 mod tokens;
+mod writes;
 pub use state::DeliveryState;
 
 use std::sync::Arc;

@@ -6,13 +6,13 @@
 use tokio::sync::oneshot;
 
 use super::StoreError;
-use super::audit::AuditStamp;
-use super::callbacks::{CallbackOutcome, CallbackReceipt};
-use super::delivery::{Claim, ClaimedBatch, Completion, Release, ReplayOutcome};
-use super::exchange::{ExchangeReceipt, ReceiptOutcome};
-use super::followups::{FollowupOutcome, FollowupUpdate};
-use super::intake::{EventIntake, IntakeOutcome, NewDossier, ReplaceDossier};
-use super::retention::{PurgePlan, Purged};
+use super::writes::audit::AuditStamp;
+use super::writes::callbacks::{CallbackOutcome, CallbackReceipt};
+use super::writes::delivery::{Claim, ClaimedBatch, Completion, Release, ReplayOutcome};
+use super::writes::exchange::{ExchangeReceipt, ReceiptOutcome};
+use super::writes::followups::{FollowupOutcome, FollowupUpdate};
+use super::writes::intake::{EventIntake, IntakeOutcome, NewDossier, ReplaceDossier};
+use super::writes::retention::{PurgePlan, Purged};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lienthong_certs::ocsp::openssl_responder::Responder;
+use lienthong_certs::testpki::openssl_responder::Responder;
 use lienthong_certs::testpki::{Leaf, Pki};
 use tokio::net::{TcpListener, TcpStream};
 
