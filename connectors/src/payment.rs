@@ -92,16 +92,26 @@ impl PushSource for PaymentSource {
         ]
     }
 
+    /// The platform's answer: `MaLoi` "00" taken.
     fn accepted(&self) -> Value {
-        accepted()
+        json!({ "MaLoi": PAID, "MoTaLoi": "Thành công" })
     }
 
+    /// The platform's answer to a refused push: `MaLoi` 01 authentication, 02 malformed, 04 stale.
     fn refused(&self, e: &PushError) -> Value {
-        refused(e)
+        let code = match e {
+            PushError::Forged(_) => "01",
+            PushError::Malformed(_) => "02",
+            PushError::Stale(_) => "04",
+            PushError::UnknownDossier(_) => "05",
+            PushError::NotApplicable(_) => "06",
+        };
+        json!({ "MaLoi": code, "MoTaLoi": e.to_string() })
     }
 
+    /// The platform's answer when the province cannot take it now (store unavailable): retry.
     fn unavailable(&self) -> Value {
-        unavailable()
+        json!({ "MaLoi": "99", "MoTaLoi": "Hệ thống tạm thời không tiếp nhận được, vui lòng gửi lại" })
     }
 }
 
@@ -255,28 +265,6 @@ impl PaymentConfirmation {
     }
 }
 
-/// The platform's answer: `MaLoi` "00" taken.
-pub fn accepted() -> Value {
-    json!({ "MaLoi": PAID, "MoTaLoi": "Thành công" })
-}
-
-/// The platform's answer to a refused push: `MaLoi` 01 authentication, 02 malformed, 04 stale.
-pub fn refused(e: &PushError) -> Value {
-    let code = match e {
-        PushError::Forged(_) => "01",
-        PushError::Malformed(_) => "02",
-        PushError::Stale(_) => "04",
-        PushError::UnknownDossier(_) => "05",
-        PushError::NotApplicable(_) => "06",
-    };
-    json!({ "MaLoi": code, "MoTaLoi": e.to_string() })
-}
-
-/// The platform's answer when the province cannot take it now (store unavailable): retry.
-pub fn unavailable() -> Value {
-    json!({ "MaLoi": "99", "MoTaLoi": "Hệ thống tạm thời không tiếp nhận được, vui lòng gửi lại" })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +400,9 @@ mod tests {
         );
         assert!(PaymentConfirmation::parse(b"[1]").is_err());
         assert!(PaymentConfirmation::parse(b"{").is_err());
-        assert_eq!(refused(&PushError::Forged("x".into()))["MaLoi"], "01");
+        assert_eq!(
+            PaymentSource.refused(&PushError::Forged("x".into()))["MaLoi"],
+            "01"
+        );
     }
 }

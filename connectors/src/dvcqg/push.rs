@@ -81,16 +81,26 @@ impl PushSource for PortalSource {
             .collect()
     }
 
+    /// The portal's answer: taken.
     fn accepted(&self) -> Value {
-        accepted()
+        json!({ "error_code": 0, "message": "Thành công" })
     }
 
+    /// The portal's answer to a refused push: `error_code` 1 malformed, 2 authentication, 3 stale.
     fn refused(&self, e: &PushError) -> Value {
-        refused(e)
+        let code = match e {
+            PushError::Malformed(_) => 1,
+            PushError::Forged(_) => 2,
+            PushError::Stale(_) => 3,
+            PushError::UnknownDossier(_) => 4,
+            PushError::NotApplicable(_) => 5,
+        };
+        json!({ "error_code": code, "message": e.to_string() })
     }
 
+    /// The portal's answer when the province cannot take it now (store unavailable): retry.
     fn unavailable(&self) -> Value {
-        unavailable()
+        json!({ "error_code": 99, "message": "Hệ thống tạm thời không tiếp nhận được, vui lòng gửi lại" })
     }
 }
 
@@ -294,28 +304,6 @@ impl PortalPush {
     }
 }
 
-/// The portal's answer: taken.
-pub fn accepted() -> Value {
-    json!({ "error_code": 0, "message": "Thành công" })
-}
-
-/// The portal's answer to a refused push: `error_code` 1 malformed, 2 authentication, 3 stale.
-pub fn refused(e: &PushError) -> Value {
-    let code = match e {
-        PushError::Malformed(_) => 1,
-        PushError::Forged(_) => 2,
-        PushError::Stale(_) => 3,
-        PushError::UnknownDossier(_) => 4,
-        PushError::NotApplicable(_) => 5,
-    };
-    json!({ "error_code": code, "message": e.to_string() })
-}
-
-/// The portal's answer when the province cannot take it now (store unavailable): retry.
-pub fn unavailable() -> Value {
-    json!({ "error_code": 99, "message": "Hệ thống tạm thời không tiếp nhận được, vui lòng gửi lại" })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,7 +405,7 @@ mod tests {
             let e = PortalPush::parse(&body).unwrap_err();
             assert!(matches!(e, PushError::Malformed(_)), "{e}");
             assert!(e.to_string().contains(expect), "{e} lacks {expect}");
-            assert_eq!(refused(&e)["error_code"], 1);
+            assert_eq!(PortalSource.refused(&e)["error_code"], 1);
         }
     }
 }

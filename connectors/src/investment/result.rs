@@ -118,16 +118,26 @@ impl PushSource for InvestmentSource {
         )]
     }
 
+    /// The system's answer: taken.
     fn accepted(&self) -> Value {
-        accepted()
+        json!({ "MaLoi": "0", "MoTa": "Thành công" })
     }
 
+    /// The system's answer to a refused push.
     fn refused(&self, e: &PushError) -> Value {
-        refused(e)
+        let code = match e {
+            PushError::Malformed(_) => "1",
+            PushError::Forged(_) => "2",
+            PushError::Stale(_) => "3",
+            PushError::UnknownDossier(_) => "4",
+            PushError::NotApplicable(_) => "5",
+        };
+        json!({ "MaLoi": code, "MoTa": e.to_string() })
     }
 
+    /// The system's answer when the province cannot take it now.
     fn unavailable(&self) -> Value {
-        unavailable()
+        json!({ "MaLoi": "99", "MoTa": "Hệ thống tạm thời không tiếp nhận được, vui lòng gửi lại" })
     }
 }
 
@@ -294,26 +304,4 @@ impl InvestmentResult {
             exchange: None,
         }
     }
-}
-
-/// The system's answer: taken.
-pub fn accepted() -> Value {
-    json!({ "MaLoi": "0", "MoTa": "Thành công" })
-}
-
-/// The system's answer to a refused push.
-pub fn refused(e: &PushError) -> Value {
-    let code = match e {
-        PushError::Malformed(_) => "1",
-        PushError::Forged(_) => "2",
-        PushError::Stale(_) => "3",
-        PushError::UnknownDossier(_) => "4",
-        PushError::NotApplicable(_) => "5",
-    };
-    json!({ "MaLoi": code, "MoTa": e.to_string() })
-}
-
-/// The system's answer when the province cannot take it now.
-pub fn unavailable() -> Value {
-    json!({ "MaLoi": "99", "MoTa": "Hệ thống tạm thời không tiếp nhận được, vui lòng gửi lại" })
 }
