@@ -21,7 +21,9 @@
 //! - [`trust`]: TLS and signing set-up from certificates, keys and trust anchors; revocation;
 //! - [`operations`]: jobs over the store — the audit chainer, time-stamps and evidence bundles,
 //!   retention, leases that run a job once across instances;
-//! - [`auth`]: who may call what — roles, bearer tokens (and those generated at the first start);
+//! - [`auth`]: who may call what, every rule once — roles, bearer tokens (and those generated at
+//!   the first start), client-certificate and X-Road client rules, administrators, the center's
+//!   API; a refusal is an `auth::Refusal` the HTTP layer phrases;
 //! - [`store`]: the store, SQLite (one node, group-committing writer) or PostgreSQL (several
 //!   instances sharing the work); nothing is answered 2xx before it commits;
 //! - [`records`]: audit records and their hash chain, deadline facts and counts (plain types);
