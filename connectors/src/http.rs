@@ -4,14 +4,12 @@ use std::time::{Duration, SystemTime};
 
 use std::sync::Arc;
 
-use lienthong_certs::httpsig::{
-    self, ComponentId, HttpSigError, Message, SignatureParams, SigningKey,
-};
-use lienthong_certs::{DigestAlgorithm, content_digest};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::Outcome;
+pub use crate::read::{MAX_ANSWER_BYTES, ReadError, error_chain, read_limited, read_text};
+pub use crate::signing::RequestSigner;
 
 /// How a destination's calls are secured and routed beyond default TLS: its own trust store and
 /// client identity (a rustls configuration built by `lienthong_certs::tls::client_config`), an
@@ -61,75 +59,6 @@ impl Via {
     /// Directly, unsigned.
     pub fn direct() -> Self {
         Self::default()
-    }
-}
-
-/// Signs outbound requests with RFC 9421: covers `@method`, `@target-uri`, `content-type`
-/// (when present) and `content-digest` (RFC 9530 SHA-256 of the body, added here), with
-/// `created`, `keyid`, a fresh `nonce` and `alg`.
-#[derive(Debug)]
-pub struct RequestSigner {
-    key: SigningKey,
-    keyid: String,
-}
-
-impl RequestSigner {
-    /// A signer using `key`, announcing `keyid`.
-    pub fn new(key: SigningKey, keyid: impl Into<String>) -> Self {
-        Self {
-            key,
-            keyid: keyid.into(),
-        }
-    }
-
-    /// Adds `Content-Digest`, `Signature-Input` and `Signature` to `req`.
-    ///
-    /// Errors: a streaming body (cannot be digested) or a header that cannot be signed.
-    pub fn sign(&self, req: &mut reqwest::Request) -> Result<(), HttpSigError> {
-        let body: &[u8] = match req.body() {
-            Some(b) => b.as_bytes().ok_or_else(|| {
-                HttpSigError::Unsupported("streaming bodies cannot be signed".into())
-            })?,
-            None => b"",
-        };
-        let digest = content_digest(body, DigestAlgorithm::Sha256);
-        let value =
-            HeaderValue::from_str(&digest).map_err(|e| HttpSigError::Malformed(e.to_string()))?;
-        req.headers_mut().insert("content-digest", value);
-        let mut components = vec![ComponentId::new("@method"), ComponentId::new("@target-uri")];
-        if req.headers().contains_key(reqwest::header::CONTENT_TYPE) {
-            components.push(ComponentId::new("content-type"));
-        }
-        components.push(ComponentId::new("content-digest"));
-        let created = time::OffsetDateTime::now_utc().unix_timestamp();
-        let params = SignatureParams {
-            components,
-            created: Some(created),
-            expires: None,
-            keyid: Some(self.keyid.clone()),
-            nonce: Some(uuid::Uuid::now_v7().simple().to_string()),
-            include_alg: true,
-            tag: Some("lienthong".into()),
-        };
-        let method = req.method().as_str().to_string();
-        let url = req.url().as_str().to_string();
-        let fields = httpsig::sign(
-            &Message::request(&method, &url, req.headers()),
-            "sig1",
-            &params,
-            &self.key,
-        )?;
-        let headers = req.headers_mut();
-        for (name, v) in [
-            ("signature-input", fields.signature_input),
-            ("signature", fields.signature),
-        ] {
-            headers.insert(
-                name,
-                HeaderValue::from_str(&v).map_err(|e| HttpSigError::Malformed(e.to_string()))?,
-            );
-        }
-        Ok(())
     }
 }
 
@@ -239,75 +168,6 @@ pub fn json_answer(
             retry_after: None,
             portal: None,
         }
-    })
-}
-
-/// The error and its causes on one line (reqwest hides the interesting part in the source chain).
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
-}
-
-/// The largest answer read from a portal, a peer or the exchange axis. Their answers are status
-/// documents and lookups (JSON or XML) of a few kilobytes; a larger one is a misbehaving or
-/// hostile server and is not read on.
-pub const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
-
-/// Why an answer's body could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReadError {
-    /// More than the limit was announced or sent; reading stopped there.
-    #[error("the answer is larger than {limit} bytes")]
-    TooLarge {
-        /// The limit.
-        limit: u64,
-    },
-    /// The connection failed or timed out while reading.
-    #[error("connection lost while reading the answer: {0}")]
-    Transport(String),
-}
-
-/// Reads a body of at most `limit` bytes, chunk by chunk: an announced `Content-Length` over the
-/// limit is refused before reading, and reading stops as soon as the chunks pass it, so a server
-/// can never make the gateway hold more than `limit` bytes of its answer.
-///
-/// Errors: [`ReadError`].
-pub async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
-    if resp.content_length().is_some_and(|n| n > limit) {
-        return Err(ReadError::TooLarge { limit });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| ReadError::Transport(error_chain(&e)))?
-    {
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Err(ReadError::TooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// [`read_limited`] as text (invalid UTF-8 replaced, as the answers are only read for their
-/// status and message).
-///
-/// Errors: [`ReadError`].
-pub async fn read_text(resp: reqwest::Response, limit: u64) -> Result<String, ReadError> {
-    let body = read_limited(resp, limit).await?;
-    Ok(match String::from_utf8(body) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
 }
 

@@ -36,6 +36,7 @@ pub mod outcome;
 pub mod payment;
 pub mod peer;
 pub mod push;
+pub mod read;
 pub mod serde_duration;
 pub mod signing;
 pub mod webhook;

@@ -10,11 +10,14 @@
 
 use std::sync::Arc;
 
-use lienthong_certs::httpsig::HttpSigError;
+use lienthong_certs::httpsig::{
+    self, ComponentId, HttpSigError, Message, SignatureParams, SigningKey,
+};
 use lienthong_certs::xmldsig::{DsigError, Signer};
+use lienthong_certs::{DigestAlgorithm, content_digest};
+use reqwest::header::HeaderValue;
 
 use crate::Outcome;
-use crate::http::RequestSigner;
 
 /// Runs `work` on the blocking pool.
 ///
@@ -63,4 +66,73 @@ pub async fn sign_xml(
                 Outcome::reject(format!("cannot sign: {e}"))
             }
         })
+}
+
+/// Signs outbound requests with RFC 9421: covers `@method`, `@target-uri`, `content-type`
+/// (when present) and `content-digest` (RFC 9530 SHA-256 of the body, added here), with
+/// `created`, `keyid`, a fresh `nonce` and `alg`.
+#[derive(Debug)]
+pub struct RequestSigner {
+    key: SigningKey,
+    keyid: String,
+}
+
+impl RequestSigner {
+    /// A signer using `key`, announcing `keyid`.
+    pub fn new(key: SigningKey, keyid: impl Into<String>) -> Self {
+        Self {
+            key,
+            keyid: keyid.into(),
+        }
+    }
+
+    /// Adds `Content-Digest`, `Signature-Input` and `Signature` to `req`.
+    ///
+    /// Errors: a streaming body (cannot be digested) or a header that cannot be signed.
+    pub fn sign(&self, req: &mut reqwest::Request) -> Result<(), HttpSigError> {
+        let body: &[u8] = match req.body() {
+            Some(b) => b.as_bytes().ok_or_else(|| {
+                HttpSigError::Unsupported("streaming bodies cannot be signed".into())
+            })?,
+            None => b"",
+        };
+        let digest = content_digest(body, DigestAlgorithm::Sha256);
+        let value =
+            HeaderValue::from_str(&digest).map_err(|e| HttpSigError::Malformed(e.to_string()))?;
+        req.headers_mut().insert("content-digest", value);
+        let mut components = vec![ComponentId::new("@method"), ComponentId::new("@target-uri")];
+        if req.headers().contains_key(reqwest::header::CONTENT_TYPE) {
+            components.push(ComponentId::new("content-type"));
+        }
+        components.push(ComponentId::new("content-digest"));
+        let created = time::OffsetDateTime::now_utc().unix_timestamp();
+        let params = SignatureParams {
+            components,
+            created: Some(created),
+            expires: None,
+            keyid: Some(self.keyid.clone()),
+            nonce: Some(uuid::Uuid::now_v7().simple().to_string()),
+            include_alg: true,
+            tag: Some("lienthong".into()),
+        };
+        let method = req.method().as_str().to_string();
+        let url = req.url().as_str().to_string();
+        let fields = httpsig::sign(
+            &Message::request(&method, &url, req.headers()),
+            "sig1",
+            &params,
+            &self.key,
+        )?;
+        let headers = req.headers_mut();
+        for (name, v) in [
+            ("signature-input", fields.signature_input),
+            ("signature", fields.signature),
+        ] {
+            headers.insert(
+                name,
+                HeaderValue::from_str(&v).map_err(|e| HttpSigError::Malformed(e.to_string()))?,
+            );
+        }
+        Ok(())
+    }
 }

@@ -12,8 +12,13 @@ use time::OffsetDateTime;
 
 use crate::validation::{FieldError, ValidationErrors, Validator};
 
-/// Longest dossier code (mã hồ sơ) accepted; portals observed use about 30 characters.
-pub const MAX_CODE_LEN: usize = 100;
+pub use crate::validation::MAX_CODE_LEN;
+
+/// The time zone of every Vietnamese portal and of the dates in the model: UTC+07:00, no daylight saving.
+pub const VIETNAM_OFFSET: time::UtcOffset = match time::UtcOffset::from_hms(7, 0, 0) {
+    Ok(o) => o,
+    Err(_) => panic!("+07:00 is a valid offset"),
+};
 
 /// A dossier as the center submits it: one administrative-procedure case of one applicant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -734,7 +739,7 @@ impl ExchangeInput {
         notation: &str,
         now: OffsetDateTime,
     ) -> Self {
-        let vn = now.to_offset(crate::engine::VIETNAM_OFFSET);
+        let vn = now.to_offset(VIETNAM_OFFSET);
         let date = format!(
             "{:04}/{:02}/{:02}",
             vn.year(),

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::model::MAX_CODE_LEN;
+/// Longest dossier code (mã hồ sơ) accepted; portals observed use about 30 characters.
+pub const MAX_CODE_LEN: usize = 100;
 
 /// One failing field: its path in the input (`documents[1].sha256`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

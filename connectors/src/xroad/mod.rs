@@ -273,7 +273,7 @@ impl Route {
         });
         if let Some(kind) = header(ERROR) {
             let status = resp.status();
-            let body = crate::http::read_limited(resp, MAX_ERROR_BODY)
+            let body = crate::read::read_limited(resp, MAX_ERROR_BODY)
                 .await
                 .unwrap_or_default();
             return Err(classify(&kind, status.as_u16(), &body));

@@ -20,11 +20,11 @@ use std::path::Path;
 use serde_json::Value;
 use time::UtcOffset;
 
+pub use crate::model::VIETNAM_OFFSET;
 pub use codes::{CodeTable, CodeTables};
 pub use datefmt::{DatePattern, DatePatternError};
 pub use render::RenderError;
 pub use schema::Shape;
-pub use spec::VIETNAM_OFFSET;
 pub use xml::XmlOutput;
 
 use crate::model::{Dossier, ExchangeInput, ProgressInput};

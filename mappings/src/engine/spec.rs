@@ -16,12 +16,7 @@ use super::codes::CodeTables;
 use super::datefmt::DatePattern;
 use super::schema::Shape;
 use super::{Condition, Field, InputKind, Mapping, SourcePath, SpecError, Transform};
-
-/// The time zone of every Vietnamese portal: UTC+07:00, no daylight saving.
-pub const VIETNAM_OFFSET: UtcOffset = match UtcOffset::from_hms(7, 0, 0) {
-    Ok(o) => o,
-    Err(_) => panic!("+07:00 is a valid offset"),
-};
+use crate::model::VIETNAM_OFFSET;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
