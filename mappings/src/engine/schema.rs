@@ -35,9 +35,11 @@ impl Shape {
         build(root, &defs, 0)
     }
 
-    /// Follows `path` (already split) from this node; `Err` names the first segment that does
-    /// not exist.
-    pub fn resolve(&self, path: &[String]) -> Result<&Shape, String> {
+    /// Follows `path` (already split) from this node.
+    ///
+    /// Errors: [`PathError`] naming the first segment that does not exist, or the list or leaf
+    /// the path goes into.
+    pub fn resolve(&self, path: &[String]) -> Result<&Shape, PathError> {
         let mut node = self;
         for (i, seg) in path.iter().enumerate() {
             node = match node {
@@ -45,21 +47,32 @@ impl Shape {
                 Shape::Object { children, open } => match children.get(seg) {
                     Some(child) => child,
                     None if *open => return Ok(&Shape::Any),
-                    None => return Err(format!("no field `{}`", path[..=i].join("."))),
+                    None => return Err(PathError::NoField(path[..=i].join("."))),
                 },
                 Shape::List(_) => {
-                    return Err(format!(
-                        "`{}` is a list: map its items with `fields`",
-                        path[..i].join(".")
-                    ));
+                    return Err(PathError::IntoList(path[..i].join(".")));
                 }
                 Shape::Leaf => {
-                    return Err(format!("`{}` has no sub-fields", path[..i].join(".")));
+                    return Err(PathError::IntoLeaf(path[..i].join(".")));
                 }
             };
         }
         Ok(node)
     }
+}
+
+/// Why a source path does not lead to a field of the input's schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// No such field (the path up to it).
+    #[error("no field `{0}`")]
+    NoField(String),
+    /// The path goes into a list (the list's path).
+    #[error("`{0}` is a list: map its items with `fields`")]
+    IntoList(String),
+    /// The path goes into a field that has no sub-fields.
+    #[error("`{0}` has no sub-fields")]
+    IntoLeaf(String),
 }
 
 const MAX_DEPTH: usize = 32;
@@ -149,9 +162,9 @@ mod tests {
         let err = shape
             .resolve(&path("applicant.identity.numbr"))
             .expect_err("unknown");
-        assert!(err.contains("applicant.identity.numbr"), "{err}");
+        assert_eq!(err, PathError::NoField("applicant.identity.numbr".into()));
         let err = shape.resolve(&path("documents.url")).expect_err("list");
-        assert!(err.contains("is a list"), "{err}");
+        assert!(err.to_string().contains("is a list"), "{err}");
         assert!(matches!(
             shape.resolve(&path("business.head_office")),
             Ok(Shape::Object { .. })
