@@ -66,7 +66,8 @@ impl PushSource for PaymentSource {
         c.verify(key)?;
         // The notice is the ten covered fields, read back into its type: what is told is what
         // `docs/schemas/notices.json` says.
-        let told: PaymentNotice = serde_json::from_value(c.data())
+        let data = c.data();
+        let told: PaymentNotice = serde_json::from_value(data.clone())
             .map_err(|e| PushError::Malformed(format!("payment notice: {e}")))?;
         Ok(ReadPush {
             event: if c.paid() {
@@ -77,7 +78,7 @@ impl PushSource for PaymentSource {
             dedupe_key: c.transaction().to_owned(),
             dossier_code: c.reference().to_owned(),
             dated: Some(("ThoiGianGD".to_owned(), c.at()?)),
-            kept: c.data(),
+            kept: data,
             notice: serde_json::to_value(&told)
                 .map_err(|e| PushError::Malformed(format!("payment notice: {e}")))?,
             decision: None,

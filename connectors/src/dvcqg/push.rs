@@ -51,15 +51,18 @@ impl PushSource for PortalSource {
             (Some(at), Some(field)) => Some((format!("Data.{field}"), at)),
             _ => None,
         };
+        let (event, dedupe_key) = (push.service.event(), push.dedupe_key());
+        // `Data` may carry a dossier's files (up to `callbacks.max_body`): moved, not copied,
+        // into the notice; the record is its one copy.
         let notice = PortalPushNotice {
             service: push.service.wire_name().to_owned(),
             is_updating: push.is_updating,
-            data: push.data.clone(),
+            data: push.data,
         };
         Ok(ReadPush {
-            event: push.service.event(),
-            dedupe_key: push.dedupe_key(),
-            dossier_code: push.dossier_code.clone(),
+            event,
+            dedupe_key,
+            dossier_code: push.dossier_code,
             dated,
             // The record keeps everything but the shared key.
             kept: json!({

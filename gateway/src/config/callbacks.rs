@@ -148,23 +148,24 @@ pub struct SharedKeyConfig {
 impl SharedKeyConfig {
     /// Checks that exactly one of `secret` and `secret_file` is given (without reading the file).
     ///
-    /// Errors: neither or both given.
-    pub fn check(&self) -> Result<(), &'static str> {
+    /// Errors: [`SharedKeyError::Both`] or [`SharedKeyError::Missing`].
+    pub fn check(&self) -> Result<(), SharedKeyError> {
         match (&self.secret, &self.secret_file) {
             (Some(_), None) | (None, Some(_)) => Ok(()),
-            (Some(_), Some(_)) => Err("give secret or secret_file, not both"),
-            (None, None) => Err("missing secret (or secret_file)"),
+            (Some(_), Some(_)) => Err(SharedKeyError::Both),
+            (None, None) => Err(SharedKeyError::Missing),
         }
     }
 
     /// The secret.
     ///
-    /// Errors: neither or both given, or the file cannot be read.
+    /// Errors: neither or both given ([`SharedKeyError`] as [`SharedKeyConfig::check`]), or
+    /// the file cannot be read.
     pub fn load(&self) -> Result<Secret, SharedKeyError> {
+        self.check()?;
         match (&self.secret, &self.secret_file) {
-            (Some(s), None) => Ok(s.clone()),
+            (Some(s), _) => Ok(s.clone()),
             (None, Some(f)) => Secret::from_file(f).map_err(SharedKeyError::File),
-            (Some(_), Some(_)) => Err(SharedKeyError::Both),
             (None, None) => Err(SharedKeyError::Missing),
         }
     }

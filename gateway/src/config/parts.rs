@@ -230,7 +230,7 @@ impl Parts {
         match source {
             PushSourceConfig::SharedKey(key) => {
                 if let Err(e) = key.check() {
-                    errors.push(err(format!("callbacks.{name}.secret"), e));
+                    errors.push(err(format!("callbacks.{name}.secret"), e.to_string()));
                 }
             }
             PushSourceConfig::Signature(signed) => {

@@ -18,14 +18,14 @@ use std::sync::Arc;
 
 use lienthong_certs::trust::{Purpose, TrustStore, VerifiedSigner};
 use lienthong_certs::{Secret, sha256_hex};
-use lienthong_connectors::push::{Credential, PushError, PushSource, Repeats, fresh};
+use lienthong_connectors::push::{Credential, PushError, PushSource, fresh};
 use lienthong_mappings::StatusEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::config::{CallbacksConfig, ConfigError, PushSourceConfig};
 use crate::delivery::destinations::Destinations;
-use crate::store::{CallbackOutcome, CallbackReceipt, OnChange, Store, StoreError};
+use crate::store::{CallbackOutcome, CallbackReceipt, Store, StoreError};
 use crate::trust::security::Security;
 
 /// A system that pushes to the province: an entry of the registry
@@ -236,10 +236,7 @@ pub fn prepare(
             answer: source.accepted().to_string(),
             notices,
             event_intake: None,
-            on_change: match source.0.repeats() {
-                Repeats::NeverUnpay => OnChange::NeverUnpay,
-                Repeats::NewState => OnChange::NewState,
-            },
+            on_change: source.0.repeats(),
         },
         event: read.decision,
         signed_by,

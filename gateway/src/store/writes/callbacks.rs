@@ -30,17 +30,11 @@ pub struct CallbackReceipt {
     pub on_change: OnChange,
 }
 
-/// What a push whose key was seen before, with other content, is. A repeat is a repeat only
-/// when its content is the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnChange {
-    /// A new state of the same record: stored and forwarded like a first push.
-    NewState,
-    /// A payment transaction (`MaGiaoDich`): a new state unless the transaction was already
-    /// confirmed paid — a payment is never un-paid: what contradicts it is kept, not forwarded,
-    /// and flagged for the operator (event `payment.conflict`).
-    NeverUnpay,
-}
+/// What a push whose key was seen before, with other content, is (a repeat is a repeat only
+/// when its content is the same): the source's [`lienthong_connectors::push::Repeats`]. Under
+/// `NeverUnpay`, what contradicts a confirmed payment is kept as `payment.conflict`, not
+/// forwarded, and flagged for the operator.
+pub use lienthong_connectors::push::Repeats as OnChange;
 
 /// What storing a push came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
